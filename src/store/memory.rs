@@ -1,0 +1,458 @@
+//! [`MemoryStore`]: every row in process memory, behind one mutex.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use super::{
+    AccountFilter, AccountRecord, AppRecord, Cursor, DeleteApp, InsertAccount, Page, PageRequest, PendingFlow, Sealed,
+    Store, StoreError, TakeFlow,
+};
+use crate::ids::{AccountId, AppId, ExternalId, FlowId, ProviderId, TenantId};
+
+/// A store that keeps everything in memory: for tests, demos and single-process hosts that
+/// can afford to lose their accounts on restart.
+///
+/// All rows sit behind one [`std::sync::Mutex`], which is never held across an `.await`, so
+/// every method is atomic (the flow take is a compare-and-set under the lock). Times are
+/// kept in whole seconds (UTC), as the SQL stores keep them, so a record reads back the same
+/// from every store. Cloning the store is not supported: share it in an `Arc`.
+///
+/// ```
+/// use dravo_connect::store::MemoryStore;
+/// let store = MemoryStore::new();
+/// # let _ = store;
+/// ```
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+/// Prints how many rows it holds, never the rows: a store inside a logged struct must not
+/// dump every account into the log.
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("MemoryStore");
+        match self.inner.try_lock() {
+            Ok(inner) => d
+                .field("apps", &inner.apps.len())
+                .field("accounts", &inner.accounts.len())
+                .field("flows", &inner.flows.len())
+                .finish(),
+            Err(_) => d.finish_non_exhaustive(),
+        }
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Locks the rows. No critical section below can panic, so this store's own code never
+    /// poisons the lock; should it be poisoned all the same, the maps hold only completed
+    /// changes, and the guard is taken back rather than failing every later call.
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// An account's identity: (tenant, provider, provider account id, external id), where
+/// `None` is one value.
+type Identity = (TenantId, ProviderId, String, Option<ExternalId>);
+
+#[derive(Debug, Default)]
+struct Inner {
+    apps: HashMap<AppId, AppRecord>,
+    accounts: HashMap<AccountId, AccountRecord>,
+    /// The unique identity index over `accounts`.
+    identities: HashMap<Identity, AccountId>,
+    flows: HashMap<FlowId, StoredFlow>,
+    /// Interned flow parts shared by the flows of one app (see [`FlowShared`]).
+    flow_parts: HashSet<Arc<FlowShared>>,
+}
+
+/// The stored form of a [`PendingFlow`], kept small because a busy host holds many: about
+/// 100 bytes inline in the map (the id is the key), plus the return URL and the sealed
+/// verifier on the heap. What the flows of one app have in common is interned.
+#[derive(Debug)]
+struct StoredFlow {
+    shared: Arc<FlowShared>,
+    return_url: Box<str>,
+    pkce_verifier: Option<Box<[u8]>>,
+    external_id: Option<Box<str>>,
+    created_at: i64,
+    expires_at: i64,
+    /// Unix seconds, or [`NOT_CONSUMED`].
+    consumed_at: i64,
+}
+
+/// Marks a pending flow; no representable time is this far back.
+const NOT_CONSUMED: i64 = i64::MIN;
+
+/// The parts of a flow that its app's other flows usually share.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct FlowShared {
+    tenant: TenantId,
+    app_id: AppId,
+    provider: ProviderId,
+    redirect_uri: Box<str>,
+    scopes: Box<[String]>,
+}
+
+/// A time as stored: whole seconds, UTC.
+fn whole_seconds(t: OffsetDateTime) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp(t.unix_timestamp()).map_err(StoreError::backend)
+}
+
+fn from_seconds(secs: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp(secs).map_err(|_| StoreError::Corrupt("flow time out of range".to_owned()))
+}
+
+fn normalize_app(app: &AppRecord) -> Result<AppRecord, StoreError> {
+    let mut app = app.clone();
+    app.created_at = whole_seconds(app.created_at)?;
+    app.updated_at = whole_seconds(app.updated_at)?;
+    Ok(app)
+}
+
+fn normalize_account(account: &AccountRecord) -> Result<AccountRecord, StoreError> {
+    let mut account = account.clone();
+    account.connected_at = whole_seconds(account.connected_at)?;
+    account.updated_at = whole_seconds(account.updated_at)?;
+    account.token_expires_at = account.token_expires_at.map(whole_seconds).transpose()?;
+    Ok(account)
+}
+
+fn identity_of(account: &AccountRecord) -> Identity {
+    (account.tenant.clone(), account.provider.clone(), account.provider_account_id.clone(), account.external_id.clone())
+}
+
+/// One page of `items` in list order: by (`key` seconds, id), after `page.after`.
+fn paginate<T: Clone>(mut items: Vec<&T>, key: impl Fn(&T) -> (i64, &str), page: &PageRequest) -> Page<T> {
+    items.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
+    let limit = page.limit.clamp(1, 100) as usize;
+    let mut selected: Vec<T> = Vec::with_capacity(limit.min(items.len()));
+    let mut more = false;
+    for item in items {
+        if let Some(after) = &page.after
+            && key(item) <= (after.created_at, after.id.as_str())
+        {
+            continue;
+        }
+        if selected.len() == limit {
+            more = true;
+            break;
+        }
+        selected.push(item.clone());
+    }
+    let next = if more {
+        selected.last().map(|last| {
+            let (created_at, id) = key(last);
+            Cursor { created_at, id: id.to_owned() }
+        })
+    } else {
+        None
+    };
+    Page { items: selected, next }
+}
+
+impl Inner {
+    fn intern(&mut self, flow: &PendingFlow) -> Arc<FlowShared> {
+        let candidate = FlowShared {
+            tenant: flow.tenant.clone(),
+            app_id: flow.app_id.clone(),
+            provider: flow.provider.clone(),
+            redirect_uri: flow.redirect_uri.as_str().into(),
+            scopes: flow.scopes.clone().into_boxed_slice(),
+        };
+        if let Some(existing) = self.flow_parts.get(&candidate) {
+            return Arc::clone(existing);
+        }
+        let shared = Arc::new(candidate);
+        self.flow_parts.insert(Arc::clone(&shared));
+        shared
+    }
+
+    /// Drops interned parts no flow uses any more.
+    fn prune_flow_parts(&mut self) {
+        self.flow_parts.retain(|p| Arc::strong_count(p) > 1);
+    }
+}
+
+impl StoredFlow {
+    fn to_record(&self, id: FlowId) -> Result<PendingFlow, StoreError> {
+        let pkce_verifier = match &self.pkce_verifier {
+            Some(bytes) => Some(
+                Sealed::from_bytes(bytes.to_vec())
+                    .map_err(|_| StoreError::Corrupt("flow pkce_verifier is not a sealed value".to_owned()))?,
+            ),
+            None => None,
+        };
+        let external_id = match &self.external_id {
+            Some(s) => Some(
+                ExternalId::from_str(s).map_err(|_| StoreError::Corrupt("flow external_id is invalid".to_owned()))?,
+            ),
+            None => None,
+        };
+        let consumed_at = if self.consumed_at == NOT_CONSUMED { None } else { Some(from_seconds(self.consumed_at)?) };
+        Ok(PendingFlow {
+            id,
+            tenant: self.shared.tenant.clone(),
+            app_id: self.shared.app_id.clone(),
+            provider: self.shared.provider.clone(),
+            return_url: self.return_url.to_string(),
+            redirect_uri: self.shared.redirect_uri.to_string(),
+            pkce_verifier,
+            scopes: self.shared.scopes.to_vec(),
+            external_id,
+            created_at: from_seconds(self.created_at)?,
+            expires_at: from_seconds(self.expires_at)?,
+            consumed_at,
+        })
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn insert_app(&self, app: &AppRecord) -> Result<(), StoreError> {
+        let app = normalize_app(app)?;
+        let mut inner = self.lock();
+        if inner.apps.contains_key(&app.id) {
+            return Err(StoreError::Duplicate);
+        }
+        inner.apps.insert(app.id.clone(), app);
+        Ok(())
+    }
+
+    async fn get_app(&self, tenant: &TenantId, id: &AppId) -> Result<Option<AppRecord>, StoreError> {
+        let inner = self.lock();
+        Ok(inner.apps.get(id).filter(|a| a.tenant == *tenant).cloned())
+    }
+
+    async fn list_apps(
+        &self,
+        tenant: &TenantId,
+        provider: Option<&ProviderId>,
+        page: &PageRequest,
+    ) -> Result<Page<AppRecord>, StoreError> {
+        let inner = self.lock();
+        let items =
+            inner.apps.values().filter(|a| a.tenant == *tenant && provider.is_none_or(|p| a.provider == *p)).collect();
+        Ok(paginate(items, |a: &AppRecord| (a.created_at.unix_timestamp(), a.id.as_str()), page))
+    }
+
+    async fn update_app(&self, app: &AppRecord) -> Result<bool, StoreError> {
+        let new = normalize_app(app)?;
+        let mut inner = self.lock();
+        let Some(stored) = inner.apps.get_mut(&new.id).filter(|a| a.tenant == new.tenant) else {
+            return Ok(false);
+        };
+        stored.name = new.name;
+        stored.client_id = new.client_id;
+        stored.client_secret = new.client_secret;
+        stored.allowed_return_urls = new.allowed_return_urls;
+        stored.scopes = new.scopes;
+        stored.updated_at = new.updated_at;
+        Ok(true)
+    }
+
+    async fn delete_app(&self, tenant: &TenantId, id: &AppId, cascade: bool) -> Result<DeleteApp, StoreError> {
+        let mut inner = self.lock();
+        if inner.apps.get(id).is_none_or(|a| a.tenant != *tenant) {
+            return Ok(DeleteApp::NotFound);
+        }
+        let users: Vec<AccountId> = inner
+            .accounts
+            .values()
+            .filter(|a| a.tenant == *tenant && a.app_id.as_ref() == Some(id))
+            .map(|a| a.id.clone())
+            .collect();
+        if !users.is_empty() && !cascade {
+            return Ok(DeleteApp::InUse);
+        }
+        for account_id in &users {
+            if let Some(account) = inner.accounts.remove(account_id) {
+                inner.identities.remove(&identity_of(&account));
+            }
+        }
+        inner.flows.retain(|_, f| !(f.shared.tenant == *tenant && f.shared.app_id == *id));
+        inner.prune_flow_parts();
+        inner.apps.remove(id);
+        Ok(DeleteApp::Deleted { accounts_deleted: users.len() as u64 })
+    }
+
+    async fn find_account(
+        &self,
+        tenant: &TenantId,
+        provider: &ProviderId,
+        provider_account_id: &str,
+        external_id: Option<&ExternalId>,
+    ) -> Result<Option<AccountRecord>, StoreError> {
+        let key: Identity = (tenant.clone(), provider.clone(), provider_account_id.to_owned(), external_id.cloned());
+        let inner = self.lock();
+        Ok(inner.identities.get(&key).and_then(|id| inner.accounts.get(id)).cloned())
+    }
+
+    async fn insert_account(&self, account: &AccountRecord) -> Result<InsertAccount, StoreError> {
+        let account = normalize_account(account)?;
+        let key = identity_of(&account);
+        let mut inner = self.lock();
+        if let Some(existing) = inner.identities.get(&key).and_then(|id| inner.accounts.get(id)) {
+            return Ok(InsertAccount::Exists(existing.clone()));
+        }
+        if inner.accounts.contains_key(&account.id) {
+            return Err(StoreError::Duplicate);
+        }
+        inner.identities.insert(key, account.id.clone());
+        inner.accounts.insert(account.id.clone(), account);
+        Ok(InsertAccount::Inserted)
+    }
+
+    async fn update_account(&self, account: &AccountRecord) -> Result<bool, StoreError> {
+        let new = normalize_account(account)?;
+        let mut inner = self.lock();
+        let Some(stored) = inner.accounts.get_mut(&new.id).filter(|a| a.tenant == new.tenant) else {
+            return Ok(false);
+        };
+        stored.app_id = new.app_id;
+        stored.username = new.username;
+        stored.display_name = new.display_name;
+        stored.avatar_url = new.avatar_url;
+        stored.scopes = new.scopes;
+        stored.status = new.status;
+        stored.access_token = new.access_token;
+        stored.refresh_token = new.refresh_token;
+        stored.token_expires_at = new.token_expires_at;
+        stored.updated_at = new.updated_at;
+        Ok(true)
+    }
+
+    async fn get_account(&self, tenant: &TenantId, id: &AccountId) -> Result<Option<AccountRecord>, StoreError> {
+        let inner = self.lock();
+        Ok(inner.accounts.get(id).filter(|a| a.tenant == *tenant).cloned())
+    }
+
+    async fn list_accounts(
+        &self,
+        tenant: &TenantId,
+        filter: &AccountFilter,
+        page: &PageRequest,
+    ) -> Result<Page<AccountRecord>, StoreError> {
+        let inner = self.lock();
+        let items = inner
+            .accounts
+            .values()
+            .filter(|a| {
+                a.tenant == *tenant
+                    && filter.provider.as_ref().is_none_or(|p| a.provider == *p)
+                    && filter.external_id.as_ref().is_none_or(|e| a.external_id.as_ref() == Some(e))
+            })
+            .collect();
+        Ok(paginate(items, |a: &AccountRecord| (a.connected_at.unix_timestamp(), a.id.as_str()), page))
+    }
+
+    async fn delete_account(&self, tenant: &TenantId, id: &AccountId) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        if inner.accounts.get(id).is_none_or(|a| a.tenant != *tenant) {
+            return Ok(false);
+        }
+        if let Some(account) = inner.accounts.remove(id) {
+            inner.identities.remove(&identity_of(&account));
+        }
+        Ok(true)
+    }
+
+    async fn insert_flow(&self, flow: &PendingFlow) -> Result<(), StoreError> {
+        let created_at = flow.created_at.unix_timestamp();
+        let expires_at = flow.expires_at.unix_timestamp();
+        let consumed_at = flow.consumed_at.map_or(NOT_CONSUMED, OffsetDateTime::unix_timestamp);
+        let mut inner = self.lock();
+        if inner.flows.contains_key(&flow.id) {
+            return Err(StoreError::Duplicate);
+        }
+        let stored = StoredFlow {
+            shared: inner.intern(flow),
+            return_url: flow.return_url.as_str().into(),
+            pkce_verifier: flow.pkce_verifier.as_ref().map(|s| s.as_bytes().into()),
+            external_id: flow.external_id.as_ref().map(|e| e.as_str().into()),
+            created_at,
+            expires_at,
+            consumed_at,
+        };
+        inner.flows.insert(flow.id, stored);
+        Ok(())
+    }
+
+    async fn get_flow(&self, id: &FlowId) -> Result<Option<PendingFlow>, StoreError> {
+        let inner = self.lock();
+        inner.flows.get(id).map(|f| f.to_record(*id)).transpose()
+    }
+
+    async fn take_flow(&self, id: &FlowId, now: OffsetDateTime) -> Result<TakeFlow, StoreError> {
+        let mut inner = self.lock();
+        let Some(flow) = inner.flows.get_mut(id) else {
+            return Ok(TakeFlow::Missing);
+        };
+        if flow.consumed_at != NOT_CONSUMED {
+            return Ok(TakeFlow::AlreadyConsumed(flow.to_record(*id)?));
+        }
+        let before = flow.to_record(*id)?;
+        flow.consumed_at = now.unix_timestamp();
+        Ok(TakeFlow::Taken(before))
+    }
+
+    async fn sweep_flows(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let before = before.unix_timestamp();
+        let mut inner = self.lock();
+        let count = inner.flows.len();
+        inner.flows.retain(|_, f| f.expires_at >= before);
+        let swept = count.saturating_sub(inner.flows.len());
+        if swept > 0 {
+            inner.prune_flow_parts();
+        }
+        Ok(swept as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn debug_shows_counts_and_no_rows() {
+        let store = MemoryStore::new();
+        let tenant: TenantId = "tenant-a".parse().unwrap();
+        let app_id = AppId::generate();
+        let flow = PendingFlow {
+            id: FlowId::generate(),
+            tenant,
+            app_id,
+            provider: "x".parse().unwrap(),
+            return_url: "https://private.example.com/return".to_owned(),
+            redirect_uri: "https://api.example.com/cb".to_owned(),
+            pkce_verifier: None,
+            scopes: Vec::new(),
+            external_id: None,
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            expires_at: OffsetDateTime::UNIX_EPOCH,
+            consumed_at: None,
+        };
+        store.insert_flow(&flow).await.unwrap();
+        let shown = format!("{store:?}");
+        assert_eq!(shown, "MemoryStore { apps: 0, accounts: 0, flows: 1 }");
+    }
+
+    #[test]
+    fn a_stored_flow_stays_small() {
+        // The map entry is the id (20 bytes) plus this; the benchmark budget is 512 bytes a
+        // flow, table overhead and heap included.
+        assert!(std::mem::size_of::<StoredFlow>() <= 80);
+        assert!(std::mem::size_of::<(FlowId, StoredFlow)>() <= 104);
+    }
+}

@@ -1,0 +1,377 @@
+//! Storage: the [`Store`] trait, its records, and the built-in stores.
+//!
+//! A store keeps three kinds of rows, each belonging to exactly one tenant: OAuth apps,
+//! connected accounts and pending flows. Secrets arrive already sealed ([`Sealed`]): a store
+//! only ever sees ciphertext. Time is always passed in (from the injected `Clock`), never read
+//! from the database's `now()`, so every store agrees with the tests' manual clock.
+//!
+//! # Writing your own store
+//! Implement [`Store`] (with `#[async_trait]`) and run the public conformance suite,
+//! `dravo_connect::test_util::store_conformance` (feature `test-util`), against it: it checks
+//! every method, tenant isolation, the upsert rule, ordering, paging and the atomic take.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use time::OffsetDateTime;
+
+pub use crate::core::secret_box::Sealed;
+use crate::ids::{AccountId, AppId, ExternalId, FlowId, ProviderId, TenantId};
+
+mod memory;
+pub use memory::MemoryStore;
+
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+mod sqlite;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+
+/// A stored OAuth app (the tenant's own client credentials for one provider).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppRecord {
+    /// The app's id.
+    pub id: AppId,
+    /// The owning tenant.
+    pub tenant: TenantId,
+    /// The provider this app is registered at.
+    pub provider: ProviderId,
+    /// A display name.
+    pub name: Option<String>,
+    /// The provider's client id (not a secret).
+    pub client_id: String,
+    /// The client secret, sealed with the app's id as associated data.
+    pub client_secret: Sealed,
+    /// The return-URL allowlist, normalised entries.
+    pub allowed_return_urls: Vec<String>,
+    /// The scopes this app requests (empty: the provider's defaults).
+    pub scopes: Vec<String>,
+    /// When it was created.
+    pub created_at: OffsetDateTime,
+    /// When it was last changed.
+    pub updated_at: OffsetDateTime,
+}
+
+/// The state of a connected account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AccountStatus {
+    /// Tokens are believed to work.
+    Active,
+    /// The tokens expired and could not be refreshed: the user must reconnect.
+    Expired,
+    /// The user or the provider revoked access.
+    Revoked,
+}
+
+impl AccountStatus {
+    /// The wire string (`active`, `expired`, `revoked`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+        }
+    }
+
+    /// Parses a wire string.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(Self::Active),
+            "expired" => Some(Self::Expired),
+            "revoked" => Some(Self::Revoked),
+            _ => None,
+        }
+    }
+}
+
+/// A stored connected account.
+///
+/// Its identity is (tenant, provider, `provider_account_id`, `external_id`), where an absent
+/// `external_id` is one value, not many: a store must never hold two accounts with the same
+/// identity (SQL stores: a unique key over those columns, with `NULL` stored as a sentinel).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRecord {
+    /// The account's id.
+    pub id: AccountId,
+    /// The owning tenant.
+    pub tenant: TenantId,
+    /// The provider.
+    pub provider: ProviderId,
+    /// The app whose credentials obtained the tokens, if any.
+    pub app_id: Option<AppId>,
+    /// The account's id at the provider.
+    pub provider_account_id: String,
+    /// The handle, where the provider has one.
+    pub username: Option<String>,
+    /// The display name.
+    pub display_name: Option<String>,
+    /// The avatar URL.
+    pub avatar_url: Option<String>,
+    /// The scopes actually granted.
+    pub scopes: Vec<String>,
+    /// Whether the tokens still work.
+    pub status: AccountStatus,
+    /// The host's reference to its end user.
+    pub external_id: Option<ExternalId>,
+    /// The access token, sealed with the account's id as associated data.
+    pub access_token: Sealed,
+    /// The refresh token, sealed likewise.
+    pub refresh_token: Option<Sealed>,
+    /// When the access token expires, where known.
+    pub token_expires_at: Option<OffsetDateTime>,
+    /// When the account was first connected.
+    pub connected_at: OffsetDateTime,
+    /// When the row last changed.
+    pub updated_at: OffsetDateTime,
+}
+
+/// A pending OAuth flow: created by `start`, consumed once by the callback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingFlow {
+    /// The flow id (the random part of the state).
+    pub id: FlowId,
+    /// The tenant that started it.
+    pub tenant: TenantId,
+    /// The app whose credentials it uses.
+    pub app_id: AppId,
+    /// The provider.
+    pub provider: ProviderId,
+    /// The checked return URL (serialised).
+    pub return_url: String,
+    /// The exact `redirect_uri` sent at authorize (it must be byte-identical at exchange).
+    pub redirect_uri: String,
+    /// The PKCE verifier, sealed with the flow id as associated data; `None` for providers
+    /// without PKCE. It never appears in any URL or in the state.
+    pub pkce_verifier: Option<Sealed>,
+    /// The scopes requested.
+    pub scopes: Vec<String>,
+    /// The host's reference to the end user who started the flow.
+    pub external_id: Option<ExternalId>,
+    /// When it was created.
+    pub created_at: OffsetDateTime,
+    /// When the state stops being accepted.
+    pub expires_at: OffsetDateTime,
+    /// When the callback consumed it (`None` while pending).
+    pub consumed_at: Option<OffsetDateTime>,
+}
+
+/// What [`Store::take_flow`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TakeFlow {
+    /// This call consumed the flow (it was pending); the record is as it was before.
+    Taken(PendingFlow),
+    /// The flow had already been consumed (a replay).
+    AlreadyConsumed(PendingFlow),
+    /// No such flow (never existed, swept, or its app was deleted).
+    Missing,
+}
+
+/// What [`Store::insert_account`] did.
+// `Exists` is the rare path (a reconnect racing another); boxing it would only add an
+// allocation to every store implementation's code.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InsertAccount {
+    /// The account was inserted.
+    Inserted,
+    /// An account with the same identity exists; nothing was written. Holds that account.
+    Exists(AccountRecord),
+}
+
+/// What [`Store::delete_app`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteApp {
+    /// The app (and, with `cascade`, its accounts; always its pending flows) is gone.
+    Deleted {
+        /// How many accounts were deleted with it.
+        accounts_deleted: u64,
+    },
+    /// Accounts still use the app and `cascade` was false; nothing was deleted.
+    InUse,
+    /// No such app for this tenant.
+    NotFound,
+}
+
+/// Filters for [`Store::list_accounts`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AccountFilter {
+    /// Only accounts of this provider.
+    pub provider: Option<ProviderId>,
+    /// Only accounts with this external id.
+    pub external_id: Option<ExternalId>,
+}
+
+impl AccountFilter {
+    /// Only accounts of `provider`.
+    #[must_use]
+    pub fn provider(mut self, provider: ProviderId) -> Self {
+        self.provider = Some(provider);
+        self
+    }
+
+    /// Only accounts with `external_id`.
+    #[must_use]
+    pub fn external_id(mut self, external_id: ExternalId) -> Self {
+        self.external_id = Some(external_id);
+        self
+    }
+}
+
+/// A position in a list: lists are ordered by (`created_at`, `id`) ascending (accounts by
+/// `connected_at`), and a cursor names the last item of the previous page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    /// The last item's creation time, in unix seconds.
+    pub created_at: i64,
+    /// The last item's id.
+    pub id: String,
+}
+
+impl Cursor {
+    /// The opaque wire form (base64url).
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(format!("{}:{}", self.created_at, self.id))
+    }
+
+    /// Parses the wire form; `None` when malformed.
+    pub fn decode(s: &str) -> Option<Self> {
+        if s.len() > 200 {
+            return None;
+        }
+        let raw = URL_SAFE_NO_PAD.decode(s).ok()?;
+        let raw = String::from_utf8(raw).ok()?;
+        let (t, id) = raw.split_once(':')?;
+        if id.is_empty() || id.len() > 100 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return None;
+        }
+        Some(Self { created_at: t.parse().ok()?, id: id.to_owned() })
+    }
+}
+
+/// Which page of a list to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    /// At most this many items (1 to 100; the API defaults to 50).
+    pub limit: u32,
+    /// Start after this item.
+    pub after: Option<Cursor>,
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        Self { limit: 50, after: None }
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    /// The items, in list order.
+    pub items: Vec<T>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<Cursor>,
+}
+
+/// A store failure. Shown to API callers only as `500 server_error`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The backend failed (connection, query, I/O).
+    #[error("store backend error: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+    /// A stored row could not be read back (corrupt or written by an incompatible version).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    /// An insert collided with an existing primary key.
+    #[error("duplicate id")]
+    Duplicate,
+}
+
+impl StoreError {
+    /// Wraps a backend error.
+    pub fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Backend(Box::new(e))
+    }
+}
+
+/// Persistence for apps, accounts and pending flows.
+///
+/// Every method that names a tenant only ever sees and touches that tenant's rows. All times
+/// are passed in by the caller. Implementations must be safe to share between tasks and, for
+/// SQL stores, between processes using the same database.
+#[async_trait]
+pub trait Store: fmt::Debug + Send + Sync + 'static {
+    /// Inserts a new app. Fails with [`StoreError::Duplicate`] if the id exists.
+    async fn insert_app(&self, app: &AppRecord) -> Result<(), StoreError>;
+
+    /// Reads one app of the tenant.
+    async fn get_app(&self, tenant: &TenantId, id: &AppId) -> Result<Option<AppRecord>, StoreError>;
+
+    /// Lists the tenant's apps, optionally for one provider, ordered by (`created_at`, `id`).
+    async fn list_apps(
+        &self,
+        tenant: &TenantId,
+        provider: Option<&ProviderId>,
+        page: &PageRequest,
+    ) -> Result<Page<AppRecord>, StoreError>;
+
+    /// Replaces an existing app (matched by tenant and id; `id`, `tenant`, `provider` and
+    /// `created_at` are not changed). Returns `false` if there is no such app.
+    async fn update_app(&self, app: &AppRecord) -> Result<bool, StoreError>;
+
+    /// Deletes an app and its pending flows; with `cascade` also its accounts, without it
+    /// refuses ([`DeleteApp::InUse`]) while accounts use it. Atomic: all or nothing.
+    async fn delete_app(&self, tenant: &TenantId, id: &AppId, cascade: bool) -> Result<DeleteApp, StoreError>;
+
+    /// Finds the account with this identity (see [`AccountRecord`]).
+    async fn find_account(
+        &self,
+        tenant: &TenantId,
+        provider: &ProviderId,
+        provider_account_id: &str,
+        external_id: Option<&ExternalId>,
+    ) -> Result<Option<AccountRecord>, StoreError>;
+
+    /// Inserts an account unless one with the same identity exists, atomically (SQL:
+    /// `INSERT … ON CONFLICT DO NOTHING`); in that case writes nothing and returns the
+    /// existing one.
+    async fn insert_account(&self, account: &AccountRecord) -> Result<InsertAccount, StoreError>;
+
+    /// Replaces the mutable fields of an existing account (matched by tenant and id): app,
+    /// profile fields, scopes, status, tokens, expiry, `updated_at`. Returns `false` if
+    /// there is no such account.
+    async fn update_account(&self, account: &AccountRecord) -> Result<bool, StoreError>;
+
+    /// Reads one account of the tenant.
+    async fn get_account(&self, tenant: &TenantId, id: &AccountId) -> Result<Option<AccountRecord>, StoreError>;
+
+    /// Lists the tenant's accounts matching `filter`, ordered by (`connected_at`, `id`).
+    async fn list_accounts(
+        &self,
+        tenant: &TenantId,
+        filter: &AccountFilter,
+        page: &PageRequest,
+    ) -> Result<Page<AccountRecord>, StoreError>;
+
+    /// Deletes an account. Returns `false` if there was none.
+    async fn delete_account(&self, tenant: &TenantId, id: &AccountId) -> Result<bool, StoreError>;
+
+    /// Stores a new pending flow.
+    async fn insert_flow(&self, flow: &PendingFlow) -> Result<(), StoreError>;
+
+    /// Reads a flow without consuming it.
+    async fn get_flow(&self, id: &FlowId) -> Result<Option<PendingFlow>, StoreError>;
+
+    /// Consumes a flow atomically: of any number of concurrent calls with one id, exactly
+    /// one gets [`TakeFlow::Taken`] (SQL: `UPDATE … SET consumed_at = $now WHERE id = $id
+    /// AND consumed_at IS NULL RETURNING …`). The consumed row stays until swept.
+    async fn take_flow(&self, id: &FlowId, now: OffsetDateTime) -> Result<TakeFlow, StoreError>;
+
+    /// Deletes every flow (pending or consumed) whose `expires_at` is before `before`.
+    /// Returns how many were deleted.
+    async fn sweep_flows(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+}

@@ -1,0 +1,1004 @@
+//! The public [`Store`] conformance suite: every store, built-in or third-party, runs it.
+// Test code: a failed check panics, with the case's name.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+use crate::core::secret_box::{Sealed, SecretBox};
+use crate::ids::{AccountId, AppId, ExternalId, FlowId, KeyId, ProviderId, TenantId};
+use crate::secret::Secret;
+use crate::store::{
+    AccountFilter, AccountRecord, AccountStatus, AppRecord, Cursor, DeleteApp, InsertAccount, PageRequest, PendingFlow,
+    Store, StoreError, TakeFlow,
+};
+
+/// Runs every conformance case against stores made by `make_store`, and panics on the
+/// first failure with a message naming the case.
+///
+/// Each case gets a fresh, empty store from `make_store` and runs in its own
+/// `tokio::spawn`ed task, so call this from inside a Tokio runtime (`#[tokio::test]`; the
+/// multi-threaded flavour also exercises real parallelism in the concurrent-take case). The
+/// cases cover every [`Store`] method and its not-found paths; tenant isolation on every
+/// tenant-scoped method; `update_app` and `update_account` leaving the immutable fields
+/// alone; `delete_app` refusing while accounts use the app, cascading, and always removing
+/// the app's flows; the account identity rule (an absent external id is one value); list
+/// order by (time, id), filters and cursor paging (nothing lost or repeated, no cursor after
+/// the last page); sealed values round-tripping byte for byte; duplicate ids; the flow take
+/// (exactly one of 50 concurrent takes wins); and the sweep.
+///
+/// All times the suite writes are whole seconds in UTC, the precision stores keep.
+///
+/// ```
+/// use dravo_connect::store::MemoryStore;
+/// use dravo_connect::test_util::store_conformance;
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// store_conformance(|| async { MemoryStore::new() }).await;
+/// # });
+/// ```
+///
+/// # Panics
+/// When a case fails: that is the point.
+pub async fn store_conformance<F, Fut, S>(make_store: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = S>,
+    S: Store,
+{
+    macro_rules! cases {
+        ($($case:ident),+ $(,)?) => {
+            $( run_case(stringify!($case), make_store().await, $case::<S>).await; )+
+        };
+    }
+    cases!(
+        app_round_trips_byte_for_byte,
+        unknown_ids_are_not_found,
+        inserting_an_existing_app_id_is_duplicate,
+        apps_of_one_tenant_are_invisible_to_another,
+        update_app_changes_only_the_mutable_fields,
+        list_apps_orders_filters_and_pages,
+        delete_app_of_an_unknown_app_is_not_found,
+        delete_app_without_cascade_refuses_while_accounts_use_it,
+        delete_app_with_cascade_deletes_its_accounts_and_flows,
+        delete_app_without_accounts_deletes_its_flows,
+        account_round_trips_byte_for_byte,
+        inserting_an_existing_account_id_is_duplicate,
+        an_existing_identity_is_returned_and_nothing_is_written,
+        identity_treats_a_missing_external_id_as_one_value,
+        find_account_matches_the_whole_identity,
+        update_account_changes_only_the_mutable_fields,
+        delete_account_removes_it_and_frees_its_identity,
+        accounts_of_one_tenant_are_invisible_to_another,
+        list_accounts_orders_filters_and_pages,
+        list_accounts_pages_through_more_than_a_hundred,
+        flow_round_trips_byte_for_byte,
+        inserting_an_existing_flow_id_is_duplicate,
+        take_flow_takes_once_then_reports_already_consumed,
+        concurrent_inserts_of_one_identity_make_one_account,
+        concurrent_takes_of_one_flow_have_exactly_one_winner,
+        sweep_deletes_flows_that_expired_before_the_cutoff,
+    );
+}
+
+/// Runs one case in its own task, turning a panic into one that names the case.
+async fn run_case<S, C, CF>(name: &'static str, store: S, case: C)
+where
+    S: Store,
+    C: FnOnce(Arc<S>) -> CF,
+    CF: Future<Output = ()> + Send + 'static,
+{
+    let outcome = tokio::spawn(case(Arc::new(store))).await;
+    if let Err(e) = outcome {
+        let reason = if e.is_panic() {
+            let payload = e.into_panic();
+            payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_else(|| "a panic without a message".to_owned())
+        } else {
+            "the task was cancelled".to_owned()
+        };
+        panic!("store conformance case `{name}` failed: {reason}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Fixtures. Times are whole seconds from a fixed base; secrets are really sealed.
+
+const BASE: OffsetDateTime = datetime!(2025-01-01 00:00:00 UTC);
+
+fn at(secs: i64) -> OffsetDateTime {
+    BASE + Duration::seconds(secs)
+}
+
+fn secret_box() -> &'static SecretBox {
+    static BOX: OnceLock<SecretBox> = OnceLock::new();
+    BOX.get_or_init(|| {
+        SecretBox::new([(KeyId::zero(), Secret::new(vec![7u8; 32]))]).expect("a 32-byte key makes a secret box")
+    })
+}
+
+fn seal(row_id: &str, field: &str, plaintext: &str) -> Sealed {
+    secret_box().seal(row_id, field, plaintext.as_bytes())
+}
+
+fn tenant(s: &str) -> TenantId {
+    s.parse().unwrap()
+}
+
+fn provider(s: &str) -> ProviderId {
+    s.parse().unwrap()
+}
+
+fn ext(s: &str) -> ExternalId {
+    s.parse().unwrap()
+}
+
+fn app(tenant: &TenantId, provider: &ProviderId, created: i64) -> AppRecord {
+    let id = AppId::generate();
+    AppRecord {
+        client_secret: seal(id.as_str(), "client_secret", "client-secret-value"),
+        id,
+        tenant: tenant.clone(),
+        provider: provider.clone(),
+        name: Some("My app".to_owned()),
+        client_id: "client-id-123".to_owned(),
+        allowed_return_urls: vec!["https://app.example.com/connect".to_owned(), "http://localhost:3000/".to_owned()],
+        scopes: vec!["read".to_owned(), "write".to_owned()],
+        created_at: at(created),
+        updated_at: at(created),
+    }
+}
+
+fn account(
+    tenant: &TenantId,
+    provider: &ProviderId,
+    app_id: Option<&AppId>,
+    provider_account_id: &str,
+    external_id: Option<&str>,
+    connected: i64,
+) -> AccountRecord {
+    let id = AccountId::generate();
+    AccountRecord {
+        access_token: seal(id.as_str(), "access_token", "access-token-value"),
+        refresh_token: Some(seal(id.as_str(), "refresh_token", "refresh-token-value")),
+        id,
+        tenant: tenant.clone(),
+        provider: provider.clone(),
+        app_id: app_id.cloned(),
+        provider_account_id: provider_account_id.to_owned(),
+        username: Some("someone".to_owned()),
+        display_name: Some("Someone Ü".to_owned()),
+        avatar_url: Some("https://cdn.example.com/a.png".to_owned()),
+        scopes: vec!["read".to_owned()],
+        status: AccountStatus::Active,
+        external_id: external_id.map(ext),
+        token_expires_at: Some(at(connected + 3600)),
+        connected_at: at(connected),
+        updated_at: at(connected),
+    }
+}
+
+fn flow(app: &AppRecord, created: i64, expires: i64) -> PendingFlow {
+    let id = FlowId::generate();
+    PendingFlow {
+        pkce_verifier: Some(seal(&id.to_string(), "pkce_verifier", "pkce-verifier-value-0123456789-0123456789-abc")),
+        id,
+        tenant: app.tenant.clone(),
+        app_id: app.id.clone(),
+        provider: app.provider.clone(),
+        return_url: "https://app.example.com/connect/done?step=2".to_owned(),
+        redirect_uri: format!("https://api.example.com/v1/oauth/{}/callback", app.provider),
+        scopes: vec!["read".to_owned()],
+        external_id: Some(ext("user-42")),
+        created_at: at(created),
+        expires_at: at(expires),
+        consumed_at: None,
+    }
+}
+
+fn page(limit: u32, after: Option<Cursor>) -> PageRequest {
+    PageRequest { limit, after }
+}
+
+/// The list order: (time in seconds, id).
+fn app_key(a: &AppRecord) -> (i64, String) {
+    (a.created_at.unix_timestamp(), a.id.to_string())
+}
+
+fn account_key(a: &AccountRecord) -> (i64, String) {
+    (a.connected_at.unix_timestamp(), a.id.to_string())
+}
+
+/// Walks every page of the tenant's apps with `limit`, checking each page's shape.
+async fn walk_apps<S: Store>(
+    store: &S,
+    tenant: &TenantId,
+    provider: Option<&ProviderId>,
+    limit: u32,
+) -> Vec<AppRecord> {
+    let mut all = Vec::new();
+    let mut after = None;
+    for _ in 0..1000 {
+        let p = store.list_apps(tenant, provider, &page(limit, after.clone())).await.unwrap();
+        assert!(p.items.len() <= limit as usize, "list_apps returned {} items for limit {limit}", p.items.len());
+        let Some(next) = p.next else {
+            all.extend(p.items);
+            return all;
+        };
+        assert_eq!(p.items.len(), limit as usize, "list_apps: a page followed by another must be full (limit {limit})");
+        let last = p.items.last().unwrap();
+        assert_eq!(
+            next,
+            Cursor { created_at: last.created_at.unix_timestamp(), id: last.id.to_string() },
+            "list_apps: the cursor must name the page's last item"
+        );
+        all.extend(p.items);
+        after = Some(next);
+    }
+    panic!("list_apps never reached a last page (limit {limit})");
+}
+
+/// Walks every page of the tenant's accounts with `limit`, checking each page's shape.
+async fn walk_accounts<S: Store>(
+    store: &S,
+    tenant: &TenantId,
+    filter: &AccountFilter,
+    limit: u32,
+) -> Vec<AccountRecord> {
+    let mut all = Vec::new();
+    let mut after = None;
+    for _ in 0..1000 {
+        let p = store.list_accounts(tenant, filter, &page(limit, after.clone())).await.unwrap();
+        assert!(p.items.len() <= limit as usize, "list_accounts returned {} items for limit {limit}", p.items.len());
+        let Some(next) = p.next else {
+            all.extend(p.items);
+            return all;
+        };
+        assert_eq!(
+            p.items.len(),
+            limit as usize,
+            "list_accounts: a page followed by another must be full (limit {limit})"
+        );
+        let last = p.items.last().unwrap();
+        assert_eq!(
+            next,
+            Cursor { created_at: last.connected_at.unix_timestamp(), id: last.id.to_string() },
+            "list_accounts: the cursor must name the page's last item"
+        );
+        all.extend(p.items);
+        after = Some(next);
+    }
+    panic!("list_accounts never reached a last page (limit {limit})");
+}
+
+fn app_ids(apps: &[AppRecord]) -> Vec<String> {
+    apps.iter().map(|a| a.id.to_string()).collect()
+}
+
+fn account_ids(accounts: &[AccountRecord]) -> Vec<String> {
+    accounts.iter().map(|a| a.id.to_string()).collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Apps
+
+async fn app_round_trips_byte_for_byte<S: Store>(store: Arc<S>) {
+    let t = tenant("tenant-a");
+    let full = app(&t, &provider("x"), 10);
+    let mut bare = app(&t, &provider("linkedin"), 11);
+    bare.name = None;
+    bare.scopes = Vec::new();
+    bare.allowed_return_urls = vec!["https://only.example.com/".to_owned()];
+    store.insert_app(&full).await.unwrap();
+    store.insert_app(&bare).await.unwrap();
+
+    let got = store.get_app(&t, &full.id).await.unwrap();
+    assert_eq!(got.as_ref(), Some(&full), "get_app returns what was inserted");
+    assert_eq!(
+        got.unwrap().client_secret.as_bytes(),
+        full.client_secret.as_bytes(),
+        "the sealed client secret comes back byte for byte"
+    );
+    assert_eq!(store.get_app(&t, &bare.id).await.unwrap(), Some(bare));
+}
+
+async fn unknown_ids_are_not_found<S: Store>(store: Arc<S>) {
+    let t = tenant("tenant-a");
+    assert_eq!(store.get_app(&t, &AppId::generate()).await.unwrap(), None);
+    assert_eq!(store.get_account(&t, &AccountId::generate()).await.unwrap(), None);
+    assert_eq!(store.get_flow(&FlowId::generate()).await.unwrap(), None);
+    assert!(!store.update_app(&app(&t, &provider("x"), 0)).await.unwrap(), "update_app of an unknown app is false");
+    let acc = account(&t, &provider("x"), None, "1", None, 0);
+    assert!(!store.update_account(&acc).await.unwrap());
+    assert!(!store.delete_account(&t, &acc.id).await.unwrap());
+    assert_eq!(store.find_account(&t, &provider("x"), "1", None).await.unwrap(), None);
+    assert_eq!(store.take_flow(&FlowId::generate(), at(0)).await.unwrap(), TakeFlow::Missing);
+    assert_eq!(store.sweep_flows(at(1_000_000)).await.unwrap(), 0);
+    let apps = store.list_apps(&t, None, &PageRequest::default()).await.unwrap();
+    assert!(apps.items.is_empty() && apps.next.is_none());
+    let accounts = store.list_accounts(&t, &AccountFilter::default(), &PageRequest::default()).await.unwrap();
+    assert!(accounts.items.is_empty() && accounts.next.is_none());
+}
+
+async fn inserting_an_existing_app_id_is_duplicate<S: Store>(store: Arc<S>) {
+    let a = app(&tenant("tenant-a"), &provider("x"), 0);
+    store.insert_app(&a).await.unwrap();
+    let mut again = a.clone();
+    again.client_id = "another".to_owned();
+    assert!(
+        matches!(store.insert_app(&again).await, Err(StoreError::Duplicate)),
+        "re-inserting an app id is StoreError::Duplicate"
+    );
+    again.tenant = tenant("tenant-b");
+    assert!(matches!(store.insert_app(&again).await, Err(StoreError::Duplicate)), "an app id is unique across tenants");
+    assert_eq!(store.get_app(&a.tenant, &a.id).await.unwrap(), Some(a));
+    assert_eq!(store.get_app(&again.tenant, &again.id).await.unwrap(), None);
+}
+
+async fn apps_of_one_tenant_are_invisible_to_another<S: Store>(store: Arc<S>) {
+    let (ta, tb) = (tenant("tenant-a"), tenant("tenant-b"));
+    let a = app(&ta, &provider("x"), 0);
+    store.insert_app(&a).await.unwrap();
+
+    assert_eq!(store.get_app(&tb, &a.id).await.unwrap(), None);
+    let listed = store.list_apps(&tb, None, &PageRequest::default()).await.unwrap();
+    assert!(listed.items.is_empty(), "tenant B lists none of A's apps");
+    let listed = store.list_apps(&tb, Some(&a.provider), &PageRequest::default()).await.unwrap();
+    assert!(listed.items.is_empty());
+    let mut hijack = a.clone();
+    hijack.tenant = tb.clone();
+    hijack.client_id = "hijacked".to_owned();
+    assert!(!store.update_app(&hijack).await.unwrap(), "tenant B cannot update A's app");
+    assert_eq!(
+        store.delete_app(&tb, &a.id, true).await.unwrap(),
+        DeleteApp::NotFound,
+        "tenant B cannot delete A's app"
+    );
+    assert_eq!(store.get_app(&ta, &a.id).await.unwrap(), Some(a));
+}
+
+async fn update_app_changes_only_the_mutable_fields<S: Store>(store: Arc<S>) {
+    let t = tenant("tenant-a");
+    let original = app(&t, &provider("x"), 100);
+    store.insert_app(&original).await.unwrap();
+
+    let mut changed = original.clone();
+    changed.name = None;
+    changed.client_id = "new-client-id".to_owned();
+    changed.client_secret = seal(original.id.as_str(), "client_secret", "new-secret");
+    changed.allowed_return_urls = vec!["https://new.example.com/cb".to_owned()];
+    changed.scopes = vec!["tweet.read".to_owned()];
+    changed.updated_at = at(200);
+    // Not changeable through update_app:
+    changed.provider = provider("linkedin");
+    changed.created_at = at(150);
+    assert!(store.update_app(&changed).await.unwrap());
+
+    let mut expected = changed.clone();
+    expected.provider = original.provider.clone();
+    expected.created_at = original.created_at;
+    assert_eq!(
+        store.get_app(&t, &original.id).await.unwrap(),
+        Some(expected),
+        "update_app keeps id, tenant, provider and created_at and replaces the rest"
+    );
+}
+
+async fn list_apps_orders_filters_and_pages<S: Store>(store: Arc<S>) {
+    let (ta, tb) = (tenant("tenant-a"), tenant("tenant-b"));
+    let (x, y) = (provider("x"), provider("y"));
+    let mut inserted = Vec::new();
+    // Out of order, with ties on the time (broken by id).
+    for (i, created) in [5, 1, 3, 1, 5, 2, 9, 1, 5, 0, 7, 3].into_iter().enumerate() {
+        let p = if i % 3 == 0 { &y } else { &x };
+        let a = app(&ta, p, created);
+        store.insert_app(&a).await.unwrap();
+        inserted.push(a);
+    }
+    store.insert_app(&app(&tb, &x, 4)).await.unwrap();
+
+    let mut expected = inserted.clone();
+    expected.sort_by_key(app_key);
+    let first = store.list_apps(&ta, None, &PageRequest::default()).await.unwrap();
+    assert_eq!(first.items, expected, "list_apps is ordered by (created_at, id) and holds only the tenant's apps");
+    assert_eq!(first.next, None, "a list that fits one page has no next cursor");
+
+    for limit in [1, 2, 5, 12, 100] {
+        let walked = walk_apps(&*store, &ta, None, limit).await;
+        assert_eq!(app_ids(&walked), app_ids(&expected), "paging apps with limit {limit} loses or repeats nothing");
+    }
+
+    let only_x: Vec<AppRecord> = expected.iter().filter(|a| a.provider == x).cloned().collect();
+    for limit in [1, 3, 100] {
+        let walked = walk_apps(&*store, &ta, Some(&x), limit).await;
+        assert_eq!(app_ids(&walked), app_ids(&only_x), "list_apps filtered by provider, limit {limit}");
+    }
+    let none = store.list_apps(&ta, Some(&provider("z")), &PageRequest::default()).await.unwrap();
+    assert!(none.items.is_empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// Deleting apps
+
+async fn delete_app_of_an_unknown_app_is_not_found<S: Store>(store: Arc<S>) {
+    let t = tenant("tenant-a");
+    assert_eq!(store.delete_app(&t, &AppId::generate(), false).await.unwrap(), DeleteApp::NotFound);
+    assert_eq!(store.delete_app(&t, &AppId::generate(), true).await.unwrap(), DeleteApp::NotFound);
+}
+
+async fn delete_app_without_cascade_refuses_while_accounts_use_it<S: Store>(store: Arc<S>) {
+    let t = tenant("tenant-a");
+    let a = app(&t, &provider("x"), 0);
+    store.insert_app(&a).await.unwrap();
+    let acc = account(&t, &a.provider, Some(&a.id), "1", None, 1);
+    store.insert_account(&acc).await.unwrap();
+    let f = flow(&a, 2, 600);
+    store.insert_flow(&f).await.unwrap();
+
+    assert_eq!(store.delete_app(&t, &a.id, false).await.unwrap(), DeleteApp::InUse);
+    assert_eq!(store.get_app(&t, &a.id).await.unwrap(), Some(a), "InUse deletes nothing: the app stays");
+    assert_eq!(store.get_account(&t, &acc.id).await.unwrap(), Some(acc));
+    assert_eq!(store.get_flow(&f.id).await.unwrap(), Some(f), "InUse deletes nothing: the flow stays");
+}
+
+async fn delete_app_with_cascade_deletes_its_accounts_and_flows<S: Store>(store: Arc<S>) {
+    let (ta, tb) = (tenant("tenant-a"), tenant("tenant-b"));
+    let x = provider("x");
+    let doomed = app(&ta, &x, 0);
+    let kept = app(&ta, &x, 1);
+    let other_tenant = app(&tb, &x, 2);
+    for a in [&doomed, &kept, &other_tenant] {
+        store.insert_app(a).await.unwrap();
+    }
+    let gone1 = account(&ta, &x, Some(&doomed.id), "1", None, 3);
+    let gone2 = account(&ta, &x, Some(&doomed.id), "2", Some("u2"), 4);
+    let stays_other_app = account(&ta, &x, Some(&kept.id), "3", None, 5);
+    let stays_no_app = account(&ta, &x, None, "4", None, 6);
+    let stays_other_tenant = account(&tb, &x, Some(&other_tenant.id), "1", None, 7);
+    for acc in [&gone1, &gone2, &stays_other_app, &stays_no_app, &stays_other_tenant] {
+        assert_eq!(store.insert_account(acc).await.unwrap(), InsertAccount::Inserted);
+    }
+    let pending = flow(&doomed, 8, 600);
+    let consumed = flow(&doomed, 9, 600);
+    let stays_flow = flow(&kept, 10, 600);
+    for f in [&pending, &consumed, &stays_flow] {
+        store.insert_flow(f).await.unwrap();
+    }
+    assert!(matches!(store.take_flow(&consumed.id, at(11)).await.unwrap(), TakeFlow::Taken(_)));
+
+    assert_eq!(
+        store.delete_app(&ta, &doomed.id, true).await.unwrap(),
+        DeleteApp::Deleted { accounts_deleted: 2 },
+        "a cascading delete reports how many accounts went with the app"
+    );
+    assert_eq!(store.get_app(&ta, &doomed.id).await.unwrap(), None);
+    assert_eq!(store.get_account(&ta, &gone1.id).await.unwrap(), None);
+    assert_eq!(store.get_account(&ta, &gone2.id).await.unwrap(), None);
+    assert_eq!(store.get_flow(&pending.id).await.unwrap(), None, "the app's pending flows are gone");
+    assert_eq!(store.get_flow(&consumed.id).await.unwrap(), None);
+    assert_eq!(
+        store.take_flow(&pending.id, at(12)).await.unwrap(),
+        TakeFlow::Missing,
+        "a flow whose app was deleted is Missing"
+    );
+
+    assert_eq!(store.get_app(&ta, &kept.id).await.unwrap(), Some(kept));
+    assert_eq!(store.get_app(&tb, &other_tenant.id).await.unwrap(), Some(other_tenant));
+    assert_eq!(store.get_account(&ta, &stays_other_app.id).await.unwrap(), Some(stays_other_app));
+    assert_eq!(store.get_account(&ta, &stays_no_app.id).await.unwrap(), Some(stays_no_app));
+    assert_eq!(store.get_account(&tb, &stays_other_tenant.id).await.unwrap(), Some(stays_other_tenant));
+    assert_eq!(store.get_flow(&stays_flow.id).await.unwrap(), Some(stays_flow));
+
+    // The deleted accounts' identities are free again.
+    let mut again = account(&ta, &x, None, "1", None, 20);
+    assert_eq!(store.insert_account(&again).await.unwrap(), InsertAccount::Inserted);
+    again = account(&ta, &x, None, "2", Some("u2"), 21);
+    assert_eq!(store.insert_account(&again).await.unwrap(), InsertAccount::Inserted);
+}
+
+async fn delete_app_without_accounts_deletes_its_flows<S: Store>(store: Arc<S>) {
+    let t = tenant("tenant-a");
+    let a = app(&t, &provider("x"), 0);
+    store.insert_app(&a).await.unwrap();
+    let f = flow(&a, 1, 600);
+    store.insert_flow(&f).await.unwrap();
+
+    assert_eq!(store.delete_app(&t, &a.id, false).await.unwrap(), DeleteApp::Deleted { accounts_deleted: 0 });
+    assert_eq!(store.get_app(&t, &a.id).await.unwrap(), None);
+    assert_eq!(store.get_flow(&f.id).await.unwrap(), None, "deleting an app cancels its pending flows");
+    assert_eq!(store.delete_app(&t, &a.id, false).await.unwrap(), DeleteApp::NotFound, "a deleted app is not found");
+}
+
+// ---------------------------------------------------------------------------------------
+// Accounts
+
+async fn account_round_trips_byte_for_byte<S: Store>(store: Arc<S>) {
+    let t = tenant("tenant-a");
+    let a = app(&t, &provider("x"), 0);
+    let full = account(&t, &a.provider, Some(&a.id), "123", Some("user-1"), 10);
+    let mut bare = account(&t, &provider("y"), None, "456", None, 11);
+    bare.username = None;
+    bare.display_name = None;
+    bare.avatar_url = None;
+    bare.scopes = Vec::new();
+    bare.status = AccountStatus::Revoked;
+    bare.refresh_token = None;
+    bare.token_expires_at = None;
+    let mut expired = account(&t, &provider("y"), None, "789", None, 12);
+    expired.status = AccountStatus::Expired;
+    for acc in [&full, &bare, &expired] {
+        assert_eq!(store.insert_account(acc).await.unwrap(), InsertAccount::Inserted);
+    }
+
+    let got = store.get_account(&t, &full.id).await.unwrap().unwrap();
+    assert_eq!(got, full, "get_account returns what was inserted");
+    assert_eq!(got.access_token.as_bytes(), full.access_token.as_bytes());
+    assert_eq!(
+        got.refresh_token.as_ref().map(Sealed::as_bytes),
+        full.refresh_token.as_ref().map(Sealed::as_bytes),
+        "sealed tokens come back byte for byte"
+    );
+    assert_eq!(store.get_account(&t, &bare.id).await.unwrap(), Some(bare));
+    assert_eq!(store.get_account(&t, &expired.id).await.unwrap(), Some(expired));
+}
+
+async fn inserting_an_existing_account_id_is_duplicate<S: Store>(store: Arc<S>) {
+    let t = tenant("tenant-a");
+    let first = account(&t, &provider("x"), None, "1", None, 0);
+    store.insert_account(&first).await.unwrap();
+    let mut clash = account(&t, &provider("x"), None, "2", None, 1);
+    clash.id = first.id.clone();
+    assert!(
+        matches!(store.insert_account(&clash).await, Err(StoreError::Duplicate)),
+        "an account with a new identity but an existing id is StoreError::Duplicate"
+    );
+    assert_eq!(store.get_account(&t, &first.id).await.unwrap(), Some(first));
+    assert_eq!(store.find_account(&t, &provider("x"), "2", None).await.unwrap(), None);
+}
+
+async fn an_existing_identity_is_returned_and_nothing_is_written<S: Store>(store: Arc<S>) {
+    let t = tenant("tenant-a");
+    let x = provider("x");
+    let first = account(&t, &x, None, "42", None, 0);
+    assert_eq!(store.insert_account(&first).await.unwrap(), InsertAccount::Inserted);
+    let mut second = account(&t, &x, None, "42", None, 5);
+    second.username = Some("changed".to_owned());
+    assert_eq!(
+        store.insert_account(&second).await.unwrap(),
+        InsertAccount::Exists(first.clone()),
+        "the same (tenant, provider, provider account id, no external id) is Exists"
+    );
+    assert_eq!(store.get_account(&t, &second.id).await.unwrap(), None);
+    assert_eq!(store.get_account(&t, &first.id).await.unwrap(), Some(first));
+
+    let with_ext = account(&t, &x, None, "42", Some("user-1"), 6);
+    assert_eq!(store.insert_account(&with_ext).await.unwrap(), InsertAccount::Inserted);
+    let with_ext_again = account(&t, &x, None, "42", Some("user-1"), 7);
+    assert_eq!(
+        store.insert_account(&with_ext_again).await.unwrap(),
+        InsertAccount::Exists(with_ext),
+        "the same identity with an external id is Exists too"
+    );
+    let all = store.list_accounts(&t, &AccountFilter::default(), &PageRequest::default()).await.unwrap();
+    assert_eq!(all.items.len(), 2, "nothing was written for an existing identity");
+}
+
+async fn identity_treats_a_missing_external_id_as_one_value<S: Store>(store: Arc<S>) {
+    let (ta, tb) = (tenant("tenant-a"), tenant("tenant-b"));
+    let (x, y) = (provider("x"), provider("y"));
+    let distinct = [
+        account(&ta, &x, None, "42", None, 0),
+        account(&ta, &x, None, "42", Some("user-1"), 1),
+        account(&ta, &x, None, "42", Some("user-2"), 2),
+        account(&ta, &y, None, "42", None, 3),
+        account(&ta, &x, None, "43", None, 4),
+        account(&tb, &x, None, "42", None, 5),
+    ];
+    for acc in &distinct {
+        assert_eq!(
+            store.insert_account(acc).await.unwrap(),
+            InsertAccount::Inserted,
+            "an identity differing in one part is a new account"
+        );
+    }
+    for acc in &distinct {
+        let mut again = account(
+            &acc.tenant,
+            &acc.provider,
+            None,
+            &acc.provider_account_id,
+            acc.external_id.as_ref().map(ExternalId::as_str),
+            9,
+        );
+        again.username = Some("someone else".to_owned());
+        assert_eq!(
+            store.insert_account(&again).await.unwrap(),
+            InsertAccount::Exists(acc.clone()),
+            "each identity exists exactly once"
+        );
+    }
+}
+
+async fn find_account_matches_the_whole_identity<S: Store>(store: Arc<S>) {
+    let (ta, tb) = (tenant("tenant-a"), tenant("tenant-b"));
+    let x = provider("x");
+    let plain = account(&ta, &x, None, "42", None, 0);
+    let attributed = account(&ta, &x, None, "42", Some("user-1"), 1);
+    store.insert_account(&plain).await.unwrap();
+    store.insert_account(&attributed).await.unwrap();
+
+    assert_eq!(
+        store.find_account(&ta, &x, "42", None).await.unwrap(),
+        Some(plain),
+        "find_account with no external id finds the account without one"
+    );
+    assert_eq!(
+        store.find_account(&ta, &x, "42", Some(&ext("user-1"))).await.unwrap(),
+        Some(attributed),
+        "find_account with an external id finds that account"
+    );
+    assert_eq!(store.find_account(&ta, &x, "42", Some(&ext("user-2"))).await.unwrap(), None);
+    assert_eq!(store.find_account(&ta, &x, "43", None).await.unwrap(), None);
+    assert_eq!(store.find_account(&ta, &provider("y"), "42", None).await.unwrap(), None);
+    assert_eq!(
+        store.find_account(&tb, &x, "42", None).await.unwrap(),
+        None,
+        "find_account never finds another tenant's account"
+    );
+}
+
+async fn update_account_changes_only_the_mutable_fields<S: Store>(store: Arc<S>) {
+    let t = tenant("tenant-a");
+    let a = app(&t, &provider("x"), 0);
+    let original = account(&t, &a.provider, None, "42", Some("user-1"), 10);
+    store.insert_account(&original).await.unwrap();
+
+    let mut changed = original.clone();
+    changed.app_id = Some(a.id.clone());
+    changed.username = Some("renamed".to_owned());
+    changed.display_name = None;
+    changed.avatar_url = Some("https://cdn.example.com/b.png".to_owned());
+    changed.scopes = vec!["read".to_owned(), "write".to_owned()];
+    changed.status = AccountStatus::Expired;
+    changed.access_token = seal(original.id.as_str(), "access_token", "new-access");
+    changed.refresh_token = None;
+    changed.token_expires_at = None;
+    changed.updated_at = at(99);
+    // Not changeable through update_account:
+    changed.provider = provider("y");
+    changed.provider_account_id = "other".to_owned();
+    changed.external_id = Some(ext("user-2"));
+    changed.connected_at = at(50);
+    assert!(store.update_account(&changed).await.unwrap());
+
+    let mut expected = changed.clone();
+    expected.provider = original.provider.clone();
+    expected.provider_account_id = original.provider_account_id.clone();
+    expected.external_id = original.external_id.clone();
+    expected.connected_at = original.connected_at;
+    assert_eq!(
+        store.get_account(&t, &original.id).await.unwrap(),
+        Some(expected.clone()),
+        "update_account replaces app, profile, scopes, status, tokens, expiry and updated_at only"
+    );
+    assert_eq!(
+        store.find_account(&t, &original.provider, "42", Some(&ext("user-1"))).await.unwrap(),
+        Some(expected),
+        "the identity is unchanged"
+    );
+
+    let mut back = changed.clone();
+    back.refresh_token = Some(seal(original.id.as_str(), "refresh_token", "r2"));
+    back.token_expires_at = Some(at(7200));
+    back.status = AccountStatus::Active;
+    assert!(store.update_account(&back).await.unwrap());
+    let got = store.get_account(&t, &original.id).await.unwrap().unwrap();
+    assert_eq!(got.refresh_token, back.refresh_token);
+    assert_eq!(got.token_expires_at, back.token_expires_at);
+    assert_eq!(got.status, AccountStatus::Active);
+}
+
+async fn delete_account_removes_it_and_frees_its_identity<S: Store>(store: Arc<S>) {
+    let t = tenant("tenant-a");
+    let x = provider("x");
+    let acc = account(&t, &x, None, "42", None, 0);
+    let other = account(&t, &x, None, "43", None, 1);
+    store.insert_account(&acc).await.unwrap();
+    store.insert_account(&other).await.unwrap();
+
+    assert!(store.delete_account(&t, &acc.id).await.unwrap());
+    assert_eq!(store.get_account(&t, &acc.id).await.unwrap(), None);
+    assert_eq!(store.find_account(&t, &x, "42", None).await.unwrap(), None);
+    assert!(!store.delete_account(&t, &acc.id).await.unwrap(), "deleting a deleted account is false");
+    assert_eq!(store.get_account(&t, &other.id).await.unwrap(), Some(other));
+
+    let reconnected = account(&t, &x, None, "42", None, 2);
+    assert_eq!(
+        store.insert_account(&reconnected).await.unwrap(),
+        InsertAccount::Inserted,
+        "a deleted account's identity can be connected again"
+    );
+}
+
+async fn accounts_of_one_tenant_are_invisible_to_another<S: Store>(store: Arc<S>) {
+    let (ta, tb) = (tenant("tenant-a"), tenant("tenant-b"));
+    let x = provider("x");
+    let acc = account(&ta, &x, None, "42", Some("user-1"), 0);
+    store.insert_account(&acc).await.unwrap();
+
+    assert_eq!(store.get_account(&tb, &acc.id).await.unwrap(), None);
+    let listed = store.list_accounts(&tb, &AccountFilter::default(), &PageRequest::default()).await.unwrap();
+    assert!(listed.items.is_empty(), "tenant B lists none of A's accounts");
+    let listed = store
+        .list_accounts(
+            &tb,
+            &AccountFilter::default().provider(x.clone()).external_id(ext("user-1")),
+            &PageRequest::default(),
+        )
+        .await
+        .unwrap();
+    assert!(listed.items.is_empty());
+    assert_eq!(store.find_account(&tb, &x, "42", Some(&ext("user-1"))).await.unwrap(), None);
+    let mut hijack = acc.clone();
+    hijack.tenant = tb.clone();
+    hijack.username = Some("hijacked".to_owned());
+    assert!(!store.update_account(&hijack).await.unwrap(), "tenant B cannot update A's account");
+    assert!(!store.delete_account(&tb, &acc.id).await.unwrap(), "tenant B cannot delete A's account");
+    assert_eq!(store.get_account(&ta, &acc.id).await.unwrap(), Some(acc));
+}
+
+async fn list_accounts_orders_filters_and_pages<S: Store>(store: Arc<S>) {
+    let (ta, tb) = (tenant("tenant-a"), tenant("tenant-b"));
+    let (x, y) = (provider("x"), provider("y"));
+    let mut inserted = Vec::new();
+    for (i, connected) in [4, 1, 4, 0, 2, 4, 1, 3, 0, 2].into_iter().enumerate() {
+        let p = if i % 2 == 0 { &x } else { &y };
+        let e = match i % 3 {
+            0 => None,
+            1 => Some("user-1"),
+            _ => Some("user-2"),
+        };
+        let acc = account(&ta, p, None, &format!("pa-{i}"), e, connected);
+        store.insert_account(&acc).await.unwrap();
+        inserted.push(acc);
+    }
+    store.insert_account(&account(&tb, &x, None, "pa-0", Some("user-1"), 2)).await.unwrap();
+    let mut expected = inserted.clone();
+    expected.sort_by_key(account_key);
+
+    let all = store.list_accounts(&ta, &AccountFilter::default(), &PageRequest::default()).await.unwrap();
+    assert_eq!(
+        all.items, expected,
+        "list_accounts is ordered by (connected_at, id) and holds only the tenant's accounts"
+    );
+    assert_eq!(all.next, None);
+
+    let filters = [
+        AccountFilter::default(),
+        AccountFilter::default().provider(x.clone()),
+        AccountFilter::default().external_id(ext("user-1")),
+        AccountFilter::default().provider(y.clone()).external_id(ext("user-2")),
+        AccountFilter::default().provider(provider("z")),
+        AccountFilter::default().external_id(ext("nobody")),
+    ];
+    for filter in &filters {
+        let want: Vec<AccountRecord> = expected
+            .iter()
+            .filter(|a| {
+                filter.provider.as_ref().is_none_or(|p| a.provider == *p)
+                    && filter.external_id.as_ref().is_none_or(|e| a.external_id.as_ref() == Some(e))
+            })
+            .cloned()
+            .collect();
+        for limit in [1, 3, 100] {
+            let walked = walk_accounts(&*store, &ta, filter, limit).await;
+            assert_eq!(walked, want, "list_accounts with {filter:?}, limit {limit}: right items, in order, once each");
+        }
+    }
+
+    // A cursor is a position: it still works after its item is deleted.
+    let first_two = store.list_accounts(&ta, &AccountFilter::default(), &page(2, None)).await.unwrap();
+    let cursor = first_two.next.clone().unwrap();
+    assert!(store.delete_account(&ta, &first_two.items[1].id).await.unwrap());
+    let rest = store.list_accounts(&ta, &AccountFilter::default(), &page(100, Some(cursor))).await.unwrap();
+    assert_eq!(account_ids(&rest.items), account_ids(&expected[2..]));
+}
+
+async fn concurrent_inserts_of_one_identity_make_one_account<S: Store>(store: Arc<S>) {
+    let t = tenant("tenant-a");
+    let x = provider("x");
+    let tasks: Vec<_> = (0..20_i64)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            let acc = account(&t, &x, None, "42", Some("user-1"), i);
+            tokio::spawn(async move {
+                let outcome = store.insert_account(&acc).await.unwrap();
+                (acc, outcome)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    let mut existing = Vec::new();
+    for task in tasks {
+        match task.await.expect("an insert task panicked") {
+            (acc, InsertAccount::Inserted) => winners.push(acc),
+            (_, InsertAccount::Exists(found)) => existing.push(found),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one of 20 concurrent inserts of one identity is Inserted");
+    assert!(existing.iter().all(|found| *found == winners[0]), "every other insert gets the winner back as Exists");
+    let all = store.list_accounts(&t, &AccountFilter::default(), &PageRequest::default()).await.unwrap();
+    assert_eq!(all.items, winners);
+}
+
+async fn list_accounts_pages_through_more_than_a_hundred<S: Store>(store: Arc<S>) {
+    let t = tenant("tenant-a");
+    let x = provider("x");
+    let mut expected = Vec::new();
+    for i in 0..105_i64 {
+        let acc = account(&t, &x, None, &format!("pa-{i}"), None, (i * 7) % 4);
+        store.insert_account(&acc).await.unwrap();
+        expected.push(acc);
+    }
+    expected.sort_by_key(account_key);
+
+    let first = store.list_accounts(&t, &AccountFilter::default(), &page(100, None)).await.unwrap();
+    assert_eq!(first.items.len(), 100, "limit 100 gives 100 items");
+    assert!(first.next.is_some());
+    let second = store.list_accounts(&t, &AccountFilter::default(), &page(100, first.next)).await.unwrap();
+    assert_eq!(second.items.len(), 5);
+    assert_eq!(second.next, None, "the last page has no next cursor");
+
+    // 35 divides 105: the third page is full and still the last.
+    for limit in [1, 35, 100] {
+        let walked = walk_accounts(&*store, &t, &AccountFilter::default(), limit).await;
+        assert_eq!(
+            account_ids(&walked),
+            account_ids(&expected),
+            "paging 105 accounts with limit {limit} loses or repeats nothing"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Flows
+
+async fn flow_round_trips_byte_for_byte<S: Store>(store: Arc<S>) {
+    let a = app(&tenant("tenant-a"), &provider("x"), 0);
+    let full = flow(&a, 10, 610);
+    let mut bare = flow(&a, 11, 611);
+    bare.pkce_verifier = None;
+    bare.external_id = None;
+    bare.scopes = Vec::new();
+    bare.return_url = "http://localhost:3000/".to_owned();
+    let other_app = app(&tenant("tenant-b"), &provider("y"), 0);
+    let third = flow(&other_app, 12, 612);
+    for f in [&full, &bare, &third] {
+        store.insert_flow(f).await.unwrap();
+    }
+
+    let got = store.get_flow(&full.id).await.unwrap().unwrap();
+    assert_eq!(got, full, "get_flow returns what was inserted");
+    assert_eq!(
+        got.pkce_verifier.as_ref().map(Sealed::as_bytes),
+        full.pkce_verifier.as_ref().map(Sealed::as_bytes),
+        "the sealed PKCE verifier comes back byte for byte"
+    );
+    assert_eq!(store.get_flow(&bare.id).await.unwrap(), Some(bare));
+    assert_eq!(store.get_flow(&third.id).await.unwrap(), Some(third));
+}
+
+async fn inserting_an_existing_flow_id_is_duplicate<S: Store>(store: Arc<S>) {
+    let a = app(&tenant("tenant-a"), &provider("x"), 0);
+    let f = flow(&a, 0, 600);
+    store.insert_flow(&f).await.unwrap();
+    let mut again = flow(&a, 1, 601);
+    again.id = f.id;
+    assert!(
+        matches!(store.insert_flow(&again).await, Err(StoreError::Duplicate)),
+        "re-inserting a flow id is StoreError::Duplicate"
+    );
+    assert_eq!(store.get_flow(&f.id).await.unwrap(), Some(f));
+}
+
+async fn take_flow_takes_once_then_reports_already_consumed<S: Store>(store: Arc<S>) {
+    let a = app(&tenant("tenant-a"), &provider("x"), 0);
+    let f = flow(&a, 0, 600);
+    let untouched = flow(&a, 0, 600);
+    store.insert_flow(&f).await.unwrap();
+    store.insert_flow(&untouched).await.unwrap();
+
+    assert_eq!(
+        store.take_flow(&f.id, at(30)).await.unwrap(),
+        TakeFlow::Taken(f.clone()),
+        "the first take gets the flow as it was (not consumed)"
+    );
+    let mut consumed = f.clone();
+    consumed.consumed_at = Some(at(30));
+    assert_eq!(
+        store.get_flow(&f.id).await.unwrap(),
+        Some(consumed.clone()),
+        "a taken flow stays, marked consumed at the given time"
+    );
+    assert_eq!(
+        store.take_flow(&f.id, at(40)).await.unwrap(),
+        TakeFlow::AlreadyConsumed(consumed.clone()),
+        "a second take is AlreadyConsumed, with the first consumption time"
+    );
+    assert_eq!(store.take_flow(&f.id, at(50)).await.unwrap(), TakeFlow::AlreadyConsumed(consumed));
+    assert_eq!(
+        store.get_flow(&untouched.id).await.unwrap(),
+        Some(untouched),
+        "taking one flow leaves the others pending"
+    );
+    assert_eq!(store.take_flow(&FlowId::generate(), at(60)).await.unwrap(), TakeFlow::Missing);
+}
+
+async fn concurrent_takes_of_one_flow_have_exactly_one_winner<S: Store>(store: Arc<S>) {
+    let a = app(&tenant("tenant-a"), &provider("x"), 0);
+    let f = flow(&a, 0, 600);
+    store.insert_flow(&f).await.unwrap();
+
+    let tasks: Vec<_> = (0..50_i64)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            let id = f.id;
+            tokio::spawn(async move { store.take_flow(&id, at(100 + i)).await })
+        })
+        .collect();
+    let mut taken = Vec::new();
+    let mut replays = 0;
+    for task in tasks {
+        match task.await.expect("a take task panicked").unwrap() {
+            TakeFlow::Taken(flow) => taken.push(flow),
+            TakeFlow::AlreadyConsumed(_) => replays += 1,
+            TakeFlow::Missing => panic!("a concurrent take found the flow Missing"),
+        }
+    }
+    assert_eq!(taken.len(), 1, "exactly one of 50 concurrent takes is Taken");
+    assert_eq!(replays, 49);
+    assert_eq!(taken[0], f);
+    let stored = store.get_flow(&f.id).await.unwrap().unwrap();
+    assert!(stored.consumed_at.is_some());
+}
+
+async fn sweep_deletes_flows_that_expired_before_the_cutoff<S: Store>(store: Arc<S>) {
+    let a = app(&tenant("tenant-a"), &provider("x"), 0);
+    let b = app(&tenant("tenant-b"), &provider("x"), 0);
+    let old_pending = flow(&a, 0, 10);
+    let old_consumed = flow(&b, 0, 20);
+    let at_cutoff = flow(&a, 0, 30);
+    let later_consumed = flow(&b, 0, 40);
+    let later_pending = flow(&a, 0, 50);
+    for f in [&old_pending, &old_consumed, &at_cutoff, &later_consumed, &later_pending] {
+        store.insert_flow(f).await.unwrap();
+    }
+    for f in [&old_consumed, &later_consumed] {
+        assert!(matches!(store.take_flow(&f.id, at(5)).await.unwrap(), TakeFlow::Taken(_)));
+    }
+
+    assert_eq!(
+        store.sweep_flows(at(30)).await.unwrap(),
+        2,
+        "sweep deletes pending and consumed flows expiring before the cutoff, across tenants"
+    );
+    assert_eq!(store.get_flow(&old_pending.id).await.unwrap(), None);
+    assert_eq!(store.get_flow(&old_consumed.id).await.unwrap(), None);
+    assert_eq!(store.take_flow(&old_consumed.id, at(31)).await.unwrap(), TakeFlow::Missing, "a swept flow is Missing");
+    assert_eq!(
+        store.get_flow(&at_cutoff.id).await.unwrap(),
+        Some(at_cutoff.clone()),
+        "a flow expiring exactly at the cutoff stays"
+    );
+    assert!(store.get_flow(&later_consumed.id).await.unwrap().is_some_and(|f| f.consumed_at == Some(at(5))));
+    assert_eq!(store.get_flow(&later_pending.id).await.unwrap(), Some(later_pending));
+    assert_eq!(store.sweep_flows(at(30)).await.unwrap(), 0);
+    assert_eq!(store.sweep_flows(at(41)).await.unwrap(), 2);
+    assert_eq!(store.get_flow(&at_cutoff.id).await.unwrap(), None);
+}
