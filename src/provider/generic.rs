@@ -1,0 +1,1082 @@
+//! [`GenericProvider`]: the standard OAuth 2.0 authorization-code flow (RFC 6749, PKCE per
+//! RFC 7636, revocation per RFC 7009) with the quirks providers.md lists made configurable.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, USER_AGENT};
+use http::{Method, StatusCode};
+use serde_json::Value;
+use url::Url;
+use zeroize::Zeroizing;
+
+use super::config::{parse_endpoint, parse_provider_id, provider_error};
+use super::{
+    AuthorizeRequest, ClientCredentials, Profile, ProfilePointers, Provider, ProviderConfig, ProviderContext,
+    ProviderError, ProviderErrorKind, TokenAuth, TokenSet,
+};
+use crate::error::ConfigError;
+use crate::http_client::HttpClient;
+use crate::ids::ProviderId;
+use crate::secret::Secret;
+
+/// The `User-Agent` of every provider call.
+pub(crate) const USER_AGENT_VALUE: &str = concat!("dravo-connect/", env!("CARGO_PKG_VERSION"));
+
+/// Query parameters of the authorize request that only the flow sets.
+const RESERVED_AUTHORIZE_PARAMS: &[&str] =
+    &["response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method"];
+
+/// Longest username and display name kept from a profile, in characters.
+const MAX_NAME_CHARS: usize = 255;
+/// Longest account id accepted from a profile, in characters.
+const MAX_ID_CHARS: usize = 255;
+/// Longest avatar URL kept from a profile, in bytes.
+const MAX_AVATAR_URL_BYTES: usize = 2048;
+/// Longest `expires_in` taken as is (100 years); larger values are clamped so that callers
+/// adding it to a timestamp cannot overflow.
+const MAX_EXPIRES_IN_SECS: u64 = 100 * 365 * 24 * 60 * 60;
+
+/// An OAuth 2.0 provider described by configuration: the standard authorization-code flow,
+/// with the client-auth style, PKCE, scope separator, extra authorize parameters and the
+/// shape of the userinfo response configurable.
+///
+/// - The authorize URL is the configured endpoint (its own query kept) plus
+///   `response_type=code`, `client_id`, `redirect_uri`, `scope` (omitted when empty),
+///   `state`, `code_challenge` and `code_challenge_method=S256` (with PKCE) and the
+///   configured `authorize_params`.
+/// - The token, refresh and revocation requests are `POST`s of
+///   `application/x-www-form-urlencoded` bodies authenticated as [`TokenAuth`] says.
+/// - A token response is a failure unless it is a 2xx JSON object with a non-empty string
+///   `access_token`, no `error` member (even with status 200: passport-oauth2
+///   CVE-2021-41580) and a `token_type` that, when present, is `Bearer` (in any case).
+/// - The profile is read from the userinfo endpoint with `Authorization: Bearer` and picked
+///   out of the JSON with the configured [`ProfilePointers`].
+///
+/// # Security
+/// Error messages hold at most a status code and the provider's sanitised RFC 6749 `error`
+/// code: never a response body, a token, a code or a secret. The HTTP client is trusted not
+/// to follow redirects; a 3xx answer is an error here.
+#[derive(Debug, Clone)]
+pub struct GenericProvider {
+    pub(super) id: ProviderId,
+    pub(super) authorize_url: String,
+    pub(super) token_url: String,
+    pub(super) userinfo_url: String,
+    pub(super) revoke_url: Option<String>,
+    pub(super) issuer: Option<String>,
+    pub(super) requires_iss: bool,
+    pub(super) scopes: Vec<String>,
+    pub(super) pkce: bool,
+    pub(super) token_auth: TokenAuth,
+    pub(super) scope_separator: String,
+    pub(super) authorize_params: BTreeMap<String, String>,
+    pub(super) profile: ProfilePointers,
+}
+
+impl GenericProvider {
+    /// Builds a provider from its `[[providers]]` entry.
+    ///
+    /// # Errors
+    /// [`ConfigError::Provider`] when the id is not `[a-z0-9_]{1,32}`; when `authorize_url`,
+    /// `token_url`, `userinfo_url` or `profile` is missing; when an endpoint URL is not
+    /// https (http only for a loopback host), has userinfo or a fragment, or does not parse;
+    /// when the authorize URL's own query holds a parameter the flow sets; when `issuer` is
+    /// not such a URL without a query, or `requires_iss` is set without it; when a scope is
+    /// empty or holds whitespace, `"`, `\` or the separator; when the separator is empty;
+    /// when an extra authorize parameter is unnamed or one the flow sets; and when a profile
+    /// pointer does not start with `/`.
+    pub fn from_config(config: &ProviderConfig) -> Result<Self, ConfigError> {
+        let id = parse_provider_id(&config.id)?;
+        let name = config.id.as_str();
+        let required = |field: &str, value: &Option<String>| -> Result<Url, ConfigError> {
+            match value {
+                Some(value) => parse_endpoint(name, field, value),
+                None => Err(provider_error(name, format!("{field} is required for a generic provider"))),
+            }
+        };
+        let authorize_url = required("authorize_url", &config.authorize_url)?;
+        let token_url = required("token_url", &config.token_url)?;
+        let userinfo_url = required("userinfo_url", &config.userinfo_url)?;
+        let revoke_url = config.revoke_url.as_deref().map(|u| parse_endpoint(name, "revoke_url", u)).transpose()?;
+        if let Some(reserved) =
+            authorize_url.query_pairs().find(|(k, _)| RESERVED_AUTHORIZE_PARAMS.contains(&k.as_ref()))
+        {
+            return Err(provider_error(
+                name,
+                format!("authorize_url: its query must not set `{}` (the flow sets it)", reserved.0),
+            ));
+        }
+
+        if let Some(issuer) = &config.issuer {
+            let parsed = parse_endpoint(name, "issuer", issuer)?;
+            if parsed.query().is_some() {
+                return Err(provider_error(name, "issuer: must not have a query (RFC 8414)"));
+            }
+        }
+        let requires_iss = config.requires_iss.unwrap_or(false);
+        if requires_iss && config.issuer.is_none() {
+            return Err(provider_error(name, "requires_iss needs issuer"));
+        }
+
+        let scope_separator = config.scope_separator.clone().unwrap_or_else(|| " ".to_owned());
+        if scope_separator.is_empty() || scope_separator.chars().any(char::is_control) {
+            return Err(provider_error(name, "scope_separator must be non-empty, without control characters"));
+        }
+        let scopes = config.scopes.clone().unwrap_or_default();
+        for scope in &scopes {
+            // RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+            let valid_char = |c: char| c.is_ascii_graphic() && c != '"' && c != '\\';
+            if scope.is_empty() || !scope.chars().all(valid_char) || scope.contains(scope_separator.as_str()) {
+                return Err(provider_error(
+                    name,
+                    format!("scopes: {scope:?} is not a scope token (empty, whitespace, `\"`, `\\` or the separator)"),
+                ));
+            }
+        }
+
+        for key in config.authorize_params.keys() {
+            if key.is_empty() || RESERVED_AUTHORIZE_PARAMS.contains(&key.as_str()) {
+                return Err(provider_error(
+                    name,
+                    format!("authorize_params: {key:?} cannot be set (the flow sets it)"),
+                ));
+            }
+        }
+
+        let Some(profile) = config.profile.clone() else {
+            return Err(provider_error(name, "profile (with at least profile.id) is required for a generic provider"));
+        };
+        let pointers = [
+            ("profile.id", Some(&profile.id)),
+            ("profile.username", profile.username.as_ref()),
+            ("profile.display_name", profile.display_name.as_ref()),
+            ("profile.avatar_url", profile.avatar_url.as_ref()),
+        ];
+        for (field, pointer) in pointers {
+            if pointer.is_some_and(|p| !p.starts_with('/')) {
+                return Err(provider_error(name, format!("{field}: a JSON pointer starts with `/`")));
+            }
+        }
+
+        Ok(Self {
+            id,
+            authorize_url: authorize_url.into(),
+            token_url: token_url.into(),
+            userinfo_url: userinfo_url.into(),
+            revoke_url: revoke_url.map(Into::into),
+            issuer: config.issuer.clone(),
+            requires_iss,
+            scopes,
+            pkce: config.pkce.unwrap_or(true),
+            token_auth: config.token_auth.unwrap_or_default(),
+            scope_separator,
+            authorize_params: config.authorize_params.clone(),
+            profile,
+        })
+    }
+
+    /// A form `POST` to `url` with the client authentication of this provider.
+    fn form_request(
+        &self,
+        url: &str,
+        credentials: ClientCredentials<'_>,
+        fields: &[(&str, &str)],
+    ) -> Result<http::Request<Bytes>, ProviderError> {
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        form.extend_pairs(fields);
+        let mut builder = http::Request::builder()
+            .method(Method::POST)
+            .uri(url)
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(ACCEPT, "application/json")
+            .header(USER_AGENT, USER_AGENT_VALUE);
+        match self.token_auth {
+            TokenAuth::Basic => builder = builder.header(AUTHORIZATION, basic_authorization(credentials)?),
+            TokenAuth::Body => {
+                form.append_pair("client_id", credentials.client_id);
+                form.append_pair("client_secret", credentials.client_secret.expose_secret());
+            }
+            TokenAuth::None => {
+                form.append_pair("client_id", credentials.client_id);
+            }
+        }
+        let body = Zeroizing::new(form.finish());
+        builder.body(Bytes::copy_from_slice(body.as_bytes())).map_err(|_| request_not_built())
+    }
+
+    async fn token_call(&self, ctx: ProviderContext<'_>, fields: &[(&str, &str)]) -> Result<TokenSet, ProviderError> {
+        let request = self.form_request(&self.token_url, ctx.credentials, fields)?;
+        let response = ctx.http.send(request).await?;
+        parse_token_response(&response, &self.scope_separator)
+    }
+}
+
+#[async_trait]
+impl Provider for GenericProvider {
+    fn id(&self) -> &ProviderId {
+        &self.id
+    }
+
+    fn default_scopes(&self) -> &[String] {
+        &self.scopes
+    }
+
+    fn uses_pkce(&self) -> bool {
+        self.pkce
+    }
+
+    fn issuer(&self) -> Option<&str> {
+        self.issuer.as_deref()
+    }
+
+    fn requires_iss(&self) -> bool {
+        self.requires_iss
+    }
+
+    fn authorize_url(&self, request: &AuthorizeRequest<'_>) -> Result<Url, ProviderError> {
+        let mut url = Url::parse(&self.authorize_url)
+            .map_err(|_| ProviderError::new(ProviderErrorKind::Unsupported, "the authorize endpoint is not a URL"))?;
+        let challenge = match (self.pkce, request.code_challenge) {
+            (true, Some(challenge)) => Some(challenge),
+            (true, None) => {
+                return Err(ProviderError::new(
+                    ProviderErrorKind::Unsupported,
+                    "this provider uses PKCE and no code challenge was given",
+                ));
+            }
+            (false, _) => None,
+        };
+        {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("response_type", "code")
+                .append_pair("client_id", request.client_id)
+                .append_pair("redirect_uri", request.redirect_uri);
+            if !request.scopes.is_empty() {
+                query.append_pair("scope", &request.scopes.join(&self.scope_separator));
+            }
+            query.append_pair("state", request.state);
+            if let Some(challenge) = challenge {
+                query.append_pair("code_challenge", challenge).append_pair("code_challenge_method", "S256");
+            }
+            query.extend_pairs(&self.authorize_params);
+        }
+        Ok(url)
+    }
+
+    async fn exchange_code(
+        &self,
+        ctx: ProviderContext<'_>,
+        code: &str,
+        redirect_uri: &str,
+        pkce_verifier: Option<&Secret<String>>,
+    ) -> Result<TokenSet, ProviderError> {
+        let mut fields = vec![("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect_uri)];
+        // No challenge went out without PKCE, so no verifier goes out either (a compliant
+        // server refuses an unexpected verifier as a downgrade).
+        if let (true, Some(verifier)) = (self.pkce, pkce_verifier) {
+            fields.push(("code_verifier", verifier.expose_secret()));
+        }
+        self.token_call(ctx, &fields).await
+    }
+
+    async fn fetch_profile(
+        &self,
+        http: &dyn HttpClient,
+        access_token: &Secret<String>,
+    ) -> Result<Profile, ProviderError> {
+        let request = http::Request::builder()
+            .method(Method::GET)
+            .uri(self.userinfo_url.as_str())
+            .header(AUTHORIZATION, bearer_authorization(access_token)?)
+            .header(ACCEPT, "application/json")
+            .header(USER_AGENT, USER_AGENT_VALUE)
+            .body(Bytes::new())
+            .map_err(|_| request_not_built())?;
+        let response = http.send(request).await?;
+        parse_profile_response(&response, &self.profile)
+    }
+
+    async fn refresh(
+        &self,
+        ctx: ProviderContext<'_>,
+        refresh_token: &Secret<String>,
+    ) -> Result<TokenSet, ProviderError> {
+        let fields = [("grant_type", "refresh_token"), ("refresh_token", refresh_token.expose_secret().as_str())];
+        self.token_call(ctx, &fields).await
+    }
+
+    async fn revoke(&self, ctx: ProviderContext<'_>, token: &Secret<String>) -> Result<(), ProviderError> {
+        let Some(revoke_url) = &self.revoke_url else {
+            return Err(ProviderError::new(ProviderErrorKind::Unsupported, "no revocation endpoint"));
+        };
+        let fields = [("token", token.expose_secret().as_str()), ("token_type_hint", "access_token")];
+        let request = self.form_request(revoke_url, ctx.credentials, &fields)?;
+        let response = ctx.http.send(request).await?;
+        if response.status().is_success() { Ok(()) } else { Err(error_for_status(response.status(), response.body())) }
+    }
+}
+
+/// `Basic base64(urlencode(client_id) ":" urlencode(client_secret))`, RFC 6749 §2.3.1,
+/// marked sensitive.
+fn basic_authorization(credentials: ClientCredentials<'_>) -> Result<HeaderValue, ProviderError> {
+    let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let pair = Zeroizing::new(format!(
+        "{}:{}",
+        encode(credentials.client_id),
+        Zeroizing::new(encode(credentials.client_secret.expose_secret())).as_str()
+    ));
+    let value = Zeroizing::new(format!("Basic {}", STANDARD.encode(pair.as_bytes())));
+    sensitive_header(&value)
+}
+
+/// `Bearer <token>`, marked sensitive.
+fn bearer_authorization(token: &Secret<String>) -> Result<HeaderValue, ProviderError> {
+    let value = Zeroizing::new(format!("Bearer {}", token.expose_secret()));
+    sensitive_header(&value)
+}
+
+fn sensitive_header(value: &str) -> Result<HeaderValue, ProviderError> {
+    let mut header = HeaderValue::from_str(value)
+        .map_err(|_| ProviderError::new(ProviderErrorKind::Transport, "a credential cannot be sent in a header"))?;
+    header.set_sensitive(true);
+    Ok(header)
+}
+
+fn request_not_built() -> ProviderError {
+    ProviderError::new(ProviderErrorKind::Transport, "the request could not be built")
+}
+
+fn invalid(detail: &'static str) -> ProviderError {
+    ProviderError::new(ProviderErrorKind::InvalidResponse, detail)
+}
+
+/// The provider's `error` code when it looks like one (1 to 64 of `[A-Za-z0-9_.-]`, as
+/// `invalid_grant`), else `http_<status>`: a free-text or nested `error` is body content,
+/// which never goes into an error message.
+fn oauth_error_code(error: Option<&Value>, status: StatusCode) -> String {
+    match error {
+        Some(Value::String(code))
+            if (1..=64).contains(&code.len())
+                && code.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)) =>
+        {
+            code.clone()
+        }
+        _ => format!("http_{}", status.as_u16()),
+    }
+}
+
+/// The error for a response that is not a 2xx: a 4xx is a refusal (with the provider's RFC
+/// 6749 `error` code when its body has one, else `http_<status>`), except 429, which is
+/// temporary; a 3xx (never followed) or a 5xx means the provider is unavailable.
+fn error_for_status(status: StatusCode, body: &[u8]) -> ProviderError {
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        return ProviderError::new(ProviderErrorKind::Unavailable, "rate limited (http_429)");
+    }
+    if status.is_client_error() {
+        let json = serde_json::from_slice::<Value>(body).ok();
+        return ProviderError::rejected(oauth_error_code(json.as_ref().and_then(|j| j.get("error")), status));
+    }
+    if status.is_redirection() {
+        return ProviderError::new(
+            ProviderErrorKind::Unavailable,
+            format!("answered a redirect (http_{}), which is never followed", status.as_u16()),
+        );
+    }
+    ProviderError::new(ProviderErrorKind::Unavailable, format!("http_{}", status.as_u16()))
+}
+
+/// Reads a token endpoint's response (code exchange and refresh alike).
+///
+/// A 2xx JSON object is a [`TokenSet`] when it has a non-empty string `access_token`, no
+/// `error` member and a `token_type` that, when present, is `bearer` in any case (Instagram
+/// and Threads send none). `expires_in` may be a number or a numeric string (clamped to 100
+/// years); `scope` a string split on `separator`, spaces and commas, or an array of strings;
+/// `refresh_token` is optional (absent on a refresh means "keep the old one"). A JSON `null`
+/// counts as absent.
+///
+/// # Errors
+/// An `error` member, even with status 200 (CVE-2021-41580), and a 4xx are
+/// [`ProviderErrorKind::Rejected`] with the provider's `error` code (or `http_<status>`); a
+/// 429, a 3xx and a 5xx are [`ProviderErrorKind::Unavailable`]; anything else unusable is
+/// [`ProviderErrorKind::InvalidResponse`]. No message holds the body.
+pub(crate) fn parse_token_response(
+    response: &http::Response<Bytes>,
+    separator: &str,
+) -> Result<TokenSet, ProviderError> {
+    let status = response.status();
+    if !status.is_success() {
+        return Err(error_for_status(status, response.body()));
+    }
+    let json: serde_json::Map<String, Value> =
+        serde_json::from_slice(response.body()).map_err(|_| invalid("the token response is not a JSON object"))?;
+    let member = |name: &str| json.get(name).filter(|v| !v.is_null());
+
+    if let Some(error) = member("error") {
+        return Err(ProviderError::rejected(oauth_error_code(Some(error), status)));
+    }
+
+    let access_token = match member("access_token") {
+        Some(Value::String(token)) if !token.is_empty() => Secret::new(token.clone()),
+        _ => return Err(invalid("the token response has no access_token")),
+    };
+
+    match member("token_type") {
+        None => {}
+        Some(Value::String(kind)) if kind.eq_ignore_ascii_case("bearer") => {}
+        Some(_) => return Err(invalid("the token response has a token_type other than bearer")),
+    }
+
+    let expires_in = match member("expires_in") {
+        None => None,
+        Some(Value::Number(n)) => match (n.as_u64(), n.as_f64()) {
+            (Some(secs), _) => Some(secs),
+            (None, Some(secs)) if secs.is_finite() && secs >= 0.0 => {
+                // Truncation is intended: a fractional lifetime is rounded down.
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                Some(secs.min(MAX_EXPIRES_IN_SECS as f64) as u64)
+            }
+            _ => return Err(invalid("the token response has a malformed expires_in")),
+        },
+        Some(Value::String(s)) => {
+            Some(s.trim().parse::<u64>().map_err(|_| invalid("the token response has a malformed expires_in"))?)
+        }
+        Some(_) => return Err(invalid("the token response has a malformed expires_in")),
+    }
+    .map(|secs| secs.min(MAX_EXPIRES_IN_SECS));
+
+    let scopes = match member("scope") {
+        None => None,
+        Some(Value::String(s)) => Some(split_scopes(s, separator)),
+        Some(Value::Array(items)) => Some(
+            items
+                .iter()
+                .map(|item| item.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| invalid("the token response has a malformed scope"))?
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect(),
+        ),
+        Some(_) => return Err(invalid("the token response has a malformed scope")),
+    };
+
+    let refresh_token = match member("refresh_token") {
+        None => None,
+        Some(Value::String(token)) if token.is_empty() => None,
+        Some(Value::String(token)) => Some(Secret::new(token.clone())),
+        Some(_) => return Err(invalid("the token response has a malformed refresh_token")),
+    };
+
+    Ok(TokenSet { access_token, refresh_token, expires_in, scopes })
+}
+
+/// Splits a granted `scope` string on the configured separator, spaces and commas.
+fn split_scopes(scope: &str, separator: &str) -> Vec<String> {
+    scope
+        .split(separator)
+        .flat_map(|part| part.split([' ', ',']))
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Reads a userinfo response into a [`Profile`] with `pointers`.
+///
+/// The id may be a JSON string or integer (at most 255 characters, no control characters);
+/// the username and display name are trimmed, stripped of control characters and cut to
+/// 255 characters; an avatar that is not an absolute http(s) URL of at most 2048 bytes is
+/// dropped. Optional fields that are missing, empty or not strings are `None`.
+///
+/// # Errors
+/// 401 and 403 are [`ProviderErrorKind::Rejected`] with `invalid_token`; other statuses as
+/// for token responses; a body that is not JSON or has no usable id is
+/// [`ProviderErrorKind::InvalidResponse`].
+pub(crate) fn parse_profile_response(
+    response: &http::Response<Bytes>,
+    pointers: &ProfilePointers,
+) -> Result<Profile, ProviderError> {
+    let status = response.status();
+    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        return Err(ProviderError::rejected("invalid_token"));
+    }
+    if !status.is_success() {
+        return Err(error_for_status(status, response.body()));
+    }
+    let json: Value =
+        serde_json::from_slice(response.body()).map_err(|_| invalid("the profile response is not JSON"))?;
+
+    let id = match json.pointer(&pointers.id) {
+        Some(Value::String(id)) => id.clone(),
+        Some(Value::Number(n)) if n.is_u64() || n.is_i64() => n.to_string(),
+        _ => return Err(invalid("the profile response has no id")),
+    };
+    if id.is_empty() || id.chars().count() > MAX_ID_CHARS || id.chars().any(char::is_control) {
+        return Err(invalid("the profile response has a malformed id"));
+    }
+
+    let text = |pointer: &Option<String>| -> Option<String> {
+        let value = json.pointer(pointer.as_deref()?)?.as_str()?;
+        let cleaned: String = value.trim().chars().filter(|c| !c.is_control()).take(MAX_NAME_CHARS).collect();
+        let cleaned = cleaned.trim();
+        (!cleaned.is_empty()).then(|| cleaned.to_owned())
+    };
+    let avatar_url = pointers
+        .avatar_url
+        .as_deref()
+        .and_then(|pointer| json.pointer(pointer)?.as_str())
+        .and_then(|raw| Url::parse(raw.trim()).ok())
+        .filter(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
+        .map(String::from)
+        .filter(|url| url.len() <= MAX_AVATAR_URL_BYTES);
+
+    Ok(Profile { id, username: text(&pointers.username), display_name: text(&pointers.display_name), avatar_url })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::http_client::HttpError;
+
+    type Seen = Arc<Mutex<Vec<http::Request<Bytes>>>>;
+
+    /// The first request recorded (taken out, so no lock is held across an await).
+    fn first(seen: &Seen) -> http::Request<Bytes> {
+        seen.lock().unwrap().remove(0)
+    }
+
+    /// An `HttpClient` that records every request and answers each with `status` and `body`.
+    fn answering(status: u16, body: &'static str) -> (impl HttpClient, Seen) {
+        let seen: Seen = Arc::default();
+        let log = seen.clone();
+        let client = move |request: http::Request<Bytes>| {
+            log.lock().unwrap().push(request);
+            async move {
+                Ok::<_, HttpError>(
+                    http::Response::builder()
+                        .status(status)
+                        .header("content-type", "application/json")
+                        .body(Bytes::from_static(body.as_bytes()))
+                        .unwrap(),
+                )
+            }
+        };
+        (client, seen)
+    }
+
+    fn config(auth: TokenAuth) -> ProviderConfig {
+        ProviderConfig::new("acme")
+            .with_authorize_url("https://auth.acme.example/oauth/authorize?tenant=t1")
+            .with_token_url("https://auth.acme.example/oauth/token")
+            .with_userinfo_url("https://api.acme.example/v1/me")
+            .with_revoke_url("https://auth.acme.example/oauth/revoke")
+            .with_scopes(["read", "write"])
+            .with_token_auth(auth)
+            .with_profile(
+                ProfilePointers::new("/data/id")
+                    .with_username("/data/username")
+                    .with_display_name("/data/name")
+                    .with_avatar_url("/data/avatar"),
+            )
+    }
+
+    fn provider(auth: TokenAuth) -> GenericProvider {
+        GenericProvider::from_config(&config(auth)).unwrap()
+    }
+
+    const SECRET: &str = "a:b&c";
+
+    fn secret() -> Secret<String> {
+        Secret::new(SECRET.to_owned())
+    }
+
+    fn ctx<'a>(http: &'a dyn HttpClient, secret: &'a Secret<String>) -> ProviderContext<'a> {
+        ProviderContext { http, credentials: ClientCredentials { client_id: "client 1", client_secret: secret } }
+    }
+
+    fn form(request: &http::Request<Bytes>) -> Vec<(String, String)> {
+        form_urlencoded::parse(request.body()).into_owned().collect()
+    }
+
+    fn header<'a>(request: &'a http::Request<Bytes>, name: &str) -> Option<&'a str> {
+        request.headers().get(name).map(|v| v.to_str().unwrap())
+    }
+
+    async fn token_result(status: u16, body: &'static str) -> Result<TokenSet, ProviderError> {
+        let (http, _) = answering(status, body);
+        let s = secret();
+        provider(TokenAuth::Basic).exchange_code(ctx(&http, &s), "code", "https://app/cb", None).await
+    }
+
+    fn pairs(url: &Url) -> Vec<(String, String)> {
+        url.query_pairs().into_owned().collect()
+    }
+
+    fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn the_authorize_url_keeps_the_endpoint_query_and_adds_every_parameter() {
+        let p = GenericProvider::from_config(
+            &config(TokenAuth::Basic)
+                .with_scope_separator(",")
+                .with_authorize_params([("access_type", "offline"), ("prompt", "consent")]),
+        )
+        .unwrap();
+        let scopes = ["read".to_owned(), "write:all".to_owned()];
+        let url = p
+            .authorize_url(&AuthorizeRequest {
+                client_id: "client 1",
+                redirect_uri: "https://app.example/v1/oauth/acme/callback",
+                scopes: &scopes,
+                state: "st&ate=1",
+                code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+            })
+            .unwrap();
+        assert_eq!(url.host_str(), Some("auth.acme.example"));
+        assert_eq!(url.path(), "/oauth/authorize");
+        assert_eq!(
+            pairs(&url),
+            owned(&[
+                ("tenant", "t1"),
+                ("response_type", "code"),
+                ("client_id", "client 1"),
+                ("redirect_uri", "https://app.example/v1/oauth/acme/callback"),
+                ("scope", "read,write:all"),
+                ("state", "st&ate=1"),
+                ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+                ("code_challenge_method", "S256"),
+                ("access_type", "offline"),
+                ("prompt", "consent"),
+            ])
+        );
+    }
+
+    #[test]
+    fn the_authorize_url_omits_an_empty_scope_and_pkce_when_off() {
+        let p = GenericProvider::from_config(&config(TokenAuth::Body).with_pkce(false)).unwrap();
+        let url = p
+            .authorize_url(&AuthorizeRequest {
+                client_id: "c",
+                redirect_uri: "https://app/cb",
+                scopes: &[],
+                state: "s",
+                code_challenge: Some("ignored"),
+            })
+            .unwrap();
+        let names: Vec<String> = pairs(&url).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(names, ["tenant", "response_type", "client_id", "redirect_uri", "state"]);
+    }
+
+    #[test]
+    fn the_authorize_url_of_a_pkce_provider_needs_a_challenge() {
+        let err = provider(TokenAuth::Basic)
+            .authorize_url(&AuthorizeRequest {
+                client_id: "c",
+                redirect_uri: "https://app/cb",
+                scopes: &[],
+                state: "s",
+                code_challenge: None,
+            })
+            .unwrap_err();
+        assert_eq!(err.kind(), ProviderErrorKind::Unsupported);
+    }
+
+    #[tokio::test]
+    async fn a_basic_exchange_sends_the_secret_only_in_the_form_encoded_basic_header() {
+        let (http, seen) = answering(200, r#"{"access_token":"at","token_type":"bearer"}"#);
+        let s = secret();
+        let verifier = Secret::new("v".repeat(43));
+        provider(TokenAuth::Basic)
+            .exchange_code(ctx(&http, &s), "the/code", "https://app/cb?x=1", Some(&verifier))
+            .await
+            .unwrap();
+        let seen = seen.lock().unwrap();
+        let request = &seen[0];
+        assert_eq!(request.method(), Method::POST);
+        assert_eq!(request.uri(), "https://auth.acme.example/oauth/token");
+        assert_eq!(header(request, "content-type"), Some("application/x-www-form-urlencoded"));
+        assert_eq!(header(request, "accept"), Some("application/json"));
+        assert_eq!(header(request, "user-agent"), Some(USER_AGENT_VALUE));
+        assert!(USER_AGENT_VALUE.starts_with("dravo-connect/"));
+        // base64("client+1:a%3Ab%26c")
+        let expected = format!("Basic {}", STANDARD.encode("client+1:a%3Ab%26c"));
+        assert_eq!(header(request, "authorization"), Some(expected.as_str()));
+        assert!(request.headers()["authorization"].is_sensitive());
+        assert_eq!(
+            form(request),
+            owned(&[
+                ("grant_type", "authorization_code"),
+                ("code", "the/code"),
+                ("redirect_uri", "https://app/cb?x=1"),
+                ("code_verifier", &"v".repeat(43)),
+            ])
+        );
+        let body = String::from_utf8(request.body().to_vec()).unwrap();
+        assert!(!body.contains("client_secret") && !body.contains("a%3Ab") && !body.contains(SECRET));
+    }
+
+    #[tokio::test]
+    async fn a_body_exchange_sends_client_id_and_secret_as_fields_and_no_header() {
+        let (http, seen) = answering(200, r#"{"access_token":"at"}"#);
+        let s = secret();
+        provider(TokenAuth::Body).exchange_code(ctx(&http, &s), "code", "https://app/cb", None).await.unwrap();
+        let request = &first(&seen);
+        assert!(request.headers().get("authorization").is_none());
+        assert_eq!(
+            form(request),
+            owned(&[
+                ("grant_type", "authorization_code"),
+                ("code", "code"),
+                ("redirect_uri", "https://app/cb"),
+                ("client_id", "client 1"),
+                ("client_secret", SECRET),
+            ])
+        );
+    }
+
+    #[tokio::test]
+    async fn a_public_client_exchange_sends_only_the_client_id() {
+        let (http, seen) = answering(200, r#"{"access_token":"at"}"#);
+        let s = secret();
+        provider(TokenAuth::None).exchange_code(ctx(&http, &s), "code", "https://app/cb", None).await.unwrap();
+        let request = &first(&seen);
+        assert!(request.headers().get("authorization").is_none());
+        let fields = form(request);
+        assert!(fields.contains(&("client_id".into(), "client 1".into())));
+        assert!(!fields.iter().any(|(k, _)| k == "client_secret" || k == "code_verifier"));
+    }
+
+    #[tokio::test]
+    async fn the_verifier_is_sent_only_when_given_and_the_provider_uses_pkce() {
+        let verifier = Secret::new("v".repeat(43));
+        let s = secret();
+        for (pkce, given, expected) in [(true, true, true), (true, false, false), (false, true, false)] {
+            let (http, seen) = answering(200, r#"{"access_token":"at"}"#);
+            let p = GenericProvider::from_config(&config(TokenAuth::Basic).with_pkce(pkce)).unwrap();
+            p.exchange_code(ctx(&http, &s), "c", "https://app/cb", given.then_some(&verifier)).await.unwrap();
+            let sent = form(&first(&seen)).iter().any(|(k, _)| k == "code_verifier");
+            assert_eq!(sent, expected, "pkce={pkce} given={given}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_token_response_is_read() {
+        let tokens = token_result(
+            200,
+            r#"{"access_token":"at","token_type":"Bearer","expires_in":7200,"refresh_token":"rt","scope":"read write"}"#,
+        )
+        .await
+        .unwrap();
+        assert_eq!(tokens.access_token.expose_secret(), "at");
+        assert_eq!(tokens.refresh_token.unwrap().expose_secret(), "rt");
+        assert_eq!(tokens.expires_in, Some(7200));
+        assert_eq!(tokens.scopes.unwrap(), ["read", "write"]);
+    }
+
+    #[tokio::test]
+    async fn a_200_with_an_error_member_is_a_rejection() {
+        let err = token_result(200, r#"{"error":"invalid_grant","access_token":"at"}"#).await.unwrap_err();
+        assert_eq!(err.kind(), ProviderErrorKind::Rejected);
+        assert_eq!(err.oauth_error(), Some("invalid_grant"));
+        let err = token_result(200, r#"{"error":{"message":"nested","code":190}}"#).await.unwrap_err();
+        assert_eq!(err.kind(), ProviderErrorKind::Rejected);
+        assert!(!err.to_string().contains("nested"));
+    }
+
+    #[tokio::test]
+    async fn a_missing_empty_or_non_string_access_token_is_an_invalid_response() {
+        for body in [
+            r#"{"token_type":"bearer"}"#,
+            r#"{"access_token":""}"#,
+            r#"{"access_token":42}"#,
+            r#"{"access_token":null}"#,
+        ] {
+            let err = token_result(200, body).await.unwrap_err();
+            assert_eq!(err.kind(), ProviderErrorKind::InvalidResponse, "{body}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_token_type_other_than_bearer_is_an_invalid_response_and_none_is_fine() {
+        let err = token_result(200, r#"{"access_token":"at","token_type":"mac"}"#).await.unwrap_err();
+        assert_eq!(err.kind(), ProviderErrorKind::InvalidResponse);
+        let err = token_result(200, r#"{"access_token":"at","token_type":"DPoP"}"#).await.unwrap_err();
+        assert_eq!(err.kind(), ProviderErrorKind::InvalidResponse);
+        token_result(200, r#"{"access_token":"at","token_type":"BEARER"}"#).await.unwrap();
+        let tokens = token_result(200, r#"{"access_token":"at","user_id":1}"#).await.unwrap();
+        assert_eq!(tokens.expires_in, None);
+        assert!(tokens.refresh_token.is_none() && tokens.scopes.is_none());
+    }
+
+    #[tokio::test]
+    async fn expires_in_may_be_a_number_or_a_numeric_string() {
+        let t = token_result(200, r#"{"access_token":"at","expires_in":"3600"}"#).await.unwrap();
+        assert_eq!(t.expires_in, Some(3600));
+        let t = token_result(200, r#"{"access_token":"at","expires_in":3599.9}"#).await.unwrap();
+        assert_eq!(t.expires_in, Some(3599));
+        let t = token_result(200, r#"{"access_token":"at","expires_in":1e30}"#).await.unwrap();
+        assert_eq!(t.expires_in, Some(MAX_EXPIRES_IN_SECS));
+        for bad in [r#""soon""#, "-5", "true", "[1]"] {
+            let body: &'static str =
+                Box::leak(format!(r#"{{"access_token":"at","expires_in":{bad}}}"#).into_boxed_str());
+            let err = token_result(200, body).await.unwrap_err();
+            assert_eq!(err.kind(), ProviderErrorKind::InvalidResponse, "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn scope_may_be_a_string_with_any_usual_separator_or_an_array() {
+        let t = token_result(200, r#"{"access_token":"at","scope":"a b,c  d"}"#).await.unwrap();
+        assert_eq!(t.scopes.unwrap(), ["a", "b", "c", "d"]);
+        let t = token_result(200, r#"{"access_token":"at","scope":["a","b"]}"#).await.unwrap();
+        assert_eq!(t.scopes.unwrap(), ["a", "b"]);
+        let t = token_result(200, r#"{"access_token":"at","scope":""}"#).await.unwrap();
+        assert_eq!(t.scopes.unwrap(), Vec::<String>::new());
+        let err = token_result(200, r#"{"access_token":"at","scope":[1]}"#).await.unwrap_err();
+        assert_eq!(err.kind(), ProviderErrorKind::InvalidResponse);
+        assert_eq!(split_scopes("a|b c", "|"), ["a", "b", "c"]);
+    }
+
+    #[tokio::test]
+    async fn a_4xx_is_a_rejection_with_the_providers_error_code_or_the_status() {
+        let err = token_result(400, r#"{"error":"invalid_grant","error_description":"code=abc123 is bad"}"#)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ProviderErrorKind::Rejected);
+        assert_eq!(err.oauth_error(), Some("invalid_grant"));
+        assert!(!err.to_string().contains("abc123"));
+        let err = token_result(401, "Unauthorized").await.unwrap_err();
+        assert_eq!(err.kind(), ProviderErrorKind::Rejected);
+        assert_eq!(err.oauth_error(), Some("http_401"));
+        let err = token_result(429, r#"{"error":"slow_down"}"#).await.unwrap_err();
+        assert_eq!(err.kind(), ProviderErrorKind::Unavailable);
+    }
+
+    #[tokio::test]
+    async fn a_5xx_or_a_3xx_means_the_provider_is_unavailable() {
+        for status in [500, 502, 503, 301, 302, 307, 308] {
+            let err = token_result(status, r#"{"access_token":"at"}"#).await.unwrap_err();
+            assert_eq!(err.kind(), ProviderErrorKind::Unavailable, "{status}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_2xx_that_is_not_a_json_object_is_an_invalid_response() {
+        for body in ["access_token=at&token_type=bearer", "<html>", "[]", "\"at\"", ""] {
+            let err = token_result(200, body).await.unwrap_err();
+            assert_eq!(err.kind(), ProviderErrorKind::InvalidResponse, "{body}");
+            assert!(!err.to_string().contains("access_token=at"));
+        }
+    }
+
+    #[tokio::test]
+    async fn no_error_message_holds_the_body_a_token_or_the_secret() {
+        let bodies = [
+            (200, r#"{"access_token":"tok-SECRET-1","token_type":"mac"}"#),
+            (200, r#"{"error":"invalid_grant","access_token":"tok-SECRET-1"}"#),
+            (400, r#"{"error":"invalid grant tok-SECRET-1 with a long tail to be cut"}"#),
+            (500, "tok-SECRET-1"),
+        ];
+        for (status, body) in bodies {
+            let err = token_result(status, body).await.unwrap_err();
+            if status == 400 {
+                assert_eq!(err.oauth_error(), Some("http_400"), "free text is not an error code");
+            }
+            let text = format!("{err} {err:?}");
+            assert!(!text.contains("SECRET") && !text.contains(SECRET), "{text}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refresh_posts_the_refresh_grant_with_client_auth_and_keeps_a_missing_refresh_token_absent() {
+        let (http, seen) = answering(200, r#"{"access_token":"new","expires_in":3600}"#);
+        let s = secret();
+        let tokens =
+            provider(TokenAuth::Body).refresh(ctx(&http, &s), &Secret::new("old-rt".to_owned())).await.unwrap();
+        assert_eq!(tokens.access_token.expose_secret(), "new");
+        assert!(tokens.refresh_token.is_none());
+        let request = &first(&seen);
+        assert_eq!(request.uri(), "https://auth.acme.example/oauth/token");
+        assert_eq!(
+            form(request),
+            owned(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "old-rt"),
+                ("client_id", "client 1"),
+                ("client_secret", SECRET),
+            ])
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refresh_refused_with_invalid_grant_says_so() {
+        let (http, _) = answering(400, r#"{"error":"invalid_grant"}"#);
+        let s = secret();
+        let err = provider(TokenAuth::Basic).refresh(ctx(&http, &s), &Secret::new("rt".to_owned())).await.unwrap_err();
+        assert_eq!(err.oauth_error(), Some("invalid_grant"));
+    }
+
+    #[tokio::test]
+    async fn revoke_posts_the_token_with_its_hint_and_client_auth() {
+        let (http, seen) = answering(200, "");
+        let s = secret();
+        provider(TokenAuth::Basic).revoke(ctx(&http, &s), &Secret::new("at".to_owned())).await.unwrap();
+        let request = &first(&seen);
+        assert_eq!(request.method(), Method::POST);
+        assert_eq!(request.uri(), "https://auth.acme.example/oauth/revoke");
+        assert!(header(request, "authorization").unwrap().starts_with("Basic "));
+        assert_eq!(form(request), owned(&[("token", "at"), ("token_type_hint", "access_token")]));
+        let (http, _) = answering(503, "");
+        let err = provider(TokenAuth::Basic).revoke(ctx(&http, &s), &Secret::new("at".to_owned())).await.unwrap_err();
+        assert_eq!(err.kind(), ProviderErrorKind::Unavailable);
+        let (http, _) = answering(400, r#"{"error":"unsupported_token_type"}"#);
+        let err = provider(TokenAuth::Basic).revoke(ctx(&http, &s), &Secret::new("at".to_owned())).await.unwrap_err();
+        assert_eq!(err.oauth_error(), Some("unsupported_token_type"));
+    }
+
+    #[tokio::test]
+    async fn revoke_without_an_endpoint_is_unsupported_and_sends_nothing() {
+        let mut cfg = config(TokenAuth::Basic);
+        cfg.revoke_url = None;
+        let p = GenericProvider::from_config(&cfg).unwrap();
+        let (http, seen) = answering(200, "");
+        let s = secret();
+        let err = p.revoke(ctx(&http, &s), &Secret::new("at".to_owned())).await.unwrap_err();
+        assert_eq!(err.kind(), ProviderErrorKind::Unsupported);
+        assert!(seen.lock().unwrap().is_empty());
+    }
+
+    async fn profile_result(status: u16, body: &'static str) -> Result<Profile, ProviderError> {
+        let (http, _) = answering(status, body);
+        provider(TokenAuth::Basic).fetch_profile(&http, &Secret::new("at".to_owned())).await
+    }
+
+    #[tokio::test]
+    async fn the_profile_call_sends_the_bearer_token_and_reads_the_pointers() {
+        let (http, seen) = answering(
+            200,
+            r#"{"data":{"id":"42","username":"ada","name":"Ada L.","avatar":"https://cdn.example/a.png"}}"#,
+        );
+        let profile =
+            provider(TokenAuth::Basic).fetch_profile(&http, &Secret::new("the-token".to_owned())).await.unwrap();
+        assert_eq!(
+            profile,
+            Profile {
+                id: "42".into(),
+                username: Some("ada".into()),
+                display_name: Some("Ada L.".into()),
+                avatar_url: Some("https://cdn.example/a.png".into()),
+            }
+        );
+        let request = &first(&seen);
+        assert_eq!(request.method(), Method::GET);
+        assert_eq!(request.uri(), "https://api.acme.example/v1/me");
+        assert_eq!(header(request, "authorization"), Some("Bearer the-token"));
+        assert!(request.headers()["authorization"].is_sensitive());
+        assert_eq!(header(request, "accept"), Some("application/json"));
+        assert!(request.body().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_numeric_profile_id_is_accepted_and_a_missing_one_is_an_invalid_response() {
+        assert_eq!(profile_result(200, r#"{"data":{"id":12345678901}}"#).await.unwrap().id, "12345678901");
+        for body in
+            [r#"{"data":{}}"#, r#"{"data":{"id":""}}"#, r#"{"data":{"id":1.5}}"#, r#"{"data":{"id":true}}"#, "not json"]
+        {
+            let err = profile_result(200, body).await.unwrap_err();
+            assert_eq!(err.kind(), ProviderErrorKind::InvalidResponse, "{body}");
+        }
+    }
+
+    #[tokio::test]
+    async fn profile_strings_are_capped_and_a_non_http_avatar_is_dropped() {
+        let long = "n".repeat(300);
+        let body = format!(
+            r#"{{"data":{{"id":"1","username":"{long}","name":" Ada\u0007 ","avatar":"javascript:alert(1)"}}}}"#
+        );
+        let profile = profile_result(200, Box::leak(body.into_boxed_str())).await.unwrap();
+        assert_eq!(profile.username.unwrap().chars().count(), 255);
+        assert_eq!(profile.display_name.as_deref(), Some("Ada"));
+        assert_eq!(profile.avatar_url, None);
+        let long_avatar = format!(r#"{{"data":{{"id":"1","avatar":"https://cdn.example/{}"}}}}"#, "a".repeat(2100));
+        let profile = profile_result(200, Box::leak(long_avatar.into_boxed_str())).await.unwrap();
+        assert_eq!(profile.avatar_url, None);
+        let profile = profile_result(200, r#"{"data":{"id":"1","username":7,"name":""}}"#).await.unwrap();
+        assert_eq!((profile.username, profile.display_name), (None, None));
+    }
+
+    #[tokio::test]
+    async fn a_refused_profile_token_is_invalid_token_and_a_5xx_is_unavailable() {
+        for status in [401, 403] {
+            let err = profile_result(status, r#"{"title":"Unauthorized"}"#).await.unwrap_err();
+            assert_eq!(err.oauth_error(), Some("invalid_token"));
+        }
+        let err = profile_result(503, "").await.unwrap_err();
+        assert_eq!(err.kind(), ProviderErrorKind::Unavailable);
+        let err = profile_result(302, "").await.unwrap_err();
+        assert_eq!(err.kind(), ProviderErrorKind::Unavailable);
+    }
+
+    #[tokio::test]
+    async fn a_transport_failure_is_a_transport_error() {
+        let http = |_request: http::Request<Bytes>| async { Err::<http::Response<Bytes>, _>(HttpError::Timeout) };
+        let s = secret();
+        let err =
+            provider(TokenAuth::Basic).exchange_code(ctx(&http, &s), "c", "https://app/cb", None).await.unwrap_err();
+        assert_eq!(err.kind(), ProviderErrorKind::Transport);
+    }
+
+    #[test]
+    fn issuer_and_requires_iss_come_from_configuration() {
+        let p = GenericProvider::from_config(
+            &config(TokenAuth::Basic).with_issuer("https://auth.acme.example").with_requires_iss(true),
+        )
+        .unwrap();
+        // Kept exactly as written: RFC 9207 compares by simple string comparison.
+        assert_eq!(p.issuer(), Some("https://auth.acme.example"));
+        assert!(p.requires_iss());
+        let p = provider(TokenAuth::Basic);
+        assert_eq!((p.issuer(), p.requires_iss()), (None, false));
+    }
+
+    #[test]
+    fn defaults_are_pkce_basic_auth_and_a_space_separator() {
+        let mut cfg = config(TokenAuth::Basic);
+        cfg.token_auth = None;
+        let p = GenericProvider::from_config(&cfg).unwrap();
+        assert!(p.uses_pkce());
+        assert_eq!(p.token_auth, TokenAuth::Basic);
+        assert_eq!(p.scope_separator, " ");
+    }
+
+    #[test]
+    fn configuration_mistakes_are_refused() {
+        let refused = |cfg: ProviderConfig| GenericProvider::from_config(&cfg).unwrap_err().to_string();
+        let base = || config(TokenAuth::Basic);
+        assert!(refused(base().with_requires_iss(true)).contains("requires_iss needs issuer"));
+        assert!(refused(base().with_issuer("https://auth.acme.example?x=1")).contains("issuer"));
+        assert!(refused(base().with_issuer("http://auth.acme.example")).contains("issuer"));
+        assert!(refused(base().with_scopes(["a b"])).contains("scopes"));
+        assert!(refused(base().with_scopes([""])).contains("scopes"));
+        assert!(refused(base().with_scopes(["a,b"]).with_scope_separator(",")).contains("scopes"));
+        assert!(refused(base().with_scope_separator("")).contains("scope_separator"));
+        assert!(refused(base().with_authorize_params([("state", "x")])).contains("authorize_params"));
+        assert!(refused(base().with_authorize_params([("", "x")])).contains("authorize_params"));
+        assert!(
+            refused(base().with_authorize_url("https://a.example/authorize?client_id=evil")).contains("authorize_url")
+        );
+        assert!(
+            refused(base().with_profile(ProfilePointers::new("/id").with_username("name")))
+                .contains("profile.username")
+        );
+        assert!(refused(base().with_token_url("http://auth.acme.example/token")).contains("token_url"));
+    }
+}

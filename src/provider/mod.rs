@@ -1,0 +1,226 @@
+//! Providers: the [`Provider`] trait, the generic OAuth 2.0 provider described by
+//! configuration ([`GenericProvider`]), and the built-in social networks.
+//!
+//! A provider knows one network's endpoints and quirks: how to build its authorize URL, how
+//! to exchange a code (client-auth style, PKCE), how to read the account's profile, refresh
+//! and revoke. Everything else (state, PKCE verifier, storage, redirects) is the same for
+//! every provider and lives outside it.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use url::Url;
+
+use crate::http_client::{HttpClient, HttpError};
+use crate::ids::ProviderId;
+use crate::secret::Secret;
+
+pub(crate) mod config;
+mod generic;
+mod x;
+
+pub use config::{ProfilePointers, ProviderConfig, TokenAuth};
+pub use generic::GenericProvider;
+pub use x::XProvider;
+
+/// The client credentials of a tenant's OAuth app at the provider.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientCredentials<'a> {
+    /// The client id.
+    pub client_id: &'a str,
+    /// The client secret.
+    pub client_secret: &'a Secret<String>,
+}
+
+/// What a provider call needs besides its own arguments.
+#[derive(Clone, Copy)]
+pub struct ProviderContext<'a> {
+    /// The outbound HTTP client.
+    pub http: &'a dyn HttpClient,
+    /// The tenant's client credentials.
+    pub credentials: ClientCredentials<'a>,
+}
+
+impl fmt::Debug for ProviderContext<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProviderContext").field("credentials", &self.credentials).finish_non_exhaustive()
+    }
+}
+
+/// The parameters of an authorization request.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthorizeRequest<'a> {
+    /// The app's client id.
+    pub client_id: &'a str,
+    /// Our callback URL for this provider.
+    pub redirect_uri: &'a str,
+    /// The scopes to request.
+    pub scopes: &'a [String],
+    /// The signed state.
+    pub state: &'a str,
+    /// The PKCE S256 challenge, for providers that use PKCE.
+    pub code_challenge: Option<&'a str>,
+}
+
+/// Tokens returned by a code exchange or a refresh.
+#[derive(Debug, Clone)]
+pub struct TokenSet {
+    /// The access token.
+    pub access_token: Secret<String>,
+    /// The refresh token, when the provider sent one.
+    pub refresh_token: Option<Secret<String>>,
+    /// Seconds until the access token expires, when the provider said.
+    pub expires_in: Option<u64>,
+    /// The scopes granted, when the provider said (record these, not the requested ones).
+    pub scopes: Option<Vec<String>>,
+}
+
+/// The account behind a token, as the provider describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    /// The account's stable id at the provider.
+    pub id: String,
+    /// The handle, where the network has one.
+    pub username: Option<String>,
+    /// The display name.
+    pub display_name: Option<String>,
+    /// The avatar URL.
+    pub avatar_url: Option<String>,
+}
+
+/// What went wrong in a provider call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProviderErrorKind {
+    /// The request did not complete (timeout, connection refused, response too large).
+    Transport,
+    /// The provider answered with a server error (5xx) or an unexpected status.
+    Unavailable,
+    /// The provider refused the request (an RFC 6749 error such as `invalid_grant`, or a
+    /// 400/401/403).
+    Rejected,
+    /// The provider answered 200 with something unusable (not JSON, no `access_token`, a
+    /// missing profile id, a wrong `token_type`).
+    InvalidResponse,
+    /// The provider does not support this operation.
+    Unsupported,
+}
+
+/// A failed provider call. Its message is for logs only: it may hold the provider's own
+/// error code, and callers map it into the fixed sets of [`crate::ErrorCode`] and
+/// [`crate::OAuthErrorReason`], never echoing it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{kind:?}: {detail}")]
+pub struct ProviderError {
+    kind: ProviderErrorKind,
+    detail: String,
+    oauth_error: Option<String>,
+}
+
+impl ProviderError {
+    /// A new error.
+    pub fn new(kind: ProviderErrorKind, detail: impl Into<String>) -> Self {
+        Self { kind, detail: detail.into(), oauth_error: None }
+    }
+
+    /// A refusal carrying the provider's RFC 6749 `error` code (e.g. `invalid_grant`).
+    pub fn rejected(oauth_error: impl Into<String>) -> Self {
+        let code: String = oauth_error.into();
+        let code: String = code.chars().take(64).filter(|c| c.is_ascii_graphic()).collect();
+        Self { kind: ProviderErrorKind::Rejected, detail: format!("provider refused: {code}"), oauth_error: Some(code) }
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> ProviderErrorKind {
+        self.kind
+    }
+
+    /// The provider's RFC 6749 error code, when it sent one (sanitised: at most 64 visible
+    /// ASCII characters). For logic such as "`invalid_grant` means the grant is gone"; never
+    /// echo it to a client.
+    pub fn oauth_error(&self) -> Option<&str> {
+        self.oauth_error.as_deref()
+    }
+}
+
+impl From<HttpError> for ProviderError {
+    fn from(e: HttpError) -> Self {
+        Self::new(ProviderErrorKind::Transport, e.to_string())
+    }
+}
+
+/// One social network (or any OAuth 2.0 authorization server).
+///
+/// Object-safe: `Connect` keeps `Arc<dyn Provider>` values in a registry keyed by
+/// [`Provider::id`]. Implement it for a network the crate does not know, or describe the
+/// network in configuration and use [`GenericProvider`].
+#[async_trait]
+pub trait Provider: fmt::Debug + Send + Sync + 'static {
+    /// The provider's id; it is part of the registered callback URL and never changes.
+    fn id(&self) -> &ProviderId;
+
+    /// The scopes requested when an app names none.
+    fn default_scopes(&self) -> &[String];
+
+    /// Whether the authorize request carries a PKCE S256 challenge (and the exchange the
+    /// verifier).
+    fn uses_pkce(&self) -> bool;
+
+    /// The issuer identifier (RFC 9207) the provider sends as `iss` on its callback, if any.
+    fn issuer(&self) -> Option<&str> {
+        None
+    }
+
+    /// Whether the provider always sends `iss` on its callback (so a missing one is refused).
+    fn requires_iss(&self) -> bool {
+        false
+    }
+
+    /// Builds the URL the user is sent to for consent.
+    ///
+    /// # Errors
+    /// When the configured endpoint cannot hold the parameters.
+    fn authorize_url(&self, request: &AuthorizeRequest<'_>) -> Result<Url, ProviderError>;
+
+    /// Exchanges an authorization code for tokens.
+    ///
+    /// # Errors
+    /// [`ProviderError`] when the exchange fails; a response without an `access_token`, or
+    /// with an `error`, is a failure even with status 200.
+    async fn exchange_code(
+        &self,
+        ctx: ProviderContext<'_>,
+        code: &str,
+        redirect_uri: &str,
+        pkce_verifier: Option<&Secret<String>>,
+    ) -> Result<TokenSet, ProviderError>;
+
+    /// Reads the profile of the account behind `access_token`.
+    ///
+    /// # Errors
+    /// [`ProviderErrorKind::Rejected`] when the provider refuses the token.
+    async fn fetch_profile(
+        &self,
+        http: &dyn HttpClient,
+        access_token: &Secret<String>,
+    ) -> Result<Profile, ProviderError>;
+
+    /// Gets a new access token with a refresh token.
+    ///
+    /// # Errors
+    /// [`ProviderErrorKind::Rejected`] (with `invalid_grant`) when the grant is gone for good.
+    async fn refresh(
+        &self,
+        ctx: ProviderContext<'_>,
+        refresh_token: &Secret<String>,
+    ) -> Result<TokenSet, ProviderError>;
+
+    /// Revokes a token at the provider, where it can. The default does nothing and says so.
+    ///
+    /// # Errors
+    /// [`ProviderErrorKind::Unsupported`] when the provider has no revocation endpoint.
+    async fn revoke(&self, ctx: ProviderContext<'_>, token: &Secret<String>) -> Result<(), ProviderError> {
+        let _ = (ctx, token);
+        Err(ProviderError::new(ProviderErrorKind::Unsupported, "no revocation endpoint"))
+    }
+}
