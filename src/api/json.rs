@@ -1,0 +1,222 @@
+//! Request parsing under limits, and the one place responses (and errors) are rendered.
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Response, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, ErrorCode};
+use crate::store::{Cursor, PageRequest};
+
+fn common_headers(headers: &mut HeaderMap) {
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+}
+
+fn with_body(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Bytes> {
+    let mut res = Response::new(body);
+    *res.status_mut() = status;
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    common_headers(res.headers_mut());
+    res
+}
+
+/// A JSON response.
+pub(crate) fn json<T: Serialize>(status: StatusCode, body: &T) -> Response<Bytes> {
+    match serde_json::to_vec(body) {
+        Ok(v) => with_body(status, "application/json", Bytes::from(v)),
+        Err(e) => error_response(&Error::server(e)),
+    }
+}
+
+/// An empty response (204).
+pub(crate) fn no_content() -> Response<Bytes> {
+    let mut res = Response::new(Bytes::new());
+    *res.status_mut() = StatusCode::NO_CONTENT;
+    common_headers(res.headers_mut());
+    res
+}
+
+/// The only writer of `{"error":{"code","message"}}`.
+pub(crate) fn error_response(err: &Error) -> Response<Bytes> {
+    if err.code() == ErrorCode::ServerError {
+        tracing::error!(error = ?err, "server error");
+    } else {
+        tracing::trace!(target: "dravo_connect::rejection", code = err.code().as_str(), message = err.message(), "request rejected");
+    }
+    #[derive(Serialize)]
+    struct Body<'a> {
+        error: Inner<'a>,
+    }
+    #[derive(Serialize)]
+    struct Inner<'a> {
+        code: &'static str,
+        message: &'a str,
+    }
+    let body = Body { error: Inner { code: err.code().as_str(), message: err.message() } };
+    let bytes = serde_json::to_vec(&body)
+        .unwrap_or_else(|_| br#"{"error":{"code":"server_error","message":"internal server error"}}"#.to_vec());
+    with_body(err.status(), "application/json", Bytes::from(bytes))
+}
+
+/// 405 with the `Allow` header.
+pub(crate) fn method_not_allowed(allow: &'static str) -> Response<Bytes> {
+    let mut res = error_response(&Error::new(ErrorCode::MethodNotAllowed, "method not allowed on this route"));
+    res.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+    res
+}
+
+/// The callback's answer when there is no trustworthy destination: a small static page that
+/// echoes nothing and loads nothing.
+pub(crate) fn callback_rejected() -> Response<Bytes> {
+    const PAGE: &str = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Connection failed</title></head>\n<body><h1>Connection failed</h1><p>This sign-in link is invalid or has expired. Go back to the application and start again.</p></body></html>\n";
+    let mut res = with_body(StatusCode::BAD_REQUEST, "text/html; charset=utf-8", Bytes::from_static(PAGE.as_bytes()));
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    res
+}
+
+/// The callback's redirect (302), never 307/308.
+pub(crate) fn redirect(location: &url::Url) -> Response<Bytes> {
+    let mut res = Response::new(Bytes::new());
+    *res.status_mut() = StatusCode::FOUND;
+    let h = res.headers_mut();
+    common_headers(h);
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    match HeaderValue::from_str(location.as_str()) {
+        Ok(v) => {
+            h.insert(header::LOCATION, v);
+            res
+        }
+        // A serialised `Url` never holds CR/LF; refuse rather than redirect if it ever did.
+        Err(_) => callback_rejected(),
+    }
+}
+
+/// A decoded query string. Every name may appear at most once.
+#[derive(Debug, Default)]
+pub(crate) struct Query {
+    pairs: Vec<(String, String)>,
+}
+
+impl Query {
+    /// Parses `raw`; a duplicated name, bad percent-encoding or non-UTF-8 is an error.
+    pub(crate) fn parse(raw: Option<&str>) -> Result<Self, Error> {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for part in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = part.split_once('=').unwrap_or((part, ""));
+            let k = decode(k)?;
+            let v = decode(v)?;
+            if pairs.iter().any(|(n, _)| *n == k) {
+                return Err(Error::invalid_request(format!(
+                    "query parameter `{}` is given more than once",
+                    printable(&k)
+                )));
+            }
+            pairs.push((k, v));
+        }
+        Ok(Self { pairs })
+    }
+
+    /// The value of `name`.
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The value of `name`, required and non-empty.
+    pub(crate) fn required(&self, name: &str) -> Result<&str, Error> {
+        self.get(name)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| Error::invalid_request(format!("query parameter `{name}` is required")))
+    }
+
+    /// Parses `name` with `FromStr`, if present.
+    pub(crate) fn parsed<T: std::str::FromStr>(&self, name: &'static str) -> Result<Option<T>, Error> {
+        self.get(name)
+            .map(|v| {
+                v.parse::<T>().map_err(|_| Error::invalid_request(format!("query parameter `{name}` is malformed")))
+            })
+            .transpose()
+    }
+
+    /// `?limit=` and `?cursor=`.
+    pub(crate) fn page(&self) -> Result<PageRequest, Error> {
+        let limit = match self.get("limit") {
+            None => 50,
+            Some(v) => v
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=100).contains(n))
+                .ok_or_else(|| Error::invalid_request("limit must be an integer from 1 to 100"))?,
+        };
+        let after = match self.get("cursor") {
+            None => None,
+            Some(c) => Some(Cursor::decode(c).ok_or_else(|| Error::invalid_request("cursor is malformed"))?),
+        };
+        Ok(PageRequest { limit, after })
+    }
+}
+
+/// Only printable ASCII of a name, for messages.
+fn printable(s: &str) -> String {
+    s.chars().filter(|c| c.is_ascii_graphic()).take(40).collect()
+}
+
+fn decode(s: &str) -> Result<String, Error> {
+    let plus = s.replace('+', " ");
+    let bytes: Vec<u8> = percent_encoding::percent_decode_str(&plus).collect();
+    String::from_utf8(bytes).map_err(|_| Error::invalid_request("query is not valid UTF-8"))
+}
+
+/// Checks the content type and parses a JSON object body.
+pub(crate) fn json_object(headers: &HeaderMap, body: &Bytes, max: usize) -> Result<Map<String, Value>, Error> {
+    if body.len() > max {
+        return Err(payload_too_large(max));
+    }
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"))
+        .unwrap_or(false);
+    if !is_json {
+        return Err(Error::new(ErrorCode::UnsupportedMediaType, "the body must be application/json"));
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(Error::new(ErrorCode::InvalidJson, "the body must be a JSON object")),
+        Err(_) => Err(Error::new(ErrorCode::InvalidJson, "the body is not valid JSON")),
+    }
+}
+
+/// The 413 error.
+pub(crate) fn payload_too_large(max: usize) -> Error {
+    Error::new(ErrorCode::PayloadTooLarge, format!("the body is larger than {max} bytes"))
+}
+
+/// Refuses fields outside `allowed` (`validation_failed`: e.g. a tenant trying to set a
+/// provider endpoint through an app).
+pub(crate) fn only_fields(obj: &Map<String, Value>, allowed: &[&str]) -> Result<(), Error> {
+    match obj.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(Error::validation(format!("unknown field `{}`", printable(k)))),
+        None => Ok(()),
+    }
+}
+
+/// An optional field of type `T` (`null` counts as absent); a wrong type is `invalid_json`.
+pub(crate) fn field<T: DeserializeOwned>(obj: &Map<String, Value>, name: &str, what: &str) -> Result<Option<T>, Error> {
+    match obj.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => T::deserialize(v)
+            .map(Some)
+            .map_err(|_| Error::new(ErrorCode::InvalidJson, format!("field `{name}` must be {what}"))),
+    }
+}
+
+/// A required field of type `T`: absent is `validation_failed`, a wrong type `invalid_json`.
+pub(crate) fn required<T: DeserializeOwned>(obj: &Map<String, Value>, name: &str, what: &str) -> Result<T, Error> {
+    field(obj, name, what)?.ok_or_else(|| Error::validation(format!("field `{name}` is required")))
+}

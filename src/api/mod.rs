@@ -1,0 +1,172 @@
+//! THE router: every Connect route, written once, framework-agnostic:
+//! `Connect::handle(http::Request<Bytes>) -> http::Response<Bytes>`. The adapters only
+//! convert requests and responses around it.
+
+use bytes::Bytes;
+use http::{Method, Request, Response};
+
+use crate::connect::Connect;
+use crate::core::prefix::strip_path_prefix;
+use crate::error::{Error, ErrorCode};
+
+mod accounts;
+mod apps;
+pub(crate) mod json;
+mod oauth;
+
+/// A Connect route, matched on the path below the prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route<'a> {
+    Apps,
+    App(&'a str),
+    Start(&'a str),
+    Callback(&'a str),
+    Accounts,
+    Account(&'a str),
+}
+
+impl<'a> Route<'a> {
+    /// Matches the path below the prefix (e.g. `/oauth/x/start`).
+    pub(crate) fn parse(rest: &'a str) -> Option<Self> {
+        let rest = rest.strip_prefix('/')?;
+        let mut it = rest.split('/');
+        let route = match (it.next(), it.next(), it.next()) {
+            (Some("oauth-apps"), None, _) => Self::Apps,
+            (Some("oauth-apps"), Some(id), None) if !id.is_empty() => Self::App(id),
+            (Some("oauth"), Some(p), Some("start")) if !p.is_empty() => Self::Start(p),
+            (Some("oauth"), Some(p), Some("callback")) if !p.is_empty() => Self::Callback(p),
+            (Some("accounts"), None, _) => Self::Accounts,
+            (Some("accounts"), Some(id), None) if !id.is_empty() => Self::Account(id),
+            _ => return None,
+        };
+        if it.next().is_some() {
+            return None;
+        }
+        Some(route)
+    }
+
+    /// The methods the route answers, as an `Allow` header value.
+    pub(crate) fn allow(self) -> &'static str {
+        match self {
+            Self::Apps | Self::Accounts => "GET, POST",
+            Self::App(_) => "GET, PATCH, DELETE",
+            Self::Start(_) | Self::Callback(_) => "GET",
+            Self::Account(_) => "GET, DELETE",
+        }
+    }
+
+    fn allows(self, method: &Method) -> bool {
+        self.allow().split(", ").any(|m| m == method.as_str())
+    }
+}
+
+impl Connect {
+    /// True when `path` is a Connect route (whatever the method). The tower layer answers
+    /// exactly these and passes every other request to the host.
+    pub fn is_connect_path(&self, path: &str) -> bool {
+        strip_path_prefix(path, &self.inner.prefix).and_then(Route::parse).is_some()
+    }
+
+    /// True when `path` is under the prefix (a route or not): the axum router answers all of
+    /// these, unknown ones with `404 not_found`.
+    pub fn is_under_prefix(&self, path: &str) -> bool {
+        strip_path_prefix(path, &self.inner.prefix).is_some()
+    }
+
+    /// The body limit adapters read requests under.
+    pub fn max_body_bytes(&self) -> usize {
+        self.inner.max_body_bytes
+    }
+
+    /// Serves one request. Adapters read the body (under [`max_body_bytes`](Self::max_body_bytes))
+    /// and call this; a host on another framework can too.
+    pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
+        let (parts, body) = request.into_parts();
+        let uri_len = parts.uri.path_and_query().map_or(parts.uri.path().len(), |pq| pq.as_str().len());
+        if uri_len > self.inner.max_url_bytes {
+            return json::error_response(&Error::new(
+                ErrorCode::UriTooLong,
+                format!("the URL is longer than {} bytes", self.inner.max_url_bytes),
+            ));
+        }
+        let Some(rest) = strip_path_prefix(parts.uri.path(), &self.inner.prefix) else {
+            return json::error_response(&Error::not_found("route"));
+        };
+        let Some(route) = Route::parse(rest) else {
+            return json::error_response(&Error::not_found("route"));
+        };
+        if !route.allows(&parts.method) {
+            return json::method_not_allowed(route.allow());
+        }
+        if body.len() > self.inner.max_body_bytes {
+            return json::error_response(&json::payload_too_large(self.inner.max_body_bytes));
+        }
+        if let Route::Callback(provider) = route {
+            return self.serve_callback(provider, parts.uri.query()).await;
+        }
+        let tenant = match self.inner.auth.authenticate(&parts).await {
+            Ok(t) => t,
+            Err(_) => {
+                return json::error_response(&Error::new(ErrorCode::Unauthorized, "missing or invalid API key"));
+            }
+        };
+        let result = match (route, &parts.method) {
+            (Route::Apps, &Method::POST) => self.serve_create_app(&tenant, &parts, &body).await,
+            (Route::Apps, _) => self.serve_list_apps(&tenant, parts.uri.query()).await,
+            (Route::App(id), &Method::GET) => self.serve_get_app(&tenant, id).await,
+            (Route::App(id), &Method::PATCH) => self.serve_patch_app(&tenant, id, &parts, &body).await,
+            (Route::App(id), _) => self.serve_delete_app(&tenant, id, parts.uri.query()).await,
+            (Route::Start(provider), _) => self.serve_start(&tenant, provider, parts.uri.query()).await,
+            (Route::Accounts, &Method::POST) => self.serve_create_account(&tenant, &parts, &body).await,
+            (Route::Accounts, _) => self.serve_list_accounts(&tenant, parts.uri.query()).await,
+            (Route::Account(id), &Method::GET) => self.serve_get_account(&tenant, id).await,
+            (Route::Account(id), _) => self.serve_delete_account(&tenant, id).await,
+            (Route::Callback(_), _) => Err(Error::not_found("route")),
+        };
+        result.unwrap_or_else(|e| json::error_response(&e))
+    }
+
+    /// The 413 answer, for adapters whose body reader stopped at the limit.
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) fn payload_too_large_response(&self) -> Response<Bytes> {
+        json::error_response(&json::payload_too_large(self.inner.max_body_bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_match_exactly_and_nothing_else() {
+        assert_eq!(Route::parse("/oauth-apps"), Some(Route::Apps));
+        assert_eq!(Route::parse("/oauth-apps/app_1"), Some(Route::App("app_1")));
+        assert_eq!(Route::parse("/oauth/x/start"), Some(Route::Start("x")));
+        assert_eq!(Route::parse("/oauth/x/callback"), Some(Route::Callback("x")));
+        assert_eq!(Route::parse("/accounts"), Some(Route::Accounts));
+        assert_eq!(Route::parse("/accounts/acc_1"), Some(Route::Account("acc_1")));
+        for bad in [
+            "",
+            "/",
+            "/oauth-apps/",
+            "/oauth-apps/a/b",
+            "/oauth/x",
+            "/oauth/x/go/",
+            "/oauth//start",
+            "/accountsx",
+            "/accounts/",
+            "oauth-apps",
+        ] {
+            assert_eq!(Route::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_the_listed_methods_are_allowed() {
+        assert!(Route::Apps.allows(&Method::POST));
+        assert!(!Route::Apps.allows(&Method::DELETE));
+        assert!(Route::App("a").allows(&Method::PATCH));
+        assert!(!Route::Start("x").allows(&Method::POST));
+        assert!(!Route::Account("a").allows(&Method::PATCH));
+    }
+}

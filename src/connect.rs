@@ -1,0 +1,1203 @@
+//! [`Connect`], the handle a host keeps, its [`ConnectBuilder`], and the host-side Rust API
+//! that the HTTP routes are a thin face over.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use url::Url;
+
+use crate::clock::{Clock, SystemClock, whole_seconds};
+use crate::core::allowlist::{AllowlistOptions, ReturnUrlAllowlist};
+use crate::core::auth::{ApiKeyAuth, Authenticator};
+use crate::core::pkce::PkceVerifier;
+use crate::core::secret_box::{Sealed, SecretBox};
+use crate::core::state::StateSigner;
+use crate::error::{ConfigError, Error, ErrorCode, OAuthErrorReason};
+use crate::http_client::HttpClient;
+use crate::ids::{AccountId, AppId, ExternalId, FlowId, KeyId, ProviderId, TenantId};
+use crate::model::{Account, App, AppPatch, List, NewAccount, NewApp, Revocation, StartParams, Started};
+use crate::provider::{
+    AuthorizeRequest, ClientCredentials, Profile, Provider, ProviderConfig, ProviderContext, ProviderErrorKind,
+    TokenSet,
+};
+use crate::secret::Secret;
+use crate::store::{
+    AccountFilter, AccountRecord, AccountStatus, AppRecord, Cursor, DeleteApp, InsertAccount, PageRequest, PendingFlow,
+    Store, TakeFlow,
+};
+
+/// Field labels bound into the associated data of sealed secrets.
+pub(crate) const FIELD_CLIENT_SECRET: &str = "client_secret";
+pub(crate) const FIELD_ACCESS_TOKEN: &str = "access_token";
+pub(crate) const FIELD_REFRESH_TOKEN: &str = "refresh_token";
+pub(crate) const FIELD_PKCE_VERIFIER: &str = "pkce_verifier";
+
+/// Access tokens this close to expiry are refreshed before being handed out.
+const REFRESH_MARGIN: time::Duration = time::Duration::seconds(60);
+/// Consumed and expired flows are kept this long after expiry (so a replay is recognised)
+/// before [`Connect::sweep_flows`] deletes them.
+const FLOW_RETENTION: time::Duration = time::Duration::hours(1);
+
+/// The handle a host keeps: cheap to clone (one `Arc`), `Send + Sync`.
+///
+/// It serves the HTTP routes ([`Connect::handle`], or the framework adapters) and is the
+/// host-side Rust API: apps, `start`, accounts, `access_token`, `disconnect`.
+#[derive(Clone)]
+pub struct Connect {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) public_base_url: String,
+    pub(crate) prefix: String,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) providers: HashMap<ProviderId, Arc<dyn Provider>>,
+    pub(crate) http: Arc<dyn HttpClient>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) signer: StateSigner,
+    pub(crate) secrets: SecretBox,
+    pub(crate) auth: Arc<dyn Authenticator>,
+    pub(crate) state_ttl: time::Duration,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) max_url_bytes: usize,
+    pub(crate) allowlist_options: AllowlistOptions,
+    refresh_locks: Mutex<HashMap<AccountId, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl fmt::Debug for Connect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.inner;
+        let mut providers: Vec<&str> = i.providers.keys().map(ProviderId::as_str).collect();
+        providers.sort_unstable();
+        f.debug_struct("Connect")
+            .field("public_base_url", &i.public_base_url)
+            .field("prefix", &i.prefix)
+            .field("providers", &providers)
+            .field("store", &i.store)
+            .field("signer", &i.signer)
+            .field("secrets", &i.secrets)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Connect`]. Everything is checked in [`build`](Self::build), so a bad setting
+/// fails at start-up, never per request.
+#[must_use]
+pub struct ConnectBuilder {
+    public_base_url: Option<String>,
+    prefix: String,
+    api_keys: Vec<(Secret<String>, TenantId)>,
+    authenticator: Option<Arc<dyn Authenticator>>,
+    state_keys: Vec<(KeyId, Secret<Vec<u8>>)>,
+    encryption_keys: Vec<(KeyId, Secret<Vec<u8>>)>,
+    store: Option<Arc<dyn Store>>,
+    http: Option<Arc<dyn HttpClient>>,
+    clock: Arc<dyn Clock>,
+    providers: Vec<Arc<dyn Provider>>,
+    provider_configs: Vec<ProviderConfig>,
+    state_ttl: Duration,
+    max_body_bytes: usize,
+    max_url_bytes: usize,
+    http_timeout: Duration,
+    allow_http_return_urls: bool,
+    outbound_loopback_only: bool,
+}
+
+impl fmt::Debug for ConnectBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectBuilder")
+            .field("public_base_url", &self.public_base_url)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ConnectBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ConnectBuilder {
+    /// A builder with the defaults of DESIGN §5.
+    pub fn new() -> Self {
+        Self {
+            public_base_url: None,
+            prefix: crate::config::DEFAULT_PREFIX.to_owned(),
+            api_keys: Vec::new(),
+            authenticator: None,
+            state_keys: Vec::new(),
+            encryption_keys: Vec::new(),
+            store: None,
+            http: None,
+            clock: Arc::new(SystemClock),
+            providers: Vec::new(),
+            provider_configs: Vec::new(),
+            state_ttl: Duration::from_secs(crate::config::DEFAULT_STATE_TTL_SECS),
+            max_body_bytes: crate::config::DEFAULT_MAX_BODY_BYTES,
+            max_url_bytes: crate::config::DEFAULT_MAX_URL_BYTES,
+            http_timeout: Duration::from_secs(crate::config::DEFAULT_HTTP_TIMEOUT_SECS),
+            allow_http_return_urls: false,
+            outbound_loopback_only: false,
+        }
+    }
+
+    /// The origin (and any outer mount path) the provider redirects to.
+    pub fn public_base_url(mut self, url: impl Into<String>) -> Self {
+        self.public_base_url = Some(url.into());
+        self
+    }
+
+    /// The route prefix (default `/v1`; may be empty).
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Adds an API key for a tenant (used unless [`authenticator`](Self::authenticator) is set).
+    pub fn api_key(mut self, key: impl Into<Secret<String>>, tenant: TenantId) -> Self {
+        self.api_keys.push((key.into(), tenant));
+        self
+    }
+
+    /// Replaces API-key authentication with the host's own.
+    pub fn authenticator(mut self, authenticator: impl Authenticator) -> Self {
+        self.authenticator = Some(Arc::new(authenticator));
+        self
+    }
+
+    /// Adds a state key (≥ 32 bytes). The first added signs; all verify.
+    pub fn state_key(mut self, id: KeyId, secret: Secret<Vec<u8>>) -> Self {
+        self.state_keys.push((id, secret));
+        self
+    }
+
+    /// Adds an encryption key (32 bytes). The first added seals; all open.
+    pub fn encryption_key(mut self, id: KeyId, key: Secret<Vec<u8>>) -> Self {
+        self.encryption_keys.push((id, key));
+        self
+    }
+
+    /// The store (required).
+    pub fn store(mut self, store: impl Store) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// The store, already shared.
+    pub fn shared_store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The outbound HTTP client (default: [`crate::http_client::ReqwestClient`]).
+    pub fn http_client(mut self, client: impl HttpClient) -> Self {
+        self.http = Some(Arc::new(client));
+        self
+    }
+
+    /// The clock (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Registers a provider implemented in code.
+    pub fn provider(mut self, provider: Arc<dyn Provider>) -> Self {
+        self.providers.push(provider);
+        self
+    }
+
+    /// Adds a generic provider, or endpoint overrides of a built-in one.
+    pub fn provider_config(mut self, config: ProviderConfig) -> Self {
+        self.provider_configs.push(config);
+        self
+    }
+
+    /// State lifetime (default 10 minutes; 1 to 60 minutes).
+    pub fn state_ttl(mut self, ttl: Duration) -> Self {
+        self.state_ttl = ttl;
+        self
+    }
+
+    /// Request body limit (default 64 KiB).
+    pub fn max_body_bytes(mut self, n: usize) -> Self {
+        self.max_body_bytes = n;
+        self
+    }
+
+    /// Request URL limit (default 8 KiB).
+    pub fn max_url_bytes(mut self, n: usize) -> Self {
+        self.max_url_bytes = n;
+        self
+    }
+
+    /// Outbound timeout of the default HTTP client (default 10 s).
+    pub fn http_timeout(mut self, t: Duration) -> Self {
+        self.http_timeout = t;
+        self
+    }
+
+    /// Allow `http` return URLs beyond loopback hosts.
+    pub fn allow_http_return_urls(mut self, yes: bool) -> Self {
+        self.allow_http_return_urls = yes;
+        self
+    }
+
+    /// Restrict the default HTTP client to loopback addresses (tests, CI, demos).
+    pub fn outbound_loopback_only(mut self, yes: bool) -> Self {
+        self.outbound_loopback_only = yes;
+        self
+    }
+
+    /// Checks everything and builds the handle.
+    ///
+    /// # Errors
+    /// [`ConfigError`] for a missing store or key, a malformed URL, prefix, key or limit, an
+    /// invalid or duplicated provider, or an HTTP client that cannot be built.
+    pub fn build(self) -> Result<Connect, ConfigError> {
+        let base = self.public_base_url.ok_or_else(|| ConfigError::PublicBaseUrl(String::new()))?;
+        let public_base_url = check_base_url(&base)?;
+        let prefix = check_prefix(&self.prefix)?;
+        check_limit("state_ttl_secs", self.state_ttl.as_secs(), 60, 3600)?;
+        check_limit("max_body_bytes", self.max_body_bytes as u64, 1024, 16 * 1024 * 1024)?;
+        check_limit("max_url_bytes", self.max_url_bytes as u64, 1024, 64 * 1024)?;
+        check_limit("http_timeout_secs", self.http_timeout.as_secs(), 1, 300)?;
+        if self.state_keys.is_empty() {
+            return Err(ConfigError::MissingStateKey);
+        }
+        if self.encryption_keys.is_empty() {
+            return Err(ConfigError::MissingEncryptionKey);
+        }
+        let signer = StateSigner::new(self.state_keys)?;
+        let secrets = SecretBox::new(self.encryption_keys)?;
+        let store = self.store.ok_or(ConfigError::MissingStore)?;
+        let auth: Arc<dyn Authenticator> = match self.authenticator {
+            Some(a) => a,
+            None => Arc::new(ApiKeyAuth::new(self.api_keys)?),
+        };
+        let http = match self.http {
+            Some(h) => h,
+            None => default_http_client(self.http_timeout, self.outbound_loopback_only)?,
+        };
+        let mut providers = HashMap::new();
+        let registry = crate::provider::config::build_registry(&self.provider_configs)?;
+        for p in registry.into_iter().chain(self.providers) {
+            let id = p.id().clone();
+            if providers.insert(id.clone(), p).is_some() {
+                return Err(ConfigError::Provider { id: id.to_string(), reason: "defined twice".into() });
+            }
+        }
+        let state_ttl = time::Duration::seconds(i64::try_from(self.state_ttl.as_secs()).unwrap_or(600));
+        Ok(Connect {
+            inner: Arc::new(Inner {
+                public_base_url,
+                prefix,
+                store,
+                providers,
+                http,
+                clock: self.clock,
+                signer,
+                secrets,
+                auth,
+                state_ttl,
+                max_body_bytes: self.max_body_bytes,
+                max_url_bytes: self.max_url_bytes,
+                allowlist_options: AllowlistOptions::default().allow_http(self.allow_http_return_urls),
+                refresh_locks: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+}
+
+#[cfg(feature = "reqwest")]
+fn default_http_client(timeout: Duration, loopback_only: bool) -> Result<Arc<dyn HttpClient>, ConfigError> {
+    let options =
+        crate::http_client::ReqwestClientOptions::default().with_timeout(timeout).with_loopback_only(loopback_only);
+    Ok(Arc::new(crate::http_client::ReqwestClient::new(options)?))
+}
+
+#[cfg(not(feature = "reqwest"))]
+fn default_http_client(_: Duration, _: bool) -> Result<Arc<dyn HttpClient>, ConfigError> {
+    Err(ConfigError::MissingHttpClient)
+}
+
+fn check_limit(name: &'static str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
+    if (min..=max).contains(&value) { Ok(()) } else { Err(ConfigError::Limit { name, min, max }) }
+}
+
+fn check_base_url(raw: &str) -> Result<String, ConfigError> {
+    let err = || ConfigError::PublicBaseUrl(raw.to_owned());
+    let url = Url::parse(raw).map_err(|_| err())?;
+    if !matches!(url.scheme(), "http" | "https")
+        || url.host().is_none()
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        return Err(err());
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+fn check_prefix(prefix: &str) -> Result<String, ConfigError> {
+    let ok = prefix.is_empty()
+        || (prefix.starts_with('/')
+            && !prefix.ends_with('/')
+            && !prefix.contains("//")
+            && prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b"/-_.~".contains(&b))
+            && !prefix.split('/').any(|s| s == "." || s == ".."));
+    if ok { Ok(prefix.to_owned()) } else { Err(ConfigError::Prefix(prefix.to_owned())) }
+}
+
+/// What the callback decided.
+#[derive(Debug)]
+pub(crate) enum CallbackOutcome {
+    /// Send the browser to the (checked) return URL with our parameters.
+    Redirect(Url),
+    /// No trustworthy destination: a 400 page, no redirect.
+    Rejected,
+}
+
+/// The callback's query, parsed by the router (duplicates already refused).
+#[derive(Debug, Default)]
+pub(crate) struct CallbackParams {
+    pub(crate) state: Option<String>,
+    pub(crate) code: Option<Secret<String>>,
+    pub(crate) error: Option<String>,
+    pub(crate) iss: Option<String>,
+}
+
+/// Parameter names the callback adds to the return URL (and removes from it first).
+const OUR_PARAMS: [&str; 3] = ["connected", "account_id", "oauth_error"];
+
+fn with_params(mut url: Url, params: &[(&str, &str)]) -> Url {
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| !OUR_PARAMS.contains(&k.as_ref()))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    url.set_query(None);
+    {
+        let mut q = url.query_pairs_mut();
+        for (k, v) in &kept {
+            q.append_pair(k, v);
+        }
+        for (k, v) in params {
+            q.append_pair(k, v);
+        }
+    }
+    url
+}
+
+fn check_scopes(scopes: &[String]) -> Result<(), Error> {
+    if scopes.len() > 50 {
+        return Err(Error::validation("at most 50 scopes"));
+    }
+    for s in scopes {
+        if s.is_empty() || s.len() > 200 || s.chars().any(|c| c.is_whitespace() || c.is_control() || c == ',') {
+            return Err(Error::validation(
+                "each scope must be 1 to 200 characters without spaces, commas or control characters",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_text(field: &'static str, value: &str, max: usize) -> Result<(), Error> {
+    if value.is_empty() || value.chars().count() > max || value.chars().any(char::is_control) {
+        return Err(Error::validation(format!("{field} must be 1 to {max} characters without control characters")));
+    }
+    Ok(())
+}
+
+impl Connect {
+    /// A builder.
+    pub fn builder() -> ConnectBuilder {
+        ConnectBuilder::new()
+    }
+
+    /// The route prefix (e.g. `/v1`).
+    pub fn prefix(&self) -> &str {
+        &self.inner.prefix
+    }
+
+    /// The public base URL, without a trailing slash.
+    pub fn public_base_url(&self) -> &str {
+        &self.inner.public_base_url
+    }
+
+    /// The callback URL of a provider: `{public_base_url}{prefix}/oauth/{provider}/callback`.
+    /// Register it at the provider.
+    pub fn redirect_uri(&self, provider: &ProviderId) -> String {
+        format!("{}{}/oauth/{}/callback", self.inner.public_base_url, self.inner.prefix, provider)
+    }
+
+    /// The providers this instance knows, sorted by id.
+    pub fn providers(&self) -> Vec<Arc<dyn Provider>> {
+        let mut v: Vec<_> = self.inner.providers.values().cloned().collect();
+        v.sort_by(|a, b| a.id().cmp(b.id()));
+        v
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        whole_seconds(self.inner.clock.now())
+    }
+
+    fn provider(&self, id: &str) -> Result<(ProviderId, Arc<dyn Provider>), Error> {
+        let pid: ProviderId = id.parse().map_err(|_| Error::not_found("provider"))?;
+        let p = self.inner.providers.get(&pid).cloned().ok_or_else(|| Error::not_found("provider"))?;
+        Ok((pid, p))
+    }
+
+    fn allowlist(&self, entries: &[String]) -> Result<ReturnUrlAllowlist, crate::core::AllowlistError> {
+        ReturnUrlAllowlist::with_options(entries, self.inner.allowlist_options)
+    }
+
+    fn app_view(&self, r: AppRecord) -> App {
+        let redirect_uri = self.redirect_uri(&r.provider);
+        App::from_record(r, redirect_uri)
+    }
+
+    fn check_allowlist_entries(&self, entries: &[String]) -> Result<Vec<String>, Error> {
+        if entries.is_empty() || entries.len() > 100 {
+            return Err(Error::validation("allowed_return_urls must have 1 to 100 entries"));
+        }
+        if entries.iter().any(|e| e.len() > 2048) {
+            return Err(Error::validation("each allowed_return_urls entry must be at most 2 KiB"));
+        }
+        let list = self.allowlist(entries).map_err(|e| Error::validation(e.to_string()))?;
+        Ok(list.entries().to_vec())
+    }
+
+    // ---------------------------------------------------------------- apps
+
+    /// Stores a new OAuth app for the tenant. The secret is sealed (AEAD, the app's id as
+    /// associated data) and never returned.
+    ///
+    /// # Errors
+    /// `validation_failed` for an unknown provider, an empty client id or secret, a bad
+    /// allowlist or scope; `server_error` when the store fails.
+    pub async fn create_app(&self, tenant: &TenantId, new: NewApp) -> Result<App, Error> {
+        let provider: ProviderId = new
+            .provider
+            .parse()
+            .ok()
+            .filter(|p| self.inner.providers.contains_key(p))
+            .ok_or_else(|| Error::validation("unknown provider"))?;
+        if let Some(name) = &new.name {
+            check_text("name", name, 200)?;
+        }
+        check_text("client_id", &new.client_id, 512)?;
+        let secret = new.client_secret.expose_secret();
+        if secret.is_empty() || secret.len() > 4096 {
+            return Err(Error::validation("client_secret must be 1 to 4096 bytes"));
+        }
+        let allowed_return_urls = self.check_allowlist_entries(&new.allowed_return_urls)?;
+        let scopes = new.scopes.unwrap_or_default();
+        check_scopes(&scopes)?;
+        let now = self.now();
+        let id = AppId::generate();
+        let record = AppRecord {
+            client_secret: self.inner.secrets.seal(id.as_str(), FIELD_CLIENT_SECRET, secret.as_bytes()),
+            id,
+            tenant: tenant.clone(),
+            provider,
+            name: new.name,
+            client_id: new.client_id,
+            allowed_return_urls,
+            scopes,
+            created_at: now,
+            updated_at: now,
+        };
+        self.inner.store.insert_app(&record).await?;
+        tracing::info!(app_id = %record.id, provider = %record.provider, "oauth app created");
+        Ok(self.app_view(record))
+    }
+
+    /// Lists the tenant's apps, optionally for one provider.
+    ///
+    /// # Errors
+    /// `server_error` when the store fails.
+    pub async fn apps(
+        &self,
+        tenant: &TenantId,
+        provider: Option<&ProviderId>,
+        page: PageRequest,
+    ) -> Result<List<App>, Error> {
+        let p = self.inner.store.list_apps(tenant, provider, &page).await?;
+        let next_cursor = p.next.map(|c| c.encode());
+        Ok(List { data: p.items.into_iter().map(|r| self.app_view(r)).collect(), next_cursor })
+    }
+
+    /// Reads one of the tenant's apps.
+    ///
+    /// # Errors
+    /// `not_found` (also for another tenant's app); `server_error`.
+    pub async fn app(&self, tenant: &TenantId, id: &AppId) -> Result<App, Error> {
+        let r = self.inner.store.get_app(tenant, id).await?.ok_or_else(|| Error::not_found("app"))?;
+        Ok(self.app_view(r))
+    }
+
+    /// Changes an app; absent fields are unchanged.
+    ///
+    /// # Errors
+    /// `not_found`; `validation_failed` as for [`create_app`](Self::create_app); `server_error`.
+    pub async fn update_app(&self, tenant: &TenantId, id: &AppId, patch: AppPatch) -> Result<App, Error> {
+        let mut r = self.inner.store.get_app(tenant, id).await?.ok_or_else(|| Error::not_found("app"))?;
+        if let Some(name) = patch.name {
+            if let Some(n) = &name {
+                check_text("name", n, 200)?;
+            }
+            r.name = name;
+        }
+        if let Some(client_id) = patch.client_id {
+            check_text("client_id", &client_id, 512)?;
+            r.client_id = client_id;
+        }
+        if let Some(secret) = patch.client_secret {
+            let s = secret.expose_secret();
+            if s.is_empty() || s.len() > 4096 {
+                return Err(Error::validation("client_secret must be 1 to 4096 bytes"));
+            }
+            r.client_secret = self.inner.secrets.seal(r.id.as_str(), FIELD_CLIENT_SECRET, s.as_bytes());
+        }
+        if let Some(urls) = patch.allowed_return_urls {
+            r.allowed_return_urls = self.check_allowlist_entries(&urls)?;
+        }
+        if let Some(scopes) = patch.scopes {
+            check_scopes(&scopes)?;
+            r.scopes = scopes;
+        }
+        r.updated_at = self.now();
+        if !self.inner.store.update_app(&r).await? {
+            return Err(Error::not_found("app"));
+        }
+        Ok(self.app_view(r))
+    }
+
+    /// Deletes an app. Its pending flows are cancelled; with `cascade` its accounts are
+    /// deleted too, without it the call fails while accounts use the app.
+    ///
+    /// # Errors
+    /// `not_found`; `app_in_use`; `server_error`.
+    pub async fn delete_app(&self, tenant: &TenantId, id: &AppId, cascade: bool) -> Result<(), Error> {
+        match self.inner.store.delete_app(tenant, id, cascade).await? {
+            DeleteApp::Deleted { accounts_deleted } => {
+                tracing::info!(app_id = %id, accounts_deleted, "oauth app deleted");
+                Ok(())
+            }
+            DeleteApp::InUse => Err(Error::new(
+                ErrorCode::AppInUse,
+                "accounts still use this app; delete them first or pass cascade=true",
+            )),
+            DeleteApp::NotFound => Err(Error::not_found("app")),
+        }
+    }
+
+    // ---------------------------------------------------------------- start
+
+    /// Starts a connect flow: checks the return URL against the app's allowlist, stores a
+    /// pending flow (with the PKCE verifier) and answers the provider's authorize URL.
+    ///
+    /// # Errors
+    /// `not_found` (unknown provider or app), `app_not_configured`, `app_id_required`,
+    /// `return_url_not_allowed`, `invalid_request` (scopes outside the app's), `server_error`.
+    ///
+    /// # Security
+    /// The state carries only a key id, the random flow id, the expiry and a tag; the
+    /// verifier stays in the store. `external_id` attributes the resulting account to the
+    /// host's user whoever's browser completes the flow.
+    pub async fn start(&self, tenant: &TenantId, provider: &str, params: StartParams) -> Result<Started, Error> {
+        let (provider_id, provider) = self.provider(provider)?;
+        let app = self.resolve_app(tenant, &provider_id, params.app_id.as_ref()).await?;
+        let allowlist = self.allowlist(&app.allowed_return_urls).map_err(Error::server)?;
+        let return_url = allowlist
+            .check(&params.return_url)
+            .map_err(|e| Error::new(ErrorCode::ReturnUrlNotAllowed, format!("return_url is not allowed: {e}")))?;
+        let app_scopes: Vec<String> =
+            if app.scopes.is_empty() { provider.default_scopes().to_vec() } else { app.scopes.clone() };
+        let scopes = match params.scopes {
+            Some(s) => {
+                if s.iter().any(|x| !app_scopes.contains(x)) {
+                    return Err(Error::invalid_request("scopes must be a subset of the app's scopes"));
+                }
+                s
+            }
+            None => app_scopes,
+        };
+        let now = self.now();
+        let expires_at = now + self.inner.state_ttl;
+        let flow_id = FlowId::generate();
+        let state = self.inner.signer.sign(&provider_id, &flow_id, expires_at);
+        let verifier = provider.uses_pkce().then(PkceVerifier::generate);
+        let challenge = verifier.as_ref().map(PkceVerifier::challenge);
+        let redirect_uri = self.redirect_uri(&provider_id);
+        let authorize_url = provider
+            .authorize_url(&AuthorizeRequest {
+                client_id: &app.client_id,
+                redirect_uri: &redirect_uri,
+                scopes: &scopes,
+                state: &state,
+                code_challenge: challenge.as_deref(),
+            })
+            .map_err(|e| {
+                Error::new(ErrorCode::ProviderError, "provider authorize URL could not be built").with_source(e)
+            })?;
+        let flow_key = flow_id.to_string();
+        let flow = PendingFlow {
+            id: flow_id,
+            tenant: tenant.clone(),
+            app_id: app.id.clone(),
+            provider: provider_id.clone(),
+            return_url: return_url.to_string(),
+            redirect_uri,
+            pkce_verifier: verifier.map(|v| {
+                self.inner.secrets.seal(&flow_key, FIELD_PKCE_VERIFIER, v.secret().expose_secret().as_bytes())
+            }),
+            scopes,
+            external_id: params.external_id,
+            created_at: now,
+            expires_at,
+            consumed_at: None,
+        };
+        self.inner.store.insert_flow(&flow).await?;
+        tracing::debug!(flow_id = %flow_key, provider = %provider_id, app_id = %app.id, "flow started");
+        Ok(Started { authorize_url: authorize_url.to_string(), state_expires_at: expires_at })
+    }
+
+    async fn resolve_app(
+        &self,
+        tenant: &TenantId,
+        provider: &ProviderId,
+        app_id: Option<&AppId>,
+    ) -> Result<AppRecord, Error> {
+        if let Some(id) = app_id {
+            return self
+                .inner
+                .store
+                .get_app(tenant, id)
+                .await?
+                .filter(|a| &a.provider == provider)
+                .ok_or_else(|| Error::not_found("app"));
+        }
+        let page = self.inner.store.list_apps(tenant, Some(provider), &PageRequest { limit: 2, after: None }).await?;
+        let mut items = page.items.into_iter();
+        match (items.next(), items.next()) {
+            (Some(app), None) => Ok(app),
+            (None, _) => Err(Error::new(
+                ErrorCode::AppNotConfigured,
+                format!("no oauth app is configured for provider {provider}"),
+            )),
+            (Some(_), Some(_)) => Err(Error::new(
+                ErrorCode::AppIdRequired,
+                format!("several oauth apps exist for provider {provider}; pass app_id"),
+            )),
+        }
+    }
+
+    // ---------------------------------------------------------------- callback
+
+    /// The callback: verify the state (before touching the store), consume the flow
+    /// atomically, re-check the return URL, exchange the code, read the profile, store the
+    /// account, and decide where the browser goes.
+    pub(crate) async fn callback(&self, provider: &ProviderId, params: CallbackParams) -> CallbackOutcome {
+        let Some(p) = self.inner.providers.get(provider).cloned() else {
+            return CallbackOutcome::Rejected;
+        };
+        let Some(state) = params.state.as_deref() else {
+            tracing::debug!("callback without state");
+            return CallbackOutcome::Rejected;
+        };
+        let verified = match self.inner.signer.verify(provider, state) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::debug!(reason = ?e.kind(), "callback with an invalid state");
+                return CallbackOutcome::Rejected;
+            }
+        };
+        let flow_key = verified.flow_id.to_string();
+        let now = self.now();
+        if now > verified.expires_at {
+            tracing::debug!(flow_id = %flow_key, "callback with an expired state");
+            return match self.inner.store.get_flow(&verified.flow_id).await {
+                Ok(Some(flow)) => self.finish_error(&flow, OAuthErrorReason::StateExpired).await,
+                Ok(None) => CallbackOutcome::Rejected,
+                Err(e) => {
+                    tracing::error!(error = %e, "store failed reading an expired flow");
+                    CallbackOutcome::Rejected
+                }
+            };
+        }
+        let flow = match self.inner.store.take_flow(&verified.flow_id, now).await {
+            Ok(TakeFlow::Taken(flow)) => flow,
+            Ok(TakeFlow::AlreadyConsumed(flow)) => {
+                tracing::info!(flow_id = %flow_key, "callback replayed");
+                return self.finish_error(&flow, OAuthErrorReason::StateReused).await;
+            }
+            Ok(TakeFlow::Missing) => {
+                tracing::debug!(flow_id = %flow_key, "callback for an unknown flow");
+                return CallbackOutcome::Rejected;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "store failed taking a flow");
+                return CallbackOutcome::Rejected;
+            }
+        };
+        if &flow.provider != provider {
+            return CallbackOutcome::Rejected;
+        }
+        let (app, destination) = match self.destination(&flow).await {
+            Some(x) => x,
+            None => return CallbackOutcome::Rejected,
+        };
+        let fail = |reason: OAuthErrorReason| {
+            tracing::info!(flow_id = %flow_key, reason = reason.as_str(), "connect flow failed");
+            CallbackOutcome::Redirect(with_params(destination.clone(), &[("oauth_error", reason.as_str())]))
+        };
+        if let Some(error) = params.error.as_deref() {
+            return fail(OAuthErrorReason::from_provider_error(error));
+        }
+        // RFC 9207: a present `iss` must equal the issuer exactly; a provider that always
+        // sends it must send it.
+        match (p.issuer(), params.iss.as_deref()) {
+            (Some(expected), Some(got)) if expected != got => return fail(OAuthErrorReason::ProviderError),
+            (None, Some(_)) | (Some(_), Some(_)) | (None, None) => {}
+            (Some(_), None) if p.requires_iss() => return fail(OAuthErrorReason::ProviderError),
+            (Some(_), None) => {}
+        }
+        let Some(code) = params.code.as_ref() else {
+            return fail(OAuthErrorReason::ProviderError);
+        };
+        let client_secret = match self.open_string(app.id.as_str(), FIELD_CLIENT_SECRET, &app.client_secret) {
+            Ok(s) => s,
+            Err(_) => return fail(OAuthErrorReason::ServerError),
+        };
+        let verifier = match &flow.pkce_verifier {
+            Some(sealed) => match self.open_string(&flow_key, FIELD_PKCE_VERIFIER, sealed) {
+                Ok(v) => Some(v),
+                Err(_) => return fail(OAuthErrorReason::ServerError),
+            },
+            None => None,
+        };
+        let ctx = ProviderContext {
+            http: self.inner.http.as_ref(),
+            credentials: ClientCredentials { client_id: &app.client_id, client_secret: &client_secret },
+        };
+        let tokens = match p.exchange_code(ctx, code.expose_secret(), &flow.redirect_uri, verifier.as_ref()).await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(flow_id = %flow_key, error = %e, "code exchange failed");
+                return fail(match e.kind() {
+                    ProviderErrorKind::Rejected | ProviderErrorKind::InvalidResponse => {
+                        OAuthErrorReason::TokenExchangeFailed
+                    }
+                    _ => OAuthErrorReason::ProviderError,
+                });
+            }
+        };
+        let profile = match p.fetch_profile(self.inner.http.as_ref(), &tokens.access_token).await {
+            Ok(profile) => profile,
+            Err(e) => {
+                tracing::warn!(flow_id = %flow_key, error = %e, "profile fetch failed");
+                return fail(OAuthErrorReason::ProfileFetchFailed);
+            }
+        };
+        let saved = self
+            .save_account(SaveAccount {
+                tenant: &flow.tenant,
+                provider,
+                app_id: Some(app.id.clone()),
+                external_id: flow.external_id.clone(),
+                profile,
+                requested_scopes: flow.scopes.clone(),
+                tokens,
+                expires_at: None,
+            })
+            .await;
+        match saved {
+            Ok(account) => {
+                tracing::info!(flow_id = %flow_key, account_id = %account.id, provider = %provider, "account connected");
+                CallbackOutcome::Redirect(with_params(
+                    destination,
+                    &[("connected", provider.as_str()), ("account_id", account.id.as_str())],
+                ))
+            }
+            Err(e) => {
+                tracing::error!(flow_id = %flow_key, error = ?e, "storing the account failed");
+                fail(OAuthErrorReason::ServerError)
+            }
+        }
+    }
+
+    /// The flow's app and its return URL re-checked against the app's allowlist as it is now;
+    /// `None` when there is no trustworthy destination.
+    async fn destination(&self, flow: &PendingFlow) -> Option<(AppRecord, Url)> {
+        let app = match self.inner.store.get_app(&flow.tenant, &flow.app_id).await {
+            Ok(Some(app)) => app,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::error!(error = %e, "store failed reading the flow's app");
+                return None;
+            }
+        };
+        let url = self.allowlist(&app.allowed_return_urls).ok()?.check(&flow.return_url).ok()?;
+        Some((app, url))
+    }
+
+    async fn finish_error(&self, flow: &PendingFlow, reason: OAuthErrorReason) -> CallbackOutcome {
+        match self.destination(flow).await {
+            Some((_, url)) => CallbackOutcome::Redirect(with_params(url, &[("oauth_error", reason.as_str())])),
+            None => CallbackOutcome::Rejected,
+        }
+    }
+
+    fn open_string(&self, row: &str, field: &str, sealed: &Sealed) -> Result<Secret<String>, Error> {
+        self.inner.secrets.open_string(row, field, sealed).map_err(|e| {
+            tracing::error!(field, error = %e, "a stored secret could not be opened");
+            Error::server(e)
+        })
+    }
+
+    // ---------------------------------------------------------------- accounts
+
+    async fn save_account(&self, s: SaveAccount<'_>) -> Result<AccountRecord, Error> {
+        let now = self.now();
+        let scopes = s.tokens.scopes.clone().unwrap_or_else(|| s.requested_scopes.clone());
+        let expires_at = s.expires_at.or_else(|| {
+            s.tokens.expires_in.map(|secs| {
+                now + time::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 2).min(10 * 365 * 86_400))
+            })
+        });
+        let store = &self.inner.store;
+        for _ in 0..4 {
+            if let Some(existing) =
+                store.find_account(s.tenant, s.provider, &s.profile.id, s.external_id.as_ref()).await?
+            {
+                let id = existing.id.clone();
+                let refresh_token = match &s.tokens.refresh_token {
+                    Some(t) => {
+                        Some(self.inner.secrets.seal(id.as_str(), FIELD_REFRESH_TOKEN, t.expose_secret().as_bytes()))
+                    }
+                    // A reconnect never overwrites a stored refresh token with nothing.
+                    None => existing.refresh_token.clone(),
+                };
+                let record = AccountRecord {
+                    access_token: self.inner.secrets.seal(
+                        id.as_str(),
+                        FIELD_ACCESS_TOKEN,
+                        s.tokens.access_token.expose_secret().as_bytes(),
+                    ),
+                    refresh_token,
+                    app_id: s.app_id.clone().or(existing.app_id.clone()),
+                    username: s.profile.username.clone(),
+                    display_name: s.profile.display_name.clone(),
+                    avatar_url: s.profile.avatar_url.clone(),
+                    scopes: scopes.clone(),
+                    status: AccountStatus::Active,
+                    token_expires_at: expires_at,
+                    updated_at: now,
+                    ..existing
+                };
+                if store.update_account(&record).await? {
+                    return Ok(record);
+                }
+                continue;
+            }
+            let id = AccountId::generate();
+            let record =
+                AccountRecord {
+                    access_token: self.inner.secrets.seal(
+                        id.as_str(),
+                        FIELD_ACCESS_TOKEN,
+                        s.tokens.access_token.expose_secret().as_bytes(),
+                    ),
+                    refresh_token: s.tokens.refresh_token.as_ref().map(|t| {
+                        self.inner.secrets.seal(id.as_str(), FIELD_REFRESH_TOKEN, t.expose_secret().as_bytes())
+                    }),
+                    id,
+                    tenant: s.tenant.clone(),
+                    provider: s.provider.clone(),
+                    app_id: s.app_id.clone(),
+                    provider_account_id: s.profile.id.clone(),
+                    username: s.profile.username.clone(),
+                    display_name: s.profile.display_name.clone(),
+                    avatar_url: s.profile.avatar_url.clone(),
+                    scopes: scopes.clone(),
+                    status: AccountStatus::Active,
+                    external_id: s.external_id.clone(),
+                    token_expires_at: expires_at,
+                    connected_at: now,
+                    updated_at: now,
+                };
+            match store.insert_account(&record).await? {
+                InsertAccount::Inserted => return Ok(record),
+                InsertAccount::Exists(_) => continue,
+            }
+        }
+        Err(Error::server(std::io::Error::other("account upsert did not settle after retries")))
+    }
+
+    /// Lists the tenant's accounts.
+    ///
+    /// # Errors
+    /// `server_error` when the store fails.
+    pub async fn accounts(
+        &self,
+        tenant: &TenantId,
+        filter: AccountFilter,
+        page: PageRequest,
+    ) -> Result<List<Account>, Error> {
+        let p = self.inner.store.list_accounts(tenant, &filter, &page).await?;
+        let next_cursor = p.next.as_ref().map(Cursor::encode);
+        Ok(List { data: p.items.into_iter().map(Account::from).collect(), next_cursor })
+    }
+
+    /// Reads one of the tenant's accounts.
+    ///
+    /// # Errors
+    /// `not_found` (also for another tenant's account); `server_error`.
+    pub async fn account(&self, tenant: &TenantId, id: &AccountId) -> Result<Account, Error> {
+        let r = self.inner.store.get_account(tenant, id).await?.ok_or_else(|| Error::not_found("account"))?;
+        Ok(r.into())
+    }
+
+    /// Registers an account from an access token the caller already holds; the token is
+    /// checked by a profile call. Reconnecting the same provider account updates it.
+    ///
+    /// # Errors
+    /// `validation_failed` (unknown provider), `not_found` (unknown app), `invalid_token`
+    /// (the provider refuses the token), `provider_error`, `server_error`.
+    pub async fn register_account(&self, tenant: &TenantId, new: NewAccount) -> Result<Account, Error> {
+        let provider_id: ProviderId = new.provider.parse().map_err(|_| Error::validation("unknown provider"))?;
+        let provider =
+            self.inner.providers.get(&provider_id).cloned().ok_or_else(|| Error::validation("unknown provider"))?;
+        let token = new.access_token.expose_secret();
+        if token.is_empty() || token.len() > 8192 {
+            return Err(Error::validation("access_token must be 1 to 8192 bytes"));
+        }
+        if let Some(app_id) = &new.app_id {
+            self.inner
+                .store
+                .get_app(tenant, app_id)
+                .await?
+                .filter(|a| a.provider == provider_id)
+                .ok_or_else(|| Error::not_found("app"))?;
+        }
+        let profile = provider.fetch_profile(self.inner.http.as_ref(), &new.access_token).await.map_err(|e| {
+            match e.kind() {
+                ProviderErrorKind::Rejected => {
+                    Error::new(ErrorCode::InvalidToken, "the provider refused the access token")
+                }
+                _ => Error::new(ErrorCode::ProviderError, "the provider failed to answer the profile request"),
+            }
+            .with_source(e)
+        })?;
+        let record = self
+            .save_account(SaveAccount {
+                tenant,
+                provider: &provider_id,
+                app_id: new.app_id,
+                external_id: new.external_id,
+                profile,
+                requested_scopes: Vec::new(),
+                tokens: TokenSet {
+                    access_token: new.access_token,
+                    refresh_token: new.refresh_token,
+                    expires_in: None,
+                    scopes: None,
+                },
+                expires_at: new.expires_at.map(whole_seconds),
+            })
+            .await?;
+        Ok(record.into())
+    }
+
+    /// Deletes an account (hard delete), first revoking its token at the provider where it
+    /// can (best effort: a failed revocation never blocks the delete).
+    ///
+    /// # Errors
+    /// `not_found`; `server_error`.
+    pub async fn disconnect(&self, tenant: &TenantId, id: &AccountId) -> Result<Revocation, Error> {
+        let account = self.inner.store.get_account(tenant, id).await?.ok_or_else(|| Error::not_found("account"))?;
+        let revocation = self.revoke(&account).await;
+        tracing::info!(account_id = %id, revocation = ?revocation, "account disconnected");
+        if !self.inner.store.delete_account(tenant, id).await? {
+            return Err(Error::not_found("account"));
+        }
+        Ok(revocation)
+    }
+
+    async fn revoke(&self, account: &AccountRecord) -> Revocation {
+        let Some(provider) = self.inner.providers.get(&account.provider).cloned() else {
+            return Revocation::Unsupported;
+        };
+        let Some(app_id) = &account.app_id else { return Revocation::Unsupported };
+        let Ok(Some(app)) = self.inner.store.get_app(&account.tenant, app_id).await else {
+            return Revocation::Unsupported;
+        };
+        let (Ok(secret), Ok(token)) = (
+            self.open_string(app.id.as_str(), FIELD_CLIENT_SECRET, &app.client_secret),
+            self.open_string(account.id.as_str(), FIELD_ACCESS_TOKEN, &account.access_token),
+        ) else {
+            return Revocation::Failed;
+        };
+        let ctx = ProviderContext {
+            http: self.inner.http.as_ref(),
+            credentials: ClientCredentials { client_id: &app.client_id, client_secret: &secret },
+        };
+        match provider.revoke(ctx, &token).await {
+            Ok(()) => Revocation::Revoked,
+            Err(e) if e.kind() == ProviderErrorKind::Unsupported => Revocation::Unsupported,
+            Err(e) => {
+                tracing::warn!(account_id = %account.id, error = %e, "revocation failed");
+                Revocation::Failed
+            }
+        }
+    }
+
+    /// A valid access token for the account, refreshed first when it is expired or about to
+    /// expire (one refresh at a time per account; concurrent callers share it).
+    ///
+    /// # Errors
+    /// `not_found`; `invalid_token` when the account is expired or revoked, or the provider
+    /// refused the refresh for good (the account is then marked `expired`);
+    /// `provider_error` when the provider failed transiently (the stored tokens are kept);
+    /// `server_error`.
+    ///
+    /// # Security
+    /// The returned value is the live credential: keep it out of logs.
+    pub async fn access_token(&self, tenant: &TenantId, id: &AccountId) -> Result<Secret<String>, Error> {
+        let account = self.inner.store.get_account(tenant, id).await?.ok_or_else(|| Error::not_found("account"))?;
+        if let Some(token) = self.usable_token(&account)? {
+            return Ok(token);
+        }
+        let lock = {
+            let mut locks = self.inner.refresh_locks.lock().unwrap_or_else(|e| e.into_inner());
+            locks.entry(id.clone()).or_default().clone()
+        };
+        let result = {
+            let _guard = lock.lock().await;
+            self.refresh_locked(tenant, id).await
+        };
+        {
+            let mut locks = self.inner.refresh_locks.lock().unwrap_or_else(|e| e.into_inner());
+            if locks.get(id).is_some_and(|l| Arc::strong_count(l) <= 2) {
+                locks.remove(id);
+            }
+        }
+        result
+    }
+
+    fn usable_token(&self, account: &AccountRecord) -> Result<Option<Secret<String>>, Error> {
+        if account.status != AccountStatus::Active {
+            return Err(Error::new(
+                ErrorCode::InvalidToken,
+                format!("the account is {}; reconnect it", account.status.as_str()),
+            ));
+        }
+        let fresh = account.token_expires_at.is_none_or(|t| t - REFRESH_MARGIN > self.now());
+        if fresh {
+            return self.open_string(account.id.as_str(), FIELD_ACCESS_TOKEN, &account.access_token).map(Some);
+        }
+        Ok(None)
+    }
+
+    async fn refresh_locked(&self, tenant: &TenantId, id: &AccountId) -> Result<Secret<String>, Error> {
+        // Re-read under the lock: another caller may have refreshed already.
+        let account = self.inner.store.get_account(tenant, id).await?.ok_or_else(|| Error::not_found("account"))?;
+        if let Some(token) = self.usable_token(&account)? {
+            return Ok(token);
+        }
+        let (Some(refresh_sealed), Some(provider), Some(app_id)) = (
+            account.refresh_token.clone(),
+            self.inner.providers.get(&account.provider).cloned(),
+            account.app_id.clone(),
+        ) else {
+            return self.mark_expired(account).await;
+        };
+        let Some(app) = self.inner.store.get_app(tenant, &app_id).await? else {
+            return self.mark_expired(account).await;
+        };
+        let refresh_token = self.open_string(id.as_str(), FIELD_REFRESH_TOKEN, &refresh_sealed)?;
+        let secret = self.open_string(app.id.as_str(), FIELD_CLIENT_SECRET, &app.client_secret)?;
+        let ctx = ProviderContext {
+            http: self.inner.http.as_ref(),
+            credentials: ClientCredentials { client_id: &app.client_id, client_secret: &secret },
+        };
+        match provider.refresh(ctx, &refresh_token).await {
+            Ok(tokens) => {
+                let now = self.now();
+                let record = AccountRecord {
+                    access_token: self.inner.secrets.seal(
+                        id.as_str(),
+                        FIELD_ACCESS_TOKEN,
+                        tokens.access_token.expose_secret().as_bytes(),
+                    ),
+                    refresh_token: match &tokens.refresh_token {
+                        Some(t) => Some(self.inner.secrets.seal(
+                            id.as_str(),
+                            FIELD_REFRESH_TOKEN,
+                            t.expose_secret().as_bytes(),
+                        )),
+                        None => Some(refresh_sealed),
+                    },
+                    token_expires_at: tokens.expires_in.map(|s| {
+                        now + time::Duration::seconds(i64::try_from(s).unwrap_or(3600).min(10 * 365 * 86_400))
+                    }),
+                    scopes: tokens.scopes.clone().unwrap_or_else(|| account.scopes.clone()),
+                    updated_at: now,
+                    ..account
+                };
+                if !self.inner.store.update_account(&record).await? {
+                    return Err(Error::not_found("account"));
+                }
+                tracing::info!(account_id = %id, "access token refreshed");
+                Ok(tokens.access_token)
+            }
+            Err(e) if e.kind() == ProviderErrorKind::Rejected => {
+                tracing::warn!(account_id = %id, error = %e, "refresh refused; account marked expired");
+                self.mark_expired(account).await
+            }
+            Err(e) => {
+                tracing::warn!(account_id = %id, error = %e, "refresh failed; tokens kept");
+                Err(Error::new(ErrorCode::ProviderError, "the provider failed to refresh the token").with_source(e))
+            }
+        }
+    }
+
+    async fn mark_expired(&self, account: AccountRecord) -> Result<Secret<String>, Error> {
+        let record = AccountRecord { status: AccountStatus::Expired, updated_at: self.now(), ..account };
+        self.inner.store.update_account(&record).await?;
+        Err(Error::new(ErrorCode::InvalidToken, "the token expired and cannot be refreshed; reconnect the account"))
+    }
+
+    /// Deletes pending and consumed flows that expired more than an hour ago. Call it
+    /// periodically (every few minutes) so the flow table does not grow without bound.
+    ///
+    /// # Errors
+    /// `server_error` when the store fails.
+    pub async fn sweep_flows(&self) -> Result<u64, Error> {
+        Ok(self.inner.store.sweep_flows(self.now() - FLOW_RETENTION).await?)
+    }
+}
+
+struct SaveAccount<'a> {
+    tenant: &'a TenantId,
+    provider: &'a ProviderId,
+    app_id: Option<AppId>,
+    external_id: Option<ExternalId>,
+    profile: Profile,
+    requested_scopes: Vec<String>,
+    tokens: TokenSet,
+    expires_at: Option<OffsetDateTime>,
+}

@@ -1,0 +1,278 @@
+//! The objects of the API, as the routes answer them and as the host-side Rust API returns
+//! them. None of them ever holds a secret or a token.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::ids::{AccountId, AppId, ExternalId, ProviderId};
+use crate::secret::Secret;
+use crate::store::{AccountRecord, AccountStatus, AppRecord};
+
+/// An OAuth app as returned: never the secret, in no form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct App {
+    /// `app_…`
+    pub id: AppId,
+    /// The provider.
+    pub provider: ProviderId,
+    /// The display name.
+    pub name: Option<String>,
+    /// The provider's client id.
+    pub client_id: String,
+    /// The return-URL allowlist (normalised).
+    pub allowed_return_urls: Vec<String>,
+    /// The scopes requested (empty: the provider's defaults).
+    pub scopes: Vec<String>,
+    /// The callback URL to register at the provider.
+    pub redirect_uri: String,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Last change.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl App {
+    pub(crate) fn from_record(r: AppRecord, redirect_uri: String) -> Self {
+        Self {
+            id: r.id,
+            provider: r.provider,
+            name: r.name,
+            client_id: r.client_id,
+            allowed_return_urls: r.allowed_return_urls,
+            scopes: r.scopes,
+            redirect_uri,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// A connected account as returned: never a token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Account {
+    /// `acc_…`
+    pub id: AccountId,
+    /// The provider.
+    pub provider: ProviderId,
+    /// The account's id at the provider.
+    pub provider_account_id: String,
+    /// The handle.
+    pub username: Option<String>,
+    /// The display name.
+    pub display_name: Option<String>,
+    /// The avatar URL.
+    pub avatar_url: Option<String>,
+    /// The scopes granted.
+    pub scopes: Vec<String>,
+    /// `active`, `expired` or `revoked`.
+    pub status: AccountStatus,
+    /// The app whose credentials obtained the tokens.
+    pub app_id: Option<AppId>,
+    /// The host's reference to its end user.
+    pub external_id: Option<ExternalId>,
+    /// When first connected.
+    #[serde(with = "time::serde::rfc3339")]
+    pub connected_at: OffsetDateTime,
+    /// When the access token expires, where known.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub token_expires_at: Option<OffsetDateTime>,
+}
+
+impl From<AccountRecord> for Account {
+    fn from(r: AccountRecord) -> Self {
+        Self {
+            id: r.id,
+            provider: r.provider,
+            provider_account_id: r.provider_account_id,
+            username: r.username,
+            display_name: r.display_name,
+            avatar_url: r.avatar_url,
+            scopes: r.scopes,
+            status: r.status,
+            app_id: r.app_id,
+            external_id: r.external_id,
+            connected_at: r.connected_at,
+            token_expires_at: r.token_expires_at,
+        }
+    }
+}
+
+impl Serialize for AccountStatus {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// One page of a list: `{"data":[…],"next_cursor":"…"|null}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct List<T> {
+    /// The items.
+    pub data: Vec<T>,
+    /// Pass as `?cursor=` to read the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A new OAuth app (`POST /oauth-apps`).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct NewApp {
+    /// The provider id.
+    pub provider: String,
+    /// A display name (at most 200 characters).
+    pub name: Option<String>,
+    /// The provider's client id.
+    pub client_id: String,
+    /// The client secret; encrypted at rest, never returned.
+    pub client_secret: Secret<String>,
+    /// 1 to 100 return-URL allowlist entries of at most 2 KiB.
+    pub allowed_return_urls: Vec<String>,
+    /// Scopes to request instead of the provider's defaults.
+    pub scopes: Option<Vec<String>>,
+}
+
+impl NewApp {
+    /// A new app with the required fields.
+    pub fn new(
+        provider: impl Into<String>,
+        client_id: impl Into<String>,
+        client_secret: impl Into<Secret<String>>,
+        allowed_return_urls: Vec<String>,
+    ) -> Self {
+        Self {
+            provider: provider.into(),
+            name: None,
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+            allowed_return_urls,
+            scopes: None,
+        }
+    }
+
+    /// Sets the display name.
+    #[must_use]
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Sets the scopes.
+    #[must_use]
+    pub fn scopes(mut self, scopes: Vec<String>) -> Self {
+        self.scopes = Some(scopes);
+        self
+    }
+}
+
+/// Changes to an app (`PATCH /oauth-apps/{id}`): an absent field is unchanged.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct AppPatch {
+    /// `Some(None)` clears the name.
+    pub name: Option<Option<String>>,
+    /// A new client id.
+    pub client_id: Option<String>,
+    /// A new client secret.
+    pub client_secret: Option<Secret<String>>,
+    /// A new allowlist.
+    pub allowed_return_urls: Option<Vec<String>>,
+    /// New scopes.
+    pub scopes: Option<Vec<String>>,
+}
+
+/// The parameters of `start`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct StartParams {
+    /// Where the browser goes afterwards; must pass the app's allowlist.
+    pub return_url: String,
+    /// Which app, when the tenant has several for the provider.
+    pub app_id: Option<AppId>,
+    /// A subset of the app's scopes.
+    pub scopes: Option<Vec<String>>,
+    /// The host's reference to the end user starting the flow.
+    pub external_id: Option<ExternalId>,
+}
+
+impl StartParams {
+    /// Parameters with a return URL.
+    pub fn new(return_url: impl Into<String>) -> Self {
+        Self { return_url: return_url.into(), app_id: None, scopes: None, external_id: None }
+    }
+
+    /// Chooses the app.
+    #[must_use]
+    pub fn app_id(mut self, app_id: AppId) -> Self {
+        self.app_id = Some(app_id);
+        self
+    }
+
+    /// Narrows the scopes.
+    #[must_use]
+    pub fn scopes(mut self, scopes: Vec<String>) -> Self {
+        self.scopes = Some(scopes);
+        self
+    }
+
+    /// Attributes the flow (and the account it creates) to the host's end user.
+    #[must_use]
+    pub fn external_id(mut self, external_id: ExternalId) -> Self {
+        self.external_id = Some(external_id);
+        self
+    }
+}
+
+/// The answer of `start`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Started {
+    /// Send the user's browser here.
+    pub authorize_url: String,
+    /// When the flow's state stops being accepted.
+    #[serde(with = "time::serde::rfc3339")]
+    pub state_expires_at: OffsetDateTime,
+}
+
+/// An account registered from a token the caller already holds (`POST /accounts`).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct NewAccount {
+    /// The provider id.
+    pub provider: String,
+    /// The access token; checked by a profile call.
+    pub access_token: Secret<String>,
+    /// A refresh token.
+    pub refresh_token: Option<Secret<String>>,
+    /// When the access token expires.
+    pub expires_at: Option<OffsetDateTime>,
+    /// The app whose credentials issued the token (needed to refresh or revoke).
+    pub app_id: Option<AppId>,
+    /// The host's reference to its end user.
+    pub external_id: Option<ExternalId>,
+}
+
+impl NewAccount {
+    /// A new account from an access token.
+    pub fn new(provider: impl Into<String>, access_token: impl Into<Secret<String>>) -> Self {
+        Self {
+            provider: provider.into(),
+            access_token: access_token.into(),
+            refresh_token: None,
+            expires_at: None,
+            app_id: None,
+            external_id: None,
+        }
+    }
+}
+
+/// What happened at the provider when an account was disconnected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Revocation {
+    /// The provider revoked the token.
+    Revoked,
+    /// The provider has no revocation endpoint (or the account has no app to revoke with).
+    Unsupported,
+    /// The revocation call failed; the account was deleted anyway.
+    Failed,
+}
