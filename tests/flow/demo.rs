@@ -1,0 +1,181 @@
+//! The demo host app (`examples/axum_host.rs`), started in-process on port 0 from a TOML
+//! configuration, walked over real HTTP on loopback.
+
+use std::path::PathBuf;
+
+use dravo_connect::test_util::MockProvider;
+use serde_json::{Value, json};
+
+#[path = "../../examples/shared/mod.rs"]
+mod shared;
+
+fn temp_dir(name: &str) -> PathBuf {
+    let mut bytes = [0u8; 8];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+    let dir = std::env::temp_dir().join(format!("dravo-{name}-{}", u64::from_le_bytes(bytes)));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+async fn serve(demo: shared::Demo, listener: tokio::net::TcpListener) {
+    tokio::spawn(async move { axum::serve(listener, demo.router).await.unwrap() });
+}
+
+fn location(r: &reqwest::Response) -> String {
+    r.headers()["location"].to_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_demo_app_from_a_toml_config_walks_start_consent_callback_accounts_over_http() {
+    let mock = MockProvider::start().await.unwrap();
+    let dir = temp_dir("e2e");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let base = format!("http://{addr}");
+    let config = format!(
+        r#"
+listen = "127.0.0.1:0"
+database_url = "sqlite://{db}?mode=rwc"
+public_base_url = "{base}"
+prefix = "/api"
+state_secret = "c3RhdGUtc2VjcmV0LWZvci10aGUtZTJlLXRlc3QtMDEyMzQ1"
+encryption_key = "ZW5jcnlwdGlvbi1rZXktZm9yLXRoZS1lMmUtdGVzdDA"
+outbound_loopback_only = true
+state_ttl_secs = 300
+
+[api_keys]
+"e2e_key_0123456789abcdef" = "acme"
+
+[[providers]]
+id = "acme"
+authorize_url = "{authorize}"
+token_url = "{token}"
+userinfo_url = "{userinfo}"
+revoke_url = "{revoke}"
+scopes = ["profile", "post"]
+pkce = true
+token_auth = "basic"
+
+[providers.profile]
+id = "/sub"
+username = "/preferred_username"
+display_name = "/name"
+avatar_url = "/picture"
+"#,
+        db = dir.join("e2e.db").display(),
+        authorize = mock.authorize_url(),
+        token = mock.token_url(),
+        userinfo = mock.userinfo_url(),
+        revoke = mock.revoke_url(),
+    );
+    let demo = shared::build(Some(&config), &dir, Some(addr)).await.unwrap();
+    assert_eq!(demo.connect.prefix(), "/api");
+    serve(demo, listener).await;
+    let http = client();
+    let key = "Bearer e2e_key_0123456789abcdef";
+
+    let app = http
+        .post(format!("{base}/api/oauth-apps"))
+        .header("authorization", key)
+        .json(&json!({
+            "provider": "acme", "client_id": mock.config().client_id, "client_secret": mock.config().client_secret,
+            "allowed_return_urls": [format!("{base}/done")]
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(app.status(), 201);
+    let app: Value = app.json().await.unwrap();
+    assert_eq!(app["redirect_uri"], format!("{base}/api/oauth/acme/callback"));
+
+    let started: Value = http
+        .get(format!("{base}/api/oauth/acme/start"))
+        .query(&[("return_url", format!("{base}/done")), ("external_id", "user-7".into())])
+        .header("authorization", key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let authorize_url = started["authorize_url"].as_str().unwrap();
+    // The browser goes to the provider, which consents and redirects to our callback.
+    let consent = http.get(authorize_url).send().await.unwrap();
+    assert_eq!(consent.status(), 302);
+    let callback = location(&consent);
+    assert!(callback.starts_with(&format!("{base}/api/oauth/acme/callback?")));
+    let back = http.get(&callback).send().await.unwrap();
+    assert_eq!(back.status(), 302);
+    let done = url::Url::parse(&location(&back)).unwrap();
+    assert_eq!(done.path(), "/done");
+    let q: std::collections::HashMap<_, _> = done.query_pairs().into_owned().collect();
+    assert_eq!(q["connected"], "acme");
+
+    let list: Value = http
+        .get(format!("{base}/api/accounts"))
+        .header("authorization", key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["data"][0]["id"], q["account_id"].as_str());
+    assert_eq!(list["data"][0]["external_id"], "user-7");
+    assert_eq!(list["data"][0]["provider_account_id"], "mock-user-1");
+
+    // The demo page and its host routes (no API key in the browser) work too.
+    let page = http.get(format!("{base}/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("dravo-connect demo") && !html.contains("e2e_key"));
+    let providers: Value = http.get(format!("{base}/demo/providers")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(providers["providers"], json!(["demo"]));
+    let started: Value = http.post(format!("{base}/demo/connect/demo")).send().await.unwrap().json().await.unwrap();
+    let consent = http.get(started["authorize_url"].as_str().unwrap()).send().await.unwrap();
+    let back = http.get(location(&consent)).send().await.unwrap();
+    assert!(location(&back).starts_with(&format!("{base}/?connected=demo")));
+    let accounts: Value = http.get(format!("{base}/demo/accounts")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(accounts["data"][0]["provider"], "demo");
+    let id = accounts["data"][0]["id"].as_str().unwrap();
+    let r = http.post(format!("{base}/demo/accounts/{id}/disconnect")).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    let accounts: Value = http.get(format!("{base}/demo/accounts")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(accounts["data"], json!([]));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn the_demo_without_config_keeps_its_data_and_keys_across_a_restart() {
+    let dir = temp_dir("restart");
+    let tenant: dravo_connect::TenantId = shared::DEMO_TENANT.parse().unwrap();
+    let account_id = {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let demo = shared::build(None, &dir, Some(addr)).await.unwrap();
+        assert!(demo.generated.iter().any(|g| g.contains("created tenant")));
+        let connect = demo.connect.clone();
+        let mock = demo.mock.clone();
+        serve(demo, listener).await;
+        let http = client();
+        let started: Value =
+            http.post(format!("http://{addr}/demo/connect/demo")).send().await.unwrap().json().await.unwrap();
+        let to = mock.consent(started["authorize_url"].as_str().unwrap()).await.unwrap();
+        let back = http.get(to.as_str()).send().await.unwrap();
+        assert!(location(&back).contains("connected=demo"), "{}", location(&back));
+        let list = connect.accounts(&tenant, Default::default(), Default::default()).await.unwrap();
+        list.data[0].id.clone()
+    };
+    assert!(dir.join("keys.toml").exists() && dir.join("connect.db").exists());
+    // A second start reads the same keys and database: the sealed token still opens.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let demo = shared::build(None, &dir, Some(listener.local_addr().unwrap())).await.unwrap();
+    assert!(!demo.generated.iter().any(|g| g.contains("generated")), "{:?}", demo.generated);
+    let token = demo.connect.access_token(&tenant, &account_id).await.unwrap();
+    assert!(token.expose_secret().starts_with("mock_at_"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,302 @@
+//! The flow tests' harness: a host app (axum) with `ConnectLayer`, a `MemoryStore` behind a
+//! counting/failing wrapper, a manual clock, and the mock provider on loopback.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use bytes::Bytes;
+use dravo_connect::store::{
+    AccountFilter, AccountRecord, AppRecord, DeleteApp, InsertAccount, MemoryStore, Page, PageRequest, PendingFlow,
+    Store, StoreError, TakeFlow,
+};
+use dravo_connect::test_util::{MockConfig, MockProvider};
+use dravo_connect::{
+    AccountId, AppId, Connect, ConnectBuilder, ConnectLayer, ExternalId, FlowId, KeyId, ManualClock, ProviderId,
+    Secret, TenantId,
+};
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::macros::datetime;
+use tower::ServiceExt;
+
+pub const KEY1: &str = "test_key_tenant_one_000001";
+pub const KEY2: &str = "test_key_tenant_two_000002";
+pub const BASE: &str = "https://connect.example.test";
+pub const RETURN: &str = "https://app.acme.test/connect";
+pub const START: OffsetDateTime = datetime!(2026-01-01 00:00 UTC);
+
+/// A store that counts calls and can be made to fail.
+#[derive(Debug, Default)]
+pub struct FaultyStore {
+    inner: MemoryStore,
+    pub fail: AtomicBool,
+    pub fail_accounts: AtomicBool,
+    pub calls: AtomicU64,
+}
+
+impl FaultyStore {
+    fn check(&self) -> Result<(), StoreError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(StoreError::backend(std::io::Error::other("db password=hunter2 exploded")));
+        }
+        Ok(())
+    }
+    fn check_accounts(&self) -> Result<(), StoreError> {
+        self.check()?;
+        if self.fail_accounts.load(Ordering::SeqCst) {
+            return Err(StoreError::backend(std::io::Error::other("accounts table on fire")));
+        }
+        Ok(())
+    }
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl Store for FaultyStore {
+    async fn insert_app(&self, app: &AppRecord) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.insert_app(app).await
+    }
+    async fn get_app(&self, t: &TenantId, id: &AppId) -> Result<Option<AppRecord>, StoreError> {
+        self.check()?;
+        self.inner.get_app(t, id).await
+    }
+    async fn list_apps(
+        &self,
+        t: &TenantId,
+        p: Option<&ProviderId>,
+        page: &PageRequest,
+    ) -> Result<Page<AppRecord>, StoreError> {
+        self.check()?;
+        self.inner.list_apps(t, p, page).await
+    }
+    async fn update_app(&self, app: &AppRecord) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.update_app(app).await
+    }
+    async fn delete_app(&self, t: &TenantId, id: &AppId, cascade: bool) -> Result<DeleteApp, StoreError> {
+        self.check()?;
+        self.inner.delete_app(t, id, cascade).await
+    }
+    async fn find_account(
+        &self,
+        t: &TenantId,
+        p: &ProviderId,
+        pid: &str,
+        e: Option<&ExternalId>,
+    ) -> Result<Option<AccountRecord>, StoreError> {
+        self.check_accounts()?;
+        self.inner.find_account(t, p, pid, e).await
+    }
+    async fn insert_account(&self, a: &AccountRecord) -> Result<InsertAccount, StoreError> {
+        self.check_accounts()?;
+        self.inner.insert_account(a).await
+    }
+    async fn update_account(&self, a: &AccountRecord) -> Result<bool, StoreError> {
+        self.check_accounts()?;
+        self.inner.update_account(a).await
+    }
+    async fn get_account(&self, t: &TenantId, id: &AccountId) -> Result<Option<AccountRecord>, StoreError> {
+        self.check()?;
+        self.inner.get_account(t, id).await
+    }
+    async fn list_accounts(
+        &self,
+        t: &TenantId,
+        f: &AccountFilter,
+        page: &PageRequest,
+    ) -> Result<Page<AccountRecord>, StoreError> {
+        self.check()?;
+        self.inner.list_accounts(t, f, page).await
+    }
+    async fn delete_account(&self, t: &TenantId, id: &AccountId) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.delete_account(t, id).await
+    }
+    async fn insert_flow(&self, f: &PendingFlow) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.insert_flow(f).await
+    }
+    async fn get_flow(&self, id: &FlowId) -> Result<Option<PendingFlow>, StoreError> {
+        self.check()?;
+        self.inner.get_flow(id).await
+    }
+    async fn take_flow(&self, id: &FlowId, now: OffsetDateTime) -> Result<TakeFlow, StoreError> {
+        self.check()?;
+        self.inner.take_flow(id, now).await
+    }
+    async fn sweep_flows(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        self.check()?;
+        self.inner.sweep_flows(before).await
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text()))
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().unwrap())
+    }
+    pub fn location(&self) -> url::Url {
+        url::Url::parse(self.header("location").expect("a Location header")).unwrap()
+    }
+    /// Asserts a JSON error with this status and code.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.text());
+        assert_eq!(self.json()["error"]["code"], code, "body: {}", self.text());
+        assert!(self.json()["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert_eq!(self.header("content-type"), Some("application/json"));
+    }
+    /// The query parameter `name` of the Location header.
+    pub fn location_param(&self, name: &str) -> Option<String> {
+        self.location().query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+    }
+}
+
+pub struct H {
+    pub connect: Connect,
+    pub app: Router,
+    pub mock: MockProvider,
+    pub clock: Arc<ManualClock>,
+    pub store: Arc<FaultyStore>,
+}
+
+pub fn tenant(s: &str) -> TenantId {
+    s.parse().unwrap()
+}
+
+impl H {
+    pub async fn new() -> H {
+        Self::with(MockConfig::default(), |b| b).await
+    }
+
+    pub async fn with(mock: MockConfig, f: impl FnOnce(ConnectBuilder) -> ConnectBuilder) -> H {
+        let mock = MockProvider::start_with(mock).await.unwrap();
+        let clock = Arc::new(ManualClock::new(START));
+        let store = Arc::new(FaultyStore::default());
+        let builder = Connect::builder()
+            .public_base_url(BASE)
+            .api_key(KEY1, tenant("t1"))
+            .api_key(KEY2, tenant("t2"))
+            .state_key(KeyId::zero(), Secret::new(vec![0x11; 32]))
+            .encryption_key(KeyId::zero(), Secret::new(vec![0x22; 32]))
+            .shared_store(store.clone())
+            .clock(clock.clone())
+            .outbound_loopback_only(true)
+            .provider_config(mock.provider_config("mock"));
+        let connect = f(builder).build().unwrap();
+        let app = Router::new()
+            .route("/", get(|| async { "host home" }))
+            .route("/v1/host-owned", get(|| async { "host route under the prefix" }))
+            .layer(ConnectLayer::new(connect.clone()))
+            .layer(axum::middleware::map_response(|mut res: axum::response::Response| async move {
+                res.headers_mut().insert("x-host-middleware", http::HeaderValue::from_static("seen"));
+                res
+            }));
+        H { connect, app, mock, clock, store }
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> Resp {
+        let res = self.app.clone().oneshot(req).await.unwrap();
+        let (parts, body) = res.into_parts();
+        let body = body.collect().await.unwrap().to_bytes();
+        Resp { status: parts.status, headers: parts.headers, body }
+    }
+
+    pub async fn req(&self, method: Method, uri: &str, key: Option<&str>, body: Option<Value>) -> Resp {
+        let mut b = Request::builder().method(method).uri(uri);
+        if let Some(k) = key {
+            b = b.header("authorization", format!("Bearer {k}"));
+        }
+        let body = match body {
+            Some(v) => {
+                b = b.header("content-type", "application/json");
+                Body::from(serde_json::to_vec(&v).unwrap())
+            }
+            None => Body::empty(),
+        };
+        self.send(b.body(body).unwrap()).await
+    }
+
+    pub async fn get(&self, uri: &str, key: Option<&str>) -> Resp {
+        self.req(Method::GET, uri, key, None).await
+    }
+
+    pub fn app_body(&self) -> Value {
+        json!({
+            "provider": "mock",
+            "name": "Mock app",
+            "client_id": self.mock.config().client_id,
+            "client_secret": self.mock.config().client_secret,
+            "allowed_return_urls": [RETURN],
+        })
+    }
+
+    /// Creates the tenant's app for the mock and returns its id.
+    pub async fn create_app(&self, key: &str) -> String {
+        let r = self.req(Method::POST, "/v1/oauth-apps", Some(key), Some(self.app_body())).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        r.json()["id"].as_str().unwrap().to_owned()
+    }
+
+    /// `start` with `query` (already encoded), expecting success: the authorize URL.
+    pub async fn start(&self, key: &str, query: &str) -> String {
+        let r = self.get(&format!("/v1/oauth/mock/start?{query}"), Some(key)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        r.json()["authorize_url"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn start_default(&self, key: &str) -> String {
+        self.start(key, &format!("return_url={}", enc(RETURN))).await
+    }
+
+    /// The mock consents; returns the callback path+query our app receives.
+    pub async fn consent(&self, authorize_url: &str) -> String {
+        let to = self.mock.consent(authorize_url).await.unwrap();
+        assert!(to.as_str().starts_with(&format!("{BASE}/v1/oauth/mock/callback?")), "{to}");
+        format!("{}?{}", to.path(), to.query().unwrap())
+    }
+
+    pub async fn callback(&self, path_and_query: &str) -> Resp {
+        self.get(path_and_query, None).await
+    }
+
+    /// Creates an app (tenant 1), starts and completes a flow; the callback response.
+    pub async fn connect_once(&self) -> Resp {
+        self.create_app(KEY1).await;
+        let url = self.start_default(KEY1).await;
+        let cb = self.consent(&url).await;
+        self.callback(&cb).await
+    }
+}
+
+pub fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+pub fn param(path_and_query: &str, name: &str) -> String {
+    let u = url::Url::parse(&format!("{BASE}{path_and_query}")).unwrap();
+    u.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned()).unwrap()
+}
