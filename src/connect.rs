@@ -65,7 +65,17 @@ pub(crate) struct Inner {
     pub(crate) max_url_bytes: usize,
     pub(crate) allowlist_options: AllowlistOptions,
     refresh_locks: Mutex<HashMap<AccountId, Arc<tokio::sync::Mutex<()>>>>,
+    /// Parsed allowlists by app, each kept with the exact entries it was built from: a hit
+    /// requires the app row read for this request to hold the same entries, so a changed
+    /// allowlist (on any instance) is never served stale.
+    allowlists: Mutex<HashMap<AppId, CachedAllowlist>>,
 }
+
+/// An allowlist and the entries it was parsed from.
+type CachedAllowlist = (Vec<String>, Arc<ReturnUrlAllowlist>);
+
+/// Parsed allowlists kept at most; past it the cache starts over.
+const ALLOWLIST_CACHE_MAX: usize = 10_000;
 
 impl fmt::Debug for Connect {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -308,6 +318,7 @@ impl ConnectBuilder {
                 max_url_bytes: self.max_url_bytes,
                 allowlist_options: AllowlistOptions::default().allow_http(self.allow_http_return_urls),
                 refresh_locks: Mutex::new(HashMap::new()),
+                allowlists: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -461,6 +472,23 @@ impl Connect {
 
     fn allowlist(&self, entries: &[String]) -> Result<ReturnUrlAllowlist, crate::core::AllowlistError> {
         ReturnUrlAllowlist::with_options(entries, self.inner.allowlist_options)
+    }
+
+    /// The app's allowlist, parsed once per distinct entry list.
+    fn app_allowlist(&self, app: &AppRecord) -> Result<Arc<ReturnUrlAllowlist>, crate::core::AllowlistError> {
+        {
+            let cache = self.inner.allowlists.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((_, list)) = cache.get(&app.id).filter(|(entries, _)| *entries == app.allowed_return_urls) {
+                return Ok(list.clone());
+            }
+        }
+        let list = Arc::new(self.allowlist(&app.allowed_return_urls)?);
+        let mut cache = self.inner.allowlists.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= ALLOWLIST_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(app.id.clone(), (app.allowed_return_urls.clone(), list.clone()));
+        Ok(list)
     }
 
     fn app_view(&self, r: AppRecord) -> App {
@@ -620,7 +648,7 @@ impl Connect {
     pub async fn start(&self, tenant: &TenantId, provider: &str, params: StartParams) -> Result<Started, Error> {
         let (provider_id, provider) = self.provider(provider)?;
         let app = self.resolve_app(tenant, &provider_id, params.app_id.as_ref()).await?;
-        let allowlist = self.allowlist(&app.allowed_return_urls).map_err(Error::server)?;
+        let allowlist = self.app_allowlist(&app).map_err(Error::server)?;
         let return_url = allowlist
             .check(&params.return_url)
             .map_err(|e| Error::new(ErrorCode::ReturnUrlNotAllowed, format!("return_url is not allowed: {e}")))?;
@@ -850,7 +878,7 @@ impl Connect {
                 return None;
             }
         };
-        let url = self.allowlist(&app.allowed_return_urls).ok()?.check(&flow.return_url).ok()?;
+        let url = self.app_allowlist(&app).ok()?.check(&flow.return_url).ok()?;
         Some((app, url))
     }
 

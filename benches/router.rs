@@ -1,0 +1,96 @@
+//! The router serving `start` in-process, outside any framework and through the axum
+//! adapters, beside a bare JSON hello route in the same app and raw HMAC (the floor).
+//!
+//! `cargo bench --bench router`. Results and ratios: BENCHMARKS.md.
+
+use std::hint::black_box;
+
+use axum::Router;
+use axum::body::Body;
+use bytes::Bytes;
+use criterion::{Criterion, criterion_group, criterion_main};
+use dravo_connect::store::MemoryStore;
+use dravo_connect::test_util::MockProvider;
+use dravo_connect::{Connect, ConnectLayer, KeyId, NewApp, Secret, TenantId};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use tower::ServiceExt;
+
+const KEY: &str = "bench_key_0123456789abcdef";
+const START: &str = "/v1/oauth/mock/start?return_url=https%3A%2F%2Fapp.acme.example%2Fconnect%2Fdone";
+
+fn setup(rt: &tokio::runtime::Runtime) -> (Connect, MockProvider) {
+    rt.block_on(async {
+        let mock = MockProvider::start().await.unwrap();
+        let connect = Connect::builder()
+            .public_base_url("https://connect.acme.example")
+            .api_key(KEY, "bench".parse::<TenantId>().unwrap())
+            .state_key(KeyId::zero(), Secret::new(vec![1; 32]))
+            .encryption_key(KeyId::zero(), Secret::new(vec![2; 32]))
+            .store(MemoryStore::new())
+            .outbound_loopback_only(true)
+            .provider_config(mock.provider_config("mock"))
+            .build()
+            .unwrap();
+        let tenant: TenantId = "bench".parse().unwrap();
+        connect
+            .create_app(
+                &tenant,
+                NewApp::new("mock", "mock-client", "mock-secret", vec!["https://app.acme.example/connect".into()]),
+            )
+            .await
+            .unwrap();
+        (connect, mock)
+    })
+}
+
+fn request(uri: &str) -> http::Request<Bytes> {
+    http::Request::get(uri).header("authorization", format!("Bearer {KEY}")).body(Bytes::new()).unwrap()
+}
+
+fn axum_request(uri: &str) -> http::Request<Body> {
+    http::Request::get(uri).header("authorization", format!("Bearer {KEY}")).body(Body::empty()).unwrap()
+}
+
+fn start(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (connect, _mock) = setup(&rt);
+    let mut g = c.benchmark_group("start");
+    let keyed = Hmac::<Sha256>::new_from_slice(&[1u8; 32]).unwrap();
+    let msg = [0u8; 200];
+    g.bench_function("raw_hmac_sha256_200_bytes_floor", |b| {
+        b.iter(|| {
+            let mut m = keyed.clone();
+            m.update(black_box(&msg));
+            black_box(m.finalize().into_bytes())
+        })
+    });
+    g.bench_function("connect_handle", |b| {
+        b.iter(|| {
+            let res = rt.block_on(connect.handle(request(START)));
+            assert_eq!(res.status(), 200);
+            black_box(res)
+        })
+    });
+    let hello = || async { axum::Json(serde_json::json!({"hello": "world"})) };
+    let layered: Router =
+        Router::new().route("/hello", axum::routing::get(hello)).layer(ConnectLayer::new(connect.clone()));
+    let bare: Router = Router::new().route("/hello", axum::routing::get(hello));
+    let merged: Router = Router::new().route("/hello", axum::routing::get(hello)).merge(connect.axum_router());
+    g.bench_function("axum_layer", |b| {
+        b.iter(|| black_box(rt.block_on(layered.clone().oneshot(axum_request(START))).unwrap()))
+    });
+    g.bench_function("axum_router", |b| {
+        b.iter(|| black_box(rt.block_on(merged.clone().oneshot(axum_request(START))).unwrap()))
+    });
+    g.bench_function("hello_route_bare", |b| {
+        b.iter(|| black_box(rt.block_on(bare.clone().oneshot(axum_request("/hello"))).unwrap()))
+    });
+    g.bench_function("hello_route_with_layer", |b| {
+        b.iter(|| black_box(rt.block_on(layered.clone().oneshot(axum_request("/hello"))).unwrap()))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, start);
+criterion_main!(benches);
