@@ -32,7 +32,7 @@ static A: Counting = Counting;
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let sb = SecretBox::new([(KeyId::zero(), Secret::new(vec![3; 32]))]).expect("key");
-    let return_url = "https://app.acme-example.com/connect/done?source=dashboard1"; // 60 chars
+    let return_url = "https://app.acme-example.com/connect/done?source=dashboard12"; // 60 chars
     assert_eq!(return_url.len(), 60);
     let app = AppId::generate();
     for n in [1_000usize, 10_000, 100_000] {
