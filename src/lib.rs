@@ -73,6 +73,7 @@ mod config;
 mod connect;
 pub mod core;
 mod error;
+pub mod hooks;
 pub mod http_client;
 mod ids;
 mod model;

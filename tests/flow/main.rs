@@ -6,6 +6,7 @@
 #[cfg(feature = "sqlite")]
 mod demo;
 mod harness;
+mod hooks;
 mod providers;
 #[cfg(feature = "sqlite")]
 mod sqlite;

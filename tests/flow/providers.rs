@@ -5,10 +5,10 @@
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use dravo_connect::OAuthErrorReason;
 use dravo_connect::http_client::HttpError;
 use dravo_connect::provider::ProviderConfig;
 use dravo_connect::test_util::MockConfig;
+use dravo_connect::{OAuthErrorReason, Revocation};
 use http::{Method, StatusCode};
 use serde_json::json;
 
@@ -154,14 +154,35 @@ async fn an_instagram_connect_strips_the_code_suffix_and_stores_the_long_lived_t
     assert_eq!(account["provider_account_id"], "17841405793187218");
     assert_eq!(account["username"], "ada.codes");
     assert_eq!(account["scopes"], json!(["instagram_business_basic", "instagram_business_content_publish"]));
-    // START + 5183944 s: the long-lived token's lifetime, not the short one's.
+    // START + 5183944 s: the long-lived token's lifetime, not the short one's. No refresh
+    // token can renew it: the host is told when the user must reconnect.
     assert_eq!(account["token_expires_at"], "2026-03-01T23:59:04Z");
+    assert_eq!(account["reconnect_by"], "2026-03-01T23:59:04Z");
     let id = account["id"].as_str().unwrap().parse().unwrap();
     let token = h.connect.access_token(&tenant("t1"), &id).await.unwrap();
     assert_eq!(token.expose_secret(), "IGAALong");
     let sent = std::mem::take(&mut *seen.lock().unwrap());
     let paths: Vec<&str> = sent.iter().map(|r| r.uri().path()).collect();
     assert_eq!(paths, ["/oauth/access_token", "/access_token", "/v25.0/me"]);
+    // Instagram documents no revocation: the host API says so, and the account is gone.
+    assert_eq!(h.connect.disconnect(&tenant("t1"), &id).await.unwrap(), Revocation::Unsupported);
+    assert!(seen.lock().unwrap().is_empty(), "no revocation call");
+    h.get(&format!("/v1/accounts/{}", account["id"].as_str().unwrap()), Some(KEY1))
+        .await
+        .assert_error(404, "not_found");
+}
+
+#[tokio::test]
+async fn an_account_with_a_refresh_token_has_no_reconnect_by_and_its_revocation_outcome_is_returned() {
+    let h = H::new().await;
+    let r = h.connect_once().await;
+    let id = r.location_param("account_id").unwrap();
+    let account = h.get(&format!("/v1/accounts/{id}"), Some(KEY1)).await.json();
+    assert_eq!(account["token_expires_at"], "2026-01-01T01:00:00Z");
+    assert_eq!(account["reconnect_by"], serde_json::Value::Null);
+    let revocation = h.connect.disconnect(&tenant("t1"), &id.parse().unwrap()).await.unwrap();
+    assert_eq!(revocation, Revocation::Revoked);
+    assert_eq!(h.mock.counts().revoke, 1);
 }
 
 #[tokio::test]
