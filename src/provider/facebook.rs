@@ -22,8 +22,10 @@
 //!   selection step (not implemented yet, see [`TargetType::Page`]).
 //! - Denials: `error=access_denied&error_reason=user_denied` → `oauth_error=access_denied`.
 //!   Token errors are **not RFC-shaped**: `{"error":{"message","type":"OAuthException",
-//!   "code","error_subcode","fbtrace_id"}}` (code 190: invalid or expired token); they map
-//!   to `http_<status>` and the message is never echoed.
+//!   "code","error_subcode","fbtrace_id"}}`: code 190 (invalid or expired token) is a refusal
+//!   (`invalid_token`), the rate limits (4, 17, 32, 613, 80001–80014), codes 1 and 2 and
+//!   `is_transient: true` are temporary (a renewal keeps the account), any other code is a
+//!   refusal (`graph_<code>`); the message is never echoed.
 //! - Revocation is `DELETE /me/permissions`, which removes the app's whole grant.
 //!
 //! Endpoint overrides: `token_url` moves the code exchange and the swap together;
@@ -66,6 +68,7 @@ pub(super) fn meta_login(id: &'static str, userinfo_url: &str, profile: ProfileP
     p.knobs.long_lived = Some(fb_exchange());
     p.knobs.renewal = Renewal::Reexchange { swap: fb_exchange(), min_age_secs: None };
     p.knobs.profile_token = ProfileToken::Query;
+    p.knobs.graph_errors = true;
     p.knobs.revoke_style = RevokeStyle::MetaPermissions;
     p.knobs.refresh_token = RefreshTokenRequirement::Never;
     p.knobs.access_token_lifetime_secs = Some(60 * 86_400);
@@ -158,18 +161,30 @@ mod tests {
         let s = secret();
         let err = provider().exchange_code(ctx(&http, &s), "c", REDIRECT_URI, None).await.unwrap_err();
         assert_eq!(err.kind(), ProviderErrorKind::Rejected);
-        assert_eq!(err.oauth_error(), Some("http_400"));
+        assert_eq!(err.oauth_error(), Some("graph_100"));
         assert!(!format!("{err:?}").contains("verification"));
         // A failed swap fails the exchange: a one-hour token is not silently kept.
         let (http, _) =
             replay(&[(200, SHORT), (400, r#"{"error":{"message":"x","type":"OAuthException","code":190}}"#)]);
         let err = provider().exchange_code(ctx(&http, &s), "c", REDIRECT_URI, None).await.unwrap_err();
-        assert_eq!(err.kind(), ProviderErrorKind::Rejected);
+        assert_eq!(err.oauth_error(), Some("invalid_token"));
+        // An expired or revoked token: refused for good.
         let (http, _) = replay(&[(
             400,
-            r#"{"error":{"message":"Error validating access token","type":"OAuthException","code":190,"error_subcode":463}}"#,
+            r#"{"error":{"message":"Error validating access token: Session has expired","type":"OAuthException","code":190,"error_subcode":463,"fbtrace_id":"AbC"}}"#,
         )]);
-        assert_eq!(provider().fetch_profile(&http, &token("t")).await.unwrap_err().kind(), ProviderErrorKind::Rejected);
+        let err = provider().fetch_profile(&http, &token("t")).await.unwrap_err();
+        assert_eq!((err.kind(), err.oauth_error()), (ProviderErrorKind::Rejected, Some("invalid_token")));
+        // Rate limits and transient errors are temporary, so a renewal keeps the account.
+        for body in [
+            r#"{"error":{"message":"(#4) Application request limit reached","type":"OAuthException","is_transient":true,"code":4,"fbtrace_id":"A"}}"#,
+            r#"{"error":{"message":"(#17) User request limit reached","type":"OAuthException","code":17,"fbtrace_id":"A"}}"#,
+            r#"{"error":{"message":"An unexpected error has occurred.","type":"OAuthException","code":2,"is_transient":true}}"#,
+        ] {
+            let (http, _) = replay(&[(400, body)]);
+            let err = provider().reexchange(ctx(&http, &s), &token("EAA")).await.unwrap_err();
+            assert_eq!(err.kind(), ProviderErrorKind::Unavailable, "{body}");
+        }
         assert_eq!(OAuthErrorReason::from_provider_error("access_denied"), OAuthErrorReason::AccessDenied);
     }
 

@@ -114,6 +114,11 @@ pub(super) struct Knobs {
     /// A pointer in the profile response that must hold this string, else the call was
     /// refused with that code (TikTok wraps every answer with `error.code = "ok"`).
     pub(super) profile_ok: Option<(&'static str, &'static str)>,
+    /// The codes at the `profile_ok` pointer that are temporary, not a refusal (TikTok:
+    /// `rate_limit_exceeded`, `internal_error`).
+    pub(super) profile_transient_codes: &'static [&'static str],
+    /// Read Meta's nested Graph errors (see `GenericProvider::graph_error`).
+    pub(super) graph_errors: bool,
     /// Decode `&amp;` in the avatar URL (Reddit HTML-escapes it).
     pub(super) avatar_html_unescape: bool,
     /// Where the token response may be wrapped (Instagram: `/data/0` in some doc versions);
@@ -146,6 +151,8 @@ impl Default for Knobs {
             profile_list: None,
             profile_wrapper: None,
             profile_ok: None,
+            profile_transient_codes: &[],
+            graph_errors: false,
             avatar_html_unescape: false,
             token_wrapper: None,
             scope_fallback: None,
@@ -458,6 +465,9 @@ impl GenericProvider {
 
     /// Reads a token response with this provider's wrapper and scope member.
     fn parse_tokens(&self, response: &http::Response<Bytes>) -> Result<TokenSet, ProviderError> {
+        if let Some(err) = self.graph_error(response) {
+            return Err(err);
+        }
         if !response.status().is_success()
             || (self.knobs.token_wrapper.is_none() && self.knobs.scope_fallback.is_none())
         {
@@ -486,6 +496,33 @@ impl GenericProvider {
             .body(Bytes::from(body))
             .map_err(|_| invalid("the token response could not be read"))?;
         parse_token_response(&rebuilt, &self.scope_separator)
+    }
+
+    /// Meta's Graph error, `{"error":{"message","type","code","error_subcode","is_transient"}}`,
+    /// for providers with [`Knobs::graph_errors`]: code 190 (an invalid or expired token) is
+    /// a refusal with `invalid_token`; the rate limits (4, 17, 32, 613, 80001–80014), codes 1
+    /// and 2 (unknown, service) and `is_transient: true` are temporary; any other code is a
+    /// refusal with `graph_<code>`. `None` when the body is not such an error (the usual
+    /// parsing then applies). The message is never kept.
+    fn graph_error(&self, response: &http::Response<Bytes>) -> Option<ProviderError> {
+        if !self.knobs.graph_errors {
+            return None;
+        }
+        let json = serde_json::from_slice::<Value>(response.body()).ok()?;
+        let error = json.get("error")?.as_object()?;
+        let code = error.get("code").and_then(Value::as_u64);
+        let transient = error.get("is_transient").and_then(Value::as_bool) == Some(true)
+            || response.status().is_server_error()
+            || matches!(code, Some(1 | 2 | 4 | 17 | 32 | 613 | 80_001..=80_014));
+        Some(match code {
+            _ if transient => ProviderError::new(
+                ProviderErrorKind::Unavailable,
+                format!("temporary graph error {} (http_{})", code.unwrap_or(0), response.status().as_u16()),
+            ),
+            Some(190) => ProviderError::rejected("invalid_token"),
+            Some(c) => ProviderError::rejected(format!("graph_{c}")),
+            None => ProviderError::rejected(format!("http_{}", response.status().as_u16())),
+        })
     }
 
     /// Swaps `token` for another one (Meta's long-lived exchange and re-exchange).
@@ -694,6 +731,9 @@ impl Provider for GenericProvider {
         }
         let request = builder.body(Bytes::new()).map_err(|_| request_not_built())?;
         let response = http.send(request).await?;
+        if let Some(err) = self.graph_error(&response) {
+            return Err(err);
+        }
         parse_profile(&response, &self.profile, &self.knobs)
     }
 
@@ -946,6 +986,9 @@ fn parse_profile(
     if let Some((pointer, ok)) = knobs.profile_ok {
         match json.pointer(pointer) {
             Some(Value::String(code)) if code == ok => {}
+            Some(Value::String(code)) if knobs.profile_transient_codes.contains(&code.as_str()) => {
+                return Err(ProviderError::new(ProviderErrorKind::Unavailable, "the provider is busy (profile)"));
+            }
             Some(code) => return Err(ProviderError::rejected(oauth_error_code(Some(code), status))),
             None => return Err(invalid("the profile response has no status")),
         }

@@ -77,6 +77,7 @@ pub fn provider() -> GenericProvider {
         Renewal::Reexchange { swap: graph_swap(REFRESH_URL, "ig_refresh_token", false), min_age_secs: Some(86_400) };
     p.knobs.userinfo_params = &[("fields", "user_id,username,name,profile_picture_url,account_type")];
     p.knobs.profile_token = ProfileToken::Query;
+    p.knobs.graph_errors = true;
     p.knobs.profile_wrapper = Some("/data/0");
     p.knobs.refresh_token = RefreshTokenRequirement::Never;
     p.knobs.access_token_lifetime_secs = Some(60 * 86_400);

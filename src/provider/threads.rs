@@ -63,6 +63,7 @@ pub fn provider() -> GenericProvider {
         Renewal::Reexchange { swap: graph_swap(REFRESH_URL, "th_refresh_token", false), min_age_secs: Some(86_400) };
     p.knobs.userinfo_params = &[("fields", "id,username,name,threads_profile_picture_url")];
     p.knobs.profile_token = ProfileToken::Query;
+    p.knobs.graph_errors = true;
     p.knobs.refresh_token = RefreshTokenRequirement::Never;
     p.knobs.access_token_lifetime_secs = Some(60 * 86_400);
     p
@@ -128,7 +129,7 @@ mod tests {
     async fn errors_denials_and_renewal_behave() {
         let (http, _) = replay(&[(400, BAD_TOKEN)]);
         let err = provider().fetch_profile(&http, &token("t")).await.unwrap_err();
-        assert_eq!(err.kind(), ProviderErrorKind::Rejected);
+        assert_eq!((err.kind(), err.oauth_error()), (ProviderErrorKind::Rejected, Some("invalid_token")));
         assert!(!format!("{err:?}").contains("parse access token"));
         for denial in ["access_denied", "user_denied"] {
             assert_eq!(OAuthErrorReason::from_provider_error(denial), OAuthErrorReason::AccessDenied);

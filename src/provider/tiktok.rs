@@ -15,7 +15,8 @@
 //! - The profile is `GET https://open.tiktokapis.com/v2/user/info/?fields=open_id,union_id,
 //!   avatar_url,display_name,username` (`fields` is mandatory; `username` needs
 //!   `user.info.profile`), wrapped as `{"data":{"user":{…}},"error":{"code":"ok",…}}`: any
-//!   `error.code` but `ok` is a refusal. `open_id` is per app.
+//!   `error.code` but `ok` is a refusal, except `rate_limit_exceeded` and `internal_error`,
+//!   which are temporary. `open_id` is per app.
 //! - The callback also carries `scopes` (what was granted); the token response's `scope` is
 //!   recorded. Denials: `error=access_denied`.
 //! - Revocation at `https://open.tiktokapis.com/v2/oauth/revoke/` (form `client_key`,
@@ -55,6 +56,7 @@ pub fn provider() -> GenericProvider {
     p.knobs.client_id_param = "client_key";
     p.knobs.userinfo_params = &[("fields", "open_id,union_id,avatar_url,display_name,username")];
     p.knobs.profile_ok = Some(("/error/code", "ok"));
+    p.knobs.profile_transient_codes = &["rate_limit_exceeded", "internal_error"];
     p.knobs.renewal = Renewal::Grant(Rotation::Sometimes);
     p.knobs.refresh_token = RefreshTokenRequirement::Always;
     p.knobs.access_token_lifetime_secs = Some(86_400);
@@ -137,6 +139,12 @@ mod tests {
         assert_eq!((err.kind(), err.oauth_error()), (ProviderErrorKind::Rejected, Some("access_token_invalid")));
         let err = provider().fetch_profile(&http, &token("t")).await.unwrap_err();
         assert_eq!(err.oauth_error(), Some("invalid_token"));
+        let (http, _) = replay(&[(
+            200,
+            r#"{"data":{},"error":{"code":"rate_limit_exceeded","message":"Too many requests","log_id":"x"}}"#,
+        )]);
+        let err = provider().fetch_profile(&http, &token("t")).await.unwrap_err();
+        assert_eq!(err.kind(), ProviderErrorKind::Unavailable);
         assert_eq!(OAuthErrorReason::from_provider_error("access_denied"), OAuthErrorReason::AccessDenied);
     }
 
