@@ -89,6 +89,12 @@ async fn connect(h: &H) -> String {
 async fn each_account_event_calls_its_hook_once_after_the_store_write() {
     let (h, recorder) = harness(Mode::Record).await;
     h.create_app(KEY1).await;
+    // A declined consent connects nothing, so no hook runs.
+    let url = url::Url::parse(&h.start_default(KEY1).await).unwrap();
+    let state = url.query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
+    let r = h.callback(&format!("/v1/oauth/mock/callback?error=access_denied&state={}", enc(&state))).await;
+    assert_eq!(r.location_param("oauth_error").as_deref(), Some("access_denied"));
+    assert!(recorder.events().is_empty());
     let id = connect(&h).await;
     assert_eq!(recorder.events(), ["connected mock"], "awaited before the redirect");
     assert_eq!(connect(&h).await, id);
