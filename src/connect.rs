@@ -64,6 +64,8 @@ pub(crate) struct Inner {
     pub(crate) max_body_bytes: usize,
     pub(crate) max_url_bytes: usize,
     pub(crate) allowlist_options: AllowlistOptions,
+    pub(crate) hooks: Option<Arc<dyn crate::hooks::ConnectHooks>>,
+    pub(crate) hook_timeout: Duration,
     refresh_locks: Mutex<HashMap<AccountId, Arc<tokio::sync::Mutex<()>>>>,
     /// Parsed allowlists by app, each kept with the exact entries it was built from: a hit
     /// requires the app row read for this request to hold the same entries, so a changed
@@ -114,6 +116,8 @@ pub struct ConnectBuilder {
     http_timeout: Duration,
     allow_http_return_urls: bool,
     outbound_loopback_only: bool,
+    hooks: Option<Arc<dyn crate::hooks::ConnectHooks>>,
+    hook_timeout: Duration,
 }
 
 impl fmt::Debug for ConnectBuilder {
@@ -152,6 +156,8 @@ impl ConnectBuilder {
             http_timeout: Duration::from_secs(crate::config::DEFAULT_HTTP_TIMEOUT_SECS),
             allow_http_return_urls: false,
             outbound_loopback_only: false,
+            hooks: None,
+            hook_timeout: crate::hooks::DEFAULT_HOOK_TIMEOUT,
         }
     }
 
@@ -263,6 +269,19 @@ impl ConnectBuilder {
         self
     }
 
+    /// The host's hooks on account events (see [`crate::hooks`]).
+    pub fn hooks(mut self, hooks: impl crate::hooks::ConnectHooks) -> Self {
+        self.hooks = Some(Arc::new(hooks));
+        self
+    }
+
+    /// The bound on one hook call (default 5 s, 1 ms to 60 s): a slower hook is logged and
+    /// abandoned.
+    pub fn hook_timeout(mut self, t: Duration) -> Self {
+        self.hook_timeout = t;
+        self
+    }
+
     /// Checks everything and builds the handle.
     ///
     /// # Errors
@@ -276,6 +295,7 @@ impl ConnectBuilder {
         check_limit("max_body_bytes", self.max_body_bytes as u64, 1024, 16 * 1024 * 1024)?;
         check_limit("max_url_bytes", self.max_url_bytes as u64, 1024, 64 * 1024)?;
         check_limit("http_timeout_secs", self.http_timeout.as_secs(), 1, 300)?;
+        check_limit("hook_timeout_ms", u64::try_from(self.hook_timeout.as_millis()).unwrap_or(u64::MAX), 1, 60_000)?;
         if self.state_keys.is_empty() {
             return Err(ConfigError::MissingStateKey);
         }
@@ -317,6 +337,8 @@ impl ConnectBuilder {
                 max_body_bytes: self.max_body_bytes,
                 max_url_bytes: self.max_url_bytes,
                 allowlist_options: AllowlistOptions::default().allow_http(self.allow_http_return_urls),
+                hooks: self.hooks,
+                hook_timeout: self.hook_timeout,
                 refresh_locks: Mutex::new(HashMap::new()),
                 allowlists: Mutex::new(HashMap::new()),
             }),
@@ -853,8 +875,9 @@ impl Connect {
             })
             .await;
         match saved {
-            Ok(account) => {
+            Ok((account, created)) => {
                 tracing::info!(flow_id = %flow_key, account_id = %account.id, provider = %provider, "account connected");
+                self.account_saved_hook(&flow.tenant, &account, created).await;
                 CallbackOutcome::Redirect(with_params(
                     destination,
                     &[("connected", provider.as_str()), ("account_id", account.id.as_str())],
@@ -898,7 +921,9 @@ impl Connect {
 
     // ---------------------------------------------------------------- accounts
 
-    async fn save_account(&self, s: SaveAccount<'_>) -> Result<AccountRecord, Error> {
+    /// Inserts the account, or updates the one it reconnects; the record and whether it is
+    /// new.
+    async fn save_account(&self, s: SaveAccount<'_>) -> Result<(AccountRecord, bool), Error> {
         let now = self.now();
         let scopes = s.tokens.scopes.clone().unwrap_or_else(|| s.requested_scopes.clone());
         let expires_at = s.expires_at.or_else(|| {
@@ -937,7 +962,7 @@ impl Connect {
                     ..existing
                 };
                 if store.update_account(&record).await? {
-                    return Ok(record);
+                    return Ok((record, false));
                 }
                 continue;
             }
@@ -968,7 +993,7 @@ impl Connect {
                     updated_at: now,
                 };
             match store.insert_account(&record).await? {
-                InsertAccount::Inserted => return Ok(record),
+                InsertAccount::Inserted => return Ok((record, true)),
                 InsertAccount::Exists(_) => continue,
             }
         }
@@ -1030,7 +1055,7 @@ impl Connect {
             }
             .with_source(e)
         })?;
-        let record = self
+        let (record, created) = self
             .save_account(SaveAccount {
                 tenant,
                 provider: &provider_id,
@@ -1047,6 +1072,7 @@ impl Connect {
                 expires_at: new.expires_at.map(whole_seconds),
             })
             .await?;
+        self.account_saved_hook(tenant, &record, created).await;
         Ok(record.into())
     }
 
@@ -1062,7 +1088,19 @@ impl Connect {
         if !self.inner.store.delete_account(tenant, id).await? {
             return Err(Error::not_found("account"));
         }
+        let view = Account::from(account);
+        self.run_hook(crate::hooks::HookEvent::Disconnected(tenant, &view, revocation)).await;
         Ok(revocation)
+    }
+
+    /// Runs the `connected` or `reconnected` hook for a saved account.
+    async fn account_saved_hook(&self, tenant: &TenantId, record: &AccountRecord, created: bool) {
+        let view = Account::from(record.clone());
+        let event = match created {
+            true => crate::hooks::HookEvent::Connected(tenant, &view),
+            false => crate::hooks::HookEvent::Reconnected(tenant, &view),
+        };
+        self.run_hook(event).await;
     }
 
     async fn revoke(&self, account: &AccountRecord) -> Revocation {

@@ -45,6 +45,18 @@
 //! API keys, state and encryption keys (rotatable), limits, and generic providers or
 //! endpoint overrides of built-in ones.
 //!
+//! ## Providers
+//! Built in: `x`, `linkedin`, `facebook`, `instagram`, `instagram_facebook`, `threads`,
+//! `youtube`, `tiktok`, `pinterest`, `reddit`, each with its quirks in its own module of
+//! [`provider`] and its [`provider::Capabilities`] (PKCE, client auth, scope separator,
+//! refresh model, lifetimes, revocation). `GET /v1/providers` lists them for a front end.
+//! Any other OAuth 2.0 provider can be described in configuration
+//! ([`provider::GenericProvider`]) or implemented ([`provider::Provider`]).
+//!
+//! ## Hooks
+//! [`hooks::ConnectHooks`] runs the host's own code when an account is connected,
+//! reconnected or disconnected, after the store write and under a timeout.
+//!
 //! ## Errors
 //! Every error is `{"error":{"code":"…","message":"…"}}` with a code from [`ErrorCode`].
 //!
@@ -73,6 +85,7 @@ mod config;
 mod connect;
 pub mod core;
 mod error;
+pub mod hooks;
 pub mod http_client;
 mod ids;
 mod model;

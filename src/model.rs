@@ -78,6 +78,12 @@ pub struct Account {
     /// When the access token expires, where known.
     #[serde(with = "time::serde::rfc3339::option")]
     pub token_expires_at: Option<OffsetDateTime>,
+    /// When the user must have reconnected the account: set for an expiring token that no
+    /// refresh token can renew (LinkedIn's and Meta's 60-day tokens, a Reddit grant without
+    /// `duration=permanent`), so the host can ask its user in time. It is the token's expiry
+    /// (a provider that renews by re-exchange moves both forward).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub reconnect_by: Option<OffsetDateTime>,
 }
 
 impl From<AccountRecord> for Account {
@@ -94,6 +100,7 @@ impl From<AccountRecord> for Account {
             app_id: r.app_id,
             external_id: r.external_id,
             connected_at: r.connected_at,
+            reconnect_by: r.token_expires_at.filter(|_| r.refresh_token.is_none()),
             token_expires_at: r.token_expires_at,
         }
     }

@@ -13,6 +13,7 @@ mod accounts;
 mod apps;
 pub(crate) mod json;
 mod oauth;
+mod providers;
 
 /// A Connect route, matched on the path below the prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +24,7 @@ pub(crate) enum Route<'a> {
     Callback(&'a str),
     Accounts,
     Account(&'a str),
+    Providers,
 }
 
 impl<'a> Route<'a> {
@@ -37,6 +39,7 @@ impl<'a> Route<'a> {
             (Some("oauth"), Some(p), Some("callback")) if !p.is_empty() => Self::Callback(p),
             (Some("accounts"), None, _) => Self::Accounts,
             (Some("accounts"), Some(id), None) if !id.is_empty() => Self::Account(id),
+            (Some("providers"), None, _) => Self::Providers,
             _ => return None,
         };
         if it.next().is_some() {
@@ -50,7 +53,7 @@ impl<'a> Route<'a> {
         match self {
             Self::Apps | Self::Accounts => "GET, POST",
             Self::App(_) => "GET, PATCH, DELETE",
-            Self::Start(_) | Self::Callback(_) => "GET",
+            Self::Start(_) | Self::Callback(_) | Self::Providers => "GET",
             Self::Account(_) => "GET, DELETE",
         }
     }
@@ -121,6 +124,7 @@ impl Connect {
             (Route::Accounts, _) => self.serve_list_accounts(&tenant, parts.uri.query()).await,
             (Route::Account(id), &Method::GET) => self.serve_get_account(&tenant, id).await,
             (Route::Account(id), _) => self.serve_delete_account(&tenant, id).await,
+            (Route::Providers, _) => self.serve_list_providers(parts.uri.query()),
             (Route::Callback(_), _) => Err(Error::not_found("route")),
         };
         result.unwrap_or_else(|e| json::error_response(&e))
@@ -145,6 +149,8 @@ mod tests {
         assert_eq!(Route::parse("/oauth/x/callback"), Some(Route::Callback("x")));
         assert_eq!(Route::parse("/accounts"), Some(Route::Accounts));
         assert_eq!(Route::parse("/accounts/acc_1"), Some(Route::Account("acc_1")));
+        assert_eq!(Route::parse("/providers"), Some(Route::Providers));
+        assert_eq!(Route::parse("/providers/x"), None);
         for bad in [
             "",
             "/",

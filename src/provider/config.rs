@@ -16,17 +16,29 @@ use crate::ids::ProviderId;
 ///
 /// A `[[providers]]` entry whose `id` is in this list overrides that provider's endpoint URLs
 /// (and nothing else); any other `id` describes a generic provider.
-pub(crate) const BUILTIN_PROVIDERS: &[&str] = &["x"];
+pub(crate) const BUILTIN_PROVIDERS: &[&str] = &[
+    "x",
+    "linkedin",
+    "facebook",
+    "instagram",
+    "instagram_facebook",
+    "threads",
+    "youtube",
+    "tiktok",
+    "pinterest",
+    "reddit",
+];
 
 /// One `[[providers]]` entry: a generic OAuth 2.0 provider, or endpoint overrides of a
 /// built-in one.
 ///
 /// A generic provider needs `authorize_url`, `token_url`, `userinfo_url` and a
 /// `[providers.profile]` table with at least `id`; everything else has a default. An entry
-/// whose `id` names a built-in provider (in this build: `x`) may only give endpoint
-/// URLs (`authorize_url`, `token_url`, `userinfo_url`, `revoke_url`); the built-in keeps
-/// everything else, so a test or a staging setup can point a real provider's adapter at a
-/// local server.
+/// whose `id` names a built-in provider (`x`, `linkedin`, `facebook`, `instagram`,
+/// `instagram_facebook`, `threads`, `youtube`, `tiktok`, `pinterest`, `reddit`) may only give
+/// endpoint URLs (`authorize_url`, `token_url`, `userinfo_url`, `revoke_url`, and for the Meta
+/// providers `exchange_url` and `refresh_url`); the built-in keeps everything else, so a test
+/// or a staging setup can point a real provider's adapter at a local server.
 ///
 /// Every endpoint must be an `https` URL without userinfo or fragment; `http` is accepted
 /// only for loopback hosts (`localhost`, `127.0.0.0/8`, `[::1]`).
@@ -71,6 +83,12 @@ pub struct ProviderConfig {
     pub userinfo_url: Option<String>,
     /// The RFC 7009 revocation endpoint, when the provider has one.
     pub revoke_url: Option<String>,
+    /// Built-in Meta providers only: the long-lived token exchange endpoint
+    /// (`fb_exchange_token`, `ig_exchange_token`, `th_exchange_token`).
+    pub exchange_url: Option<String>,
+    /// Built-in Meta providers only: the re-exchange (refresh) endpoint
+    /// (`ig_refresh_token`, `th_refresh_token`; Facebook's is `exchange_url`'s).
+    pub refresh_url: Option<String>,
     /// The RFC 9207 issuer identifier the provider sends as `iss` on its callback.
     pub issuer: Option<String>,
     /// Whether the provider always sends `iss`, so a callback without it is refused
@@ -124,6 +142,20 @@ impl ProviderConfig {
     #[must_use]
     pub fn with_revoke_url(mut self, url: impl Into<String>) -> Self {
         self.revoke_url = Some(url.into());
+        self
+    }
+
+    /// Sets the long-lived token exchange endpoint (built-in Meta providers only).
+    #[must_use]
+    pub fn with_exchange_url(mut self, url: impl Into<String>) -> Self {
+        self.exchange_url = Some(url.into());
+        self
+    }
+
+    /// Sets the re-exchange (refresh) endpoint (built-in Meta providers only).
+    #[must_use]
+    pub fn with_refresh_url(mut self, url: impl Into<String>) -> Self {
+        self.refresh_url = Some(url.into());
         self
     }
 
@@ -201,6 +233,8 @@ impl ProviderConfig {
             token_url: _,
             userinfo_url: _,
             revoke_url: _,
+            exchange_url: _,
+            refresh_url: _,
             issuer,
             requires_iss,
             scopes,
@@ -363,9 +397,29 @@ fn builtin_provider(id: &str, overrides: Option<&ProviderConfig>) -> Result<Arc<
             Some(config) => XProvider::with_overrides(config)?,
             None => XProvider::new(),
         })),
+        "linkedin" => with_overrides(super::linkedin::provider(), overrides),
+        "facebook" => with_overrides(super::facebook::provider(), overrides),
+        "instagram" => with_overrides(super::instagram::provider(), overrides),
+        "instagram_facebook" => with_overrides(super::instagram_facebook::provider(), overrides),
+        "threads" => with_overrides(super::threads::provider(), overrides),
+        "youtube" => with_overrides(super::youtube::provider(), overrides),
+        "tiktok" => with_overrides(super::tiktok::provider(), overrides),
+        "pinterest" => with_overrides(super::pinterest::provider(), overrides),
+        "reddit" => with_overrides(super::reddit::provider(), overrides),
         // Every id of BUILTIN_PROVIDERS has an arm above (a test checks it).
         _ => Err(provider_error(id, "built-in provider is not available in this build")),
     }
+}
+
+/// A built-in provider built on [`GenericProvider`], with `overrides` applied when given.
+fn with_overrides(
+    mut provider: GenericProvider,
+    overrides: Option<&ProviderConfig>,
+) -> Result<Arc<dyn Provider>, ConfigError> {
+    if let Some(config) = overrides {
+        provider.apply_overrides(config)?;
+    }
+    Ok(Arc::new(provider))
 }
 
 #[cfg(test)]
@@ -437,8 +491,8 @@ mod tests {
         assert_eq!(acme.authorize_params.get("access_type").map(String::as_str), Some("offline"));
         assert_eq!(acme.profile.as_ref().unwrap().avatar_url.as_deref(), Some("/picture"));
         let registry = build_registry(&table.providers).unwrap();
-        assert_eq!(ids(&registry), ["x", "acme"]);
-        let acme = &registry[1];
+        assert_eq!(ids(&registry)[BUILTIN_PROVIDERS.len()..], ["acme"]);
+        let acme = &registry[BUILTIN_PROVIDERS.len()];
         assert_eq!(acme.issuer(), Some("https://auth.acme.example"));
         assert!(acme.requires_iss());
         assert!(!acme.uses_pkce());
@@ -591,7 +645,7 @@ mod tests {
             .with_token_url("http://127.0.0.1:4000/token")
             .with_authorize_url("http://127.0.0.1:4000/authorize");
         let registry = build_registry(&[config]).unwrap();
-        assert_eq!(ids(&registry), ["x"]);
+        assert_eq!(ids(&registry), BUILTIN_PROVIDERS);
         let x = &registry[0];
         assert!(x.uses_pkce());
         assert_eq!(x.default_scopes(), ["tweet.read", "users.read", "tweet.write", "offline.access"]);
@@ -619,6 +673,47 @@ mod tests {
     #[test]
     fn the_registry_keeps_generic_providers_in_configuration_order() {
         let registry = build_registry(&[generic("zeta"), generic("alpha")]).unwrap();
-        assert_eq!(ids(&registry), ["x", "zeta", "alpha"]);
+        assert_eq!(ids(&registry)[BUILTIN_PROVIDERS.len()..], ["zeta", "alpha"]);
+    }
+
+    #[tokio::test]
+    async fn every_built_in_provider_takes_endpoint_overrides_and_keeps_the_rest() {
+        use crate::provider::fixtures::*;
+        for &id in BUILTIN_PROVIDERS {
+            let base = "http://127.0.0.1:4000";
+            let config = ProviderConfig::new(id)
+                .with_authorize_url(format!("{base}/authorize"))
+                .with_token_url(format!("{base}/token"))
+                .with_userinfo_url(format!("{base}/me"))
+                .with_revoke_url(format!("{base}/revoke"));
+            let registry = build_registry(std::slice::from_ref(&config)).unwrap();
+            let p = registry.iter().find(|p| p.id().as_str() == id).unwrap();
+            let original = builtin_provider(id, None).unwrap();
+            assert!(p.capabilities().revocation, "{id}: a revoke_url override adds revocation");
+            let mut expected = original.capabilities();
+            expected.revocation = true;
+            assert_eq!(p.capabilities(), expected, "{id}");
+            assert_eq!(p.default_scopes(), original.default_scopes(), "{id}");
+            let (url, _) = authorize(p.as_ref());
+            assert_eq!(url, format!("{base}/authorize"), "{id}");
+            let (http, seen) = replay(&[
+                (200, r#"{"access_token":"a","token_type":"bearer"}"#),
+                (200, r#"{"access_token":"b","token_type":"bearer"}"#),
+            ]);
+            let s = secret();
+            let v = token(&"v".repeat(43));
+            p.exchange_code(ctx(&http, &s), "c", REDIRECT_URI, Some(&v)).await.unwrap();
+            let first = &requests(&seen)[0];
+            assert_eq!(endpoint(first), format!("{base}/token"), "{id}");
+            let (http, seen) = replay(&[(500, "")]);
+            let _ = p.fetch_profile(&http, &token("a")).await;
+            assert_eq!(endpoint(&requests(&seen)[0]), format!("{base}/me"), "{id}");
+        }
+        let refused = build_registry(&[ProviderConfig::new("tiktok").with_exchange_url("http://127.0.0.1:1/x")]);
+        assert!(refused.unwrap_err().to_string().contains("exchange_url"));
+        let refused = build_registry(&[ProviderConfig::new("youtube").with_scopes(["a"])]);
+        assert!(refused.unwrap_err().to_string().contains("scopes"));
+        let refused = build_registry(&[generic("acme").with_refresh_url("https://a.example/r")]);
+        assert!(refused.unwrap_err().to_string().contains("built-in"));
     }
 }

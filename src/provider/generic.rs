@@ -13,6 +13,7 @@ use serde_json::Value;
 use url::Url;
 use zeroize::Zeroizing;
 
+use super::capabilities::{Capabilities, RefreshModel, RefreshTokenRequirement, Rotation, TargetType};
 use super::config::{parse_endpoint, parse_provider_id, provider_error};
 use super::{
     AuthorizeRequest, ClientCredentials, Profile, ProfilePointers, Provider, ProviderConfig, ProviderContext,
@@ -56,6 +57,10 @@ const MAX_EXPIRES_IN_SECS: u64 = 100 * 365 * 24 * 60 * 60;
 /// - The profile is read from the userinfo endpoint with `Authorization: Bearer` and picked
 ///   out of the JSON with the configured [`ProfilePointers`].
 ///
+/// The built-in providers are this same type with more knobs set (the client-id parameter
+/// name, a long-lived token exchange, a re-exchange refresh, profile wrappers…); each one's
+/// module in `provider/` says which and why.
+///
 /// # Security
 /// Error messages hold at most a status code and the provider's sanitised RFC 6749 `error`
 /// code: never a response body, a token, a code or a secret. The HTTP client is trusted not
@@ -75,9 +80,237 @@ pub struct GenericProvider {
     pub(super) scope_separator: String,
     pub(super) authorize_params: BTreeMap<String, String>,
     pub(super) profile: ProfilePointers,
+    pub(super) knobs: Knobs,
+}
+
+/// The quirks of the built-in providers, beyond what `[[providers]]` can describe. A
+/// generic provider from configuration has the defaults.
+#[derive(Debug, Clone)]
+pub(super) struct Knobs {
+    /// The client-id parameter name of the authorize and token requests (TikTok:
+    /// `client_key`).
+    pub(super) client_id_param: &'static str,
+    /// How the code exchange and the refresh grant send their parameters.
+    pub(super) token_method: TokenMethod,
+    /// The swap of the short-lived token for a long-lived one right after the code exchange
+    /// (Meta).
+    pub(super) long_lived: Option<TokenSwap>,
+    /// How an access token is renewed.
+    pub(super) renewal: Renewal,
+    /// Strip a trailing `#_` from the code (Instagram, Threads).
+    pub(super) strip_code_suffix: bool,
+    /// Query parameters added to the userinfo URL (replacing any of the same name), so an
+    /// overridden endpoint gets them too (TikTok's mandatory `fields`).
+    pub(super) userinfo_params: &'static [(&'static str, &'static str)],
+    /// How the profile call carries the token.
+    pub(super) profile_token: ProfileToken,
+    /// A pointer to an array in the profile response: the pointers are read in its first
+    /// element that has an id (Instagram via Facebook: the first Page with a linked
+    /// Instagram account).
+    pub(super) profile_list: Option<&'static str>,
+    /// Where the profile may be wrapped, used when the top level has no id (Instagram's
+    /// `/me` is documented both flat and as `{"data":[{…}]}`).
+    pub(super) profile_wrapper: Option<&'static str>,
+    /// A pointer in the profile response that must hold this string, else the call was
+    /// refused with that code (TikTok wraps every answer with `error.code = "ok"`).
+    pub(super) profile_ok: Option<(&'static str, &'static str)>,
+    /// The codes at the `profile_ok` pointer that are temporary, not a refusal (TikTok:
+    /// `rate_limit_exceeded`, `internal_error`).
+    pub(super) profile_transient_codes: &'static [&'static str],
+    /// Read Meta's nested Graph errors (see `GenericProvider::graph_error`).
+    pub(super) graph_errors: bool,
+    /// Decode `&amp;` in the avatar URL (Reddit HTML-escapes it).
+    pub(super) avatar_html_unescape: bool,
+    /// Where the token response may be wrapped (Instagram: `/data/0` in some doc versions);
+    /// used when the top level has no `access_token`.
+    pub(super) token_wrapper: Option<&'static str>,
+    /// The member of the token response holding the granted scopes, when `scope` is absent
+    /// (Instagram: `permissions`).
+    pub(super) scope_fallback: Option<&'static str>,
+    /// The `User-Agent` of every call to this provider.
+    pub(super) user_agent: &'static str,
+    /// How tokens are revoked.
+    pub(super) revoke_style: RevokeStyle,
+    /// What the capability table says beyond what the fields above determine.
+    pub(super) refresh_token: RefreshTokenRequirement,
+    pub(super) access_token_lifetime_secs: Option<u64>,
+    pub(super) refresh_token_lifetime_secs: Option<u64>,
+    pub(super) target_selection: Option<TargetType>,
+}
+
+impl Default for Knobs {
+    fn default() -> Self {
+        Self {
+            client_id_param: "client_id",
+            token_method: TokenMethod::PostForm,
+            long_lived: None,
+            renewal: Renewal::Grant(Rotation::Unknown),
+            strip_code_suffix: false,
+            userinfo_params: &[],
+            profile_token: ProfileToken::Bearer,
+            profile_list: None,
+            profile_wrapper: None,
+            profile_ok: None,
+            profile_transient_codes: &[],
+            graph_errors: false,
+            avatar_html_unescape: false,
+            token_wrapper: None,
+            scope_fallback: None,
+            user_agent: USER_AGENT_VALUE,
+            revoke_style: RevokeStyle::Rfc7009,
+            refresh_token: RefreshTokenRequirement::Unknown,
+            access_token_lifetime_secs: None,
+            refresh_token_lifetime_secs: None,
+            target_selection: None,
+        }
+    }
+}
+
+/// How a token request sends its parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum TokenMethod {
+    /// `POST` with an `application/x-www-form-urlencoded` body (RFC 6749).
+    PostForm,
+    /// `GET` with the parameters in the query (Meta's documented form of its token swaps).
+    GetQuery,
+}
+
+/// A token swap: an access token exchanged for another one (Meta's long-lived exchange and
+/// re-exchange).
+#[derive(Debug, Clone)]
+pub(super) struct TokenSwap {
+    /// The endpoint; `None` is the token endpoint (Facebook).
+    pub(super) url: Option<String>,
+    /// How the parameters are sent.
+    pub(super) method: TokenMethod,
+    /// The `grant_type` value (`fb_exchange_token`, `ig_exchange_token`, …).
+    pub(super) grant_type: &'static str,
+    /// The name of the parameter carrying the current token.
+    pub(super) token_param: &'static str,
+    /// Whether the client id is sent.
+    pub(super) client_id: bool,
+    /// Whether the client secret is sent.
+    pub(super) client_secret: bool,
+}
+
+/// How an access token is renewed (the behaviour behind [`RefreshModel`]).
+#[derive(Debug, Clone)]
+pub(super) enum Renewal {
+    /// The `refresh_token` grant.
+    Grant(Rotation),
+    /// A swap of the still-valid access token.
+    Reexchange { swap: TokenSwap, min_age_secs: Option<u64> },
+}
+
+/// How the profile call carries the access token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ProfileToken {
+    /// `Authorization: Bearer` (RFC 6750 §2.1).
+    Bearer,
+    /// An `access_token` query parameter (RFC 6750 §2.3; Meta's documented form).
+    Query,
+}
+
+/// How a token is revoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum RevokeStyle {
+    /// RFC 7009: a form `POST` of `token` with client authentication.
+    Rfc7009,
+    /// Meta: `DELETE /me/permissions?access_token=…` with the user token, which removes the
+    /// app's whole grant.
+    MetaPermissions,
 }
 
 impl GenericProvider {
+    /// A built-in provider's base: the given endpoints and profile pointers, PKCE off, body
+    /// client authentication, space-separated scopes and default knobs; the provider's module
+    /// sets the rest.
+    pub(super) fn builtin(
+        id: &'static str,
+        authorize_url: &str,
+        token_url: &str,
+        userinfo_url: &str,
+        profile: ProfilePointers,
+    ) -> Self {
+        Self {
+            id: ProviderId::from_static(id),
+            authorize_url: authorize_url.to_owned(),
+            token_url: token_url.to_owned(),
+            userinfo_url: userinfo_url.to_owned(),
+            revoke_url: None,
+            issuer: None,
+            requires_iss: false,
+            scopes: Vec::new(),
+            pkce: false,
+            token_auth: TokenAuth::Body,
+            scope_separator: " ".to_owned(),
+            authorize_params: BTreeMap::new(),
+            profile,
+            knobs: Knobs::default(),
+        }
+    }
+
+    /// Sets the default scopes.
+    pub(super) fn with_default_scopes(mut self, scopes: &[&str]) -> Self {
+        self.scopes = scopes.iter().map(|s| (*s).to_owned()).collect();
+        self
+    }
+
+    /// Applies the endpoint overrides of a `[[providers]]` entry naming this built-in
+    /// provider: `authorize_url`, `token_url`, `userinfo_url`, `revoke_url`, and the swap
+    /// endpoints `exchange_url` (long-lived exchange) and `refresh_url` (re-exchange).
+    ///
+    /// # Errors
+    /// [`ConfigError::Provider`] when the entry's id is not this provider's, when it sets
+    /// anything but endpoint URLs, when it gives a swap endpoint this provider does not have,
+    /// or when an endpoint URL is not https (http only for a loopback host), has userinfo or
+    /// a fragment, or does not parse.
+    pub(super) fn apply_overrides(&mut self, config: &ProviderConfig) -> Result<(), ConfigError> {
+        let id = self.id.as_str().to_owned();
+        let id = id.as_str();
+        if config.id != id {
+            return Err(provider_error(&config.id, format!("overrides of {id} must have id {id:?}")));
+        }
+        let extra = config.non_endpoint_fields();
+        if !extra.is_empty() {
+            return Err(provider_error(
+                id,
+                format!(
+                    "a built-in provider only takes endpoint URLs (authorize_url, token_url, \
+                     userinfo_url, revoke_url, exchange_url, refresh_url); remove {}",
+                    extra.join(", ")
+                ),
+            ));
+        }
+        if let Some(url) = &config.authorize_url {
+            self.authorize_url = parse_endpoint(id, "authorize_url", url)?.into();
+        }
+        if let Some(url) = &config.token_url {
+            self.token_url = parse_endpoint(id, "token_url", url)?.into();
+        }
+        if let Some(url) = &config.userinfo_url {
+            self.userinfo_url = parse_endpoint(id, "userinfo_url", url)?.into();
+        }
+        if let Some(url) = &config.revoke_url {
+            self.revoke_url = Some(parse_endpoint(id, "revoke_url", url)?.into());
+        }
+        if let Some(url) = &config.exchange_url {
+            let url = parse_endpoint(id, "exchange_url", url)?;
+            match &mut self.knobs.long_lived {
+                Some(swap) => swap.url = Some(url.into()),
+                None => return Err(provider_error(id, "exchange_url: this provider has no long-lived exchange")),
+            }
+        }
+        if let Some(url) = &config.refresh_url {
+            let url = parse_endpoint(id, "refresh_url", url)?;
+            match &mut self.knobs.renewal {
+                Renewal::Reexchange { swap, .. } => swap.url = Some(url.into()),
+                _ => return Err(provider_error(id, "refresh_url: this provider has no re-exchange refresh")),
+            }
+        }
+        Ok(())
+    }
+
     /// Builds a provider from its `[[providers]]` entry.
     ///
     /// # Errors
@@ -87,11 +320,15 @@ impl GenericProvider {
     /// when the authorize URL's own query holds a parameter the flow sets; when `issuer` is
     /// not such a URL without a query, or `requires_iss` is set without it; when a scope is
     /// empty or holds whitespace, `"`, `\` or the separator; when the separator is empty;
-    /// when an extra authorize parameter is unnamed or one the flow sets; and when a profile
-    /// pointer does not start with `/`.
+    /// when an extra authorize parameter is unnamed or one the flow sets; when a profile
+    /// pointer does not start with `/`; and when it gives `exchange_url` or `refresh_url`
+    /// (built-in providers only).
     pub fn from_config(config: &ProviderConfig) -> Result<Self, ConfigError> {
         let id = parse_provider_id(&config.id)?;
         let name = config.id.as_str();
+        if config.exchange_url.is_some() || config.refresh_url.is_some() {
+            return Err(provider_error(name, "exchange_url and refresh_url apply to built-in providers only"));
+        }
         let required = |field: &str, value: &Option<String>| -> Result<Url, ConfigError> {
             match value {
                 Some(value) => parse_endpoint(name, field, value),
@@ -176,43 +413,219 @@ impl GenericProvider {
             scope_separator,
             authorize_params: config.authorize_params.clone(),
             profile,
+            knobs: Knobs::default(),
         })
     }
 
-    /// A form `POST` to `url` with the client authentication of this provider.
-    fn form_request(
+    /// A token-endpoint request to `url` with the client authentication of this provider:
+    /// a form `POST`, or (for [`TokenMethod::GetQuery`]) a `GET` with the same parameters in
+    /// the query.
+    fn token_request(
         &self,
+        method: TokenMethod,
         url: &str,
         credentials: ClientCredentials<'_>,
         fields: &[(&str, &str)],
     ) -> Result<http::Request<Bytes>, ProviderError> {
         let mut form = form_urlencoded::Serializer::new(String::new());
         form.extend_pairs(fields);
-        let mut builder = http::Request::builder()
-            .method(Method::POST)
-            .uri(url)
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(ACCEPT, "application/json")
-            .header(USER_AGENT, USER_AGENT_VALUE);
+        let mut builder =
+            http::Request::builder().header(ACCEPT, "application/json").header(USER_AGENT, self.knobs.user_agent);
+        let client_id = self.knobs.client_id_param;
         match self.token_auth {
             TokenAuth::Basic => builder = builder.header(AUTHORIZATION, basic_authorization(credentials)?),
             TokenAuth::Body => {
-                form.append_pair("client_id", credentials.client_id);
+                form.append_pair(client_id, credentials.client_id);
                 form.append_pair("client_secret", credentials.client_secret.expose_secret());
             }
             TokenAuth::None => {
-                form.append_pair("client_id", credentials.client_id);
+                form.append_pair(client_id, credentials.client_id);
             }
         }
-        let body = Zeroizing::new(form.finish());
-        builder.body(Bytes::copy_from_slice(body.as_bytes())).map_err(|_| request_not_built())
+        let encoded = Zeroizing::new(form.finish());
+        match method {
+            TokenMethod::PostForm => builder
+                .method(Method::POST)
+                .uri(url)
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Bytes::copy_from_slice(encoded.as_bytes())),
+            TokenMethod::GetQuery => {
+                let uri = Zeroizing::new(with_query(url, &encoded)?);
+                builder.method(Method::GET).uri(uri.as_str()).body(Bytes::new())
+            }
+        }
+        .map_err(|_| request_not_built())
     }
 
     async fn token_call(&self, ctx: ProviderContext<'_>, fields: &[(&str, &str)]) -> Result<TokenSet, ProviderError> {
-        let request = self.form_request(&self.token_url, ctx.credentials, fields)?;
+        let request = self.token_request(self.knobs.token_method, &self.token_url, ctx.credentials, fields)?;
         let response = ctx.http.send(request).await?;
-        parse_token_response(&response, &self.scope_separator)
+        self.parse_tokens(&response)
     }
+
+    /// Reads a token response with this provider's wrapper and scope member.
+    fn parse_tokens(&self, response: &http::Response<Bytes>) -> Result<TokenSet, ProviderError> {
+        if let Some(err) = self.graph_error(response) {
+            return Err(err);
+        }
+        if !response.status().is_success()
+            || (self.knobs.token_wrapper.is_none() && self.knobs.scope_fallback.is_none())
+        {
+            return parse_token_response(response, &self.scope_separator);
+        }
+        // Unwrap and rename, then parse the usual way.
+        let Ok(mut json) = serde_json::from_slice::<serde_json::Map<String, Value>>(response.body()) else {
+            return parse_token_response(response, &self.scope_separator);
+        };
+        if let Some(wrapper) = self.knobs.token_wrapper
+            && !json.contains_key("access_token")
+            && !json.contains_key("error")
+            && let Some(Value::Object(inner)) = Value::Object(json.clone()).pointer(wrapper)
+        {
+            json = inner.clone();
+        }
+        if let Some(member) = self.knobs.scope_fallback
+            && !json.contains_key("scope")
+            && let Some(value) = json.remove(member)
+        {
+            json.insert("scope".to_owned(), value);
+        }
+        let body = serde_json::to_vec(&json).map_err(|_| invalid("the token response could not be read"))?;
+        let rebuilt = http::Response::builder()
+            .status(response.status())
+            .body(Bytes::from(body))
+            .map_err(|_| invalid("the token response could not be read"))?;
+        parse_token_response(&rebuilt, &self.scope_separator)
+    }
+
+    /// Meta's Graph error, `{"error":{"message","type","code","error_subcode","is_transient"}}`,
+    /// for providers with [`Knobs::graph_errors`]: code 190 (an invalid or expired token) is
+    /// a refusal with `invalid_token`; the rate limits (4, 17, 32, 613, 80001–80014), codes 1
+    /// and 2 (unknown, service) and `is_transient: true` are temporary; any other code is a
+    /// refusal with `graph_<code>`. `None` when the body is not such an error (the usual
+    /// parsing then applies). The message is never kept.
+    fn graph_error(&self, response: &http::Response<Bytes>) -> Option<ProviderError> {
+        if !self.knobs.graph_errors {
+            return None;
+        }
+        let json = serde_json::from_slice::<Value>(response.body()).ok()?;
+        let error = json.get("error")?.as_object()?;
+        let code = error.get("code").and_then(Value::as_u64);
+        let transient = error.get("is_transient").and_then(Value::as_bool) == Some(true)
+            || response.status().is_server_error()
+            || matches!(code, Some(1 | 2 | 4 | 17 | 32 | 613 | 80_001..=80_014));
+        Some(match code {
+            _ if transient => ProviderError::new(
+                ProviderErrorKind::Unavailable,
+                format!("temporary graph error {} (http_{})", code.unwrap_or(0), response.status().as_u16()),
+            ),
+            Some(190) => ProviderError::rejected("invalid_token"),
+            Some(c) => ProviderError::rejected(format!("graph_{c}")),
+            None => ProviderError::rejected(format!("http_{}", response.status().as_u16())),
+        })
+    }
+
+    /// Swaps `token` for another one (Meta's long-lived exchange and re-exchange).
+    async fn swap(
+        &self,
+        ctx: ProviderContext<'_>,
+        swap: &TokenSwap,
+        token: &Secret<String>,
+    ) -> Result<TokenSet, ProviderError> {
+        let request = self.swap_request(ctx.credentials, swap, token)?;
+        let response = ctx.http.send(request).await?;
+        let tokens = self.parse_tokens(&response)?;
+        // A swap answers the new access token only; a refresh token never comes with it.
+        Ok(TokenSet { refresh_token: None, ..tokens })
+    }
+
+    fn swap_request(
+        &self,
+        credentials: ClientCredentials<'_>,
+        swap: &TokenSwap,
+        token: &Secret<String>,
+    ) -> Result<http::Request<Bytes>, ProviderError> {
+        let mut fields = vec![("grant_type", swap.grant_type)];
+        if swap.client_id {
+            fields.push((self.knobs.client_id_param, credentials.client_id));
+        }
+        if swap.client_secret {
+            fields.push(("client_secret", credentials.client_secret.expose_secret()));
+        }
+        fields.push((swap.token_param, token.expose_secret()));
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        form.extend_pairs(&fields);
+        let encoded = Zeroizing::new(form.finish());
+        let url = swap.url.as_deref().unwrap_or(&self.token_url);
+        let builder =
+            http::Request::builder().header(ACCEPT, "application/json").header(USER_AGENT, self.knobs.user_agent);
+        match swap.method {
+            TokenMethod::PostForm => builder
+                .method(Method::POST)
+                .uri(url)
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Bytes::copy_from_slice(encoded.as_bytes())),
+            TokenMethod::GetQuery => {
+                let uri = Zeroizing::new(with_query(url, &encoded)?);
+                builder.method(Method::GET).uri(uri.as_str()).body(Bytes::new())
+            }
+        }
+        .map_err(|_| request_not_built())
+    }
+
+    /// The userinfo URL with this provider's extra parameters (replacing any of the same
+    /// name) and, for [`ProfileToken::Query`], the token.
+    fn userinfo_request_url(&self, access_token: &Secret<String>) -> Result<Zeroizing<String>, ProviderError> {
+        let mut url = Url::parse(&self.userinfo_url)
+            .map_err(|_| ProviderError::new(ProviderErrorKind::Unsupported, "the userinfo endpoint is not a URL"))?;
+        let extra: Vec<&str> = self.knobs.userinfo_params.iter().map(|(k, _)| *k).collect();
+        let kept: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(name, _)| !extra.contains(&name.as_ref()) && name != "access_token")
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        {
+            let mut query = url.query_pairs_mut();
+            query.clear().extend_pairs(kept).extend_pairs(self.knobs.userinfo_params);
+            if self.knobs.profile_token == ProfileToken::Query {
+                query.append_pair("access_token", access_token.expose_secret());
+            }
+        }
+        if url.query() == Some("") {
+            url.set_query(None);
+        }
+        Ok(Zeroizing::new(url.into()))
+    }
+
+    /// The capability table row of this provider, from the same fields its requests use.
+    fn capability_row(&self) -> Capabilities {
+        let mut caps = Capabilities::unknown(self.pkce);
+        caps.client_auth = self.token_auth.into();
+        caps.scope_separator.clone_from(&self.scope_separator);
+        self.knobs.client_id_param.clone_into(&mut caps.client_id_param);
+        caps.refresh_token = self.knobs.refresh_token.clone();
+        caps.long_lived_exchange = self.knobs.long_lived.is_some();
+        caps.refresh = match &self.knobs.renewal {
+            Renewal::Grant(rotation) => RefreshModel::Grant { rotation: *rotation },
+            Renewal::Reexchange { min_age_secs, .. } => RefreshModel::Reexchange { min_age_secs: *min_age_secs },
+        };
+        caps.access_token_lifetime_secs = self.knobs.access_token_lifetime_secs;
+        caps.refresh_token_lifetime_secs = self.knobs.refresh_token_lifetime_secs;
+        caps.revocation = self.revoke_url.is_some();
+        caps.target_selection = self.knobs.target_selection;
+        caps
+    }
+}
+
+/// `url` with `encoded` appended to its query.
+fn with_query(url: &str, encoded: &str) -> Result<String, ProviderError> {
+    let mut url = Url::parse(url).map_err(|_| request_not_built())?;
+    let query = match url.query() {
+        Some(q) if !q.is_empty() => format!("{q}&{encoded}"),
+        _ => encoded.to_owned(),
+    };
+    url.set_query(Some(&query));
+    Ok(url.into())
 }
 
 #[async_trait]
@@ -237,6 +650,10 @@ impl Provider for GenericProvider {
         self.requires_iss
     }
 
+    fn capabilities(&self) -> Capabilities {
+        self.capability_row()
+    }
+
     fn authorize_url(&self, request: &AuthorizeRequest<'_>) -> Result<Url, ProviderError> {
         let mut url = Url::parse(&self.authorize_url)
             .map_err(|_| ProviderError::new(ProviderErrorKind::Unsupported, "the authorize endpoint is not a URL"))?;
@@ -254,7 +671,7 @@ impl Provider for GenericProvider {
             let mut query = url.query_pairs_mut();
             query
                 .append_pair("response_type", "code")
-                .append_pair("client_id", request.client_id)
+                .append_pair(self.knobs.client_id_param, request.client_id)
                 .append_pair("redirect_uri", request.redirect_uri);
             if !request.scopes.is_empty() {
                 query.append_pair("scope", &request.scopes.join(&self.scope_separator));
@@ -275,13 +692,27 @@ impl Provider for GenericProvider {
         redirect_uri: &str,
         pkce_verifier: Option<&Secret<String>>,
     ) -> Result<TokenSet, ProviderError> {
+        // Meta appends `#_` to its redirect. A browser keeps a fragment to itself, but a
+        // code copied by hand (or a `%23_` some proxies produce) still carries it; a code
+        // never ends in `#_` otherwise.
+        let code = match self.knobs.strip_code_suffix {
+            true => code.strip_suffix("#_").unwrap_or(code),
+            false => code,
+        };
         let mut fields = vec![("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect_uri)];
         // No challenge went out without PKCE, so no verifier goes out either (a compliant
         // server refuses an unexpected verifier as a downgrade).
         if let (true, Some(verifier)) = (self.pkce, pkce_verifier) {
             fields.push(("code_verifier", verifier.expose_secret()));
         }
-        self.token_call(ctx, &fields).await
+        let tokens = self.token_call(ctx, &fields).await?;
+        let Some(swap) = &self.knobs.long_lived else {
+            return Ok(tokens);
+        };
+        // Meta: swap the one-hour token for the 60-day one at once (a token that expired
+        // cannot be swapped). The short-lived response's granted scopes stay the record.
+        let long = self.swap(ctx, swap, &tokens.access_token).await?;
+        Ok(TokenSet { scopes: long.scopes.or(tokens.scopes), ..long })
     }
 
     async fn fetch_profile(
@@ -289,16 +720,21 @@ impl Provider for GenericProvider {
         http: &dyn HttpClient,
         access_token: &Secret<String>,
     ) -> Result<Profile, ProviderError> {
-        let request = http::Request::builder()
+        let url = self.userinfo_request_url(access_token)?;
+        let mut builder = http::Request::builder()
             .method(Method::GET)
-            .uri(self.userinfo_url.as_str())
-            .header(AUTHORIZATION, bearer_authorization(access_token)?)
+            .uri(url.as_str())
             .header(ACCEPT, "application/json")
-            .header(USER_AGENT, USER_AGENT_VALUE)
-            .body(Bytes::new())
-            .map_err(|_| request_not_built())?;
+            .header(USER_AGENT, self.knobs.user_agent);
+        if self.knobs.profile_token == ProfileToken::Bearer {
+            builder = builder.header(AUTHORIZATION, bearer_authorization(access_token)?);
+        }
+        let request = builder.body(Bytes::new()).map_err(|_| request_not_built())?;
         let response = http.send(request).await?;
-        parse_profile_response(&response, &self.profile)
+        if let Some(err) = self.graph_error(&response) {
+            return Err(err);
+        }
+        parse_profile(&response, &self.profile, &self.knobs)
     }
 
     async fn refresh(
@@ -306,16 +742,48 @@ impl Provider for GenericProvider {
         ctx: ProviderContext<'_>,
         refresh_token: &Secret<String>,
     ) -> Result<TokenSet, ProviderError> {
+        if !matches!(self.knobs.renewal, Renewal::Grant(_)) {
+            return Err(ProviderError::new(ProviderErrorKind::Unsupported, "this provider has no refresh grant"));
+        }
         let fields = [("grant_type", "refresh_token"), ("refresh_token", refresh_token.expose_secret().as_str())];
         self.token_call(ctx, &fields).await
+    }
+
+    async fn reexchange(
+        &self,
+        ctx: ProviderContext<'_>,
+        access_token: &Secret<String>,
+    ) -> Result<TokenSet, ProviderError> {
+        match &self.knobs.renewal {
+            Renewal::Reexchange { swap, .. } => self.swap(ctx, swap, access_token).await,
+            Renewal::Grant(_) => {
+                Err(ProviderError::new(ProviderErrorKind::Unsupported, "this provider has no re-exchange"))
+            }
+        }
     }
 
     async fn revoke(&self, ctx: ProviderContext<'_>, token: &Secret<String>) -> Result<(), ProviderError> {
         let Some(revoke_url) = &self.revoke_url else {
             return Err(ProviderError::new(ProviderErrorKind::Unsupported, "no revocation endpoint"));
         };
-        let fields = [("token", token.expose_secret().as_str()), ("token_type_hint", "access_token")];
-        let request = self.form_request(revoke_url, ctx.credentials, &fields)?;
+        let request = match self.knobs.revoke_style {
+            RevokeStyle::Rfc7009 => {
+                let fields = [("token", token.expose_secret().as_str()), ("token_type_hint", "access_token")];
+                self.token_request(TokenMethod::PostForm, revoke_url, ctx.credentials, &fields)?
+            }
+            RevokeStyle::MetaPermissions => {
+                let mut form = form_urlencoded::Serializer::new(String::new());
+                form.append_pair("access_token", token.expose_secret());
+                let uri = Zeroizing::new(with_query(revoke_url, &Zeroizing::new(form.finish()))?);
+                http::Request::builder()
+                    .method(Method::DELETE)
+                    .uri(uri.as_str())
+                    .header(ACCEPT, "application/json")
+                    .header(USER_AGENT, self.knobs.user_agent)
+                    .body(Bytes::new())
+                    .map_err(|_| request_not_built())?
+            }
+        };
         let response = ctx.http.send(request).await?;
         if response.status().is_success() { Ok(()) } else { Err(error_for_status(response.status(), response.body())) }
     }
@@ -496,9 +964,14 @@ fn split_scopes(scope: &str, separator: &str) -> Vec<String> {
 /// 401 and 403 are [`ProviderErrorKind::Rejected`] with `invalid_token`; other statuses as
 /// for token responses; a body that is not JSON or has no usable id is
 /// [`ProviderErrorKind::InvalidResponse`].
-pub(crate) fn parse_profile_response(
+///
+/// A built-in provider's knobs add a success marker that must hold (`profile_ok`), a list
+/// whose first element with an id holds the profile (`profile_list`), and an HTML-escaped
+/// avatar.
+fn parse_profile(
     response: &http::Response<Bytes>,
     pointers: &ProfilePointers,
+    knobs: &Knobs,
 ) -> Result<Profile, ProviderError> {
     let status = response.status();
     if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
@@ -510,7 +983,31 @@ pub(crate) fn parse_profile_response(
     let json: Value =
         serde_json::from_slice(response.body()).map_err(|_| invalid("the profile response is not JSON"))?;
 
-    let id = match json.pointer(&pointers.id) {
+    if let Some((pointer, ok)) = knobs.profile_ok {
+        match json.pointer(pointer) {
+            Some(Value::String(code)) if code == ok => {}
+            Some(Value::String(code)) if knobs.profile_transient_codes.contains(&code.as_str()) => {
+                return Err(ProviderError::new(ProviderErrorKind::Unavailable, "the provider is busy (profile)"));
+            }
+            Some(code) => return Err(ProviderError::rejected(oauth_error_code(Some(code), status))),
+            None => return Err(invalid("the profile response has no status")),
+        }
+    }
+
+    let root = match knobs.profile_wrapper {
+        Some(wrapper) if json.pointer(&pointers.id).is_none() => json.pointer(wrapper).unwrap_or(&json),
+        _ => &json,
+    };
+    let root = match knobs.profile_list {
+        None => root,
+        Some(list) => root
+            .pointer(list)
+            .and_then(Value::as_array)
+            .and_then(|items| items.iter().find(|item| item.pointer(&pointers.id).is_some_and(|v| !v.is_null())))
+            .ok_or_else(|| invalid("the profile response lists no usable account"))?,
+    };
+
+    let id = match root.pointer(&pointers.id) {
         Some(Value::String(id)) => id.clone(),
         Some(Value::Number(n)) if n.is_u64() || n.is_i64() => n.to_string(),
         _ => return Err(invalid("the profile response has no id")),
@@ -520,7 +1017,7 @@ pub(crate) fn parse_profile_response(
     }
 
     let text = |pointer: &Option<String>| -> Option<String> {
-        let value = json.pointer(pointer.as_deref()?)?.as_str()?;
+        let value = root.pointer(pointer.as_deref()?)?.as_str()?;
         let cleaned: String = value.trim().chars().filter(|c| !c.is_control()).take(MAX_NAME_CHARS).collect();
         let cleaned = cleaned.trim();
         (!cleaned.is_empty()).then(|| cleaned.to_owned())
@@ -528,8 +1025,14 @@ pub(crate) fn parse_profile_response(
     let avatar_url = pointers
         .avatar_url
         .as_deref()
-        .and_then(|pointer| json.pointer(pointer)?.as_str())
-        .and_then(|raw| Url::parse(raw.trim()).ok())
+        .and_then(|pointer| root.pointer(pointer)?.as_str())
+        .map(|raw| match knobs.avatar_html_unescape {
+            // Reddit escapes `&` as `&amp;` in `icon_img`; nothing else of HTML escaping can
+            // occur in a URL it sends, so no HTML-entity crate for one replacement.
+            true => raw.trim().replace("&amp;", "&"),
+            false => raw.trim().to_owned(),
+        })
+        .and_then(|raw| Url::parse(&raw).ok())
         .filter(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
         .map(String::from)
         .filter(|url| url.len() <= MAX_AVATAR_URL_BYTES);

@@ -15,10 +15,24 @@ use crate::http_client::{HttpClient, HttpError};
 use crate::ids::ProviderId;
 use crate::secret::Secret;
 
+mod capabilities;
 pub(crate) mod config;
+#[cfg(test)]
+mod fixtures;
 mod generic;
 mod x;
 
+pub mod facebook;
+pub mod instagram;
+pub mod instagram_facebook;
+pub mod linkedin;
+pub mod pinterest;
+pub mod reddit;
+pub mod threads;
+pub mod tiktok;
+pub mod youtube;
+
+pub use capabilities::{Capabilities, ClientAuth, RefreshModel, RefreshTokenRequirement, Rotation, TargetType};
 pub use config::{ProfilePointers, ProviderConfig, TokenAuth};
 pub use generic::GenericProvider;
 pub use x::XProvider;
@@ -176,6 +190,14 @@ pub trait Provider: fmt::Debug + Send + Sync + 'static {
         false
     }
 
+    /// What the provider does: PKCE, client authentication, scopes, refresh model,
+    /// lifetimes, revocation, target selection. The default knows only
+    /// [`uses_pkce`](Self::uses_pkce) and assumes RFC 6749 for the rest
+    /// ([`Capabilities::unknown`]).
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::unknown(self.uses_pkce())
+    }
+
     /// Builds the URL the user is sent to for consent.
     ///
     /// # Errors
@@ -214,6 +236,24 @@ pub trait Provider: fmt::Debug + Send + Sync + 'static {
         ctx: ProviderContext<'_>,
         refresh_token: &Secret<String>,
     ) -> Result<TokenSet, ProviderError>;
+
+    /// Renews a still-valid access token by exchanging it for a new one, for providers whose
+    /// [`Capabilities::refresh`] is [`RefreshModel::Reexchange`] (Facebook, Instagram,
+    /// Threads: they have no refresh token). The returned set has no refresh token. The
+    /// default does nothing and says so.
+    ///
+    /// # Errors
+    /// [`ProviderErrorKind::Unsupported`] when the provider has no re-exchange;
+    /// [`ProviderErrorKind::Rejected`] when the provider refuses the token (expired, revoked,
+    /// or younger than the provider's minimum age).
+    async fn reexchange(
+        &self,
+        ctx: ProviderContext<'_>,
+        access_token: &Secret<String>,
+    ) -> Result<TokenSet, ProviderError> {
+        let _ = (ctx, access_token);
+        Err(ProviderError::new(ProviderErrorKind::Unsupported, "no re-exchange"))
+    }
 
     /// Revokes a token at the provider, where it can. The default does nothing and says so.
     ///

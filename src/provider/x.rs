@@ -4,10 +4,10 @@ use async_trait::async_trait;
 use url::Url;
 
 use super::config::{parse_endpoint, provider_error};
-use super::generic::GenericProvider;
+use super::generic::{GenericProvider, Renewal};
 use super::{
-    AuthorizeRequest, Profile, ProfilePointers, Provider, ProviderConfig, ProviderContext, ProviderError, TokenAuth,
-    TokenSet,
+    AuthorizeRequest, Capabilities, Profile, ProfilePointers, Provider, ProviderConfig, ProviderContext, ProviderError,
+    RefreshTokenRequirement, Rotation, TokenAuth, TokenSet,
 };
 use crate::error::ConfigError;
 use crate::http_client::HttpClient;
@@ -67,23 +67,25 @@ impl XProvider {
     /// X with its production endpoints.
     pub fn new() -> Self {
         Self {
-            inner: GenericProvider {
-                id: ProviderId::from_static(ID),
-                authorize_url: AUTHORIZE_URL.to_owned(),
-                token_url: TOKEN_URL.to_owned(),
-                userinfo_url: USERS_ME_WITH_FIELDS_URL.to_owned(),
-                revoke_url: Some(REVOKE_URL.to_owned()),
-                issuer: None,
-                requires_iss: false,
-                scopes: DEFAULT_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
-                pkce: true,
-                token_auth: TokenAuth::Basic,
-                scope_separator: " ".to_owned(),
-                authorize_params: Default::default(),
-                profile: ProfilePointers::new("/data/id")
-                    .with_username("/data/username")
-                    .with_display_name("/data/name")
-                    .with_avatar_url("/data/profile_image_url"),
+            inner: {
+                let mut p = GenericProvider::builtin(
+                    ID,
+                    AUTHORIZE_URL,
+                    TOKEN_URL,
+                    USERS_ME_WITH_FIELDS_URL,
+                    ProfilePointers::new("/data/id")
+                        .with_username("/data/username")
+                        .with_display_name("/data/name")
+                        .with_avatar_url("/data/profile_image_url"),
+                )
+                .with_default_scopes(DEFAULT_SCOPES);
+                p.revoke_url = Some(REVOKE_URL.to_owned());
+                p.pkce = true;
+                p.token_auth = TokenAuth::Basic;
+                p.knobs.renewal = Renewal::Grant(Rotation::Always);
+                p.knobs.refresh_token = RefreshTokenRequirement::Scope { scope: "offline.access".to_owned() };
+                p.knobs.access_token_lifetime_secs = Some(7200);
+                p
             },
         }
     }
@@ -159,6 +161,10 @@ impl Provider for XProvider {
 
     fn requires_iss(&self) -> bool {
         self.inner.requires_iss()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
     }
 
     fn authorize_url(&self, request: &AuthorizeRequest<'_>) -> Result<Url, ProviderError> {

@@ -6,6 +6,8 @@
 #[cfg(feature = "sqlite")]
 mod demo;
 mod harness;
+mod hooks;
+mod providers;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod x;

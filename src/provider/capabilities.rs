@@ -1,0 +1,307 @@
+//! [`Capabilities`]: what a provider does, as a typed table (PKCE, client authentication,
+//! scopes, refresh model, lifetimes, revocation, target selection).
+//!
+//! Every built-in provider answers [`Provider::capabilities`](super::Provider::capabilities)
+//! from the same fields that drive its requests, and a test checks each row against the
+//! provider's behaviour (the PKCE flag against the `code_challenge` of its authorize URL, the
+//! client-id parameter name against its token request, and so on).
+
+use serde::Serialize;
+
+use super::TokenAuth;
+
+/// What one provider does, as far as connecting an account and keeping its token alive go.
+///
+/// Serialises to JSON (it is part of `GET {prefix}/providers`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Capabilities {
+    /// Whether the authorize request carries a PKCE S256 challenge (and the exchange the
+    /// verifier).
+    pub pkce: bool,
+    /// How the client authenticates at the token endpoint.
+    pub client_auth: ClientAuth,
+    /// What joins the scopes in the authorize request (`" "` or `","`).
+    pub scope_separator: String,
+    /// The name of the client-id parameter of the authorize and token requests (`client_id`,
+    /// or TikTok's `client_key`).
+    pub client_id_param: String,
+    /// What it takes to be issued a refresh token.
+    pub refresh_token: RefreshTokenRequirement,
+    /// Whether the code exchange is followed by a swap of the short-lived token for a
+    /// long-lived one (Meta: Facebook, Instagram, Threads).
+    pub long_lived_exchange: bool,
+    /// How an access token is renewed.
+    pub refresh: RefreshModel,
+    /// Typical access-token lifetime in seconds (`None`: unknown or never expires; the
+    /// token response's `expires_in` always wins).
+    pub access_token_lifetime_secs: Option<u64>,
+    /// Typical refresh-token lifetime in seconds, when the provider documents one.
+    pub refresh_token_lifetime_secs: Option<u64>,
+    /// Whether a token can be revoked at the provider (`DELETE /accounts/{id}` tries it).
+    pub revocation: bool,
+    /// The kind of target the user picks after consent (Pages, organisations, boards), when
+    /// one identity can publish as several targets. Picking is not implemented yet: the
+    /// connected account is the identity (or the first target, see the provider's docs).
+    pub target_selection: Option<TargetType>,
+}
+
+impl Capabilities {
+    /// The capabilities of a provider that says nothing but whether it uses PKCE: RFC 6749
+    /// defaults (Basic client auth, space-separated scopes, `client_id`) and everything else
+    /// unknown.
+    pub fn unknown(pkce: bool) -> Self {
+        Self {
+            pkce,
+            client_auth: ClientAuth::Basic,
+            scope_separator: " ".to_owned(),
+            client_id_param: "client_id".to_owned(),
+            refresh_token: RefreshTokenRequirement::Unknown,
+            long_lived_exchange: false,
+            refresh: RefreshModel::Grant { rotation: Rotation::Unknown },
+            access_token_lifetime_secs: None,
+            refresh_token_lifetime_secs: None,
+            revocation: false,
+            target_selection: None,
+        }
+    }
+}
+
+/// How the client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ClientAuth {
+    /// `Authorization: Basic` (RFC 6749 §2.3.1).
+    Basic,
+    /// Client id and secret as form fields.
+    Body,
+    /// A public client: the client id only.
+    None,
+}
+
+impl From<TokenAuth> for ClientAuth {
+    fn from(auth: TokenAuth) -> Self {
+        match auth {
+            TokenAuth::Basic => Self::Basic,
+            TokenAuth::Body => Self::Body,
+            TokenAuth::None => Self::None,
+        }
+    }
+}
+
+/// What it takes to be issued a refresh token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RefreshTokenRequirement {
+    /// Every code exchange returns one.
+    Always,
+    /// Only when this scope is granted (X: `offline.access`).
+    Scope {
+        /// The scope.
+        scope: String,
+    },
+    /// Only with these authorize parameters (Google: `access_type=offline` and
+    /// `prompt=consent`; Reddit: `duration=permanent`). The built-in providers send them.
+    AuthorizeParams {
+        /// The parameters, as `(name, value)`.
+        params: Vec<(String, String)>,
+    },
+    /// Only for apps the provider approved (LinkedIn's programmatic refresh tokens).
+    PartnerApproval,
+    /// Never: the provider has no refresh token (see [`RefreshModel`]).
+    Never,
+    /// Not known (a generic provider).
+    Unknown,
+}
+
+/// How an access token is renewed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RefreshModel {
+    /// The RFC 6749 `refresh_token` grant.
+    Grant {
+        /// Whether each refresh returns a new refresh token.
+        rotation: Rotation,
+    },
+    /// The still-valid access token itself is exchanged for a new one (Facebook
+    /// `fb_exchange_token`, Instagram `ig_refresh_token`, Threads `th_refresh_token`), through
+    /// [`Provider::reexchange`](super::Provider::reexchange).
+    Reexchange {
+        /// The youngest a token may be to be re-exchanged, in seconds (Instagram and Threads
+        /// refuse tokens under 24 hours old).
+        min_age_secs: Option<u64>,
+    },
+    /// No renewal: the user reconnects before the token expires.
+    None,
+}
+
+/// Whether a refresh returns a new refresh token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Rotation {
+    /// Always a new one; the old one stops working (store the new one atomically).
+    Always,
+    /// Sometimes a new one (store it when sent).
+    Sometimes,
+    /// Never: the response has no refresh token and the old one stays valid.
+    Never,
+    /// Not known.
+    Unknown,
+}
+
+/// The kind of publishable target an identity can hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum TargetType {
+    /// A Facebook Page.
+    Page,
+    /// A LinkedIn organisation.
+    Organization,
+    /// An Instagram professional account linked to a Facebook Page.
+    InstagramAccount,
+    /// A Pinterest board.
+    Board,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::Provider;
+    use crate::provider::ProviderErrorKind;
+    use crate::provider::config::build_registry;
+    use crate::provider::fixtures::*;
+
+    const ANSWER: &str = r#"{"access_token":"a1","token_type":"bearer","expires_in":3600,"refresh_token":"r1"}"#;
+
+    fn builtins() -> Vec<std::sync::Arc<dyn Provider>> {
+        build_registry(&[]).unwrap()
+    }
+
+    #[test]
+    fn the_built_in_ids_are_the_designs() {
+        let ids: Vec<String> = builtins().iter().map(|p| p.id().to_string()).collect();
+        assert_eq!(
+            ids,
+            [
+                "x",
+                "linkedin",
+                "facebook",
+                "instagram",
+                "instagram_facebook",
+                "threads",
+                "youtube",
+                "tiktok",
+                "pinterest",
+                "reddit"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_authorize_url_of_every_provider_matches_its_row() {
+        for p in builtins() {
+            let caps = p.capabilities();
+            let id = p.id().to_string();
+            assert_eq!(caps.pkce, p.uses_pkce(), "{id}");
+            let (_, pairs) = authorize(p.as_ref());
+            assert_eq!(param(&pairs, "code_challenge").is_some(), caps.pkce, "{id}: PKCE");
+            assert_eq!(param(&pairs, &caps.client_id_param), Some(CLIENT_ID), "{id}: client id parameter");
+            if caps.client_id_param != "client_id" {
+                assert_eq!(param(&pairs, "client_id"), None, "{id}");
+            }
+            let scope = param(&pairs, "scope").unwrap();
+            assert_eq!(scope, p.default_scopes().join(&caps.scope_separator), "{id}: separator");
+            assert!(p.default_scopes().len() > 1 && scope.contains(caps.scope_separator.as_str()), "{id}");
+            match &caps.refresh_token {
+                RefreshTokenRequirement::AuthorizeParams { params } => {
+                    for (k, v) in params {
+                        assert_eq!(param(&pairs, k), Some(v.as_str()), "{id}: {k}");
+                    }
+                }
+                RefreshTokenRequirement::Scope { scope } => {
+                    assert!(p.default_scopes().contains(scope), "{id}: {scope}");
+                }
+                _ => {}
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn the_token_requests_of_every_provider_match_its_row() {
+        for p in builtins() {
+            let caps = p.capabilities();
+            let id = p.id().to_string();
+            let (http, seen) = replay(&[(200, ANSWER), (200, ANSWER)]);
+            let s = secret();
+            let verifier = token("v".repeat(43).as_str());
+            p.exchange_code(ctx(&http, &s), "code", REDIRECT_URI, caps.pkce.then_some(&verifier)).await.unwrap();
+            let sent = requests(&seen);
+            assert_eq!(sent.len(), if caps.long_lived_exchange { 2 } else { 1 }, "{id}: long-lived exchange");
+            let body = form(&sent[0]);
+            assert_eq!(param(&body, "code_verifier").is_some(), caps.pkce, "{id}: verifier");
+            match caps.client_auth {
+                ClientAuth::Basic => {
+                    assert!(header(&sent[0], "authorization").unwrap().starts_with("Basic "), "{id}");
+                    assert_eq!(param(&body, "client_secret"), None, "{id}");
+                }
+                ClientAuth::Body => {
+                    assert!(header(&sent[0], "authorization").is_none(), "{id}");
+                    assert_eq!(param(&body, "client_secret"), Some(CLIENT_SECRET), "{id}");
+                    assert_eq!(param(&body, &caps.client_id_param), Some(CLIENT_ID), "{id}");
+                }
+                ClientAuth::None => panic!("{id}: no built-in provider is a public client"),
+            }
+
+            let (http, seen) = replay(&[(200, ANSWER)]);
+            let refreshed = p.refresh(ctx(&http, &s), &token("r0")).await;
+            let reexchanged = p.reexchange(ctx(&http, &s), &token("a0")).await;
+            let sent = requests(&seen);
+            match caps.refresh {
+                RefreshModel::Grant { .. } => {
+                    refreshed.unwrap();
+                    assert_eq!(reexchanged.unwrap_err().kind(), ProviderErrorKind::Unsupported, "{id}");
+                    assert_eq!(param(&form(&sent[0]), "grant_type"), Some("refresh_token"), "{id}");
+                }
+                RefreshModel::Reexchange { .. } => {
+                    assert_eq!(refreshed.unwrap_err().kind(), ProviderErrorKind::Unsupported, "{id}");
+                    assert!(reexchanged.unwrap().refresh_token.is_none(), "{id}");
+                    assert_eq!(
+                        param(&query(&sent[0]), "access_token").is_some(),
+                        id != "facebook" && id != "instagram_facebook",
+                        "{id}"
+                    );
+                    assert_eq!(caps.refresh_token, RefreshTokenRequirement::Never, "{id}");
+                }
+                RefreshModel::None => panic!("{id}: no built-in provider lacks renewal"),
+            }
+            assert_eq!(sent.len(), 1, "{id}: exactly one renewal request");
+
+            let (http, seen) = replay(&[(200, "{}")]);
+            let revoked = p.revoke(ctx(&http, &s), &token("a1")).await;
+            assert_eq!(revoked.is_ok(), caps.revocation, "{id}: revocation");
+            assert_eq!(requests(&seen).len(), usize::from(caps.revocation), "{id}");
+        }
+    }
+
+    #[test]
+    fn the_table_serialises_with_snake_case_tags() {
+        let caps = crate::provider::reddit::provider().capabilities();
+        let json = serde_json::to_value(&caps).unwrap();
+        assert_eq!(json["client_auth"], "basic");
+        assert_eq!(json["refresh"], serde_json::json!({"kind": "grant", "rotation": "never"}));
+        assert_eq!(
+            json["refresh_token"],
+            serde_json::json!({"kind": "authorize_params", "params": [["duration", "permanent"]]})
+        );
+        let caps = crate::provider::instagram::provider().capabilities();
+        let json = serde_json::to_value(&caps).unwrap();
+        assert_eq!(json["refresh"], serde_json::json!({"kind": "reexchange", "min_age_secs": 86400}));
+        assert_eq!(json["long_lived_exchange"], true);
+        assert_eq!(json["target_selection"], serde_json::Value::Null);
+    }
+}

@@ -1,0 +1,204 @@
+//! The built-in providers through the whole router: `GET /v1/providers`, and connect flows of
+//! built-in adapters answered by recorded-shape fixtures (a closure HTTP client on the
+//! overridden loopback endpoints: nothing leaves the machine).
+
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use dravo_connect::http_client::HttpError;
+use dravo_connect::provider::ProviderConfig;
+use dravo_connect::test_util::MockConfig;
+use dravo_connect::{OAuthErrorReason, Revocation};
+use http::{Method, StatusCode};
+use serde_json::json;
+
+use crate::harness::*;
+
+#[tokio::test]
+async fn the_provider_list_shows_every_provider_with_its_scopes_pkce_and_capabilities() {
+    let h = H::new().await;
+    let r = h.get("/v1/providers", Some(KEY1)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    let body = r.json();
+    assert_eq!(body["next_cursor"], serde_json::Value::Null);
+    let data = body["data"].as_array().unwrap();
+    let ids: Vec<&str> = data.iter().map(|p| p["id"].as_str().unwrap()).collect();
+    for id in [
+        "facebook",
+        "instagram",
+        "instagram_facebook",
+        "linkedin",
+        "mock",
+        "pinterest",
+        "reddit",
+        "threads",
+        "tiktok",
+        "x",
+        "youtube",
+    ] {
+        assert!(ids.contains(&id), "{id} in {ids:?}");
+    }
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    assert_eq!(ids, sorted, "sorted by id");
+    let tiktok = data.iter().find(|p| p["id"] == "tiktok").unwrap();
+    assert_eq!(tiktok["default_scopes"], json!(["user.info.basic", "user.info.profile", "video.publish"]));
+    assert_eq!(tiktok["pkce"], false);
+    assert_eq!(tiktok["capabilities"]["client_id_param"], "client_key");
+    assert_eq!(tiktok["capabilities"]["scope_separator"], ",");
+    let x = data.iter().find(|p| p["id"] == "x").unwrap();
+    assert_eq!(x["pkce"], true);
+    assert_eq!(x["capabilities"]["refresh"], json!({"kind": "grant", "rotation": "always"}));
+    assert_eq!(x["capabilities"]["refresh_token"], json!({"kind": "scope", "scope": "offline.access"}));
+    let mock = data.iter().find(|p| p["id"] == "mock").unwrap();
+    assert_eq!(mock["pkce"], true);
+    assert!(!r.text().contains("secret"), "no credential of any kind");
+}
+
+#[tokio::test]
+async fn the_provider_list_needs_a_key_and_answers_get_only() {
+    let h = H::new().await;
+    h.get("/v1/providers", None).await.assert_error(401, "unauthorized");
+    h.get("/v1/providers", Some("not-a-key")).await.assert_error(401, "unauthorized");
+    let r = h.req(Method::POST, "/v1/providers", Some(KEY1), Some(json!({}))).await;
+    r.assert_error(405, "method_not_allowed");
+    assert_eq!(r.header("allow"), Some("GET"));
+    h.get("/v1/providers?a=1&a=2", Some(KEY1)).await.assert_error(400, "invalid_request");
+    // Not a Connect route: the layer hands it to the host app (which has no such route).
+    assert_eq!(h.get("/v1/providers/x", Some(KEY1)).await.status, StatusCode::NOT_FOUND);
+}
+
+type Seen = Arc<Mutex<Vec<http::Request<Bytes>>>>;
+
+/// Instagram's three calls, answered as Instagram does; records what was sent.
+fn instagram_fixtures() -> (impl dravo_connect::http_client::HttpClient, Seen) {
+    let seen: Seen = Arc::default();
+    let log = seen.clone();
+    let client = move |request: http::Request<Bytes>| {
+        let (status, body) = match (request.method().as_str(), request.uri().path()) {
+            ("POST", "/oauth/access_token") => {
+                let form: Vec<(String, String)> = url::form_urlencoded::parse(request.body()).into_owned().collect();
+                if form.contains(&("code".to_owned(), "AQBx-code".to_owned())) {
+                    (
+                        200,
+                        r#"{"access_token":"IGAAShort","user_id":17841405793187218,"permissions":"instagram_business_basic,instagram_business_content_publish"}"#,
+                    )
+                } else {
+                    (400, r#"{"error_type":"OAuthException","code":400,"error_message":"Invalid authorization code"}"#)
+                }
+            }
+            ("GET", "/access_token") => {
+                (200, r#"{"access_token":"IGAALong","token_type":"bearer","expires_in":5183944}"#)
+            }
+            ("GET", "/v25.0/me") => (
+                200,
+                r#"{"user_id":"17841405793187218","username":"ada.codes","name":"Ada","profile_picture_url":"https://scontent.cdninstagram.com/ada.jpg","account_type":"BUSINESS","id":"759"}"#,
+            ),
+            _ => (404, "{}"),
+        };
+        log.lock().unwrap().push(request);
+        async move {
+            Ok::<_, HttpError>(
+                http::Response::builder().status(status).body(Bytes::from_static(body.as_bytes())).unwrap(),
+            )
+        }
+    };
+    (client, seen)
+}
+
+async fn create_app(h: &H, provider: &str) {
+    let body = json!({
+        "provider": provider,
+        "client_id": "ig-app",
+        "client_secret": "ig-secret",
+        "allowed_return_urls": [RETURN],
+    });
+    let r = h.req(Method::POST, "/v1/oauth-apps", Some(KEY1), Some(body)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+}
+
+async fn start(h: &H, provider: &str) -> url::Url {
+    let r = h.get(&format!("/v1/oauth/{provider}/start?return_url={}", enc(RETURN)), Some(KEY1)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    url::Url::parse(r.json()["authorize_url"].as_str().unwrap()).unwrap()
+}
+
+fn state_of(url: &url::Url) -> String {
+    url.query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned()
+}
+
+#[tokio::test]
+async fn an_instagram_connect_strips_the_code_suffix_and_stores_the_long_lived_token() {
+    let (client, seen) = instagram_fixtures();
+    let h = H::with(MockConfig::default(), |b| {
+        b.http_client(client).provider_config(
+            ProviderConfig::new("instagram")
+                .with_token_url("http://127.0.0.1:9/oauth/access_token")
+                .with_exchange_url("http://127.0.0.1:9/access_token")
+                .with_userinfo_url("http://127.0.0.1:9/v25.0/me"),
+        )
+    })
+    .await;
+    create_app(&h, "instagram").await;
+    let authorize = start(&h, "instagram").await;
+    assert!(authorize.as_str().starts_with("https://www.instagram.com/oauth/authorize?"));
+    assert!(authorize.query_pairs().all(|(k, _)| k != "code_challenge"));
+    // `#_` as Instagram appends it, percent-encoded as it arrives when copied into a query.
+    let cb = format!("/v1/oauth/instagram/callback?code=AQBx-code%23_&state={}", enc(&state_of(&authorize)));
+    let r = h.callback(&cb).await;
+    assert_eq!(r.status, StatusCode::FOUND, "{}", r.text());
+    assert_eq!(r.location_param("connected").as_deref(), Some("instagram"));
+
+    let account = &h.get("/v1/accounts?provider=instagram", Some(KEY1)).await.json()["data"][0];
+    assert_eq!(account["provider_account_id"], "17841405793187218");
+    assert_eq!(account["username"], "ada.codes");
+    assert_eq!(account["scopes"], json!(["instagram_business_basic", "instagram_business_content_publish"]));
+    // START + 5183944 s: the long-lived token's lifetime, not the short one's. No refresh
+    // token can renew it: the host is told when the user must reconnect.
+    assert_eq!(account["token_expires_at"], "2026-03-01T23:59:04Z");
+    assert_eq!(account["reconnect_by"], "2026-03-01T23:59:04Z");
+    let id = account["id"].as_str().unwrap().parse().unwrap();
+    let token = h.connect.access_token(&tenant("t1"), &id).await.unwrap();
+    assert_eq!(token.expose_secret(), "IGAALong");
+    let sent = std::mem::take(&mut *seen.lock().unwrap());
+    let paths: Vec<&str> = sent.iter().map(|r| r.uri().path()).collect();
+    assert_eq!(paths, ["/oauth/access_token", "/access_token", "/v25.0/me"]);
+    // Instagram documents no revocation: the host API says so, and the account is gone.
+    assert_eq!(h.connect.disconnect(&tenant("t1"), &id).await.unwrap(), Revocation::Unsupported);
+    assert!(seen.lock().unwrap().is_empty(), "no revocation call");
+    h.get(&format!("/v1/accounts/{}", account["id"].as_str().unwrap()), Some(KEY1))
+        .await
+        .assert_error(404, "not_found");
+}
+
+#[tokio::test]
+async fn an_account_with_a_refresh_token_has_no_reconnect_by_and_its_revocation_outcome_is_returned() {
+    let h = H::new().await;
+    let r = h.connect_once().await;
+    let id = r.location_param("account_id").unwrap();
+    let account = h.get(&format!("/v1/accounts/{id}"), Some(KEY1)).await.json();
+    assert_eq!(account["token_expires_at"], "2026-01-01T01:00:00Z");
+    assert_eq!(account["reconnect_by"], serde_json::Value::Null);
+    let revocation = h.connect.disconnect(&tenant("t1"), &id.parse().unwrap()).await.unwrap();
+    assert_eq!(revocation, Revocation::Revoked);
+    assert_eq!(h.mock.counts().revoke, 1);
+}
+
+#[tokio::test]
+async fn a_linkedin_cancel_comes_back_as_access_denied_without_any_provider_call() {
+    let (client, seen) = instagram_fixtures();
+    let h = H::with(MockConfig::default(), |b| b.http_client(client)).await;
+    create_app(&h, "linkedin").await;
+    for denial in ["user_cancelled_login", "user_cancelled_authorize"] {
+        let authorize = start(&h, "linkedin").await;
+        let cb = format!(
+            "/v1/oauth/linkedin/callback?error={denial}&error_description=The+user+cancelled&state={}",
+            enc(&state_of(&authorize))
+        );
+        let r = h.callback(&cb).await;
+        assert_eq!(r.location_param("oauth_error").as_deref(), Some(OAuthErrorReason::AccessDenied.as_str()));
+        assert!(!r.header("location").unwrap().contains("cancelled"));
+    }
+    assert!(seen.lock().unwrap().is_empty());
+}
