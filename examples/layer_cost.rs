@@ -29,13 +29,21 @@ async fn main() {
         // The layer around the whole router (tower::ServiceBuilder style).
         let app = tower_layer::Layer::layer(&ConnectLayer::new(connect), host);
         for _ in 0..n {
-            let res = app.clone().oneshot(http::Request::get("/host/items").body(Body::empty()).expect("req")).await.expect("res");
+            let res = app
+                .clone()
+                .oneshot(http::Request::get("/host/items").body(Body::empty()).expect("req"))
+                .await
+                .expect("res");
             assert_eq!(res.status(), 200);
         }
     } else {
         let app = if variant == "layer" { host.layer(ConnectLayer::new(connect)) } else { host };
         for _ in 0..n {
-            let res = app.clone().oneshot(http::Request::get("/host/items").body(Body::empty()).expect("req")).await.expect("res");
+            let res = app
+                .clone()
+                .oneshot(http::Request::get("/host/items").body(Body::empty()).expect("req"))
+                .await
+                .expect("res");
             assert_eq!(res.status(), 200);
         }
     }

@@ -115,6 +115,7 @@ impl XProvider {
         let mut x = Self::new();
         if let Some(url) = &config.authorize_url {
             x.inner.authorize_url = parse_endpoint(ID, "authorize_url", url)?.into();
+            x.inner.authorize_parsed = std::sync::OnceLock::new();
         }
         if let Some(url) = &config.token_url {
             x.inner.token_url = parse_endpoint(ID, "token_url", url)?.into();
