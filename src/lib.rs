@@ -112,6 +112,13 @@ pub mod axum {
 #[doc(inline)]
 pub use adapters::tower::ConnectLayer;
 
+/// Authentication of keyed routes: API keys, custom authenticators, and the same-origin
+/// check that a cookie-based authenticator needs on every route that changes state.
+pub mod auth {
+    pub use crate::core::auth::{ApiKeyAuth, AuthError, Authenticator};
+    pub use crate::core::same_origin::{InvalidOrigin, SameOrigin, same_origin};
+}
+
 pub use http;
 pub use url;
 
