@@ -18,8 +18,8 @@ use std::time::Duration;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
-#[path = "../../examples/shared/mod.rs"]
-mod shared;
+// The demo app (`examples/shared/mod.rs`), as included by path in `demo.rs`.
+use crate::demo::shared;
 
 /// How long any one step may take before the test gives up (a ceiling, never asserted on).
 const STEP: Duration = Duration::from_secs(30);

@@ -7,7 +7,7 @@ use dravo_connect::test_util::MockProvider;
 use serde_json::{Value, json};
 
 #[path = "../../examples/shared/mod.rs"]
-mod shared;
+pub(crate) mod shared;
 
 fn temp_dir(name: &str) -> PathBuf {
     let mut bytes = [0u8; 8];
