@@ -76,13 +76,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listen = std::env::var("DRAVO_CONNECT_LISTEN").unwrap_or_else(|_| "127.0.0.1:3002".into());
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     let origin = format!("http://{}", listener.local_addr()?);
+    let (app, mock) = build(&origin).await?;
+    println!("axum host with its own login and dravo-connect on {origin}/ (users: alice / demo, bob / demo)");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    drop(mock);
+    Ok(())
+}
 
+/// The host app served at `origin` (`http://127.0.0.1:3002`), and the mock provider it
+/// connects at (keep it alive as long as the app). The browser test builds it too.
+pub async fn build(origin: &str) -> Result<(Router, MockProvider), Box<dyn std::error::Error>> {
     let mock = MockProvider::start_with(MockConfig::default().with_interactive_consent(true)).await?;
     let sessions = Sessions::default();
     let connect = Connect::builder()
-        .public_base_url(&origin)
+        .public_base_url(origin)
         // The session cookie, checked for same-origin on every state-changing request.
-        .authenticator(SameOrigin::new(SessionAuth(sessions.clone()), &origin)?)
+        .authenticator(SameOrigin::new(SessionAuth(sessions.clone()), origin)?)
         // Demo keys: a real host loads 32 random bytes each from its secret store.
         .state_key(KeyId::zero(), Secret::new(vec![7u8; 32]))
         .encryption_key(KeyId::zero(), Secret::new(vec![9u8; 32]))
@@ -99,17 +112,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/", get(page))
         .route("/login", post(login))
         .route("/logout", post(logout))
-        .with_state(AppState { sessions, origin: origin.clone() })
+        .with_state(AppState { sessions, origin: origin.to_owned() })
         // Connect's routes, merged into the host's router (no API key: the cookie).
         .merge(connect.axum_router());
-    println!("axum host with its own login and dravo-connect on {origin}/ (users: alice / demo, bob / demo)");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
-    drop(mock);
-    Ok(())
+    Ok((app, mock))
 }
 
 #[derive(Deserialize)]
@@ -166,9 +172,9 @@ const LOGIN_PAGE: &str = r#"<!doctype html><html lang="en"><head><meta charset="
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:30rem;margin:3rem auto;padding:0 1rem}input,button{font:inherit;margin:.2rem 0}</style></head>
 <body><h1>Sign in to the host app</h1>
 <form method="post" action="/login">
-<label>User <input name="username" value="alice"></label><br>
+<label>User <input id="username" name="username" value="alice"></label><br>
 <label>Password <input name="password" type="password" value="demo"></label><br>
-<button type="submit">Sign in</button></form>
+<button id="sign-in" type="submit">Sign in</button></form>
 <p>alice is in tenant <code>acme</code>, bob in <code>globex</code>; both use the password <code>demo</code>.</p>
 </body></html>"#;
 
@@ -196,10 +202,15 @@ async function load() {
   accounts.textContent = "";
   for (const a of body.data) {
     const li = document.createElement("li");
+    li.className = "account";
     li.textContent = (a.display_name || a.username) + " (" + a.provider + ", " + a.status + ") ";
     const b = document.createElement("button");
     b.textContent = "Disconnect";
-    b.onclick = async () => { await fetch("/v1/accounts/" + encodeURIComponent(a.id), { method: "DELETE" }); load(); };
+    b.onclick = async () => {
+      const r = await fetch("/v1/accounts/" + encodeURIComponent(a.id), { method: "DELETE" });
+      message.textContent = r.ok ? "Disconnected." : "Could not disconnect (" + r.status + ").";
+      load();
+    };
     li.appendChild(b);
     accounts.appendChild(li);
   }

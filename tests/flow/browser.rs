@@ -1,6 +1,8 @@
-//! The demo page in a real browser: headless Chromium driven over WebDriver (chromedriver)
-//! with `fantoccini`, against the demo app started in-process on port 0, with its in-process
-//! demo provider showing its consent page.
+//! The examples in a real browser: headless Chromium driven over WebDriver (chromedriver)
+//! with `fantoccini`, against the apps started in-process on port 0, with their in-process
+//! mock provider showing its consent page. The demo page (`axum_host`'s) connects, is denied
+//! and disconnects; the app with its own login (`axum_custom_auth`) signs in, connects,
+//! refuses a cross-origin form post to Connect's API, and disconnects.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them). On a developer
 //! machine without chromedriver the test is skipped with a loud message; with `CI` set it
@@ -117,14 +119,28 @@ async fn text(client: &Client, css: &str) -> String {
     wait_for(client, css).await.text().await.unwrap()
 }
 
-#[tokio::test]
-async fn in_a_browser_the_demo_page_connects_on_allow_shows_the_error_on_deny_and_disconnects() {
-    let Some(driver_path) = chromedriver() else {
+/// The chromedriver to use, or `None` (after saying so loudly) when the test must be
+/// skipped; with `CI` set a missing chromedriver fails the test instead.
+fn driver_or_skip(test: &str) -> Option<PathBuf> {
+    let found = chromedriver();
+    if found.is_none() {
         let why = "chromedriver not found (install Debian's chromium and chromium-driver, or set CHROMEDRIVER)";
         assert!(!on_ci(), "CI is set, and {why}");
-        eprintln!("\n*** SKIPPED in_a_browser_the_demo_page_…: {why} ***\n");
-        return;
-    };
+        eprintln!("\n*** SKIPPED {test}: {why} ***\n");
+    }
+    found
+}
+
+/// Waits until an element matching the XPath `xpath` is on the page.
+async fn wait_for_xpath(client: &Client, xpath: &str) {
+    if let Err(e) = client.wait().at_most(STEP).for_element(Locator::XPath(xpath)).await {
+        panic!("no `{xpath}` on {:?}: {e}", client.source().await.ok());
+    }
+}
+
+#[tokio::test]
+async fn in_a_browser_the_demo_page_connects_on_allow_shows_the_error_on_deny_and_disconnects() {
+    let Some(driver_path) = driver_or_skip("in_a_browser_the_demo_page_…") else { return };
     let dir = temp_dir("browser");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -168,6 +184,58 @@ async fn in_a_browser_the_demo_page_connects_on_allow_shows_the_error_on_deny_an
     click(&client, "#accounts li.acc button.disconnect").await;
     assert_eq!(text(&client, "#accounts li.empty").await, "No account connected yet.");
     assert_eq!(text(&client, "#message.ok").await, "Disconnected.");
+
+    client.close().await.unwrap();
+    drop(driver);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// The axum app with its own login (`examples/axum_custom_auth.rs`), built in-process.
+#[path = "../../examples/axum_custom_auth.rs"]
+#[allow(dead_code)]
+mod custom_auth;
+
+#[tokio::test]
+async fn in_a_browser_the_custom_auth_example_signs_in_connects_and_disconnects_through_same_origin() {
+    let Some(driver_path) = driver_or_skip("in_a_browser_the_custom_auth_example_…") else { return };
+    let dir = temp_dir("browser-auth");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let (app, _mock) = custom_auth::build(&origin).await.unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let driver = start_driver(&driver_path).await;
+    let client = browser(&driver, &dir.join("profile")).await;
+    client.goto(&format!("{origin}/")).await.unwrap();
+    // The host's own login form (a same-origin POST), then its session cookie is the credential.
+    click(&client, "#sign-in").await;
+    wait_for_xpath(&client, "//h1[starts-with(normalize-space(.), 'Hello alice')]").await;
+    wait_for_xpath(&client, "//ul[@id='accounts' and normalize-space(.)='None yet.']").await;
+    // The page calls Connect's API itself: start, then Allow at the provider.
+    click(&client, "#connect").await;
+    click(&client, "#allow").await;
+    let account = text(&client, "#accounts li.account").await;
+    assert!(account.starts_with("Mock User (demo, active)"), "{account}");
+    // A page on another port (same site, so the SameSite=Lax cookie goes along) posts a form
+    // to Connect's API: SameOrigin refuses it before anything else (401, not the 415 that the
+    // text/plain body would get from a signed-in caller).
+    let evil = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let evil_url = format!("http://{}/", evil.local_addr().unwrap());
+    let form = format!(
+        r#"<!doctype html><form id="f" method="post" enctype="text/plain" action="{origin}/v1/accounts">
+        <input name='{{"provider":"demo","access_token":"x","pad":"' value='"}}'></form>
+        <script>document.getElementById("f").submit()</script>"#
+    );
+    let page = axum::Router::new().route("/", axum::routing::get(move || async move { axum::response::Html(form) }));
+    tokio::spawn(async move { axum::serve(evil, page).await.unwrap() });
+    client.goto(&evil_url).await.unwrap();
+    wait_for_xpath(&client, "//*[contains(., '\"code\":\"unauthorized\"')]").await;
+    client.goto(&format!("{origin}/")).await.unwrap();
+    // DELETE from our own page: the browser sends Origin and Sec-Fetch-Site, and SameOrigin
+    // lets it through.
+    click(&client, "#accounts li.account button").await;
+    wait_for_xpath(&client, "//p[@id='message' and normalize-space(.)='Disconnected.']").await;
+    wait_for_xpath(&client, "//ul[@id='accounts' and normalize-space(.)='None yet.']").await;
 
     client.close().await.unwrap();
     drop(driver);
