@@ -152,6 +152,9 @@ async fn in_a_browser_the_demo_page_connects_on_allow_shows_the_error_on_deny_an
     let client = browser(&driver, &dir.join("profile")).await;
     client.goto(&base).await.unwrap();
     assert_eq!(text(&client, "#accounts li.empty").await, "No account connected yet.");
+    // A button per configured provider: `x` is built in but has no app here, so it is disabled.
+    let x = wait_for(&client, r#"#providers .others button[data-provider="x"]"#).await;
+    assert_eq!(x.prop("disabled").await.unwrap().as_deref(), Some("true"));
 
     // Connect, and Allow at the provider's consent page: back on the page, the account.
     click(&client, r#"#providers button[data-provider="demo"]"#).await;
