@@ -58,10 +58,24 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-/// A chromedriver child process on a free loopback port, killed on drop.
+/// A chromedriver child process on a free loopback port. It leads its own process group,
+/// which the Chromium it starts joins; dropping this kills the whole group, so a failing
+/// test (which never gets to close its session) leaves no browser behind.
 struct Driver {
-    _child: tokio::process::Child,
+    child: tokio::process::Child,
     url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if let Some(pid) = self.child.id() {
+            // `kill -- -PGID`: the group, not just chromedriver (no unsafe libc call needed).
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
 }
 
 async fn start_driver(path: &Path) -> Driver {
@@ -74,6 +88,7 @@ async fn start_driver(path: &Path) -> Driver {
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
+        .process_group(0)
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {}: {e}", path.display()));
     let ready = async {
@@ -82,7 +97,7 @@ async fn start_driver(path: &Path) -> Driver {
         }
     };
     tokio::time::timeout(STEP, ready).await.expect("chromedriver did not start listening");
-    Driver { _child: child, url: format!("http://127.0.0.1:{port}") }
+    Driver { child, url: format!("http://127.0.0.1:{port}") }
 }
 
 async fn browser(driver: &Driver, profile: &Path) -> Client {
