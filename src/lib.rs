@@ -5,24 +5,89 @@
 //! dashboard. Connect is embeddable middleware: a tower layer or an axum router in an axum
 //! app, a scope in an actix-web app, or [`Connect::handle`] anywhere else.
 //!
+//! This page is the guide: [the flow](#the-flow), [mounting](#mounting),
+//! [configuration](#configuration), [stores](#stores), [providers](#providers),
+//! [errors](#errors), [security](#security) and [non-goals](#non-goals). To see it work,
+//! run `cargo run --example axum_host` and open `http://127.0.0.1:3000`.
+//!
 //! ## The flow
 //! 1. The host stores its own OAuth app for a provider (`POST /v1/oauth-apps`, or
 //!    [`Connect::create_app`]) with the `allowed_return_urls` its users may come back to.
 //!    The client secret is encrypted at rest and never returned. The answer carries the
-//!    `redirect_uri` to register at the provider.
+//!    `redirect_uri` to register at the provider:
+//!    `{public_base_url}{prefix}/oauth/{provider}/callback` ([`Connect::redirect_uri`]).
 //! 2. `GET /v1/oauth/{provider}/start?return_url=…` ([`Connect::start`]) answers
 //!    `{"authorize_url": …}`; the host sends its user's browser there.
-//! 3. The provider calls Connect's callback (no key: the signed state is the credential).
-//!    Connect checks the state, exchanges the code with the PKCE verifier, reads the
-//!    profile, stores the account with its tokens encrypted, and redirects the browser to
-//!    `return_url?connected={provider}&account_id={id}`, or `return_url?oauth_error={reason}`
-//!    (see [`OAuthErrorReason`]).
+//! 3. The user consents at the provider, which calls Connect's callback (no key: the signed
+//!    state is the credential). Connect checks the state, exchanges the code with the PKCE
+//!    verifier, reads the profile, stores the account with its tokens encrypted, and
+//!    redirects the browser to `return_url?connected={provider}&account_id={id}`, or
+//!    `return_url?oauth_error={reason}` (see [`OAuthErrorReason`]).
 //! 4. `GET /v1/accounts` ([`Connect::accounts`]) lists the connected accounts;
-//!    [`Connect::access_token`] hands out a fresh token to publish with.
+//!    [`Connect::access_token`] hands out a fresh token to publish with (refreshing it when
+//!    it is near expiry), and [`Connect::disconnect`] (`DELETE /v1/accounts/{id}`) removes
+//!    one and revokes it at the provider where it can.
 //!
-//! ## Mounting in axum
+//! The whole flow, in-process, against the crate's mock provider (feature `test-util`),
+//! with no server: the callback request goes straight to [`Connect::handle`].
+//!
+//! ```
+//! # #[cfg(all(feature = "test-util", feature = "reqwest"))]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use dravo_connect::store::MemoryStore;
+//! use dravo_connect::test_util::MockProvider;
+//! use dravo_connect::{Connect, KeyId, NewApp, Secret, StartParams, TenantId};
+//!
+//! let provider = MockProvider::start().await?; // an OAuth server on 127.0.0.1
+//! let acme: TenantId = "acme".parse()?;
+//! let connect = Connect::builder()
+//!     .public_base_url("http://127.0.0.1:3000")
+//!     .api_key("sk_test_0123456789abcdef", acme.clone())
+//!     .state_key(KeyId::zero(), Secret::new(vec![1u8; 32])) // from your secret store
+//!     .encryption_key(KeyId::zero(), Secret::new(vec![2u8; 32]))
+//!     .store(MemoryStore::new())
+//!     .provider_config(provider.provider_config("demo"))
+//!     .outbound_loopback_only(true)
+//!     .build()?;
+//!
+//! // 1. The host's OAuth app, and where its users may come back to.
+//! let return_url = "http://127.0.0.1:3000/settings/accounts";
+//! let (client_id, client_secret) = (provider.config().client_id.clone(), provider.config().client_secret.clone());
+//! connect.create_app(&acme, NewApp::new("demo", client_id, client_secret, vec![return_url.into()])).await?;
+//!
+//! // 2. Start: the browser goes to `authorize_url`.
+//! let started = connect.start(&acme, "demo", StartParams::new(return_url)).await?;
+//!
+//! // 3. The user consents; the provider sends the browser to Connect's callback.
+//! let callback = provider.consent(&started.authorize_url).await?;
+//! let request = http::Request::get(callback.as_str()).body(bytes::Bytes::new())?;
+//! let response = connect.handle(request).await;
+//! assert_eq!(response.status(), 302);
+//! let back = response.headers()["location"].to_str()?;
+//! assert!(back.starts_with("http://127.0.0.1:3000/settings/accounts?connected=demo&account_id=acc_"));
+//!
+//! // 4. The account, and a token to publish with.
+//! let accounts = connect.accounts(&acme, Default::default(), Default::default()).await?;
+//! assert_eq!(accounts.data[0].display_name.as_deref(), Some("Mock User"));
+//! let token = connect.access_token(&acme, &accounts.data[0].id).await?;
+//! assert!(!token.expose_secret().is_empty());
+//! # Ok(()) }
+//! # #[cfg(not(all(feature = "test-util", feature = "reqwest")))]
+//! # fn main() {}
+//! ```
+//!
+//! ## Mounting
+//! Connect answers its routes under a prefix (`/v1` by default) and leaves every other
+//! request to the host. All adapters call the same router, [`Connect::handle`], so they
+//! behave the same.
+//!
+//! **As a tower layer** (feature `axum`): [`ConnectLayer`] wraps any tower service, an axum
+//! `Router` or a plain `tower::service_fn` (see `examples/tower_hyper.rs`). It answers
+//! requests whose path is a Connect route, `405` for a Connect route with the wrong method,
+//! and passes everything else, even other paths under the prefix, to the inner service.
 //! ```no_run
-//! use dravo_connect::{Connect, ConnectLayer, TenantId, store::MemoryStore, Secret, KeyId};
+//! use dravo_connect::{Connect, ConnectLayer, KeyId, Secret, TenantId, store::MemoryStore};
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let connect = Connect::builder()
 //!     .public_base_url("https://api.example.com")
@@ -38,12 +103,81 @@
 //! axum::serve(listener, app).await?;
 //! # Ok(()) }
 //! ```
-//! Or merge the routes: `Router::new().merge(connect.axum_router())`.
+//!
+//! **As an axum router** (feature `axum`): `Router::new().merge(connect.axum_router())`
+//! ([`Connect::axum_router`]), generic over the host's router state; unknown paths under the
+//! prefix get Connect's `404 not_found`. `examples/axum_custom_auth.rs` mounts it this way.
+//!
+//! **In actix-web**: a scope from the `actix` feature (coming; see `examples/actix_host.rs`
+//! once it lands).
+//!
+//! **Anywhere else**: read the request's body under [`Connect::max_body_bytes`], call
+//! [`Connect::handle`] with an `http::Request<Bytes>`, and write back the
+//! `http::Response<Bytes>` it answers.
+//!
+//! `public_base_url` includes any outer path the host mounts Connect under: the callback URL
+//! is built from it and the prefix, never from `Host` or `X-Forwarded-*` headers.
+//!
+//! **Who is calling.** Keyed routes resolve the request to a tenant through an
+//! [`Authenticator`]: by default [`ApiKeyAuth`] (`Authorization: Bearer <key>`). A host with its
+//! own users and sessions brings its own ([`ConnectBuilder::authenticator`]) and, when it
+//! trusts a cookie, wraps it in [`auth::SameOrigin`] so that no other site can use the
+//! cookie (`examples/axum_custom_auth.rs`). A host that calls the Rust API from its own
+//! routes needs neither: [`Connect::start`], [`Connect::accounts`] and the others take the
+//! tenant as an argument (as `examples/axum_host.rs` does, so no key reaches the browser).
 //!
 //! ## Configuration
-//! [`ConnectConfig`] is serde-deserialisable (TOML, JSON, env…): public base URL, prefix,
-//! API keys, state and encryption keys (rotatable), limits, and generic providers or
-//! endpoint overrides of built-in ones.
+//! Build [`Connect`] with [`Connect::builder`], or deserialize a [`ConnectConfig`] from any
+//! serde format (TOML, JSON, environment) and turn it into a builder. Every value is checked
+//! once, when [`ConnectBuilder::build`] runs, never per request.
+//! ```
+//! use dravo_connect::{ConnectConfig, store::MemoryStore};
+//!
+//! let config: ConnectConfig = toml::from_str(r#"
+//!     public_base_url = "https://api.example.com"
+//!     prefix = "/v1"
+//!     state_secret = "c3RhdGUtc2VjcmV0LWZvci10aGUtZG9jLXRlc3QtMDEyMzQ1"    # 32+ bytes, base64
+//!     encryption_key = "ZW5jcnlwdGlvbi1rZXktZm9yLXRoZS1kb2MtdGVzdDA"      # exactly 32 bytes
+//!
+//!     [api_keys]
+//!     "sk_live_0123456789abcdef" = "acme"
+//!
+//!     [[providers]]      # a generic OAuth 2.0 provider
+//!     id = "acme_social"
+//!     authorize_url = "https://social.example/oauth/authorize"
+//!     token_url = "https://social.example/oauth/token"
+//!     userinfo_url = "https://social.example/api/me"
+//!     scopes = ["profile"]
+//!     pkce = true
+//!     token_auth = "basic"
+//!     [providers.profile]
+//!     id = "/id"
+//!     username = "/login"
+//! "#)?;
+//! let connect = config.into_builder()?.store(MemoryStore::new()).build()?;
+//! assert_eq!(connect.redirect_uri(&"acme_social".parse()?), "https://api.example.com/v1/oauth/acme_social/callback");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//! State and encryption keys rotate: list several (`state_keys`, `encryption_keys`), the
+//! first signs or seals and all of them verify or open. Limits (`state_ttl_secs`,
+//! `max_body_bytes`, `max_url_bytes`, `http_timeout_secs`) have safe defaults.
+//!
+//! ## Stores
+//! Apps, accounts and pending flows live in a [`store::Store`]: [`store::MemoryStore`] (tests,
+//! demos), [`store::SqliteStore`] (feature `sqlite`, its own `dravo_`-prefixed tables and
+//! migrations table, so it sits beside the host's own in one database), or your own
+//! implementation of the trait. Every store must pass the same public suite,
+//! `test_util::store_conformance` (feature `test-util`). Secrets and tokens reach the store
+//! already sealed, so a store never sees a plaintext secret.
+//!
+//! ## Providers
+//! Built-in providers (such as [`provider::XProvider`]) keep their ids forever, since the ids
+//! are part of registered callback URLs. Any standard OAuth 2.0 provider can be described
+//! in configuration ([`provider::ProviderConfig`], run by [`provider::GenericProvider`]);
+//! an entry with a built-in's id overrides only its endpoints. A provider with its own rules
+//! implements [`provider::Provider`] and is added with [`ConnectBuilder::provider`].
+//! Outbound HTTP goes through [`http_client::HttpClient`] ([`http_client::ReqwestClient`] by
+//! default: no redirects, timeouts, capped responses).
 //!
 //! ## Providers
 //! Built in: `x`, `linkedin`, `facebook`, `instagram`, `instagram_facebook`, `threads`,
@@ -58,7 +192,11 @@
 //! reconnected or disconnected, after the store write and under a timeout.
 //!
 //! ## Errors
-//! Every error is `{"error":{"code":"…","message":"…"}}` with a code from [`ErrorCode`].
+//! Every error answered over HTTP is `{"error":{"code":"…","message":"…"}}` with a code from
+//! the fixed set [`ErrorCode`] (each with its status); the Rust API returns the same as an
+//! [`Error`] ([`Error::code`]). A failed connect flow is not an error response but a redirect
+//! to the return URL with `?oauth_error=` and one of [`OAuthErrorReason`]; a provider's own
+//! error text is never echoed. Startup problems are [`ConfigError`]s.
 //!
 //! ## Security
 //! Return URLs are matched against a strict allowlist ([`ReturnUrlAllowlist`]); states are
@@ -66,7 +204,16 @@
 //! on every provider that takes it; secrets and tokens are sealed with AES-256-GCM bound to
 //! their row ([`core::SecretBox`]); API keys are compared by digest in constant time;
 //! outbound HTTP never follows redirects. No secret appears in any log line, error or
-//! response ([`Secret`]).
+//! response ([`Secret`]). A cookie-based authenticator must apply the same-origin check
+//! ([`auth::same_origin`]) on every state-changing route.
+//!
+//! ## Non-goals
+//! - No dashboard and no user accounts of its own: the host owns its users, its login and
+//!   its UI; Connect is an API key (or the host's [`Authenticator`]) and a few routes.
+//! - No hosted service and no outbound calls but to the providers the host configured.
+//! - Not a sign-in library (it connects accounts to a user the host already knows) and not
+//!   a publishing SDK: it hands out tokens ([`Connect::access_token`]); what the host posts
+//!   with them is the host's business.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(
@@ -124,6 +271,13 @@ pub mod axum {
 #[cfg(feature = "axum")]
 #[doc(inline)]
 pub use adapters::tower::ConnectLayer;
+
+/// Authentication of keyed routes: API keys, custom authenticators, and the same-origin
+/// check that a cookie-based authenticator needs on every route that changes state.
+pub mod auth {
+    pub use crate::core::auth::{ApiKeyAuth, AuthError, Authenticator};
+    pub use crate::core::same_origin::{InvalidOrigin, SameOrigin, same_origin};
+}
 
 pub use http;
 pub use url;

@@ -17,7 +17,7 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use dravo_connect::store::{AccountFilter, PageRequest, SqliteStore};
-use dravo_connect::test_util::MockProvider;
+use dravo_connect::test_util::{MockConfig, MockProvider};
 use dravo_connect::{Connect, ConnectConfig, ConnectLayer, NewApp, StartParams, TenantId};
 use rand::RngCore as _;
 use serde::Deserialize;
@@ -155,7 +155,8 @@ pub async fn build(config_toml: Option<&str>, data_dir: &Path, bound: Option<Soc
             config.connect.public_base_url = format!("http://{addr}");
         }
     }
-    let mock = Arc::new(MockProvider::start().await.map_err(|e| format!("demo provider: {e}"))?);
+    let mock_config = MockConfig::default().with_interactive_consent(true);
+    let mock = Arc::new(MockProvider::start_with(mock_config).await.map_err(|e| format!("demo provider: {e}"))?);
     let mut connect_config = config.connect;
     let public_base_url = connect_config.public_base_url.trim_end_matches('/').to_owned();
     let has_demo = connect_config.providers.iter().any(|p| p.id == DEMO_PROVIDER);
@@ -218,13 +219,16 @@ async fn page() -> Html<&'static str> {
     Html(include_str!("demo.html"))
 }
 
-/// The providers the demo tenant has an app for (the page draws a button for each).
+/// The providers the demo tenant has an app for (`providers`: the page's Connect buttons)
+/// and every configured provider (`configured`: the page shows the others as needing an app).
 async fn providers(State(s): State<AppState>) -> Response {
     match s.connect.apps(&s.tenant, None, PageRequest::default()).await {
         Ok(list) => {
             let mut ids: Vec<String> = list.data.into_iter().map(|a| a.provider.to_string()).collect();
+            ids.sort();
             ids.dedup();
-            Json(json!({ "providers": ids })).into_response()
+            let configured: Vec<String> = s.connect.providers().iter().map(|p| p.id().to_string()).collect();
+            Json(json!({ "providers": ids, "configured": configured })).into_response()
         }
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
     }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod keys;
 pub mod pkce;
 pub(crate) mod prefix;
+pub mod same_origin;
 pub mod secret_box;
 pub mod state;
 
@@ -13,5 +14,6 @@ pub use allowlist::{AllowlistError, AllowlistOptions, ReturnUrlAllowlist, Return
 pub use auth::{ApiKeyAuth, AuthError, Authenticator};
 pub use keys::{KeyError, decode_key_material};
 pub use pkce::{METHOD as PKCE_METHOD, PkceError, PkceVerifier, s256_challenge};
+pub use same_origin::{InvalidOrigin, SameOrigin, same_origin};
 pub use secret_box::{OpenError, OpenErrorKind, Sealed, SecretBox};
 pub use state::{StateError, StateErrorKind, StateSigner, VerifiedState};

@@ -29,6 +29,8 @@ const TOKEN_PATH: &str = "/oauth/token";
 const USERINFO_PATH: &str = "/userinfo";
 const X_USERS_ME_PATH: &str = "/2/users/me";
 const REVOKE_PATH: &str = "/oauth/revoke";
+/// Where the interactive consent page's Allow and Deny buttons post.
+const CONSENT_PATH: &str = "/oauth/consent";
 const AVATAR_PATH: &str = "/avatar.png";
 
 /// Largest request body the token and revocation endpoints read (413 above it).
@@ -37,6 +39,10 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 const CODE_TTL: Duration = Duration::from_secs(60);
 /// How long a used or expired code is remembered (so that a replay is still detected).
 const CODE_RETENTION: Duration = Duration::from_secs(600);
+/// How long the consent page's nonce stays valid.
+const CONSENT_TTL: Duration = Duration::from_secs(600);
+/// At most this many consent pages wait for a decision (the oldest are forgotten first).
+const MAX_PENDING_CONSENTS: usize = 1_000;
 /// The request log keeps at most this many entries (the oldest are dropped first).
 const MAX_RECORDED_REQUESTS: usize = 10_000;
 /// Longest `grant_type` value copied into the request log.
@@ -131,6 +137,12 @@ pub struct MockConfig {
     pub rotate_refresh_tokens: bool,
     /// Whether the code exchange answers a refresh token at all. Default `true`.
     pub issue_refresh_tokens: bool,
+    /// Whether `GET /oauth/authorize` shows a consent page with **Allow** and **Deny**
+    /// buttons (as a real provider does) instead of redirecting back at once. The buttons
+    /// post a single-use nonce to `POST /oauth/consent`, which redirects to the client's
+    /// `redirect_uri` with `code` and `state` (Allow) or `error=access_denied` and
+    /// `state` (Deny). [`MockProvider::consent`] always auto-consents. Default `false`.
+    pub interactive_consent: bool,
 }
 
 impl Default for MockConfig {
@@ -145,6 +157,7 @@ impl Default for MockConfig {
             access_token_ttl: Some(3600),
             rotate_refresh_tokens: true,
             issue_refresh_tokens: true,
+            interactive_consent: false,
         }
     }
 }
@@ -161,6 +174,7 @@ impl fmt::Debug for MockConfig {
             .field("access_token_ttl", &self.access_token_ttl)
             .field("rotate_refresh_tokens", &self.rotate_refresh_tokens)
             .field("issue_refresh_tokens", &self.issue_refresh_tokens)
+            .field("interactive_consent", &self.interactive_consent)
             .finish()
     }
 }
@@ -226,6 +240,13 @@ impl MockConfig {
     #[must_use]
     pub fn with_issue_refresh_tokens(mut self, issue: bool) -> Self {
         self.issue_refresh_tokens = issue;
+        self
+    }
+
+    /// Sets [`interactive_consent`](Self::interactive_consent).
+    #[must_use]
+    pub fn with_interactive_consent(mut self, interactive: bool) -> Self {
+        self.interactive_consent = interactive;
         self
     }
 }
@@ -412,6 +433,8 @@ pub struct MockCounts {
     pub userinfo: u64,
     /// Requests to `/oauth/revoke`.
     pub revoke: u64,
+    /// Posts to `/oauth/consent` (the interactive consent page's Allow and Deny).
+    pub consent: u64,
     /// Every request, including unknown paths.
     pub total: u64,
 }
@@ -457,7 +480,8 @@ pub enum MockError {
 /// HTTP/1.1 (hyper), for testing connect flows without leaving the machine.
 ///
 /// It knows one client ([`MockConfig::client_id`]) and auto-consents as the current
-/// [`MockUser`]. Dropping the handle shuts the server down. It runs on the ambient tokio
+/// [`MockUser`], or, with [`MockConfig::interactive_consent`], shows a consent page with
+/// **Allow** and **Deny** buttons, as a real provider does. Dropping the handle shuts the server down. It runs on the ambient tokio
 /// runtime (`tokio::spawn`), current-thread ones included (such as actix-rt's).
 ///
 /// # Endpoints
@@ -465,6 +489,7 @@ pub enum MockError {
 /// | endpoint | behaviour |
 /// |---|---|
 /// | `GET /oauth/authorize` | needs `response_type=code`, the known `client_id`, an absolute http(s) `redirect_uri` without a fragment, and `state`. An unknown client, a bad `redirect_uri` or a duplicated parameter gets a `400` HTML page and no redirect (RFC 6749 §4.1.2.1); other request errors redirect with `error=invalid_request` (or `unsupported_response_type`). A `code_challenge` must be S256. Success: `302` to `redirect_uri` (its own query kept) with `code`, `state` and, when configured, `iss`. Codes are single use and live 60 s. |
+/// | `POST /oauth/consent` | only with [`MockConfig::interactive_consent`], where `GET /oauth/authorize` answers a consent page (`200`, no script, not framable) instead of redirecting. Its form posts `nonce` (single use, 10 minutes) and `decision=allow` or `deny`: `303` to `redirect_uri` with `code` and `state`, or with `error=access_denied` and `state`. An unknown, used or expired nonce gets a `400` page and no redirect. |
 /// | `POST /oauth/token` | form-encoded only. Client authentication per [`MockClientAuth`] (`401 invalid_client`). `authorization_code`: the code must be valid, unused, unexpired, of this client, with a byte-equal `redirect_uri`, and the PKCE verifier must match the challenge; a verifier when no challenge was sent is `invalid_grant` (downgrade), and a reused code is `invalid_grant` and revokes every token issued from it. `refresh_token`: rotation per [`MockConfig::rotate_refresh_tokens`]. Answers carry `Cache-Control: no-store`; errors are RFC 6749 §5.2 JSON. |
 /// | `GET /userinfo`, `GET /2/users/me` | `Authorization: Bearer`; the profile in [`MockProfileShape`]; `401 invalid_token` for an unknown, revoked or expired token. The query string is ignored. |
 /// | `POST /oauth/revoke` | RFC 7009: form `token=…` with client authentication; `200` for any token, which then stops working (revoking a refresh token also revokes the access tokens of its grant). |
@@ -635,7 +660,8 @@ impl MockProvider {
         state.requests.clear();
     }
 
-    /// Follows the authorize step as a browser would (auto-consent), without an HTTP hop:
+    /// Follows the authorize step as a browser would, without an HTTP hop and always
+    /// consenting (even with [`MockConfig::interactive_consent`] on):
     /// runs the same logic as `GET /oauth/authorize` (and counts as such a request) and
     /// returns the `Location` it would redirect to, that is the client's `redirect_uri`
     /// with `code` and `state` (or `error` and `state`).
@@ -716,6 +742,8 @@ struct State {
     codes: HashMap<String, CodeGrant>,
     access_tokens: HashMap<String, AccessToken>,
     refresh_tokens: HashMap<String, RefreshToken>,
+    /// Consent pages waiting for Allow or Deny, by their single-use nonce.
+    consents: HashMap<String, PendingConsent>,
     /// Each code (or directly minted token) starts a grant "family"; every token derived
     /// from it carries the family, so replaying the code revokes all of them.
     next_family: u64,
@@ -730,6 +758,11 @@ struct CodeGrant {
     issued_at: Instant,
     used: bool,
     family: u64,
+}
+
+struct PendingConsent {
+    request: AuthorizeRequest,
+    shown_at: Instant,
 }
 
 struct AccessToken {
@@ -769,6 +802,7 @@ impl State {
             codes: HashMap::new(),
             access_tokens: HashMap::new(),
             refresh_tokens: HashMap::new(),
+            consents: HashMap::new(),
             next_family: 0,
         }
     }
@@ -788,6 +822,7 @@ impl State {
             }
             USERINFO_PATH | X_USERS_ME_PATH => counts.userinfo += 1,
             REVOKE_PATH => counts.revoke += 1,
+            CONSENT_PATH => counts.consent += 1,
             _ => {}
         }
         if self.requests.len() >= MAX_RECORDED_REQUESTS {
@@ -878,6 +913,13 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
     let method = parts.method;
     let path = parts.uri.path();
     let response = match (&method, path) {
+        (&Method::POST, CONSENT_PATH) => {
+            shared.lock().record(method.as_str(), path, None);
+            match read_body(&parts.headers, body).await {
+                Ok(bytes) => shared.decide(&parts.headers, &bytes),
+                Err(response) => response,
+            }
+        }
         (&Method::POST, TOKEN_PATH | REVOKE_PATH) => {
             let body = read_body(&parts.headers, body).await;
             let grant_type = match (&body, path) {
@@ -894,14 +936,17 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
         _ => {
             shared.lock().record(method.as_str(), path, None);
             match (&method, path) {
-                (&Method::GET, AUTHORIZE_PATH) => match shared.authorize(parts.uri.query()) {
-                    AuthorizeOutcome::Redirect(location) => no_store(redirect(StatusCode::FOUND, location.as_str())),
-                    AuthorizeOutcome::Page(status, reason) => error_page(status, reason),
-                },
+                (&Method::GET, AUTHORIZE_PATH) if shared.config.interactive_consent => {
+                    match shared.check_authorize(parts.uri.query()) {
+                        Ok(request) => shared.consent_page(request),
+                        Err(outcome) => outcome.into_response(StatusCode::FOUND),
+                    }
+                }
+                (&Method::GET, AUTHORIZE_PATH) => shared.authorize(parts.uri.query()).into_response(StatusCode::FOUND),
                 (&Method::GET, USERINFO_PATH | X_USERS_ME_PATH) => shared.userinfo(&parts.headers),
                 (&Method::GET, AVATAR_PATH) => response(StatusCode::OK, "image/png", Bytes::from_static(AVATAR_PNG)),
                 (_, AUTHORIZE_PATH | USERINFO_PATH | X_USERS_ME_PATH | AVATAR_PATH) => method_not_allowed("GET"),
-                (_, TOKEN_PATH | REVOKE_PATH) => method_not_allowed("POST"),
+                (_, TOKEN_PATH | REVOKE_PATH | CONSENT_PATH) => method_not_allowed("POST"),
                 _ => response(StatusCode::NOT_FOUND, "text/plain; charset=utf-8", "not found"),
             }
         }
@@ -942,39 +987,79 @@ enum AuthorizeOutcome {
     Page(StatusCode, &'static str),
 }
 
+impl AuthorizeOutcome {
+    /// The HTTP answer: a redirect with `status` (302 after a GET, 303 after the consent
+    /// form's POST) or the error page.
+    fn into_response(self, status: StatusCode) -> Response<Body> {
+        match self {
+            Self::Redirect(location) => no_store(redirect(status, location.as_str())),
+            Self::Page(status, reason) => error_page(status, reason),
+        }
+    }
+}
+
+/// An authorize request that passed every check, waiting for the user's decision.
+#[derive(Clone)]
+struct AuthorizeRequest {
+    redirect_url: Url,
+    redirect_uri: String,
+    state: String,
+    challenge: Option<String>,
+    scope: Option<String>,
+}
+
 impl Shared {
+    /// `GET /oauth/authorize` with auto-consent: check the request, then grant it.
     fn authorize(&self, query: Option<&str>) -> AuthorizeOutcome {
+        match self.check_authorize(query) {
+            Ok(request) => self.grant(request),
+            Err(outcome) => outcome,
+        }
+    }
+
+    /// An error redirect to the client: `error`, `error_description`, `state` (when there
+    /// is one) and `iss` (when configured).
+    fn error_redirect(
+        &self,
+        redirect_url: &Url,
+        state: Option<&str>,
+        error: &str,
+        description: &str,
+    ) -> AuthorizeOutcome {
+        let mut pairs = vec![("error", error), ("error_description", description)];
+        if let Some(state) = state {
+            pairs.push(("state", state));
+        }
+        if let Some(issuer) = self.config.issuer.as_deref() {
+            pairs.push(("iss", issuer));
+        }
+        AuthorizeOutcome::Redirect(with_query_pairs(redirect_url.clone(), &pairs))
+    }
+
+    /// Validates an authorize request; `Err` is the answer (an error page or an error
+    /// redirect).
+    fn check_authorize(&self, query: Option<&str>) -> Result<AuthorizeRequest, AuthorizeOutcome> {
         let bad_request = |reason| AuthorizeOutcome::Page(StatusCode::BAD_REQUEST, reason);
         let params = match parse_params(query.unwrap_or_default().as_bytes()) {
             Ok(params) => params,
             Err(ParamError::Duplicate) => {
-                return bad_request("A request parameter was sent more than once.");
+                return Err(bad_request("A request parameter was sent more than once."));
             }
-            Err(ParamError::NotUtf8) => return bad_request("A request parameter is not UTF-8."),
+            Err(ParamError::NotUtf8) => return Err(bad_request("A request parameter is not UTF-8.")),
         };
         if params.get("client_id") != Some(&self.config.client_id) {
-            return bad_request("The client_id is missing or unknown.");
+            return Err(bad_request("The client_id is missing or unknown."));
         }
         let Some(redirect_uri) = params.get("redirect_uri") else {
-            return bad_request("The redirect_uri is missing.");
+            return Err(bad_request("The redirect_uri is missing."));
         };
         let Some(redirect_url) = parse_redirect_uri(redirect_uri) else {
-            return bad_request("The redirect_uri is not an absolute http(s) URL without a fragment.");
+            return Err(bad_request("The redirect_uri is not an absolute http(s) URL without a fragment."));
         };
 
         // From here on errors go back to the client.
         let state = params.get("state").map(String::as_str);
-        let issuer = self.config.issuer.as_deref();
-        let fail = |error: &str, description: &str| {
-            let mut pairs = vec![("error", error), ("error_description", description)];
-            if let Some(state) = state {
-                pairs.push(("state", state));
-            }
-            if let Some(issuer) = issuer {
-                pairs.push(("iss", issuer));
-            }
-            AuthorizeOutcome::Redirect(with_query_pairs(redirect_url.clone(), &pairs))
-        };
+        let fail = |error: &str, description: &str| Err(self.error_redirect(&redirect_url, state, error, description));
 
         match params.get("response_type").map(String::as_str) {
             Some("code") => {}
@@ -1006,15 +1091,26 @@ impl Shared {
         if self.config.pkce == MockPkce::Required && challenge.is_none() {
             return fail("invalid_request", "PKCE (S256) is required.");
         }
+        Ok(AuthorizeRequest {
+            redirect_url: redirect_url.clone(),
+            redirect_uri: redirect_uri.clone(),
+            state: state.to_owned(),
+            challenge,
+            scope: params.get("scope").cloned(),
+        })
+    }
 
+    /// The user consents: apply the behaviour switches, then issue a code.
+    fn grant(&self, request: AuthorizeRequest) -> AuthorizeOutcome {
+        let AuthorizeRequest { redirect_url, redirect_uri, state, challenge, scope } = request;
         let mut st = self.lock();
         if st.behavior.deny {
             drop(st);
-            return fail("access_denied", "The user denied the request.");
+            return self.error_redirect(&redirect_url, Some(&state), "access_denied", "The user denied the request.");
         }
         if let Some(error) = st.behavior.authorize_error.clone() {
             drop(st);
-            return fail(&error, &format!("mock error: {error}"));
+            return self.error_redirect(&redirect_url, Some(&state), &error, &format!("mock error: {error}"));
         }
         let now = Instant::now();
         st.codes.retain(|_, c| now.saturating_duration_since(c.issued_at) < CODE_RETENTION);
@@ -1025,9 +1121,9 @@ impl Shared {
             code.clone(),
             CodeGrant {
                 client_id: self.config.client_id.clone(),
-                redirect_uri: redirect_uri.clone(),
+                redirect_uri,
                 challenge,
-                scope: params.get("scope").cloned(),
+                scope,
                 user,
                 issued_at: now,
                 used: false,
@@ -1036,12 +1132,133 @@ impl Shared {
         );
         drop(st);
 
-        let mut pairs = vec![("code", code.as_str()), ("state", state)];
-        if let Some(issuer) = issuer {
+        let mut pairs = vec![("code", code.as_str()), ("state", state.as_str())];
+        if let Some(issuer) = self.config.issuer.as_deref() {
             pairs.push(("iss", issuer));
         }
         AuthorizeOutcome::Redirect(with_query_pairs(redirect_url, &pairs))
     }
+
+    /// The consent page for a checked request: who asks, for which account and scopes,
+    /// and a form whose Allow and Deny buttons post a fresh single-use nonce.
+    fn consent_page(&self, request: AuthorizeRequest) -> Response<Body> {
+        let nonce = random_token("");
+        let scope = request.scope.clone();
+        let mut st = self.lock();
+        let now = Instant::now();
+        st.consents.retain(|_, c| now.saturating_duration_since(c.shown_at) < CONSENT_TTL);
+        if st.consents.len() >= MAX_PENDING_CONSENTS {
+            let oldest = st.consents.iter().min_by_key(|(_, c)| c.shown_at).map(|(n, _)| n.clone());
+            if let Some(oldest) = oldest {
+                st.consents.remove(&oldest);
+            }
+        }
+        st.consents.insert(nonce.clone(), PendingConsent { request, shown_at: now });
+        let user = st.user.clone();
+        drop(st);
+
+        let scopes: String = scope
+            .as_deref()
+            .unwrap_or_default()
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(|s| format!("<li><code>{}</code></li>", html_escape(s)))
+            .collect();
+        let scopes = if scopes.is_empty() { "<li>your basic profile</li>".to_owned() } else { scopes };
+        let html = format!(
+            r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Mock provider: authorize {client}</title>
+<style>
+body {{ font: 16px/1.5 system-ui, sans-serif; background: #f3f4f7; color: #1d2430; margin: 0; }}
+main {{ max-width: 26rem; margin: 3rem auto; background: #fff; border-radius: .6rem; padding: 1.5rem 2rem; box-shadow: 0 1px 4px #0002; }}
+h1 {{ font-size: 1.25rem; margin-top: 0; }}
+.who {{ color: #5b6675; }}
+.actions {{ display: flex; gap: .75rem; margin-top: 1.5rem; }}
+button {{ font: inherit; flex: 1; border: 0; border-radius: .4rem; padding: .6rem 1rem; cursor: pointer; }}
+#allow {{ background: #2b59c3; color: #fff; }}
+#deny {{ background: #eef0f4; color: #1d2430; }}
+</style></head>
+<body><main>
+<p class="who">Mock provider · signed in as <strong>{name}</strong> (@{username})</p>
+<h1><code>{client}</code> wants to access your account</h1>
+<p>It asks for:</p>
+<ul>{scopes}</ul>
+<form method="post" action="{consent_path}">
+<input type="hidden" name="nonce" value="{nonce}">
+<div class="actions">
+<button type="submit" id="deny" name="decision" value="deny">Deny</button>
+<button type="submit" id="allow" name="decision" value="allow">Allow</button>
+</div>
+</form>
+</main></body></html>
+"#,
+            client = html_escape(&self.config.client_id),
+            name = html_escape(&user.display_name),
+            username = html_escape(&user.username),
+            consent_path = CONSENT_PATH,
+        );
+        let mut response = no_store(response(StatusCode::OK, "text/html; charset=utf-8", html));
+        let headers = response.headers_mut();
+        // No script, nothing loaded, not framable (clickjacking). No `form-action`:
+        // Chromium applies it to the redirect that follows the post, too.
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"),
+        );
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        response
+    }
+
+    /// `POST /oauth/consent`: the consent page's Allow or Deny. The nonce is single use;
+    /// an unknown, used or expired one gets an error page, never a redirect.
+    fn decide(&self, headers: &HeaderMap, body: &[u8]) -> Response<Body> {
+        let bad_request = |reason| error_page(StatusCode::BAD_REQUEST, reason);
+        let Ok(form) = parse_form(headers, body) else {
+            return bad_request("The consent form was not sent as a form.");
+        };
+        let allow = match form.get("decision").map(String::as_str) {
+            Some("allow") => true,
+            Some("deny") => false,
+            _ => return bad_request("The decision must be allow or deny."),
+        };
+        let pending = form.get("nonce").and_then(|nonce| self.lock().consents.remove(nonce));
+        let Some(pending) = pending.filter(|p| p.shown_at.elapsed() < CONSENT_TTL) else {
+            return bad_request("This consent form expired or was already used. Start again from the app.");
+        };
+        let outcome = if allow {
+            self.grant(pending.request)
+        } else {
+            let request = pending.request;
+            self.error_redirect(
+                &request.redirect_url,
+                Some(&request.state),
+                "access_denied",
+                "The user denied the request.",
+            )
+        };
+        // 303: the browser follows with a GET.
+        outcome.into_response(StatusCode::SEE_OTHER)
+    }
+}
+
+/// Escapes text for HTML element content and double-quoted attributes. Hand-written: five
+/// characters, not worth a dependency of the test utilities.
+fn html_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// An absolute http(s) URL with a host and no fragment, whose raw form has no whitespace
@@ -2542,6 +2759,7 @@ mod tests {
                 token_refresh: 1,
                 userinfo: 1,
                 revoke: 1,
+                consent: 0,
                 total: 6,
             }
         );
@@ -2706,6 +2924,142 @@ mod tests {
         assert_eq!(mock.counts().authorize, 0);
     }
 
+    // --- interactive consent page -----------------------------------------------------
+
+    async fn interactive() -> MockProvider {
+        MockProvider::start_with(MockConfig::default().with_interactive_consent(true)).await.unwrap()
+    }
+
+    /// Opens the consent page for `params` and returns its nonce.
+    async fn consent_page_nonce(mock: &MockProvider, params: &Params) -> String {
+        let page = answer(client().get(params.url(mock)).send().await.unwrap()).await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        assert!(page.header("content-type").unwrap().starts_with("text/html"));
+        assert_eq!(page.header("cache-control"), Some("no-store"));
+        assert_eq!(page.header("x-frame-options"), Some("DENY"));
+        assert!(page.header("content-security-policy").unwrap().contains("frame-ancestors 'none'"));
+        let (_, rest) = page.text.split_once(r#"name="nonce" value=""#).unwrap();
+        rest.split('"').next().unwrap().to_owned()
+    }
+
+    async fn decide(mock: &MockProvider, nonce: &str, decision: &str) -> Answer {
+        let params = Params::new(&[("nonce", nonce), ("decision", decision)]);
+        post(mock, &format!("{}{CONSENT_PATH}", mock.base_url()), Auth::Form(&[]), params).await
+    }
+
+    #[tokio::test]
+    async fn interactive_consent_shows_a_page_with_allow_and_deny_instead_of_redirecting() {
+        let mock = interactive().await;
+        let page = answer(client().get(Params::authorize(&mock).url(&mock)).send().await.unwrap()).await;
+        assert_eq!(page.status, 200);
+        assert_eq!(page.header("location"), None);
+        assert!(page.text.contains(r#"id="allow" name="decision" value="allow">Allow</button>"#), "{}", page.text);
+        assert!(page.text.contains(r#"id="deny" name="decision" value="deny">Deny</button>"#));
+        assert!(page.text.contains(&format!(r#"<form method="post" action="{CONSENT_PATH}">"#)));
+        assert!(page.text.contains("Mock User") && page.text.contains("<code>read</code>"));
+        assert!(!page.text.contains("<script"));
+        assert_eq!(mock.counts().authorize, 1);
+    }
+
+    #[tokio::test]
+    async fn allow_on_the_consent_page_redirects_with_a_code_that_exchanges_for_tokens() {
+        let mock = interactive().await;
+        let (verifier, challenge) = pkce_pair();
+        let nonce = consent_page_nonce(&mock, &with_challenge(Params::authorize(&mock), &challenge)).await;
+        let back = decide(&mock, &nonce, "allow").await;
+        assert_eq!(back.status, 303, "{}", back.text);
+        let location = Url::parse(back.header("location").unwrap()).unwrap();
+        assert!(location.as_str().starts_with(REDIRECT), "{location}");
+        assert_eq!(param(&location, "state").as_deref(), Some("st-1"));
+        let code = param(&location, "code").unwrap();
+        let tokens = token(&mock, code_exchange(&code, Some(&verifier))).await;
+        assert_eq!(tokens.status, 200, "{}", tokens.text);
+        assert_eq!(tokens.json()["scope"], "read write");
+        assert_eq!(mock.counts().consent, 1);
+    }
+
+    #[tokio::test]
+    async fn deny_on_the_consent_page_redirects_with_access_denied_and_the_state() {
+        let mock = MockProvider::start_with(
+            MockConfig::default().with_interactive_consent(true).with_issuer("https://mock.example"),
+        )
+        .await
+        .unwrap();
+        let nonce = consent_page_nonce(&mock, &Params::authorize(&mock)).await;
+        let back = decide(&mock, &nonce, "deny").await;
+        assert_eq!(back.status, 303);
+        let location = Url::parse(back.header("location").unwrap()).unwrap();
+        assert_eq!(param(&location, "error").as_deref(), Some("access_denied"));
+        assert_eq!(param(&location, "state").as_deref(), Some("st-1"));
+        assert_eq!(param(&location, "iss").as_deref(), Some("https://mock.example"));
+        assert_eq!(param(&location, "code"), None);
+    }
+
+    #[tokio::test]
+    async fn a_consent_nonce_is_single_use_and_an_unknown_one_gets_an_error_page() {
+        let mock = interactive().await;
+        let nonce = consent_page_nonce(&mock, &Params::authorize(&mock)).await;
+        assert_eq!(decide(&mock, &nonce, "allow").await.status, 303);
+        for (nonce, decision) in [(nonce.as_str(), "allow"), (nonce.as_str(), "deny"), ("forged", "allow")] {
+            let again = decide(&mock, nonce, decision).await;
+            assert_eq!(again.status, 400, "{nonce} {decision}");
+            assert_eq!(again.header("location"), None);
+            assert!(again.text.contains("expired or was already used"));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_consent_post_without_a_valid_decision_or_form_is_rejected_and_keeps_the_nonce() {
+        let mock = interactive().await;
+        let nonce = consent_page_nonce(&mock, &Params::authorize(&mock)).await;
+        for decision in ["", "maybe"] {
+            let bad = decide(&mock, &nonce, decision).await;
+            assert_eq!((bad.status, bad.header("location")), (400, None));
+        }
+        let url = format!("{}{CONSENT_PATH}", mock.base_url());
+        let json = client().post(&url).json(&json!({"nonce": nonce, "decision": "allow"})).send().await.unwrap();
+        assert_eq!(json.status(), 400);
+        assert_eq!(client().get(&url).send().await.unwrap().status(), 405);
+        assert_eq!(decide(&mock, &nonce, "allow").await.status, 303);
+    }
+
+    #[tokio::test]
+    async fn interactive_consent_still_rejects_bad_requests_before_showing_the_page() {
+        let mock = interactive().await;
+        let unknown =
+            answer(client().get(Params::authorize(&mock).set("client_id", "evil").url(&mock)).send().await.unwrap())
+                .await;
+        assert_eq!((unknown.status, unknown.header("location")), (400, None));
+        assert!(!unknown.text.contains("nonce"));
+        let no_state =
+            answer(client().get(Params::authorize(&mock).without("state").url(&mock)).send().await.unwrap()).await;
+        assert_eq!(no_state.status, 302);
+        assert!(no_state.header("location").unwrap().contains("error=invalid_request"));
+    }
+
+    #[tokio::test]
+    async fn the_consent_page_escapes_what_the_request_and_user_carry() {
+        let mock = interactive().await;
+        mock.set_user(MockUser::new("7", "a\"b", "<img src=x onerror=alert(1)>"));
+        let params = Params::authorize(&mock).set("scope", "<script>alert(1)</script> \"q\"");
+        let page = answer(client().get(params.url(&mock)).send().await.unwrap()).await;
+        assert!(!page.text.contains("<script>alert") && !page.text.contains("<img src=x"), "{}", page.text);
+        assert!(page.text.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && page.text.contains("a&quot;b"));
+    }
+
+    #[tokio::test]
+    async fn behavior_switches_apply_when_the_user_allows_and_consent_helper_skips_the_page() {
+        let mock = interactive().await;
+        mock.set_behavior(MockBehavior::default().with_authorize_error("temporarily_unavailable"));
+        let nonce = consent_page_nonce(&mock, &Params::authorize(&mock)).await;
+        let back = decide(&mock, &nonce, "allow").await;
+        let location = Url::parse(back.header("location").unwrap()).unwrap();
+        assert_eq!(param(&location, "error").as_deref(), Some("temporarily_unavailable"));
+        mock.set_behavior(MockBehavior::default());
+        // `consent()` auto-consents whatever the page setting.
+        assert!(code_for(&mock, Params::authorize(&mock)).await.starts_with("mock_code_"));
+    }
+
     #[test]
     fn defaults_match_the_documentation() {
         let config = MockConfig::default();
@@ -2717,6 +3071,7 @@ mod tests {
         assert_eq!(config.profile_shape, MockProfileShape::Oidc);
         assert_eq!(config.access_token_ttl, Some(3600));
         assert!(config.rotate_refresh_tokens && config.issue_refresh_tokens);
+        assert!(!config.interactive_consent);
         assert_eq!(MockBehavior::default(), MockBehavior::default().with_deny(false));
     }
 

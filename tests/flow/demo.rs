@@ -7,7 +7,7 @@ use dravo_connect::test_util::MockProvider;
 use serde_json::{Value, json};
 
 #[path = "../../examples/shared/mod.rs"]
-mod shared;
+pub(crate) mod shared;
 
 fn temp_dir(name: &str) -> PathBuf {
     let mut bytes = [0u8; 8];
@@ -27,6 +27,21 @@ async fn serve(demo: shared::Demo, listener: tokio::net::TcpListener) {
 
 fn location(r: &reqwest::Response) -> String {
     r.headers()["location"].to_str().unwrap().to_owned()
+}
+
+/// Opens the demo provider's consent page at `authorize_url` and submits its form with
+/// `decision` (`allow` or `deny`), as the browser would; answers where it redirects.
+async fn click_on_consent_page(http: &reqwest::Client, authorize_url: &str, decision: &str) -> String {
+    let page = http.get(authorize_url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains(&format!(r#"value="{decision}""#)), "{html}");
+    let (_, rest) = html.split_once(r#"name="nonce" value=""#).unwrap();
+    let nonce = rest.split('"').next().unwrap();
+    let action = url::Url::parse(authorize_url).unwrap().join("/oauth/consent").unwrap();
+    let posted = http.post(action).form(&[("nonce", nonce), ("decision", decision)]).send().await.unwrap();
+    assert_eq!(posted.status(), 303);
+    location(&posted)
 }
 
 #[tokio::test]
@@ -135,9 +150,13 @@ avatar_url = "/picture"
     assert!(html.contains("dravo-connect demo") && !html.contains("e2e_key"));
     let providers: Value = http.get(format!("{base}/demo/providers")).send().await.unwrap().json().await.unwrap();
     assert_eq!(providers["providers"], json!(["demo"]));
+    // Every configured provider (built-ins too), for the page's greyed-out buttons.
+    let configured = providers["configured"].as_array().unwrap();
+    assert!(configured.contains(&json!("acme")) && configured.contains(&json!("demo")), "{configured:?}");
     let started: Value = http.post(format!("{base}/demo/connect/demo")).send().await.unwrap().json().await.unwrap();
-    let consent = http.get(started["authorize_url"].as_str().unwrap()).send().await.unwrap();
-    let back = http.get(location(&consent)).send().await.unwrap();
+    // The demo provider shows a consent page; its Allow button posts the form back.
+    let to_callback = click_on_consent_page(&http, started["authorize_url"].as_str().unwrap(), "allow").await;
+    let back = http.get(to_callback).send().await.unwrap();
     assert!(location(&back).starts_with(&format!("{base}/?connected=demo")));
     let accounts: Value = http.get(format!("{base}/demo/accounts")).send().await.unwrap().json().await.unwrap();
     assert_eq!(accounts["data"][0]["provider"], "demo");
@@ -178,4 +197,30 @@ async fn the_demo_without_config_keeps_its_data_and_keys_across_a_restart() {
     let token = demo.connect.access_token(&tenant, &account_id).await.unwrap();
     assert!(token.expose_secret().starts_with("mock_at_"));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn the_demo_page_denied_at_the_consent_page_comes_back_with_access_denied() {
+    let dir = temp_dir("deny");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let demo = shared::build(None, &dir, Some(addr)).await.unwrap();
+    serve(demo, listener).await;
+    let http = client();
+    let started: Value =
+        http.post(format!("http://{addr}/demo/connect/demo")).send().await.unwrap().json().await.unwrap();
+    let to_callback = click_on_consent_page(&http, started["authorize_url"].as_str().unwrap(), "deny").await;
+    let back = http.get(to_callback).send().await.unwrap();
+    assert_eq!(location(&back), format!("http://{addr}/?oauth_error=access_denied"));
+    let accounts: Value = http.get(format!("http://{addr}/demo/accounts")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(accounts["data"], json!([]));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_demo_page_has_a_message_for_every_oauth_error_reason() {
+    let html = include_str!("../../examples/shared/demo.html");
+    for reason in dravo_connect::OAuthErrorReason::ALL {
+        assert!(html.contains(&format!("  {}: \"", reason.as_str())), "no message for {}", reason.as_str());
+    }
 }

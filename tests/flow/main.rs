@@ -4,6 +4,8 @@
 #![cfg(all(feature = "axum", feature = "test-util", feature = "reqwest"))]
 
 #[cfg(feature = "sqlite")]
+mod browser;
+#[cfg(feature = "sqlite")]
 mod demo;
 mod harness;
 mod hooks;
