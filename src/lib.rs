@@ -112,6 +112,21 @@ pub mod axum {
 #[doc(inline)]
 pub use adapters::tower::ConnectLayer;
 
+/// The actix-web scope (feature `actix`): [`Connect::actix_scope`] for `App::service` and
+/// [`Connect::actix_configure`] for `App::configure`.
+///
+/// ```no_run
+/// # fn demo(connect: dravo_connect::Connect) {
+/// use actix_web::{App, web};
+/// let app = App::new()
+///     .route("/", web::get().to(|| async { "host home" }))
+///     .service(connect.actix_scope()); // or .configure(connect.actix_configure())
+/// # }
+/// ```
+#[cfg(feature = "actix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
+pub mod actix {}
+
 pub use http;
 pub use url;
 
