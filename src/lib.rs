@@ -40,6 +40,10 @@
 //! ```
 //! Or merge the routes: `Router::new().merge(connect.axum_router())`.
 //!
+//! ## Mounting in actix-web
+//! With the feature `actix`: `App::new().service(connect.actix_scope())`, or
+//! `.configure(connect.actix_configure())` (see the module `actix`).
+//!
 //! ## Configuration
 //! [`ConnectConfig`] is serde-deserialisable (TOML, JSON, env…): public base URL, prefix,
 //! API keys, state and encryption keys (rotatable), limits, and generic providers or
