@@ -57,6 +57,7 @@ macro_rules! for_each_case {
             every_status_body_and_header_connect_sets_passes_through_the_adapter_unchanged,
             every_route_answers_a_wrong_method_with_405_and_its_allow_header,
             the_limits_are_connects_own_at_the_exact_boundaries,
+            an_empty_prefix_serves_the_routes_at_the_mount_point,
         );
     };
 }
@@ -1071,4 +1072,23 @@ pub async fn the_limits_are_connects_own_at_the_exact_boundaries<S: Harness>() {
     let uri = |n: usize| format!("/v1/accounts?x={}", "a".repeat(n - "/v1/accounts?x=".len()));
     assert_eq!(h.get(&uri(1024), Some(KEY1)).await.status, StatusCode::OK);
     h.get(&uri(1025), Some(KEY1)).await.assert_error(414, "uri_too_long");
+}
+
+pub async fn an_empty_prefix_serves_the_routes_at_the_mount_point<S: Harness>() {
+    let h = H::<S>::with(MockConfig::default(), |b| b.prefix("")).await;
+    let r = h.req(Method::POST, "/oauth-apps", Some(KEY1), Some(h.app_body())).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert_eq!(r.json()["redirect_uri"], format!("{BASE}{}/oauth/mock/callback", S::OUTER));
+    let r = h.get(&format!("/oauth/mock/start?return_url={}", enc(RETURN)), Some(KEY1)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let to = h.mock.consent(r.json()["authorize_url"].as_str().unwrap()).await.unwrap();
+    assert_eq!(to.path(), format!("{}/oauth/mock/callback", S::OUTER));
+    let r =
+        h.send_raw(Request::get(format!("{}?{}", to.path(), to.query().unwrap())).body(Bytes::new()).unwrap()).await;
+    assert_eq!(r.location_param("connected").as_deref(), Some("mock"));
+    assert_eq!(h.get("/accounts", Some(KEY1)).await.json()["data"].as_array().unwrap().len(), 1);
+    h.req(Method::PUT, "/accounts", Some(KEY1), None).await.assert_error(405, "method_not_allowed");
+    // The host's page at `/` is still the host's.
+    let r = h.send_raw(Request::get("/").body(Bytes::new()).unwrap()).await;
+    assert_eq!((r.status, r.text().as_str()), (StatusCode::OK, "host home"));
 }
