@@ -81,20 +81,19 @@ async fn serve(connect: &Connect, request: &HttpRequest, payload: Payload) -> Ht
 /// The request line and headers as an `http` 1 request builder, with the path as Connect
 /// mounts it (below any outer scope the host nests this one in).
 fn to_http(connect: &Connect, request: &HttpRequest) -> Result<http::request::Builder, Error> {
-    let bad = unreadable;
     let uri = request.uri();
     let path = own_path(uri.path(), request.match_info().unprocessed());
     let target = match uri.query() {
         Some(q) => format!("{}{path}?{q}", connect.prefix()),
         None => format!("{}{path}", connect.prefix()),
     };
-    let uri = http::Uri::try_from(target).map_err(|_| bad())?;
-    let method = http::Method::from_bytes(request.method().as_str().as_bytes()).map_err(|_| bad())?;
+    let uri = http::Uri::try_from(target).map_err(|_| unreadable())?;
+    let method = http::Method::from_bytes(request.method().as_str().as_bytes()).map_err(|_| unreadable())?;
     let mut builder = Request::builder().method(method).uri(uri);
-    let headers = builder.headers_mut().ok_or_else(bad)?;
+    let headers = builder.headers_mut().ok_or_else(unreadable)?;
     for (name, value) in request.headers() {
-        let name = http::HeaderName::from_bytes(name.as_str().as_bytes()).map_err(|_| bad())?;
-        headers.append(name, http::HeaderValue::from_bytes(value.as_bytes()).map_err(|_| bad())?);
+        let name = http::HeaderName::from_bytes(name.as_str().as_bytes()).map_err(|_| unreadable())?;
+        headers.append(name, http::HeaderValue::from_bytes(value.as_bytes()).map_err(|_| unreadable())?);
     }
     Ok(builder)
 }
@@ -117,35 +116,22 @@ fn own_path<'a>(raw_path: &'a str, unprocessed: &str) -> &'a str {
 
 /// Status, every header (each value of a repeated one) and the body, as they are.
 fn from_http(response: Response<Bytes>) -> HttpResponse {
-    let (parts, body) = response.into_parts();
-    let Ok(status) = ActixStatus::from_u16(parts.status.as_u16()) else {
-        return internal_error();
-    };
-    let mut out = HttpResponse::build(status);
-    for (name, value) in &parts.headers {
-        match (ActixName::from_bytes(name.as_str().as_bytes()), ActixValue::from_bytes(value.as_bytes())) {
-            (Ok(name), Ok(value)) => {
-                out.append_header((name, value));
-            }
-            _ => return internal_error(),
-        }
-    }
-    out.body(body)
+    try_from_http(response).unwrap_or_else(|| {
+        // Unreachable in practice: an `http` 1 status or header is always a valid `http` 0.2
+        // one. Should it ever not be, answer Connect's own 500 rather than a partial response.
+        let fallback = json::error_response(&Error::server(std::io::Error::other("response conversion")));
+        try_from_http(fallback).unwrap_or_else(|| HttpResponse::new(ActixStatus::INTERNAL_SERVER_ERROR))
+    })
 }
 
-/// Unreachable in practice (an `http` 1 status or header is always a valid `http` 0.2 one):
-/// Connect's own 500, converted without going through `from_http` again.
-fn internal_error() -> HttpResponse {
-    let (parts, body) = json::error_response(&Error::server(std::io::Error::other("response conversion"))).into_parts();
-    let mut out = HttpResponse::InternalServerError();
+fn try_from_http(response: Response<Bytes>) -> Option<HttpResponse> {
+    let (parts, body) = response.into_parts();
+    let mut out = HttpResponse::build(ActixStatus::from_u16(parts.status.as_u16()).ok()?);
     for (name, value) in &parts.headers {
-        if let (Ok(name), Ok(value)) =
-            (ActixName::from_bytes(name.as_str().as_bytes()), ActixValue::from_bytes(value.as_bytes()))
-        {
-            out.append_header((name, value));
-        }
+        let name = ActixName::from_bytes(name.as_str().as_bytes()).ok()?;
+        out.append_header((name, ActixValue::from_bytes(value.as_bytes()).ok()?));
     }
-    out.body(body)
+    Some(out.body(body))
 }
 
 #[cfg(test)]
