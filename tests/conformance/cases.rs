@@ -456,6 +456,9 @@ fn assert_rejected_page(r: &Resp) {
     assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
     assert!(r.header("content-security-policy").unwrap().starts_with("default-src 'none'"));
     assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
+    assert_eq!(r.header("x-frame-options"), Some("DENY"));
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(r.header("cache-control"), Some("no-store"));
     assert!(!r.text().contains("<script") && !r.text().contains("http"));
 }
 
