@@ -55,6 +55,9 @@ impl FaultyStore {
         }
         Ok(())
     }
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::SeqCst)
+    }
 }
 
 #[async_trait]
@@ -157,6 +160,14 @@ impl Resp {
     }
     pub fn location(&self) -> url::Url {
         url::Url::parse(self.header("location").expect("a Location header")).unwrap()
+    }
+    /// Asserts a JSON error with this status and code.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.text());
+        assert_eq!(self.json()["error"]["code"], code, "body: {}", self.text());
+        assert!(self.json()["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert_eq!(self.header("content-type"), Some("application/json"));
     }
     /// The query parameter `name` of the Location header.
     pub fn location_param(&self, name: &str) -> Option<String> {
@@ -283,4 +294,9 @@ impl H {
 
 pub fn enc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+pub fn param(path_and_query: &str, name: &str) -> String {
+    let u = url::Url::parse(&format!("{BASE}{path_and_query}")).unwrap();
+    u.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned()).unwrap()
 }

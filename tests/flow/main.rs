@@ -5,6 +5,7 @@
 
 #[cfg(feature = "sqlite")]
 mod demo;
+#[allow(dead_code)] // the helpers are shared by the modules below, and not each one uses all
 mod harness;
 #[cfg(feature = "sqlite")]
 mod sqlite;
