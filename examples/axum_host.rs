@@ -16,7 +16,11 @@ async fn main() {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,dravo_connect=debug".into()),
         )
         .init();
-    if let Err(e) = shared::main_with(|demo| demo.router).await {
+    let run = async {
+        let (demo, listener) = shared::start().await?;
+        shared::axum_app::serve(listener, shared::axum_app::router(&demo)).await
+    };
+    if let Err(e) = run.await {
         eprintln!("error: {e}");
         std::process::exit(1);
     }

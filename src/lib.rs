@@ -126,6 +126,10 @@
 //! routes needs neither: [`Connect::start`], [`Connect::accounts`] and the others take the
 //! tenant as an argument (as `examples/axum_host.rs` does, so no key reaches the browser).
 //!
+//! ## Mounting in actix-web
+//! With the feature `actix`: `App::new().service(connect.actix_scope())`, or
+//! `.configure(connect.actix_configure())` (see the module `actix`).
+//!
 //! ## Configuration
 //! Build [`Connect`] with [`Connect::builder`], or deserialize a [`ConnectConfig`] from any
 //! serde format (TOML, JSON, environment) and turn it into a builder. Every value is checked
@@ -278,6 +282,21 @@ pub mod auth {
     pub use crate::core::auth::{ApiKeyAuth, AuthError, Authenticator};
     pub use crate::core::same_origin::{InvalidOrigin, SameOrigin, same_origin};
 }
+
+/// The actix-web scope (feature `actix`): [`Connect::actix_scope`] for `App::service` and
+/// [`Connect::actix_configure`] for `App::configure`.
+///
+/// ```no_run
+/// # fn demo(connect: dravo_connect::Connect) {
+/// use actix_web::{App, web};
+/// let app = App::new()
+///     .route("/", web::get().to(|| async { "host home" }))
+///     .service(connect.actix_scope()); // or .configure(connect.actix_configure())
+/// # }
+/// ```
+#[cfg(feature = "actix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
+pub mod actix {}
 
 pub use http;
 pub use url;

@@ -1,27 +1,25 @@
-//! The demo host app shared by the examples (and started in-process by the tests): its
-//! configuration (TOML, with defaults so that no file is needed), its data directory, the
-//! built-in `demo` provider (the mock provider, served in this process), and the host's own
-//! routes and page. The page talks only to these host routes, which call the host-side Rust
-//! API: no API key ever reaches the browser.
+//! The demo host app shared by the examples (and started in-process by the tests), with
+//! nothing of a web framework in it: its configuration (TOML, with defaults so that no file
+//! is needed), its data directory, the built-in `demo` provider (the mock provider, served in
+//! this process), `Connect`, the demo tenant's app, and the logic of the host's own routes
+//! and page as plain async functions. The page talks only to these host routes, which call
+//! the host-side Rust API: no API key ever reaches the browser. `axum_app.rs` and
+//! `actix_app.rs` only wire these routes (and Connect) into each framework.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use axum::extract::{Path as UrlPath, State};
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use dravo_connect::http::StatusCode;
 use dravo_connect::store::{AccountFilter, PageRequest, SqliteStore};
 use dravo_connect::test_util::{MockConfig, MockProvider};
-use dravo_connect::{Connect, ConnectConfig, ConnectLayer, NewApp, StartParams, TenantId};
+use dravo_connect::{Connect, ConnectConfig, NewApp, StartParams, TenantId};
 use rand::RngCore as _;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// The tenant the demo page acts for.
 pub const DEMO_TENANT: &str = "demo";
@@ -38,9 +36,17 @@ pub struct DemoConfig {
     pub connect: ConnectConfig,
 }
 
+#[cfg(feature = "actix")]
+pub mod actix_app;
+#[cfg(feature = "axum")]
+pub mod axum_app;
+
+/// The demo page.
+pub const PAGE: &str = include_str!("demo.html");
+
 /// A running demo app's parts.
 pub struct Demo {
-    pub router: Router,
+    pub host: Host,
     pub connect: Connect,
     pub listen: String,
     pub public_base_url: String,
@@ -49,13 +55,29 @@ pub struct Demo {
     pub mock: Arc<MockProvider>,
 }
 
+/// The host's own routes, as plain functions the framework wiring calls.
 #[derive(Clone)]
-struct AppState {
+pub struct Host {
     connect: Connect,
     tenant: TenantId,
     return_url: String,
-    /// Keeps the in-process demo provider alive as long as the router.
+    /// Keeps the in-process demo provider alive as long as the app.
     _mock: Arc<MockProvider>,
+}
+
+/// A host route's answer: a status and a JSON body (none for 204).
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Option<Value>,
+}
+
+impl Reply {
+    fn ok(body: Value) -> Self {
+        Self { status: StatusCode::OK, body: Some(body) }
+    }
+    fn error(status: StatusCode, e: impl std::fmt::Display) -> Self {
+        Self { status, body: Some(json!({"error": e.to_string()})) }
+    }
 }
 
 /// Where the demo keeps its database and generated keys: `target/dravo-demo/`, or
@@ -199,65 +221,56 @@ pub async fn build(config_toml: Option<&str>, data_dir: &Path, bound: Option<Soc
             generated.push(format!("created tenant `{DEMO_TENANT}` and its app for provider `{DEMO_PROVIDER}`"));
         }
     }
-    let state = AppState { connect: connect.clone(), tenant, return_url, _mock: mock.clone() };
-    let router = Router::new()
-        .route("/", get(page))
-        .route("/demo/providers", get(providers))
-        .route("/demo/accounts", get(accounts))
-        .route("/demo/connect/{provider}", post(start))
-        .route("/demo/accounts/{id}/disconnect", post(disconnect))
-        .with_state(state)
-        .layer(ConnectLayer::new(connect.clone()));
-    Ok(Demo { router, connect, listen: config.listen, public_base_url, data_dir: data_dir.to_owned(), generated, mock })
+    let host = Host { connect: connect.clone(), tenant, return_url, _mock: mock.clone() };
+    Ok(Demo { host, connect, listen: config.listen, public_base_url, data_dir: data_dir.to_owned(), generated, mock })
 }
 
-fn error(status: StatusCode, e: impl std::fmt::Display) -> Response {
-    (status, Json(json!({"error": e.to_string()}))).into_response()
-}
-
-async fn page() -> Html<&'static str> {
-    Html(include_str!("demo.html"))
-}
-
-/// The providers the demo tenant has an app for (`providers`: the page's Connect buttons)
-/// and every configured provider (`configured`: the page shows the others as needing an app).
-async fn providers(State(s): State<AppState>) -> Response {
-    match s.connect.apps(&s.tenant, None, PageRequest::default()).await {
-        Ok(list) => {
-            let mut ids: Vec<String> = list.data.into_iter().map(|a| a.provider.to_string()).collect();
-            ids.sort();
-            ids.dedup();
-            let configured: Vec<String> = s.connect.providers().iter().map(|p| p.id().to_string()).collect();
-            Json(json!({ "providers": ids, "configured": configured })).into_response()
+impl Host {
+    /// `GET /demo/providers`: the providers the demo tenant has an app for (the page draws a
+    /// button for each).
+    pub async fn providers(&self) -> Reply {
+        match self.connect.apps(&self.tenant, None, PageRequest::default()).await {
+            Ok(list) => {
+                let mut ids: Vec<String> = list.data.into_iter().map(|a| a.provider.to_string()).collect();
+                ids.sort();
+                ids.dedup();
+                let configured: Vec<String> = self.connect.providers().iter().map(|p| p.id().to_string()).collect();
+                Reply::ok(json!({ "providers": ids, "configured": configured }))
+            }
+            Err(e) => Reply::error(StatusCode::INTERNAL_SERVER_ERROR, e),
         }
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+
+    /// `GET /demo/accounts`.
+    pub async fn accounts(&self) -> Reply {
+        let page = PageRequest { limit: 100, after: None };
+        match self.connect.accounts(&self.tenant, AccountFilter::default(), page).await {
+            Ok(list) => Reply::ok(serde_json::to_value(list).unwrap_or_default()),
+            Err(e) => Reply::error(StatusCode::INTERNAL_SERVER_ERROR, e),
+        }
+    }
+
+    /// `POST /demo/connect/{provider}`.
+    pub async fn start(&self, provider: &str) -> Reply {
+        match self.connect.start(&self.tenant, provider, StartParams::new(self.return_url.clone())).await {
+            Ok(started) => Reply::ok(serde_json::to_value(started).unwrap_or_default()),
+            Err(e) => Reply::error(e.status(), e.message()),
+        }
+    }
+
+    /// `POST /demo/accounts/{id}/disconnect`.
+    pub async fn disconnect(&self, id: &str) -> Reply {
+        let Ok(id) = id.parse() else { return Reply::error(StatusCode::NOT_FOUND, "account not found") };
+        match self.connect.disconnect(&self.tenant, &id).await {
+            Ok(_) => Reply { status: StatusCode::NO_CONTENT, body: None },
+            Err(e) => Reply::error(e.status(), e.message()),
+        }
     }
 }
 
-async fn accounts(State(s): State<AppState>) -> Response {
-    match s.connect.accounts(&s.tenant, AccountFilter::default(), PageRequest { limit: 100, after: None }).await {
-        Ok(list) => Json(list).into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
-    }
-}
-
-async fn start(State(s): State<AppState>, UrlPath(provider): UrlPath<String>) -> Response {
-    match s.connect.start(&s.tenant, &provider, StartParams::new(s.return_url.clone())).await {
-        Ok(started) => Json(started).into_response(),
-        Err(e) => error(e.status(), e.message()),
-    }
-}
-
-async fn disconnect(State(s): State<AppState>, UrlPath(id): UrlPath<String>) -> Response {
-    let Ok(id) = id.parse() else { return error(StatusCode::NOT_FOUND, "account not found") };
-    match s.connect.disconnect(&s.tenant, &id).await {
-        Ok(_) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => error(e.status(), e.message()),
-    }
-}
-
-/// Runs a demo app until the process is stopped: the body of `main` of the examples.
-pub async fn main_with(build_router: impl FnOnce(Demo) -> Router) -> Result<(), String> {
+/// Reads the configuration, binds the listener, builds the demo and prints where to open it:
+/// the body of `main` of the examples, up to serving.
+pub async fn start() -> Result<(Demo, std::net::TcpListener), String> {
     let config_text = match std::env::var_os("DRAVO_CONNECT_CONFIG") {
         Some(path) => {
             Some(std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", PathBuf::from(path).display()))?)
@@ -267,8 +280,8 @@ pub async fn main_with(build_router: impl FnOnce(Demo) -> Router) -> Result<(), 
     let data_dir = default_data_dir();
     let mut generated = Vec::new();
     let listen = load_config(config_text.as_deref(), &data_dir, &mut generated)?.listen;
-    let listener =
-        tokio::net::TcpListener::bind(&listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let listener = std::net::TcpListener::bind(&listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
     let demo = build(config_text.as_deref(), &data_dir, Some(bound)).await?;
     println!("dravo-connect demo host app");
@@ -279,12 +292,5 @@ pub async fn main_with(build_router: impl FnOnce(Demo) -> Router) -> Result<(), 
         println!("  {g}");
     }
     println!("  demo provider (in-process mock) at {}", demo.mock.base_url());
-    let mock = demo.mock.clone();
-    let router = build_router(demo);
-    let served = axum::serve(listener, router).with_graceful_shutdown(async {
-        let _ = tokio::signal::ctrl_c().await;
-    });
-    let result = served.await.map_err(|e| e.to_string());
-    drop(mock);
-    result
+    Ok((demo, listener))
 }

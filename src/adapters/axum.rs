@@ -31,7 +31,11 @@ impl Connect {
         if prefix.is_empty() {
             Router::new().route("/", any(handler.clone())).route("/{*rest}", any(handler))
         } else {
-            Router::new().route(prefix, any(handler.clone())).route(&format!("{prefix}/{{*rest}}"), any(handler))
+            // `{*rest}` never matches an empty rest, so `{prefix}/` gets its own route.
+            Router::new()
+                .route(prefix, any(handler.clone()))
+                .route(&format!("{prefix}/"), any(handler.clone()))
+                .route(&format!("{prefix}/{{*rest}}"), any(handler))
         }
     }
 }

@@ -9,6 +9,8 @@
 //!
 //! An adapter never picks a status, never writes JSON and holds no route logic.
 
+#[cfg(feature = "actix")]
+pub(crate) mod actix;
 #[cfg(feature = "axum")]
 pub(crate) mod axum;
 #[cfg(feature = "axum")]

@@ -131,7 +131,7 @@ impl Connect {
     }
 
     /// The 413 answer, for adapters whose body reader stopped at the limit.
-    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "axum", feature = "actix")), allow(dead_code))]
     pub(crate) fn payload_too_large_response(&self) -> Response<Bytes> {
         json::error_response(&json::payload_too_large(self.inner.max_body_bytes))
     }

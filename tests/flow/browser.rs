@@ -160,7 +160,8 @@ async fn in_a_browser_the_demo_page_connects_on_allow_shows_the_error_on_deny_an
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let demo = shared::build(None, &dir.join("data"), Some(addr)).await.unwrap();
-    tokio::spawn(async move { axum::serve(listener, demo.router).await.unwrap() });
+    let router = shared::axum_app::router(&demo);
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     let base = format!("http://{addr}/");
 
     let driver = start_driver(&driver_path).await;

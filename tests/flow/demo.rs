@@ -1,5 +1,6 @@
-//! The demo host app (`examples/axum_host.rs`), started in-process on port 0 from a TOML
-//! configuration, walked over real HTTP on loopback.
+//! The demo host app (`examples/axum_host.rs`, and `examples/actix_host.rs` with feature
+//! `actix`), started in-process on port 0 from a TOML configuration, walked over real HTTP on
+//! loopback.
 
 use std::path::PathBuf;
 
@@ -21,8 +22,23 @@ fn client() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
-async fn serve(demo: shared::Demo, listener: tokio::net::TcpListener) {
-    tokio::spawn(async move { axum::serve(listener, demo.router).await.unwrap() });
+fn bind() -> std::net::TcpListener {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    listener
+}
+
+/// Serves the demo on axum (`examples/axum_host.rs`).
+async fn serve(demo: shared::Demo, listener: std::net::TcpListener) {
+    let router = shared::axum_app::router(&demo);
+    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+}
+
+/// Serves the demo on actix-web (`examples/actix_host.rs`).
+#[cfg(feature = "actix")]
+async fn serve_actix(demo: shared::Demo, listener: std::net::TcpListener) {
+    actix_web::rt::spawn(async move { shared::actix_app::serve(listener, &demo).await.unwrap() });
 }
 
 fn location(r: &reqwest::Response) -> String {
@@ -46,9 +62,21 @@ async fn click_on_consent_page(http: &reqwest::Client, authorize_url: &str, deci
 
 #[tokio::test]
 async fn the_demo_app_from_a_toml_config_walks_start_consent_callback_accounts_over_http() {
+    walk_the_demo(serve).await;
+}
+
+#[cfg(feature = "actix")]
+#[actix_web::test]
+async fn the_demo_app_on_actix_web_walks_the_same_flow_over_http() {
+    walk_the_demo(serve_actix).await;
+}
+
+async fn walk_the_demo<F: std::future::Future<Output = ()>>(
+    serve: impl FnOnce(shared::Demo, std::net::TcpListener) -> F,
+) {
     let mock = MockProvider::start().await.unwrap();
     let dir = temp_dir("e2e");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = bind();
     let addr = listener.local_addr().unwrap();
     let base = format!("http://{addr}");
     let config = format!(
@@ -173,7 +201,7 @@ async fn the_demo_without_config_keeps_its_data_and_keys_across_a_restart() {
     let dir = temp_dir("restart");
     let tenant: dravo_connect::TenantId = shared::DEMO_TENANT.parse().unwrap();
     let account_id = {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = bind();
         let addr = listener.local_addr().unwrap();
         let demo = shared::build(None, &dir, Some(addr)).await.unwrap();
         assert!(demo.generated.iter().any(|g| g.contains("created tenant")));
@@ -191,7 +219,7 @@ async fn the_demo_without_config_keeps_its_data_and_keys_across_a_restart() {
     };
     assert!(dir.join("keys.toml").exists() && dir.join("connect.db").exists());
     // A second start reads the same keys and database: the sealed token still opens.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = bind();
     let demo = shared::build(None, &dir, Some(listener.local_addr().unwrap())).await.unwrap();
     assert!(!demo.generated.iter().any(|g| g.contains("generated")), "{:?}", demo.generated);
     let token = demo.connect.access_token(&tenant, &account_id).await.unwrap();
@@ -202,7 +230,7 @@ async fn the_demo_without_config_keeps_its_data_and_keys_across_a_restart() {
 #[tokio::test]
 async fn the_demo_page_denied_at_the_consent_page_comes_back_with_access_denied() {
     let dir = temp_dir("deny");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = bind();
     let addr = listener.local_addr().unwrap();
     let demo = shared::build(None, &dir, Some(addr)).await.unwrap();
     serve(demo, listener).await;
