@@ -88,7 +88,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 #[doc(inline)]
 pub use config::{ApiKeys, ConnectConfig, KeyConfig};
 #[doc(inline)]
-pub use connect::{Connect, ConnectBuilder};
+pub use connect::{Connect, ConnectBuilder, ResealReport};
 #[doc(inline)]
 pub use core::allowlist::{AllowlistError, AllowlistOptions, ReturnUrlAllowlist, ReturnUrlError, ReturnUrlErrorKind};
 #[doc(inline)]

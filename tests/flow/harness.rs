@@ -11,7 +11,7 @@ use axum::routing::get;
 use bytes::Bytes;
 use dravo_connect::store::{
     AccountFilter, AccountRecord, AppRecord, DeleteApp, InsertAccount, MemoryStore, Page, PageRequest, PendingFlow,
-    Store, StoreError, TakeFlow,
+    Sealed, SealedTokens, Store, StoreError, TakeFlow,
 };
 use dravo_connect::test_util::{MockConfig, MockProvider};
 use dravo_connect::{
@@ -38,6 +38,7 @@ pub struct FaultyStore {
     pub fail: AtomicBool,
     pub fail_accounts: AtomicBool,
     pub calls: AtomicU64,
+    pub sweeps: AtomicU64,
 }
 
 impl FaultyStore {
@@ -135,8 +136,50 @@ impl Store for FaultyStore {
         self.inner.take_flow(id, now).await
     }
     async fn sweep_flows(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
-        self.check()?;
+        // Counted apart from `calls`: `start` sweeps in the background, at a moment no test
+        // controls.
+        self.sweeps.fetch_add(1, Ordering::SeqCst);
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(StoreError::backend(std::io::Error::other("sweep failed")));
+        }
         self.inner.sweep_flows(before).await
+    }
+    async fn try_lease_account(
+        &self,
+        t: &TenantId,
+        id: &AccountId,
+        holder: &str,
+        until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.check_accounts()?;
+        self.inner.try_lease_account(t, id, holder, until, now).await
+    }
+    async fn release_account_lease(&self, t: &TenantId, id: &AccountId, holder: &str) -> Result<(), StoreError> {
+        self.check_accounts()?;
+        self.inner.release_account_lease(t, id, holder).await
+    }
+    async fn list_all_apps(&self, page: &PageRequest) -> Result<Page<AppRecord>, StoreError> {
+        self.check()?;
+        self.inner.list_all_apps(page).await
+    }
+    async fn list_all_accounts(&self, page: &PageRequest) -> Result<Page<AccountRecord>, StoreError> {
+        self.check()?;
+        self.inner.list_all_accounts(page).await
+    }
+    async fn swap_app_secret(&self, t: &TenantId, id: &AppId, cur: &Sealed, new: &Sealed) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.swap_app_secret(t, id, cur, new).await
+    }
+    async fn swap_account_tokens(
+        &self,
+        t: &TenantId,
+        id: &AccountId,
+        cur: SealedTokens<'_>,
+        new: SealedTokens<'_>,
+    ) -> Result<bool, StoreError> {
+        self.check_accounts()?;
+        self.inner.swap_account_tokens(t, id, cur, new).await
     }
 }
 

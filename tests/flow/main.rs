@@ -6,6 +6,9 @@
 #[cfg(feature = "sqlite")]
 mod demo;
 mod harness;
+mod maintenance;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod x;
