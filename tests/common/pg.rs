@@ -1,10 +1,12 @@
 //! PostgreSQL for tests: finds the server, gives every store its own fresh schema, and
-#![allow(dead_code)] // each test binary uses a part of it
 //! drops those schemas afterwards, so tests are isolated and can run in parallel.
 //!
 //! The server is `DATABASE_URL` when set, else `postgres://postgres@127.0.0.1:5432/test`
 //! when it answers. Without one, a run with `CI` set fails; elsewhere the tests print to
 //! stderr that they were skipped, and why, and pass. (The environment is read at run time.)
+
+// Each test binary uses a part of it.
+#![allow(dead_code)]
 
 use std::str::FromStr;
 use std::sync::Mutex;

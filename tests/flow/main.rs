@@ -6,6 +6,7 @@
 #[cfg(feature = "sqlite")]
 mod demo;
 mod harness;
+mod lease;
 mod maintenance;
 #[cfg(feature = "postgres")]
 mod postgres;
