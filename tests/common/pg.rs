@@ -8,6 +8,7 @@
 // Each test binary uses a part of it.
 #![allow(dead_code)]
 
+use std::io::Write as _;
 use std::str::FromStr;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -55,10 +56,13 @@ impl TestDb {
                 if std::env::var_os("CI").is_some() {
                     panic!("{message}; CI is set, so the PostgreSQL tests must run");
                 }
-                eprintln!();
-                eprintln!("!!! SKIPPED PostgreSQL test `{test}`: {message}.");
-                eprintln!("!!! Set DATABASE_URL to a server you can create schemas in to run it.");
-                eprintln!();
+                // Straight to the stderr handle: the test harness captures `eprintln!` of a
+                // passing test, and this must be seen.
+                let _ = writeln!(
+                    std::io::stderr().lock(),
+                    "\n!!! SKIPPED PostgreSQL test `{test}`: {message}.\n\
+                     !!! Set DATABASE_URL to a server you can create schemas in to run it.\n"
+                );
                 None
             }
         }
