@@ -29,17 +29,26 @@ pub struct Cluster {
     pub instances: Vec<Connect>,
     pub mock: MockProvider,
     pub clock: Arc<ManualClock>,
+    schema: String,
     // Dropped last: drops the schema.
-    _db: TestDb,
+    db: TestDb,
 }
+
+/// The first encryption key, and the one a rotation adds.
+const E1: &str = "ZW5jcnlwdGlvbi1rZXktb25lLWVuY3J5cHRpb24tMzI";
+const E2: &str = "ZW5jcnlwdGlvbi1rZXktdHdvLWVuY3J5cHRpb24tMzI";
 
 /// The configuration every instance reads, as a file would give it.
 fn config(mock: &MockProvider) -> ConnectConfig {
+    config_with_keys(mock, json!([{ "id": "e1", "secret": E1 }]))
+}
+
+fn config_with_keys(mock: &MockProvider, encryption_keys: serde_json::Value) -> ConnectConfig {
     let mut config: ConnectConfig = serde_json::from_value(json!({
         "public_base_url": BASE,
         "api_keys": { "test_key_tenant_one_000001": "t1" },
         "state_keys": [{ "id": "s1", "secret": "c3RhdGUta2V5LW9uZS1zdGF0ZS1rZXktb25lLTMyYnl0ZXM" }],
-        "encryption_keys": [{ "id": "e1", "secret": "ZW5jcnlwdGlvbi1rZXktb25lLWVuY3J5cHRpb24tMzI" }],
+        "encryption_keys": encryption_keys,
         "outbound_loopback_only": true,
     }))
     .unwrap();
@@ -60,7 +69,19 @@ impl Cluster {
             let connect = config(&mock).into_builder().unwrap().store(store).clock(clock.clone()).build().unwrap();
             instances.push(connect);
         }
-        Some(Self { instances, mock, clock, _db: db })
+        Some(Self { instances, mock, clock, schema, db })
+    }
+
+    /// One more instance on the same schema, with these encryption keys.
+    pub async fn instance_with_keys(&self, encryption_keys: serde_json::Value) -> Connect {
+        let store = self.db.store_in(&self.schema, 4).await;
+        let config = config_with_keys(&self.mock, encryption_keys);
+        config.into_builder().unwrap().store(store).clock(self.clock.clone()).build().unwrap()
+    }
+
+    /// A pool on the shared schema, for looking at the raw rows.
+    pub async fn raw_pool(&self) -> sqlx::PgPool {
+        self.db.store_in(&self.schema, 1).await.pool().clone()
     }
 
     pub fn t(&self) -> TenantId {
@@ -240,4 +261,62 @@ async fn twenty_concurrent_access_token_calls_over_the_instances_refresh_once_an
     let again = c.instances[0].access_token(&c.t(), &id).await.unwrap();
     assert!(tokens.contains(again.expose_secret()));
     assert_eq!(c.mock.counts().token_refresh, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_rotation_reseals_every_secret_in_postgres_while_the_instances_serve() {
+    let Some(c) = Cluster::new("a_key_rotation_reseals_every_secret_in_postgres", 2, MockConfig::default()).await
+    else {
+        return;
+    };
+    c.create_app().await;
+    for i in 0..120 {
+        let (_, r) = flow(&c.instances[i % 2], &c.instances[(i + 1) % 2], &c.mock, Some(format!("old-{i}"))).await;
+        assert!(location_param(&r, "connected").is_some());
+    }
+    // No plaintext at rest: every row, as text, holds no token or client secret.
+    let rows: String = sqlx::query_scalar(
+        "SELECT coalesce(string_agg(a::TEXT, ''), '') || (SELECT string_agg(p::TEXT, '') FROM dravo_apps p) \
+         FROM dravo_accounts a",
+    )
+    .fetch_one(&c.raw_pool().await)
+    .await
+    .unwrap();
+    for plain in ["mock_at_", "mock_rt_", c.mock.config().client_secret.as_str()] {
+        assert!(!rows.contains(plain), "{plain} stored in clear");
+    }
+
+    // Both instances rolled to [e2, e1]; re-seal on one while both keep completing flows.
+    let rotated = Arc::new([
+        c.instance_with_keys(json!([{ "id": "e2", "secret": E2 }, { "id": "e1", "secret": E1 }])).await,
+        c.instance_with_keys(json!([{ "id": "e2", "secret": E2 }, { "id": "e1", "secret": E1 }])).await,
+    ]);
+    let c = Arc::new(c);
+    let mut serving = JoinSet::new();
+    for i in 0..60_usize {
+        let (c, rotated) = (Arc::clone(&c), Arc::clone(&rotated));
+        serving.spawn(async move {
+            let external_id = if i % 2 == 0 { format!("old-{i}") } else { format!("new-{i}") };
+            let (_, r) = flow(&rotated[i % 2], &rotated[(i + 1) % 2], &c.mock, Some(external_id)).await;
+            assert!(location_param(&r, "connected").is_some(), "a flow failed during the re-seal");
+        });
+    }
+    let report = rotated[0].reseal_secrets().await.unwrap();
+    while let Some(done) = serving.join_next().await {
+        done.unwrap();
+    }
+    assert_eq!(report.failed, 0);
+    assert_eq!(report.apps_resealed, 1);
+
+    // An instance with only the new key opens every secret: nothing lost or left behind.
+    let only_new = c.instance_with_keys(json!([{ "id": "e2", "secret": E2 }])).await;
+    let again = only_new.reseal_secrets().await.unwrap();
+    assert_eq!((again.apps_resealed, again.accounts_resealed, again.failed), (0, 0, 0), "nothing left on the old key");
+    let ids = all_account_ids(&only_new).await;
+    assert_eq!(ids.len(), 120 + 30);
+    for id in &ids {
+        only_new.access_token(&c.t(), id).await.expect("every token opens with the new key alone");
+    }
+    let (_, r) = flow(&only_new, &only_new, &c.mock, Some("after".into())).await;
+    assert!(location_param(&r, "connected").is_some(), "the app's client secret opens with the new key alone");
 }
