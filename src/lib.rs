@@ -45,6 +45,15 @@
 //! API keys, state and encryption keys (rotatable), limits, and generic providers or
 //! endpoint overrides of built-in ones.
 //!
+//! ## Stores and many instances
+//! [`store::MemoryStore`] for tests, `store::SqliteStore` (feature `sqlite`, default) for one
+//! process, `store::PostgresStore` (feature `postgres`) for any number of app instances
+//! behind a load balancer. Instances share the database, the state and encryption keys and
+//! the public base URL, and nothing else: a flow started on one completes on any other, and
+//! a token is refreshed once across them (a lease in the store). Keys rotate by listing the
+//! new one first on every instance, then moving stored secrets to it with
+//! [`Connect::reseal_secrets`].
+//!
 //! ## Errors
 //! Every error is `{"error":{"code":"…","message":"…"}}` with a code from [`ErrorCode`].
 //!
