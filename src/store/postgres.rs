@@ -89,7 +89,8 @@ impl fmt::Debug for PostgresStore {
 impl PostgresStore {
     /// Connects to the database at `url` (`postgres://user:password@host:port/database`,
     /// sqlx's URL syntax) with a pool of sqlx's default size, and brings the schema up to
-    /// date.
+    /// date. A server that does not answer yet is retried for sqlx's acquire timeout (30
+    /// seconds), so instances may start before the database.
     ///
     /// # Errors
     /// [`StoreError::Backend`] when the URL is malformed, the server cannot be reached or
