@@ -121,3 +121,28 @@ async fn a_malformed_url_is_a_backend_error() {
     assert!(matches!(PostgresStore::connect("sqlite://nope.db").await, Err(StoreError::Backend(_))));
     assert!(matches!(PostgresStore::connect("postgres://u@127.0.0.1:notaport/x").await, Err(StoreError::Backend(_))));
 }
+
+#[tokio::test]
+async fn an_unreadable_row_is_a_corrupt_error_not_a_panic() {
+    let Some(db) = TestDb::get("an_unreadable_row_is_a_corrupt_error_not_a_panic").await else { return };
+    let store = db.fresh_store().await;
+    let sb = super::secret_box();
+    let app = super::sample_app(&sb, "client-secret");
+    let account = super::sample_account(&sb, &app, "access", "refresh");
+    store.insert_app(&app).await.unwrap();
+    store.insert_account(&account).await.unwrap();
+    for corruption in [
+        "UPDATE dravo_accounts SET status = 'sideways'",
+        "UPDATE dravo_accounts SET status = 'active', scopes = 'not json'",
+        "UPDATE dravo_accounts SET scopes = '[]', access_token = '\\x00'",
+        // A well-formed sealed value again (the app's), and a time out of range.
+        "UPDATE dravo_accounts SET access_token = (SELECT client_secret FROM dravo_apps), \
+         connected_at = 999999999999999",
+    ] {
+        sqlx::query(corruption).execute(store.pool()).await.unwrap();
+        assert!(
+            matches!(store.get_account(&account.tenant, &account.id).await, Err(StoreError::Corrupt(_))),
+            "after {corruption}"
+        );
+    }
+}
