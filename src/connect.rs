@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,6 +29,10 @@ use crate::store::{
     AccountFilter, AccountRecord, AccountStatus, AppRecord, Cursor, DeleteApp, InsertAccount, PageRequest, PendingFlow,
     Store, TakeFlow,
 };
+
+mod lease;
+mod maintenance;
+pub use maintenance::ResealReport;
 
 /// Field labels bound into the associated data of sealed secrets.
 pub(crate) const FIELD_CLIENT_SECRET: &str = "client_secret";
@@ -71,6 +76,8 @@ pub(crate) struct Inner {
     /// requires the app row read for this request to hold the same entries, so a changed
     /// allowlist (on any instance) is never served stale.
     allowlists: Mutex<HashMap<AppId, CachedAllowlist>>,
+    /// When this instance last swept expired flows (unix seconds; `i64::MIN`: never).
+    last_sweep: AtomicI64,
 }
 
 /// An allowlist and the entries it was parsed from.
@@ -341,6 +348,7 @@ impl ConnectBuilder {
                 hook_timeout: self.hook_timeout,
                 refresh_locks: Mutex::new(HashMap::new()),
                 allowlists: Mutex::new(HashMap::new()),
+                last_sweep: AtomicI64::new(i64::MIN),
             }),
         })
     }
@@ -722,6 +730,7 @@ impl Connect {
         };
         self.inner.store.insert_flow(&flow).await?;
         tracing::debug!(flow_id = %flow_key, provider = %provider_id, app_id = %app.id, "flow started");
+        self.sweep_if_due(now).await;
         Ok(Started { authorize_url: authorize_url.to_string(), state_expires_at: expires_at })
     }
 
@@ -1132,7 +1141,9 @@ impl Connect {
     }
 
     /// A valid access token for the account, refreshed first when it is expired or about to
-    /// expire (one refresh at a time per account; concurrent callers share it).
+    /// expire (one refresh at a time per account; concurrent callers share it, also across
+    /// app instances sharing one store: the refresh holds the account's lease in the store,
+    /// and the others wait for the refreshed row).
     ///
     /// # Errors
     /// `not_found`; `invalid_token` when the account is expired or revoked, or the provider
@@ -1152,8 +1163,9 @@ impl Connect {
             locks.entry(id.clone()).or_default().clone()
         };
         let result = {
+            // The in-process gate first, then the store's lease across instances.
             let _guard = lock.lock().await;
-            self.refresh_locked(tenant, id).await
+            self.refresh_leased(tenant, id).await
         };
         {
             let mut locks = self.inner.refresh_locks.lock().unwrap_or_else(|e| e.into_inner());
@@ -1247,8 +1259,10 @@ impl Connect {
         Err(Error::new(ErrorCode::InvalidToken, "the token expired and cannot be refreshed; reconnect the account"))
     }
 
-    /// Deletes pending and consumed flows that expired more than an hour ago. Call it
-    /// periodically (every few minutes) so the flow table does not grow without bound.
+    /// Deletes pending and consumed flows that expired more than an hour ago. [`start`](Self::start)
+    /// already does this in the background at most once a minute (by the injected clock),
+    /// so the flow table does not grow without bound; call it yourself for a host that
+    /// starts no flows for long stretches.
     ///
     /// # Errors
     /// `server_error` when the store fails.

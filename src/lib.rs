@@ -195,6 +195,15 @@
 //! [`hooks::ConnectHooks`] runs the host's own code when an account is connected,
 //! reconnected or disconnected, after the store write and under a timeout.
 //!
+//! ## Stores and many instances
+//! [`store::MemoryStore`] for tests, `store::SqliteStore` (feature `sqlite`, default) for one
+//! process, `store::PostgresStore` (feature `postgres`) for any number of app instances
+//! behind a load balancer. Instances share the database, the state and encryption keys and
+//! the public base URL, and nothing else: a flow started on one completes on any other, and
+//! a token is refreshed once across them (a lease in the store). Keys rotate by listing the
+//! new one first on every instance, then moving stored secrets to it with
+//! [`Connect::reseal_secrets`].
+//!
 //! ## Errors
 //! Every error answered over HTTP is `{"error":{"code":"…","message":"…"}}` with a code from
 //! the fixed set [`ErrorCode`] (each with its status); the Rust API returns the same as an
@@ -252,7 +261,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 #[doc(inline)]
 pub use config::{ApiKeys, ConnectConfig, KeyConfig};
 #[doc(inline)]
-pub use connect::{Connect, ConnectBuilder};
+pub use connect::{Connect, ConnectBuilder, ResealReport};
 #[doc(inline)]
 pub use core::allowlist::{AllowlistError, AllowlistOptions, ReturnUrlAllowlist, ReturnUrlError, ReturnUrlErrorKind};
 #[doc(inline)]

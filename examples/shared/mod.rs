@@ -165,6 +165,21 @@ pub fn load_config(
     toml::Value::Table(table).try_into().map_err(|e| format!("config: {e}"))
 }
 
+/// A PostgreSQL store for a `postgres://` (or `postgresql://`) URL; `None` for other URLs.
+#[cfg(feature = "postgres")]
+async fn postgres_store(url: &str) -> Result<Option<Arc<dyn dravo_connect::store::Store>>, String> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Ok(None);
+    }
+    let store = dravo_connect::store::PostgresStore::connect(url).await.map_err(|e| format!("database: {e}"))?;
+    Ok(Some(Arc::new(store)))
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn postgres_store(_: &str) -> Result<Option<Arc<dyn dravo_connect::store::Store>>, String> {
+    Ok(None)
+}
+
 /// Builds the demo: store, the in-process demo provider, `Connect`, the `demo` tenant's
 /// app, and the router (host routes + `ConnectLayer`). `listen` is the address actually
 /// bound (so `127.0.0.1:0` works), `config_toml` the optional configuration file's text.
@@ -185,15 +200,20 @@ pub async fn build(config_toml: Option<&str>, data_dir: &Path, bound: Option<Soc
     if !has_demo {
         connect_config.providers.push(mock.provider_config(DEMO_PROVIDER));
     }
-    let store = if config.database_url.starts_with("sqlite:") {
-        SqliteStore::connect(&config.database_url).await.map_err(|e| format!("database: {e}"))?
+    let store: Arc<dyn dravo_connect::store::Store> = if config.database_url.starts_with("sqlite:") {
+        Arc::new(SqliteStore::connect(&config.database_url).await.map_err(|e| format!("database: {e}"))?)
+    } else if let Some(store) = postgres_store(&config.database_url).await? {
+        store
     } else {
-        return Err(format!("unsupported database_url {:?} (this build has sqlite)", config.database_url));
+        return Err(format!(
+            "unsupported database_url {:?} (sqlite:…, or postgres://… with the `postgres` feature)",
+            config.database_url
+        ));
     };
     let connect = connect_config
         .into_builder()
         .map_err(|e| format!("config: {e}"))?
-        .store(store)
+        .shared_store(store)
         .build()
         .map_err(|e| format!("config: {e}"))?;
     let tenant: TenantId = DEMO_TENANT.parse().map_err(|e| format!("{e}"))?;

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use super::{
     AccountFilter, AccountRecord, AppRecord, Cursor, DeleteApp, InsertAccount, Page, PageRequest, PendingFlow, Sealed,
-    Store, StoreError, TakeFlow,
+    SealedTokens, Store, StoreError, TakeFlow,
 };
 use crate::ids::{AccountId, AppId, ExternalId, FlowId, ProviderId, TenantId};
 
@@ -75,6 +75,8 @@ struct Inner {
     flows: HashMap<FlowId, StoredFlow>,
     /// Interned flow parts shared by the flows of one app (see [`FlowShared`]).
     flow_parts: HashSet<Arc<FlowShared>>,
+    /// Refresh leases: account → (holder, until in unix seconds).
+    leases: HashMap<AccountId, (String, i64)>,
 }
 
 /// The stored form of a [`PendingFlow`], kept small because a busy host holds many: about
@@ -280,6 +282,7 @@ impl Store for MemoryStore {
             if let Some(account) = inner.accounts.remove(account_id) {
                 inner.identities.remove(&identity_of(&account));
             }
+            inner.leases.remove(account_id);
         }
         inner.flows.retain(|_, f| !(f.shared.tenant == *tenant && f.shared.app_id == *id));
         inner.prune_flow_parts();
@@ -365,6 +368,7 @@ impl Store for MemoryStore {
         if let Some(account) = inner.accounts.remove(id) {
             inner.identities.remove(&identity_of(&account));
         }
+        inner.leases.remove(id);
         Ok(true)
     }
 
@@ -417,6 +421,83 @@ impl Store for MemoryStore {
             inner.prune_flow_parts();
         }
         Ok(swept as u64)
+    }
+
+    async fn try_lease_account(
+        &self,
+        tenant: &TenantId,
+        id: &AccountId,
+        holder: &str,
+        until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let (until, now) = (until.unix_timestamp(), now.unix_timestamp());
+        let mut inner = self.lock();
+        if inner.accounts.get(id).is_none_or(|a| a.tenant != *tenant) {
+            return Ok(false);
+        }
+        let free = inner.leases.get(id).is_none_or(|(h, u)| *u <= now || h == holder);
+        if free {
+            inner.leases.insert(id.clone(), (holder.to_owned(), until));
+        }
+        Ok(free)
+    }
+
+    async fn release_account_lease(&self, tenant: &TenantId, id: &AccountId, holder: &str) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if inner.accounts.get(id).is_some_and(|a| a.tenant == *tenant)
+            && inner.leases.get(id).is_some_and(|(h, _)| h == holder)
+        {
+            inner.leases.remove(id);
+        }
+        Ok(())
+    }
+
+    async fn list_all_apps(&self, page: &PageRequest) -> Result<Page<AppRecord>, StoreError> {
+        let inner = self.lock();
+        let items = inner.apps.values().collect();
+        Ok(paginate(items, |a: &AppRecord| (a.created_at.unix_timestamp(), a.id.as_str()), page))
+    }
+
+    async fn list_all_accounts(&self, page: &PageRequest) -> Result<Page<AccountRecord>, StoreError> {
+        let inner = self.lock();
+        let items = inner.accounts.values().collect();
+        Ok(paginate(items, |a: &AccountRecord| (a.connected_at.unix_timestamp(), a.id.as_str()), page))
+    }
+
+    async fn swap_app_secret(
+        &self,
+        tenant: &TenantId,
+        id: &AppId,
+        current: &Sealed,
+        new: &Sealed,
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let Some(app) = inner.apps.get_mut(id).filter(|a| a.tenant == *tenant && a.client_secret == *current) else {
+            return Ok(false);
+        };
+        app.client_secret = new.clone();
+        Ok(true)
+    }
+
+    async fn swap_account_tokens(
+        &self,
+        tenant: &TenantId,
+        id: &AccountId,
+        current: SealedTokens<'_>,
+        new: SealedTokens<'_>,
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let Some(account) = inner.accounts.get_mut(id).filter(|a| {
+            a.tenant == *tenant
+                && a.access_token == *current.access_token
+                && a.refresh_token.as_ref() == current.refresh_token
+        }) else {
+            return Ok(false);
+        };
+        account.access_token = new.access_token.clone();
+        account.refresh_token = new.refresh_token.cloned();
+        Ok(true)
     }
 }
 

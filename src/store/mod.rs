@@ -29,6 +29,12 @@ mod sqlite;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+mod postgres;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
+
 /// A stored OAuth app (the tenant's own client credentials for one provider).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppRecord {
@@ -276,6 +282,15 @@ pub struct Page<T> {
     pub next: Option<Cursor>,
 }
 
+/// An account's sealed tokens, as compared and replaced by [`Store::swap_account_tokens`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SealedTokens<'a> {
+    /// The sealed access token.
+    pub access_token: &'a Sealed,
+    /// The sealed refresh token, if any.
+    pub refresh_token: Option<&'a Sealed>,
+}
+
 /// A store failure. Shown to API callers only as `500 server_error`.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -374,4 +389,60 @@ pub trait Store: fmt::Debug + Send + Sync + 'static {
     /// Deletes every flow (pending or consumed) whose `expires_at` is before `before`.
     /// Returns how many were deleted.
     async fn sweep_flows(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+
+    // ------------------------------------------------------------- the refresh lease
+
+    /// Takes the account's refresh lease for `holder` until `until`, as a compare-and-set
+    /// on the account row: it succeeds when nobody holds the lease, when the lease ran out
+    /// (its `until` is at or before `now`), or when `holder` already holds it (a renewal).
+    /// Of any number of concurrent calls with different holders, at most one succeeds.
+    /// Returns `false` when another holder has it, or there is no such account.
+    ///
+    /// The lease lets many app instances sharing one store refresh an account's tokens once:
+    /// the holder refreshes and stores the new tokens, the others wait for the row to change.
+    /// The lease is not part of [`AccountRecord`], and no other method changes it.
+    async fn try_lease_account(
+        &self,
+        tenant: &TenantId,
+        id: &AccountId,
+        holder: &str,
+        until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives the lease back, if `holder` holds it (otherwise does nothing).
+    async fn release_account_lease(&self, tenant: &TenantId, id: &AccountId, holder: &str) -> Result<(), StoreError>;
+
+    // ------------------------------------------------------------- walks and re-sealing
+
+    /// Lists the apps of every tenant, ordered by (`created_at`, `id`), for maintenance
+    /// walks such as re-encryption after a key rotation. Never exposed to tenants.
+    async fn list_all_apps(&self, page: &PageRequest) -> Result<Page<AppRecord>, StoreError>;
+
+    /// Lists the accounts of every tenant, ordered by (`connected_at`, `id`), for
+    /// maintenance walks. Never exposed to tenants.
+    async fn list_all_accounts(&self, page: &PageRequest) -> Result<Page<AccountRecord>, StoreError>;
+
+    /// Replaces the app's sealed client secret with `new` if it is still byte for byte
+    /// `current` (a compare-and-set, so a re-seal never overwrites a concurrent change).
+    /// Changes nothing else, not even `updated_at`. Returns whether it replaced it.
+    async fn swap_app_secret(
+        &self,
+        tenant: &TenantId,
+        id: &AppId,
+        current: &Sealed,
+        new: &Sealed,
+    ) -> Result<bool, StoreError>;
+
+    /// Replaces the account's sealed tokens with `new` if both are still byte for byte
+    /// `current` (a compare-and-set; an absent refresh token compares equal only to an
+    /// absent one). Changes nothing else, not even `updated_at`. Returns whether it
+    /// replaced them.
+    async fn swap_account_tokens(
+        &self,
+        tenant: &TenantId,
+        id: &AccountId,
+        current: SealedTokens<'_>,
+        new: SealedTokens<'_>,
+    ) -> Result<bool, StoreError>;
 }

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 use super::{
     AccountFilter, AccountRecord, AccountStatus, AppRecord, Cursor, DeleteApp, InsertAccount, Page, PageRequest,
-    PendingFlow, Sealed, Store, StoreError, TakeFlow,
+    PendingFlow, Sealed, SealedTokens, Store, StoreError, TakeFlow,
 };
 use crate::ids::{AccountId, AppId, ExternalId, FlowId, ProviderId, TenantId};
 
@@ -41,13 +41,22 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// applied migration's checksum no longer matches or the database has one we do not know
 /// (written by a newer version).
 fn migrator() -> Migrator {
-    let mut migrator = Migrator::with_migrations(vec![Migration::new(
-        1,
-        Cow::Borrowed("init"),
-        MigrationType::Simple,
-        include_str!("../../migrations/sqlite/0001_init.sql").into_sql_str(),
-        false,
-    )]);
+    let mut migrator = Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            Cow::Borrowed("init"),
+            MigrationType::Simple,
+            include_str!("../../migrations/sqlite/0001_init.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            Cow::Borrowed("lease and walks"),
+            MigrationType::Simple,
+            include_str!("../../migrations/sqlite/0002_lease_and_walks.sql").into_sql_str(),
+            false,
+        ),
+    ]);
     migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
     migrator
 }
@@ -741,5 +750,128 @@ impl Store for SqliteStore {
             .await
             .map_err(backend)?;
         Ok(done.rows_affected())
+    }
+
+    async fn try_lease_account(
+        &self,
+        tenant: &TenantId,
+        id: &AccountId,
+        holder: &str,
+        until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        // One statement: the compare-and-set runs under SQLite's write lock.
+        let done = sqlx::query(
+            "UPDATE dravo_accounts SET lease_holder = ?3, lease_until = ?4 \
+             WHERE tenant = ?1 AND id = ?2 \
+             AND (lease_holder IS NULL OR lease_until <= ?5 OR lease_holder = ?3)",
+        )
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .bind(holder)
+        .bind(until.unix_timestamp())
+        .bind(now.unix_timestamp())
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn release_account_lease(&self, tenant: &TenantId, id: &AccountId, holder: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE dravo_accounts SET lease_holder = NULL, lease_until = NULL \
+             WHERE tenant = ?1 AND id = ?2 AND lease_holder = ?3",
+        )
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .bind(holder)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn list_all_apps(&self, page: &PageRequest) -> Result<Page<AppRecord>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            app_columns!(),
+            " FROM dravo_apps WHERE (?1 IS NULL OR created_at > ?1 OR (created_at = ?1 AND id > ?2)) \
+             ORDER BY created_at, id LIMIT ?3"
+        ))
+        .bind(page.after.as_ref().map(|c| c.created_at))
+        .bind(page.after.as_ref().map(|c| c.id.as_str()))
+        .bind(fetch_limit(page))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        let items = rows.iter().map(app_from_row).collect::<Result<Vec<_>, _>>()?;
+        Ok(into_page(items, page, |a| Cursor {
+            created_at: a.created_at.unix_timestamp(),
+            id: a.id.as_str().to_owned(),
+        }))
+    }
+
+    async fn list_all_accounts(&self, page: &PageRequest) -> Result<Page<AccountRecord>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            account_columns!(),
+            " FROM dravo_accounts WHERE (?1 IS NULL OR connected_at > ?1 OR (connected_at = ?1 AND id > ?2)) \
+             ORDER BY connected_at, id LIMIT ?3"
+        ))
+        .bind(page.after.as_ref().map(|c| c.created_at))
+        .bind(page.after.as_ref().map(|c| c.id.as_str()))
+        .bind(fetch_limit(page))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        let items = rows.iter().map(account_from_row).collect::<Result<Vec<_>, _>>()?;
+        Ok(into_page(items, page, |a| Cursor {
+            created_at: a.connected_at.unix_timestamp(),
+            id: a.id.as_str().to_owned(),
+        }))
+    }
+
+    async fn swap_app_secret(
+        &self,
+        tenant: &TenantId,
+        id: &AppId,
+        current: &Sealed,
+        new: &Sealed,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE dravo_apps SET client_secret = ?4 WHERE tenant = ?1 AND id = ?2 AND client_secret = ?3",
+        )
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .bind(current.as_bytes())
+        .bind(new.as_bytes())
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn swap_account_tokens(
+        &self,
+        tenant: &TenantId,
+        id: &AccountId,
+        current: SealedTokens<'_>,
+        new: SealedTokens<'_>,
+    ) -> Result<bool, StoreError> {
+        // `IS` is SQLite's null-safe equality.
+        let done = sqlx::query(
+            "UPDATE dravo_accounts SET access_token = ?5, refresh_token = ?6 \
+             WHERE tenant = ?1 AND id = ?2 AND access_token = ?3 AND refresh_token IS ?4",
+        )
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .bind(current.access_token.as_bytes())
+        .bind(current.refresh_token.map(Sealed::as_bytes))
+        .bind(new.access_token.as_bytes())
+        .bind(new.refresh_token.map(Sealed::as_bytes))
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected() > 0)
     }
 }

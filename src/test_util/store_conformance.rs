@@ -13,7 +13,7 @@ use crate::ids::{AccountId, AppId, ExternalId, FlowId, KeyId, ProviderId, Tenant
 use crate::secret::Secret;
 use crate::store::{
     AccountFilter, AccountRecord, AccountStatus, AppRecord, Cursor, DeleteApp, InsertAccount, PageRequest, PendingFlow,
-    Store, StoreError, TakeFlow,
+    SealedTokens, Store, StoreError, TakeFlow,
 };
 
 /// Runs every conformance case against stores made by `make_store`, and panics on the
@@ -28,7 +28,10 @@ use crate::store::{
 /// the app's flows; the account identity rule (an absent external id is one value); list
 /// order by (time, id), filters and cursor paging (nothing lost or repeated, no cursor after
 /// the last page); sealed values round-tripping byte for byte; duplicate ids; the flow take
-/// (exactly one of 50 concurrent takes wins); and the sweep.
+/// (exactly one of 50 concurrent takes wins); the sweep; the refresh lease (a
+/// compare-and-set: exactly one of 20 concurrent holders wins, renewals, release, expiry,
+/// tenant isolation); the walks over every tenant's apps and accounts; and the
+/// compare-and-set swaps of sealed secrets used by re-encryption.
 ///
 /// All times the suite writes are whole seconds in UTC, the precision stores keep.
 ///
@@ -81,6 +84,14 @@ where
         concurrent_inserts_of_one_identity_make_one_account,
         concurrent_takes_of_one_flow_have_exactly_one_winner,
         sweep_deletes_flows_that_expired_before_the_cutoff,
+        a_lease_is_held_by_one_holder_until_released_or_run_out,
+        a_lease_is_per_account_and_tenant,
+        a_lease_outlives_account_updates_and_goes_with_the_account,
+        concurrent_leases_of_one_account_have_exactly_one_winner,
+        list_all_apps_walks_every_tenant_in_order,
+        list_all_accounts_walks_every_tenant_in_order,
+        swap_app_secret_is_a_compare_and_set,
+        swap_account_tokens_is_a_compare_and_set,
     );
 }
 
@@ -1001,4 +1012,230 @@ async fn sweep_deletes_flows_that_expired_before_the_cutoff<S: Store>(store: Arc
     assert_eq!(store.sweep_flows(at(30)).await.unwrap(), 0);
     assert_eq!(store.sweep_flows(at(41)).await.unwrap(), 2);
     assert_eq!(store.get_flow(&at_cutoff.id).await.unwrap(), None);
+}
+
+// ---------------------------------------------------------------------------------------
+// The refresh lease
+
+async fn a_lease_is_held_by_one_holder_until_released_or_run_out<S: Store>(store: Arc<S>) {
+    let t = tenant("tenant-a");
+    let acc = account(&t, &provider("x"), None, "42", None, 0);
+    store.insert_account(&acc).await.unwrap();
+
+    assert!(store.try_lease_account(&t, &acc.id, "one", at(160), at(100)).await.unwrap(), "a free lease is taken");
+    assert!(
+        !store.try_lease_account(&t, &acc.id, "two", at(170), at(110)).await.unwrap(),
+        "a held lease is refused to another holder"
+    );
+    assert!(
+        store.try_lease_account(&t, &acc.id, "one", at(180), at(120)).await.unwrap(),
+        "the holder renews its own lease"
+    );
+    assert!(
+        !store.try_lease_account(&t, &acc.id, "two", at(200), at(179)).await.unwrap(),
+        "the renewal moved the end: still held a second before it"
+    );
+    store.release_account_lease(&t, &acc.id, "two").await.unwrap();
+    assert!(
+        !store.try_lease_account(&t, &acc.id, "two", at(200), at(130)).await.unwrap(),
+        "releasing someone else's lease does nothing"
+    );
+    store.release_account_lease(&t, &acc.id, "one").await.unwrap();
+    assert!(store.try_lease_account(&t, &acc.id, "two", at(200), at(130)).await.unwrap(), "a released lease is free");
+    assert!(
+        store.try_lease_account(&t, &acc.id, "three", at(300), at(200)).await.unwrap(),
+        "a lease that ran out (its end at or before now) is free"
+    );
+    assert_eq!(store.get_account(&t, &acc.id).await.unwrap(), Some(acc), "leasing changes no account field");
+}
+
+async fn a_lease_is_per_account_and_tenant<S: Store>(store: Arc<S>) {
+    let t = tenant("tenant-a");
+    let other = tenant("tenant-b");
+    let one = account(&t, &provider("x"), None, "1", None, 0);
+    let two = account(&t, &provider("x"), None, "2", None, 0);
+    store.insert_account(&one).await.unwrap();
+    store.insert_account(&two).await.unwrap();
+
+    assert!(store.try_lease_account(&t, &one.id, "h", at(60), at(0)).await.unwrap());
+    assert!(store.try_lease_account(&t, &two.id, "other", at(60), at(0)).await.unwrap(), "leases are per account");
+    assert!(
+        !store.try_lease_account(&other, &one.id, "x", at(60), at(100)).await.unwrap(),
+        "another tenant cannot lease the account, even when the lease ran out"
+    );
+    assert!(!store.try_lease_account(&t, &AccountId::generate(), "h", at(60), at(0)).await.unwrap());
+    store.release_account_lease(&other, &one.id, "h").await.unwrap();
+    assert!(
+        !store.try_lease_account(&t, &one.id, "z", at(60), at(10)).await.unwrap(),
+        "another tenant cannot release it"
+    );
+}
+
+async fn a_lease_outlives_account_updates_and_goes_with_the_account<S: Store>(store: Arc<S>) {
+    let t = tenant("tenant-a");
+    let acc = account(&t, &provider("x"), None, "42", None, 0);
+    store.insert_account(&acc).await.unwrap();
+    assert!(store.try_lease_account(&t, &acc.id, "h", at(60), at(0)).await.unwrap());
+    let mut changed = acc.clone();
+    changed.access_token = seal(acc.id.as_str(), "access_token", "new-access-token");
+    changed.updated_at = at(5);
+    assert!(store.update_account(&changed).await.unwrap());
+    assert!(
+        !store.try_lease_account(&t, &acc.id, "other", at(60), at(10)).await.unwrap(),
+        "update_account leaves the lease alone"
+    );
+    assert!(store.delete_account(&t, &acc.id).await.unwrap());
+    let mut again = account(&t, &provider("x"), None, "42", None, 20);
+    again.id = acc.id.clone();
+    again.access_token = seal(acc.id.as_str(), "access_token", "again");
+    again.refresh_token = None;
+    assert_eq!(store.insert_account(&again).await.unwrap(), InsertAccount::Inserted);
+    assert!(
+        store.try_lease_account(&t, &acc.id, "other", at(60), at(20)).await.unwrap(),
+        "a deleted account's lease is gone with it"
+    );
+}
+
+async fn concurrent_leases_of_one_account_have_exactly_one_winner<S: Store>(store: Arc<S>) {
+    let t = tenant("tenant-a");
+    let acc = account(&t, &provider("x"), None, "42", None, 0);
+    store.insert_account(&acc).await.unwrap();
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            let (t, id) = (t.clone(), acc.id.clone());
+            tokio::spawn(async move { store.try_lease_account(&t, &id, &format!("holder-{i}"), at(60), at(0)).await })
+        })
+        .collect();
+    let mut winners = 0;
+    for task in tasks {
+        if task.await.expect("a lease task panicked").unwrap() {
+            winners += 1;
+        }
+    }
+    assert_eq!(winners, 1, "exactly one of 20 concurrent holders gets the lease");
+}
+
+// ---------------------------------------------------------------------------------------
+// Walks over every tenant, and the swaps of sealed secrets
+
+async fn list_all_apps_walks_every_tenant_in_order<S: Store>(store: Arc<S>) {
+    let mut expected = Vec::new();
+    for i in 0..23_i64 {
+        let t = tenant(["tenant-a", "tenant-b", "tenant-c"][(i % 3) as usize]);
+        let a = app(&t, &provider(["x", "y"][(i % 2) as usize]), (i * 5) % 4);
+        store.insert_app(&a).await.unwrap();
+        expected.push(a);
+    }
+    expected.sort_by_key(app_key);
+    for limit in [1, 5, 23, 100] {
+        let mut all = Vec::new();
+        let mut after = None;
+        loop {
+            let p = store.list_all_apps(&page(limit, after)).await.unwrap();
+            assert!(p.items.len() <= limit as usize);
+            all.extend(p.items);
+            match p.next {
+                Some(next) => {
+                    assert_eq!(
+                        next,
+                        Cursor {
+                            created_at: all.last().unwrap().created_at.unix_timestamp(),
+                            id: app_ids(&all).pop().unwrap()
+                        }
+                    );
+                    after = Some(next);
+                }
+                None => break,
+            }
+        }
+        assert_eq!(all, expected, "list_all_apps with limit {limit} walks every tenant's apps in order, once");
+    }
+    assert_eq!(store.list_all_apps(&page(23, None)).await.unwrap().next, None, "no cursor after the last page");
+}
+
+async fn list_all_accounts_walks_every_tenant_in_order<S: Store>(store: Arc<S>) {
+    let mut expected = Vec::new();
+    for i in 0..23_i64 {
+        let t = tenant(["tenant-a", "tenant-b", "tenant-c"][(i % 3) as usize]);
+        let acc = account(&t, &provider("x"), None, &format!("w-{i}"), None, (i * 5) % 4);
+        store.insert_account(&acc).await.unwrap();
+        expected.push(acc);
+    }
+    expected.sort_by_key(account_key);
+    for limit in [1, 5, 23, 100] {
+        let mut all = Vec::new();
+        let mut after = None;
+        loop {
+            let p = store.list_all_accounts(&page(limit, after)).await.unwrap();
+            assert!(p.items.len() <= limit as usize);
+            all.extend(p.items);
+            match p.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(all, expected, "list_all_accounts with limit {limit} walks every tenant's accounts in order, once");
+    }
+}
+
+async fn swap_app_secret_is_a_compare_and_set<S: Store>(store: Arc<S>) {
+    let t = tenant("tenant-a");
+    let a = app(&t, &provider("x"), 0);
+    store.insert_app(&a).await.unwrap();
+    let new = seal(a.id.as_str(), "client_secret", "resealed");
+    let stale = seal(a.id.as_str(), "client_secret", "stale");
+    assert!(!store.swap_app_secret(&t, &a.id, &stale, &new).await.unwrap(), "a different current value swaps nothing");
+    assert!(
+        !store.swap_app_secret(&tenant("tenant-b"), &a.id, &a.client_secret, &new).await.unwrap(),
+        "another tenant swaps nothing"
+    );
+    assert!(!store.swap_app_secret(&t, &AppId::generate(), &a.client_secret, &new).await.unwrap());
+    assert_eq!(store.get_app(&t, &a.id).await.unwrap(), Some(a.clone()));
+    assert!(store.swap_app_secret(&t, &a.id, &a.client_secret, &new).await.unwrap());
+    let mut expected = a.clone();
+    expected.client_secret = new.clone();
+    assert_eq!(store.get_app(&t, &a.id).await.unwrap(), Some(expected), "only the secret changed, not updated_at");
+    assert!(
+        !store.swap_app_secret(&t, &a.id, &a.client_secret, &new).await.unwrap(),
+        "the old value no longer matches"
+    );
+}
+
+async fn swap_account_tokens_is_a_compare_and_set<S: Store>(store: Arc<S>) {
+    let t = tenant("tenant-a");
+    let acc = account(&t, &provider("x"), None, "42", None, 0);
+    let mut bare = account(&t, &provider("x"), None, "43", None, 0);
+    bare.refresh_token = None;
+    store.insert_account(&acc).await.unwrap();
+    store.insert_account(&bare).await.unwrap();
+    let access = seal(acc.id.as_str(), "access_token", "new-access");
+    let refresh = seal(acc.id.as_str(), "refresh_token", "new-refresh");
+    let current = SealedTokens { access_token: &acc.access_token, refresh_token: acc.refresh_token.as_ref() };
+    let new = SealedTokens { access_token: &access, refresh_token: Some(&refresh) };
+
+    let wrong_refresh = SealedTokens { access_token: &acc.access_token, refresh_token: None };
+    assert!(
+        !store.swap_account_tokens(&t, &acc.id, wrong_refresh, new).await.unwrap(),
+        "an absent refresh token does not match a present one"
+    );
+    let wrong_access = SealedTokens { access_token: &access, refresh_token: acc.refresh_token.as_ref() };
+    assert!(!store.swap_account_tokens(&t, &acc.id, wrong_access, new).await.unwrap());
+    assert!(!store.swap_account_tokens(&tenant("tenant-b"), &acc.id, current, new).await.unwrap());
+    assert_eq!(store.get_account(&t, &acc.id).await.unwrap(), Some(acc.clone()));
+
+    assert!(store.swap_account_tokens(&t, &acc.id, current, new).await.unwrap());
+    let mut expected = acc.clone();
+    expected.access_token = access.clone();
+    expected.refresh_token = Some(refresh.clone());
+    assert_eq!(store.get_account(&t, &acc.id).await.unwrap(), Some(expected), "only the tokens changed");
+    assert!(!store.swap_account_tokens(&t, &acc.id, current, new).await.unwrap(), "the old values no longer match");
+
+    let bare_access = seal(bare.id.as_str(), "access_token", "bare-new");
+    let bare_current = SealedTokens { access_token: &bare.access_token, refresh_token: None };
+    let bare_new = SealedTokens { access_token: &bare_access, refresh_token: None };
+    assert!(store.swap_account_tokens(&t, &bare.id, bare_current, bare_new).await.unwrap(), "absent matches absent");
+    let mut expected = bare.clone();
+    expected.access_token = bare_access;
+    assert_eq!(store.get_account(&t, &bare.id).await.unwrap(), Some(expected));
 }

@@ -5,18 +5,10 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use async_trait::async_trait;
 use bytes::Bytes;
-use dravo_connect::store::{
-    AccountFilter, AccountRecord, AppRecord, DeleteApp, InsertAccount, MemoryStore, Page, PageRequest, PendingFlow,
-    Store, StoreError, TakeFlow,
-};
 use dravo_connect::test_util::{MockConfig, MockProvider};
-use dravo_connect::{
-    AccountId, AppId, Connect, ConnectBuilder, ExternalId, FlowId, KeyId, ManualClock, ProviderId, Secret, TenantId,
-};
+use dravo_connect::{Connect, ConnectBuilder, KeyId, ManualClock, Secret, TenantId};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -223,114 +215,7 @@ mod actix_harness {
 
 // ------------------------------------------------------------------ the shared parts
 
-/// A store that counts calls and can be made to fail.
-#[derive(Debug, Default)]
-pub struct FaultyStore {
-    inner: MemoryStore,
-    pub fail: AtomicBool,
-    pub fail_accounts: AtomicBool,
-    pub calls: AtomicU64,
-}
-
-impl FaultyStore {
-    fn check(&self) -> Result<(), StoreError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        if self.fail.load(Ordering::SeqCst) {
-            return Err(StoreError::backend(std::io::Error::other("db password=hunter2 exploded")));
-        }
-        Ok(())
-    }
-    fn check_accounts(&self) -> Result<(), StoreError> {
-        self.check()?;
-        if self.fail_accounts.load(Ordering::SeqCst) {
-            return Err(StoreError::backend(std::io::Error::other("accounts table on fire")));
-        }
-        Ok(())
-    }
-    pub fn calls(&self) -> u64 {
-        self.calls.load(Ordering::SeqCst)
-    }
-}
-
-#[async_trait]
-impl Store for FaultyStore {
-    async fn insert_app(&self, app: &AppRecord) -> Result<(), StoreError> {
-        self.check()?;
-        self.inner.insert_app(app).await
-    }
-    async fn get_app(&self, t: &TenantId, id: &AppId) -> Result<Option<AppRecord>, StoreError> {
-        self.check()?;
-        self.inner.get_app(t, id).await
-    }
-    async fn list_apps(
-        &self,
-        t: &TenantId,
-        p: Option<&ProviderId>,
-        page: &PageRequest,
-    ) -> Result<Page<AppRecord>, StoreError> {
-        self.check()?;
-        self.inner.list_apps(t, p, page).await
-    }
-    async fn update_app(&self, app: &AppRecord) -> Result<bool, StoreError> {
-        self.check()?;
-        self.inner.update_app(app).await
-    }
-    async fn delete_app(&self, t: &TenantId, id: &AppId, cascade: bool) -> Result<DeleteApp, StoreError> {
-        self.check()?;
-        self.inner.delete_app(t, id, cascade).await
-    }
-    async fn find_account(
-        &self,
-        t: &TenantId,
-        p: &ProviderId,
-        pid: &str,
-        e: Option<&ExternalId>,
-    ) -> Result<Option<AccountRecord>, StoreError> {
-        self.check_accounts()?;
-        self.inner.find_account(t, p, pid, e).await
-    }
-    async fn insert_account(&self, a: &AccountRecord) -> Result<InsertAccount, StoreError> {
-        self.check_accounts()?;
-        self.inner.insert_account(a).await
-    }
-    async fn update_account(&self, a: &AccountRecord) -> Result<bool, StoreError> {
-        self.check_accounts()?;
-        self.inner.update_account(a).await
-    }
-    async fn get_account(&self, t: &TenantId, id: &AccountId) -> Result<Option<AccountRecord>, StoreError> {
-        self.check()?;
-        self.inner.get_account(t, id).await
-    }
-    async fn list_accounts(
-        &self,
-        t: &TenantId,
-        f: &AccountFilter,
-        page: &PageRequest,
-    ) -> Result<Page<AccountRecord>, StoreError> {
-        self.check()?;
-        self.inner.list_accounts(t, f, page).await
-    }
-    async fn delete_account(&self, t: &TenantId, id: &AccountId) -> Result<bool, StoreError> {
-        self.check()?;
-        self.inner.delete_account(t, id).await
-    }
-    async fn insert_flow(&self, f: &PendingFlow) -> Result<(), StoreError> {
-        self.check()?;
-        self.inner.insert_flow(f).await
-    }
-    async fn get_flow(&self, id: &FlowId) -> Result<Option<PendingFlow>, StoreError> {
-        self.check()?;
-        self.inner.get_flow(id).await
-    }
-    async fn take_flow(&self, id: &FlowId, now: OffsetDateTime) -> Result<TakeFlow, StoreError> {
-        self.check()?;
-        self.inner.take_flow(id, now).await
-    }
-    async fn sweep_flows(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
-        self.check()?;
-        self.inner.sweep_flows(before).await
-    }
-}
+pub use crate::faulty_store::FaultyStore;
 
 /// A response, read whole.
 #[derive(Debug)]

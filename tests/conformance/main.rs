@@ -4,6 +4,8 @@
 #![cfg(all(feature = "test-util", feature = "reqwest", any(feature = "axum", feature = "actix")))]
 
 mod cases;
+#[path = "../common/faulty_store.rs"]
+mod faulty_store;
 mod harness;
 
 /// Instantiates each case as a test, on the harness `$h`, under the test attribute `$attr`.

@@ -7,9 +7,16 @@
 mod browser;
 #[cfg(feature = "sqlite")]
 mod demo;
+#[allow(dead_code)] // shared with the conformance suite, which uses more of it
+#[path = "../common/faulty_store.rs"]
+mod faulty_store;
 #[allow(dead_code)] // the helpers are shared by the modules below, and not each one uses all
 mod harness;
 mod hooks;
+mod lease;
+mod maintenance;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod providers;
 #[cfg(feature = "sqlite")]
 mod sqlite;

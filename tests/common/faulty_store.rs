@@ -1,0 +1,161 @@
+//! A store for tests that counts calls and can be made to fail: a `MemoryStore` inside.
+//! Shared by the test binaries (`#[path = "../common/faulty_store.rs"] mod faulty_store;`).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use dravo_connect::store::*;
+use dravo_connect::{AccountId, AppId, ExternalId, FlowId, ProviderId, TenantId};
+use time::OffsetDateTime;
+
+/// A store that counts calls and can be made to fail.
+#[derive(Debug, Default)]
+pub struct FaultyStore {
+    inner: MemoryStore,
+    pub fail: AtomicBool,
+    pub fail_accounts: AtomicBool,
+    pub calls: AtomicU64,
+    pub sweeps: AtomicU64,
+}
+
+impl FaultyStore {
+    fn check(&self) -> Result<(), StoreError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(StoreError::backend(std::io::Error::other("db password=hunter2 exploded")));
+        }
+        Ok(())
+    }
+    fn check_accounts(&self) -> Result<(), StoreError> {
+        self.check()?;
+        if self.fail_accounts.load(Ordering::SeqCst) {
+            return Err(StoreError::backend(std::io::Error::other("accounts table on fire")));
+        }
+        Ok(())
+    }
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl Store for FaultyStore {
+    async fn insert_app(&self, app: &AppRecord) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.insert_app(app).await
+    }
+    async fn get_app(&self, t: &TenantId, id: &AppId) -> Result<Option<AppRecord>, StoreError> {
+        self.check()?;
+        self.inner.get_app(t, id).await
+    }
+    async fn list_apps(
+        &self,
+        t: &TenantId,
+        p: Option<&ProviderId>,
+        page: &PageRequest,
+    ) -> Result<Page<AppRecord>, StoreError> {
+        self.check()?;
+        self.inner.list_apps(t, p, page).await
+    }
+    async fn update_app(&self, app: &AppRecord) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.update_app(app).await
+    }
+    async fn delete_app(&self, t: &TenantId, id: &AppId, cascade: bool) -> Result<DeleteApp, StoreError> {
+        self.check()?;
+        self.inner.delete_app(t, id, cascade).await
+    }
+    async fn find_account(
+        &self,
+        t: &TenantId,
+        p: &ProviderId,
+        pid: &str,
+        e: Option<&ExternalId>,
+    ) -> Result<Option<AccountRecord>, StoreError> {
+        self.check_accounts()?;
+        self.inner.find_account(t, p, pid, e).await
+    }
+    async fn insert_account(&self, a: &AccountRecord) -> Result<InsertAccount, StoreError> {
+        self.check_accounts()?;
+        self.inner.insert_account(a).await
+    }
+    async fn update_account(&self, a: &AccountRecord) -> Result<bool, StoreError> {
+        self.check_accounts()?;
+        self.inner.update_account(a).await
+    }
+    async fn get_account(&self, t: &TenantId, id: &AccountId) -> Result<Option<AccountRecord>, StoreError> {
+        self.check()?;
+        self.inner.get_account(t, id).await
+    }
+    async fn list_accounts(
+        &self,
+        t: &TenantId,
+        f: &AccountFilter,
+        page: &PageRequest,
+    ) -> Result<Page<AccountRecord>, StoreError> {
+        self.check()?;
+        self.inner.list_accounts(t, f, page).await
+    }
+    async fn delete_account(&self, t: &TenantId, id: &AccountId) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.delete_account(t, id).await
+    }
+    async fn insert_flow(&self, f: &PendingFlow) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.insert_flow(f).await
+    }
+    async fn get_flow(&self, id: &FlowId) -> Result<Option<PendingFlow>, StoreError> {
+        self.check()?;
+        self.inner.get_flow(id).await
+    }
+    async fn take_flow(&self, id: &FlowId, now: OffsetDateTime) -> Result<TakeFlow, StoreError> {
+        self.check()?;
+        self.inner.take_flow(id, now).await
+    }
+    async fn sweep_flows(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        // Counted apart from `calls`: `start` sweeps in the background, at a moment no test
+        // controls.
+        self.sweeps.fetch_add(1, Ordering::SeqCst);
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(StoreError::backend(std::io::Error::other("sweep failed")));
+        }
+        self.inner.sweep_flows(before).await
+    }
+    async fn try_lease_account(
+        &self,
+        t: &TenantId,
+        id: &AccountId,
+        holder: &str,
+        until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.check_accounts()?;
+        self.inner.try_lease_account(t, id, holder, until, now).await
+    }
+    async fn release_account_lease(&self, t: &TenantId, id: &AccountId, holder: &str) -> Result<(), StoreError> {
+        self.check_accounts()?;
+        self.inner.release_account_lease(t, id, holder).await
+    }
+    async fn list_all_apps(&self, page: &PageRequest) -> Result<Page<AppRecord>, StoreError> {
+        self.check()?;
+        self.inner.list_all_apps(page).await
+    }
+    async fn list_all_accounts(&self, page: &PageRequest) -> Result<Page<AccountRecord>, StoreError> {
+        self.check()?;
+        self.inner.list_all_accounts(page).await
+    }
+    async fn swap_app_secret(&self, t: &TenantId, id: &AppId, cur: &Sealed, new: &Sealed) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.swap_app_secret(t, id, cur, new).await
+    }
+    async fn swap_account_tokens(
+        &self,
+        t: &TenantId,
+        id: &AccountId,
+        cur: SealedTokens<'_>,
+        new: SealedTokens<'_>,
+    ) -> Result<bool, StoreError> {
+        self.check_accounts()?;
+        self.inner.swap_account_tokens(t, id, cur, new).await
+    }
+}

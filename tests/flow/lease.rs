@@ -1,0 +1,94 @@
+//! The refresh lease across instances, on a shared memory store (the PostgreSQL version of
+//! the same race is in `postgres.rs`).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use dravo_connect::store::{MemoryStore, Store};
+use dravo_connect::test_util::MockProvider;
+use dravo_connect::{AccountId, Connect, KeyId, ManualClock, NewApp, Secret, StartParams};
+use tokio::task::JoinSet;
+
+use crate::harness::*;
+
+struct Pair {
+    instances: [Connect; 2],
+    store: Arc<dyn Store>,
+    mock: MockProvider,
+    clock: Arc<ManualClock>,
+}
+
+async fn pair_with_an_expired_account() -> (Pair, AccountId) {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let mock = MockProvider::start().await.unwrap();
+    let clock = Arc::new(ManualClock::new(START));
+    let build = || {
+        Connect::builder()
+            .public_base_url(BASE)
+            .state_key(KeyId::zero(), Secret::new(vec![5; 32]))
+            .encryption_key(KeyId::zero(), Secret::new(vec![6; 32]))
+            .shared_store(store.clone())
+            .clock(clock.clone())
+            .outbound_loopback_only(true)
+            .provider_config(mock.provider_config("mock"))
+            .build()
+            .unwrap()
+    };
+    let instances = [build(), build()];
+    let c = mock.config();
+    let new = NewApp::new("mock", c.client_id.clone(), c.client_secret.clone(), vec![RETURN.to_owned()]);
+    instances[0].create_app(&tenant("t1"), new).await.unwrap();
+    let started = instances[0].start(&tenant("t1"), "mock", StartParams::new(RETURN)).await.unwrap();
+    let to = mock.consent(&started.authorize_url).await.unwrap();
+    let r = instances[1]
+        .handle(http::Request::get(format!("{}?{}", to.path(), to.query().unwrap())).body(Bytes::new()).unwrap())
+        .await;
+    let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    let id = location.query_pairs().find(|(k, _)| k == "account_id").unwrap().1.parse().unwrap();
+    clock.advance(time::Duration::hours(2));
+    mock.reset_counts();
+    (Pair { instances, store, mock, clock }, id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_one_store_refresh_an_expired_token_once() {
+    let (p, id) = pair_with_an_expired_account().await;
+    let p = Arc::new(p);
+    let mut tasks = JoinSet::new();
+    for i in 0..20_usize {
+        let (p, id) = (Arc::clone(&p), id.clone());
+        tasks.spawn(async move {
+            p.instances[i % 2].access_token(&tenant("t1"), &id).await.unwrap().expose_secret().clone()
+        });
+    }
+    let mut tokens = HashSet::new();
+    while let Some(t) = tasks.join_next().await {
+        tokens.insert(t.unwrap());
+    }
+    assert_eq!(p.mock.counts().token_refresh, 1);
+    assert_eq!(tokens.len(), 1);
+}
+
+#[tokio::test]
+async fn a_lease_left_by_a_crashed_instance_is_taken_over_once_it_runs_out() {
+    let (p, id) = pair_with_an_expired_account().await;
+    let now = START + time::Duration::hours(2);
+    assert!(
+        p.store.try_lease_account(&tenant("t1"), &id, "crashed", now + time::Duration::seconds(60), now).await.unwrap()
+    );
+    let waiting = {
+        let connect = p.instances[0].clone();
+        let id = id.clone();
+        tokio::spawn(async move { connect.access_token(&tenant("t1"), &id).await })
+    };
+    // The waiter polls the row; nothing refreshes it until the lease runs out.
+    for _ in 0..5 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(p.mock.counts().token_refresh, 0, "no refresh while another holder's lease is live");
+    p.clock.advance(time::Duration::seconds(60));
+    let token = waiting.await.unwrap().unwrap();
+    assert!(token.expose_secret().starts_with("mock_at_"));
+    assert_eq!(p.mock.counts().token_refresh, 1);
+}
