@@ -17,12 +17,13 @@ use crate::core::pkce::PkceVerifier;
 use crate::core::secret_box::{Sealed, SecretBox};
 use crate::core::state::StateSigner;
 use crate::error::{ConfigError, Error, ErrorCode, OAuthErrorReason};
+use crate::hooks::{RefreshEvent, RefreshFailure};
 use crate::http_client::HttpClient;
 use crate::ids::{AccountId, AppId, ExternalId, FlowId, KeyId, ProviderId, TenantId};
 use crate::model::{Account, App, AppPatch, List, NewAccount, NewApp, Revocation, StartParams, Started};
 use crate::provider::{
     AuthorizeRequest, ClientCredentials, Profile, Provider, ProviderConfig, ProviderContext, ProviderErrorKind,
-    TokenSet,
+    RefreshModel, TokenSet,
 };
 use crate::secret::Secret;
 use crate::store::{
@@ -42,6 +43,8 @@ pub(crate) const FIELD_PKCE_VERIFIER: &str = "pkce_verifier";
 
 /// Access tokens this close to expiry are refreshed before being handed out.
 const REFRESH_MARGIN: time::Duration = time::Duration::seconds(60);
+/// Long-lived tokens renewed by re-exchange are renewed this long before they expire.
+const REEXCHANGE_MARGIN: time::Duration = time::Duration::days(7);
 /// Consumed and expired flows are kept this long after expiry (so a replay is recognised)
 /// before [`Connect::sweep_flows`] deletes them.
 const FLOW_RETENTION: time::Duration = time::Duration::hours(1);
@@ -1183,38 +1186,88 @@ impl Connect {
                 format!("the account is {}; reconnect it", account.status.as_str()),
             ));
         }
-        let fresh = account.token_expires_at.is_none_or(|t| t - REFRESH_MARGIN > self.now());
+        let fresh = account.token_expires_at.is_none_or(|t| t - self.refresh_margin(account) > self.now());
         if fresh {
             return self.open_string(account.id.as_str(), FIELD_ACCESS_TOKEN, &account.access_token).map(Some);
         }
         Ok(None)
     }
 
-    async fn refresh_locked(&self, tenant: &TenantId, id: &AccountId) -> Result<Secret<String>, Error> {
+    /// How long before expiry a token is renewed: a minute for the refresh grant; a week for
+    /// long-lived tokens renewed by re-exchanging them (Meta, Instagram, Threads), so that
+    /// ordinary use renews them well before they lapse.
+    fn refresh_margin(&self, account: &AccountRecord) -> time::Duration {
+        match self.inner.providers.get(&account.provider).map(|p| p.capabilities().refresh) {
+            Some(RefreshModel::Reexchange { .. }) => REEXCHANGE_MARGIN,
+            _ => REFRESH_MARGIN,
+        }
+    }
+
+    /// Refreshes (or re-exchanges) the account's token if it is still stale once re-read.
+    /// Runs under the account's lease; the hook event it returns is run after the lease is
+    /// given back.
+    pub(super) async fn refresh_locked(
+        &self,
+        tenant: &TenantId,
+        id: &AccountId,
+    ) -> (Result<Secret<String>, Error>, Option<RefreshEvent>) {
+        match self.refresh_locked_inner(tenant, id).await {
+            Ok(done) => done,
+            Err(e) => (Err(e), None),
+        }
+    }
+
+    async fn refresh_locked_inner(
+        &self,
+        tenant: &TenantId,
+        id: &AccountId,
+    ) -> Result<(Result<Secret<String>, Error>, Option<RefreshEvent>), Error> {
         // Re-read under the lock: another caller may have refreshed already.
         let account = self.inner.store.get_account(tenant, id).await?.ok_or_else(|| Error::not_found("account"))?;
         if let Some(token) = self.usable_token(&account)? {
-            return Ok(token);
+            return Ok((Ok(token), None));
         }
-        let (Some(refresh_sealed), Some(provider), Some(app_id)) = (
-            account.refresh_token.clone(),
-            self.inner.providers.get(&account.provider).cloned(),
-            account.app_id.clone(),
-        ) else {
-            return self.mark_expired(account).await;
+        let now = self.now();
+        // Still usable (only inside the renewal margin): on a failed or premature renewal,
+        // hand out the current token rather than an error.
+        let still_valid = account.token_expires_at.is_none_or(|t| t - REFRESH_MARGIN > now);
+        let provider = self.inner.providers.get(&account.provider).cloned();
+        let app = match &account.app_id {
+            Some(app_id) => self.inner.store.get_app(tenant, app_id).await?,
+            None => None,
         };
-        let Some(app) = self.inner.store.get_app(tenant, &app_id).await? else {
-            return self.mark_expired(account).await;
+        let (Some(provider), Some(app)) = (provider, app) else {
+            return self.expire(account, still_valid).await;
         };
-        let refresh_token = self.open_string(id.as_str(), FIELD_REFRESH_TOKEN, &refresh_sealed)?;
+        let model = provider.capabilities().refresh;
         let secret = self.open_string(app.id.as_str(), FIELD_CLIENT_SECRET, &app.client_secret)?;
         let ctx = ProviderContext {
             http: self.inner.http.as_ref(),
             credentials: ClientCredentials { client_id: &app.client_id, client_secret: &secret },
         };
-        match provider.refresh(ctx, &refresh_token).await {
+        let current = self.open_string(id.as_str(), FIELD_ACCESS_TOKEN, &account.access_token)?;
+        let result = match (&model, &account.refresh_token) {
+            (RefreshModel::Reexchange { min_age_secs }, _) => {
+                if !still_valid && account.token_expires_at.is_some_and(|t| t <= now) {
+                    // A lapsed token cannot be re-exchanged.
+                    return self.expire(account, false).await;
+                }
+                let age = now - account.updated_at;
+                if min_age_secs.is_some_and(|min| age < time::Duration::seconds(i64::try_from(min).unwrap_or(i64::MAX)))
+                {
+                    // Too young to re-exchange (Instagram, Threads: 24 h); still valid.
+                    return Ok((Ok(current), None));
+                }
+                provider.reexchange(ctx, &current).await
+            }
+            (_, Some(refresh_sealed)) => {
+                let refresh_token = self.open_string(id.as_str(), FIELD_REFRESH_TOKEN, refresh_sealed)?;
+                provider.refresh(ctx, &refresh_token).await
+            }
+            (_, None) => return self.expire(account, still_valid).await,
+        };
+        match result {
             Ok(tokens) => {
-                let now = self.now();
                 let record = AccountRecord {
                     access_token: self.inner.secrets.seal(
                         id.as_str(),
@@ -1227,7 +1280,8 @@ impl Connect {
                             FIELD_REFRESH_TOKEN,
                             t.expose_secret().as_bytes(),
                         )),
-                        None => Some(refresh_sealed),
+                        // No new refresh token: keep the stored one.
+                        None => account.refresh_token.clone(),
                     },
                     token_expires_at: tokens.expires_in.map(|s| {
                         now + time::Duration::seconds(i64::try_from(s).unwrap_or(3600).min(10 * 365 * 86_400))
@@ -1240,23 +1294,41 @@ impl Connect {
                     return Err(Error::not_found("account"));
                 }
                 tracing::info!(account_id = %id, "access token refreshed");
-                Ok(tokens.access_token)
+                Ok((Ok(tokens.access_token), Some(RefreshEvent::Refreshed(record))))
             }
             Err(e) if e.kind() == ProviderErrorKind::Rejected => {
                 tracing::warn!(account_id = %id, error = %e, "refresh refused; account marked expired");
-                self.mark_expired(account).await
+                self.expire(account, false).await
             }
             Err(e) => {
                 tracing::warn!(account_id = %id, error = %e, "refresh failed; tokens kept");
-                Err(Error::new(ErrorCode::ProviderError, "the provider failed to refresh the token").with_source(e))
+                let event = Some(RefreshEvent::Failed(account, RefreshFailure::Transient));
+                if still_valid {
+                    return Ok((Ok(current), event));
+                }
+                let err =
+                    Error::new(ErrorCode::ProviderError, "the provider failed to refresh the token").with_source(e);
+                Ok((Err(err), event))
             }
         }
     }
 
-    async fn mark_expired(&self, account: AccountRecord) -> Result<Secret<String>, Error> {
+    /// The account's token cannot be renewed: hand out the current one while it is still
+    /// valid, else mark the account expired.
+    async fn expire(
+        &self,
+        account: AccountRecord,
+        still_valid: bool,
+    ) -> Result<(Result<Secret<String>, Error>, Option<RefreshEvent>), Error> {
+        if still_valid {
+            let token = self.open_string(account.id.as_str(), FIELD_ACCESS_TOKEN, &account.access_token)?;
+            return Ok((Ok(token), None));
+        }
         let record = AccountRecord { status: AccountStatus::Expired, updated_at: self.now(), ..account };
         self.inner.store.update_account(&record).await?;
-        Err(Error::new(ErrorCode::InvalidToken, "the token expired and cannot be refreshed; reconnect the account"))
+        let err =
+            Error::new(ErrorCode::InvalidToken, "the token expired and cannot be refreshed; reconnect the account");
+        Ok((Err(err), Some(RefreshEvent::Failed(record, RefreshFailure::Refused))))
     }
 
     /// Deletes pending and consumed flows that expired more than an hour ago. [`start`](Self::start)

@@ -76,6 +76,49 @@ pub trait ConnectHooks: fmt::Debug + Send + Sync + 'static {
         let _ = (tenant, account, revocation);
         Ok(())
     }
+
+    /// An account's access token was renewed (refreshed, or re-exchanged) and stored.
+    ///
+    /// # Errors
+    /// Whatever the host's code fails with: logged, never changing the outcome.
+    async fn refreshed(&self, tenant: &TenantId, account: &Account) -> Result<(), HookError> {
+        let _ = (tenant, account);
+        Ok(())
+    }
+
+    /// Renewing an account's token failed: [`RefreshFailure::Refused`] (the account is now
+    /// `expired`; ask the user to reconnect) or [`RefreshFailure::Transient`] (the stored
+    /// tokens are kept; a later call tries again).
+    ///
+    /// # Errors
+    /// Whatever the host's code fails with: logged, never changing the outcome.
+    async fn refresh_failed(
+        &self,
+        tenant: &TenantId,
+        account: &Account,
+        failure: RefreshFailure,
+    ) -> Result<(), HookError> {
+        let _ = (tenant, account, failure);
+        Ok(())
+    }
+}
+
+/// Why renewing a token failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RefreshFailure {
+    /// The provider refused for good (or there is nothing to renew with): the account was
+    /// marked `expired`.
+    Refused,
+    /// The provider failed for now (5xx, timeout): the stored tokens were kept.
+    Transient,
+}
+
+/// A refresh outcome to report once the refresh lease is given back.
+#[derive(Debug)]
+pub(crate) enum RefreshEvent {
+    Refreshed(crate::store::AccountRecord),
+    Failed(crate::store::AccountRecord, RefreshFailure),
 }
 
 /// One event, as handed to [`Connect::run_hook`].
@@ -83,6 +126,8 @@ pub(crate) enum HookEvent<'a> {
     Connected(&'a TenantId, &'a Account),
     Reconnected(&'a TenantId, &'a Account),
     Disconnected(&'a TenantId, &'a Account, Revocation),
+    Refreshed(&'a TenantId, &'a Account),
+    RefreshFailed(&'a TenantId, &'a Account, RefreshFailure),
 }
 
 impl HookEvent<'_> {
@@ -91,12 +136,18 @@ impl HookEvent<'_> {
             Self::Connected(..) => "connected",
             Self::Reconnected(..) => "reconnected",
             Self::Disconnected(..) => "disconnected",
+            Self::Refreshed(..) => "refreshed",
+            Self::RefreshFailed(..) => "refresh_failed",
         }
     }
 
     fn account(&self) -> &Account {
         match self {
-            Self::Connected(_, a) | Self::Reconnected(_, a) | Self::Disconnected(_, a, _) => a,
+            Self::Connected(_, a)
+            | Self::Reconnected(_, a)
+            | Self::Disconnected(_, a, _)
+            | Self::Refreshed(_, a)
+            | Self::RefreshFailed(_, a, _) => a,
         }
     }
 }
@@ -116,6 +167,10 @@ impl Connect {
                 HookEvent::Disconnected(tenant, account, revocation) => {
                     hooks.disconnected(tenant, account, *revocation).await
                 }
+                HookEvent::Refreshed(tenant, account) => hooks.refreshed(tenant, account).await,
+                HookEvent::RefreshFailed(tenant, account, failure) => {
+                    hooks.refresh_failed(tenant, account, *failure).await
+                }
             }
         };
         let outcome = tokio::time::timeout(self.inner.hook_timeout, call).await;
@@ -129,6 +184,22 @@ impl Connect {
             }
             Err(_) => {
                 tracing::warn!(target: "dravo_connect::hooks", hook = name, account_id = %account_id, "hook timed out");
+            }
+        }
+    }
+}
+
+impl Connect {
+    /// Runs the `refreshed` / `refresh_failed` hook for a refresh outcome.
+    pub(crate) async fn refresh_hook(&self, tenant: &TenantId, event: RefreshEvent) {
+        match event {
+            RefreshEvent::Refreshed(record) => {
+                let view = Account::from(record);
+                self.run_hook(HookEvent::Refreshed(tenant, &view)).await;
+            }
+            RefreshEvent::Failed(record, failure) => {
+                let view = Account::from(record);
+                self.run_hook(HookEvent::RefreshFailed(tenant, &view, failure)).await;
             }
         }
     }

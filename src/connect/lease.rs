@@ -39,10 +39,14 @@ impl Connect {
             let now = self.now();
             if store.try_lease_account(tenant, id, &holder, now + LEASE_TTL, now).await? {
                 // `refresh_locked` re-reads the row and refreshes only if still stale.
-                let result = self.refresh_locked(tenant, id).await;
+                let (result, event) = self.refresh_locked(tenant, id).await;
                 if let Err(e) = store.release_account_lease(tenant, id, &holder).await {
                     // The lease runs out on its own; the refresh itself stands.
                     tracing::warn!(account_id = %id, error = %e, "releasing the refresh lease failed");
+                }
+                // Hooks run after the store write and never while the lease is held.
+                if let Some(event) = event {
+                    self.refresh_hook(tenant, event).await;
                 }
                 return result;
             }

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use dravo_connect::hooks::{ConnectHooks, HookError};
+use dravo_connect::hooks::{ConnectHooks, HookError, RefreshFailure};
 use dravo_connect::store::Store;
 use dravo_connect::test_util::MockConfig;
 use dravo_connect::{Account, Revocation, TenantId};
@@ -65,6 +65,14 @@ impl ConnectHooks for Recorder {
 
     async fn disconnected(&self, tenant: &TenantId, account: &Account, r: Revocation) -> Result<(), HookError> {
         self.note(tenant, format!("disconnected {} {r:?}", account.provider), account).await
+    }
+
+    async fn refreshed(&self, tenant: &TenantId, account: &Account) -> Result<(), HookError> {
+        self.note(tenant, format!("refreshed {}", account.provider), account).await
+    }
+
+    async fn refresh_failed(&self, tenant: &TenantId, account: &Account, f: RefreshFailure) -> Result<(), HookError> {
+        self.note(tenant, format!("refresh_failed {} {f:?} {:?}", account.provider, account.status), account).await
     }
 }
 
@@ -144,4 +152,25 @@ fn a_hook_timeout_outside_its_bounds_is_refused_at_build() {
     assert!(build(Duration::ZERO).is_err());
     assert!(build(Duration::from_secs(61)).is_err());
     assert!(build(Duration::from_secs(5)).is_ok());
+}
+
+#[tokio::test]
+async fn a_refresh_calls_refreshed_and_a_refused_one_refresh_failed_once_each() {
+    let (h, recorder) = harness(Mode::Record).await;
+    h.create_app(KEY1).await;
+    let id: dravo_connect::AccountId = connect(&h).await.parse().unwrap();
+    let t1 = tenant("t1");
+    h.clock.advance(time::Duration::hours(2));
+    h.connect.access_token(&t1, &id).await.unwrap();
+    assert_eq!(recorder.events(), ["connected mock", "refreshed mock"]);
+    // A transient failure of an expired token: tokens kept, the hook told.
+    h.clock.advance(time::Duration::hours(2));
+    h.mock.set_behavior(dravo_connect::test_util::MockBehavior::default().with_token_status(503));
+    assert!(h.connect.access_token(&t1, &id).await.is_err());
+    assert_eq!(recorder.events()[2], "refresh_failed mock Transient Active");
+    // Refused for good: the account is expired, and the hook sees it so.
+    h.mock.set_behavior(dravo_connect::test_util::MockBehavior::default().with_refresh_invalid_grant(true));
+    assert!(h.connect.access_token(&t1, &id).await.is_err());
+    assert_eq!(recorder.events()[3], "refresh_failed mock Refused Expired");
+    assert_eq!(recorder.events().len(), 4);
 }

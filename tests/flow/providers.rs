@@ -91,6 +91,18 @@ fn instagram_fixtures() -> (impl dravo_connect::http_client::HttpClient, Seen) {
             ("GET", "/access_token") => {
                 (200, r#"{"access_token":"IGAALong","token_type":"bearer","expires_in":5183944}"#)
             }
+            ("GET", "/refresh_access_token") => {
+                if request.uri().query().is_some_and(|q| q.contains("access_token=IGAAFail")) {
+                    (
+                        503,
+                        r#"{"error":{"message":"temporarily unavailable","type":"OAuthException","code":2,"is_transient":true}}"#,
+                    )
+                } else if request.uri().query().is_some_and(|q| q.contains("access_token=IGAALong")) {
+                    (200, r#"{"access_token":"IGAARenewed","token_type":"bearer","expires_in":5183944}"#)
+                } else {
+                    (400, r#"{"error":{"message":"Invalid OAuth access token","type":"OAuthException","code":190}}"#)
+                }
+            }
             ("GET", "/v25.0/me") => (
                 200,
                 r#"{"user_id":"17841405793187218","username":"ada.codes","name":"Ada","profile_picture_url":"https://scontent.cdninstagram.com/ada.jpg","account_type":"BUSINESS","id":"759"}"#,
@@ -201,4 +213,90 @@ async fn a_linkedin_cancel_comes_back_as_access_denied_without_any_provider_call
         assert!(!r.header("location").unwrap().contains("cancelled"));
     }
     assert!(seen.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_long_lived_instagram_token_is_re_exchanged_within_a_week_of_expiry_and_never_earlier() {
+    let (client, seen) = instagram_fixtures();
+    let h = H::with(MockConfig::default(), |b| {
+        b.http_client(client).provider_config(
+            ProviderConfig::new("instagram")
+                .with_token_url("http://127.0.0.1:9/oauth/access_token")
+                .with_exchange_url("http://127.0.0.1:9/access_token")
+                .with_refresh_url("http://127.0.0.1:9/refresh_access_token")
+                .with_userinfo_url("http://127.0.0.1:9/v25.0/me"),
+        )
+    })
+    .await;
+    create_app(&h, "instagram").await;
+    let authorize = start(&h, "instagram").await;
+    let r =
+        h.callback(&format!("/v1/oauth/instagram/callback?code=AQBx-code&state={}", enc(&state_of(&authorize)))).await;
+    let id: dravo_connect::AccountId = r.location_param("account_id").unwrap().parse().unwrap();
+    seen.lock().unwrap().clear();
+    let t1 = tenant("t1");
+    // Fifty days in: more than a week left, no renewal.
+    h.clock.advance(time::Duration::days(50));
+    assert_eq!(h.connect.access_token(&t1, &id).await.unwrap().expose_secret(), "IGAALong");
+    assert!(seen.lock().unwrap().is_empty());
+    // Fifty-five days in: inside the last week, the token is re-exchanged and stored.
+    h.clock.advance(time::Duration::days(5));
+    assert_eq!(h.connect.access_token(&t1, &id).await.unwrap().expose_secret(), "IGAARenewed");
+    let sent = std::mem::take(&mut *seen.lock().unwrap());
+    assert_eq!(sent.iter().map(|r| r.uri().path()).collect::<Vec<_>>(), ["/refresh_access_token"]);
+    assert!(sent[0].uri().query().unwrap().contains("grant_type=ig_refresh_token"));
+    // The renewed token is the stored one, valid for another 60 days: no second call.
+    assert_eq!(h.connect.access_token(&t1, &id).await.unwrap().expose_secret(), "IGAARenewed");
+    assert!(seen.lock().unwrap().is_empty());
+    let account = h.get(&format!("/v1/accounts/{id}"), Some(KEY1)).await.json();
+    assert_eq!(account["status"], "active");
+    assert_eq!(account["token_expires_at"], "2026-04-25T23:59:04Z");
+}
+
+#[tokio::test]
+async fn a_refused_re_exchange_expires_the_account_and_a_transient_one_keeps_the_valid_token() {
+    let (client, seen) = instagram_fixtures();
+    let h = H::with(MockConfig::default(), |b| {
+        b.http_client(client).provider_config(
+            ProviderConfig::new("instagram")
+                .with_token_url("http://127.0.0.1:9/oauth/access_token")
+                .with_exchange_url("http://127.0.0.1:9/access_token")
+                .with_refresh_url("http://127.0.0.1:9/refresh_access_token")
+                .with_userinfo_url("http://127.0.0.1:9/v25.0/me"),
+        )
+    })
+    .await;
+    create_app(&h, "instagram").await;
+    let t1 = tenant("t1");
+    let app_id: dravo_connect::AppId =
+        h.get("/v1/oauth-apps", Some(KEY1)).await.json()["data"][0]["id"].as_str().unwrap().parse().unwrap();
+    // Without its app, a token cannot be renewed: it is handed out while it is valid.
+    let mut orphan = dravo_connect::NewAccount::new("instagram", "IGAADead");
+    orphan.expires_at = Some(START + time::Duration::days(3));
+    orphan.external_id = Some("orphan".parse().unwrap());
+    let orphan = h.connect.register_account(&t1, orphan).await.unwrap();
+    assert_eq!(h.connect.access_token(&t1, &orphan.id).await.unwrap().expose_secret(), "IGAADead");
+    // A token the fixture answers with a transient 503: still valid, so it is handed out.
+    let mut fail = dravo_connect::NewAccount::new("instagram", "IGAAFail");
+    fail.app_id = Some(app_id.clone());
+    fail.expires_at = Some(START + time::Duration::days(3));
+    let fail = h.connect.register_account(&t1, fail).await;
+    // Registering calls the profile endpoint, which the fixture answers for any token.
+    let fail = fail.unwrap();
+    h.clock.advance(time::Duration::days(2));
+    seen.lock().unwrap().clear();
+    assert_eq!(h.connect.access_token(&t1, &fail.id).await.unwrap().expose_secret(), "IGAAFail");
+    let tried: Vec<String> = seen.lock().unwrap().iter().map(|r| r.uri().path().to_owned()).collect();
+    assert_eq!(tried, ["/refresh_access_token"], "the renewal was attempted");
+    assert_eq!(h.get(&format!("/v1/accounts/{}", fail.id), Some(KEY1)).await.json()["status"], "active");
+    // A token the provider refuses (code 190): the account is expired, the caller told.
+    let mut dead = dravo_connect::NewAccount::new("instagram", "IGAADead");
+    dead.expires_at = Some(START + time::Duration::days(5));
+    dead.external_id = Some("other".parse().unwrap());
+    dead.app_id = Some(app_id);
+    let dead = h.connect.register_account(&t1, dead).await.unwrap();
+    h.clock.advance(time::Duration::days(2));
+    let err = h.connect.access_token(&t1, &dead.id).await.unwrap_err();
+    assert_eq!(err.code(), dravo_connect::ErrorCode::InvalidToken);
+    assert_eq!(h.get(&format!("/v1/accounts/{}", dead.id), Some(KEY1)).await.json()["status"], "expired");
 }
