@@ -70,6 +70,7 @@ mod adapters;
 mod api;
 mod clock;
 mod config;
+mod binding;
 mod connect;
 pub mod core;
 mod error;

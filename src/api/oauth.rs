@@ -42,7 +42,12 @@ impl Connect {
         Ok(json::json(StatusCode::OK, &started))
     }
 
-    pub(super) async fn serve_callback(&self, provider: &str, query: Option<&str>) -> Response<Bytes> {
+    pub(super) async fn serve_callback(
+        &self,
+        provider: &str,
+        query: Option<&str>,
+        cookie: Option<String>,
+    ) -> Response<Bytes> {
         let Ok(provider) = provider.parse::<crate::ids::ProviderId>() else {
             return json::error_response(&Error::not_found("provider"));
         };
@@ -66,7 +71,7 @@ impl Connect {
         ) else {
             return json::callback_rejected();
         };
-        let params = CallbackParams { state, code: code.map(Secret::new), error, iss };
+        let params = CallbackParams { state, code: code.map(Secret::new), error, iss, cookie };
         match self.callback(&provider, params).await {
             CallbackOutcome::Redirect(url) => json::redirect(&url),
             CallbackOutcome::Rejected => json::callback_rejected(),

@@ -205,6 +205,9 @@ impl H {
             .shared_store(store.clone())
             .clock(clock.clone())
             .outbound_loopback_only(true)
+            // BASE is https, where binding is on by default; the flows here drive the mock
+            // directly. `security.rs` covers binding (a closure can switch it back on).
+            .browser_binding(false)
             .provider_config(mock.provider_config("mock"));
         let connect = f(builder).build().unwrap();
         let app = Router::new()

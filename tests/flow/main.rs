@@ -6,6 +6,7 @@
 #[cfg(feature = "sqlite")]
 mod demo;
 mod harness;
+mod security;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod x;
@@ -523,7 +524,7 @@ async fn forged_callbacks_touch_neither_the_store_nor_the_provider() {
     let state = param(&cb, "state");
     let before = h.store.calls();
     h.mock.reset_counts();
-    for i in 0..2_000u32 {
+    for i in 0..10_000u32 {
         let mut s = state.clone().into_bytes();
         let pos = (i as usize) % s.len();
         s[pos] = if s[pos] == b'x' { b'y' } else { b'x' };
@@ -995,6 +996,7 @@ async fn the_axum_router_nested_under_a_path_serves_the_flow_and_404s_unknown_pa
         .encryption_key(dravo_connect::KeyId::zero(), dravo_connect::Secret::new(vec![2; 32]))
         .store(dravo_connect::store::MemoryStore::new())
         .outbound_loopback_only(true)
+        .browser_binding(false)
         .provider_config(mock.provider_config("mock"))
         .build()
         .unwrap();
