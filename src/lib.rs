@@ -68,9 +68,9 @@
 
 mod adapters;
 mod api;
+mod binding;
 mod clock;
 mod config;
-mod binding;
 mod connect;
 pub mod core;
 mod error;

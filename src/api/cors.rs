@@ -94,7 +94,8 @@ mod tests {
     fn origins_are_normalised_and_anything_else_refused() {
         let ok = check_origins(&["https://App.Example.com".into(), "http://localhost:3000/".into()]).unwrap();
         assert_eq!(ok, ["https://app.example.com", "http://localhost:3000"]);
-        for bad in ["*", "null", "https://a.test/path", "https://a.test?x", "ftp://a.test", "https://u@a.test", "a.test"]
+        for bad in
+            ["*", "null", "https://a.test/path", "https://a.test?x", "ftp://a.test", "https://u@a.test", "a.test"]
         {
             assert!(check_origins(&[bad.into()]).is_err(), "{bad}");
         }

@@ -137,7 +137,7 @@ impl Connect {
             (Route::Apps, &Method::POST) => self.serve_create_app(&tenant, parts, body).await,
             (Route::Apps, _) => self.serve_list_apps(&tenant, parts.uri.query()).await,
             (Route::App(id), &Method::GET) => self.serve_get_app(&tenant, id).await,
-            (Route::App(id), &Method::PATCH) => self.serve_patch_app(&tenant, id, &parts, &body).await,
+            (Route::App(id), &Method::PATCH) => self.serve_patch_app(&tenant, id, parts, body).await,
             (Route::App(id), _) => self.serve_delete_app(&tenant, id, parts.uri.query()).await,
             (Route::Start(provider), _) => self.serve_start(&tenant, provider, parts.uri.query()).await,
             (Route::Accounts, &Method::POST) => self.serve_create_account(&tenant, parts, body).await,
@@ -148,7 +148,6 @@ impl Connect {
         };
         result.unwrap_or_else(|e| json::error_response(&e))
     }
-
 }
 
 /// Every `Cookie` header of the request, joined as one (HTTP/2 may split them).

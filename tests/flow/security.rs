@@ -249,7 +249,8 @@ async fn only_the_callback_and_the_hop_ever_emit_location() {
         format!("/v1/accounts/{acc}"),
         "/v1/nope".to_owned(),
     ];
-    let methods = [Method::GET, Method::POST, Method::PATCH, Method::PUT, Method::DELETE, Method::OPTIONS, Method::HEAD];
+    let methods =
+        [Method::GET, Method::POST, Method::PATCH, Method::PUT, Method::DELETE, Method::OPTIONS, Method::HEAD];
     for path in &paths {
         for m in &methods {
             for key in [None, Some(KEY1)] {
@@ -337,8 +338,8 @@ async fn configured_origins_get_preflight_and_headers_on_keyed_routes_only() {
     // The callback and the hop are browser navigations: never CORS.
     let r = req_h(&h, Method::GET, "/v1/oauth/mock/callback?state=x", &[good]).await;
     assert!(r.headers.keys().all(|k| !k.as_str().starts_with("access-control-")));
-    let r = req_h(&h, Method::OPTIONS, "/v1/oauth/mock/callback", &[good, ("access-control-request-method", "GET")])
-        .await;
+    let r =
+        req_h(&h, Method::OPTIONS, "/v1/oauth/mock/callback", &[good, ("access-control-request-method", "GET")]).await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
     assert!(r.header("access-control-allow-origin").is_none());
 }
@@ -348,9 +349,11 @@ async fn a_malformed_cors_origin_is_refused_at_build() {
     for bad in ["*", "https://a.test/path", "null"] {
         let mut c = config(BASE);
         c.cors_allowed_origins = vec![bad.to_owned()];
-        let b = c.into_builder().unwrap().api_key(KEY1, "t1".parse().unwrap()).store(
-            dravo_connect::store::MemoryStore::new(),
-        );
+        let b = c
+            .into_builder()
+            .unwrap()
+            .api_key(KEY1, "t1".parse().unwrap())
+            .store(dravo_connect::store::MemoryStore::new());
         assert!(matches!(b.build(), Err(dravo_connect::ConfigError::CorsOrigin(_))), "{bad}");
     }
 }
