@@ -11,6 +11,9 @@
 #[allow(dead_code)]
 #[path = "flow/harness.rs"]
 mod harness;
+#[allow(dead_code)]
+#[path = "flow/openapi.rs"]
+mod openapi;
 
 use std::io::Write;
 use std::sync::atomic::Ordering;

@@ -14,6 +14,7 @@ mod apps;
 pub(crate) mod cors;
 pub(crate) mod json;
 mod oauth;
+pub(crate) mod openapi;
 
 /// A Connect route, matched on the path below the prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +27,8 @@ pub(crate) enum Route<'a> {
     Hop(&'a str),
     Accounts,
     Account(&'a str),
+    /// `GET /openapi.json`.
+    OpenApi,
 }
 
 impl<'a> Route<'a> {
@@ -41,6 +44,7 @@ impl<'a> Route<'a> {
             (Some("oauth"), Some(p), Some("go")) if !p.is_empty() => Self::Hop(p),
             (Some("accounts"), None, _) => Self::Accounts,
             (Some("accounts"), Some(id), None) if !id.is_empty() => Self::Account(id),
+            (Some("openapi.json"), None, _) => Self::OpenApi,
             _ => return None,
         };
         if it.next().is_some() {
@@ -54,7 +58,7 @@ impl<'a> Route<'a> {
         match self {
             Self::Apps | Self::Accounts => "GET, POST",
             Self::App(_) => "GET, PATCH, DELETE",
-            Self::Start(_) | Self::Callback(_) | Self::Hop(_) => "GET",
+            Self::Start(_) | Self::Callback(_) | Self::Hop(_) | Self::OpenApi => "GET",
             Self::Account(_) => "GET, DELETE",
         }
     }
@@ -99,7 +103,7 @@ impl Connect {
         let Some(route) = Route::parse(rest) else {
             return json::error_response(&Error::not_found("route"));
         };
-        let keyed = !matches!(route, Route::Callback(_) | Route::Hop(_));
+        let keyed = !matches!(route, Route::Callback(_) | Route::Hop(_) | Route::OpenApi);
         let cors_origin = if keyed { self.cors_origin(&parts.headers) } else { None };
         if let Some(origin) = &cors_origin
             && cors::is_preflight(&parts.method, &parts.headers)
@@ -127,6 +131,9 @@ impl Connect {
         if let Route::Hop(provider) = route {
             return self.serve_hop(provider, parts.uri.query()).await;
         }
+        if route == Route::OpenApi {
+            return self.serve_openapi();
+        }
         let tenant = match self.inner.auth.authenticate(parts).await {
             Ok(t) => t,
             Err(_) => {
@@ -144,7 +151,7 @@ impl Connect {
             (Route::Accounts, _) => self.serve_list_accounts(&tenant, parts.uri.query()).await,
             (Route::Account(id), &Method::GET) => self.serve_get_account(&tenant, id).await,
             (Route::Account(id), _) => self.serve_delete_account(&tenant, id).await,
-            (Route::Callback(_) | Route::Hop(_), _) => Err(Error::not_found("route")),
+            (Route::Callback(_) | Route::Hop(_) | Route::OpenApi, _) => Err(Error::not_found("route")),
         };
         result.unwrap_or_else(|e| json::error_response(&e))
     }

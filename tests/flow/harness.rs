@@ -222,10 +222,14 @@ impl H {
     }
 
     pub async fn send(&self, req: Request<Body>) -> Resp {
+        let (method, path) = (req.method().clone(), req.uri().path().to_owned());
         let res = self.app.clone().oneshot(req).await.unwrap();
         let (parts, body) = res.into_parts();
         let body = body.collect().await.unwrap().to_bytes();
-        Resp { status: parts.status, headers: parts.headers, body }
+        let resp = Resp { status: parts.status, headers: parts.headers, body };
+        // Every JSON answer of every flow test must match the OpenAPI document.
+        crate::openapi::check(&method, &path, resp.status, resp.header("content-type"), &resp.body);
+        resp
     }
 
     pub async fn req(&self, method: Method, uri: &str, key: Option<&str>, body: Option<Value>) -> Resp {

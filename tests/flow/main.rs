@@ -6,6 +6,7 @@
 #[cfg(feature = "sqlite")]
 mod demo;
 mod harness;
+mod openapi;
 mod security;
 #[cfg(feature = "sqlite")]
 mod sqlite;

@@ -357,3 +357,17 @@ async fn a_malformed_cors_origin_is_refused_at_build() {
         assert!(matches!(b.build(), Err(dravo_connect::ConfigError::CorsOrigin(_))), "{bad}");
     }
 }
+
+// ------------------------------------------------------------------ OpenAPI
+
+#[tokio::test]
+async fn the_openapi_document_is_served_without_a_key_with_this_instances_server() {
+    let h = H::new().await;
+    let r = h.get("/v1/openapi.json", None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let doc = r.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert_eq!(doc["servers"][0]["url"], format!("{BASE}/v1"));
+    assert!(doc["paths"]["/oauth/{provider}/callback"]["get"].is_object());
+    h.req(Method::POST, "/v1/openapi.json", None, None).await.assert_error(405, "method_not_allowed");
+}
