@@ -5,6 +5,7 @@
 
 #[cfg(feature = "sqlite")]
 mod demo;
+mod fuzz_seeds;
 mod harness;
 mod openapi;
 mod security;
