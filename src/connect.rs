@@ -1028,6 +1028,11 @@ impl Connect {
         if token.is_empty() || token.len() > 8192 {
             return Err(Error::validation("access_token must be 1 to 8192 bytes"));
         }
+        // A bearer token is visible ASCII (RFC 6750 §2.1); anything else cannot be sent in a
+        // header, and is the caller's mistake, not the provider's (found by Schemathesis).
+        if !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Error::validation("access_token must be visible ASCII characters"));
+        }
         if let Some(app_id) = &new.app_id {
             self.inner
                 .store

@@ -371,3 +371,14 @@ async fn the_openapi_document_is_served_without_a_key_with_this_instances_server
     assert!(doc["paths"]["/oauth/{provider}/callback"]["get"].is_object());
     h.req(Method::POST, "/v1/openapi.json", None, None).await.assert_error(405, "method_not_allowed");
 }
+
+#[tokio::test]
+async fn an_access_token_that_cannot_be_a_header_is_a_validation_error_not_a_502() {
+    let h = H::new().await;
+    for token in ["caf\u{e9}", "a b", "line\nbreak"] {
+        h.req(Method::POST, "/v1/accounts", Some(KEY1), Some(json!({"provider": "mock", "access_token": token})))
+            .await
+            .assert_error(422, "validation_failed");
+    }
+    assert_eq!(h.mock.counts().total, 0);
+}
