@@ -66,6 +66,25 @@ impl Connect {
         got.len() == expected.len() && bool::from(got.ct_eq(&expected))
     }
 
+    /// The `Set-Cookie` that deletes the flow's binding cookie, for the callback's answer:
+    /// the flow is consumed, the cookie is of no further use. `None` when binding is off or
+    /// the state does not verify.
+    pub(crate) fn clear_binding_cookie(&self, provider: &ProviderId, state: Option<&str>) -> Option<HeaderValue> {
+        if !self.inner.browser_binding {
+            return None;
+        }
+        let verified = self.inner.signer.verify(provider, state?).ok()?;
+        let redirect_uri = self.redirect_uri(provider);
+        let url = Url::parse(&redirect_uri).ok()?;
+        let secure = if url.scheme() == "https" { "; Secure" } else { "" };
+        let cookie = format!(
+            "{}=; Max-Age=0; Path={}; HttpOnly; SameSite=Lax{secure}",
+            cookie_name(&verified.flow_id),
+            url.path().replace(';', "%3B"),
+        );
+        HeaderValue::from_str(&cookie).ok()
+    }
+
     /// `GET {prefix}/oauth/{provider}/go?state=…`: checks the state (signature and expiry
     /// first, before any store read), reads the pending flow, sets the binding cookie and
     /// redirects (302) to the provider's configured authorize URL, rebuilt from the flow.

@@ -54,7 +54,9 @@
 //! on every provider that takes it; secrets and tokens are sealed with AES-256-GCM bound to
 //! their row ([`core::SecretBox`]); API keys are compared by digest in constant time;
 //! outbound HTTP never follows redirects. No secret appears in any log line, error or
-//! response ([`Secret`]).
+//! response ([`Secret`]). With browser binding (on by default for an https
+//! `public_base_url`, [`ConnectBuilder::browser_binding`]) a flow only completes in the
+//! browser that opened its `authorize_url`. The threat model is in `SECURITY.md`.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(

@@ -71,9 +71,16 @@ impl Connect {
         ) else {
             return json::callback_rejected();
         };
+        let clear = self.clear_binding_cookie(&provider, state.as_deref());
         let params = CallbackParams { state, code: code.map(Secret::new), error, iss, cookie };
         match self.callback(&provider, params).await {
-            CallbackOutcome::Redirect(url) => json::redirect(&url),
+            CallbackOutcome::Redirect(url) => {
+                let mut res = json::redirect(&url);
+                if let Some(c) = clear {
+                    res.headers_mut().insert(http::header::SET_COOKIE, c);
+                }
+                res
+            }
             CallbackOutcome::Rejected => json::callback_rejected(),
         }
     }

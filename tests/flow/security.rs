@@ -90,6 +90,11 @@ async fn with_binding_the_flow_completed_in_the_same_browser_connects() {
     let cb = through_hop(&h, &mut jar).await;
     let r = get_with(&h, &cb, &jar).await;
     assert_eq!(r.location_param("connected").as_deref(), Some("mock"), "{:?}", r.header("location"));
+    // The callback deletes the cookie it has used.
+    let cleared = r.header("set-cookie").unwrap();
+    assert!(cleared.starts_with(&format!("{}=;", jar.0[0].0)) && cleared.contains("Max-Age=0"), "{cleared}");
+    jar.take(&r);
+    jar.0.retain(|(_, v)| !v.is_empty());
     // Two flows in two tabs of one browser: each keeps its own cookie.
     let cb1 = through_hop(&h, &mut jar).await;
     let cb2 = through_hop(&h, &mut jar).await;
