@@ -124,6 +124,13 @@ pub struct ConnectConfig {
     /// Generic providers and endpoint overrides of built-in ones.
     #[serde(default)]
     pub providers: Vec<ProviderConfig>,
+    /// Browser binding (the `/go` hop and its cookie); default: on when `public_base_url`
+    /// is https, off for http. See [`ConnectBuilder::browser_binding`].
+    #[serde(default)]
+    pub browser_binding: Option<bool>,
+    /// Origins allowed to call the keyed routes from a browser (CORS); default none.
+    #[serde(default)]
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl ConnectConfig {
@@ -144,6 +151,8 @@ impl ConnectConfig {
             allow_http_return_urls: false,
             outbound_loopback_only: false,
             providers: Vec::new(),
+            browser_binding: None,
+            cors_allowed_origins: Vec::new(),
         }
     }
 
@@ -160,7 +169,11 @@ impl ConnectConfig {
             .max_url_bytes(self.max_url_bytes)
             .http_timeout(std::time::Duration::from_secs(self.http_timeout_secs))
             .allow_http_return_urls(self.allow_http_return_urls)
-            .outbound_loopback_only(self.outbound_loopback_only);
+            .outbound_loopback_only(self.outbound_loopback_only)
+            .cors_allowed_origins(self.cors_allowed_origins);
+        if let Some(on) = self.browser_binding {
+            b = b.browser_binding(on);
+        }
         for (key, tenant) in self.api_keys.0 {
             b = b.api_key(key, tenant.parse::<TenantId>()?);
         }

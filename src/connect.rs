@@ -74,6 +74,10 @@ pub(crate) struct Inner {
     pub(crate) allowlist_options: AllowlistOptions,
     pub(crate) hooks: Option<Arc<dyn crate::hooks::ConnectHooks>>,
     pub(crate) hook_timeout: Duration,
+    /// Browser binding (see [`ConnectBuilder::browser_binding`]).
+    pub(crate) browser_binding: bool,
+    /// Origins allowed to call the keyed routes from a browser (CORS); empty: none.
+    pub(crate) cors_allowed_origins: Vec<String>,
     refresh_locks: Mutex<HashMap<AccountId, Arc<tokio::sync::Mutex<()>>>>,
     /// Parsed allowlists by app, each kept with the exact entries it was built from: a hit
     /// requires the app row read for this request to hold the same entries, so a changed
@@ -128,6 +132,8 @@ pub struct ConnectBuilder {
     outbound_loopback_only: bool,
     hooks: Option<Arc<dyn crate::hooks::ConnectHooks>>,
     hook_timeout: Duration,
+    browser_binding: Option<bool>,
+    cors_allowed_origins: Vec<String>,
 }
 
 impl fmt::Debug for ConnectBuilder {
@@ -168,6 +174,8 @@ impl ConnectBuilder {
             outbound_loopback_only: false,
             hooks: None,
             hook_timeout: crate::hooks::DEFAULT_HOOK_TIMEOUT,
+            browser_binding: None,
+            cors_allowed_origins: Vec::new(),
         }
     }
 
@@ -292,6 +300,30 @@ impl ConnectBuilder {
         self
     }
 
+    /// Browser binding (RFC 9700 §2.1: tie the state to the user agent). On by default when
+    /// `public_base_url` is `https`, off for `http`.
+    ///
+    /// When on, `start`'s `authorize_url` points at Connect's own hop,
+    /// `{public_base_url}{prefix}/oauth/{provider}/go?state=…`, which sets a short-lived
+    /// `HttpOnly`, `SameSite=Lax` cookie (`Secure` on https) scoped to the provider's callback
+    /// path and redirects to the provider. A callback that arrives without that cookie (a
+    /// callback URL replayed from another browser) fails with `oauth_error=browser_mismatch`.
+    pub fn browser_binding(mut self, on: bool) -> Self {
+        self.browser_binding = Some(on);
+        self
+    }
+
+    /// Origins (`https://app.example.com`) whose pages may call the keyed routes from a
+    /// browser (CORS). None by default: no CORS header is ever sent.
+    pub fn cors_allowed_origins<I, S>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.cors_allowed_origins = origins.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// Checks everything and builds the handle.
     ///
     /// # Errors
@@ -331,6 +363,8 @@ impl ConnectBuilder {
                 return Err(ConfigError::Provider { id: id.to_string(), reason: "defined twice".into() });
             }
         }
+        let browser_binding = self.browser_binding.unwrap_or_else(|| public_base_url.starts_with("https:"));
+        let cors_allowed_origins = crate::api::cors::check_origins(&self.cors_allowed_origins)?;
         let state_ttl = time::Duration::seconds(i64::try_from(self.state_ttl.as_secs()).unwrap_or(600));
         Ok(Connect {
             inner: Arc::new(Inner {
@@ -349,6 +383,8 @@ impl ConnectBuilder {
                 allowlist_options: AllowlistOptions::default().allow_http(self.allow_http_return_urls),
                 hooks: self.hooks,
                 hook_timeout: self.hook_timeout,
+                browser_binding,
+                cors_allowed_origins,
                 refresh_locks: Mutex::new(HashMap::new()),
                 allowlists: Mutex::new(HashMap::new()),
                 last_sweep: AtomicI64::new(i64::MIN),
@@ -414,6 +450,8 @@ pub(crate) struct CallbackParams {
     pub(crate) code: Option<Secret<String>>,
     pub(crate) error: Option<String>,
     pub(crate) iss: Option<String>,
+    /// The request's `Cookie` header (for browser binding).
+    pub(crate) cookie: Option<String>,
 }
 
 /// Parameter names the callback adds to the return URL (and removes from it first).
@@ -493,7 +531,7 @@ impl Connect {
         &self.inner.store
     }
 
-    fn now(&self) -> OffsetDateTime {
+    pub(crate) fn now(&self) -> OffsetDateTime {
         whole_seconds(self.inner.clock.now())
     }
 
@@ -734,7 +772,9 @@ impl Connect {
         self.inner.store.insert_flow(&flow).await?;
         tracing::debug!(flow_id = %flow_key, provider = %provider_id, app_id = %app.id, "flow started");
         self.sweep_if_due(now).await;
-        Ok(Started { authorize_url: authorize_url.to_string(), state_expires_at: expires_at })
+        let authorize_url =
+            if self.inner.browser_binding { self.hop_url(&provider_id, &state) } else { authorize_url.to_string() };
+        Ok(Started { authorize_url, state_expires_at: expires_at })
     }
 
     async fn resolve_app(
@@ -826,6 +866,9 @@ impl Connect {
             tracing::info!(flow_id = %flow_key, reason = reason.as_str(), "connect flow failed");
             CallbackOutcome::Redirect(with_params(destination.clone(), &[("oauth_error", reason.as_str())]))
         };
+        if self.inner.browser_binding && !self.binding_matches(&verified, params.cookie.as_deref()) {
+            return fail(OAuthErrorReason::BrowserMismatch);
+        }
         if let Some(error) = params.error.as_deref() {
             return fail(OAuthErrorReason::from_provider_error(error));
         }
@@ -904,7 +947,7 @@ impl Connect {
 
     /// The flow's app and its return URL re-checked against the app's allowlist as it is now;
     /// `None` when there is no trustworthy destination.
-    async fn destination(&self, flow: &PendingFlow) -> Option<(AppRecord, Url)> {
+    pub(crate) async fn destination(&self, flow: &PendingFlow) -> Option<(AppRecord, Url)> {
         let app = match self.inner.store.get_app(&flow.tenant, &flow.app_id).await {
             Ok(Some(app)) => app,
             Ok(None) => return None,
@@ -924,7 +967,7 @@ impl Connect {
         }
     }
 
-    fn open_string(&self, row: &str, field: &str, sealed: &Sealed) -> Result<Secret<String>, Error> {
+    pub(crate) fn open_string(&self, row: &str, field: &str, sealed: &Sealed) -> Result<Secret<String>, Error> {
         self.inner.secrets.open_string(row, field, sealed).map_err(|e| {
             tracing::error!(field, error = %e, "a stored secret could not be opened");
             Error::server(e)
@@ -1049,6 +1092,11 @@ impl Connect {
         let token = new.access_token.expose_secret();
         if token.is_empty() || token.len() > 8192 {
             return Err(Error::validation("access_token must be 1 to 8192 bytes"));
+        }
+        // A bearer token is visible ASCII (RFC 6750 §2.1); anything else cannot be sent in a
+        // header, and is the caller's mistake, not the provider's (found by Schemathesis).
+        if !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Error::validation("access_token must be visible ASCII characters"));
         }
         if let Some(app_id) = &new.app_id {
             self.inner

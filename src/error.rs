@@ -221,11 +221,15 @@ pub enum OAuthErrorReason {
     ProviderError,
     /// Our own fault (a store failure).
     ServerError,
+    /// Browser binding is on and the callback came from another browser than the one that
+    /// went through the flow's hop (its binding cookie is missing or wrong): a callback URL
+    /// replayed elsewhere. The flow is consumed.
+    BrowserMismatch,
 }
 
 impl OAuthErrorReason {
     /// Every reason, in documentation order.
-    pub const ALL: [OAuthErrorReason; 7] = [
+    pub const ALL: [OAuthErrorReason; 8] = [
         Self::AccessDenied,
         Self::StateExpired,
         Self::StateReused,
@@ -233,6 +237,7 @@ impl OAuthErrorReason {
         Self::ProfileFetchFailed,
         Self::ProviderError,
         Self::ServerError,
+        Self::BrowserMismatch,
     ];
 
     /// The wire string, as in `?oauth_error=…`.
@@ -245,6 +250,7 @@ impl OAuthErrorReason {
             Self::ProfileFetchFailed => "profile_fetch_failed",
             Self::ProviderError => "provider_error",
             Self::ServerError => "server_error",
+            Self::BrowserMismatch => "browser_mismatch",
         }
     }
 
@@ -327,6 +333,9 @@ pub enum ConfigError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// A `cors_allowed_origins` entry is not an http(s) origin (`scheme://host[:port]`).
+    #[error("cors_allowed_origins entry {0:?} must be an http(s) origin such as https://app.example.com")]
+    CorsOrigin(String),
     /// The outbound HTTP client could not be built.
     #[error("http client: {0}")]
     HttpClient(String),

@@ -219,6 +219,9 @@
 //! outbound HTTP never follows redirects. No secret appears in any log line, error or
 //! response ([`Secret`]). A cookie-based authenticator must apply the same-origin check
 //! ([`auth::same_origin`]) on every state-changing route.
+//! With browser binding (on by default for an https
+//! `public_base_url`, [`ConnectBuilder::browser_binding`]) a flow only completes in the
+//! browser that opened its `authorize_url`. The threat model is in `SECURITY.md`.
 //!
 //! ## Non-goals
 //! - No dashboard and no user accounts of its own: the host owns its users, its login and
@@ -240,6 +243,7 @@
 
 mod adapters;
 mod api;
+mod binding;
 mod clock;
 mod config;
 mod connect;

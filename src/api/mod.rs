@@ -11,8 +11,10 @@ use crate::error::{Error, ErrorCode};
 
 mod accounts;
 mod apps;
+pub(crate) mod cors;
 pub(crate) mod json;
 mod oauth;
+pub(crate) mod openapi;
 mod providers;
 
 /// A Connect route, matched on the path below the prefix.
@@ -22,9 +24,13 @@ pub(crate) enum Route<'a> {
     App(&'a str),
     Start(&'a str),
     Callback(&'a str),
+    /// The browser-binding hop.
+    Hop(&'a str),
     Accounts,
     Account(&'a str),
     Providers,
+    /// `GET /openapi.json`.
+    OpenApi,
 }
 
 impl<'a> Route<'a> {
@@ -37,9 +43,11 @@ impl<'a> Route<'a> {
             (Some("oauth-apps"), Some(id), None) if !id.is_empty() => Self::App(id),
             (Some("oauth"), Some(p), Some("start")) if !p.is_empty() => Self::Start(p),
             (Some("oauth"), Some(p), Some("callback")) if !p.is_empty() => Self::Callback(p),
+            (Some("oauth"), Some(p), Some("go")) if !p.is_empty() => Self::Hop(p),
             (Some("accounts"), None, _) => Self::Accounts,
             (Some("accounts"), Some(id), None) if !id.is_empty() => Self::Account(id),
             (Some("providers"), None, _) => Self::Providers,
+            (Some("openapi.json"), None, _) => Self::OpenApi,
             _ => return None,
         };
         if it.next().is_some() {
@@ -53,7 +61,7 @@ impl<'a> Route<'a> {
         match self {
             Self::Apps | Self::Accounts => "GET, POST",
             Self::App(_) => "GET, PATCH, DELETE",
-            Self::Start(_) | Self::Callback(_) | Self::Providers => "GET",
+            Self::Start(_) | Self::Callback(_) | Self::Hop(_) | Self::OpenApi | Self::Providers => "GET",
             Self::Account(_) => "GET, DELETE",
         }
     }
@@ -98,6 +106,21 @@ impl Connect {
         let Some(route) = Route::parse(rest) else {
             return json::error_response(&Error::not_found("route"));
         };
+        let keyed = !matches!(route, Route::Callback(_) | Route::Hop(_) | Route::OpenApi);
+        let cors_origin = if keyed { self.cors_origin(&parts.headers) } else { None };
+        if let Some(origin) = &cors_origin
+            && cors::is_preflight(&parts.method, &parts.headers)
+        {
+            return cors::preflight(origin.clone(), route.allow());
+        }
+        let mut res = self.serve_route(route, &parts, &body).await;
+        if keyed && self.cors_configured() {
+            cors::decorate(&mut res, cors_origin);
+        }
+        res
+    }
+
+    async fn serve_route(&self, route: Route<'_>, parts: &http::request::Parts, body: &Bytes) -> Response<Bytes> {
         if !route.allows(&parts.method) {
             return json::method_not_allowed(route.allow());
         }
@@ -105,31 +128,46 @@ impl Connect {
             return json::error_response(&json::payload_too_large(self.inner.max_body_bytes));
         }
         if let Route::Callback(provider) = route {
-            return self.serve_callback(provider, parts.uri.query()).await;
+            let cookie = cookie_header(&parts.headers);
+            return self.serve_callback(provider, parts.uri.query(), cookie).await;
         }
-        let tenant = match self.inner.auth.authenticate(&parts).await {
+        if let Route::Hop(provider) = route {
+            return self.serve_hop(provider, parts.uri.query()).await;
+        }
+        if route == Route::OpenApi {
+            return self.serve_openapi();
+        }
+        let tenant = match self.inner.auth.authenticate(parts).await {
             Ok(t) => t,
             Err(_) => {
                 return json::error_response(&Error::new(ErrorCode::Unauthorized, "missing or invalid API key"));
             }
         };
         let result = match (route, &parts.method) {
-            (Route::Apps, &Method::POST) => self.serve_create_app(&tenant, &parts, &body).await,
+            (Route::Apps, &Method::POST) => self.serve_create_app(&tenant, parts, body).await,
             (Route::Apps, _) => self.serve_list_apps(&tenant, parts.uri.query()).await,
             (Route::App(id), &Method::GET) => self.serve_get_app(&tenant, id).await,
-            (Route::App(id), &Method::PATCH) => self.serve_patch_app(&tenant, id, &parts, &body).await,
+            (Route::App(id), &Method::PATCH) => self.serve_patch_app(&tenant, id, parts, body).await,
             (Route::App(id), _) => self.serve_delete_app(&tenant, id, parts.uri.query()).await,
             (Route::Start(provider), _) => self.serve_start(&tenant, provider, parts.uri.query()).await,
-            (Route::Accounts, &Method::POST) => self.serve_create_account(&tenant, &parts, &body).await,
+            (Route::Accounts, &Method::POST) => self.serve_create_account(&tenant, parts, body).await,
             (Route::Accounts, _) => self.serve_list_accounts(&tenant, parts.uri.query()).await,
             (Route::Account(id), &Method::GET) => self.serve_get_account(&tenant, id).await,
             (Route::Account(id), _) => self.serve_delete_account(&tenant, id).await,
             (Route::Providers, _) => self.serve_list_providers(parts.uri.query()),
-            (Route::Callback(_), _) => Err(Error::not_found("route")),
+            (Route::Callback(_) | Route::Hop(_) | Route::OpenApi, _) => Err(Error::not_found("route")),
         };
         result.unwrap_or_else(|e| json::error_response(&e))
     }
+}
 
+/// Every `Cookie` header of the request, joined as one (HTTP/2 may split them).
+fn cookie_header(headers: &http::HeaderMap) -> Option<String> {
+    let parts: Vec<&str> = headers.get_all(http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+impl Connect {
     /// The 413 answer, for adapters whose body reader stopped at the limit.
     #[cfg_attr(not(any(feature = "axum", feature = "actix")), allow(dead_code))]
     pub(crate) fn payload_too_large_response(&self) -> Response<Bytes> {
@@ -147,6 +185,7 @@ mod tests {
         assert_eq!(Route::parse("/oauth-apps/app_1"), Some(Route::App("app_1")));
         assert_eq!(Route::parse("/oauth/x/start"), Some(Route::Start("x")));
         assert_eq!(Route::parse("/oauth/x/callback"), Some(Route::Callback("x")));
+        assert_eq!(Route::parse("/oauth/x/go"), Some(Route::Hop("x")));
         assert_eq!(Route::parse("/accounts"), Some(Route::Accounts));
         assert_eq!(Route::parse("/accounts/acc_1"), Some(Route::Account("acc_1")));
         assert_eq!(Route::parse("/providers"), Some(Route::Providers));

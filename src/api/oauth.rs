@@ -42,7 +42,12 @@ impl Connect {
         Ok(json::json(StatusCode::OK, &started))
     }
 
-    pub(super) async fn serve_callback(&self, provider: &str, query: Option<&str>) -> Response<Bytes> {
+    pub(super) async fn serve_callback(
+        &self,
+        provider: &str,
+        query: Option<&str>,
+        cookie: Option<String>,
+    ) -> Response<Bytes> {
         let Ok(provider) = provider.parse::<crate::ids::ProviderId>() else {
             return json::error_response(&Error::not_found("provider"));
         };
@@ -66,9 +71,16 @@ impl Connect {
         ) else {
             return json::callback_rejected();
         };
-        let params = CallbackParams { state, code: code.map(Secret::new), error, iss };
+        let clear = self.clear_binding_cookie(&provider, state.as_deref());
+        let params = CallbackParams { state, code: code.map(Secret::new), error, iss, cookie };
         match self.callback(&provider, params).await {
-            CallbackOutcome::Redirect(url) => json::redirect(&url),
+            CallbackOutcome::Redirect(url) => {
+                let mut res = json::redirect(&url);
+                if let Some(c) = clear {
+                    res.headers_mut().insert(http::header::SET_COOKIE, c);
+                }
+                res
+            }
             CallbackOutcome::Rejected => json::callback_rejected(),
         }
     }

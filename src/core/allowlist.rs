@@ -244,6 +244,12 @@ impl ReturnUrlAllowlist {
     pub fn check(&self, candidate: &str) -> Result<Url, ReturnUrlError> {
         let raw_host = check_raw(candidate)?;
         let url = Url::parse(candidate).map_err(|_| ReturnUrlErrorKind::Malformed)?;
+        // The serialisation is what is stored and re-checked at callback time; percent-
+        // encoding can make it longer than the input (found by fuzzing: an input under the
+        // cap whose serialisation was over it passed `start` and failed every callback).
+        if url.as_str().len() > MAX_LEN {
+            return Err(ReturnUrlErrorKind::TooLong.into());
+        }
         check_parsed(&url, raw_host)?;
         if url.scheme() == "http" && !self.options.allow_http && !is_loopback(&url) {
             return Err(ReturnUrlErrorKind::HttpNotAllowed.into());
@@ -1158,6 +1164,20 @@ mod tests {
     fn entries_longer_than_the_cap_are_refused() {
         let long = format!("https://app.acme.com/{}", "a".repeat(MAX_LEN));
         assert!(entry_reason(&long).contains("4096"));
+    }
+
+    #[test]
+    fn a_candidate_whose_serialisation_outgrows_the_cap_is_refused() {
+        // Found by the `return_url` fuzz target: `>` and `{` are percent-encoded when
+        // serialised, tripling their length.
+        let list = ReturnUrlAllowlist::new(["https://app.acme.com/connect"]).unwrap();
+        let base = "https://app.acme.com/connect/";
+        let raw = format!("{base}{}", ">".repeat(MAX_LEN - base.len()));
+        assert_eq!(raw.len(), MAX_LEN);
+        assert_eq!(kind_of(&list, &raw), Some(ReturnUrlErrorKind::TooLong));
+        let fits = format!("{base}{}", ">".repeat(100));
+        let url = list.check(&fits).unwrap();
+        assert!(list.check(url.as_str()).is_ok());
     }
 
     #[test]

@@ -23,5 +23,7 @@
 mod mock_provider;
 pub use mock_provider::*;
 
+pub mod fuzz;
+
 mod store_conformance;
 pub use store_conformance::store_conformance;

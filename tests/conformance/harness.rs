@@ -288,6 +288,9 @@ impl<S: Harness> H<S> {
             .shared_store(store.clone())
             .clock(clock.clone())
             .outbound_loopback_only(true)
+            // The cases drive the provider directly (`MockProvider::consent`); the binding
+            // hop has its own cases in `tests/flow/security.rs`.
+            .browser_binding(false)
             .provider_config(mock.provider_config("mock"));
         let connect = f(builder).build().unwrap();
         let app = S::mount(&connect).await;

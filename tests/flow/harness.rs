@@ -89,6 +89,9 @@ impl H {
             .shared_store(store.clone())
             .clock(clock.clone())
             .outbound_loopback_only(true)
+            // BASE is https, where binding is on by default; the flows here drive the mock
+            // directly. `security.rs` covers binding (a closure can switch it back on).
+            .browser_binding(false)
             .provider_config(mock.provider_config("mock"));
         let connect = f(builder).build().unwrap();
         let app = Router::new()
@@ -103,10 +106,14 @@ impl H {
     }
 
     pub async fn send(&self, req: Request<Body>) -> Resp {
+        let (method, path) = (req.method().clone(), req.uri().path().to_owned());
         let res = self.app.clone().oneshot(req).await.unwrap();
         let (parts, body) = res.into_parts();
         let body = body.collect().await.unwrap().to_bytes();
-        Resp { status: parts.status, headers: parts.headers, body }
+        let resp = Resp { status: parts.status, headers: parts.headers, body };
+        // Every JSON answer of every flow test must match the OpenAPI document.
+        crate::openapi::check(&method, &path, resp.status, resp.header("content-type"), &resp.body);
+        resp
     }
 
     pub async fn req(&self, method: Method, uri: &str, key: Option<&str>, body: Option<Value>) -> Resp {

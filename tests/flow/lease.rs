@@ -31,6 +31,7 @@ async fn pair_with_an_expired_account() -> (Pair, AccountId) {
             .shared_store(store.clone())
             .clock(clock.clone())
             .outbound_loopback_only(true)
+            .browser_binding(false)
             .provider_config(mock.provider_config("mock"))
             .build()
             .unwrap()

@@ -10,14 +10,17 @@ mod demo;
 #[allow(dead_code)] // shared with the conformance suite, which uses more of it
 #[path = "../common/faulty_store.rs"]
 mod faulty_store;
+mod fuzz_seeds;
 #[allow(dead_code)] // the helpers are shared by the modules below, and not each one uses all
 mod harness;
 mod hooks;
 mod lease;
 mod maintenance;
+mod openapi;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod providers;
+mod security;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod x;

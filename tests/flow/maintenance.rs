@@ -100,6 +100,7 @@ fn instance(
         .shared_store(store.clone())
         .clock(clock.clone())
         .outbound_loopback_only(true)
+        .browser_binding(false)
         .provider_config(mock.provider_config("mock"));
     for (id, byte) in state {
         b = b.state_key(key(id), Secret::new(vec![*byte; 32]));

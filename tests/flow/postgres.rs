@@ -50,6 +50,7 @@ fn config_with_keys(mock: &MockProvider, encryption_keys: serde_json::Value) -> 
         "state_keys": [{ "id": "s1", "secret": "c3RhdGUta2V5LW9uZS1zdGF0ZS1rZXktb25lLTMyYnl0ZXM" }],
         "encryption_keys": encryption_keys,
         "outbound_loopback_only": true,
+        "browser_binding": false,
     }))
     .unwrap();
     config.providers.push(mock.provider_config("mock"));

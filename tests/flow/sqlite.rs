@@ -23,6 +23,7 @@ async fn after_a_flow_the_sqlite_file_and_its_wal_hold_no_plaintext_secret_or_to
         .encryption_key(KeyId::zero(), Secret::new(vec![4; 32]))
         .store(store.clone())
         .outbound_loopback_only(true)
+        .browser_binding(false)
         .provider_config(mock.provider_config("mock"))
         .build()
         .unwrap();

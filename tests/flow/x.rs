@@ -25,6 +25,7 @@ async fn x_harness() -> H {
         .shared_store(h.store.clone())
         .clock(h.clock.clone())
         .outbound_loopback_only(true)
+        .browser_binding(false)
         .provider_config(over)
         .build()
         .unwrap();

@@ -1,0 +1,4 @@
+//! Fuzz target `state`: see `dravo_connect::test_util::fuzz::state`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| dravo_connect::test_util::fuzz::state(data));

@@ -1,0 +1,194 @@
+//! Browser binding (RFC 9700 §2.1, SECURITY-CHECKLIST item 14): the state alone is a bearer
+//! credential, so with binding on, `start` answers a hop of ours,
+//! `{public_base_url}{prefix}/oauth/{provider}/go?state=…`, instead of the provider's
+//! authorize URL. The hop sets a short-lived cookie bound to the flow and redirects the
+//! browser to the provider's configured authorize URL; the callback then refuses a flow
+//! completed without that cookie (`oauth_error=browser_mismatch`).
+//!
+//! The cookie is `dravo_bind_{flow id}={tag}`, where the tag is an HMAC of the flow id under
+//! the state key that signed the flow's state ([`StateSigner::binding_tag`]): it names the
+//! flow and proves nothing but "this browser passed the hop"; it is no key and unlocks
+//! nothing by itself (the callback still needs the state and the provider's code). It is
+//! `HttpOnly`, `SameSite=Lax` (sent on the provider's top-level redirect back to us),
+//! `Secure` on https, scoped to the provider's callback path, and lives as long as the state.
+//! One cookie per flow, so two flows in two tabs do not overwrite each other.
+//!
+//! [`StateSigner::binding_tag`]: crate::core::StateSigner
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Response, StatusCode};
+use subtle::ConstantTimeEq as _;
+use url::Url;
+
+use crate::api::json::{self, Query};
+use crate::connect::{Connect, FIELD_PKCE_VERIFIER};
+use crate::core::pkce::s256_challenge;
+use crate::core::state::VerifiedState;
+use crate::ids::{FlowId, ProviderId};
+use crate::provider::AuthorizeRequest;
+
+/// Cookie names start with this, then the flow id (27 characters of base64url).
+const COOKIE_PREFIX: &str = "dravo_bind_";
+/// A state is under 100 characters; anything much longer is refused unread.
+const MAX_STATE: usize = 512;
+
+fn cookie_name(flow_id: &FlowId) -> String {
+    format!("{COOKIE_PREFIX}{flow_id}")
+}
+
+/// The value of `name` in a `Cookie` header (`a=1; b=2`). Hand-written rather than a cookie
+/// crate: we read one name whose value is base64url (no quoting or escaping to handle).
+fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header.split(';').filter_map(|pair| pair.trim().split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v.trim())
+}
+
+impl Connect {
+    /// The hop URL `start` answers when browser binding is on.
+    pub(crate) fn hop_url(&self, provider: &ProviderId, state: &str) -> String {
+        // The state is base64url: nothing in it needs escaping in a query.
+        format!("{}{}/oauth/{}/go?state={}", self.inner.public_base_url, self.inner.prefix, provider, state)
+    }
+
+    /// True when the `Cookie` header carries this flow's binding cookie with the right tag
+    /// (compared in constant time).
+    pub(crate) fn binding_matches(&self, verified: &VerifiedState, cookie_header: Option<&str>) -> bool {
+        let Some(expected) = self.inner.signer.binding_tag(&verified.key_id, &verified.flow_id) else {
+            return false;
+        };
+        let name = cookie_name(&verified.flow_id);
+        let Some(got) = cookie_header.and_then(|h| cookie_value(h, &name)) else {
+            return false;
+        };
+        let Ok(got) = URL_SAFE_NO_PAD.decode(got) else { return false };
+        got.len() == expected.len() && bool::from(got.ct_eq(&expected))
+    }
+
+    /// The `Set-Cookie` that deletes the flow's binding cookie, for the callback's answer:
+    /// the flow is consumed, the cookie is of no further use. `None` when binding is off or
+    /// the state does not verify.
+    pub(crate) fn clear_binding_cookie(&self, provider: &ProviderId, state: Option<&str>) -> Option<HeaderValue> {
+        if !self.inner.browser_binding {
+            return None;
+        }
+        let verified = self.inner.signer.verify(provider, state?).ok()?;
+        let redirect_uri = self.redirect_uri(provider);
+        let url = Url::parse(&redirect_uri).ok()?;
+        let secure = if url.scheme() == "https" { "; Secure" } else { "" };
+        let cookie = format!(
+            "{}=; Max-Age=0; Path={}; HttpOnly; SameSite=Lax{secure}",
+            cookie_name(&verified.flow_id),
+            url.path().replace(';', "%3B"),
+        );
+        HeaderValue::from_str(&cookie).ok()
+    }
+
+    /// `GET {prefix}/oauth/{provider}/go?state=…`: checks the state (signature and expiry
+    /// first, before any store read), reads the pending flow, sets the binding cookie and
+    /// redirects (302) to the provider's configured authorize URL, rebuilt from the flow.
+    /// Anything wrong gets the callback's static 400 page: the hop never redirects anywhere
+    /// else.
+    pub(crate) async fn serve_hop(&self, provider: &str, query: Option<&str>) -> Response<Bytes> {
+        let Ok(provider_id) = provider.parse::<ProviderId>() else {
+            return json::error_response(&crate::error::Error::not_found("provider"));
+        };
+        let Some(p) = self.inner.providers.get(&provider_id).cloned() else {
+            return json::error_response(&crate::error::Error::not_found("provider"));
+        };
+        if !self.inner.browser_binding {
+            return json::error_response(&crate::error::Error::not_found("route"));
+        }
+        let Ok(q) = Query::parse(query) else { return json::callback_rejected() };
+        let Some(state) = q.get("state").filter(|s| s.len() <= MAX_STATE) else {
+            return json::callback_rejected();
+        };
+        let Ok(verified) = self.inner.signer.verify(&provider_id, state) else {
+            tracing::debug!("hop with an invalid state");
+            return json::callback_rejected();
+        };
+        let now = self.now();
+        if now > verified.expires_at {
+            return json::callback_rejected();
+        }
+        let flow = match self.inner.store.get_flow(&verified.flow_id).await {
+            Ok(Some(flow)) if flow.consumed_at.is_none() && flow.provider == provider_id => flow,
+            Ok(_) => return json::callback_rejected(),
+            Err(e) => {
+                tracing::error!(error = %e, "store failed reading a flow at the hop");
+                return json::callback_rejected();
+            }
+        };
+        let app = match self.inner.store.get_app(&flow.tenant, &flow.app_id).await {
+            Ok(Some(app)) => app,
+            Ok(None) => return json::callback_rejected(),
+            Err(e) => {
+                tracing::error!(error = %e, "store failed reading the flow's app at the hop");
+                return json::callback_rejected();
+            }
+        };
+        let flow_key = flow.id.to_string();
+        let challenge = match &flow.pkce_verifier {
+            Some(sealed) => match self.open_string(&flow_key, FIELD_PKCE_VERIFIER, sealed) {
+                Ok(v) => Some(s256_challenge(v.expose_secret())),
+                Err(_) => return json::callback_rejected(),
+            },
+            None => None,
+        };
+        let Ok(authorize_url) = p.authorize_url(&AuthorizeRequest {
+            client_id: &app.client_id,
+            redirect_uri: &flow.redirect_uri,
+            scopes: &flow.scopes,
+            state,
+            code_challenge: challenge.as_deref(),
+        }) else {
+            return json::callback_rejected();
+        };
+        let Some(tag) = self.inner.signer.binding_tag(&verified.key_id, &verified.flow_id) else {
+            return json::callback_rejected();
+        };
+        let max_age = (verified.expires_at - now).whole_seconds().max(1);
+        let (path, secure) = match Url::parse(&flow.redirect_uri) {
+            Ok(u) => (u.path().replace(';', "%3B"), u.scheme() == "https"),
+            Err(_) => return json::callback_rejected(),
+        };
+        let cookie = format!(
+            "{}={}; Max-Age={max_age}; Path={path}; HttpOnly; SameSite=Lax{}",
+            cookie_name(&verified.flow_id),
+            URL_SAFE_NO_PAD.encode(tag),
+            if secure { "; Secure" } else { "" },
+        );
+        let Ok(cookie) = HeaderValue::from_str(&cookie) else { return json::callback_rejected() };
+        tracing::debug!(flow_id = %flow_key, provider = %provider_id, "browser bound to flow");
+        hop_redirect(&authorize_url, cookie)
+    }
+}
+
+/// The hop's 302 to the provider, with the binding cookie.
+fn hop_redirect(to: &Url, cookie: HeaderValue) -> Response<Bytes> {
+    let Ok(location) = HeaderValue::from_str(to.as_str()) else { return json::callback_rejected() };
+    let mut res = Response::new(Bytes::new());
+    *res.status_mut() = StatusCode::FOUND;
+    let h = res.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::SET_COOKIE, cookie);
+    h.insert(header::LOCATION, location);
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cookie_is_found_by_exact_name_among_others() {
+        let h = "a=1; dravo_bind_x=abc;dravo_bind_xy=no ; b=2";
+        assert_eq!(cookie_value(h, "dravo_bind_x"), Some("abc"));
+        assert_eq!(cookie_value(h, "dravo_bind_xy"), Some("no"));
+        assert_eq!(cookie_value(h, "dravo_bind_"), None);
+        assert_eq!(cookie_value("", "a"), None);
+    }
+}
