@@ -300,8 +300,15 @@ impl<S: Harness> H<S> {
     /// Sends `req`, whose URI is a path as Connect sees it (the outer path is added).
     pub async fn send(&self, req: Request<Bytes>) -> Resp {
         let (mut parts, body) = req.into_parts();
+        let (method, path) = (parts.method.clone(), parts.uri.path().to_owned());
         parts.uri = format!("{}{}", S::OUTER, parts.uri).parse().unwrap();
-        Resp::from(self.app.send(Request::from_parts(parts, body)).await)
+        let resp = Resp::from(self.app.send(Request::from_parts(parts, body)).await);
+        // Every JSON answer under the documented prefix matches the OpenAPI document, on
+        // every adapter.
+        if path.starts_with("/v1/") {
+            crate::openapi::check(&method, &path, resp.status, resp.header("content-type"), &resp.body);
+        }
+        resp
     }
 
     /// Sends `req` with its URI as the host app sees it.

@@ -7,6 +7,9 @@ mod cases;
 #[path = "../common/faulty_store.rs"]
 mod faulty_store;
 mod harness;
+#[allow(dead_code)]
+#[path = "../flow/openapi.rs"]
+mod openapi;
 
 /// Instantiates each case as a test, on the harness `$h`, under the test attribute `$attr`.
 macro_rules! suite {
