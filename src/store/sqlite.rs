@@ -11,9 +11,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::{ConnectOptions as _, Connection as _, Row as _, SqlSafeStr as _};
 use time::OffsetDateTime;
 
+use super::sql::{Cols, backend, corrupt, fetch_limit, insert_error, into_page, json_list};
 use super::{
-    AccountFilter, AccountRecord, AccountStatus, AppRecord, Cursor, DeleteApp, InsertAccount, Page, PageRequest,
-    PendingFlow, Sealed, SealedTokens, Store, StoreError, TakeFlow,
+    AccountFilter, AccountRecord, AppRecord, Cursor, DeleteApp, InsertAccount, Page, PageRequest, PendingFlow, Sealed,
+    SealedTokens, Store, StoreError, TakeFlow,
 };
 use crate::ids::{AccountId, AppId, ExternalId, FlowId, ProviderId, TenantId};
 
@@ -212,16 +213,7 @@ impl SqliteStore {
 struct CheckpointBusy;
 
 // ---------------------------------------------------------------------------------------
-// Encoding and decoding. A row that cannot be read back is `Corrupt`, never a panic; the
-// messages name the table and column, never a value.
-
-fn corrupt(table: &str, column: &str, what: &str) -> StoreError {
-    StoreError::Corrupt(format!("{table}.{column}: {what}"))
-}
-
-fn backend(e: sqlx::Error) -> StoreError {
-    StoreError::backend(e)
-}
+// Row decoding, column lists and paging live in `super::sql`.
 
 /// Whether SQLite answered `SQLITE_BUSY` (any extended code of it).
 fn is_busy(e: &sqlx::Error) -> bool {
@@ -236,168 +228,16 @@ fn is_busy(e: &sqlx::Error) -> bool {
 /// SQLite's primary result code for a locked database file.
 const SQLITE_BUSY: i32 = 5;
 
-/// Maps an insert's error: a primary-key collision is [`StoreError::Duplicate`].
-fn insert_error(e: sqlx::Error) -> StoreError {
-    match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Duplicate,
-        _ => StoreError::backend(e),
-    }
-}
-
-fn json_list(list: &[String]) -> Result<String, StoreError> {
-    serde_json::to_string(list).map_err(StoreError::backend)
-}
-
-/// Reads the columns of one row of `table`.
-struct Cols<'r> {
-    row: &'r SqliteRow,
-    table: &'static str,
-}
-
-impl<'r> Cols<'r> {
-    fn get<T>(&self, column: &'static str) -> Result<T, StoreError>
-    where
-        T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
-    {
-        self.row.try_get(column).map_err(|_| corrupt(self.table, column, "missing or of the wrong type"))
-    }
-
-    fn parse<T: FromStr>(&self, column: &'static str) -> Result<T, StoreError> {
-        let s: String = self.get(column)?;
-        s.parse().map_err(|_| corrupt(self.table, column, "not a valid value"))
-    }
-
-    fn parse_opt<T: FromStr>(&self, column: &'static str) -> Result<Option<T>, StoreError> {
-        let s: Option<String> = self.get(column)?;
-        s.map(|s| s.parse().map_err(|_| corrupt(self.table, column, "not a valid value"))).transpose()
-    }
-
-    fn time(&self, column: &'static str) -> Result<OffsetDateTime, StoreError> {
-        let secs: i64 = self.get(column)?;
-        OffsetDateTime::from_unix_timestamp(secs).map_err(|_| corrupt(self.table, column, "time out of range"))
-    }
-
-    fn time_opt(&self, column: &'static str) -> Result<Option<OffsetDateTime>, StoreError> {
-        let secs: Option<i64> = self.get(column)?;
-        secs.map(|secs| {
-            OffsetDateTime::from_unix_timestamp(secs).map_err(|_| corrupt(self.table, column, "time out of range"))
-        })
-        .transpose()
-    }
-
-    fn list(&self, column: &'static str) -> Result<Vec<String>, StoreError> {
-        let s: String = self.get(column)?;
-        serde_json::from_str(&s).map_err(|_| corrupt(self.table, column, "not a JSON string list"))
-    }
-
-    fn sealed(&self, column: &'static str) -> Result<Sealed, StoreError> {
-        let bytes: Vec<u8> = self.get(column)?;
-        Sealed::from_bytes(bytes).map_err(|_| corrupt(self.table, column, "not a sealed value"))
-    }
-
-    fn sealed_opt(&self, column: &'static str) -> Result<Option<Sealed>, StoreError> {
-        let bytes: Option<Vec<u8>> = self.get(column)?;
-        bytes.map(|b| Sealed::from_bytes(b).map_err(|_| corrupt(self.table, column, "not a sealed value"))).transpose()
-    }
-}
-
-macro_rules! app_columns {
-    () => {
-        "id, tenant, provider, name, client_id, client_secret, allowed_return_urls, scopes, \
-         created_at, updated_at"
-    };
-}
-
-macro_rules! account_columns {
-    () => {
-        "id, tenant, provider, app_id, provider_account_id, external_id, username, \
-         display_name, avatar_url, scopes, status, access_token, refresh_token, \
-         token_expires_at, connected_at, updated_at"
-    };
-}
-
-macro_rules! flow_columns {
-    () => {
-        "id, tenant, app_id, provider, return_url, redirect_uri, pkce_verifier, scopes, \
-         external_id, created_at, expires_at, consumed_at"
-    };
-}
-
 fn app_from_row(row: &SqliteRow) -> Result<AppRecord, StoreError> {
-    let c = Cols { row, table: "dravo_apps" };
-    Ok(AppRecord {
-        id: c.parse("id")?,
-        tenant: c.parse("tenant")?,
-        provider: c.parse("provider")?,
-        name: c.get("name")?,
-        client_id: c.get("client_id")?,
-        client_secret: c.sealed("client_secret")?,
-        allowed_return_urls: c.list("allowed_return_urls")?,
-        scopes: c.list("scopes")?,
-        created_at: c.time("created_at")?,
-        updated_at: c.time("updated_at")?,
-    })
+    Cols::new(row, "dravo_apps").app()
 }
 
 fn account_from_row(row: &SqliteRow) -> Result<AccountRecord, StoreError> {
-    let c = Cols { row, table: "dravo_accounts" };
-    let status: String = c.get("status")?;
-    Ok(AccountRecord {
-        id: c.parse("id")?,
-        tenant: c.parse("tenant")?,
-        provider: c.parse("provider")?,
-        app_id: c.parse_opt("app_id")?,
-        provider_account_id: c.get("provider_account_id")?,
-        username: c.get("username")?,
-        display_name: c.get("display_name")?,
-        avatar_url: c.get("avatar_url")?,
-        scopes: c.list("scopes")?,
-        status: AccountStatus::parse(&status).ok_or_else(|| corrupt(c.table, "status", "not a known status"))?,
-        external_id: c.parse_opt("external_id")?,
-        access_token: c.sealed("access_token")?,
-        refresh_token: c.sealed_opt("refresh_token")?,
-        token_expires_at: c.time_opt("token_expires_at")?,
-        connected_at: c.time("connected_at")?,
-        updated_at: c.time("updated_at")?,
-    })
+    Cols::new(row, "dravo_accounts").account()
 }
 
 fn flow_from_row(row: &SqliteRow) -> Result<PendingFlow, StoreError> {
-    let c = Cols { row, table: "dravo_flows" };
-    let id: Vec<u8> = c.get("id")?;
-    let id: [u8; FlowId::LEN] = id.try_into().map_err(|_| corrupt(c.table, "id", "not a flow id"))?;
-    Ok(PendingFlow {
-        id: FlowId::from_bytes(id),
-        tenant: c.parse("tenant")?,
-        app_id: c.parse("app_id")?,
-        provider: c.parse("provider")?,
-        return_url: c.get("return_url")?,
-        redirect_uri: c.get("redirect_uri")?,
-        pkce_verifier: c.sealed_opt("pkce_verifier")?,
-        scopes: c.list("scopes")?,
-        external_id: c.parse_opt("external_id")?,
-        created_at: c.time("created_at")?,
-        expires_at: c.time("expires_at")?,
-        consumed_at: c.time_opt("consumed_at")?,
-    })
-}
-
-/// The page size asked of the database: one more than the page, to know whether another
-/// page follows.
-fn fetch_limit(page: &PageRequest) -> i64 {
-    i64::from(page.limit.clamp(1, 100)) + 1
-}
-
-/// Cuts the fetched rows down to the page and derives the next cursor.
-fn into_page<T>(mut items: Vec<T>, page: &PageRequest, key: impl Fn(&T) -> Cursor) -> Page<T> {
-    let limit = page.limit.clamp(1, 100) as usize;
-    let next = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(key)
-    } else {
-        None
-    };
-    Page { items, next }
+    Cols::new(row, "dravo_flows").flow()
 }
 
 // ---------------------------------------------------------------------------------------
