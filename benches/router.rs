@@ -1,5 +1,5 @@
-//! The router serving `start` in-process, outside any framework and through the axum
-//! adapters, beside a bare JSON hello route in the same app and raw HMAC (the floor).
+//! The router serving `start` in-process, outside any framework and through the axum and
+//! actix-web adapters (the latter with feature `actix`), beside a bare JSON hello route in the same app and raw HMAC (the floor).
 //!
 //! `cargo bench --bench router`. Results and ratios: BENCHMARKS.md.
 
@@ -89,7 +89,37 @@ fn start(c: &mut Criterion) {
     g.bench_function("hello_route_with_layer", |b| {
         b.iter(|| black_box(rt.block_on(layered.clone().oneshot(axum_request("/hello"))).unwrap()))
     });
+    #[cfg(feature = "actix")]
+    actix(&mut g, &connect);
     g.finish();
+}
+
+/// The same on actix-web: `start` through `actix_scope()`, and the hello route with and
+/// without the scope in the app, in-process through `actix_web::test`.
+#[cfg(feature = "actix")]
+fn actix(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, connect: &Connect) {
+    use actix_web::{App, HttpResponse, test, web};
+    let sys = actix_web::rt::System::new();
+    let hello = || async { HttpResponse::Ok().json(serde_json::json!({"hello": "world"})) };
+    let scoped = sys
+        .block_on(test::init_service(App::new().route("/hello", web::get().to(hello)).service(connect.actix_scope())));
+    let bare = sys.block_on(test::init_service(App::new().route("/hello", web::get().to(hello))));
+    let request = |uri: &str| {
+        test::TestRequest::get().uri(uri).insert_header(("authorization", format!("Bearer {KEY}"))).to_request()
+    };
+    g.bench_function("actix_scope", |b| {
+        b.iter(|| {
+            let res = sys.block_on(test::call_service(&scoped, request(START)));
+            assert_eq!(res.status(), 200);
+            black_box(res)
+        })
+    });
+    g.bench_function("actix_hello_route_bare", |b| {
+        b.iter(|| black_box(sys.block_on(test::call_service(&bare, request("/hello")))))
+    });
+    g.bench_function("actix_hello_route_with_scope", |b| {
+        b.iter(|| black_box(sys.block_on(test::call_service(&scoped, request("/hello")))))
+    });
 }
 
 criterion_group!(benches, start);

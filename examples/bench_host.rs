@@ -1,32 +1,22 @@
 //! The host app the load script measures: a bare JSON hello route, a host route, and
-//! Connect mounted as a layer, with the mock provider in process. A second listener serves
-//! the same host routes without the layer, for the with/without comparison.
+//! Connect mounted (a `ConnectLayer` on axum, a scope on actix-web), with the mock provider in
+//! process. A second listener serves the same host routes without Connect, for the
+//! with/without comparison.
 //!
-//! `cargo run --release --example bench_host -- [memory|sqlite]`; prints `READY <with> <without> <api key>`.
+//! `cargo run --release --features actix --example bench_host -- [memory|sqlite] [axum|actix]`;
+//! prints `READY <with> <without> <api key>`.
 
-use axum::Router;
-use axum::routing::get;
 use dravo_connect::store::{MemoryStore, SqliteStore};
 use dravo_connect::test_util::MockProvider;
-use dravo_connect::{Connect, ConnectLayer, KeyId, NewApp, Secret, TenantId};
+use dravo_connect::{Connect, KeyId, NewApp, Secret, TenantId};
 
 const KEY: &str = "bench_key_0123456789abcdef";
 
-fn host_routes() -> Router {
-    Router::new()
-        .route("/hello", get(|| async { axum::Json(serde_json::json!({"hello": "world"})) }))
-        .route("/host", get(|| async { "host route" }))
-}
-
-#[tokio::main]
-async fn main() {
-    let store = std::env::args().nth(1).unwrap_or_else(|| "memory".into());
-    let mock = MockProvider::start().await.expect("mock provider");
-    let with = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let without = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", with.local_addr().expect("addr"));
+/// Connect over the chosen store, with one app for the mock provider whose allowlist holds
+/// `{base}/done`.
+async fn connect(store: &str, base: &str, mock: &MockProvider) -> Connect {
     let builder = Connect::builder()
-        .public_base_url(&base)
+        .public_base_url(base)
         .api_key(KEY, "bench".parse::<TenantId>().expect("tenant"))
         .state_key(KeyId::zero(), Secret::new(vec![1; 32]))
         .encryption_key(KeyId::zero(), Secret::new(vec![2; 32]))
@@ -44,10 +34,73 @@ async fn main() {
         .create_app(&tenant, NewApp::new("mock", "mock-client", "mock-secret", vec![format!("{base}/done")]))
         .await
         .expect("app");
-    let layered = host_routes().layer(ConnectLayer::new(connect.clone()));
-    println!("READY {} {} {KEY}", with.local_addr().expect("addr"), without.local_addr().expect("addr"));
-    let a = tokio::spawn(async move { axum::serve(with, layered).await });
-    let b = tokio::spawn(async move { axum::serve(without, host_routes()).await });
-    let _ = tokio::join!(a, b);
-    drop(mock);
+    connect
+}
+
+mod on_axum {
+    use axum::Router;
+    use axum::routing::get;
+    use dravo_connect::ConnectLayer;
+    use dravo_connect::test_util::MockProvider;
+
+    fn host_routes() -> Router {
+        Router::new()
+            .route("/hello", get(|| async { axum::Json(serde_json::json!({"hello": "world"})) }))
+            .route("/host", get(|| async { "host route" }))
+    }
+
+    pub(super) async fn run(store: &str) {
+        let mock = MockProvider::start().await.expect("mock provider");
+        let with = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let without = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", with.local_addr().expect("addr"));
+        let connect = super::connect(store, &base, &mock).await;
+        // The layer around the whole router: the mounting BENCHMARKS.md recommends.
+        let layered = tower_layer::Layer::layer(&ConnectLayer::new(connect), host_routes());
+        println!("READY {} {} {}", with.local_addr().expect("addr"), without.local_addr().expect("addr"), super::KEY);
+        let a = tokio::spawn(async move { axum::serve(with, axum::ServiceExt::into_make_service(layered)).await });
+        let b = tokio::spawn(async move { axum::serve(without, host_routes()).await });
+        let _ = tokio::join!(a, b);
+        drop(mock);
+    }
+}
+
+mod on_actix {
+    use actix_web::web::{self, ServiceConfig};
+    use actix_web::{App, HttpResponse, HttpServer};
+    use dravo_connect::test_util::MockProvider;
+
+    fn host_routes(cfg: &mut ServiceConfig) {
+        cfg.route("/hello", web::get().to(|| async { HttpResponse::Ok().json(serde_json::json!({"hello": "world"})) }))
+            .route("/host", web::get().to(|| async { "host route" }));
+    }
+
+    pub(super) async fn run(store: &str) {
+        let mock = MockProvider::start().await.expect("mock provider");
+        let with = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let without = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let base = format!("http://{}", with.local_addr().expect("addr"));
+        let connect = super::connect(store, &base, &mock).await;
+        println!("READY {} {} {}", with.local_addr().expect("addr"), without.local_addr().expect("addr"), super::KEY);
+        let scope = connect.clone();
+        let a = HttpServer::new(move || App::new().configure(host_routes).service(scope.actix_scope()))
+            .workers(1)
+            .listen(with)
+            .expect("listen")
+            .run();
+        let b = HttpServer::new(|| App::new().configure(host_routes)).workers(1).listen(without).expect("listen").run();
+        let _ = tokio::join!(a, b);
+        drop(mock);
+    }
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let store = args.next().unwrap_or_else(|| "memory".into());
+    let framework = args.next().unwrap_or_else(|| "axum".into());
+    match framework.as_str() {
+        "actix" => actix_web::rt::System::new().block_on(on_actix::run(&store)),
+        "axum" => tokio::runtime::Runtime::new().expect("runtime").block_on(on_axum::run(&store)),
+        other => panic!("unknown framework {other}: axum | actix"),
+    }
 }

@@ -1,25 +1,29 @@
 #!/usr/bin/env bash
 # Load measurements for BENCHMARKS.md: throughput and latency of the bare hello route,
-# `start`, a host route with and without ConnectLayer, and a full-flow storm; the server
-# pinned to core 0 and the load generator (wrk) to core 1. Loopback only.
+# `start`, a host route with and without Connect mounted, and a full-flow storm, on axum and
+# actix-web, with the memory and the SQLite store; the server pinned to core 0 and the load
+# generator (wrk) to core 1. Loopback only.
 #
-#   bash scripts/load.sh [duration_secs=10] [runs=3]
+#   bash scripts/load.sh [duration_secs=10] [runs=3] [frameworks="axum actix"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${1:-10}
 RUNS=${2:-3}
+FRAMEWORKS=${3:-axum actix}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-cargo build --release --quiet --example bench_host --example flow_storm --example flow_memory
+cargo build --release --quiet --features actix --example bench_host --example flow_storm --example flow_memory
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+# wrk prints latencies as 812.00us, 1.23ms or 2.00s: to microseconds.
+to_us() { awk '/us$/ {sub("us",""); print $1; next} /ms$/ {sub("ms",""); print $1*1000; next} /s$/ {sub("s",""); print $1*1000000}'; }
 rps() { grep -E '^Requests/sec' | awk '{print $2}'; }
 p99() { grep -E '^ +99%' | awk '{print $2}'; }
 
 run_store() {
-    local store=$1
+    local store=$1 fw=$2
     local out
     out=$(mktemp)
-    taskset -c 0 target/release/examples/bench_host "$store" >"$out" &
+    taskset -c 0 target/release/examples/bench_host "$store" "$fw" >"$out" &
     local pid=$!
     for _ in $(seq 1 100); do grep -q READY "$out" && break; sleep 0.1; done
     read -r _ WITH WITHOUT KEY < <(grep READY "$out")
@@ -39,12 +43,13 @@ run_store() {
             ps+=("$(echo "$res" | p99)")
         done
         R[$name]=$(printf '%s\n' "${rs[@]}" | median)
-        P[$name]=$(printf '%s\n' "${ps[@]}" | tr ' ' '\n' | head -1)
-        echo "$store $name: median ${R[$name]} req/s over $RUNS runs (p99 of runs: ${ps[*]})"
+        P[$name]=$(printf '%s\n' "${ps[@]}" | to_us | median)
+        echo "$fw $store $name: median ${R[$name]} req/s, median p99 ${P[$name]} us over $RUNS runs (p99 of runs: ${ps[*]})"
     done
-    awk -v s="${R[start]}" -v h="${R[hello]}" -v w="${R[host_with]}" -v o="${R[host_without]}" -v st="$store" \
-        'BEGIN { printf "%s ratios: start/hello throughput %.0f%%, host route with/without layer %.1f%%\n", st, 100*s/h, 100*w/o }'
-    if [ "$store" = memory ]; then
+    awk -v s="${R[start]}" -v h="${R[hello]}" -v w="${R[host_with]}" -v o="${R[host_without]}" \
+        -v sp="${P[start]}" -v hp="${P[hello]}" -v st="$store" -v fw="$fw" \
+        'BEGIN { printf "%s %s ratios: start/hello throughput %.0f%%, start/hello p99 %.2fx, host route with/without Connect %.1f%%\n", fw, st, 100*s/h, sp/hp, 100*w/o }'
+    if [ "$store" = memory ] && [ "$fw" = axum ]; then
         taskset -c 1 target/release/examples/flow_storm "$WITH" "$KEY" 1000
     fi
     kill "$pid"
@@ -52,6 +57,8 @@ run_store() {
     rm -f "$out"
 }
 
-run_store memory
-run_store sqlite
+for fw in $FRAMEWORKS; do
+    run_store memory "$fw"
+    run_store sqlite "$fw"
+done
 target/release/examples/flow_memory

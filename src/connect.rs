@@ -1,7 +1,9 @@
 //! [`Connect`], the handle a host keeps, its [`ConnectBuilder`], and the host-side Rust API
 //! that the HTTP routes are a thin face over.
 
-use std::collections::HashMap;
+// foldhash, not SipHash: these maps are keyed by random ids and configured names, looked up
+// on every request; seeded per process.
+use foldhash::HashMap;
 use std::fmt;
 use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex};
@@ -355,7 +357,7 @@ impl ConnectBuilder {
             Some(h) => h,
             None => default_http_client(self.http_timeout, self.outbound_loopback_only)?,
         };
-        let mut providers = HashMap::new();
+        let mut providers = HashMap::default();
         let registry = crate::provider::config::build_registry(&self.provider_configs)?;
         for p in registry.into_iter().chain(self.providers) {
             let id = p.id().clone();
@@ -385,8 +387,8 @@ impl ConnectBuilder {
                 hook_timeout: self.hook_timeout,
                 browser_binding,
                 cors_allowed_origins,
-                refresh_locks: Mutex::new(HashMap::new()),
-                allowlists: Mutex::new(HashMap::new()),
+                refresh_locks: Mutex::new(HashMap::default()),
+                allowlists: Mutex::new(HashMap::default()),
                 last_sweep: AtomicI64::new(i64::MIN),
             }),
         })
@@ -536,9 +538,9 @@ impl Connect {
     }
 
     fn provider(&self, id: &str) -> Result<(ProviderId, Arc<dyn Provider>), Error> {
-        let pid: ProviderId = id.parse().map_err(|_| Error::not_found("provider"))?;
-        let p = self.inner.providers.get(&pid).cloned().ok_or_else(|| Error::not_found("provider"))?;
-        Ok((pid, p))
+        // Looked up by the string: a registered id is a valid one, and no id is built per request.
+        let (pid, p) = self.inner.providers.get_key_value(id).ok_or_else(|| Error::not_found("provider"))?;
+        Ok((pid.clone(), Arc::clone(p)))
     }
 
     fn allowlist(&self, entries: &[String]) -> Result<ReturnUrlAllowlist, crate::core::AllowlistError> {
@@ -739,19 +741,28 @@ impl Connect {
         let flow_id = FlowId::generate();
         let state = self.inner.signer.sign(&provider_id, &flow_id, expires_at);
         let verifier = provider.uses_pkce().then(PkceVerifier::generate);
-        let challenge = verifier.as_ref().map(PkceVerifier::challenge);
         let redirect_uri = self.redirect_uri(&provider_id);
-        let authorize_url = provider
-            .authorize_url(&AuthorizeRequest {
-                client_id: &app.client_id,
-                redirect_uri: &redirect_uri,
-                scopes: &scopes,
-                state: &state,
-                code_challenge: challenge.as_deref(),
-            })
-            .map_err(|e| {
-                Error::new(ErrorCode::ProviderError, "provider authorize URL could not be built").with_source(e)
-            })?;
+        // With browser binding the browser goes to our hop first, and the hop builds the
+        // provider's URL (and the PKCE challenge) from the stored flow; building it here too
+        // would be thrown away.
+        let authorize_url = if self.inner.browser_binding {
+            self.hop_url(&provider_id, &state)
+        } else {
+            let challenge = verifier.as_ref().map(PkceVerifier::challenge);
+            String::from(
+                provider
+                    .authorize_url(&AuthorizeRequest {
+                        client_id: &app.client_id,
+                        redirect_uri: &redirect_uri,
+                        scopes: &scopes,
+                        state: &state,
+                        code_challenge: challenge.as_deref(),
+                    })
+                    .map_err(|e| {
+                        Error::new(ErrorCode::ProviderError, "provider authorize URL could not be built").with_source(e)
+                    })?,
+            )
+        };
         let flow_key = flow_id.to_string();
         let flow = PendingFlow {
             id: flow_id,
@@ -772,8 +783,6 @@ impl Connect {
         self.inner.store.insert_flow(&flow).await?;
         tracing::debug!(flow_id = %flow_key, provider = %provider_id, app_id = %app.id, "flow started");
         self.sweep_if_due(now).await;
-        let authorize_url =
-            if self.inner.browser_binding { self.hop_url(&provider_id, &state) } else { authorize_url.to_string() };
         Ok(Started { authorize_url, state_expires_at: expires_at })
     }
 

@@ -1,8 +1,10 @@
 //! Typed identifiers. Each is a newtype with a private field, built through `FromStr` (or
 //! generated), so a `TenantId` never fits where an `AppId` is expected.
 
+use std::borrow::Borrow;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -47,8 +49,10 @@ fn random_token() -> String {
 macro_rules! string_id {
     ($(#[$meta:meta])* $name:ident, $kind:literal, $check:expr) => {
         $(#[$meta])*
+        // `Arc<str>`: ids are cloned into every record a request builds; a clone is a
+        // reference count, not an allocation.
         #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(String);
+        pub struct $name(Arc<str>);
 
         impl $name {
             /// The identifier as a string.
@@ -74,7 +78,7 @@ macro_rules! string_id {
             fn from_str(s: &str) -> Result<Self, InvalidId> {
                 let check: fn(&str) -> Result<(), &'static str> = $check;
                 check(s).map_err(|reason| InvalidId::new($kind, reason))?;
-                Ok(Self(s.to_owned()))
+                Ok(Self(Arc::from(s)))
             }
         }
 
@@ -83,12 +87,20 @@ macro_rules! string_id {
             fn try_from(s: String) -> Result<Self, InvalidId> {
                 let check: fn(&str) -> Result<(), &'static str> = $check;
                 check(&s).map_err(|reason| InvalidId::new($kind, reason))?;
-                Ok(Self(s))
+                Ok(Self(Arc::from(s)))
             }
         }
 
         impl AsRef<str> for $name {
             fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        // Hash and Eq are those of the string, so a map keyed by the id can be searched
+        // with a `&str`, without building an id.
+        impl Borrow<str> for $name {
+            fn borrow(&self) -> &str {
                 &self.0
             }
         }
@@ -121,7 +133,7 @@ macro_rules! prefixed_id {
         impl $name {
             /// A new random identifier (128 bits).
             pub fn generate() -> Self {
-                Self(format!("{}{}", $prefix, random_token()))
+                Self(Arc::from(format!("{}{}", $prefix, random_token())))
             }
         }
     };
@@ -207,14 +219,14 @@ prefixed_id!(
 impl ProviderId {
     /// A provider id known to be valid at compile time; for the built-in providers.
     pub(crate) fn from_static(s: &'static str) -> Self {
-        Self(s.to_owned())
+        Self(Arc::from(s))
     }
 }
 
 impl KeyId {
     /// The key id `0`, used when a single secret is configured.
     pub fn zero() -> Self {
-        Self("0".to_owned())
+        Self(Arc::from("0"))
     }
 }
 

@@ -25,8 +25,10 @@ fn with_body(status: StatusCode, content_type: &'static str, body: Bytes) -> Res
 
 /// A JSON response.
 pub(crate) fn json<T: Serialize>(status: StatusCode, body: &T) -> Response<Bytes> {
-    match serde_json::to_vec(body) {
-        Ok(v) => with_body(status, "application/json", Bytes::from(v)),
+    // Most answers are a few hundred bytes: start there rather than growing from nothing.
+    let mut v = Vec::with_capacity(512);
+    match serde_json::to_writer(&mut v, body) {
+        Ok(()) => with_body(status, "application/json", Bytes::from(v)),
         Err(e) => error_response(&Error::server(e)),
     }
 }

@@ -28,7 +28,9 @@
 //!
 //! [`check`]: ReturnUrlAllowlist::check
 
-use std::collections::{HashMap, HashSet};
+// foldhash (seeded per process) rather than SipHash: the index is built from the tenant's
+// entries and only looked up with a request's URL, never grown by it.
+use foldhash::{HashMap, HashSet};
 use std::fmt;
 use std::net::Ipv4Addr;
 
@@ -174,7 +176,7 @@ impl ReturnUrlAllowlist {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let mut allowlist = Self { entries: Vec::new(), index: HashMap::new(), options };
+        let mut allowlist = Self { entries: Vec::new(), index: HashMap::default(), options };
         for entry in entries {
             let raw = entry.as_ref();
             let url = parse_entry(raw, options)
@@ -411,7 +413,10 @@ fn check_raw(input: &str) -> Result<&str, ReturnUrlErrorKind> {
     if input.len() > MAX_LEN {
         return Err(ReturnUrlErrorKind::TooLong);
     }
-    if input.chars().any(is_forbidden_raw) {
+    // Visible ASCII other than `\` is never forbidden: check bytes first, and look at
+    // characters only when there is something else.
+    let plain = input.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    if !plain && input.chars().any(is_forbidden_raw) {
         return Err(ReturnUrlErrorKind::ForbiddenCharacter);
     }
 

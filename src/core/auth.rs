@@ -1,6 +1,7 @@
 //! Authentication of keyed routes: the [`Authenticator`] trait and [`ApiKeyAuth`].
 
-use std::collections::HashMap;
+// Keyed by SHA-256 digests: a fast seeded hasher is enough.
+use foldhash::HashMap;
 use std::fmt;
 
 use async_trait::async_trait;
@@ -70,7 +71,7 @@ impl ApiKeyAuth {
     where
         I: IntoIterator<Item = (Secret<String>, TenantId)>,
     {
-        let mut map = HashMap::new();
+        let mut map = HashMap::default();
         for (key, tenant) in keys {
             let k = key.expose_secret();
             let err = |reason| ConfigError::ApiKey { tenant: tenant.to_string(), reason };

@@ -1,6 +1,8 @@
 //! [`MemoryStore`]: every row in process memory, behind one mutex.
 
-use std::collections::{HashMap, HashSet};
+// foldhash (seeded per process) rather than SipHash: a development and test store whose maps
+// are keyed by random ids.
+use foldhash::{HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
