@@ -19,7 +19,7 @@ use tower::ServiceExt;
 const KEY: &str = "bench_key_0123456789abcdef";
 const START: &str = "/v1/oauth/mock/start?return_url=https%3A%2F%2Fapp.acme.example%2Fconnect%2Fdone";
 
-fn setup(rt: &tokio::runtime::Runtime) -> (Connect, MockProvider) {
+fn setup(rt: &tokio::runtime::Runtime, binding: bool) -> (Connect, MockProvider) {
     rt.block_on(async {
         let mock = MockProvider::start().await.unwrap();
         let connect = Connect::builder()
@@ -30,6 +30,7 @@ fn setup(rt: &tokio::runtime::Runtime) -> (Connect, MockProvider) {
             .store(MemoryStore::new())
             .outbound_loopback_only(true)
             .provider_config(mock.provider_config("mock"))
+            .browser_binding(binding)
             .build()
             .unwrap();
         let tenant: TenantId = "bench".parse().unwrap();
@@ -54,7 +55,10 @@ fn axum_request(uri: &str) -> http::Request<Body> {
 
 fn start(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let (connect, _mock) = setup(&rt);
+    // With browser binding (the default for an https base URL) `start` answers the hop URL
+    // and the hop builds the provider's URL; without it `start` builds that URL itself.
+    let (connect, _mock) = setup(&rt, true);
+    let (unbound, _mock2) = setup(&rt, false);
     let mut g = c.benchmark_group("start");
     let keyed = Hmac::<Sha256>::new_from_slice(&[1u8; 32]).unwrap();
     let msg = [0u8; 200];
@@ -68,6 +72,13 @@ fn start(c: &mut Criterion) {
     g.bench_function("connect_handle", |b| {
         b.iter(|| {
             let res = rt.block_on(connect.handle(request(START)));
+            assert_eq!(res.status(), 200);
+            black_box(res)
+        })
+    });
+    g.bench_function("connect_handle_unbound", |b| {
+        b.iter(|| {
+            let res = rt.block_on(unbound.handle(request(START)));
             assert_eq!(res.status(), 200);
             black_box(res)
         })

@@ -55,10 +55,10 @@ mod on_axum {
         let without = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", with.local_addr().expect("addr"));
         let connect = super::connect(store, &base, &mock).await;
-        // The layer around the whole router: the mounting BENCHMARKS.md recommends.
-        let layered = tower_layer::Layer::layer(&ConnectLayer::new(connect), host_routes());
+        // `Router::layer`, as the README mounts it.
+        let layered = host_routes().layer(ConnectLayer::new(connect));
         println!("READY {} {} {}", with.local_addr().expect("addr"), without.local_addr().expect("addr"), super::KEY);
-        let a = tokio::spawn(async move { axum::serve(with, axum::ServiceExt::into_make_service(layered)).await });
+        let a = tokio::spawn(async move { axum::serve(with, layered).await });
         let b = tokio::spawn(async move { axum::serve(without, host_routes()).await });
         let _ = tokio::join!(a, b);
         drop(mock);

@@ -11,6 +11,7 @@ DUR=${1:-10}
 RUNS=${2:-3}
 FRAMEWORKS=${3:-axum actix}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+T=${CARGO_TARGET_DIR:-target}/release/examples
 cargo build --release --quiet --features actix --example bench_host --example flow_storm --example flow_memory
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
@@ -23,7 +24,7 @@ run_store() {
     local store=$1 fw=$2
     local out
     out=$(mktemp)
-    taskset -c 0 target/release/examples/bench_host "$store" "$fw" >"$out" &
+    taskset -c 0 $T/bench_host "$store" "$fw" >"$out" &
     local pid=$!
     for _ in $(seq 1 100); do grep -q READY "$out" && break; sleep 0.1; done
     read -r _ WITH WITHOUT KEY < <(grep READY "$out")
@@ -50,7 +51,7 @@ run_store() {
         -v sp="${P[start]}" -v hp="${P[hello]}" -v st="$store" -v fw="$fw" \
         'BEGIN { printf "%s %s ratios: start/hello throughput %.0f%%, start/hello p99 %.2fx, host route with/without Connect %.1f%%\n", fw, st, 100*s/h, sp/hp, 100*w/o }'
     if [ "$store" = memory ] && [ "$fw" = axum ]; then
-        taskset -c 1 target/release/examples/flow_storm "$WITH" "$KEY" 1000
+        taskset -c 1 $T/flow_storm "$WITH" "$KEY" 1000
     fi
     kill "$pid"
     wait "$pid" 2>/dev/null || true
@@ -61,4 +62,4 @@ for fw in $FRAMEWORKS; do
     run_store memory "$fw"
     run_store sqlite "$fw"
 done
-target/release/examples/flow_memory
+$T/flow_memory

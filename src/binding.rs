@@ -136,7 +136,7 @@ impl Connect {
             },
             None => None,
         };
-        let Ok(authorize_url) = p.authorize_url(&AuthorizeRequest {
+        let Ok(authorize_url) = p.authorize_url_string(&AuthorizeRequest {
             client_id: &app.client_id,
             redirect_uri: &flow.redirect_uri,
             scopes: &flow.scopes,
@@ -166,8 +166,8 @@ impl Connect {
 }
 
 /// The hop's 302 to the provider, with the binding cookie.
-fn hop_redirect(to: &Url, cookie: HeaderValue) -> Response<Bytes> {
-    let Ok(location) = HeaderValue::from_str(to.as_str()) else { return json::callback_rejected() };
+fn hop_redirect(to: &str, cookie: HeaderValue) -> Response<Bytes> {
+    let Ok(location) = HeaderValue::from_str(to) else { return json::callback_rejected() };
     let mut res = Response::new(Bytes::new());
     *res.status_mut() = StatusCode::FOUND;
     let h = res.headers_mut();

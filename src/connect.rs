@@ -749,19 +749,17 @@ impl Connect {
             self.hop_url(&provider_id, &state)
         } else {
             let challenge = verifier.as_ref().map(PkceVerifier::challenge);
-            String::from(
-                provider
-                    .authorize_url(&AuthorizeRequest {
-                        client_id: &app.client_id,
-                        redirect_uri: &redirect_uri,
-                        scopes: &scopes,
-                        state: &state,
-                        code_challenge: challenge.as_deref(),
-                    })
-                    .map_err(|e| {
-                        Error::new(ErrorCode::ProviderError, "provider authorize URL could not be built").with_source(e)
-                    })?,
-            )
+            provider
+                .authorize_url_string(&AuthorizeRequest {
+                    client_id: &app.client_id,
+                    redirect_uri: &redirect_uri,
+                    scopes: &scopes,
+                    state: &state,
+                    code_challenge: challenge.as_deref(),
+                })
+                .map_err(|e| {
+                    Error::new(ErrorCode::ProviderError, "provider authorize URL could not be built").with_source(e)
+                })?
         };
         let flow_key = flow_id.to_string();
         let flow = PendingFlow {

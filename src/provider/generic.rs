@@ -661,8 +661,17 @@ impl Provider for GenericProvider {
     }
 
     fn authorize_url(&self, request: &AuthorizeRequest<'_>) -> Result<Url, ProviderError> {
-        let mut url =
-            self.authorize_parsed.get_or_init(|| Url::parse(&self.authorize_url).ok()).clone().ok_or_else(|| {
+        let url = self.authorize_url_string(request)?;
+        Url::parse(&url)
+            .map_err(|_| ProviderError::new(ProviderErrorKind::Unsupported, "the authorize URL is not a URL"))
+    }
+
+    /// The endpoint's serialisation and the query pairs after it, encoded exactly as
+    /// `Url::query_pairs_mut` encodes them (`form_urlencoded`), without parsing the result
+    /// again: `start` runs this on every request.
+    fn authorize_url_string(&self, request: &AuthorizeRequest<'_>) -> Result<String, ProviderError> {
+        let base =
+            self.authorize_parsed.get_or_init(|| Url::parse(&self.authorize_url).ok()).as_ref().ok_or_else(|| {
                 ProviderError::new(ProviderErrorKind::Unsupported, "the authorize endpoint is not a URL")
             })?;
         let challenge = match (self.pkce, request.code_challenge) {
@@ -675,22 +684,43 @@ impl Provider for GenericProvider {
             }
             (false, _) => None,
         };
-        {
-            let mut query = url.query_pairs_mut();
-            query
-                .append_pair("response_type", "code")
-                .append_pair(self.knobs.client_id_param, request.client_id)
-                .append_pair("redirect_uri", request.redirect_uri);
-            if !request.scopes.is_empty() {
-                query.append_pair("scope", &request.scopes.join(&self.scope_separator));
-            }
-            query.append_pair("state", request.state);
-            if let Some(challenge) = challenge {
-                query.append_pair("code_challenge", challenge).append_pair("code_challenge_method", "S256");
-            }
-            query.extend_pairs(&self.authorize_params);
+        if base.fragment().is_some() {
+            return Err(ProviderError::new(ProviderErrorKind::Unsupported, "the authorize endpoint has a fragment"));
         }
-        Ok(url)
+        let mut out =
+            String::with_capacity(base.as_str().len() + request.redirect_uri.len() * 2 + request.state.len() + 160);
+        out.push_str(base.as_str());
+        // As `query_pairs_mut`: a `?` when there is no query, a `&` after a non-empty one.
+        let query_start = match base.query() {
+            None => {
+                out.push('?');
+                out.len()
+            }
+            Some(q) => out.len() - q.len(),
+        };
+        let mut pair = |name: &str, value: &str| {
+            if out.len() > query_start {
+                out.push('&');
+            }
+            push_form_encoded(&mut out, name);
+            out.push('=');
+            push_form_encoded(&mut out, value);
+        };
+        pair("response_type", "code");
+        pair(self.knobs.client_id_param, request.client_id);
+        pair("redirect_uri", request.redirect_uri);
+        if !request.scopes.is_empty() {
+            pair("scope", &request.scopes.join(&self.scope_separator));
+        }
+        pair("state", request.state);
+        if let Some(challenge) = challenge {
+            pair("code_challenge", challenge);
+            pair("code_challenge_method", "S256");
+        }
+        for (name, value) in &self.authorize_params {
+            pair(name, value);
+        }
+        Ok(out)
     }
 
     async fn exchange_code(
@@ -1048,6 +1078,17 @@ fn parse_profile(
     Ok(Profile { id, username: text(&pointers.username), display_name: text(&pointers.display_name), avatar_url })
 }
 
+/// Appends `value` form-urlencoded, as `form_urlencoded::byte_serialize` does; a value made
+/// only of the bytes it leaves alone (ids, base64url states and challenges) is copied as it
+/// is, without walking it through the encoder.
+fn push_form_encoded(out: &mut String, value: &str) {
+    if value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'*' | b'-' | b'.' | b'_')) {
+        out.push_str(value);
+    } else {
+        out.extend(url::form_urlencoded::byte_serialize(value.as_bytes()));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};
@@ -1168,6 +1209,65 @@ mod tests {
                 ("prompt", "consent"),
             ])
         );
+    }
+
+    /// The URL as `Url::query_pairs_mut` would build it: the reference the string builder
+    /// must match byte for byte.
+    fn reference_url(p: &GenericProvider, r: &AuthorizeRequest<'_>) -> String {
+        let mut url = Url::parse(&p.authorize_url).unwrap();
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("response_type", "code")
+                .append_pair(p.knobs.client_id_param, r.client_id)
+                .append_pair("redirect_uri", r.redirect_uri);
+            if !r.scopes.is_empty() {
+                q.append_pair("scope", &r.scopes.join(&p.scope_separator));
+            }
+            q.append_pair("state", r.state);
+            if let (true, Some(c)) = (p.pkce, r.code_challenge) {
+                q.append_pair("code_challenge", c).append_pair("code_challenge_method", "S256");
+            }
+            q.extend_pairs(&p.authorize_params);
+        }
+        url.into()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_authorize_url_string_is_what_query_pairs_mut_builds(
+            endpoint_query in proptest::option::of("[a-z=&%2F+.~-]{0,12}"),
+            client_id in "\\PC{0,12}",
+            redirect_uri in "[ -~]{0,40}",
+            scopes in proptest::collection::vec("[ -~é]{1,8}", 0..3),
+            state in "[A-Za-z0-9_.*~ &=+-]{0,40}",
+            challenge in "[A-Za-z0-9_-]{0,43}",
+            pkce: bool,
+        ) {
+            let authorize = match &endpoint_query {
+                Some(q) => format!("https://auth.acme.example/oauth/authorize?{q}"),
+                None => "https://auth.acme.example/oauth/authorize".to_owned(),
+            };
+            let Ok(p) = GenericProvider::from_config(
+                &config(TokenAuth::Basic)
+                    .with_authorize_url(authorize)
+                    .with_pkce(pkce)
+                    .with_authorize_params([("access_type", "offline"), ("prompt", "consent x")]),
+            ) else {
+                // An endpoint query that sets a reserved name is refused at configuration.
+                return Ok(());
+            };
+            let r = AuthorizeRequest {
+                client_id: &client_id,
+                redirect_uri: &redirect_uri,
+                scopes: &scopes,
+                state: &state,
+                code_challenge: Some(&challenge),
+            };
+            let built = p.authorize_url_string(&r).unwrap();
+            proptest::prop_assert_eq!(&built, &reference_url(&p, &r));
+            let parsed = p.authorize_url(&r).unwrap();
+            proptest::prop_assert_eq!(parsed.as_str(), built.as_str());
+        }
     }
 
     #[test]

@@ -204,6 +204,16 @@ pub trait Provider: fmt::Debug + Send + Sync + 'static {
     /// When the configured endpoint cannot hold the parameters.
     fn authorize_url(&self, request: &AuthorizeRequest<'_>) -> Result<Url, ProviderError>;
 
+    /// The same URL as [`authorize_url`](Self::authorize_url), serialised: what `start` and
+    /// the browser-binding hop send the browser to. The default serialises
+    /// `authorize_url`; a provider on a hot path can build the string directly.
+    ///
+    /// # Errors
+    /// As [`authorize_url`](Self::authorize_url).
+    fn authorize_url_string(&self, request: &AuthorizeRequest<'_>) -> Result<String, ProviderError> {
+        self.authorize_url(request).map(String::from)
+    }
+
     /// Exchanges an authorization code for tokens.
     ///
     /// # Errors

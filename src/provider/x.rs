@@ -172,6 +172,10 @@ impl Provider for XProvider {
         self.inner.authorize_url(request)
     }
 
+    fn authorize_url_string(&self, request: &AuthorizeRequest<'_>) -> Result<String, ProviderError> {
+        self.inner.authorize_url_string(request)
+    }
+
     async fn exchange_code(
         &self,
         ctx: ProviderContext<'_>,
