@@ -100,7 +100,12 @@ fn main() {
     let framework = args.next().unwrap_or_else(|| "axum".into());
     match framework.as_str() {
         "actix" => actix_web::rt::System::new().block_on(on_actix::run(&store)),
-        "axum" => tokio::runtime::Runtime::new().expect("runtime").block_on(on_axum::run(&store)),
+        // One thread, as the actix server's one worker: the server is pinned to one core.
+        "axum" => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(on_axum::run(&store)),
         other => panic!("unknown framework {other}: axum | actix"),
     }
 }

@@ -1,4 +1,5 @@
-//! [`MemoryStore`]: every row in process memory, behind one mutex.
+//! [`MemoryStore`]: every row in process memory, behind one mutex (pending flows behind one
+//! of several, by flow id).
 
 // foldhash (seeded per process) rather than SipHash: a development and test store whose maps
 // are keyed by random ids.
@@ -19,8 +20,12 @@ use crate::ids::{AccountId, AppId, ExternalId, FlowId, ProviderId, TenantId};
 /// A store that keeps everything in memory: for tests, demos and single-process hosts that
 /// can afford to lose their accounts on restart.
 ///
-/// All rows sit behind one [`std::sync::Mutex`], which is never held across an `.await`, so
-/// every method is atomic (the flow take is a compare-and-set under the lock). Times are
+/// Apps and accounts sit behind one [`std::sync::Mutex`], pending flows behind one of
+/// [`FLOW_SHARDS`] mutexes chosen by the (random) flow id; no lock is held across an
+/// `.await`, so every method is atomic (the flow take is a compare-and-set under its
+/// shard's lock). Sharding keeps a busy host's `start`s from queueing on one lock, and the
+/// growth of the flow table from stalling every request at once: each shard's table grows
+/// (and is rehashed) on its own. Times are
 /// kept in whole seconds (UTC), as the SQL stores keep them, so a record reads back the same
 /// from every store. Cloning the store is not supported: share it in an `Arc`.
 ///
@@ -29,9 +34,26 @@ use crate::ids::{AccountId, AppId, ExternalId, FlowId, ProviderId, TenantId};
 /// let store = MemoryStore::new();
 /// # let _ = store;
 /// ```
-#[derive(Default)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    flows: Box<[Mutex<FlowShard>]>,
+}
+
+/// How many locks the pending flows are spread over.
+const FLOW_SHARDS: usize = 32;
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self { inner: Mutex::default(), flows: (0..FLOW_SHARDS).map(|_| Mutex::default()).collect() }
+    }
+}
+
+/// One shard of the pending flows.
+#[derive(Debug, Default)]
+struct FlowShard {
+    flows: HashMap<FlowId, StoredFlow>,
+    /// Interned flow parts shared by this shard's flows of one app (see [`FlowShared`]).
+    parts: HashSet<Arc<FlowShared>>,
 }
 
 /// Prints how many rows it holds, never the rows: a store inside a logged struct must not
@@ -39,13 +61,14 @@ pub struct MemoryStore {
 impl fmt::Debug for MemoryStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("MemoryStore");
-        match self.inner.try_lock() {
-            Ok(inner) => d
+        let flows: Option<usize> = self.flows.iter().map(|s| s.try_lock().ok().map(|s| s.flows.len())).sum();
+        match (self.inner.try_lock(), flows) {
+            (Ok(inner), Some(flows)) => d
                 .field("apps", &inner.apps.len())
                 .field("accounts", &inner.accounts.len())
-                .field("flows", &inner.flows.len())
+                .field("flows", &flows)
                 .finish(),
-            Err(_) => d.finish_non_exhaustive(),
+            _ => d.finish_non_exhaustive(),
         }
     }
 }
@@ -62,6 +85,21 @@ impl MemoryStore {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// Locks the shard that holds `id` (as [`lock`](Self::lock) does, never failing).
+    fn flow_shard(&self, id: &FlowId) -> MutexGuard<'_, FlowShard> {
+        let first = id.as_bytes().first().copied().map_or(0, usize::from);
+        let shard = self.flows.get(first % FLOW_SHARDS).or_else(|| self.flows.first());
+        // `flows` always holds FLOW_SHARDS shards; the fallback is the first one.
+        #[allow(clippy::expect_used)]
+        let shard = shard.expect("the memory store has flow shards");
+        shard.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Every shard in turn.
+    fn each_flow_shard(&self) -> impl Iterator<Item = MutexGuard<'_, FlowShard>> {
+        self.flows.iter().map(|s| s.lock().unwrap_or_else(PoisonError::into_inner))
+    }
 }
 
 /// An account's identity: (tenant, provider, provider account id, external id), where
@@ -74,9 +112,6 @@ struct Inner {
     accounts: HashMap<AccountId, AccountRecord>,
     /// The unique identity index over `accounts`.
     identities: HashMap<Identity, AccountId>,
-    flows: HashMap<FlowId, StoredFlow>,
-    /// Interned flow parts shared by the flows of one app (see [`FlowShared`]).
-    flow_parts: HashSet<Arc<FlowShared>>,
     /// Refresh leases: account → (holder, until in unix seconds).
     leases: HashMap<AccountId, (String, i64)>,
 }
@@ -166,7 +201,7 @@ fn paginate<T: Clone>(mut items: Vec<&T>, key: impl Fn(&T) -> (i64, &str), page:
     Page { items: selected, next }
 }
 
-impl Inner {
+impl FlowShard {
     fn intern(&mut self, flow: &PendingFlow) -> Arc<FlowShared> {
         let candidate = FlowShared {
             tenant: flow.tenant.clone(),
@@ -175,17 +210,17 @@ impl Inner {
             redirect_uri: flow.redirect_uri.as_str().into(),
             scopes: flow.scopes.clone().into_boxed_slice(),
         };
-        if let Some(existing) = self.flow_parts.get(&candidate) {
+        if let Some(existing) = self.parts.get(&candidate) {
             return Arc::clone(existing);
         }
         let shared = Arc::new(candidate);
-        self.flow_parts.insert(Arc::clone(&shared));
+        self.parts.insert(Arc::clone(&shared));
         shared
     }
 
     /// Drops interned parts no flow uses any more.
     fn prune_flow_parts(&mut self) {
-        self.flow_parts.retain(|p| Arc::strong_count(p) > 1);
+        self.parts.retain(|p| Arc::strong_count(p) > 1);
     }
 }
 
@@ -286,8 +321,11 @@ impl Store for MemoryStore {
             }
             inner.leases.remove(account_id);
         }
-        inner.flows.retain(|_, f| !(f.shared.tenant == *tenant && f.shared.app_id == *id));
-        inner.prune_flow_parts();
+        // The shards are taken under the main lock (always in that order: main, then shard).
+        for mut shard in self.each_flow_shard() {
+            shard.flows.retain(|_, f| !(f.shared.tenant == *tenant && f.shared.app_id == *id));
+            shard.prune_flow_parts();
+        }
         inner.apps.remove(id);
         Ok(DeleteApp::Deleted { accounts_deleted: users.len() as u64 })
     }
@@ -378,12 +416,12 @@ impl Store for MemoryStore {
         let created_at = flow.created_at.unix_timestamp();
         let expires_at = flow.expires_at.unix_timestamp();
         let consumed_at = flow.consumed_at.map_or(NOT_CONSUMED, OffsetDateTime::unix_timestamp);
-        let mut inner = self.lock();
-        if inner.flows.contains_key(&flow.id) {
+        let mut shard = self.flow_shard(&flow.id);
+        if shard.flows.contains_key(&flow.id) {
             return Err(StoreError::Duplicate);
         }
         let stored = StoredFlow {
-            shared: inner.intern(flow),
+            shared: shard.intern(flow),
             return_url: flow.return_url.as_str().into(),
             pkce_verifier: flow.pkce_verifier.as_ref().map(|s| s.as_bytes().into()),
             external_id: flow.external_id.as_ref().map(|e| e.as_str().into()),
@@ -391,18 +429,18 @@ impl Store for MemoryStore {
             expires_at,
             consumed_at,
         };
-        inner.flows.insert(flow.id, stored);
+        shard.flows.insert(flow.id, stored);
         Ok(())
     }
 
     async fn get_flow(&self, id: &FlowId) -> Result<Option<PendingFlow>, StoreError> {
-        let inner = self.lock();
-        inner.flows.get(id).map(|f| f.to_record(*id)).transpose()
+        let shard = self.flow_shard(id);
+        shard.flows.get(id).map(|f| f.to_record(*id)).transpose()
     }
 
     async fn take_flow(&self, id: &FlowId, now: OffsetDateTime) -> Result<TakeFlow, StoreError> {
-        let mut inner = self.lock();
-        let Some(flow) = inner.flows.get_mut(id) else {
+        let mut shard = self.flow_shard(id);
+        let Some(flow) = shard.flows.get_mut(id) else {
             return Ok(TakeFlow::Missing);
         };
         if flow.consumed_at != NOT_CONSUMED {
@@ -415,12 +453,15 @@ impl Store for MemoryStore {
 
     async fn sweep_flows(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         let before = before.unix_timestamp();
-        let mut inner = self.lock();
-        let count = inner.flows.len();
-        inner.flows.retain(|_, f| f.expires_at >= before);
-        let swept = count.saturating_sub(inner.flows.len());
-        if swept > 0 {
-            inner.prune_flow_parts();
+        let mut swept = 0;
+        for mut shard in self.each_flow_shard() {
+            let count = shard.flows.len();
+            shard.flows.retain(|_, f| f.expires_at >= before);
+            let gone = count.saturating_sub(shard.flows.len());
+            if gone > 0 {
+                shard.prune_flow_parts();
+            }
+            swept += gone;
         }
         Ok(swept as u64)
     }
