@@ -122,6 +122,7 @@ where
         self.inner.poll_ready(cx)
     }
 
+    #[inline]
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         if self.connect.is_connect_path(request.uri().path()) {
             let connect = self.connect.clone();
@@ -160,6 +161,7 @@ where
 {
     type Output = Result<Response<ConnectBody<B>>, E>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
             KindProj::Ours { future } => {
