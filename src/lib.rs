@@ -275,7 +275,9 @@ pub use error::{ConfigError, Error, ErrorCode, OAuthErrorReason};
 #[doc(inline)]
 pub use ids::{AccountId, AppId, ExternalId, FlowId, InvalidId, KeyId, ProviderId, TenantId};
 #[doc(inline)]
-pub use model::{Account, App, AppPatch, List, NewAccount, NewApp, Revocation, StartParams, Started};
+pub use model::{
+    Account, App, AppPatch, List, NewAccount, NewApp, NewAppPasswordAccount, Revocation, StartParams, Started,
+};
 #[doc(inline)]
 pub use secret::Secret;
 
