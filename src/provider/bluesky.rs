@@ -17,7 +17,7 @@
 //!   account id is the **DID** (stable; handles change), the username the handle.
 //! - **Refresh**: `POST {service}/xrpc/com.atproto.server.refreshSession` with
 //!   `Authorization: Bearer {refreshJwt}` and no body, no client credentials
-//!   ([`RefreshModel::Session`](super::RefreshModel::Session)). It **rotates**: the answer
+//!   ([`RefreshModel::Session`]). It **rotates**: the answer
 //!   has a new `accessJwt` and a new `refreshJwt`, and the old refresh token stops working.
 //!   `ExpiredToken` and `InvalidToken` (400 or 401) mean the session is gone for good.
 //! - **Revocation**: `POST {service}/xrpc/com.atproto.server.deleteSession` with

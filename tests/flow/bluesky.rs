@@ -60,10 +60,15 @@ async fn stored_refresh_token(h: &H, id: &AccountId) -> String {
         .clone()
 }
 
+/// A client for talking to the mock directly (loopback only, no redirects).
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).no_proxy().build().unwrap()
+}
+
 /// Presents a refresh token to the mock's `refreshSession` directly: its XRPC error name, or
 /// `None` when it is accepted.
 async fn refresh_directly(h: &H, refresh_token: &str) -> Option<String> {
-    let r = reqwest::Client::new()
+    let r = client()
         .post(format!("{}/xrpc/com.atproto.server.refreshSession", h.mock.base_url()))
         .bearer_auth(refresh_token)
         .send()
@@ -99,7 +104,7 @@ async fn an_app_password_registers_the_did_and_handle_and_no_secret_is_answered(
     // The stored tokens are the session's, sealed: the access token works at the PDS.
     let id: AccountId = acc["id"].as_str().unwrap().parse().unwrap();
     let token = h.connect.access_token(&tenant("t1"), &id).await.unwrap();
-    let profile = reqwest::Client::new()
+    let profile = client()
         .get(format!("{}/xrpc/app.bsky.actor.getProfile?actor={DID}", h.mock.base_url()))
         .bearer_auth(token.expose_secret())
         .send()
