@@ -1244,6 +1244,14 @@ impl Connect {
             .await
             .map_err(login_error)?;
         let expires_at = provider.access_token_expires_at(&session.tokens.access_token).map(whole_seconds);
+        // Registering the same account again replaces its session: the old one is ended
+        // after the new one is stored (best effort), so it does not linger at the provider.
+        let previous = self
+            .inner
+            .store
+            .find_account(tenant, &provider_id, &session.profile.id, new.external_id.as_ref())
+            .await?
+            .filter(|a| a.refresh_token.is_some());
         let (record, created) = self
             .save_account(SaveAccount {
                 tenant,
@@ -1257,6 +1265,10 @@ impl Connect {
             })
             .await?;
         tracing::info!(account_id = %record.id, provider = %provider_id, created, "account registered with an app password");
+        if let Some(previous) = previous.filter(|p| p.id == record.id) {
+            let ended = self.end_session(provider.as_ref(), &previous).await;
+            tracing::debug!(account_id = %record.id, revocation = ?ended, "the replaced session was ended");
+        }
         self.account_saved_hook(tenant, &record, created).await;
         Ok(record.into())
     }
@@ -1448,13 +1460,14 @@ impl Connect {
         let model = provider.capabilities().refresh;
         // A session is refreshed with its refresh token alone; the other models need the
         // app's client credentials.
-        let secret = match (&model, &app) {
-            (RefreshModel::Session { .. }, _) => Secret::new(String::new()),
-            (_, Some(app)) => self.open_string(app.id.as_str(), FIELD_CLIENT_SECRET, &app.client_secret)?,
-            (_, None) => return self.expire(account, still_valid).await,
+        let session = matches!(model, RefreshModel::Session { .. });
+        let secret = match &app {
+            _ if session => Secret::new(String::new()),
+            Some(app) => self.open_string(app.id.as_str(), FIELD_CLIENT_SECRET, &app.client_secret)?,
+            None => return self.expire(account, still_valid).await,
         };
-        let ctx = match (&model, &app) {
-            (_, Some(app)) if !matches!(model, RefreshModel::Session { .. }) => ProviderContext {
+        let ctx = match &app {
+            Some(app) if !session => ProviderContext {
                 http: self.inner.http.as_ref(),
                 credentials: ClientCredentials { client_id: &app.client_id, client_secret: &secret },
             },

@@ -114,7 +114,9 @@ async fn an_app_password_registers_the_did_and_handle_and_no_secret_is_answered(
     let record = h.store.get_account(&tenant("t1"), &id).await.unwrap().unwrap();
     assert!(record.refresh_token.is_some());
 
-    // Registering the same DID again updates the account (a new session).
+    // Registering the same DID again updates the account (a new session; the old one is
+    // ended at the provider).
+    let old_refresh = stored_refresh_token(&h, &id).await;
     h.mock.set_user(MockUser::new(DID, "alice.example.com", "Alice B"));
     let mut again = login();
     again["identifier"] = json!(DID);
@@ -122,6 +124,10 @@ async fn an_app_password_registers_the_did_and_handle_and_no_secret_is_answered(
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     assert_eq!(r.json()["id"], acc["id"]);
     assert_eq!(r.json()["username"], "alice.example.com");
+    assert_eq!(h.mock.counts().delete_session, 1);
+    assert_eq!(refresh_directly(&h, &old_refresh).await.as_deref(), Some("InvalidToken"));
+    assert_ne!(stored_refresh_token(&h, &id).await, old_refresh);
+    h.connect.access_token(&tenant("t1"), &id).await.unwrap();
     assert_eq!(h.get("/v1/accounts", Some(KEY1)).await.json()["data"].as_array().unwrap().len(), 1);
 }
 
