@@ -249,3 +249,103 @@ impl Shared {
         json_response(StatusCode::OK, &profile)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::{Value, json};
+    use time::macros::datetime;
+
+    use super::super::{MockBehavior, MockConfig, MockProvider, MockUser};
+    use crate::ManualClock;
+
+    fn client() -> reqwest::Client {
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).no_proxy().build().unwrap()
+    }
+
+    async fn call(mock: &MockProvider, method: &str, bearer: Option<&str>, body: Option<Value>) -> (u16, Value) {
+        let url = format!("{}/xrpc/{method}", mock.base_url());
+        let mut req = if method.starts_with("app.") { client().get(url) } else { client().post(url) };
+        if let Some(token) = bearer {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
+    }
+
+    fn claims(jwt: &str) -> Value {
+        use base64::Engine as _;
+        let payload = jwt.split('.').nth(1).unwrap();
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn sessions_rotate_expire_by_the_clock_and_answer_xrpc_error_shapes() {
+        let mock =
+            MockProvider::start_with(MockConfig::default().with_app_password("abcd-efgh-ijkl-mnop")).await.unwrap();
+        let clock = Arc::new(ManualClock::new(datetime!(2026-01-01 0:00 UTC)));
+        mock.set_clock(clock.clone());
+        mock.set_user(MockUser::new("did:plc:alice", "alice.test", "Alice"));
+        let create = "com.atproto.server.createSession";
+        let login = |password: &str| Some(json!({"identifier": "alice.test", "password": password}));
+
+        let (status, body) = call(&mock, create, None, login("wrong-pass-word-0000")).await;
+        assert_eq!(
+            (status, body),
+            (401, json!({"error": "AuthenticationRequired", "message": "Invalid identifier or password"}))
+        );
+        let (status, body) = call(&mock, create, None, Some(json!({"identifier": "alice.test"}))).await;
+        assert_eq!((status, body["error"].as_str()), (400, Some("InvalidRequest")));
+        mock.set_behavior(MockBehavior::default().with_session_auth_factor_required(true));
+        assert_eq!(call(&mock, create, None, login("abcd-efgh-ijkl-mnop")).await.1["error"], "AuthFactorTokenRequired");
+        mock.set_behavior(MockBehavior::default().with_xrpc_status(429));
+        assert_eq!(
+            call(&mock, create, None, login("abcd-efgh-ijkl-mnop")).await,
+            (429, json!({"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"}))
+        );
+        mock.set_behavior(MockBehavior::default());
+
+        let (status, session) = call(&mock, create, None, login("abcd-efgh-ijkl-mnop")).await;
+        assert_eq!(status, 200);
+        assert_eq!((session["did"].as_str(), session["handle"].as_str()), (Some("did:plc:alice"), Some("alice.test")));
+        let access = session["accessJwt"].as_str().unwrap().to_owned();
+        let refresh = session["refreshJwt"].as_str().unwrap().to_owned();
+        let start = datetime!(2026-01-01 0:00 UTC).unix_timestamp();
+        assert_eq!(claims(&access)["exp"], start + 3600);
+        assert_eq!(claims(&access)["sub"], "did:plc:alice");
+        assert_eq!(claims(&refresh)["scope"], "com.atproto.refresh");
+
+        let profile = "app.bsky.actor.getProfile?actor=did:plc:alice";
+        let (status, p) = call(&mock, profile, Some(&access), None).await;
+        assert_eq!((status, p["handle"].as_str(), p["displayName"].as_str()), (200, Some("alice.test"), Some("Alice")));
+        clock.advance(time::Duration::hours(1));
+        assert_eq!(
+            call(&mock, profile, Some(&access), None).await,
+            (400, json!({"error": "ExpiredToken", "message": "Token has expired"}))
+        );
+
+        let refresh_call = "com.atproto.server.refreshSession";
+        let (status, rotated) = call(&mock, refresh_call, Some(&refresh), None).await;
+        assert_eq!(status, 200);
+        assert_ne!(rotated["refreshJwt"], session["refreshJwt"]);
+        assert_eq!(call(&mock, refresh_call, Some(&refresh), None).await.1["error"], "ExpiredToken", "a used token");
+        assert_eq!(call(&mock, refresh_call, Some("junk"), None).await.1["error"], "InvalidToken");
+        let new_access = rotated["accessJwt"].as_str().unwrap();
+        assert_eq!(call(&mock, profile, Some(new_access), None).await.0, 200);
+
+        let delete = "com.atproto.server.deleteSession";
+        let rotated_refresh = rotated["refreshJwt"].as_str().unwrap();
+        assert_eq!(call(&mock, delete, Some(rotated_refresh), None).await, (200, Value::Null));
+        assert_eq!(call(&mock, profile, Some(new_access), None).await.1["error"], "InvalidToken");
+        assert_eq!(call(&mock, refresh_call, Some(rotated_refresh), None).await.1["error"], "InvalidToken");
+        let c = mock.counts();
+        assert_eq!((c.create_session, c.get_profile, c.refresh_session, c.delete_session), (5, 4, 4, 1));
+        assert!(!format!("{:?}", mock.config()).contains("abcd-efgh"), "the app password is redacted");
+    }
+}
