@@ -22,10 +22,12 @@ use crate::error::{ConfigError, Error, ErrorCode, OAuthErrorReason};
 use crate::hooks::{RefreshEvent, RefreshFailure};
 use crate::http_client::HttpClient;
 use crate::ids::{AccountId, AppId, ExternalId, FlowId, KeyId, ProviderId, TenantId};
-use crate::model::{Account, App, AppPatch, List, NewAccount, NewApp, Revocation, StartParams, Started};
+use crate::model::{
+    Account, App, AppPatch, List, NewAccount, NewApp, NewAppPasswordAccount, Revocation, StartParams, Started,
+};
 use crate::provider::{
-    AuthorizeRequest, ClientCredentials, Profile, Provider, ProviderConfig, ProviderContext, ProviderErrorKind,
-    RefreshModel, TokenSet,
+    AuthorizeRequest, ClientCredentials, LoginMethod, Profile, Provider, ProviderConfig, ProviderContext,
+    ProviderError, ProviderErrorKind, RefreshModel, TokenSet,
 };
 use crate::secret::Secret;
 use crate::store::{
@@ -499,6 +501,66 @@ fn check_text(field: &'static str, value: &str, max: usize) -> Result<(), Error>
     Ok(())
 }
 
+/// The error for an OAuth route or app of a provider connected with app passwords only.
+fn app_password_only(provider: &ProviderId) -> Error {
+    Error::validation(format!(
+        "{provider} has no OAuth flow here: register its accounts with POST /accounts, \
+         with identifier and app_password"
+    ))
+}
+
+/// A login identifier: a handle, a DID or an email, 1 to 253 visible characters.
+fn check_identifier(identifier: &str) -> Result<(), Error> {
+    let ok = (1..=253).contains(&identifier.chars().count())
+        && identifier.chars().all(|c| !c.is_whitespace() && !c.is_control());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::validation("identifier must be a handle, DID or email: 1 to 253 characters without spaces"))
+    }
+}
+
+/// An app password as Bluesky issues them: four groups of four letters or digits joined by
+/// hyphens (19 characters). Anything else, notably an account's main password, is refused
+/// before it is sent anywhere.
+fn check_app_password(password: &Secret<String>) -> Result<(), Error> {
+    let p = password.expose_secret();
+    let ok = p.len() == 19
+        && p.split('-').count() == 4
+        && p.split('-').all(|group| group.len() == 4 && group.bytes().all(|b| b.is_ascii_alphanumeric()));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::validation(
+            "app_password must be an app password (xxxx-xxxx-xxxx-xxxx: four groups of four letters or digits); \
+             create one in the account's settings, the main password is not accepted",
+        ))
+    }
+}
+
+/// The API error for a failed app-password login. The provider's own message is never
+/// echoed; its error name picks one of a few fixed messages.
+fn login_error(e: ProviderError) -> Error {
+    let err = match (e.kind(), e.oauth_error()) {
+        (ProviderErrorKind::Rejected, Some("AuthFactorTokenRequired")) => Error::new(
+            ErrorCode::InvalidToken,
+            "the provider asks for a sign-in code sent by email, so this is not an app password: \
+             create an app password in the account's settings and use it",
+        ),
+        (ProviderErrorKind::Rejected, Some("AccountTakedown" | "AccountInactive")) => {
+            Error::new(ErrorCode::InvalidToken, "the account is suspended, taken down or deactivated at the provider")
+        }
+        (ProviderErrorKind::Rejected, _) => {
+            Error::new(ErrorCode::InvalidToken, "the provider refused the identifier or app password")
+        }
+        (ProviderErrorKind::Unavailable, _) => {
+            Error::new(ErrorCode::ProviderError, "the provider is unavailable or rate limiting; try again later")
+        }
+        _ => Error::new(ErrorCode::ProviderError, "the provider failed to answer the login request"),
+    };
+    err.with_source(e)
+}
+
 impl Connect {
     /// A builder.
     pub fn builder() -> ConnectBuilder {
@@ -595,6 +657,9 @@ impl Connect {
             .ok()
             .filter(|p| self.inner.providers.contains_key(p))
             .ok_or_else(|| Error::validation("unknown provider"))?;
+        if self.is_app_password_provider(&provider) {
+            return Err(app_password_only(&provider));
+        }
         if let Some(name) = &new.name {
             check_text("name", name, 200)?;
         }
@@ -720,6 +785,9 @@ impl Connect {
     /// host's user whoever's browser completes the flow.
     pub async fn start(&self, tenant: &TenantId, provider: &str, params: StartParams) -> Result<Started, Error> {
         let (provider_id, provider) = self.provider(provider)?;
+        if provider.capabilities().login == LoginMethod::AppPassword {
+            return Err(app_password_only(&provider_id));
+        }
         let app = self.resolve_app(tenant, &provider_id, params.app_id.as_ref()).await?;
         let allowlist = self.app_allowlist(&app).map_err(Error::server)?;
         let return_url = allowlist
@@ -1096,6 +1164,11 @@ impl Connect {
         let provider_id: ProviderId = new.provider.parse().map_err(|_| Error::validation("unknown provider"))?;
         let provider =
             self.inner.providers.get(&provider_id).cloned().ok_or_else(|| Error::validation("unknown provider"))?;
+        if provider.capabilities().login == LoginMethod::AppPassword {
+            return Err(Error::validation(format!(
+                "{provider_id} accounts are registered with identifier and app_password, not access_token"
+            )));
+        }
         let token = new.access_token.expose_secret();
         if token.is_empty() || token.len() > 8192 {
             return Err(Error::validation("access_token must be 1 to 8192 bytes"));
@@ -1143,6 +1216,74 @@ impl Connect {
         Ok(record.into())
     }
 
+    /// Registers an account with an app password (Bluesky): creates a session at the
+    /// provider, stores its access and refresh tokens (sealed) and forgets the password. The
+    /// account id at the provider is the DID and the username the handle; registering the
+    /// same account again (with the same `external_id`) updates it. Accounts registered so
+    /// have no app: they refresh and end their session with the session's refresh token.
+    ///
+    /// # Errors
+    /// `validation_failed` (unknown provider, a provider without app passwords, a malformed
+    /// identifier or app password), `invalid_token` (the provider refused the login: a wrong
+    /// identifier or password, an account asking for an emailed sign-in code, a suspended
+    /// account), `provider_error` (the provider failed or is rate limiting), `server_error`.
+    ///
+    /// # Security
+    /// The app password is sent to the provider once, over the configured HTTP client, and
+    /// is neither stored nor logged.
+    pub async fn register_app_password_account(
+        &self,
+        tenant: &TenantId,
+        new: NewAppPasswordAccount,
+    ) -> Result<Account, Error> {
+        let provider_id: ProviderId = new.provider.parse().map_err(|_| Error::validation("unknown provider"))?;
+        let provider =
+            self.inner.providers.get(&provider_id).cloned().ok_or_else(|| Error::validation("unknown provider"))?;
+        if provider.capabilities().login != LoginMethod::AppPassword {
+            return Err(Error::validation(format!(
+                "{provider_id} takes no app password: connect it with the OAuth flow or pass access_token"
+            )));
+        }
+        check_identifier(&new.identifier)?;
+        check_app_password(&new.app_password)?;
+        let session = provider
+            .create_session(self.inner.http.as_ref(), &new.identifier, &new.app_password)
+            .await
+            .map_err(login_error)?;
+        let expires_at = provider.access_token_expires_at(&session.tokens.access_token).map(whole_seconds);
+        // Registering the same account again replaces its session: the old one is ended
+        // after the new one is stored (best effort), so it does not linger at the provider.
+        let previous = self
+            .inner
+            .store
+            .find_account(tenant, &provider_id, &session.profile.id, new.external_id.as_ref())
+            .await?
+            .filter(|a| a.refresh_token.is_some());
+        let (record, created) = self
+            .save_account(SaveAccount {
+                tenant,
+                provider: &provider_id,
+                app_id: None,
+                external_id: new.external_id,
+                profile: session.profile,
+                requested_scopes: Vec::new(),
+                tokens: session.tokens,
+                expires_at,
+            })
+            .await?;
+        tracing::info!(account_id = %record.id, provider = %provider_id, created, "account registered with an app password");
+        if let Some(previous) = previous.filter(|p| p.id == record.id) {
+            let ended = self.end_session(provider.as_ref(), &previous).await;
+            tracing::debug!(account_id = %record.id, revocation = ?ended, "the replaced session was ended");
+        }
+        self.account_saved_hook(tenant, &record, created).await;
+        Ok(record.into())
+    }
+
+    fn is_app_password_provider(&self, id: &ProviderId) -> bool {
+        self.inner.providers.get(id).is_some_and(|p| p.capabilities().login == LoginMethod::AppPassword)
+    }
+
     /// Deletes an account (hard delete), first revoking its token at the provider where it
     /// can (best effort: a failed revocation never blocks the delete).
     ///
@@ -1174,6 +1315,9 @@ impl Connect {
         let Some(provider) = self.inner.providers.get(&account.provider).cloned() else {
             return Revocation::Unsupported;
         };
+        if matches!(provider.capabilities().refresh, RefreshModel::Session { .. }) {
+            return self.end_session(provider.as_ref(), account).await;
+        }
         let Some(app_id) = &account.app_id else { return Revocation::Unsupported };
         let Ok(Some(app)) = self.inner.store.get_app(&account.tenant, app_id).await else {
             return Revocation::Unsupported;
@@ -1195,6 +1339,32 @@ impl Connect {
                 tracing::warn!(account_id = %account.id, error = %e, "revocation failed");
                 Revocation::Failed
             }
+        }
+    }
+
+    /// Ends a session-model account's session at the provider with its refresh token (no
+    /// client credentials).
+    async fn end_session(&self, provider: &dyn Provider, account: &AccountRecord) -> Revocation {
+        let Some(sealed) = &account.refresh_token else { return Revocation::Unsupported };
+        let Ok(token) = self.open_string(account.id.as_str(), FIELD_REFRESH_TOKEN, sealed) else {
+            return Revocation::Failed;
+        };
+        let none = Secret::new(String::new());
+        match provider.revoke(self.no_credentials(&none), &token).await {
+            Ok(()) => Revocation::Revoked,
+            Err(e) if e.kind() == ProviderErrorKind::Unsupported => Revocation::Unsupported,
+            Err(e) => {
+                tracing::warn!(account_id = %account.id, error = %e, "ending the session failed");
+                Revocation::Failed
+            }
+        }
+    }
+
+    /// A provider context without client credentials (session-model providers need none).
+    fn no_credentials<'a>(&'a self, empty: &'a Secret<String>) -> ProviderContext<'a> {
+        ProviderContext {
+            http: self.inner.http.as_ref(),
+            credentials: ClientCredentials { client_id: "", client_secret: empty },
         }
     }
 
@@ -1291,14 +1461,24 @@ impl Connect {
             Some(app_id) => self.inner.store.get_app(tenant, app_id).await?,
             None => None,
         };
-        let (Some(provider), Some(app)) = (provider, app) else {
+        let Some(provider) = provider else {
             return self.expire(account, still_valid).await;
         };
         let model = provider.capabilities().refresh;
-        let secret = self.open_string(app.id.as_str(), FIELD_CLIENT_SECRET, &app.client_secret)?;
-        let ctx = ProviderContext {
-            http: self.inner.http.as_ref(),
-            credentials: ClientCredentials { client_id: &app.client_id, client_secret: &secret },
+        // A session is refreshed with its refresh token alone; the other models need the
+        // app's client credentials.
+        let session = matches!(model, RefreshModel::Session { .. });
+        let secret = match &app {
+            _ if session => Secret::new(String::new()),
+            Some(app) => self.open_string(app.id.as_str(), FIELD_CLIENT_SECRET, &app.client_secret)?,
+            None => return self.expire(account, still_valid).await,
+        };
+        let ctx = match &app {
+            Some(app) if !session => ProviderContext {
+                http: self.inner.http.as_ref(),
+                credentials: ClientCredentials { client_id: &app.client_id, client_secret: &secret },
+            },
+            _ => self.no_credentials(&secret),
         };
         let current = self.open_string(id.as_str(), FIELD_ACCESS_TOKEN, &account.access_token)?;
         let result = match (&model, &account.refresh_token) {
@@ -1338,9 +1518,10 @@ impl Connect {
                         // No new refresh token: keep the stored one.
                         None => account.refresh_token.clone(),
                     },
-                    token_expires_at: tokens.expires_in.map(|s| {
-                        now + time::Duration::seconds(i64::try_from(s).unwrap_or(3600).min(10 * 365 * 86_400))
-                    }),
+                    token_expires_at: tokens
+                        .expires_in
+                        .map(|s| now + time::Duration::seconds(i64::try_from(s).unwrap_or(3600).min(10 * 365 * 86_400)))
+                        .or_else(|| provider.access_token_expires_at(&tokens.access_token).map(whole_seconds)),
                     scopes: tokens.scopes.clone().unwrap_or_else(|| account.scopes.clone()),
                     updated_at: now,
                     ..account

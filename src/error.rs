@@ -37,7 +37,8 @@ pub enum ErrorCode {
     AppNotConfigured,
     /// 409: deleting an app that accounts still use.
     AppInUse,
-    /// 422: `POST /accounts` with a token the provider refuses.
+    /// 422: `POST /accounts` with a token the provider refuses, or an app-password login it
+    /// refuses (Bluesky: wrong identifier or password, an emailed sign-in code asked for).
     InvalidToken,
     /// 502: the provider failed or answered nonsense on a keyed route.
     ProviderError,

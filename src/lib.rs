@@ -185,9 +185,12 @@
 //!
 //! ## Providers
 //! Built in: `x`, `linkedin`, `facebook`, `instagram`, `instagram_facebook`, `threads`,
-//! `youtube`, `tiktok`, `pinterest`, `reddit`, each with its quirks in its own module of
-//! [`provider`] and its [`provider::Capabilities`] (PKCE, client auth, scope separator,
-//! refresh model, lifetimes, revocation). `GET /v1/providers` lists them for a front end.
+//! `youtube`, `tiktok`, `pinterest`, `reddit`, `bluesky`, each with its quirks in its own
+//! module of [`provider`] and its [`provider::Capabilities`] (login method, PKCE, client auth,
+//! scope separator, refresh model, lifetimes, revocation). `GET /v1/providers` lists them for
+//! a front end. Bluesky connects with an app password rather than OAuth:
+//! `POST /v1/accounts` with `identifier` and `app_password`
+//! ([`Connect::register_app_password_account`], [`provider::bluesky`]).
 //! Any other OAuth 2.0 provider can be described in configuration
 //! ([`provider::GenericProvider`]) or implemented ([`provider::Provider`]).
 //!
@@ -275,7 +278,9 @@ pub use error::{ConfigError, Error, ErrorCode, OAuthErrorReason};
 #[doc(inline)]
 pub use ids::{AccountId, AppId, ExternalId, FlowId, InvalidId, KeyId, ProviderId, TenantId};
 #[doc(inline)]
-pub use model::{Account, App, AppPatch, List, NewAccount, NewApp, Revocation, StartParams, Started};
+pub use model::{
+    Account, App, AppPatch, List, NewAccount, NewApp, NewAppPasswordAccount, Revocation, StartParams, Started,
+};
 #[doc(inline)]
 pub use secret::Secret;
 

@@ -272,6 +272,46 @@ impl NewAccount {
     }
 }
 
+/// An account registered with an app password (`POST /accounts` with `identifier` and
+/// `app_password`; Bluesky): Connect creates a session at the provider and stores the
+/// session's tokens. The password is used once and never stored.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct NewAppPasswordAccount {
+    /// The provider id (one whose [`LoginMethod`](crate::provider::LoginMethod) is
+    /// `AppPassword`).
+    pub provider: String,
+    /// The handle, DID or email the user signs in with.
+    pub identifier: String,
+    /// The app password (`xxxx-xxxx-xxxx-xxxx`).
+    pub app_password: Secret<String>,
+    /// The host's reference to its end user.
+    pub external_id: Option<ExternalId>,
+}
+
+impl NewAppPasswordAccount {
+    /// A new account from an identifier and an app password.
+    pub fn new(
+        provider: impl Into<String>,
+        identifier: impl Into<String>,
+        app_password: impl Into<Secret<String>>,
+    ) -> Self {
+        Self {
+            provider: provider.into(),
+            identifier: identifier.into(),
+            app_password: app_password.into(),
+            external_id: None,
+        }
+    }
+
+    /// Sets the host's reference to its end user.
+    #[must_use]
+    pub fn with_external_id(mut self, external_id: ExternalId) -> Self {
+        self.external_id = Some(external_id);
+        self
+    }
+}
+
 /// What happened at the provider when an account was disconnected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

@@ -1,8 +1,9 @@
 //! Logs stay clean (SECURITY-CHECKLIST item 31): a global TRACE subscriber for every target
 //! (ours, hyper, reqwest, sqlx; `log` records bridged) captures everything while a full flow
-//! (through the browser-binding hop, on SQLite), a refresh and every error path run; then no
-//! client secret, token, code, PKCE verifier, state or encryption key or API key may appear
-//! in the capture: raw, percent-encoded or base64-encoded. The flow id must appear (the
+//! (through the browser-binding hop, on SQLite), a refresh, every error path and a Bluesky
+//! app-password login run; then no client secret, app password, token, code, PKCE verifier,
+//! state or encryption key or API key may appear in the capture: raw, percent-encoded or
+//! base64-encoded. The flow id must appear (the
 //! positive control: the capture works).
 //!
 //! Its own test binary: the subscriber is process-global.
@@ -26,7 +27,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use dravo_connect::core::{SecretBox, StateSigner};
 use dravo_connect::store::{SqliteStore, Store};
-use dravo_connect::test_util::{MockBehavior, MockConfig};
+use dravo_connect::test_util::{MockBehavior, MockConfig, MockProvider, MockUser};
 use dravo_connect::{FlowId, KeyId, ProviderId, Secret};
 use harness::*;
 use http::{Method, Request, StatusCode};
@@ -231,6 +232,47 @@ async fn no_secret_token_code_verifier_or_key_ever_reaches_a_trace_log() {
     h.get("/v1/accounts", Some(KEY1)).await.assert_error(500, "server_error");
     h.store.fail.store(false, Ordering::SeqCst);
 
+    // 4. Bluesky: an app-password login (refused, two-factor, accepted), a session refresh
+    // with rotation, and the session's end.
+    let pds = MockProvider::start_with(MockConfig::default().with_app_password("wxyz-2345-abcd-6789")).await.unwrap();
+    let service = pds.base_url();
+    let h = H::with(MockConfig::default(), |b| {
+        b.provider_config(dravo_connect::provider::ProviderConfig::new("bluesky").with_service_url(service))
+    })
+    .await;
+    pds.set_clock(h.clock.clone());
+    pds.set_user(MockUser::new("did:plc:logsalice", "alice.logs.test", "Alice"));
+    secrets.push(("app password".into(), b"wxyz-2345-abcd-6789".to_vec()));
+    secrets.push(("wrong app password".into(), b"qqqq-2345-abcd-6789".to_vec()));
+    let login =
+        |password: &str| json!({"provider": "bluesky", "identifier": "alice.logs.test", "app_password": password});
+    h.req(Method::POST, "/v1/accounts", Some(KEY1), Some(login("qqqq-2345-abcd-6789")))
+        .await
+        .assert_error(422, "invalid_token");
+    pds.set_behavior(MockBehavior::default().with_session_auth_factor_required(true));
+    h.req(Method::POST, "/v1/accounts", Some(KEY1), Some(login("wxyz-2345-abcd-6789")))
+        .await
+        .assert_error(422, "invalid_token");
+    pds.set_behavior(MockBehavior::default());
+    let r = h.req(Method::POST, "/v1/accounts", Some(KEY1), Some(login("wxyz-2345-abcd-6789"))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let bsky: dravo_connect::AccountId = r.json()["id"].as_str().unwrap().parse().unwrap();
+    let record = h.store.get_account(&t1, &bsky).await.unwrap().unwrap();
+    let session_refresh = boxes().open_string(bsky.as_str(), "refresh_token", record.refresh_token.as_ref().unwrap());
+    secrets.push(("session refresh token".into(), session_refresh.unwrap().expose_secret().clone().into_bytes()));
+    let jwt = h.connect.access_token(&t1, &bsky).await.unwrap();
+    secrets.push(("session access token".into(), jwt.expose_secret().clone().into_bytes()));
+    h.clock.advance(time::Duration::hours(2));
+    let jwt2 = h.connect.access_token(&t1, &bsky).await.unwrap();
+    secrets.push(("refreshed session access token".into(), jwt2.expose_secret().clone().into_bytes()));
+    assert_eq!(pds.counts().refresh_session, 1);
+    let record = h.store.get_account(&t1, &bsky).await.unwrap().unwrap();
+    let rotated = boxes().open_string(bsky.as_str(), "refresh_token", record.refresh_token.as_ref().unwrap());
+    secrets.push(("rotated session refresh token".into(), rotated.unwrap().expose_secret().clone().into_bytes()));
+    let r = h.req(Method::DELETE, &format!("/v1/accounts/{bsky}"), Some(KEY1), None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(pds.counts().delete_session, 1);
+
     let log = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
     // Positive controls: the capture saw our flow ids and the other targets.
     for id in &flow_ids {
@@ -240,7 +282,8 @@ async fn no_secret_token_code_verifier_or_key_ever_reaches_a_trace_log() {
         assert!(log.contains(target), "no line from {target} was captured");
     }
     // Prefix scans catch any mock token or code, even ones not collected above.
-    for prefix in ["mock_at_", "mock_rt_", "mock_code_"] {
+    // ("eyJ0eXAiOi" is the base64url of `{"typ":`, how every session JWT starts.)
+    for prefix in ["mock_at_", "mock_rt_", "mock_code_", "eyJ0eXAiOi"] {
         assert!(!log.contains(prefix), "a {prefix}… value leaked into the logs");
     }
     for (what, secret) in &secrets {

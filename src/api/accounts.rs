@@ -7,11 +7,12 @@ use super::json::{self, Query};
 use crate::connect::Connect;
 use crate::error::Error;
 use crate::ids::{AccountId, AppId, ExternalId, ProviderId, TenantId};
-use crate::model::NewAccount;
+use crate::model::{NewAccount, NewAppPasswordAccount};
 use crate::secret::Secret;
 use crate::store::AccountFilter;
 
-const ACCOUNT_FIELDS: &[&str] = &["provider", "access_token", "refresh_token", "expires_at", "app_id", "external_id"];
+const ACCOUNT_FIELDS: &[&str] =
+    &["provider", "access_token", "refresh_token", "expires_at", "app_id", "external_id", "identifier", "app_password"];
 
 fn account_id(id: &str) -> Result<AccountId, Error> {
     id.parse().map_err(|_| Error::not_found("account"))
@@ -48,6 +49,37 @@ impl Connect {
     ) -> Result<Response<Bytes>, Error> {
         let obj = json::json_object(&parts.headers, body, self.inner.max_body_bytes)?;
         json::only_fields(&obj, ACCOUNT_FIELDS)?;
+        let identifier = json::field::<String>(&obj, "identifier", "a string")?;
+        let app_password = json::field::<String>(&obj, "app_password", "a string")?.map(Secret::new);
+        let access_token = json::field::<String>(&obj, "access_token", "a string")?.map(Secret::new);
+        let provider: String = json::required(&obj, "provider", "a string")?;
+        let external_id = match json::field::<String>(&obj, "external_id", "a string")? {
+            None => None,
+            Some(s) => Some(s.parse::<ExternalId>().map_err(|e| Error::validation(e.to_string()))?),
+        };
+        if identifier.is_some() || app_password.is_some() {
+            if access_token.is_some() {
+                return Err(Error::validation("access_token and app_password are mutually exclusive"));
+            }
+            let (Some(identifier), Some(app_password)) = (identifier, app_password) else {
+                return Err(Error::validation("identifier and app_password must be given together"));
+            };
+            if ["refresh_token", "expires_at", "app_id"].iter().any(|f| obj.get(*f).is_some_and(|v| !v.is_null())) {
+                return Err(Error::validation(
+                    "refresh_token, expires_at and app_id do not apply to an app-password registration",
+                ));
+            }
+            let mut new = NewAppPasswordAccount::new(provider, identifier, app_password);
+            new.external_id = external_id;
+            let account = self.register_app_password_account(tenant, new).await?;
+            return Ok(json::json(StatusCode::CREATED, &account));
+        }
+        let Some(access_token) = access_token else {
+            return Err(Error::validation(
+                "field `access_token` is required (or, for app-password providers such as bluesky, \
+                 identifier and app_password)",
+            ));
+        };
         let expires_at = match json::field::<String>(&obj, "expires_at", "an RFC 3339 time")? {
             None => None,
             Some(s) => Some(
@@ -59,13 +91,9 @@ impl Connect {
             None => None,
             Some(s) => Some(s.parse::<AppId>().map_err(|_| Error::not_found("app"))?),
         };
-        let external_id = match json::field::<String>(&obj, "external_id", "a string")? {
-            None => None,
-            Some(s) => Some(s.parse::<ExternalId>().map_err(|e| Error::validation(e.to_string()))?),
-        };
         let new = NewAccount {
-            provider: json::required(&obj, "provider", "a string")?,
-            access_token: Secret::new(json::required::<String>(&obj, "access_token", "a string")?),
+            provider,
+            access_token,
             refresh_token: json::field::<String>(&obj, "refresh_token", "a string")?.map(Secret::new),
             expires_at,
             app_id,

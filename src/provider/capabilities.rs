@@ -16,6 +16,9 @@ use super::TokenAuth;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Capabilities {
+    /// How an account is connected: the OAuth flow (`start`, then the callback), or an app
+    /// password given to `POST /accounts` (Bluesky).
+    pub login: LoginMethod,
     /// Whether the authorize request carries a PKCE S256 challenge (and the exchange the
     /// verifier).
     pub pkce: bool,
@@ -52,6 +55,7 @@ impl Capabilities {
     /// unknown.
     pub fn unknown(pkce: bool) -> Self {
         Self {
+            login: LoginMethod::OAuth2,
             pkce,
             client_auth: ClientAuth::Basic,
             scope_separator: " ".to_owned(),
@@ -65,6 +69,21 @@ impl Capabilities {
             target_selection: None,
         }
     }
+}
+
+/// How an account of a provider is connected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub enum LoginMethod {
+    /// The OAuth 2.0 authorization-code flow: `GET /oauth/{provider}/start`, consent at the
+    /// provider, then the callback. `POST /accounts` also takes a token obtained elsewhere.
+    #[serde(rename = "oauth2")]
+    OAuth2,
+    /// An app password (`POST /accounts` with `identifier` and `app_password`): Connect
+    /// creates a session at the provider, stores its tokens and forgets the password. There
+    /// is no OAuth flow and no OAuth app (`start` answers `validation_failed`).
+    #[serde(rename = "app_password")]
+    AppPassword,
 }
 
 /// How the client authenticates at the token endpoint.
@@ -134,6 +153,14 @@ pub enum RefreshModel {
         /// refuse tokens under 24 hours old).
         min_age_secs: Option<u64>,
     },
+    /// A session refresh with the refresh token as the credential and no client
+    /// authentication (AT Protocol `com.atproto.server.refreshSession`, `Authorization:
+    /// Bearer {refreshJwt}`), through [`Provider::refresh`](super::Provider::refresh).
+    /// Such accounts have no app; revocation ends the session with the refresh token.
+    Session {
+        /// Whether each refresh returns a new refresh token.
+        rotation: Rotation,
+    },
     /// No renewal: the user reconnects before the token expires.
     None,
 }
@@ -197,7 +224,8 @@ mod tests {
                 "youtube",
                 "tiktok",
                 "pinterest",
-                "reddit"
+                "reddit",
+                "bluesky"
             ]
         );
     }
@@ -208,6 +236,20 @@ mod tests {
             let caps = p.capabilities();
             let id = p.id().to_string();
             assert_eq!(caps.pkce, p.uses_pkce(), "{id}");
+            if caps.login == LoginMethod::AppPassword {
+                // No OAuth flow: no authorize URL, no PKCE, no scopes.
+                let request = crate::provider::AuthorizeRequest {
+                    client_id: CLIENT_ID,
+                    redirect_uri: REDIRECT_URI,
+                    scopes: &[],
+                    state: "s",
+                    code_challenge: None,
+                };
+                assert_eq!(p.authorize_url(&request).unwrap_err().kind(), ProviderErrorKind::Unsupported, "{id}");
+                assert!(!caps.pkce && p.default_scopes().is_empty(), "{id}");
+                continue;
+            }
+            assert_eq!(caps.login, LoginMethod::OAuth2, "{id}");
             let (_, pairs) = authorize(p.as_ref());
             assert_eq!(param(&pairs, "code_challenge").is_some(), caps.pkce, "{id}: PKCE");
             assert_eq!(param(&pairs, &caps.client_id_param), Some(CLIENT_ID), "{id}: client id parameter");
@@ -236,6 +278,10 @@ mod tests {
         for p in builtins() {
             let caps = p.capabilities();
             let id = p.id().to_string();
+            if caps.login == LoginMethod::AppPassword {
+                app_password_row_matches(p.as_ref(), &caps).await;
+                continue;
+            }
             let (http, seen) = replay(&[(200, ANSWER), (200, ANSWER)]);
             let s = secret();
             let verifier = token("v".repeat(43).as_str());
@@ -277,6 +323,7 @@ mod tests {
                     );
                     assert_eq!(caps.refresh_token, RefreshTokenRequirement::Never, "{id}");
                 }
+                RefreshModel::Session { .. } => panic!("{id}: only app-password providers refresh sessions"),
                 RefreshModel::None => panic!("{id}: no built-in provider lacks renewal"),
             }
             assert_eq!(sent.len(), 1, "{id}: exactly one renewal request");
@@ -285,6 +332,45 @@ mod tests {
             let revoked = p.revoke(ctx(&http, &s), &token("a1")).await;
             assert_eq!(revoked.is_ok(), caps.revocation, "{id}: revocation");
             assert_eq!(requests(&seen).len(), usize::from(caps.revocation), "{id}");
+        }
+    }
+
+    /// An app-password provider's row against its behaviour: a session login, no code
+    /// exchange, a session refresh with the refresh token as bearer and no client
+    /// credentials (rotating), revocation with the refresh token.
+    async fn app_password_row_matches(p: &dyn Provider, caps: &Capabilities) {
+        let id = p.id().to_string();
+        let session = serde_json::json!({
+            "did": "did:plc:abc", "handle": "a.test", "accessJwt": "a.e30.s", "refreshJwt": "r2"
+        })
+        .to_string();
+        assert_eq!(caps.client_auth, ClientAuth::None, "{id}");
+        assert_eq!(caps.refresh_token, RefreshTokenRequirement::Always, "{id}");
+        let (http, seen) = replay(&[(200, &session), (500, ""), (200, &session), (200, "")]);
+        let s = secret();
+        let login = p.create_session(&http, "a.test", &token("abcd-efgh-ijkl-mnop")).await.unwrap();
+        assert!(login.tokens.refresh_token.is_some(), "{id}");
+        let exchanged = p.exchange_code(ctx(&http, &s), "code", REDIRECT_URI, None).await;
+        assert_eq!(exchanged.unwrap_err().kind(), ProviderErrorKind::Unsupported, "{id}");
+        let refreshed = p.refresh(ctx(&http, &s), &token("r1")).await.unwrap();
+        assert_eq!(
+            refreshed.refresh_token.is_some(),
+            caps.refresh == RefreshModel::Session { rotation: Rotation::Always },
+            "{id}: rotation"
+        );
+        assert_eq!(
+            p.reexchange(ctx(&http, &s), &token("a0")).await.unwrap_err().kind(),
+            ProviderErrorKind::Unsupported
+        );
+        let revoked = p.revoke(ctx(&http, &s), &token("r2")).await;
+        assert_eq!(revoked.is_ok(), caps.revocation, "{id}: revocation");
+        let sent = requests(&seen);
+        assert_eq!(sent.len(), 4, "{id}: login, profile, refresh, revoke");
+        for request in &sent[2..] {
+            let auth = header(request, "authorization").unwrap();
+            assert!(auth.starts_with("Bearer r"), "{id}: the refresh token is the credential");
+            assert!(!auth.contains(CLIENT_SECRET) && !header(request, "authorization").unwrap().starts_with("Basic"));
+            assert!(request.body().is_empty(), "{id}: no client credentials in a body");
         }
     }
 
@@ -303,5 +389,11 @@ mod tests {
         assert_eq!(json["refresh"], serde_json::json!({"kind": "reexchange", "min_age_secs": 86400}));
         assert_eq!(json["long_lived_exchange"], true);
         assert_eq!(json["target_selection"], serde_json::Value::Null);
+        assert_eq!(json["login"], "oauth2");
+        let json = serde_json::to_value(crate::provider::BlueskyProvider::new().capabilities()).unwrap();
+        assert_eq!(json["login"], "app_password");
+        assert_eq!(json["client_auth"], "none");
+        assert_eq!(json["refresh"], serde_json::json!({"kind": "session", "rotation": "always"}));
+        assert_eq!(json["refresh_token"], serde_json::json!({"kind": "always"}));
     }
 }

@@ -27,6 +27,7 @@ pub(crate) const BUILTIN_PROVIDERS: &[&str] = &[
     "tiktok",
     "pinterest",
     "reddit",
+    "bluesky",
 ];
 
 /// One `[[providers]]` entry: a generic OAuth 2.0 provider, or endpoint overrides of a
@@ -35,9 +36,10 @@ pub(crate) const BUILTIN_PROVIDERS: &[&str] = &[
 /// A generic provider needs `authorize_url`, `token_url`, `userinfo_url` and a
 /// `[providers.profile]` table with at least `id`; everything else has a default. An entry
 /// whose `id` names a built-in provider (`x`, `linkedin`, `facebook`, `instagram`,
-/// `instagram_facebook`, `threads`, `youtube`, `tiktok`, `pinterest`, `reddit`) may only give
+/// `instagram_facebook`, `threads`, `youtube`, `tiktok`, `pinterest`, `reddit`, `bluesky`) may only give
 /// endpoint URLs (`authorize_url`, `token_url`, `userinfo_url`, `revoke_url`, and for the Meta
-/// providers `exchange_url` and `refresh_url`); the built-in keeps everything else, so a test
+/// providers `exchange_url` and `refresh_url`; `bluesky` takes `service_url` alone, its
+/// XRPC endpoints follow from it); the built-in keeps everything else, so a test
 /// or a staging setup can point a real provider's adapter at a local server.
 ///
 /// Every endpoint must be an `https` URL without userinfo or fragment; `http` is accepted
@@ -89,6 +91,9 @@ pub struct ProviderConfig {
     /// Built-in Meta providers only: the re-exchange (refresh) endpoint
     /// (`ig_refresh_token`, `th_refresh_token`; Facebook's is `exchange_url`'s).
     pub refresh_url: Option<String>,
+    /// Built-in `bluesky` only: the AT Protocol service its XRPC calls go to (a PDS or
+    /// Bluesky's entryway). Default `https://bsky.social`.
+    pub service_url: Option<String>,
     /// The RFC 9207 issuer identifier the provider sends as `iss` on its callback.
     pub issuer: Option<String>,
     /// Whether the provider always sends `iss`, so a callback without it is refused
@@ -156,6 +161,13 @@ impl ProviderConfig {
     #[must_use]
     pub fn with_refresh_url(mut self, url: impl Into<String>) -> Self {
         self.refresh_url = Some(url.into());
+        self
+    }
+
+    /// Sets the AT Protocol service URL (built-in `bluesky` only).
+    #[must_use]
+    pub fn with_service_url(mut self, url: impl Into<String>) -> Self {
+        self.service_url = Some(url.into());
         self
     }
 
@@ -235,6 +247,7 @@ impl ProviderConfig {
             revoke_url: _,
             exchange_url: _,
             refresh_url: _,
+            service_url: _,
             issuer,
             requires_iss,
             scopes,
@@ -406,6 +419,10 @@ fn builtin_provider(id: &str, overrides: Option<&ProviderConfig>) -> Result<Arc<
         "tiktok" => with_overrides(super::tiktok::provider(), overrides),
         "pinterest" => with_overrides(super::pinterest::provider(), overrides),
         "reddit" => with_overrides(super::reddit::provider(), overrides),
+        "bluesky" => Ok(Arc::new(match overrides {
+            Some(config) => super::BlueskyProvider::with_overrides(config)?,
+            None => super::BlueskyProvider::new(),
+        })),
         // Every id of BUILTIN_PROVIDERS has an arm above (a test checks it).
         _ => Err(provider_error(id, "built-in provider is not available in this build")),
     }
@@ -679,7 +696,8 @@ mod tests {
     #[tokio::test]
     async fn every_built_in_provider_takes_endpoint_overrides_and_keeps_the_rest() {
         use crate::provider::fixtures::*;
-        for &id in BUILTIN_PROVIDERS {
+        // Bluesky has no OAuth endpoints to override (see the next test).
+        for &id in BUILTIN_PROVIDERS.iter().filter(|&&id| id != super::super::bluesky::ID) {
             let base = "http://127.0.0.1:4000";
             let config = ProviderConfig::new(id)
                 .with_authorize_url(format!("{base}/authorize"))
@@ -715,5 +733,31 @@ mod tests {
         assert!(refused.unwrap_err().to_string().contains("scopes"));
         let refused = build_registry(&[generic("acme").with_refresh_url("https://a.example/r")]);
         assert!(refused.unwrap_err().to_string().contains("built-in"));
+    }
+
+    #[tokio::test]
+    async fn bluesky_takes_a_service_url_and_nothing_else() {
+        use crate::provider::fixtures::*;
+        let config = ProviderConfig::new("bluesky").with_service_url("http://127.0.0.1:4000");
+        let registry = build_registry(std::slice::from_ref(&config)).unwrap();
+        let p = registry.iter().find(|p| p.id().as_str() == "bluesky").unwrap();
+        assert_eq!(p.capabilities(), builtin_provider("bluesky", None).unwrap().capabilities());
+        let (http, seen) = replay(&[(500, "")]);
+        let _ = p.refresh(ctx(&http, &secret()), &token("r")).await;
+        assert_eq!(endpoint(&requests(&seen)[0]), "http://127.0.0.1:4000/xrpc/com.atproto.server.refreshSession");
+        for refused in [
+            ProviderConfig::new("bluesky").with_token_url("https://pds.example/t"),
+            ProviderConfig::new("bluesky").with_scopes(["atproto"]),
+            ProviderConfig::new("bluesky").with_service_url("http://pds.example"),
+            ProviderConfig::new("x").with_service_url("https://pds.example"),
+            ProviderConfig::new("reddit").with_service_url("https://pds.example"),
+            generic("acme").with_service_url("https://pds.example"),
+        ] {
+            let id = refused.id.clone();
+            assert!(build_registry(&[refused]).is_err(), "{id}");
+        }
+        let table: Table =
+            toml::from_str("[[providers]]\nid = \"bluesky\"\nservice_url = \"https://pds.example.com\"\n").unwrap();
+        assert!(build_registry(&table.providers).is_ok());
     }
 }

@@ -286,6 +286,9 @@ impl GenericProvider {
                 ),
             ));
         }
+        if config.service_url.is_some() {
+            return Err(provider_error(id, "service_url: only bluesky takes a service URL"));
+        }
         if let Some(url) = &config.authorize_url {
             self.authorize_url = parse_endpoint(id, "authorize_url", url)?.into();
             self.authorize_parsed = std::sync::OnceLock::new();
@@ -331,8 +334,11 @@ impl GenericProvider {
     pub fn from_config(config: &ProviderConfig) -> Result<Self, ConfigError> {
         let id = parse_provider_id(&config.id)?;
         let name = config.id.as_str();
-        if config.exchange_url.is_some() || config.refresh_url.is_some() {
-            return Err(provider_error(name, "exchange_url and refresh_url apply to built-in providers only"));
+        if config.exchange_url.is_some() || config.refresh_url.is_some() || config.service_url.is_some() {
+            return Err(provider_error(
+                name,
+                "exchange_url, refresh_url and service_url apply to built-in providers only",
+            ));
         }
         let required = |field: &str, value: &Option<String>| -> Result<Url, ConfigError> {
             match value {
@@ -841,7 +847,7 @@ fn basic_authorization(credentials: ClientCredentials<'_>) -> Result<HeaderValue
 }
 
 /// `Bearer <token>`, marked sensitive.
-fn bearer_authorization(token: &Secret<String>) -> Result<HeaderValue, ProviderError> {
+pub(super) fn bearer_authorization(token: &Secret<String>) -> Result<HeaderValue, ProviderError> {
     let value = Zeroizing::new(format!("Bearer {}", token.expose_secret()));
     sensitive_header(&value)
 }
@@ -853,7 +859,7 @@ fn sensitive_header(value: &str) -> Result<HeaderValue, ProviderError> {
     Ok(header)
 }
 
-fn request_not_built() -> ProviderError {
+pub(super) fn request_not_built() -> ProviderError {
     ProviderError::new(ProviderErrorKind::Transport, "the request could not be built")
 }
 

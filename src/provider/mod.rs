@@ -15,6 +15,7 @@ use crate::http_client::{HttpClient, HttpError};
 use crate::ids::ProviderId;
 use crate::secret::Secret;
 
+pub mod bluesky;
 mod capabilities;
 pub(crate) mod config;
 #[cfg(test)]
@@ -32,7 +33,10 @@ pub mod threads;
 pub mod tiktok;
 pub mod youtube;
 
-pub use capabilities::{Capabilities, ClientAuth, RefreshModel, RefreshTokenRequirement, Rotation, TargetType};
+pub use bluesky::BlueskyProvider;
+pub use capabilities::{
+    Capabilities, ClientAuth, LoginMethod, RefreshModel, RefreshTokenRequirement, Rotation, TargetType,
+};
 pub use config::{ProfilePointers, ProviderConfig, TokenAuth};
 pub use generic::GenericProvider;
 pub use x::XProvider;
@@ -100,6 +104,24 @@ pub struct Profile {
     pub display_name: Option<String>,
     /// The avatar URL.
     pub avatar_url: Option<String>,
+}
+
+/// A session created with an app password ([`Provider::create_session`]): its tokens and
+/// the account behind them.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PasswordSession {
+    /// The session's tokens (Bluesky: `accessJwt` and `refreshJwt`).
+    pub tokens: TokenSet,
+    /// The account (Bluesky: the DID as id, the handle as username).
+    pub profile: Profile,
+}
+
+impl PasswordSession {
+    /// A session.
+    pub fn new(tokens: TokenSet, profile: Profile) -> Self {
+        Self { tokens, profile }
+    }
 }
 
 /// What went wrong in a provider call.
@@ -265,7 +287,38 @@ pub trait Provider: fmt::Debug + Send + Sync + 'static {
         Err(ProviderError::new(ProviderErrorKind::Unsupported, "no re-exchange"))
     }
 
+    /// Creates a session from an identifier and an app password, for providers whose
+    /// [`Capabilities::login`] is [`LoginMethod::AppPassword`] (Bluesky). The password is
+    /// used for this one request and never kept. The default does nothing and says so.
+    ///
+    /// # Errors
+    /// [`ProviderErrorKind::Unsupported`] when the provider takes no app passwords;
+    /// [`ProviderErrorKind::Rejected`] when it refuses the login (the provider's error name,
+    /// such as `AuthenticationRequired` or `AuthFactorTokenRequired`, is
+    /// [`ProviderError::oauth_error`]); [`ProviderErrorKind::Unavailable`] for a 5xx or a
+    /// 429.
+    async fn create_session(
+        &self,
+        http: &dyn HttpClient,
+        identifier: &str,
+        password: &Secret<String>,
+    ) -> Result<PasswordSession, ProviderError> {
+        let _ = (http, identifier, password);
+        Err(ProviderError::new(ProviderErrorKind::Unsupported, "no app-password login"))
+    }
+
+    /// When an access token expires, for providers whose token responses carry no
+    /// `expires_in` but whose tokens say it themselves (Bluesky's JWTs). Only schedules the
+    /// refresh. The default knows nothing.
+    fn access_token_expires_at(&self, access_token: &Secret<String>) -> Option<time::OffsetDateTime> {
+        let _ = access_token;
+        None
+    }
+
     /// Revokes a token at the provider, where it can. The default does nothing and says so.
+    ///
+    /// `token` is the access token, except for providers whose [`Capabilities::refresh`] is
+    /// [`RefreshModel::Session`]: their session is ended with its refresh token.
     ///
     /// # Errors
     /// [`ProviderErrorKind::Unsupported`] when the provider has no revocation endpoint.

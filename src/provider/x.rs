@@ -112,6 +112,9 @@ impl XProvider {
                 ),
             ));
         }
+        if config.service_url.is_some() {
+            return Err(provider_error(ID, "service_url: only bluesky takes a service URL"));
+        }
         let mut x = Self::new();
         if let Some(url) = &config.authorize_url {
             x.inner.authorize_url = parse_endpoint(ID, "authorize_url", url)?.into();

@@ -33,6 +33,9 @@ const REVOKE_PATH: &str = "/oauth/revoke";
 const CONSENT_PATH: &str = "/oauth/consent";
 const AVATAR_PATH: &str = "/avatar.png";
 
+mod bluesky;
+use bluesky::{CREATE_SESSION_PATH, DELETE_SESSION_PATH, GET_PROFILE_PATH, REFRESH_SESSION_PATH};
+
 /// Largest request body the token and revocation endpoints read (413 above it).
 const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Lifetime of an authorization code.
@@ -143,6 +146,9 @@ pub struct MockConfig {
     /// `redirect_uri` with `code` and `state` (Allow) or `error=access_denied` and
     /// `state` (Deny). [`MockProvider::consent`] always auto-consents. Default `false`.
     pub interactive_consent: bool,
+    /// The app password the XRPC `createSession` accepts (with the current user's handle
+    /// or DID as identifier). Default `"abcd-efgh-ijkl-mnop"`.
+    pub app_password: String,
 }
 
 impl Default for MockConfig {
@@ -158,6 +164,7 @@ impl Default for MockConfig {
             rotate_refresh_tokens: true,
             issue_refresh_tokens: true,
             interactive_consent: false,
+            app_password: "abcd-efgh-ijkl-mnop".to_owned(),
         }
     }
 }
@@ -175,6 +182,7 @@ impl fmt::Debug for MockConfig {
             .field("rotate_refresh_tokens", &self.rotate_refresh_tokens)
             .field("issue_refresh_tokens", &self.issue_refresh_tokens)
             .field("interactive_consent", &self.interactive_consent)
+            .field("app_password", &"[redacted]")
             .finish()
     }
 }
@@ -184,6 +192,13 @@ impl MockConfig {
     #[must_use]
     pub fn with_client_id(mut self, client_id: impl Into<String>) -> Self {
         self.client_id = client_id.into();
+        self
+    }
+
+    /// Sets [`app_password`](Self::app_password).
+    #[must_use]
+    pub fn with_app_password(mut self, app_password: impl Into<String>) -> Self {
+        self.app_password = app_password.into();
         self
     }
 
@@ -320,6 +335,15 @@ pub struct MockBehavior {
     pub refresh_invalid_grant: bool,
     /// The `scope` of successful token responses (default: the requested scope).
     pub granted_scope: Option<String>,
+    /// Every XRPC endpoint (Bluesky) answers this status with an XRPC error body
+    /// (`RateLimitExceeded` for 429, `InternalServerError` for 5xx, `InvalidRequest`
+    /// otherwise).
+    pub xrpc_status: Option<u16>,
+    /// `createSession` answers `401 AuthFactorTokenRequired` (the account wants an emailed
+    /// sign-in code: a main password was given).
+    pub session_auth_factor_required: bool,
+    /// `refreshSession` answers `400 {"error":<this>}` (e.g. `ExpiredToken`).
+    pub refresh_session_error: Option<String>,
 }
 
 impl MockBehavior {
@@ -407,6 +431,27 @@ impl MockBehavior {
         self
     }
 
+    /// Sets [`xrpc_status`](Self::xrpc_status).
+    #[must_use]
+    pub fn with_xrpc_status(mut self, status: u16) -> Self {
+        self.xrpc_status = Some(status);
+        self
+    }
+
+    /// Sets [`session_auth_factor_required`](Self::session_auth_factor_required).
+    #[must_use]
+    pub fn with_session_auth_factor_required(mut self, on: bool) -> Self {
+        self.session_auth_factor_required = on;
+        self
+    }
+
+    /// Sets [`refresh_session_error`](Self::refresh_session_error).
+    #[must_use]
+    pub fn with_refresh_session_error(mut self, error: impl Into<String>) -> Self {
+        self.refresh_session_error = Some(error.into());
+        self
+    }
+
     /// Sets [`granted_scope`](Self::granted_scope).
     #[must_use]
     pub fn with_granted_scope(mut self, scope: impl Into<String>) -> Self {
@@ -435,6 +480,14 @@ pub struct MockCounts {
     pub revoke: u64,
     /// Posts to `/oauth/consent` (the interactive consent page's Allow and Deny).
     pub consent: u64,
+    /// XRPC `com.atproto.server.createSession` requests (Bluesky login).
+    pub create_session: u64,
+    /// XRPC `com.atproto.server.refreshSession` requests.
+    pub refresh_session: u64,
+    /// XRPC `com.atproto.server.deleteSession` requests.
+    pub delete_session: u64,
+    /// XRPC `app.bsky.actor.getProfile` requests.
+    pub get_profile: u64,
     /// Every request, including unknown paths.
     pub total: u64,
 }
@@ -494,6 +547,10 @@ pub enum MockError {
 /// | `GET /userinfo`, `GET /2/users/me` | `Authorization: Bearer`; the profile in [`MockProfileShape`]; `401 invalid_token` for an unknown, revoked or expired token. The query string is ignored. |
 /// | `POST /oauth/revoke` | RFC 7009: form `token=…` with client authentication; `200` for any token, which then stops working (revoking a refresh token also revokes the access tokens of its grant). |
 /// | `GET /avatar.png` | the default user's avatar, a small PNG. |
+/// | `POST /xrpc/com.atproto.server.createSession` | Bluesky's app-password login: JSON `{"identifier","password"}`; the identifier is the current user's handle ([`MockUser::username`]) or DID ([`MockUser::id`]), the password [`MockConfig::app_password`]. Answers `accessJwt` (a JWT whose `exp` follows [`MockProvider::set_clock`] and [`MockConfig::access_token_ttl`]), `refreshJwt`, `did`, `handle`, `email`, `active`. Errors in XRPC's shape: `401 AuthenticationRequired`, `401 AuthFactorTokenRequired`, `400 InvalidRequest`. |
+/// | `POST /xrpc/com.atproto.server.refreshSession` | `Authorization: Bearer {refreshJwt}`: a new `accessJwt` and `refreshJwt`; the used refresh token stops working (`400 ExpiredToken` when presented again, `400 InvalidToken` for an unknown one). |
+/// | `POST /xrpc/com.atproto.server.deleteSession` | `Authorization: Bearer {refreshJwt}`: ends the session (all its tokens). |
+/// | `GET /xrpc/app.bsky.actor.getProfile?actor=…` | `Authorization: Bearer {accessJwt}` (`400 ExpiredToken` once past its `exp`, `401 InvalidToken` unknown): `did`, `handle`, `displayName`, `avatar`, counts. |
 ///
 /// A known path with the wrong method gets `405`, anything else `404`. Request bodies are
 /// capped at 64 KiB (`413` above). Tokens look like `mock_at_…`, `mock_rt_…` and codes
@@ -714,6 +771,13 @@ impl MockProvider {
         state.refresh_tokens.clear();
     }
 
+    /// The clock the XRPC endpoints (Bluesky) read: the `iat` and `exp` of the JWTs they
+    /// issue and the expiry of access tokens they check. Default: the system clock. Give
+    /// it the `ManualClock` of the `Connect` under test so expiry lines up.
+    pub fn set_clock(&self, clock: Arc<dyn crate::Clock>) {
+        self.shared.lock().clock = clock;
+    }
+
     /// Makes every access token issued so far expired (refresh tokens keep working), for
     /// tests of refresh-on-expiry.
     pub fn expire_access_tokens(&self) {
@@ -747,6 +811,10 @@ struct State {
     /// Each code (or directly minted token) starts a grant "family"; every token derived
     /// from it carries the family, so replaying the code revokes all of them.
     next_family: u64,
+    /// The clock of the XRPC endpoints.
+    clock: Arc<dyn crate::Clock>,
+    /// Bluesky sessions.
+    bluesky: bluesky::Sessions,
 }
 
 struct CodeGrant {
@@ -804,6 +872,8 @@ impl State {
             refresh_tokens: HashMap::new(),
             consents: HashMap::new(),
             next_family: 0,
+            clock: Arc::new(crate::SystemClock),
+            bluesky: bluesky::Sessions::default(),
         }
     }
 
@@ -823,6 +893,10 @@ impl State {
             USERINFO_PATH | X_USERS_ME_PATH => counts.userinfo += 1,
             REVOKE_PATH => counts.revoke += 1,
             CONSENT_PATH => counts.consent += 1,
+            CREATE_SESSION_PATH => counts.create_session += 1,
+            REFRESH_SESSION_PATH => counts.refresh_session += 1,
+            DELETE_SESSION_PATH => counts.delete_session += 1,
+            GET_PROFILE_PATH => counts.get_profile += 1,
             _ => {}
         }
         if self.requests.len() >= MAX_RECORDED_REQUESTS {
@@ -920,6 +994,17 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
                 Err(response) => response,
             }
         }
+        (&Method::POST, CREATE_SESSION_PATH | REFRESH_SESSION_PATH | DELETE_SESSION_PATH) => {
+            shared.lock().record(method.as_str(), path, None);
+            match read_body(&parts.headers, body).await {
+                Ok(bytes) => shared.xrpc_procedure(path, &parts.headers, &bytes),
+                Err(response) => response,
+            }
+        }
+        (&Method::GET, GET_PROFILE_PATH) => {
+            shared.lock().record(method.as_str(), path, None);
+            shared.get_profile(&parts.headers, parts.uri.query())
+        }
         (&Method::POST, TOKEN_PATH | REVOKE_PATH) => {
             let body = read_body(&parts.headers, body).await;
             let grant_type = match (&body, path) {
@@ -947,6 +1032,8 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
                 (&Method::GET, AVATAR_PATH) => response(StatusCode::OK, "image/png", Bytes::from_static(AVATAR_PNG)),
                 (_, AUTHORIZE_PATH | USERINFO_PATH | X_USERS_ME_PATH | AVATAR_PATH) => method_not_allowed("GET"),
                 (_, TOKEN_PATH | REVOKE_PATH | CONSENT_PATH) => method_not_allowed("POST"),
+                (_, CREATE_SESSION_PATH | REFRESH_SESSION_PATH | DELETE_SESSION_PATH) => method_not_allowed("POST"),
+                (_, GET_PROFILE_PATH) => method_not_allowed("GET"),
                 _ => response(StatusCode::NOT_FOUND, "text/plain; charset=utf-8", "not found"),
             }
         }
@@ -2761,6 +2848,7 @@ mod tests {
                 revoke: 1,
                 consent: 0,
                 total: 6,
+                ..MockCounts::default()
             }
         );
         mock.reset_counts();

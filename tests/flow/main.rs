@@ -3,6 +3,7 @@
 //! adapter, SQLite at rest, and the demo host app end to end.
 #![cfg(all(feature = "axum", feature = "test-util", feature = "reqwest"))]
 
+mod bluesky;
 #[cfg(feature = "sqlite")]
 mod browser;
 #[cfg(feature = "sqlite")]
