@@ -273,9 +273,11 @@ pub use core::auth::{ApiKeyAuth, AuthError, Authenticator};
 #[doc(inline)]
 pub use error::{ConfigError, Error, ErrorCode, OAuthErrorReason};
 #[doc(inline)]
-pub use ids::{AccountId, AppId, ExternalId, FlowId, InvalidId, KeyId, ProviderId, TenantId};
+pub use ids::{AccountId, AppId, ExternalId, FlowId, InvalidId, KeyId, ProviderId, SelectionId, TenantId};
 #[doc(inline)]
-pub use model::{Account, App, AppPatch, List, NewAccount, NewApp, Revocation, StartParams, Started};
+pub use model::{
+    Account, App, AppPatch, List, NewAccount, NewApp, Revocation, Selection, SelectionChoice, StartParams, Started,
+};
 #[doc(inline)]
 pub use secret::Secret;
 

@@ -40,9 +40,10 @@ pub struct Capabilities {
     pub refresh_token_lifetime_secs: Option<u64>,
     /// Whether a token can be revoked at the provider (`DELETE /accounts/{id}` tries it).
     pub revocation: bool,
-    /// The kind of target the user picks after consent (Pages, organisations, boards), when
-    /// one identity can publish as several targets. Picking is not implemented yet: the
-    /// connected account is the identity (or the first target, see the provider's docs).
+    /// The kind of target the user picks after consent (Pages, organisations, Instagram
+    /// accounts, boards), when one identity can publish as several targets: a connect that
+    /// finds any redirects with `selection_id` instead of `connected` (see
+    /// [`Provider::list_targets`](super::Provider::list_targets)).
     pub target_selection: Option<TargetType>,
 }
 
@@ -153,11 +154,14 @@ pub enum Rotation {
     Unknown,
 }
 
-/// The kind of publishable target an identity can hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// The kind of publishable target an account is: the person who logged in, or one of the
+/// targets they picked after consent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum TargetType {
+    /// The identity that logged in (every account connected without a selection).
+    Person,
     /// A Facebook Page.
     Page,
     /// A LinkedIn organisation.
@@ -166,6 +170,31 @@ pub enum TargetType {
     InstagramAccount,
     /// A Pinterest board.
     Board,
+}
+
+impl TargetType {
+    /// The wire string (`person`, `page`, `organization`, `instagram_account`, `board`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Person => "person",
+            Self::Page => "page",
+            Self::Organization => "organization",
+            Self::InstagramAccount => "instagram_account",
+            Self::Board => "board",
+        }
+    }
+
+    /// Parses a wire string.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "person" => Some(Self::Person),
+            "page" => Some(Self::Page),
+            "organization" => Some(Self::Organization),
+            "instagram_account" => Some(Self::InstagramAccount),
+            "board" => Some(Self::Board),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -37,7 +37,8 @@ pub(crate) const BUILTIN_PROVIDERS: &[&str] = &[
 /// whose `id` names a built-in provider (`x`, `linkedin`, `facebook`, `instagram`,
 /// `instagram_facebook`, `threads`, `youtube`, `tiktok`, `pinterest`, `reddit`) may only give
 /// endpoint URLs (`authorize_url`, `token_url`, `userinfo_url`, `revoke_url`, and for the Meta
-/// providers `exchange_url` and `refresh_url`); the built-in keeps everything else, so a test
+/// providers `exchange_url` and `refresh_url`, and for those with target selection
+/// `targets_url`); the built-in keeps everything else, so a test
 /// or a staging setup can point a real provider's adapter at a local server.
 ///
 /// Every endpoint must be an `https` URL without userinfo or fragment; `http` is accepted
@@ -89,6 +90,11 @@ pub struct ProviderConfig {
     /// Built-in Meta providers only: the re-exchange (refresh) endpoint
     /// (`ig_refresh_token`, `th_refresh_token`; Facebook's is `exchange_url`'s).
     pub refresh_url: Option<String>,
+    /// Built-in providers with target selection only: the endpoint that lists the targets
+    /// (Facebook's and Instagram's `/me/accounts`, Pinterest's `/v5/boards`, LinkedIn's
+    /// `/rest/organizationAcls`; LinkedIn reads each organisation's name from
+    /// `/rest/organizations/{id}` on the same host).
+    pub targets_url: Option<String>,
     /// The RFC 9207 issuer identifier the provider sends as `iss` on its callback.
     pub issuer: Option<String>,
     /// Whether the provider always sends `iss`, so a callback without it is refused
@@ -149,6 +155,13 @@ impl ProviderConfig {
     #[must_use]
     pub fn with_exchange_url(mut self, url: impl Into<String>) -> Self {
         self.exchange_url = Some(url.into());
+        self
+    }
+
+    /// Sets the target listing endpoint (built-in providers with target selection only).
+    #[must_use]
+    pub fn with_targets_url(mut self, url: impl Into<String>) -> Self {
+        self.targets_url = Some(url.into());
         self
     }
 
@@ -235,6 +248,7 @@ impl ProviderConfig {
             revoke_url: _,
             exchange_url: _,
             refresh_url: _,
+            targets_url: _,
             issuer,
             requires_iss,
             scopes,
