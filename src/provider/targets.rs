@@ -202,7 +202,16 @@ impl GenericProvider {
                 .and_then(Value::as_str)
                 .and_then(|n| Url::parse(n).ok())
                 .filter(|n| same_endpoint(base, n))
-                .map(|n| Zeroizing::new(String::from(n)));
+                .map(|mut n| {
+                    // Our token, whatever the provider's URL carries.
+                    let kept: Vec<(String, String)> = n
+                        .query_pairs()
+                        .filter(|(k, _)| k != "access_token")
+                        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                        .collect();
+                    n.query_pairs_mut().clear().extend_pairs(kept).append_pair("access_token", token.expose_secret());
+                    Zeroizing::new(String::from(n))
+                });
         }
         Ok(targets)
     }
@@ -309,7 +318,7 @@ mod tests {
 
     /// `GET /me/accounts` (Facebook's fields), first page: two Pages, one without a token;
     /// `paging.next` on the same endpoint.
-    const PAGES_1: &str = r#"{"data":[{"id":"1011","name":"Ada's Bakery","username":"adasbakery","access_token":"EAAPage1","picture":{"data":{"url":"https://scontent.xx.fbcdn.net/p1.jpg"}}},{"id":"1012","name":"No task here","picture":{"data":{"url":"https://scontent.xx.fbcdn.net/p2.jpg"}}}],"paging":{"cursors":{"before":"QVFI","after":"QVFJ"},"next":"https://graph.facebook.com/v25.0/me/accounts?access_token=EAALong&fields=id%2Cname&limit=100&after=QVFJ"}}"#;
+    const PAGES_1: &str = r#"{"data":[{"id":"1011","name":"Ada's Bakery","username":"adasbakery","access_token":"EAAPage1","picture":{"data":{"url":"https://scontent.xx.fbcdn.net/p1.jpg"}}},{"id":"1012","name":"No task here","picture":{"data":{"url":"https://scontent.xx.fbcdn.net/p2.jpg"}}}],"paging":{"cursors":{"before":"QVFI","after":"QVFJ"},"next":"https://graph.facebook.com/v25.0/me/accounts?access_token=EAAOther&fields=id%2Cname&limit=100&after=QVFJ"}}"#;
     /// The second page; its `next` points elsewhere and is not followed.
     const PAGES_2: &str = r#"{"data":[{"id":"1013","name":"Ada's Shop","access_token":"EAAPage3","picture":{"data":{"url":"not a url"}}}],"paging":{"cursors":{"before":"QVFK","after":"QVFL"},"next":"https://evil.example/v25.0/me/accounts?after=QVFL"}}"#;
 
@@ -334,6 +343,7 @@ mod tests {
         assert_eq!(param(&q, "limit"), Some("100"));
         assert_eq!(param(&q, "access_token"), Some("EAALong"));
         assert_eq!(param(&query(&sent[1]), "after"), Some("QVFJ"));
+        assert_eq!(param(&query(&sent[1]), "access_token"), Some("EAALong"));
     }
 
     #[tokio::test]

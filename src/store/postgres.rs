@@ -376,6 +376,8 @@ impl Store for PostgresStore {
             .bind(account.token_expires_at.map(OffsetDateTime::unix_timestamp))
             .bind(account.connected_at.unix_timestamp())
             .bind(account.updated_at.unix_timestamp())
+            .bind(account.target_type.as_str())
+            .bind(account.parent_account_id.as_ref().map(AccountId::as_str))
             .fetch_optional(&self.pool)
             .await
             .map_err(insert_error)?;

@@ -21,6 +21,7 @@ mod openapi;
 mod postgres;
 mod providers;
 mod security;
+mod selection;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod x;
