@@ -1230,7 +1230,8 @@ impl Connect {
 
     /// Finishes a selection: each chosen target becomes an account (or, reconnecting,
     /// updates its account) with its own token (a Page token) or, for targets without one,
-    /// the person's tokens; its `target_type` says what it is and its `parent_account_id`
+    /// a copy of the person's access token (renewed through the person by
+    /// [`access_token`](Self::access_token)); its `target_type` says what it is and its `parent_account_id`
     /// names the person account. A selection can be chosen from once: a second call is
     /// `not_found`. Runs the `connected` or `reconnected` hook once per account.
     ///
@@ -1269,10 +1270,6 @@ impl Connect {
             .await?
             .ok_or_else(|| Error::not_found("selection"))?;
         let person_token = self.open_string(person.id.as_str(), FIELD_ACCESS_TOKEN, &person.access_token)?;
-        let person_refresh = match &person.refresh_token {
-            Some(sealed) => Some(self.open_string(person.id.as_str(), FIELD_REFRESH_TOKEN, sealed)?),
-            None => None,
-        };
         let mut accounts = Vec::new();
         for target in selection.targets.iter().filter(|t| target_ids.contains(&t.id)) {
             let (tokens, expires_at) = match &target.access_token {
@@ -1284,9 +1281,12 @@ impl Connect {
                     (tokens, None)
                 }
                 None => {
+                    // The person's access token, not its refresh token: the target renews
+                    // through the person (see `access_token`), so a rotating refresh token
+                    // lives in one row.
                     let tokens = TokenSet {
                         access_token: person_token.clone(),
-                        refresh_token: person_refresh.clone(),
+                        refresh_token: None,
                         expires_in: None,
                         scopes: None,
                     };
@@ -1382,7 +1382,8 @@ impl Connect {
     /// A valid access token for the account, refreshed first when it is expired or about to
     /// expire (one refresh at a time per account; concurrent callers share it, also across
     /// app instances sharing one store: the refresh holds the account's lease in the store,
-    /// and the others wait for the refreshed row).
+    /// and the others wait for the refreshed row). A picked target without tokens of its own
+    /// (a Pinterest board, a LinkedIn organisation) is renewed through its person account.
     ///
     /// # Errors
     /// `not_found`; `invalid_token` when the account is expired or revoked, or the provider
@@ -1393,6 +1394,51 @@ impl Connect {
     /// # Security
     /// The returned value is the live credential: keep it out of logs.
     pub async fn access_token(&self, tenant: &TenantId, id: &AccountId) -> Result<Secret<String>, Error> {
+        let account = self.inner.store.get_account(tenant, id).await?.ok_or_else(|| Error::not_found("account"))?;
+        if let Some(token) = self.usable_token(&account)? {
+            return Ok(token);
+        }
+        // A picked target that shares its person's token (a board, an organisation) renews
+        // through the person: one refresh token, refreshed in one place.
+        if account.refresh_token.is_none()
+            && let Some(parent) = account.parent_account_id.clone()
+            && let Some(token) = self.token_through_parent(account, &parent).await?
+        {
+            return Ok(token);
+        }
+        self.access_token_own(tenant, id).await
+    }
+
+    /// The person's valid token, copied into the target account that shares it; `None`
+    /// when the person account is gone.
+    async fn token_through_parent(
+        &self,
+        account: AccountRecord,
+        parent: &AccountId,
+    ) -> Result<Option<Secret<String>>, Error> {
+        let tenant = account.tenant.clone();
+        if self.inner.store.get_account(&tenant, parent).await?.is_none() {
+            return Ok(None);
+        }
+        // The person is never itself a picked target, so this does not recurse further.
+        let token = self.access_token_own(&tenant, parent).await?;
+        let Some(person) = self.inner.store.get_account(&tenant, parent).await? else { return Ok(Some(token)) };
+        let record = AccountRecord {
+            access_token: self.inner.secrets.seal(
+                account.id.as_str(),
+                FIELD_ACCESS_TOKEN,
+                token.expose_secret().as_bytes(),
+            ),
+            token_expires_at: person.token_expires_at,
+            updated_at: self.now(),
+            ..account
+        };
+        self.inner.store.update_account(&record).await?;
+        Ok(Some(token))
+    }
+
+    /// [`access_token`](Self::access_token) with the account's own tokens only.
+    async fn access_token_own(&self, tenant: &TenantId, id: &AccountId) -> Result<Secret<String>, Error> {
         let account = self.inner.store.get_account(tenant, id).await?.ok_or_else(|| Error::not_found("account"))?;
         if let Some(token) = self.usable_token(&account)? {
             return Ok(token);
