@@ -22,7 +22,13 @@
 //!    state is the credential). Connect checks the state, exchanges the code with the PKCE
 //!    verifier, reads the profile, stores the account with its tokens encrypted, and
 //!    redirects the browser to `return_url?connected={provider}&account_id={id}`, or
-//!    `return_url?oauth_error={reason}` (see [`OAuthErrorReason`]).
+//!    `return_url?oauth_error={reason}` (see [`OAuthErrorReason`]). When the login can
+//!    publish as several targets (Facebook Pages, Instagram business accounts, Pinterest
+//!    boards, LinkedIn organisations), the person is stored and the browser goes to
+//!    `return_url?selection_id=sel_…` instead: the host reads the targets with
+//!    `GET /v1/oauth/selections/{id}` ([`Connect::selection`]) and picks some with `POST`
+//!    ([`Connect::choose_targets`]) within 10 minutes; each becomes an account with a
+//!    `target_type` and a `parent_account_id`.
 //! 4. `GET /v1/accounts` ([`Connect::accounts`]) lists the connected accounts;
 //!    [`Connect::access_token`] hands out a fresh token to publish with (refreshing it when
 //!    it is near expiry), and [`Connect::disconnect`] (`DELETE /v1/accounts/{id}`) removes

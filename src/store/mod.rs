@@ -1,7 +1,7 @@
 //! Storage: the [`Store`] trait, its records, and the built-in stores.
 //!
-//! A store keeps three kinds of rows, each belonging to exactly one tenant: OAuth apps,
-//! connected accounts and pending flows. Secrets arrive already sealed ([`Sealed`]): a store
+//! A store keeps four kinds of rows, each belonging to exactly one tenant: OAuth apps,
+//! connected accounts, pending flows and pending target selections. Secrets arrive already sealed ([`Sealed`]): a store
 //! only ever sees ciphertext. Time is always passed in (from the injected `Clock`), never read
 //! from the database's `now()`, so every store agrees with the tests' manual clock.
 //!
@@ -366,7 +366,7 @@ impl StoreError {
     }
 }
 
-/// Persistence for apps, accounts and pending flows.
+/// Persistence for apps, accounts, pending flows and target selections.
 ///
 /// Every method that names a tenant only ever sees and touches that tenant's rows. All times
 /// are passed in by the caller. Implementations must be safe to share between tasks and, for
