@@ -1238,8 +1238,8 @@ impl Connect {
     /// # Errors
     /// `validation_failed` when `target_ids` is empty, repeats an id or names a target that
     /// is not in the selection (the selection stays pending); `not_found` for an unknown,
-    /// expired, already chosen or other tenant's selection, or when the person account was
-    /// deleted meanwhile; `server_error`.
+    /// expired, already chosen or other tenant's selection, or when the person account or
+    /// the app was deleted meanwhile; `server_error`.
     pub async fn choose_targets(
         &self,
         tenant: &TenantId,
@@ -1269,6 +1269,12 @@ impl Connect {
             .get_account(tenant, &selection.account_id)
             .await?
             .ok_or_else(|| Error::not_found("selection"))?;
+        if let Some(app_id) = &selection.app_id
+            && self.inner.store.get_app(tenant, app_id).await?.is_none()
+        {
+            // The app was deleted meanwhile: its credentials can renew nothing.
+            return Err(Error::not_found("selection"));
+        }
         let person_token = self.open_string(person.id.as_str(), FIELD_ACCESS_TOKEN, &person.access_token)?;
         let mut accounts = Vec::new();
         for target in selection.targets.iter().filter(|t| target_ids.contains(&t.id)) {
