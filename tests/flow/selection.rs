@@ -64,6 +64,11 @@ fn facebook(pages: Arc<AtomicUsize>, seen: Seen) -> impl dravo_connect::http_cli
                     .to_owned(),
             ),
             ("GET", "/v25.0/me/accounts") if query.contains(&format!("access_token={USER_TOKEN}")) => {
+                if query.contains("instagram_business_account") {
+                    // The Instagram fields: one of two Pages has a linked account.
+                    let body = r#"{"data":[{"id":"101","name":"Bakery (no IG)","access_token":"EAAPageNoIg"},{"id":"102","name":"Ada's Page","access_token":"EAAPageWithIg","instagram_business_account":{"id":"17841405822304914","username":"ada.codes","name":"Ada","profile_picture_url":"https://scontent.xx.fbcdn.net/ada.jpg"}}],"paging":{"cursors":{"before":"MTAx","after":"MTAy"}}}"#;
+                    (200, body.to_owned())
+                } else {
                 match pages.load(Ordering::SeqCst) {
                     // A Graph outage.
                     usize::MAX => (
@@ -72,6 +77,7 @@ fn facebook(pages: Arc<AtomicUsize>, seen: Seen) -> impl dravo_connect::http_cli
                             .to_owned(),
                     ),
                     n => (200, accounts_page(n, query.contains("after=QVFJ"))),
+                }
                 }
             }
             _ => (404, "{}".to_owned()),
@@ -109,18 +115,26 @@ async fn fb(pages: usize) -> Fb {
     let hooks = Recorder::default();
     let (p, s, r) = (pages.clone(), seen.clone(), hooks.clone());
     let h = H::with(MockConfig::default(), move |b| {
-        b.http_client(facebook(p, s)).hooks(r).provider_config(
-            ProviderConfig::new("facebook")
-                .with_token_url("http://127.0.0.1:9/v25.0/oauth/access_token")
-                .with_userinfo_url("http://127.0.0.1:9/v25.0/me")
-                .with_targets_url("http://127.0.0.1:9/v25.0/me/accounts")
-                .with_revoke_url("http://127.0.0.1:9/v25.0/me/permissions"),
-        )
+        b.http_client(facebook(p, s))
+            .hooks(r)
+            .provider_config(
+                ProviderConfig::new("facebook")
+                    .with_token_url("http://127.0.0.1:9/v25.0/oauth/access_token")
+                    .with_userinfo_url("http://127.0.0.1:9/v25.0/me")
+                    .with_targets_url("http://127.0.0.1:9/v25.0/me/accounts")
+                    .with_revoke_url("http://127.0.0.1:9/v25.0/me/permissions"),
+            )
+            .provider_config(
+                ProviderConfig::new("instagram_facebook")
+                    .with_token_url("http://127.0.0.1:9/v25.0/oauth/access_token")
+                    .with_userinfo_url("http://127.0.0.1:9/v25.0/me")
+                    .with_targets_url("http://127.0.0.1:9/v25.0/me/accounts"),
+            )
     })
     .await;
-    for key in [KEY1, KEY2] {
+    for (key, provider) in [(KEY1, "facebook"), (KEY2, "facebook"), (KEY1, "instagram_facebook")] {
         let body = json!({
-            "provider": "facebook",
+            "provider": provider,
             "client_id": "fb-app",
             "client_secret": "fb-secret",
             "allowed_return_urls": [RETURN],
@@ -134,11 +148,15 @@ async fn fb(pages: usize) -> Fb {
 impl Fb {
     /// Starts a Facebook connect for the tenant of `key` and comes back with a code.
     async fn connect(&self, key: &str) -> Resp {
-        let r = self.h.get(&format!("/v1/oauth/facebook/start?return_url={}", enc(RETURN)), Some(key)).await;
+        self.connect_to("facebook", key).await
+    }
+
+    async fn connect_to(&self, provider: &str, key: &str) -> Resp {
+        let r = self.h.get(&format!("/v1/oauth/{provider}/start?return_url={}", enc(RETURN)), Some(key)).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text());
         let authorize = url::Url::parse(r.json()["authorize_url"].as_str().unwrap()).unwrap();
         let state = authorize.query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
-        let r = self.h.callback(&format!("/v1/oauth/facebook/callback?code=AQDcode&state={}", enc(&state))).await;
+        let r = self.h.callback(&format!("/v1/oauth/{provider}/callback?code=AQDcode&state={}", enc(&state))).await;
         assert_eq!(r.status, StatusCode::FOUND, "{}", r.text());
         r
     }
@@ -345,4 +363,29 @@ async fn the_selection_routes_need_a_key_and_answer_get_and_post_only() {
     }
     // Still pending after all that.
     assert_eq!(fb.h.get(&path, Some(KEY1)).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_instagram_through_facebook_connect_offers_the_linked_accounts_with_their_pages_tokens() {
+    let fb = fb(3).await;
+    let r = fb.connect_to("instagram_facebook", KEY1).await;
+    let selection = r.location_param("selection_id").unwrap_or_else(|| panic!("{}", r.location()));
+    let r = fb.h.get(&format!("/v1/oauth/selections/{selection}"), Some(KEY1)).await;
+    assert_no_token(&r);
+    assert_eq!(r.json()["provider"], "instagram_facebook");
+    assert_eq!(
+        r.json()["targets"],
+        json!([{"id":"17841405822304914","target_type":"instagram_account","username":"ada.codes","display_name":"Ada","avatar_url":"https://scontent.xx.fbcdn.net/ada.jpg"}])
+    );
+    let r = fb.choose(KEY1, &selection, json!(["17841405822304914"])).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let account = &r.json()["data"][0];
+    assert_eq!(account["target_type"], "instagram_account");
+    assert_eq!(account["username"], "ada.codes");
+    let person =
+        fb.h.get(&format!("/v1/accounts/{}", account["parent_account_id"].as_str().unwrap()), Some(KEY1)).await;
+    assert_eq!(person.json()["provider_account_id"], "10158012345678901");
+    assert_eq!(person.json()["target_type"], "person");
+    let id = account["id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(fb.h.connect.access_token(&tenant("t1"), &id).await.unwrap().expose_secret(), "EAAPageWithIg");
 }
