@@ -332,5 +332,38 @@ mod tests {
         assert_eq!(json["refresh"], serde_json::json!({"kind": "reexchange", "min_age_secs": 86400}));
         assert_eq!(json["long_lived_exchange"], true);
         assert_eq!(json["target_selection"], serde_json::Value::Null);
+        let caps = crate::provider::instagram_facebook::provider().capabilities();
+        assert_eq!(serde_json::to_value(&caps).unwrap()["target_selection"], "instagram_account");
+        for t in [
+            TargetType::Person,
+            TargetType::Page,
+            TargetType::Organization,
+            TargetType::InstagramAccount,
+            TargetType::Board,
+        ] {
+            assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
+            assert_eq!(TargetType::parse(t.as_str()), Some(t));
+        }
+        assert_eq!(TargetType::parse("Page"), None);
+    }
+
+    #[tokio::test]
+    async fn every_provider_with_target_selection_lists_targets_and_no_other_does() {
+        let tokens = crate::provider::TokenSet {
+            access_token: token("a1"),
+            refresh_token: None,
+            expires_in: None,
+            // LinkedIn lists organisations only with an organisation scope.
+            scopes: Some(vec!["w_organization_social".to_owned()]),
+        };
+        let person = crate::provider::Profile { id: "p".into(), username: None, display_name: None, avatar_url: None };
+        for p in builtins() {
+            let id = p.id().to_string();
+            let (http, seen) = replay(&[(200, r#"{"data":[],"items":[],"elements":[]}"#)]);
+            let targets = p.list_targets(&http, &tokens, &person).await.unwrap();
+            assert!(targets.is_empty(), "{id}");
+            let asked = requests(&seen).len();
+            assert_eq!(asked > 0, p.capabilities().target_selection.is_some(), "{id}: {asked} requests");
+        }
     }
 }
