@@ -21,18 +21,19 @@ use crate::core::state::StateSigner;
 use crate::error::{ConfigError, Error, ErrorCode, OAuthErrorReason};
 use crate::hooks::{RefreshEvent, RefreshFailure};
 use crate::http_client::HttpClient;
-use crate::ids::{AccountId, AppId, ExternalId, FlowId, KeyId, ProviderId, TenantId};
+use crate::ids::{AccountId, AppId, ExternalId, FlowId, KeyId, ProviderId, SelectionId, TenantId};
 use crate::model::{
-    Account, App, AppPatch, List, NewAccount, NewApp, NewAppPasswordAccount, Revocation, StartParams, Started,
+    Account, App, AppPatch, List, NewAccount, NewApp, NewAppPasswordAccount, Revocation, Selection, StartParams,
+    Started,
 };
 use crate::provider::{
     AuthorizeRequest, ClientCredentials, LoginMethod, Profile, Provider, ProviderConfig, ProviderContext,
-    ProviderError, ProviderErrorKind, RefreshModel, TokenSet,
+    ProviderError, ProviderErrorKind, RefreshModel, Target, TargetType, TokenSet,
 };
 use crate::secret::Secret;
 use crate::store::{
     AccountFilter, AccountRecord, AccountStatus, AppRecord, Cursor, DeleteApp, InsertAccount, PageRequest, PendingFlow,
-    Store, TakeFlow,
+    SelectionRecord, SelectionTarget, Store, TakeFlow,
 };
 
 mod lease;
@@ -44,6 +45,13 @@ pub(crate) const FIELD_CLIENT_SECRET: &str = "client_secret";
 pub(crate) const FIELD_ACCESS_TOKEN: &str = "access_token";
 pub(crate) const FIELD_REFRESH_TOKEN: &str = "refresh_token";
 pub(crate) const FIELD_PKCE_VERIFIER: &str = "pkce_verifier";
+/// The field label of a selection target's own token (followed by the target's id).
+pub(crate) const FIELD_TARGET_TOKEN: &str = "target_access_token:";
+
+/// How long a target selection can be read and chosen from after the callback.
+pub(crate) const SELECTION_TTL: time::Duration = time::Duration::minutes(10);
+/// Targets a selection holds at most (more are dropped, in the provider's order).
+const MAX_TARGETS: usize = 500;
 
 /// Access tokens this close to expiry are refreshed before being handed out.
 const REFRESH_MARGIN: time::Duration = time::Duration::seconds(60);
@@ -459,7 +467,7 @@ pub(crate) struct CallbackParams {
 }
 
 /// Parameter names the callback adds to the return URL (and removes from it first).
-const OUR_PARAMS: [&str; 3] = ["connected", "account_id", "oauth_error"];
+const OUR_PARAMS: [&str; 4] = ["connected", "account_id", "oauth_error", "selection_id"];
 
 fn with_params(mut url: Url, params: &[(&str, &str)]) -> Url {
     let kept: Vec<(String, String)> = url
@@ -992,6 +1000,16 @@ impl Connect {
                 return fail(OAuthErrorReason::ProfileFetchFailed);
             }
         };
+        let targets = match p.capabilities().target_selection {
+            Some(_) => match p.list_targets(self.inner.http.as_ref(), &tokens, &profile).await {
+                Ok(targets) => targets,
+                Err(e) => {
+                    tracing::warn!(flow_id = %flow_key, error = %e, "listing the targets failed");
+                    return fail(OAuthErrorReason::ProviderError);
+                }
+            },
+            None => Vec::new(),
+        };
         let saved = self
             .save_account(SaveAccount {
                 tenant: &flow.tenant,
@@ -1002,21 +1020,72 @@ impl Connect {
                 requested_scopes: flow.scopes.clone(),
                 tokens,
                 expires_at: None,
+                target_type: TargetType::Person,
+                parent_account_id: None,
             })
             .await;
-        match saved {
-            Ok((account, created)) => {
-                tracing::info!(flow_id = %flow_key, account_id = %account.id, provider = %provider, "account connected");
-                self.account_saved_hook(&flow.tenant, &account, created).await;
-                CallbackOutcome::Redirect(with_params(
-                    destination,
-                    &[("connected", provider.as_str()), ("account_id", account.id.as_str())],
-                ))
-            }
+        let (account, created) = match saved {
+            Ok(saved) => saved,
             Err(e) => {
                 tracing::error!(flow_id = %flow_key, error = ?e, "storing the account failed");
-                fail(OAuthErrorReason::ServerError)
+                return fail(OAuthErrorReason::ServerError);
             }
+        };
+        tracing::info!(flow_id = %flow_key, account_id = %account.id, provider = %provider, "account connected");
+        self.account_saved_hook(&flow.tenant, &account, created).await;
+        if targets.is_empty() {
+            return CallbackOutcome::Redirect(with_params(
+                destination,
+                &[("connected", provider.as_str()), ("account_id", account.id.as_str())],
+            ));
+        }
+        let selection = self.selection_record(&account, targets);
+        if let Err(e) = self.inner.store.insert_selection(&selection).await {
+            tracing::error!(flow_id = %flow_key, error = %e, "storing the selection failed");
+            return fail(OAuthErrorReason::ServerError);
+        }
+        tracing::info!(
+            flow_id = %flow_key,
+            selection_id = %selection.id,
+            targets = selection.targets.len(),
+            "targets await selection"
+        );
+        CallbackOutcome::Redirect(with_params(destination, &[("selection_id", selection.id.as_str())]))
+    }
+
+    /// A new selection of `targets` found through the person `account`, their own tokens
+    /// sealed under the selection's id.
+    fn selection_record(&self, account: &AccountRecord, targets: Vec<Target>) -> SelectionRecord {
+        let now = self.now();
+        let id = SelectionId::generate();
+        let mut seen = std::collections::HashSet::new();
+        let targets = targets
+            .into_iter()
+            .filter(|t| seen.insert(t.id.clone()))
+            .take(MAX_TARGETS)
+            .map(|t| SelectionTarget {
+                access_token: t.access_token.as_ref().map(|token| {
+                    let field = format!("{FIELD_TARGET_TOKEN}{}", t.id);
+                    self.inner.secrets.seal(id.as_str(), &field, token.expose_secret().as_bytes())
+                }),
+                id: t.id,
+                target_type: t.target_type,
+                username: t.username,
+                display_name: t.display_name,
+                avatar_url: t.avatar_url,
+            })
+            .collect();
+        SelectionRecord {
+            id,
+            tenant: account.tenant.clone(),
+            provider: account.provider.clone(),
+            app_id: account.app_id.clone(),
+            account_id: account.id.clone(),
+            external_id: account.external_id.clone(),
+            targets,
+            created_at: now,
+            expires_at: now + SELECTION_TTL,
+            consumed_at: None,
         }
     }
 
@@ -1089,6 +1158,8 @@ impl Connect {
                     status: AccountStatus::Active,
                     token_expires_at: expires_at,
                     updated_at: now,
+                    target_type: s.target_type,
+                    parent_account_id: s.parent_account_id.clone(),
                     ..existing
                 };
                 if store.update_account(&record).await? {
@@ -1121,6 +1192,8 @@ impl Connect {
                     token_expires_at: expires_at,
                     connected_at: now,
                     updated_at: now,
+                    target_type: s.target_type,
+                    parent_account_id: s.parent_account_id.clone(),
                 };
             match store.insert_account(&record).await? {
                 InsertAccount::Inserted => return Ok((record, true)),
@@ -1210,6 +1283,8 @@ impl Connect {
                     scopes: None,
                 },
                 expires_at: new.expires_at.map(whole_seconds),
+                target_type: TargetType::Person,
+                parent_account_id: None,
             })
             .await?;
         self.account_saved_hook(tenant, &record, created).await;
@@ -1269,6 +1344,8 @@ impl Connect {
                 requested_scopes: Vec::new(),
                 tokens: session.tokens,
                 expires_at,
+                target_type: TargetType::Person,
+                parent_account_id: None,
             })
             .await?;
         tracing::info!(account_id = %record.id, provider = %provider_id, created, "account registered with an app password");
@@ -1282,6 +1359,126 @@ impl Connect {
 
     fn is_app_password_provider(&self, id: &ProviderId) -> bool {
         self.inner.providers.get(id).is_some_and(|p| p.capabilities().login == LoginMethod::AppPassword)
+    }
+
+    // ---------------------------------------------------------------- target selection
+
+    /// Reads a pending target selection: the targets a connect found (Pages,
+    /// organisations, Instagram accounts, boards), for the user to pick from. Never a token.
+    ///
+    /// # Errors
+    /// `not_found` for an unknown, expired (10 minutes after the callback), already chosen
+    /// or other tenant's selection; `server_error`.
+    pub async fn selection(&self, tenant: &TenantId, id: &SelectionId) -> Result<Selection, Error> {
+        let record = self
+            .inner
+            .store
+            .get_selection(tenant, id, self.now())
+            .await?
+            .ok_or_else(|| Error::not_found("selection"))?;
+        Ok(record.into())
+    }
+
+    /// Finishes a selection: each chosen target becomes an account (or, reconnecting,
+    /// updates its account) with its own token (a Page token) or, for targets without one,
+    /// a copy of the person's access token (renewed through the person by
+    /// [`access_token`](Self::access_token)); its `target_type` says what it is and its `parent_account_id`
+    /// names the person account. A selection can be chosen from once: a second call is
+    /// `not_found`. Runs the `connected` or `reconnected` hook once per account.
+    ///
+    /// # Errors
+    /// `validation_failed` when `target_ids` is empty, repeats an id or names a target that
+    /// is not in the selection (the selection stays pending); `not_found` for an unknown,
+    /// expired, already chosen or other tenant's selection, or when the person account or
+    /// the app was deleted meanwhile; `server_error`.
+    pub async fn choose_targets(
+        &self,
+        tenant: &TenantId,
+        id: &SelectionId,
+        target_ids: &[String],
+    ) -> Result<Vec<Account>, Error> {
+        let now = self.now();
+        let pending =
+            self.inner.store.get_selection(tenant, id, now).await?.ok_or_else(|| Error::not_found("selection"))?;
+        if target_ids.is_empty() {
+            return Err(Error::validation("target_ids must name at least one target"));
+        }
+        let mut unique = std::collections::HashSet::new();
+        for target_id in target_ids {
+            if !unique.insert(target_id.as_str()) {
+                return Err(Error::validation("target_ids must not repeat a target"));
+            }
+            if !pending.targets.iter().any(|t| &t.id == target_id) {
+                return Err(Error::validation("each of target_ids must be one of the selection's targets"));
+            }
+        }
+        let selection =
+            self.inner.store.take_selection(tenant, id, now).await?.ok_or_else(|| Error::not_found("selection"))?;
+        let person = self
+            .inner
+            .store
+            .get_account(tenant, &selection.account_id)
+            .await?
+            .ok_or_else(|| Error::not_found("selection"))?;
+        if let Some(app_id) = &selection.app_id
+            && self.inner.store.get_app(tenant, app_id).await?.is_none()
+        {
+            // The app was deleted meanwhile: its credentials can renew nothing.
+            return Err(Error::not_found("selection"));
+        }
+        let person_token = self.open_string(person.id.as_str(), FIELD_ACCESS_TOKEN, &person.access_token)?;
+        let mut accounts = Vec::new();
+        for target in selection.targets.iter().filter(|t| target_ids.contains(&t.id)) {
+            let (tokens, expires_at) = match &target.access_token {
+                Some(sealed) => {
+                    let field = format!("{FIELD_TARGET_TOKEN}{}", target.id);
+                    let token = self.open_string(selection.id.as_str(), &field, sealed)?;
+                    // Its own token (a Page token from a long-lived user token: no expiry).
+                    let tokens = TokenSet { access_token: token, refresh_token: None, expires_in: None, scopes: None };
+                    (tokens, None)
+                }
+                None => {
+                    // The person's access token, not its refresh token: the target renews
+                    // through the person (see `access_token`), so a rotating refresh token
+                    // lives in one row.
+                    let tokens = TokenSet {
+                        access_token: person_token.clone(),
+                        refresh_token: None,
+                        expires_in: None,
+                        scopes: None,
+                    };
+                    (tokens, person.token_expires_at)
+                }
+            };
+            let (record, created) = self
+                .save_account(SaveAccount {
+                    tenant,
+                    provider: &selection.provider,
+                    app_id: selection.app_id.clone(),
+                    external_id: selection.external_id.clone(),
+                    profile: Profile {
+                        id: target.id.clone(),
+                        username: target.username.clone(),
+                        display_name: target.display_name.clone(),
+                        avatar_url: target.avatar_url.clone(),
+                    },
+                    requested_scopes: person.scopes.clone(),
+                    tokens,
+                    expires_at,
+                    target_type: target.target_type,
+                    parent_account_id: Some(person.id.clone()),
+                })
+                .await?;
+            tracing::info!(
+                selection_id = %selection.id,
+                account_id = %record.id,
+                target_type = record.target_type.as_str(),
+                "target connected"
+            );
+            self.account_saved_hook(tenant, &record, created).await;
+            accounts.push(Account::from(record));
+        }
+        Ok(accounts)
     }
 
     /// Deletes an account (hard delete), first revoking its token at the provider where it
@@ -1371,7 +1568,8 @@ impl Connect {
     /// A valid access token for the account, refreshed first when it is expired or about to
     /// expire (one refresh at a time per account; concurrent callers share it, also across
     /// app instances sharing one store: the refresh holds the account's lease in the store,
-    /// and the others wait for the refreshed row).
+    /// and the others wait for the refreshed row). A picked target without tokens of its own
+    /// (a Pinterest board, a LinkedIn organisation) is renewed through its person account.
     ///
     /// # Errors
     /// `not_found`; `invalid_token` when the account is expired or revoked, or the provider
@@ -1382,6 +1580,51 @@ impl Connect {
     /// # Security
     /// The returned value is the live credential: keep it out of logs.
     pub async fn access_token(&self, tenant: &TenantId, id: &AccountId) -> Result<Secret<String>, Error> {
+        let account = self.inner.store.get_account(tenant, id).await?.ok_or_else(|| Error::not_found("account"))?;
+        if let Some(token) = self.usable_token(&account)? {
+            return Ok(token);
+        }
+        // A picked target that shares its person's token (a board, an organisation) renews
+        // through the person: one refresh token, refreshed in one place.
+        if account.refresh_token.is_none()
+            && let Some(parent) = account.parent_account_id.clone()
+            && let Some(token) = self.token_through_parent(account, &parent).await?
+        {
+            return Ok(token);
+        }
+        self.access_token_own(tenant, id).await
+    }
+
+    /// The person's valid token, copied into the target account that shares it; `None`
+    /// when the person account is gone.
+    async fn token_through_parent(
+        &self,
+        account: AccountRecord,
+        parent: &AccountId,
+    ) -> Result<Option<Secret<String>>, Error> {
+        let tenant = account.tenant.clone();
+        if self.inner.store.get_account(&tenant, parent).await?.is_none() {
+            return Ok(None);
+        }
+        // The person is never itself a picked target, so this does not recurse further.
+        let token = self.access_token_own(&tenant, parent).await?;
+        let Some(person) = self.inner.store.get_account(&tenant, parent).await? else { return Ok(Some(token)) };
+        let record = AccountRecord {
+            access_token: self.inner.secrets.seal(
+                account.id.as_str(),
+                FIELD_ACCESS_TOKEN,
+                token.expose_secret().as_bytes(),
+            ),
+            token_expires_at: person.token_expires_at,
+            updated_at: self.now(),
+            ..account
+        };
+        self.inner.store.update_account(&record).await?;
+        Ok(Some(token))
+    }
+
+    /// [`access_token`](Self::access_token) with the account's own tokens only.
+    async fn access_token_own(&self, tenant: &TenantId, id: &AccountId) -> Result<Secret<String>, Error> {
         let account = self.inner.store.get_account(tenant, id).await?.ok_or_else(|| Error::not_found("account"))?;
         if let Some(token) = self.usable_token(&account)? {
             return Ok(token);
@@ -1567,7 +1810,8 @@ impl Connect {
         Ok((Err(err), Some(RefreshEvent::Failed(record, RefreshFailure::Refused))))
     }
 
-    /// Deletes pending and consumed flows that expired more than an hour ago. [`start`](Self::start)
+    /// Deletes pending and consumed flows (and target selections) that expired more than an
+    /// hour ago, and returns how many rows went. [`start`](Self::start)
     /// already does this in the background at most once a minute (by the injected clock),
     /// so the flow table does not grow without bound; call it yourself for a host that
     /// starts no flows for long stretches.
@@ -1575,7 +1819,10 @@ impl Connect {
     /// # Errors
     /// `server_error` when the store fails.
     pub async fn sweep_flows(&self) -> Result<u64, Error> {
-        Ok(self.inner.store.sweep_flows(self.now() - FLOW_RETENTION).await?)
+        let cutoff = self.now() - FLOW_RETENTION;
+        let flows = self.inner.store.sweep_flows(cutoff).await?;
+        let selections = self.inner.store.sweep_selections(cutoff).await?;
+        Ok(flows + selections)
     }
 }
 
@@ -1588,4 +1835,6 @@ struct SaveAccount<'a> {
     requested_scopes: Vec<String>,
     tokens: TokenSet,
     expires_at: Option<OffsetDateTime>,
+    target_type: TargetType,
+    parent_account_id: Option<AccountId>,
 }

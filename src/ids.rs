@@ -216,6 +216,14 @@ prefixed_id!(
     "account id"
 );
 
+prefixed_id!(
+    /// A pending target selection's id: `sel_` and 26 random characters. Opaque, and useless
+    /// without the tenant's key.
+    SelectionId,
+    "sel_",
+    "selection id"
+);
+
 impl ProviderId {
     /// A provider id known to be valid at compile time; for the built-in providers.
     pub(crate) fn from_static(s: &'static str) -> Self {

@@ -22,7 +22,13 @@
 //!    state is the credential). Connect checks the state, exchanges the code with the PKCE
 //!    verifier, reads the profile, stores the account with its tokens encrypted, and
 //!    redirects the browser to `return_url?connected={provider}&account_id={id}`, or
-//!    `return_url?oauth_error={reason}` (see [`OAuthErrorReason`]).
+//!    `return_url?oauth_error={reason}` (see [`OAuthErrorReason`]). When the login can
+//!    publish as several targets (Facebook Pages, Instagram business accounts, Pinterest
+//!    boards, LinkedIn organisations), the person is stored and the browser goes to
+//!    `return_url?selection_id=sel_…` instead: the host reads the targets with
+//!    `GET /v1/oauth/selections/{id}` ([`Connect::selection`]) and picks some with `POST`
+//!    ([`Connect::choose_targets`]) within 10 minutes; each becomes an account with a
+//!    `target_type` and a `parent_account_id`.
 //! 4. `GET /v1/accounts` ([`Connect::accounts`]) lists the connected accounts;
 //!    [`Connect::access_token`] hands out a fresh token to publish with (refreshing it when
 //!    it is near expiry), and [`Connect::disconnect`] (`DELETE /v1/accounts/{id}`) removes
@@ -276,10 +282,11 @@ pub use core::auth::{ApiKeyAuth, AuthError, Authenticator};
 #[doc(inline)]
 pub use error::{ConfigError, Error, ErrorCode, OAuthErrorReason};
 #[doc(inline)]
-pub use ids::{AccountId, AppId, ExternalId, FlowId, InvalidId, KeyId, ProviderId, TenantId};
+pub use ids::{AccountId, AppId, ExternalId, FlowId, InvalidId, KeyId, ProviderId, SelectionId, TenantId};
 #[doc(inline)]
 pub use model::{
-    Account, App, AppPatch, List, NewAccount, NewApp, NewAppPasswordAccount, Revocation, StartParams, Started,
+    Account, App, AppPatch, List, NewAccount, NewApp, NewAppPasswordAccount, Revocation, Selection, SelectionChoice,
+    StartParams, Started,
 };
 #[doc(inline)]
 pub use secret::Secret;

@@ -4,9 +4,10 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::ids::{AccountId, AppId, ExternalId, ProviderId};
+use crate::ids::{AccountId, AppId, ExternalId, ProviderId, SelectionId};
+use crate::provider::TargetType;
 use crate::secret::Secret;
-use crate::store::{AccountRecord, AccountStatus, AppRecord};
+use crate::store::{AccountRecord, AccountStatus, AppRecord, SelectionRecord};
 
 /// An OAuth app as returned: never the secret, in no form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -84,6 +85,11 @@ pub struct Account {
     /// (a provider that renews by re-exchange moves both forward).
     #[serde(with = "time::serde::rfc3339::option")]
     pub reconnect_by: Option<OffsetDateTime>,
+    /// What the account publishes as: `person` (the identity that logged in), or a target
+    /// picked after consent (`page`, `organization`, `instagram_account`, `board`).
+    pub target_type: TargetType,
+    /// For a picked target, the person account it was picked through; `null` for a person.
+    pub parent_account_id: Option<AccountId>,
 }
 
 impl From<AccountRecord> for Account {
@@ -102,6 +108,61 @@ impl From<AccountRecord> for Account {
             connected_at: r.connected_at,
             reconnect_by: r.token_expires_at.filter(|_| r.refresh_token.is_none()),
             token_expires_at: r.token_expires_at,
+            target_type: r.target_type,
+            parent_account_id: r.parent_account_id,
+        }
+    }
+}
+
+/// A pending target selection as returned by `GET /oauth/selections/{id}`: never a token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Selection {
+    /// `sel_…`
+    pub id: SelectionId,
+    /// The provider.
+    pub provider: ProviderId,
+    /// The person account the targets were found through (it is connected already).
+    pub parent_account_id: AccountId,
+    /// When it stops being readable or choosable (10 minutes after the callback).
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    /// The targets to choose from, in the provider's order.
+    pub targets: Vec<SelectionChoice>,
+}
+
+/// One target of a [`Selection`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SelectionChoice {
+    /// The target's id at the provider (pass it in `target_ids`).
+    pub id: String,
+    /// What kind of target it is.
+    pub target_type: TargetType,
+    /// The handle, where the target has one.
+    pub username: Option<String>,
+    /// The display name.
+    pub display_name: Option<String>,
+    /// The avatar URL.
+    pub avatar_url: Option<String>,
+}
+
+impl From<SelectionRecord> for Selection {
+    fn from(r: SelectionRecord) -> Self {
+        Self {
+            id: r.id,
+            provider: r.provider,
+            parent_account_id: r.account_id,
+            expires_at: r.expires_at,
+            targets: r
+                .targets
+                .into_iter()
+                .map(|t| SelectionChoice {
+                    id: t.id,
+                    target_type: t.target_type,
+                    username: t.username,
+                    display_name: t.display_name,
+                    avatar_url: t.avatar_url,
+                })
+                .collect(),
         }
     }
 }

@@ -82,6 +82,10 @@ fn flow_of(state: &str) -> FlowId {
     signer.verify(&"mock".parse::<ProviderId>().unwrap(), state).unwrap().flow_id
 }
 
+fn log_has(capture: &Capture, needle: &str) -> bool {
+    String::from_utf8_lossy(&capture.0.lock().unwrap()).contains(needle)
+}
+
 fn boxes() -> SecretBox {
     SecretBox::new([(KeyId::zero(), Secret::new(vec![0x22; 32]))]).unwrap()
 }
@@ -149,6 +153,38 @@ async fn no_secret_token_code_verifier_or_key_ever_reaches_a_trace_log() {
     secrets.push(("code 2".into(), param(&cb2, "code").into_bytes()));
     assert_eq!(h.callback(&cb2).await.location_param("oauth_error").as_deref(), Some("browser_mismatch"));
     h.callback(&cb).await;
+    // A target selection with a sealed Page token, read and chosen through the routes.
+    let page_token = "EAAPageTokenThatMustNeverBeLogged0123456789";
+    secrets.push(("page token".into(), page_token.as_bytes().to_vec()));
+    let selection_id = dravo_connect::SelectionId::generate();
+    let now = time::OffsetDateTime::from_unix_timestamp(START.unix_timestamp() + 7200).unwrap();
+    let selection = dravo_connect::store::SelectionRecord {
+        targets: vec![dravo_connect::store::SelectionTarget {
+            id: "1011".into(),
+            target_type: dravo_connect::store::TargetType::Page,
+            username: None,
+            display_name: Some("Bakery".into()),
+            avatar_url: None,
+            access_token: Some(boxes().seal(selection_id.as_str(), "target_access_token:1011", page_token.as_bytes())),
+        }],
+        id: selection_id.clone(),
+        tenant: t1.clone(),
+        provider: "mock".parse().unwrap(),
+        app_id: record.app_id.clone(),
+        account_id: account_id.clone(),
+        external_id: None,
+        created_at: now,
+        expires_at: now + time::Duration::minutes(10),
+        consumed_at: None,
+    };
+    sqlite.insert_selection(&selection).await.unwrap();
+    let path = format!("/v1/oauth/selections/{selection_id}");
+    assert_eq!(h.get(&path, Some(KEY1)).await.status, StatusCode::OK);
+    let r = h.req(Method::POST, &path, Some(KEY1), Some(json!({"target_ids": ["1011"]}))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let page_id: dravo_connect::AccountId = r.json()["data"][0]["id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(h.connect.access_token(&t1, &page_id).await.unwrap().expose_secret(), page_token);
+    assert!(log_has(&capture, selection_id.as_str()), "the selection id is logged (positive control)");
     // Refresh refused: the account is marked expired.
     h.clock.advance(time::Duration::hours(2));
     h.mock.set_behavior(MockBehavior::default().with_refresh_invalid_grant(true));

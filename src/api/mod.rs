@@ -16,6 +16,7 @@ pub(crate) mod json;
 mod oauth;
 pub(crate) mod openapi;
 mod providers;
+mod selections;
 
 /// A Connect route, matched on the path below the prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +30,8 @@ pub(crate) enum Route<'a> {
     Accounts,
     Account(&'a str),
     Providers,
+    /// `GET` / `POST /oauth/selections/{id}`: a pending target selection.
+    Selection(&'a str),
     /// `GET /openapi.json`.
     OpenApi,
 }
@@ -41,6 +44,7 @@ impl<'a> Route<'a> {
         let route = match (it.next(), it.next(), it.next()) {
             (Some("oauth-apps"), None, _) => Self::Apps,
             (Some("oauth-apps"), Some(id), None) if !id.is_empty() => Self::App(id),
+            (Some("oauth"), Some("selections"), Some(id)) if !id.is_empty() => Self::Selection(id),
             (Some("oauth"), Some(p), Some("start")) if !p.is_empty() => Self::Start(p),
             (Some("oauth"), Some(p), Some("callback")) if !p.is_empty() => Self::Callback(p),
             (Some("oauth"), Some(p), Some("go")) if !p.is_empty() => Self::Hop(p),
@@ -59,7 +63,7 @@ impl<'a> Route<'a> {
     /// The methods the route answers, as an `Allow` header value.
     pub(crate) fn allow(self) -> &'static str {
         match self {
-            Self::Apps | Self::Accounts => "GET, POST",
+            Self::Apps | Self::Accounts | Self::Selection(_) => "GET, POST",
             Self::App(_) => "GET, PATCH, DELETE",
             Self::Start(_) | Self::Callback(_) | Self::Hop(_) | Self::OpenApi | Self::Providers => "GET",
             Self::Account(_) => "GET, DELETE",
@@ -155,6 +159,8 @@ impl Connect {
             (Route::Account(id), &Method::GET) => self.serve_get_account(&tenant, id).await,
             (Route::Account(id), _) => self.serve_delete_account(&tenant, id).await,
             (Route::Providers, _) => self.serve_list_providers(parts.uri.query()),
+            (Route::Selection(id), &Method::POST) => self.serve_choose_targets(&tenant, id, parts, body).await,
+            (Route::Selection(id), _) => self.serve_get_selection(&tenant, id).await,
             (Route::Callback(_) | Route::Hop(_) | Route::OpenApi, _) => Err(Error::not_found("route")),
         };
         result.unwrap_or_else(|e| json::error_response(&e))
@@ -190,6 +196,9 @@ mod tests {
         assert_eq!(Route::parse("/accounts/acc_1"), Some(Route::Account("acc_1")));
         assert_eq!(Route::parse("/providers"), Some(Route::Providers));
         assert_eq!(Route::parse("/providers/x"), None);
+        assert_eq!(Route::parse("/oauth/selections/sel_1"), Some(Route::Selection("sel_1")));
+        assert_eq!(Route::parse("/oauth/selections/sel_1/x"), None);
+        assert_eq!(Route::parse("/oauth/selections/"), None);
         for bad in [
             "",
             "/",

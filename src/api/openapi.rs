@@ -46,10 +46,11 @@ mod tests {
             Route::Account(_) => "/accounts/{id}",
             Route::OpenApi => "/openapi.json",
             Route::Providers => "/providers",
+            Route::Selection(_) => "/oauth/selections/{id}",
         }
     }
 
-    const SAMPLES: [Route<'static>; 9] = [
+    const SAMPLES: [Route<'static>; 10] = [
         Route::Apps,
         Route::App("app_1"),
         Route::Start("x"),
@@ -59,6 +60,7 @@ mod tests {
         Route::Account("acc_1"),
         Route::OpenApi,
         Route::Providers,
+        Route::Selection("sel_1"),
     ];
 
     #[test]

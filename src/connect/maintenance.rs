@@ -70,6 +70,11 @@ impl Connect {
                 Ok(swept) => tracing::debug!(swept, "expired flows swept"),
                 Err(e) => tracing::warn!(error = %e, "sweeping expired flows failed"),
             }
+            match this.inner.store.sweep_selections(now - FLOW_RETENTION).await {
+                Ok(0) => {}
+                Ok(swept) => tracing::debug!(swept, "expired selections swept"),
+                Err(e) => tracing::warn!(error = %e, "sweeping expired selections failed"),
+            }
         };
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {

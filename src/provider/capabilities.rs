@@ -43,9 +43,10 @@ pub struct Capabilities {
     pub refresh_token_lifetime_secs: Option<u64>,
     /// Whether a token can be revoked at the provider (`DELETE /accounts/{id}` tries it).
     pub revocation: bool,
-    /// The kind of target the user picks after consent (Pages, organisations, boards), when
-    /// one identity can publish as several targets. Picking is not implemented yet: the
-    /// connected account is the identity (or the first target, see the provider's docs).
+    /// The kind of target the user picks after consent (Pages, organisations, Instagram
+    /// accounts, boards), when one identity can publish as several targets: a connect that
+    /// finds any redirects with `selection_id` instead of `connected` (see
+    /// [`Provider::list_targets`](super::Provider::list_targets)).
     pub target_selection: Option<TargetType>,
 }
 
@@ -180,11 +181,14 @@ pub enum Rotation {
     Unknown,
 }
 
-/// The kind of publishable target an identity can hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// The kind of publishable target an account is: the person who logged in, or one of the
+/// targets they picked after consent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum TargetType {
+    /// The identity that logged in (every account connected without a selection).
+    Person,
     /// A Facebook Page.
     Page,
     /// A LinkedIn organisation.
@@ -193,6 +197,31 @@ pub enum TargetType {
     InstagramAccount,
     /// A Pinterest board.
     Board,
+}
+
+impl TargetType {
+    /// The wire string (`person`, `page`, `organization`, `instagram_account`, `board`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Person => "person",
+            Self::Page => "page",
+            Self::Organization => "organization",
+            Self::InstagramAccount => "instagram_account",
+            Self::Board => "board",
+        }
+    }
+
+    /// Parses a wire string.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "person" => Some(Self::Person),
+            "page" => Some(Self::Page),
+            "organization" => Some(Self::Organization),
+            "instagram_account" => Some(Self::InstagramAccount),
+            "board" => Some(Self::Board),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -395,5 +424,38 @@ mod tests {
         assert_eq!(json["client_auth"], "none");
         assert_eq!(json["refresh"], serde_json::json!({"kind": "session", "rotation": "always"}));
         assert_eq!(json["refresh_token"], serde_json::json!({"kind": "always"}));
+        let caps = crate::provider::instagram_facebook::provider().capabilities();
+        assert_eq!(serde_json::to_value(&caps).unwrap()["target_selection"], "instagram_account");
+        for t in [
+            TargetType::Person,
+            TargetType::Page,
+            TargetType::Organization,
+            TargetType::InstagramAccount,
+            TargetType::Board,
+        ] {
+            assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
+            assert_eq!(TargetType::parse(t.as_str()), Some(t));
+        }
+        assert_eq!(TargetType::parse("Page"), None);
+    }
+
+    #[tokio::test]
+    async fn every_provider_with_target_selection_lists_targets_and_no_other_does() {
+        let tokens = crate::provider::TokenSet {
+            access_token: token("a1"),
+            refresh_token: None,
+            expires_in: None,
+            // LinkedIn lists organisations only with an organisation scope.
+            scopes: Some(vec!["w_organization_social".to_owned()]),
+        };
+        let person = crate::provider::Profile { id: "p".into(), username: None, display_name: None, avatar_url: None };
+        for p in builtins() {
+            let id = p.id().to_string();
+            let (http, seen) = replay(&[(200, r#"{"data":[],"items":[],"elements":[]}"#)]);
+            let targets = p.list_targets(&http, &tokens, &person).await.unwrap();
+            assert!(targets.is_empty(), "{id}");
+            let asked = requests(&seen).len();
+            assert_eq!(asked > 0, p.capabilities().target_selection.is_some(), "{id}: {asked} requests");
+        }
     }
 }

@@ -38,8 +38,9 @@ pub(crate) const BUILTIN_PROVIDERS: &[&str] = &[
 /// whose `id` names a built-in provider (`x`, `linkedin`, `facebook`, `instagram`,
 /// `instagram_facebook`, `threads`, `youtube`, `tiktok`, `pinterest`, `reddit`, `bluesky`) may only give
 /// endpoint URLs (`authorize_url`, `token_url`, `userinfo_url`, `revoke_url`, and for the Meta
-/// providers `exchange_url` and `refresh_url`; `bluesky` takes `service_url` alone, its
-/// XRPC endpoints follow from it); the built-in keeps everything else, so a test
+/// providers `exchange_url` and `refresh_url`, for those with target selection `targets_url`;
+/// `bluesky` takes `service_url` alone, its XRPC endpoints follow from it); the built-in
+/// keeps everything else, so a test
 /// or a staging setup can point a real provider's adapter at a local server.
 ///
 /// Every endpoint must be an `https` URL without userinfo or fragment; `http` is accepted
@@ -94,6 +95,11 @@ pub struct ProviderConfig {
     /// Built-in `bluesky` only: the AT Protocol service its XRPC calls go to (a PDS or
     /// Bluesky's entryway). Default `https://bsky.social`.
     pub service_url: Option<String>,
+    /// Built-in providers with target selection only: the endpoint that lists the targets
+    /// (Facebook's and Instagram's `/me/accounts`, Pinterest's `/v5/boards`, LinkedIn's
+    /// `/rest/organizationAcls`; LinkedIn reads each organisation's name from
+    /// `/rest/organizations/{id}` on the same host).
+    pub targets_url: Option<String>,
     /// The RFC 9207 issuer identifier the provider sends as `iss` on its callback.
     pub issuer: Option<String>,
     /// Whether the provider always sends `iss`, so a callback without it is refused
@@ -154,6 +160,13 @@ impl ProviderConfig {
     #[must_use]
     pub fn with_exchange_url(mut self, url: impl Into<String>) -> Self {
         self.exchange_url = Some(url.into());
+        self
+    }
+
+    /// Sets the target listing endpoint (built-in providers with target selection only).
+    #[must_use]
+    pub fn with_targets_url(mut self, url: impl Into<String>) -> Self {
+        self.targets_url = Some(url.into());
         self
     }
 
@@ -248,6 +261,7 @@ impl ProviderConfig {
             exchange_url: _,
             refresh_url: _,
             service_url: _,
+            targets_url: _,
             issuer,
             requires_iss,
             scopes,

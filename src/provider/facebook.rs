@@ -18,8 +18,13 @@
 //! - The profile is `GET /me?fields=id,name,picture` (people have no username); the token
 //!   goes as the documented `access_token` query parameter.
 //! - The account connected is the **person**. The Pages they can publish as come from
-//!   `/me/accounts` with their own never-expiring Page tokens; choosing them is the
-//!   selection step (not implemented yet, see [`TargetType::Page`]).
+//!   `GET /me/accounts?fields=id,name,username,access_token,picture{url}&limit=100`
+//!   (following `paging.next`, on the same endpoint only, for at most 5 pages), each with
+//!   its own Page token; a Page token obtained with a long-lived user token does not expire.
+//!   When there is any Page, the callback redirects with `selection_id` and the host picks
+//!   the Pages ([`TargetType::Page`] accounts, their parent the person); with none, it is a
+//!   plain `connected`. Pages without an `access_token` (no task on them) are left out.
+//!   Override the listing with `targets_url`.
 //! - Denials: `error=access_denied&error_reason=user_denied` → `oauth_error=access_denied`.
 //!   Token errors are **not RFC-shaped**: `{"error":{"message","type":"OAuthException",
 //!   "code","error_subcode","fbtrace_id"}}`: code 190 (invalid or expired token) is a refusal
@@ -33,6 +38,7 @@
 
 use super::capabilities::{RefreshTokenRequirement, TargetType};
 use super::generic::{GenericProvider, ProfileToken, Renewal, RevokeStyle, TokenMethod, TokenSwap};
+use super::targets::TargetSource;
 use super::{ProfilePointers, TokenAuth};
 
 /// The built-in id.
@@ -42,6 +48,7 @@ pub const GRAPH_VERSION: &str = "v25.0";
 const AUTHORIZE_URL: &str = "https://www.facebook.com/v25.0/dialog/oauth";
 pub(super) const TOKEN_URL: &str = "https://graph.facebook.com/v25.0/oauth/access_token";
 const USERINFO_URL: &str = "https://graph.facebook.com/v25.0/me";
+pub(super) const ACCOUNTS_URL: &str = "https://graph.facebook.com/v25.0/me/accounts";
 pub(super) const REVOKE_URL: &str = "https://graph.facebook.com/v25.0/me/permissions";
 /// List the user's Pages and publish to them.
 pub const DEFAULT_SCOPES: &[&str] = &["pages_show_list", "pages_read_engagement", "pages_manage_posts"];
@@ -85,6 +92,8 @@ pub fn provider() -> GenericProvider {
     .with_default_scopes(DEFAULT_SCOPES);
     p.knobs.userinfo_params = &[("fields", "id,name,picture")];
     p.knobs.target_selection = Some(TargetType::Page);
+    p.knobs.targets = Some(TargetSource::FacebookPages);
+    p.knobs.targets_url = Some(ACCOUNTS_URL.to_owned());
     p
 }
 

@@ -17,7 +17,7 @@ use super::capabilities::{Capabilities, RefreshModel, RefreshTokenRequirement, R
 use super::config::{parse_endpoint, parse_provider_id, provider_error};
 use super::{
     AuthorizeRequest, ClientCredentials, Profile, ProfilePointers, Provider, ProviderConfig, ProviderContext,
-    ProviderError, ProviderErrorKind, TokenAuth, TokenSet,
+    ProviderError, ProviderErrorKind, Target, TokenAuth, TokenSet,
 };
 use crate::error::ConfigError;
 use crate::http_client::HttpClient;
@@ -139,6 +139,10 @@ pub(super) struct Knobs {
     pub(super) access_token_lifetime_secs: Option<u64>,
     pub(super) refresh_token_lifetime_secs: Option<u64>,
     pub(super) target_selection: Option<TargetType>,
+    /// Where the targets of the selection step come from, if anywhere.
+    pub(super) targets: Option<super::targets::TargetSource>,
+    /// The endpoint that lists them (overridable as `targets_url`).
+    pub(super) targets_url: Option<String>,
 }
 
 impl Default for Knobs {
@@ -165,6 +169,8 @@ impl Default for Knobs {
             access_token_lifetime_secs: None,
             refresh_token_lifetime_secs: None,
             target_selection: None,
+            targets: None,
+            targets_url: None,
         }
     }
 }
@@ -281,7 +287,7 @@ impl GenericProvider {
                 id,
                 format!(
                     "a built-in provider only takes endpoint URLs (authorize_url, token_url, \
-                     userinfo_url, revoke_url, exchange_url, refresh_url); remove {}",
+                     userinfo_url, revoke_url, exchange_url, refresh_url, targets_url); remove {}",
                     extra.join(", ")
                 ),
             ));
@@ -309,6 +315,13 @@ impl GenericProvider {
                 None => return Err(provider_error(id, "exchange_url: this provider has no long-lived exchange")),
             }
         }
+        if let Some(url) = &config.targets_url {
+            let url = parse_endpoint(id, "targets_url", url)?;
+            match &mut self.knobs.targets_url {
+                Some(targets) => *targets = url.into(),
+                None => return Err(provider_error(id, "targets_url: this provider lists no targets")),
+            }
+        }
         if let Some(url) = &config.refresh_url {
             let url = parse_endpoint(id, "refresh_url", url)?;
             match &mut self.knobs.renewal {
@@ -334,10 +347,14 @@ impl GenericProvider {
     pub fn from_config(config: &ProviderConfig) -> Result<Self, ConfigError> {
         let id = parse_provider_id(&config.id)?;
         let name = config.id.as_str();
-        if config.exchange_url.is_some() || config.refresh_url.is_some() || config.service_url.is_some() {
+        if config.exchange_url.is_some()
+            || config.refresh_url.is_some()
+            || config.service_url.is_some()
+            || config.targets_url.is_some()
+        {
             return Err(provider_error(
                 name,
-                "exchange_url, refresh_url and service_url apply to built-in providers only",
+                "exchange_url, refresh_url, service_url and targets_url apply to built-in providers only",
             ));
         }
         let required = |field: &str, value: &Option<String>| -> Result<Url, ConfigError> {
@@ -516,7 +533,7 @@ impl GenericProvider {
     /// and 2 (unknown, service) and `is_transient: true` are temporary; any other code is a
     /// refusal with `graph_<code>`. `None` when the body is not such an error (the usual
     /// parsing then applies). The message is never kept.
-    fn graph_error(&self, response: &http::Response<Bytes>) -> Option<ProviderError> {
+    pub(super) fn graph_error(&self, response: &http::Response<Bytes>) -> Option<ProviderError> {
         if !self.knobs.graph_errors {
             return None;
         }
@@ -781,6 +798,15 @@ impl Provider for GenericProvider {
         parse_profile(&response, &self.profile, &self.knobs)
     }
 
+    async fn list_targets(
+        &self,
+        http: &dyn HttpClient,
+        tokens: &TokenSet,
+        profile: &Profile,
+    ) -> Result<Vec<Target>, ProviderError> {
+        self.find_targets(http, tokens, profile).await
+    }
+
     async fn refresh(
         &self,
         ctx: ProviderContext<'_>,
@@ -863,7 +889,7 @@ pub(super) fn request_not_built() -> ProviderError {
     ProviderError::new(ProviderErrorKind::Transport, "the request could not be built")
 }
 
-fn invalid(detail: &'static str) -> ProviderError {
+pub(super) fn invalid(detail: &'static str) -> ProviderError {
     ProviderError::new(ProviderErrorKind::InvalidResponse, detail)
 }
 
@@ -885,7 +911,7 @@ fn oauth_error_code(error: Option<&Value>, status: StatusCode) -> String {
 /// The error for a response that is not a 2xx: a 4xx is a refusal (with the provider's RFC
 /// 6749 `error` code when its body has one, else `http_<status>`), except 429, which is
 /// temporary; a 3xx (never followed) or a 5xx means the provider is unavailable.
-fn error_for_status(status: StatusCode, body: &[u8]) -> ProviderError {
+pub(super) fn error_for_status(status: StatusCode, body: &[u8]) -> ProviderError {
     if status == StatusCode::TOO_MANY_REQUESTS {
         return ProviderError::new(ProviderErrorKind::Unavailable, "rate limited (http_429)");
     }

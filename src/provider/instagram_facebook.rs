@@ -10,22 +10,27 @@
 //!   pages_read_engagement,business_management` (`business_management` because Pages are
 //!   often in a Business portfolio; `ads_management`/`ads_read` when the Page role comes
 //!   through Business Manager).
-//! - The account is the **Instagram business account**, found through the user's Pages:
-//!   `GET /me/accounts?fields=id,name,instagram_business_account{id,username,name,
-//!   profile_picture_url}&limit=100`. This adapter connects the **first** Page that has a
-//!   linked Instagram account (its `instagram_business_account.id` is the account id used for
-//!   publishing); a user with none gets `oauth_error=profile_fetch_failed`. Choosing among
-//!   several is the selection step (not implemented yet, see
-//!   [`TargetType::InstagramAccount`]).
+//! - The connect makes the Facebook **person** account (`GET /me?fields=id,name,picture`),
+//!   then lists the **Instagram business accounts** linked to their Pages:
+//!   `GET /me/accounts?fields=id,name,access_token,instagram_business_account{id,username,
+//!   name,profile_picture_url}&limit=100` (following `paging.next` on the same endpoint, at
+//!   most 5 pages). Pages without a linked account (or without a Page token) are left out.
+//!   When there is any, the callback redirects with `selection_id` and the host picks them:
+//!   each becomes a [`TargetType::InstagramAccount`] account (its
+//!   `instagram_business_account.id` is the id used for publishing) holding the **Page's
+//!   token**, its parent the person. With none, the connect is a plain `connected` (the
+//!   person only, which cannot publish to Instagram). Override the listing with
+//!   `targets_url`.
 
 use super::ProfilePointers;
 use super::capabilities::TargetType;
-use super::facebook::meta_login;
+use super::facebook::{ACCOUNTS_URL, meta_login};
 use super::generic::GenericProvider;
+use super::targets::TargetSource;
 
 /// The built-in id.
 pub const ID: &str = "instagram_facebook";
-const USERINFO_URL: &str = "https://graph.facebook.com/v25.0/me/accounts";
+const USERINFO_URL: &str = "https://graph.facebook.com/v25.0/me";
 /// Publish to the Instagram account linked to the user's Page.
 pub const DEFAULT_SCOPES: &[&str] = &[
     "instagram_basic",
@@ -40,16 +45,13 @@ pub fn provider() -> GenericProvider {
     let mut p = meta_login(
         ID,
         USERINFO_URL,
-        ProfilePointers::new("/instagram_business_account/id")
-            .with_username("/instagram_business_account/username")
-            .with_display_name("/instagram_business_account/name")
-            .with_avatar_url("/instagram_business_account/profile_picture_url"),
+        ProfilePointers::new("/id").with_display_name("/name").with_avatar_url("/picture/data/url"),
     )
     .with_default_scopes(DEFAULT_SCOPES);
-    p.knobs.userinfo_params =
-        &[("fields", "id,name,instagram_business_account{id,username,name,profile_picture_url}"), ("limit", "100")];
-    p.knobs.profile_list = Some("/data");
+    p.knobs.userinfo_params = &[("fields", "id,name,picture")];
     p.knobs.target_selection = Some(TargetType::InstagramAccount);
+    p.knobs.targets = Some(TargetSource::InstagramAccounts);
+    p.knobs.targets_url = Some(ACCOUNTS_URL.to_owned());
     p
 }
 
@@ -60,9 +62,6 @@ mod tests {
     use crate::provider::facebook::TOKEN_URL;
     use crate::provider::fixtures::*;
     use crate::provider::{Profile, Provider, ProviderErrorKind};
-
-    /// `GET /me/accounts` with the Instagram fields: the first Page has no linked account.
-    const ACCOUNTS: &str = r#"{"data":[{"id":"101","name":"Bakery (no IG)"},{"id":"102","name":"Ada's Page","instagram_business_account":{"id":"17841405822304914","username":"ada.codes","name":"Ada","profile_picture_url":"https://scontent.xx.fbcdn.net/v/t51.2885-15/ada.jpg"}}],"paging":{"cursors":{"before":"MTAx","after":"MTAy"}}}"#;
 
     #[test]
     fn the_authorize_url_asks_for_the_instagram_and_page_scopes() {
@@ -90,33 +89,27 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_profile_is_the_first_linked_instagram_business_account() {
-        let (http, seen) = replay(&[(200, ACCOUNTS)]);
+    async fn the_profile_is_the_facebook_person() {
+        let (http, seen) = replay(&[(200, r#"{"id":"10158012345678901","name":"Ada Lovelace"}"#)]);
         let profile = provider().fetch_profile(&http, &token("long")).await.unwrap();
         assert_eq!(
             profile,
             Profile {
-                id: "17841405822304914".into(),
-                username: Some("ada.codes".into()),
-                display_name: Some("Ada".into()),
-                avatar_url: Some("https://scontent.xx.fbcdn.net/v/t51.2885-15/ada.jpg".into()),
+                id: "10158012345678901".into(),
+                username: None,
+                display_name: Some("Ada Lovelace".into()),
+                avatar_url: None
             }
         );
-        let q = query(&requests(&seen)[0]);
-        assert_eq!(
-            param(&q, "fields"),
-            Some("id,name,instagram_business_account{id,username,name,profile_picture_url}")
-        );
+        let sent = requests(&seen);
+        assert_eq!(endpoint(&sent[0]), "https://graph.facebook.com/v25.0/me");
+        let q = query(&sent[0]);
+        assert_eq!(param(&q, "fields"), Some("id,name,picture"));
         assert_eq!(param(&q, "access_token"), Some("long"));
     }
 
     #[tokio::test]
-    async fn no_linked_account_errors_and_denials_map_to_the_fixed_reasons() {
-        let (http, _) = replay(&[(200, r#"{"data":[{"id":"101","name":"Bakery"}]}"#), (200, r#"{"data":[]}"#)]);
-        for _ in 0..2 {
-            let err = provider().fetch_profile(&http, &token("t")).await.unwrap_err();
-            assert_eq!(err.kind(), ProviderErrorKind::InvalidResponse);
-        }
+    async fn errors_and_denials_map_to_the_fixed_reasons() {
         let (http, _) = replay(&[(
             400,
             r#"{"error":{"message":"Invalid OAuth access token.","type":"OAuthException","code":190,"fbtrace_id":"Ab"}}"#,

@@ -18,6 +18,15 @@
 //!   `access_denied`; both map to `oauth_error=access_denied`.
 //! - Requesting a different scope set than an earlier grant invalidates that member's
 //!   previous tokens for the app.
+//! - Organisations: only when the granted scopes include `w_organization_social` or
+//!   `rw_organization_admin`, the organisations the member administers are listed
+//!   (`GET /rest/organizationAcls?q=roleAssignee&role=ADMINISTRATOR&state=APPROVED`, then
+//!   `GET /rest/organizations/{id}` for each name, at most 50, with `LinkedIn-Version` and
+//!   `X-Restli-Protocol-Version: 2.0.0`). When there is any, the callback redirects with
+//!   `selection_id` and the host picks them ([`TargetType::Organization`] accounts whose
+//!   `provider_account_id` is the numeric id, author URN `urn:li:organization:{id}`, with the
+//!   person's token); otherwise a plain `connected`. Override the listing with
+//!   `targets_url` (the names are read on the same host).
 //!
 //! Revocation goes to `https://www.linkedin.com/oauth/v2/revoke` (form `token` with the
 //! client credentials). Unverified: a search of LinkedIn's own documentation (Nov 2026)
@@ -26,6 +35,7 @@
 
 use super::capabilities::{RefreshTokenRequirement, Rotation, TargetType};
 use super::generic::{GenericProvider, Renewal};
+use super::targets::TargetSource;
 use super::{ProfilePointers, TokenAuth};
 
 /// The built-in id.
@@ -33,6 +43,7 @@ pub const ID: &str = "linkedin";
 const AUTHORIZE_URL: &str = "https://www.linkedin.com/oauth/v2/authorization";
 const TOKEN_URL: &str = "https://www.linkedin.com/oauth/v2/accessToken";
 const USERINFO_URL: &str = "https://api.linkedin.com/v2/userinfo";
+const ORGANIZATION_ACLS_URL: &str = "https://api.linkedin.com/rest/organizationAcls";
 const REVOKE_URL: &str = "https://www.linkedin.com/oauth/v2/revoke";
 /// Member profile and posting as the member.
 pub const DEFAULT_SCOPES: &[&str] = &["openid", "profile", "w_member_social"];
@@ -56,6 +67,8 @@ pub fn provider() -> GenericProvider {
     p.knobs.access_token_lifetime_secs = Some(60 * 86_400);
     p.knobs.refresh_token_lifetime_secs = Some(365 * 86_400);
     p.knobs.target_selection = Some(TargetType::Organization);
+    p.knobs.targets = Some(TargetSource::LinkedinOrganizations);
+    p.knobs.targets_url = Some(ORGANIZATION_ACLS_URL.to_owned());
     p
 }
 

@@ -21,6 +21,7 @@ pub(crate) mod config;
 #[cfg(test)]
 mod fixtures;
 mod generic;
+mod targets;
 mod x;
 
 pub mod facebook;
@@ -122,6 +123,25 @@ impl PasswordSession {
     pub fn new(tokens: TokenSet, profile: Profile) -> Self {
         Self { tokens, profile }
     }
+}
+
+/// A publishable target behind a token (a Facebook Page, a LinkedIn organisation, an
+/// Instagram business account, a Pinterest board), as [`Provider::list_targets`] finds it.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The target's id at the provider (it becomes the account's `provider_account_id`).
+    pub id: String,
+    /// What kind of target it is.
+    pub target_type: TargetType,
+    /// The handle, where the target has one.
+    pub username: Option<String>,
+    /// The display name.
+    pub display_name: Option<String>,
+    /// The avatar URL.
+    pub avatar_url: Option<String>,
+    /// The target's own access token (a Facebook Page token); `None`: the person's token
+    /// publishes to it.
+    pub access_token: Option<Secret<String>>,
 }
 
 /// What went wrong in a provider call.
@@ -313,6 +333,23 @@ pub trait Provider: fmt::Debug + Send + Sync + 'static {
     fn access_token_expires_at(&self, access_token: &Secret<String>) -> Option<time::OffsetDateTime> {
         let _ = access_token;
         None
+    }
+
+    /// The publishable targets the person behind `tokens` can choose from after consent
+    /// (Pages, organisations, Instagram business accounts, boards). When it finds any, the
+    /// callback stores a selection and redirects with `selection_id` instead of
+    /// `connected`. The default finds none.
+    ///
+    /// # Errors
+    /// [`ProviderError`] when the provider fails or refuses the listing.
+    async fn list_targets(
+        &self,
+        http: &dyn HttpClient,
+        tokens: &TokenSet,
+        profile: &Profile,
+    ) -> Result<Vec<Target>, ProviderError> {
+        let _ = (http, tokens, profile);
+        Ok(Vec::new())
     }
 
     /// Revokes a token at the provider, where it can. The default does nothing and says so.

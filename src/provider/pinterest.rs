@@ -18,11 +18,15 @@
 //! - Denials: expected `error=access_denied` (unverified: not documented); anything else
 //!   maps to `oauth_error=provider_error`. API errors are `{"code":<int>,"message":…}`.
 //! - No revocation endpoint is documented.
-//! - What users publish to are boards: choosing one is the selection step (not implemented
-//!   yet, see [`TargetType::Board`]).
+//! - What users publish to are boards: `GET /v5/boards?page_size=100` (paged by `bookmark`,
+//!   at most 5 pages) with the person's token. When there is any, the callback redirects
+//!   with `selection_id` and the host picks boards ([`TargetType::Board`] accounts holding
+//!   a copy of the person's tokens, their parent the person); with none, a plain
+//!   `connected`. Override the listing with `targets_url`.
 
 use super::capabilities::{RefreshTokenRequirement, Rotation, TargetType};
 use super::generic::{GenericProvider, Renewal};
+use super::targets::TargetSource;
 use super::{ProfilePointers, TokenAuth};
 
 /// The built-in id.
@@ -30,6 +34,7 @@ pub const ID: &str = "pinterest";
 const AUTHORIZE_URL: &str = "https://www.pinterest.com/oauth/";
 const TOKEN_URL: &str = "https://api.pinterest.com/v5/oauth/token";
 const USERINFO_URL: &str = "https://api.pinterest.com/v5/user_account";
+const BOARDS_URL: &str = "https://api.pinterest.com/v5/boards";
 /// Read the account and its boards, read and write pins.
 pub const DEFAULT_SCOPES: &[&str] = &["user_accounts:read", "boards:read", "pins:read", "pins:write"];
 
@@ -54,6 +59,8 @@ pub fn provider() -> GenericProvider {
     p.knobs.access_token_lifetime_secs = Some(30 * 86_400);
     p.knobs.refresh_token_lifetime_secs = Some(60 * 86_400);
     p.knobs.target_selection = Some(TargetType::Board);
+    p.knobs.targets = Some(TargetSource::PinterestBoards);
+    p.knobs.targets_url = Some(BOARDS_URL.to_owned());
     p
 }
 

@@ -13,9 +13,9 @@ use time::OffsetDateTime;
 
 use super::{
     AccountFilter, AccountRecord, AppRecord, Cursor, DeleteApp, InsertAccount, Page, PageRequest, PendingFlow, Sealed,
-    SealedTokens, Store, StoreError, TakeFlow,
+    SealedTokens, SelectionRecord, Store, StoreError, TakeFlow,
 };
-use crate::ids::{AccountId, AppId, ExternalId, FlowId, ProviderId, TenantId};
+use crate::ids::{AccountId, AppId, ExternalId, FlowId, ProviderId, SelectionId, TenantId};
 
 /// A store that keeps everything in memory: for tests, demos and single-process hosts that
 /// can afford to lose their accounts on restart.
@@ -114,6 +114,8 @@ struct Inner {
     identities: HashMap<Identity, AccountId>,
     /// Refresh leases: account → (holder, until in unix seconds).
     leases: HashMap<AccountId, (String, i64)>,
+    /// Target selections.
+    selections: HashMap<SelectionId, SelectionRecord>,
 }
 
 /// The stored form of a [`PendingFlow`], kept small because a busy host holds many: about
@@ -373,6 +375,8 @@ impl Store for MemoryStore {
         stored.refresh_token = new.refresh_token;
         stored.token_expires_at = new.token_expires_at;
         stored.updated_at = new.updated_at;
+        stored.target_type = new.target_type;
+        stored.parent_account_id = new.parent_account_id;
         Ok(true)
     }
 
@@ -464,6 +468,60 @@ impl Store for MemoryStore {
             swept += gone;
         }
         Ok(swept as u64)
+    }
+
+    async fn insert_selection(&self, selection: &SelectionRecord) -> Result<(), StoreError> {
+        let mut record = selection.clone();
+        record.created_at = whole_seconds(record.created_at)?;
+        record.expires_at = whole_seconds(record.expires_at)?;
+        record.consumed_at = record.consumed_at.map(whole_seconds).transpose()?;
+        let mut inner = self.lock();
+        if inner.selections.contains_key(&record.id) {
+            return Err(StoreError::Duplicate);
+        }
+        inner.selections.insert(record.id.clone(), record);
+        Ok(())
+    }
+
+    async fn get_selection(
+        &self,
+        tenant: &TenantId,
+        id: &SelectionId,
+        now: OffsetDateTime,
+    ) -> Result<Option<SelectionRecord>, StoreError> {
+        let inner = self.lock();
+        Ok(inner
+            .selections
+            .get(id)
+            .filter(|s| s.tenant == *tenant && s.consumed_at.is_none() && now < s.expires_at)
+            .cloned())
+    }
+
+    async fn take_selection(
+        &self,
+        tenant: &TenantId,
+        id: &SelectionId,
+        now: OffsetDateTime,
+    ) -> Result<Option<SelectionRecord>, StoreError> {
+        let now = whole_seconds(now)?;
+        let mut inner = self.lock();
+        let Some(stored) = inner
+            .selections
+            .get_mut(id)
+            .filter(|s| s.tenant == *tenant && s.consumed_at.is_none() && now < s.expires_at)
+        else {
+            return Ok(None);
+        };
+        let before = stored.clone();
+        stored.consumed_at = Some(now);
+        Ok(Some(before))
+    }
+
+    async fn sweep_selections(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let mut inner = self.lock();
+        let count = inner.selections.len();
+        inner.selections.retain(|_, s| s.expires_at >= before);
+        Ok(count.saturating_sub(inner.selections.len()) as u64)
     }
 
     async fn try_lease_account(

@@ -1,7 +1,7 @@
 //! Storage: the [`Store`] trait, its records, and the built-in stores.
 //!
-//! A store keeps three kinds of rows, each belonging to exactly one tenant: OAuth apps,
-//! connected accounts and pending flows. Secrets arrive already sealed ([`Sealed`]): a store
+//! A store keeps four kinds of rows, each belonging to exactly one tenant: OAuth apps,
+//! connected accounts, pending flows and pending target selections. Secrets arrive already sealed ([`Sealed`]): a store
 //! only ever sees ciphertext. Time is always passed in (from the injected `Clock`), never read
 //! from the database's `now()`, so every store agrees with the tests' manual clock.
 //!
@@ -18,7 +18,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use time::OffsetDateTime;
 
 pub use crate::core::secret_box::Sealed;
-use crate::ids::{AccountId, AppId, ExternalId, FlowId, ProviderId, TenantId};
+use crate::ids::{AccountId, AppId, ExternalId, FlowId, ProviderId, SelectionId, TenantId};
+pub use crate::provider::TargetType;
 
 mod memory;
 pub use memory::MemoryStore;
@@ -135,6 +136,11 @@ pub struct AccountRecord {
     pub connected_at: OffsetDateTime,
     /// When the row last changed.
     pub updated_at: OffsetDateTime,
+    /// What the account publishes as: the person who logged in, or a target they picked
+    /// (a Page, an organisation, …).
+    pub target_type: TargetType,
+    /// For a picked target, the person account it was picked through; `None` for a person.
+    pub parent_account_id: Option<AccountId>,
 }
 
 /// A pending OAuth flow: created by `start`, consumed once by the callback.
@@ -164,6 +170,50 @@ pub struct PendingFlow {
     /// When the state stops being accepted.
     pub expires_at: OffsetDateTime,
     /// When the callback consumed it (`None` while pending).
+    pub consumed_at: Option<OffsetDateTime>,
+}
+
+/// One target of a [`SelectionRecord`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelectionTarget {
+    /// The target's id at the provider.
+    pub id: String,
+    /// What kind of target it is.
+    pub target_type: TargetType,
+    /// The handle, where the target has one.
+    pub username: Option<String>,
+    /// The display name.
+    pub display_name: Option<String>,
+    /// The avatar URL.
+    pub avatar_url: Option<String>,
+    /// The target's own access token (a Page token), sealed with the selection's id as the
+    /// row and `target_access_token:{target id}` as the field; `None`: the person's token.
+    pub access_token: Option<Sealed>,
+}
+
+/// A pending target selection: stored by the callback when a connect finds several
+/// publishable targets, read by `GET /oauth/selections/{id}`, consumed once by `POST`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelectionRecord {
+    /// `sel_…`
+    pub id: SelectionId,
+    /// The tenant whose flow found it.
+    pub tenant: TenantId,
+    /// The provider.
+    pub provider: ProviderId,
+    /// The app whose credentials obtained the tokens.
+    pub app_id: Option<AppId>,
+    /// The person account the targets were found through.
+    pub account_id: AccountId,
+    /// The host's reference to the end user who started the flow.
+    pub external_id: Option<ExternalId>,
+    /// The targets to choose from, in the provider's order.
+    pub targets: Vec<SelectionTarget>,
+    /// When it was created.
+    pub created_at: OffsetDateTime,
+    /// When it stops being readable or choosable.
+    pub expires_at: OffsetDateTime,
+    /// When a `POST` consumed it (`None` while pending).
     pub consumed_at: Option<OffsetDateTime>,
 }
 
@@ -316,7 +366,7 @@ impl StoreError {
     }
 }
 
-/// Persistence for apps, accounts and pending flows.
+/// Persistence for apps, accounts, pending flows and target selections.
 ///
 /// Every method that names a tenant only ever sees and touches that tenant's rows. All times
 /// are passed in by the caller. Implementations must be safe to share between tasks and, for
@@ -392,6 +442,35 @@ pub trait Store: fmt::Debug + Send + Sync + 'static {
     /// Deletes every flow (pending or consumed) whose `expires_at` is before `before`.
     /// Returns how many were deleted.
     async fn sweep_flows(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+
+    // ------------------------------------------------------------- target selections
+
+    /// Stores a new selection. Fails with [`StoreError::Duplicate`] if the id exists.
+    async fn insert_selection(&self, selection: &SelectionRecord) -> Result<(), StoreError>;
+
+    /// Reads one of the tenant's selections if it is still pending (not consumed) and
+    /// `now` is before its `expires_at`; otherwise `None`.
+    async fn get_selection(
+        &self,
+        tenant: &TenantId,
+        id: &SelectionId,
+        now: OffsetDateTime,
+    ) -> Result<Option<SelectionRecord>, StoreError>;
+
+    /// Consumes one of the tenant's pending, unexpired selections atomically: of any number
+    /// of concurrent calls with one id, exactly one gets it (as it was before); the others,
+    /// and every call for an expired, consumed, unknown or other tenant's selection, get
+    /// `None`. The consumed row stays until swept.
+    async fn take_selection(
+        &self,
+        tenant: &TenantId,
+        id: &SelectionId,
+        now: OffsetDateTime,
+    ) -> Result<Option<SelectionRecord>, StoreError>;
+
+    /// Deletes every selection (pending or consumed) whose `expires_at` is before `before`.
+    /// Returns how many were deleted.
+    async fn sweep_selections(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
 
     // ------------------------------------------------------------- the refresh lease
 

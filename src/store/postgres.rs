@@ -11,12 +11,12 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use time::OffsetDateTime;
 
-use super::sql::{Cols, backend, corrupt, fetch_limit, insert_error, into_page, json_list};
+use super::sql::{Cols, backend, corrupt, fetch_limit, insert_error, into_page, json_list, targets_json};
 use super::{
     AccountFilter, AccountRecord, AppRecord, Cursor, DeleteApp, InsertAccount, Page, PageRequest, PendingFlow, Sealed,
-    SealedTokens, Store, StoreError, TakeFlow,
+    SealedTokens, SelectionRecord, Store, StoreError, TakeFlow,
 };
-use crate::ids::{AccountId, AppId, ExternalId, FlowId, ProviderId, TenantId};
+use crate::ids::{AccountId, AppId, ExternalId, FlowId, ProviderId, SelectionId, TenantId};
 
 /// The table that records which of our migrations ran. It is ours alone (not sqlx's
 /// `_sqlx_migrations`), so a host can keep its own sqlx migrations in the same database.
@@ -32,13 +32,22 @@ const INSERT_ATTEMPTS: u32 = 3;
 /// refuses to start when an applied migration's checksum no longer matches or the database
 /// has one we do not know (written by a newer version).
 fn migrator() -> Migrator {
-    let mut migrator = Migrator::with_migrations(vec![Migration::new(
-        1,
-        Cow::Borrowed("init"),
-        MigrationType::Simple,
-        include_str!("../../migrations/postgres/0001_init.sql").into_sql_str(),
-        false,
-    )]);
+    let mut migrator = Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            Cow::Borrowed("init"),
+            MigrationType::Simple,
+            include_str!("../../migrations/postgres/0001_init.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            Cow::Borrowed("selections"),
+            MigrationType::Simple,
+            include_str!("../../migrations/postgres/0002_selections.sql").into_sql_str(),
+            false,
+        ),
+    ]);
     migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
     // We hold our own advisory lock around the run (see `PostgresStore::migrate`); sqlx's
     // would be one per database, shared with the host's own migrations.
@@ -56,7 +65,8 @@ fn migrator() -> Migrator {
 /// one account; the refresh lease is a compare-and-set on the account row, so one instance
 /// refreshes a token while the others wait for it.
 ///
-/// Tables are prefixed `dravo_` (`dravo_apps`, `dravo_accounts`, `dravo_flows`), live in the
+/// Tables are prefixed `dravo_` (`dravo_apps`, `dravo_accounts`, `dravo_flows`,
+/// `dravo_selections`), live in the
 /// connection's current schema (the first of its `search_path`), and the migrations are
 /// tracked in `dravo_connect_migrations`, so the store can share a database with the host's
 /// own tables and sqlx migrations. Times are stored as unix seconds (`BIGINT`) bound from
@@ -346,7 +356,7 @@ impl Store for PostgresStore {
             let inserted = sqlx::query(concat!(
                 "INSERT INTO dravo_accounts (",
                 account_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
                  ON CONFLICT (tenant, provider, provider_account_id, external_key) DO NOTHING \
                  RETURNING id"
             ))
@@ -366,6 +376,8 @@ impl Store for PostgresStore {
             .bind(account.token_expires_at.map(OffsetDateTime::unix_timestamp))
             .bind(account.connected_at.unix_timestamp())
             .bind(account.updated_at.unix_timestamp())
+            .bind(account.target_type.as_str())
+            .bind(account.parent_account_id.as_ref().map(AccountId::as_str))
             .fetch_optional(&self.pool)
             .await
             .map_err(insert_error)?;
@@ -393,7 +405,8 @@ impl Store for PostgresStore {
         let done = sqlx::query(
             "UPDATE dravo_accounts SET app_id = $3, username = $4, display_name = $5, \
              avatar_url = $6, scopes = $7, status = $8, access_token = $9, \
-             refresh_token = $10, token_expires_at = $11, updated_at = $12 \
+             refresh_token = $10, token_expires_at = $11, updated_at = $12, \
+             target_type = $13, parent_account_id = $14 \
              WHERE tenant = $1 AND id = $2",
         )
         .bind(account.tenant.as_str())
@@ -408,6 +421,8 @@ impl Store for PostgresStore {
         .bind(account.refresh_token.as_ref().map(Sealed::as_bytes))
         .bind(account.token_expires_at.map(OffsetDateTime::unix_timestamp))
         .bind(account.updated_at.unix_timestamp())
+        .bind(account.target_type.as_str())
+        .bind(account.parent_account_id.as_ref().map(AccountId::as_str))
         .execute(&self.pool)
         .await
         .map_err(backend)?;
@@ -524,6 +539,84 @@ impl Store for PostgresStore {
 
     async fn sweep_flows(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         let done = sqlx::query("DELETE FROM dravo_flows WHERE expires_at < $1")
+            .bind(before.unix_timestamp())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn insert_selection(&self, selection: &SelectionRecord) -> Result<(), StoreError> {
+        sqlx::query(concat!(
+            "INSERT INTO dravo_selections (",
+            selection_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ))
+        .bind(selection.id.as_str())
+        .bind(selection.tenant.as_str())
+        .bind(selection.provider.as_str())
+        .bind(selection.app_id.as_ref().map(AppId::as_str))
+        .bind(selection.account_id.as_str())
+        .bind(selection.external_id.as_ref().map(ExternalId::as_str))
+        .bind(targets_json(&selection.targets)?)
+        .bind(selection.created_at.unix_timestamp())
+        .bind(selection.expires_at.unix_timestamp())
+        .bind(selection.consumed_at.map(OffsetDateTime::unix_timestamp))
+        .execute(&self.pool)
+        .await
+        .map_err(insert_error)?;
+        Ok(())
+    }
+
+    async fn get_selection(
+        &self,
+        tenant: &TenantId,
+        id: &SelectionId,
+        now: OffsetDateTime,
+    ) -> Result<Option<SelectionRecord>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            selection_columns!(),
+            " FROM dravo_selections WHERE tenant = $1 AND id = $2 AND consumed_at IS NULL \
+             AND expires_at > $3"
+        ))
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .bind(now.unix_timestamp())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(|r| Cols::new(r, "dravo_selections").selection()).transpose()
+    }
+
+    async fn take_selection(
+        &self,
+        tenant: &TenantId,
+        id: &SelectionId,
+        now: OffsetDateTime,
+    ) -> Result<Option<SelectionRecord>, StoreError> {
+        // The compare-and-set: of concurrent calls, only one sees `consumed_at IS NULL`.
+        let row = sqlx::query(concat!(
+            "UPDATE dravo_selections SET consumed_at = $3 WHERE tenant = $1 AND id = $2 \
+             AND consumed_at IS NULL AND expires_at > $3 RETURNING ",
+            selection_columns!()
+        ))
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .bind(now.unix_timestamp())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        let mut taken = row.as_ref().map(|r| Cols::new(r, "dravo_selections").selection()).transpose()?;
+        if let Some(s) = taken.as_mut() {
+            // RETURNING shows the row after the update; the caller gets it as it was.
+            s.consumed_at = None;
+        }
+        Ok(taken)
+    }
+
+    async fn sweep_selections(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM dravo_selections WHERE expires_at < $1")
             .bind(before.unix_timestamp())
             .execute(&self.pool)
             .await

@@ -8,7 +8,14 @@ use std::str::FromStr;
 use sqlx::{ColumnIndex, Decode, Row, Type};
 use time::OffsetDateTime;
 
-use super::{AccountRecord, AccountStatus, AppRecord, Cursor, Page, PageRequest, PendingFlow, Sealed, StoreError};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    AccountRecord, AccountStatus, AppRecord, Cursor, Page, PageRequest, PendingFlow, Sealed, SelectionRecord,
+    SelectionTarget, StoreError, TargetType,
+};
 use crate::ids::FlowId;
 
 // ---------------------------------------------------------------------------------------
@@ -33,6 +40,55 @@ pub(super) fn insert_error(e: sqlx::Error) -> StoreError {
 
 pub(super) fn json_list(list: &[String]) -> Result<String, StoreError> {
     serde_json::to_string(list).map_err(StoreError::backend)
+}
+
+/// A selection target as stored in the `targets` JSON column (the sealed token in base64).
+#[derive(Serialize, Deserialize)]
+struct StoredTarget {
+    id: String,
+    target_type: String,
+    username: Option<String>,
+    display_name: Option<String>,
+    avatar_url: Option<String>,
+    access_token: Option<String>,
+}
+
+/// The `targets` column of a selection: a JSON array; sealed tokens stay sealed (base64).
+pub(super) fn targets_json(targets: &[SelectionTarget]) -> Result<String, StoreError> {
+    let stored: Vec<StoredTarget> = targets
+        .iter()
+        .map(|t| StoredTarget {
+            id: t.id.clone(),
+            target_type: t.target_type.as_str().to_owned(),
+            username: t.username.clone(),
+            display_name: t.display_name.clone(),
+            avatar_url: t.avatar_url.clone(),
+            access_token: t.access_token.as_ref().map(|s| STANDARD.encode(s.as_bytes())),
+        })
+        .collect();
+    serde_json::to_string(&stored).map_err(StoreError::backend)
+}
+
+fn targets_from_json(table: &str, raw: &str) -> Result<Vec<SelectionTarget>, StoreError> {
+    let bad = || corrupt(table, "targets", "not a target list");
+    let stored: Vec<StoredTarget> = serde_json::from_str(raw).map_err(|_| bad())?;
+    stored
+        .into_iter()
+        .map(|t| {
+            let access_token = match t.access_token {
+                Some(b64) => Some(STANDARD.decode(b64).ok().and_then(|b| Sealed::from_bytes(b).ok()).ok_or_else(bad)?),
+                None => None,
+            };
+            Ok(SelectionTarget {
+                id: t.id,
+                target_type: TargetType::parse(&t.target_type).ok_or_else(bad)?,
+                username: t.username,
+                display_name: t.display_name,
+                avatar_url: t.avatar_url,
+                access_token,
+            })
+        })
+        .collect()
 }
 
 /// Reads the columns of one row of `table`.
@@ -137,6 +193,29 @@ where
             token_expires_at: c.time_opt("token_expires_at")?,
             connected_at: c.time("connected_at")?,
             updated_at: c.time("updated_at")?,
+            target_type: {
+                let t: String = c.get("target_type")?;
+                TargetType::parse(&t).ok_or_else(|| corrupt(c.table, "target_type", "not a known target type"))?
+            },
+            parent_account_id: c.parse_opt("parent_account_id")?,
+        })
+    }
+
+    /// A selection row.
+    pub(super) fn selection(&self) -> Result<SelectionRecord, StoreError> {
+        let c = self;
+        let targets: String = c.get("targets")?;
+        Ok(SelectionRecord {
+            id: c.parse("id")?,
+            tenant: c.parse("tenant")?,
+            provider: c.parse("provider")?,
+            app_id: c.parse_opt("app_id")?,
+            account_id: c.parse("account_id")?,
+            external_id: c.parse_opt("external_id")?,
+            targets: targets_from_json(c.table, &targets)?,
+            created_at: c.time("created_at")?,
+            expires_at: c.time("expires_at")?,
+            consumed_at: c.time_opt("consumed_at")?,
         })
     }
 
@@ -173,7 +252,14 @@ macro_rules! account_columns {
     () => {
         "id, tenant, provider, app_id, provider_account_id, external_id, username, \
          display_name, avatar_url, scopes, status, access_token, refresh_token, \
-         token_expires_at, connected_at, updated_at"
+         token_expires_at, connected_at, updated_at, target_type, parent_account_id"
+    };
+}
+
+macro_rules! selection_columns {
+    () => {
+        "id, tenant, provider, app_id, account_id, external_id, targets, created_at, expires_at, \
+         consumed_at"
     };
 }
 

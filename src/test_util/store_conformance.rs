@@ -9,11 +9,11 @@ use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
 use crate::core::secret_box::{Sealed, SecretBox};
-use crate::ids::{AccountId, AppId, ExternalId, FlowId, KeyId, ProviderId, TenantId};
+use crate::ids::{AccountId, AppId, ExternalId, FlowId, KeyId, ProviderId, SelectionId, TenantId};
 use crate::secret::Secret;
 use crate::store::{
     AccountFilter, AccountRecord, AccountStatus, AppRecord, Cursor, DeleteApp, InsertAccount, PageRequest, PendingFlow,
-    SealedTokens, Store, StoreError, TakeFlow,
+    SealedTokens, SelectionRecord, SelectionTarget, Store, StoreError, TakeFlow, TargetType,
 };
 
 /// Runs every conformance case against stores made by `make_store`, and panics on the
@@ -31,7 +31,9 @@ use crate::store::{
 /// (exactly one of 50 concurrent takes wins); the sweep; the refresh lease (a
 /// compare-and-set: exactly one of 20 concurrent holders wins, renewals, release, expiry,
 /// tenant isolation); the walks over every tenant's apps and accounts; and the
-/// compare-and-set swaps of sealed secrets used by re-encryption.
+/// compare-and-set swaps of sealed secrets used by re-encryption; and target selections
+/// (round trip with sealed tokens, expiry, tenant isolation, a single consumption of 20
+/// concurrent takes, the sweep).
 ///
 /// All times the suite writes are whole seconds in UTC, the precision stores keep.
 ///
@@ -92,6 +94,10 @@ where
         list_all_accounts_walks_every_tenant_in_order,
         swap_app_secret_is_a_compare_and_set,
         swap_account_tokens_is_a_compare_and_set,
+        selection_round_trips_and_is_read_only_by_its_tenant_until_it_expires,
+        take_selection_consumes_once,
+        concurrent_takes_of_one_selection_have_exactly_one_winner,
+        sweep_selections_deletes_those_that_expired_before_the_cutoff,
     );
 }
 
@@ -192,6 +198,41 @@ fn account(
         token_expires_at: Some(at(connected + 3600)),
         connected_at: at(connected),
         updated_at: at(connected),
+        target_type: TargetType::Person,
+        parent_account_id: None,
+    }
+}
+
+fn selection(tenant: &TenantId, created: i64, expires: i64) -> SelectionRecord {
+    let id = SelectionId::generate();
+    SelectionRecord {
+        targets: vec![
+            SelectionTarget {
+                id: "page-1".to_owned(),
+                target_type: TargetType::Page,
+                username: Some("bakery".to_owned()),
+                display_name: Some("Bakery Ü".to_owned()),
+                avatar_url: Some("https://cdn.example.com/p.png".to_owned()),
+                access_token: Some(seal(id.as_str(), "target_access_token:page-1", "page-token-value")),
+            },
+            SelectionTarget {
+                id: "page-2".to_owned(),
+                target_type: TargetType::InstagramAccount,
+                username: None,
+                display_name: None,
+                avatar_url: None,
+                access_token: None,
+            },
+        ],
+        id,
+        tenant: tenant.clone(),
+        provider: provider("facebook"),
+        app_id: Some(AppId::generate()),
+        account_id: AccountId::generate(),
+        external_id: Some(ext("user-42")),
+        created_at: at(created),
+        expires_at: at(expires),
+        consumed_at: None,
     }
 }
 
@@ -543,6 +584,8 @@ async fn account_round_trips_byte_for_byte<S: Store>(store: Arc<S>) {
     bare.token_expires_at = None;
     let mut expired = account(&t, &provider("y"), None, "789", None, 12);
     expired.status = AccountStatus::Expired;
+    expired.target_type = TargetType::Board;
+    expired.parent_account_id = Some(bare.id.clone());
     for acc in [&full, &bare, &expired] {
         assert_eq!(store.insert_account(acc).await.unwrap(), InsertAccount::Inserted);
     }
@@ -681,6 +724,8 @@ async fn update_account_changes_only_the_mutable_fields<S: Store>(store: Arc<S>)
     changed.refresh_token = None;
     changed.token_expires_at = None;
     changed.updated_at = at(99);
+    changed.target_type = TargetType::Page;
+    changed.parent_account_id = Some(AccountId::generate());
     // Not changeable through update_account:
     changed.provider = provider("y");
     changed.provider_account_id = "other".to_owned();
@@ -1238,4 +1283,73 @@ async fn swap_account_tokens_is_a_compare_and_set<S: Store>(store: Arc<S>) {
     let mut expected = bare.clone();
     expected.access_token = bare_access;
     assert_eq!(store.get_account(&t, &bare.id).await.unwrap(), Some(expected));
+}
+
+async fn selection_round_trips_and_is_read_only_by_its_tenant_until_it_expires<S: Store>(store: Arc<S>) {
+    let (a, b) = (tenant("tenant-a"), tenant("tenant-b"));
+    let sel = selection(&a, 0, 600);
+    let mut bare = selection(&a, 0, 600);
+    bare.app_id = None;
+    bare.external_id = None;
+    bare.targets.truncate(1);
+    store.insert_selection(&sel).await.unwrap();
+    store.insert_selection(&bare).await.unwrap();
+    assert!(matches!(store.insert_selection(&sel).await, Err(StoreError::Duplicate)), "a repeated id is Duplicate");
+
+    let got = store.get_selection(&a, &sel.id, at(10)).await.unwrap();
+    assert_eq!(got.as_ref(), Some(&sel), "get_selection returns what was inserted");
+    assert_eq!(
+        got.unwrap().targets[0].access_token.as_ref().map(Sealed::as_bytes),
+        sel.targets[0].access_token.as_ref().map(Sealed::as_bytes),
+        "sealed target tokens come back byte for byte"
+    );
+    assert_eq!(store.get_selection(&a, &bare.id, at(10)).await.unwrap(), Some(bare.clone()));
+    assert_eq!(store.get_selection(&b, &sel.id, at(10)).await.unwrap(), None, "another tenant's selection is None");
+    assert_eq!(store.take_selection(&b, &sel.id, at(10)).await.unwrap(), None, "nor can another tenant take it");
+    assert_eq!(store.get_selection(&a, &sel.id, at(599)).await.unwrap(), Some(sel.clone()));
+    assert_eq!(store.get_selection(&a, &sel.id, at(600)).await.unwrap(), None, "expired at expires_at");
+    assert_eq!(store.take_selection(&a, &sel.id, at(600)).await.unwrap(), None, "an expired selection is not taken");
+    assert_eq!(store.get_selection(&a, &SelectionId::generate(), at(10)).await.unwrap(), None);
+    assert_eq!(store.take_selection(&a, &SelectionId::generate(), at(10)).await.unwrap(), None);
+}
+
+async fn take_selection_consumes_once<S: Store>(store: Arc<S>) {
+    let t = tenant("tenant-a");
+    let sel = selection(&t, 0, 600);
+    store.insert_selection(&sel).await.unwrap();
+    assert_eq!(store.take_selection(&t, &sel.id, at(5)).await.unwrap(), Some(sel.clone()), "taken as it was");
+    assert_eq!(store.take_selection(&t, &sel.id, at(6)).await.unwrap(), None, "a second take gets nothing");
+    assert_eq!(store.get_selection(&t, &sel.id, at(6)).await.unwrap(), None, "a consumed selection is not readable");
+}
+
+async fn concurrent_takes_of_one_selection_have_exactly_one_winner<S: Store>(store: Arc<S>) {
+    let t = tenant("tenant-a");
+    let sel = selection(&t, 0, 600);
+    store.insert_selection(&sel).await.unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (store, t, id) = (store.clone(), t.clone(), sel.id.clone());
+        tasks.push(tokio::spawn(async move { store.take_selection(&t, &id, at(5)).await.unwrap().is_some() }));
+    }
+    let mut winners = 0;
+    for task in tasks {
+        winners += usize::from(task.await.unwrap());
+    }
+    assert_eq!(winners, 1, "exactly one of 20 concurrent takes wins");
+}
+
+async fn sweep_selections_deletes_those_that_expired_before_the_cutoff<S: Store>(store: Arc<S>) {
+    let (a, b) = (tenant("tenant-a"), tenant("tenant-b"));
+    let old = selection(&a, 0, 10);
+    let old_taken = selection(&b, 0, 20);
+    let at_cutoff = selection(&a, 0, 30);
+    let later = selection(&b, 0, 50);
+    for s in [&old, &old_taken, &at_cutoff, &later] {
+        store.insert_selection(s).await.unwrap();
+    }
+    assert!(store.take_selection(&b, &old_taken.id, at(5)).await.unwrap().is_some());
+    assert_eq!(store.sweep_selections(at(30)).await.unwrap(), 2, "pending and consumed, across tenants");
+    assert_eq!(store.get_selection(&a, &at_cutoff.id, at(29)).await.unwrap(), Some(at_cutoff), "the cutoff one stays");
+    assert_eq!(store.get_selection(&b, &later.id, at(29)).await.unwrap(), Some(later));
+    assert_eq!(store.sweep_selections(at(30)).await.unwrap(), 0);
 }

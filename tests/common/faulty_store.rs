@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use dravo_connect::store::*;
-use dravo_connect::{AccountId, AppId, ExternalId, FlowId, ProviderId, TenantId};
+use dravo_connect::{AccountId, AppId, ExternalId, FlowId, ProviderId, SelectionId, TenantId};
 use time::OffsetDateTime;
 
 /// A store that counts calls and can be made to fail.
@@ -120,6 +120,35 @@ impl Store for FaultyStore {
             return Err(StoreError::backend(std::io::Error::other("sweep failed")));
         }
         self.inner.sweep_flows(before).await
+    }
+    async fn insert_selection(&self, s: &SelectionRecord) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.insert_selection(s).await
+    }
+    async fn get_selection(
+        &self,
+        t: &TenantId,
+        id: &SelectionId,
+        now: OffsetDateTime,
+    ) -> Result<Option<SelectionRecord>, StoreError> {
+        self.check()?;
+        self.inner.get_selection(t, id, now).await
+    }
+    async fn take_selection(
+        &self,
+        t: &TenantId,
+        id: &SelectionId,
+        now: OffsetDateTime,
+    ) -> Result<Option<SelectionRecord>, StoreError> {
+        self.check()?;
+        self.inner.take_selection(t, id, now).await
+    }
+    async fn sweep_selections(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        // Not counted in `calls`: it runs in the background sweep, like `sweep_flows`.
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(StoreError::backend(std::io::Error::other("sweep failed")));
+        }
+        self.inner.sweep_selections(before).await
     }
     async fn try_lease_account(
         &self,

@@ -58,6 +58,7 @@ macro_rules! for_each_case {
             every_route_answers_a_wrong_method_with_405_and_its_allow_header,
             the_limits_are_connects_own_at_the_exact_boundaries,
             an_empty_prefix_serves_the_routes_at_the_mount_point,
+            a_target_selection_is_read_and_chosen_once_with_a_key,
         );
     };
 }
@@ -1049,6 +1050,7 @@ pub async fn every_route_answers_a_wrong_method_with_405_and_its_allow_header<S:
         (Method::PATCH, "/v1/accounts", "GET, POST"),
         (Method::PATCH, "/v1/accounts/acc_1", "GET, DELETE"),
         (Method::OPTIONS, "/v1/accounts", "GET, POST"),
+        (Method::DELETE, "/v1/oauth/selections/sel_1", "GET, POST"),
     ] {
         let r = h.req(method.clone(), path, Some(KEY1), None).await;
         r.assert_error(405, "method_not_allowed");
@@ -1094,4 +1096,77 @@ pub async fn an_empty_prefix_serves_the_routes_at_the_mount_point<S: Harness>() 
     // The host's page at `/` is still the host's.
     let r = h.send_raw(Request::get("/").body(Bytes::new()).unwrap()).await;
     assert_eq!((r.status, r.text().as_str()), (StatusCode::OK, "host home"));
+}
+
+// ------------------------------------------------------------------ target selection
+
+pub async fn a_target_selection_is_read_and_chosen_once_with_a_key<S: Harness>() {
+    use dravo_connect::SelectionId;
+    use dravo_connect::store::{SelectionRecord, SelectionTarget, TargetType};
+
+    let h = H::<S>::new().await;
+    let person_id = h.connect_once().await.location_param("account_id").unwrap();
+    // The mock lists no targets: the selection a Facebook-like callback would store.
+    let id = SelectionId::generate();
+    let now = time::OffsetDateTime::from_unix_timestamp(START.unix_timestamp()).unwrap();
+    let board = |id: &str, name: &str| SelectionTarget {
+        id: id.to_owned(),
+        target_type: TargetType::Board,
+        username: None,
+        display_name: Some(name.to_owned()),
+        avatar_url: None,
+        access_token: None,
+    };
+    let selection = SelectionRecord {
+        id: id.clone(),
+        tenant: tenant("t1"),
+        provider: "mock".parse().unwrap(),
+        app_id: None,
+        account_id: person_id.parse().unwrap(),
+        external_id: None,
+        targets: vec![board("b1", "Recipes"), board("b2", "Travel")],
+        created_at: now,
+        expires_at: now + time::Duration::minutes(10),
+        consumed_at: None,
+    };
+    h.connect.store().insert_selection(&selection).await.unwrap();
+    let path = format!("/v1/oauth/selections/{id}");
+
+    h.get(&path, None).await.assert_error(401, "unauthorized");
+    h.req(Method::POST, &path, None, Some(json!({"target_ids": ["b1"]}))).await.assert_error(401, "unauthorized");
+    h.get(&path, Some(KEY2)).await.assert_error(404, "not_found");
+    h.get("/v1/oauth/selections/sel_unknown", Some(KEY1)).await.assert_error(404, "not_found");
+    let r = h.get(&path, Some(KEY1)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["targets"][1]["display_name"], "Travel");
+    assert_eq!(r.json()["parent_account_id"], person_id.as_str());
+    h.req(Method::POST, &path, Some(KEY1), Some(json!({"target_ids": ["b3"]})))
+        .await
+        .assert_error(422, "validation_failed");
+
+    let r = h.req(Method::POST, &path, Some(KEY1), Some(json!({"target_ids": ["b2"]}))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let account = &r.json()["data"][0];
+    assert_eq!(account["target_type"], "board");
+    assert_eq!(account["provider_account_id"], "b2");
+    assert_eq!(account["parent_account_id"], person_id.as_str());
+    assert!(!r.text().contains("mock_at_"), "no token in the answer");
+    // A board publishes with the person's token.
+    let t1 = tenant("t1");
+    let board_token = h.connect.access_token(&t1, &account["id"].as_str().unwrap().parse().unwrap()).await.unwrap();
+    let person_token = h.connect.access_token(&t1, &person_id.parse().unwrap()).await.unwrap();
+    assert_eq!(board_token.expose_secret(), person_token.expose_secret());
+    h.req(Method::POST, &path, Some(KEY1), Some(json!({"target_ids": ["b1"]}))).await.assert_error(404, "not_found");
+    // Expired: the board renews through the person, whose (rotating) refresh token is used
+    // once; the board and the person then hand out the same new token.
+    h.clock.advance(time::Duration::hours(2));
+    h.mock.expire_access_tokens();
+    let board_id = account["id"].as_str().unwrap().parse().unwrap();
+    let renewed = h.connect.access_token(&t1, &board_id).await.unwrap();
+    assert_ne!(renewed.expose_secret(), board_token.expose_secret());
+    assert_eq!(h.mock.counts().token_refresh, 1);
+    let person_now = h.connect.access_token(&t1, &person_id.parse().unwrap()).await.unwrap();
+    assert_eq!(person_now.expose_secret(), renewed.expose_secret());
+    assert_eq!(h.connect.access_token(&t1, &board_id).await.unwrap().expose_secret(), renewed.expose_secret());
+    assert_eq!(h.mock.counts().token_refresh, 1, "no second refresh");
 }

@@ -22,6 +22,7 @@ mod openapi;
 mod postgres;
 mod providers;
 mod security;
+mod selection;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod x;

@@ -13,6 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use dravo_connect::core::SecretBox;
 use dravo_connect::store::{
     AccountRecord, AccountStatus, AppRecord, InsertAccount, MemoryStore, PendingFlow, SqliteStore, Store, StoreError,
+    TargetType,
 };
 use dravo_connect::test_util::store_conformance;
 use dravo_connect::{AccountId, AppId, FlowId, KeyId, ProviderId, Secret, TenantId};
@@ -117,6 +118,8 @@ fn sample_account(sb: &SecretBox, app: &AppRecord, access: &str, refresh: &str) 
         external_id: None,
         token_expires_at: Some(T0 + time::Duration::hours(2)),
         connected_at: T0,
+        target_type: TargetType::Person,
+        parent_account_id: None,
         updated_at: T0,
     }
 }
@@ -191,7 +194,7 @@ async fn connecting_twice_to_one_file_runs_the_migrations_once() {
             .fetch_all(first.pool())
             .await
             .unwrap();
-    assert_eq!(applied, vec![(1, true), (2, true)]);
+    assert_eq!(applied, vec![(1, true), (2, true), (3, true)]);
 
     first.pool().close().await;
     second.pool().close().await;
@@ -215,7 +218,7 @@ async fn connecting_concurrently_to_a_new_file_migrates_it_once() {
     }
     let applied: i64 =
         sqlx::query_scalar("SELECT count(*) FROM dravo_connect_migrations").fetch_one(stores[0].pool()).await.unwrap();
-    assert_eq!(applied, 2);
+    assert_eq!(applied, 3);
 }
 
 #[tokio::test]
@@ -231,7 +234,7 @@ async fn migrations_are_tracked_in_dravo_connect_migrations() {
 async fn every_table_and_index_starts_with_dravo() {
     let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
     let tables = names(&store, "table").await;
-    assert_eq!(tables, ["dravo_accounts", "dravo_apps", "dravo_connect_migrations", "dravo_flows"]);
+    assert_eq!(tables, ["dravo_accounts", "dravo_apps", "dravo_connect_migrations", "dravo_flows", "dravo_selections"]);
     let indexes = names(&store, "index").await;
     assert!(!indexes.is_empty());
     for name in indexes {
