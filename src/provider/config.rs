@@ -27,6 +27,7 @@ pub(crate) const BUILTIN_PROVIDERS: &[&str] = &[
     "tiktok",
     "pinterest",
     "reddit",
+    "mastodon",
 ];
 
 /// One `[[providers]]` entry: a generic OAuth 2.0 provider, or endpoint overrides of a
@@ -38,7 +39,8 @@ pub(crate) const BUILTIN_PROVIDERS: &[&str] = &[
 /// `instagram_facebook`, `threads`, `youtube`, `tiktok`, `pinterest`, `reddit`) may only give
 /// endpoint URLs (`authorize_url`, `token_url`, `userinfo_url`, `revoke_url`, and for the Meta
 /// providers `exchange_url` and `refresh_url`); the built-in keeps everything else, so a test
-/// or a staging setup can point a real provider's adapter at a local server.
+/// or a staging setup can point a real provider's adapter at a local server. `mastodon`
+/// takes no entry at all: its endpoints are those of the instance given at `start`.
 ///
 /// Every endpoint must be an `https` URL without userinfo or fragment; `http` is accepted
 /// only for loopback hosts (`localhost`, `127.0.0.0/8`, `[::1]`).
@@ -406,6 +408,10 @@ fn builtin_provider(id: &str, overrides: Option<&ProviderConfig>) -> Result<Arc<
         "tiktok" => with_overrides(super::tiktok::provider(), overrides),
         "pinterest" => with_overrides(super::pinterest::provider(), overrides),
         "reddit" => with_overrides(super::reddit::provider(), overrides),
+        "mastodon" => match overrides {
+            Some(_) => Err(provider_error(id, "mastodon takes its endpoints from the instance given at start")),
+            None => Ok(Arc::new(super::mastodon::provider())),
+        },
         // Every id of BUILTIN_PROVIDERS has an arm above (a test checks it).
         _ => Err(provider_error(id, "built-in provider is not available in this build")),
     }
@@ -679,7 +685,7 @@ mod tests {
     #[tokio::test]
     async fn every_built_in_provider_takes_endpoint_overrides_and_keeps_the_rest() {
         use crate::provider::fixtures::*;
-        for &id in BUILTIN_PROVIDERS {
+        for &id in BUILTIN_PROVIDERS.iter().filter(|&&id| id != "mastodon") {
             let base = "http://127.0.0.1:4000";
             let config = ProviderConfig::new(id)
                 .with_authorize_url(format!("{base}/authorize"))
@@ -709,6 +715,8 @@ mod tests {
             let _ = p.fetch_profile(&http, &token("a")).await;
             assert_eq!(endpoint(&requests(&seen)[0]), format!("{base}/me"), "{id}");
         }
+        let refused = build_registry(&[ProviderConfig::new("mastodon").with_token_url("https://a.example/t")]);
+        assert!(refused.unwrap_err().to_string().contains("instance"), "mastodon has no fixed endpoints");
         let refused = build_registry(&[ProviderConfig::new("tiktok").with_exchange_url("http://127.0.0.1:1/x")]);
         assert!(refused.unwrap_err().to_string().contains("exchange_url"));
         let refused = build_registry(&[ProviderConfig::new("youtube").with_scopes(["a"])]);

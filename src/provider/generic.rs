@@ -203,6 +203,8 @@ pub(super) enum Renewal {
     Grant(Rotation),
     /// A swap of the still-valid access token.
     Reexchange { swap: TokenSwap, min_age_secs: Option<u64> },
+    /// None: the token lasts until revoked (Mastodon).
+    None,
 }
 
 /// How the profile call carries the access token.
@@ -614,6 +616,7 @@ impl GenericProvider {
         caps.refresh = match &self.knobs.renewal {
             Renewal::Grant(rotation) => RefreshModel::Grant { rotation: *rotation },
             Renewal::Reexchange { min_age_secs, .. } => RefreshModel::Reexchange { min_age_secs: *min_age_secs },
+            Renewal::None => RefreshModel::None,
         };
         caps.access_token_lifetime_secs = self.knobs.access_token_lifetime_secs;
         caps.refresh_token_lifetime_secs = self.knobs.refresh_token_lifetime_secs;
@@ -764,7 +767,7 @@ impl Provider for GenericProvider {
     ) -> Result<TokenSet, ProviderError> {
         match &self.knobs.renewal {
             Renewal::Reexchange { swap, .. } => self.swap(ctx, swap, access_token).await,
-            Renewal::Grant(_) => {
+            Renewal::Grant(_) | Renewal::None => {
                 Err(ProviderError::new(ProviderErrorKind::Unsupported, "this provider has no re-exchange"))
             }
         }
@@ -849,7 +852,7 @@ fn oauth_error_code(error: Option<&Value>, status: StatusCode) -> String {
 /// The error for a response that is not a 2xx: a 4xx is a refusal (with the provider's RFC
 /// 6749 `error` code when its body has one, else `http_<status>`), except 429, which is
 /// temporary; a 3xx (never followed) or a 5xx means the provider is unavailable.
-fn error_for_status(status: StatusCode, body: &[u8]) -> ProviderError {
+pub(super) fn error_for_status(status: StatusCode, body: &[u8]) -> ProviderError {
     if status == StatusCode::TOO_MANY_REQUESTS {
         return ProviderError::new(ProviderErrorKind::Unavailable, "rate limited (http_429)");
     }

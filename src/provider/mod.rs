@@ -26,6 +26,7 @@ pub mod facebook;
 pub mod instagram;
 pub mod instagram_facebook;
 pub mod linkedin;
+pub mod mastodon;
 pub mod pinterest;
 pub mod reddit;
 pub mod threads;
@@ -35,6 +36,7 @@ pub mod youtube;
 pub use capabilities::{Capabilities, ClientAuth, RefreshModel, RefreshTokenRequirement, Rotation, TargetType};
 pub use config::{ProfilePointers, ProviderConfig, TokenAuth};
 pub use generic::GenericProvider;
+pub use mastodon::MastodonProvider;
 pub use x::XProvider;
 
 /// The client credentials of a tenant's OAuth app at the provider.
