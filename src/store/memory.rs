@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{
-    AccountFilter, AccountRecord, AppRecord, Cursor, DeleteApp, InsertAccount, Page, PageRequest, PendingFlow, Sealed,
-    SealedTokens, Store, StoreError, TakeFlow,
+    AccountFilter, AccountRecord, AppRecord, Cursor, DeleteApp, InsertAccount, InstanceRegistration, Page, PageRequest,
+    PendingFlow, Sealed, SealedTokens, Store, StoreError, TakeFlow,
 };
 use crate::ids::{AccountId, AppId, ExternalId, FlowId, ProviderId, TenantId};
 
@@ -77,6 +77,8 @@ struct Inner {
     flow_parts: HashSet<Arc<FlowShared>>,
     /// Refresh leases: account → (holder, until in unix seconds).
     leases: HashMap<AccountId, (String, i64)>,
+    /// Clients registered at instances: (tenant, app, instance) → registration.
+    registrations: HashMap<(TenantId, AppId, String), InstanceRegistration>,
 }
 
 /// The stored form of a [`PendingFlow`], kept small because a busy host holds many: about
@@ -105,6 +107,7 @@ struct FlowShared {
     provider: ProviderId,
     redirect_uri: Box<str>,
     scopes: Box<[String]>,
+    instance: Option<Box<str>>,
 }
 
 /// A time as stored: whole seconds, UTC.
@@ -172,6 +175,7 @@ impl Inner {
             provider: flow.provider.clone(),
             redirect_uri: flow.redirect_uri.as_str().into(),
             scopes: flow.scopes.clone().into_boxed_slice(),
+            instance: flow.instance.as_deref().map(Into::into),
         };
         if let Some(existing) = self.flow_parts.get(&candidate) {
             return Arc::clone(existing);
@@ -213,6 +217,7 @@ impl StoredFlow {
             pkce_verifier,
             scopes: self.shared.scopes.to_vec(),
             external_id,
+            instance: self.shared.instance.as_deref().map(str::to_owned),
             created_at: from_seconds(self.created_at)?,
             expires_at: from_seconds(self.expires_at)?,
             consumed_at,
@@ -286,6 +291,7 @@ impl Store for MemoryStore {
         }
         inner.flows.retain(|_, f| !(f.shared.tenant == *tenant && f.shared.app_id == *id));
         inner.prune_flow_parts();
+        inner.registrations.retain(|(t, a, _), _| !(t == tenant && a == id));
         inner.apps.remove(id);
         Ok(DeleteApp::Deleted { accounts_deleted: users.len() as u64 })
     }
@@ -499,6 +505,28 @@ impl Store for MemoryStore {
         account.refresh_token = new.refresh_token.cloned();
         Ok(true)
     }
+
+    async fn get_instance_registration(
+        &self,
+        tenant: &TenantId,
+        app_id: &AppId,
+        instance: &str,
+    ) -> Result<Option<InstanceRegistration>, StoreError> {
+        let inner = self.lock();
+        Ok(inner.registrations.get(&(tenant.clone(), app_id.clone(), instance.to_owned())).cloned())
+    }
+
+    async fn insert_instance_registration(&self, registration: &InstanceRegistration) -> Result<bool, StoreError> {
+        let mut r = registration.clone();
+        r.created_at = whole_seconds(r.created_at)?;
+        let mut inner = self.lock();
+        let key = (r.tenant.clone(), r.app_id.clone(), r.instance.clone());
+        if inner.registrations.contains_key(&key) {
+            return Ok(false);
+        }
+        inner.registrations.insert(key, r);
+        Ok(true)
+    }
 }
 
 #[cfg(test)]
@@ -520,6 +548,7 @@ mod tests {
             pkce_verifier: None,
             scopes: Vec::new(),
             external_id: None,
+            instance: None,
             created_at: OffsetDateTime::UNIX_EPOCH,
             expires_at: OffsetDateTime::UNIX_EPOCH,
             consumed_at: None,

@@ -207,6 +207,7 @@ fn flow(app: &AppRecord, created: i64, expires: i64) -> PendingFlow {
         redirect_uri: format!("https://api.example.com/v1/oauth/{}/callback", app.provider),
         scopes: vec!["read".to_owned()],
         external_id: Some(ext("user-42")),
+        instance: None,
         created_at: at(created),
         expires_at: at(expires),
         consumed_at: None,

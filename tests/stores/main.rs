@@ -133,6 +133,7 @@ fn sample_flow(sb: &SecretBox, app: &AppRecord, verifier: &str) -> PendingFlow {
         redirect_uri: "https://api.example.com/v1/oauth/x/callback".to_owned(),
         scopes: vec!["tweet.read".to_owned()],
         external_id: None,
+        instance: None,
         created_at: T0,
         expires_at: T0 + time::Duration::minutes(10),
         consumed_at: None,
