@@ -53,12 +53,14 @@ impl Connect {
         raw: Option<&str>,
     ) -> Result<Option<Instance>, Error> {
         match (is_per_instance(provider), raw) {
-            (true, None) => Err(Error::validation(format!("instance is required for {provider} (e.g. mastodon.social)"))),
+            (true, None) => {
+                Err(Error::validation(format!("instance is required for {provider} (e.g. mastodon.social)")))
+            }
             (false, Some(_)) => Err(Error::validation(format!("{provider} takes no instance parameter"))),
             (false, None) => Ok(None),
-            (true, Some(raw)) => Instance::parse(raw, self.inner.allow_private_instances)
-                .map(Some)
-                .map_err(Error::validation),
+            (true, Some(raw)) => {
+                Instance::parse(raw, self.inner.allow_private_instances).map(Some).map_err(Error::validation)
+            }
         }
     }
 
@@ -117,9 +119,8 @@ impl Connect {
                 None => return Ok(None),
             },
         };
-        let instance = Instance::parse(&registration.origin, self.inner.allow_private_instances).map_err(|e| {
-            Error::server(std::io::Error::other(format!("stored instance origin is not usable: {e}")))
-        })?;
+        let instance = Instance::parse(&registration.origin, self.inner.allow_private_instances)
+            .map_err(|e| Error::server(std::io::Error::other(format!("stored instance origin is not usable: {e}"))))?;
         Ok(Some((self.open_registration(&registration, &instance)?, instance)))
     }
 
@@ -136,7 +137,8 @@ impl Connect {
     }
 
     fn open_registration(&self, r: &InstanceRegistration, instance: &Instance) -> Result<InstanceClient, Error> {
-        let client_secret = self.open_string(&sealed_row(&r.app_id, &r.instance), FIELD_CLIENT_SECRET, &r.client_secret)?;
+        let client_secret =
+            self.open_string(&sealed_row(&r.app_id, &r.instance), FIELD_CLIENT_SECRET, &r.client_secret)?;
         Ok(InstanceClient {
             provider: mastodon::provider().at(instance),
             client_id: r.client_id.clone(),

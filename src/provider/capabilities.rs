@@ -186,7 +186,8 @@ mod tests {
             .map(|p| match p.id().as_str() {
                 "mastodon" => {
                     let instance = crate::provider::mastodon::Instance::parse("mastodon.example", false).unwrap();
-                    std::sync::Arc::new(crate::provider::mastodon::provider().at(&instance)) as std::sync::Arc<dyn Provider>
+                    std::sync::Arc::new(crate::provider::mastodon::provider().at(&instance))
+                        as std::sync::Arc<dyn Provider>
                 }
                 _ => p,
             })

@@ -265,11 +265,8 @@ pub(crate) async fn register(
 ) -> Result<Registered, ProviderError> {
     match register_once(http, instance, r, r.scopes).await {
         Err(e) if e.kind() == ProviderErrorKind::Rejected && r.scopes.iter().any(|s| s == "profile") => {
-            let fallback: Vec<String> = r
-                .scopes
-                .iter()
-                .map(|s| if s == "profile" { PROFILE_FALLBACK.to_owned() } else { s.clone() })
-                .collect();
+            let fallback: Vec<String> =
+                r.scopes.iter().map(|s| if s == "profile" { PROFILE_FALLBACK.to_owned() } else { s.clone() }).collect();
             register_once(http, instance, r, &fallback).await
         }
         other => other,
@@ -446,14 +443,23 @@ mod tests {
     }
 
     fn registration(scopes: &[String]) -> Registration<'_> {
-        Registration { client_name: "dravo test", redirect_uri: REDIRECT_URI, scopes, website: "https://app.example.com" }
+        Registration {
+            client_name: "dravo test",
+            redirect_uri: REDIRECT_URI,
+            scopes,
+            website: "https://app.example.com",
+        }
     }
 
     #[test]
     fn instances_are_normalised_to_an_https_origin() {
         for raw in ["mastodon.social", "https://mastodon.social", "HTTPS://Mastodon.Social/", "mastodon.social:443"] {
             let i = Instance::parse(raw, false).unwrap();
-            assert_eq!((i.origin(), i.authority()), ("https://mastodon.social".into(), "mastodon.social".into()), "{raw}");
+            assert_eq!(
+                (i.origin(), i.authority()),
+                ("https://mastodon.social".into(), "mastodon.social".into()),
+                "{raw}"
+            );
         }
         let i = Instance::parse("mastodon.social:8443", false).unwrap();
         assert_eq!((i.origin(), i.authority()), ("https://mastodon.social:8443".into(), "mastodon.social:8443".into()));

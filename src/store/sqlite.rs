@@ -13,8 +13,8 @@ use time::OffsetDateTime;
 
 use super::sql::{Cols, backend, corrupt, fetch_limit, insert_error, into_page, json_list};
 use super::{
-    AccountFilter, AccountRecord, AppRecord, Cursor, DeleteApp, InsertAccount, InstanceRegistration, Page, PageRequest, PendingFlow, Sealed,
-    SealedTokens, Store, StoreError, TakeFlow,
+    AccountFilter, AccountRecord, AppRecord, Cursor, DeleteApp, InsertAccount, InstanceRegistration, Page, PageRequest,
+    PendingFlow, Sealed, SealedTokens, Store, StoreError, TakeFlow,
 };
 use crate::ids::{AccountId, AppId, ExternalId, FlowId, ProviderId, TenantId};
 
