@@ -12,8 +12,8 @@ use crate::core::secret_box::{Sealed, SecretBox};
 use crate::ids::{AccountId, AppId, ExternalId, FlowId, KeyId, ProviderId, TenantId};
 use crate::secret::Secret;
 use crate::store::{
-    AccountFilter, AccountRecord, AccountStatus, AppRecord, Cursor, DeleteApp, InsertAccount, PageRequest, PendingFlow,
-    SealedTokens, Store, StoreError, TakeFlow,
+    AccountFilter, AccountRecord, AccountStatus, AppRecord, Cursor, DeleteApp, InsertAccount, InstanceRegistration,
+    PageRequest, PendingFlow, SealedTokens, Store, StoreError, TakeFlow,
 };
 
 /// Runs every conformance case against stores made by `make_store`, and panics on the
@@ -92,6 +92,9 @@ where
         list_all_accounts_walks_every_tenant_in_order,
         swap_app_secret_is_a_compare_and_set,
         swap_account_tokens_is_a_compare_and_set,
+        instance_registration_round_trips_and_is_insert_if_absent,
+        concurrent_inserts_of_one_instance_registration_keep_one,
+        delete_app_deletes_its_instance_registrations,
     );
 }
 
@@ -211,6 +214,19 @@ fn flow(app: &AppRecord, created: i64, expires: i64) -> PendingFlow {
         created_at: at(created),
         expires_at: at(expires),
         consumed_at: None,
+    }
+}
+
+fn registration(app: &AppRecord, instance: &str, client_id: &str) -> InstanceRegistration {
+    InstanceRegistration {
+        tenant: app.tenant.clone(),
+        app_id: app.id.clone(),
+        instance: instance.to_owned(),
+        origin: format!("https://{instance}"),
+        client_id: client_id.to_owned(),
+        client_secret: seal(&format!("{}@{instance}", app.id), "client_secret", "instance-secret-value"),
+        scopes: vec!["profile".to_owned(), "write:statuses".to_owned()],
+        created_at: at(5),
     }
 }
 
@@ -883,7 +899,8 @@ async fn list_accounts_pages_through_more_than_a_hundred<S: Store>(store: Arc<S>
 
 async fn flow_round_trips_byte_for_byte<S: Store>(store: Arc<S>) {
     let a = app(&tenant("tenant-a"), &provider("x"), 0);
-    let full = flow(&a, 10, 610);
+    let mut full = flow(&a, 10, 610);
+    full.instance = Some("https://mastodon.social".to_owned());
     let mut bare = flow(&a, 11, 611);
     bare.pkce_verifier = None;
     bare.external_id = None;
@@ -1239,4 +1256,66 @@ async fn swap_account_tokens_is_a_compare_and_set<S: Store>(store: Arc<S>) {
     let mut expected = bare.clone();
     expected.access_token = bare_access;
     assert_eq!(store.get_account(&t, &bare.id).await.unwrap(), Some(expected));
+}
+
+async fn instance_registration_round_trips_and_is_insert_if_absent<S: Store>(store: Arc<S>) {
+    let a = app(&tenant("tenant-a"), &provider("mastodon"), 0);
+    let b = app(&tenant("tenant-b"), &provider("mastodon"), 0);
+    store.insert_app(&a).await.unwrap();
+    store.insert_app(&b).await.unwrap();
+    let first = registration(&a, "mastodon.social", "client-1");
+    assert!(store.insert_instance_registration(&first).await.unwrap(), "the first insert stores it");
+    let got = store.get_instance_registration(&a.tenant, &a.id, "mastodon.social").await.unwrap();
+    assert_eq!(got.as_ref(), Some(&first), "it reads back byte for byte");
+    assert_eq!(got.unwrap().client_secret.as_bytes(), first.client_secret.as_bytes());
+
+    let second = registration(&a, "mastodon.social", "client-2");
+    assert!(!store.insert_instance_registration(&second).await.unwrap(), "an existing one is kept");
+    let got = store.get_instance_registration(&a.tenant, &a.id, "mastodon.social").await.unwrap().unwrap();
+    assert_eq!(got.client_id, "client-1");
+
+    assert_eq!(store.get_instance_registration(&a.tenant, &a.id, "fosstodon.org").await.unwrap(), None);
+    assert_eq!(store.get_instance_registration(&b.tenant, &a.id, "mastodon.social").await.unwrap(), None);
+    assert_eq!(store.get_instance_registration(&a.tenant, &b.id, "mastodon.social").await.unwrap(), None);
+    let other = registration(&a, "127.0.0.1:4000", "client-3");
+    assert!(store.insert_instance_registration(&other).await.unwrap(), "another instance is another key");
+    let theirs = registration(&b, "mastodon.social", "client-4");
+    assert!(store.insert_instance_registration(&theirs).await.unwrap(), "another app is another key");
+    let got = store.get_instance_registration(&b.tenant, &b.id, "mastodon.social").await.unwrap();
+    assert_eq!(got, Some(theirs));
+}
+
+async fn concurrent_inserts_of_one_instance_registration_keep_one<S: Store>(store: Arc<S>) {
+    let a = app(&tenant("tenant-a"), &provider("mastodon"), 0);
+    store.insert_app(&a).await.unwrap();
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            let r = registration(&a, "mastodon.social", &format!("client-{i}"));
+            tokio::spawn(async move { (store.insert_instance_registration(&r).await, r) })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for task in tasks {
+        let (inserted, r) = task.await.expect("an insert task panicked");
+        if inserted.unwrap() {
+            winners.push(r);
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one of 20 concurrent inserts stores it");
+    let kept = store.get_instance_registration(&a.tenant, &a.id, "mastodon.social").await.unwrap();
+    assert_eq!(kept.as_ref(), winners.first(), "the stored one is the winner's");
+}
+
+async fn delete_app_deletes_its_instance_registrations<S: Store>(store: Arc<S>) {
+    let a = app(&tenant("tenant-a"), &provider("mastodon"), 0);
+    let b = app(&tenant("tenant-a"), &provider("mastodon"), 1);
+    store.insert_app(&a).await.unwrap();
+    store.insert_app(&b).await.unwrap();
+    for r in [registration(&a, "mastodon.social", "c1"), registration(&b, "mastodon.social", "c2")] {
+        store.insert_instance_registration(&r).await.unwrap();
+    }
+    assert_eq!(store.delete_app(&a.tenant, &a.id, false).await.unwrap(), DeleteApp::Deleted { accounts_deleted: 0 });
+    assert_eq!(store.get_instance_registration(&a.tenant, &a.id, "mastodon.social").await.unwrap(), None);
+    assert!(store.get_instance_registration(&b.tenant, &b.id, "mastodon.social").await.unwrap().is_some());
 }

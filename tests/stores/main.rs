@@ -192,7 +192,7 @@ async fn connecting_twice_to_one_file_runs_the_migrations_once() {
             .fetch_all(first.pool())
             .await
             .unwrap();
-    assert_eq!(applied, vec![(1, true), (2, true)]);
+    assert_eq!(applied, vec![(1, true), (2, true), (4, true)]);
 
     first.pool().close().await;
     second.pool().close().await;
@@ -216,7 +216,7 @@ async fn connecting_concurrently_to_a_new_file_migrates_it_once() {
     }
     let applied: i64 =
         sqlx::query_scalar("SELECT count(*) FROM dravo_connect_migrations").fetch_one(stores[0].pool()).await.unwrap();
-    assert_eq!(applied, 2);
+    assert_eq!(applied, 3);
 }
 
 #[tokio::test]
@@ -232,7 +232,10 @@ async fn migrations_are_tracked_in_dravo_connect_migrations() {
 async fn every_table_and_index_starts_with_dravo() {
     let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
     let tables = names(&store, "table").await;
-    assert_eq!(tables, ["dravo_accounts", "dravo_apps", "dravo_connect_migrations", "dravo_flows"]);
+    assert_eq!(
+        tables,
+        ["dravo_accounts", "dravo_apps", "dravo_connect_migrations", "dravo_flows", "dravo_instance_registrations"]
+    );
     let indexes = names(&store, "index").await;
     assert!(!indexes.is_empty());
     for name in indexes {
