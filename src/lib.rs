@@ -185,7 +185,8 @@
 //!
 //! ## Providers
 //! Built in: `x`, `linkedin`, `facebook`, `instagram`, `instagram_facebook`, `threads`,
-//! `youtube`, `tiktok`, `pinterest`, `reddit`, each with its quirks in its own module of
+//! `youtube`, `tiktok`, `pinterest`, `reddit`, and `mastodon` on any instance (`start` takes
+//! `instance=`; a client is registered at each instance on first use), each with its quirks in its own module of
 //! [`provider`] and its [`provider::Capabilities`] (PKCE, client auth, scope separator,
 //! refresh model, lifetimes, revocation). `GET /v1/providers` lists them for a front end.
 //! Any other OAuth 2.0 provider can be described in configuration
