@@ -314,7 +314,7 @@ pub(crate) fn scopes_for(requested: &[String], registered: &[String]) -> Vec<Str
 }
 
 /// Mastodon: the provider registered under `mastodon` knows no instance (its calls fail as
-/// unsupported); [`at`](Self::at) binds it to one.
+/// unsupported); Connect binds it to the instance given at `start`.
 #[derive(Debug, Clone)]
 pub struct MastodonProvider {
     base: GenericProvider,
