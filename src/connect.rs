@@ -65,6 +65,9 @@ pub(crate) struct Inner {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) providers: HashMap<ProviderId, Arc<dyn Provider>>,
     pub(crate) http: Arc<dyn HttpClient>,
+    /// The client for tenant-supplied hosts (Mastodon instances): the default client made
+    /// public-only unless private instances are allowed; the host's own client if it gave one.
+    pub(crate) instance_http: Arc<dyn HttpClient>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) signer: StateSigner,
     pub(crate) secrets: SecretBox,
@@ -370,9 +373,15 @@ impl ConnectBuilder {
             Some(a) => a,
             None => Arc::new(ApiKeyAuth::new(self.api_keys)?),
         };
-        let http = match self.http {
-            Some(h) => h,
-            None => default_http_client(self.http_timeout, self.outbound_loopback_only)?,
+        let (http, instance_http) = match self.http {
+            Some(h) => (h.clone(), h),
+            None => {
+                let h = default_http_client(self.http_timeout, self.outbound_loopback_only, false)?;
+                // A loopback-only client calls nothing public; private instances need loopback.
+                let public_only = !self.allow_private_instances && !self.outbound_loopback_only;
+                let i = if public_only { default_http_client(self.http_timeout, false, true)? } else { h.clone() };
+                (h, i)
+            }
         };
         let mut providers = HashMap::new();
         let registry = crate::provider::config::build_registry(&self.provider_configs)?;
@@ -392,6 +401,7 @@ impl ConnectBuilder {
                 store,
                 providers,
                 http,
+                instance_http,
                 clock: self.clock,
                 signer,
                 secrets,
@@ -415,14 +425,20 @@ impl ConnectBuilder {
 }
 
 #[cfg(feature = "reqwest")]
-fn default_http_client(timeout: Duration, loopback_only: bool) -> Result<Arc<dyn HttpClient>, ConfigError> {
-    let options =
-        crate::http_client::ReqwestClientOptions::default().with_timeout(timeout).with_loopback_only(loopback_only);
+fn default_http_client(
+    timeout: Duration,
+    loopback_only: bool,
+    public_only: bool,
+) -> Result<Arc<dyn HttpClient>, ConfigError> {
+    let options = crate::http_client::ReqwestClientOptions::default()
+        .with_timeout(timeout)
+        .with_loopback_only(loopback_only)
+        .with_public_only(public_only);
     Ok(Arc::new(crate::http_client::ReqwestClient::new(options)?))
 }
 
 #[cfg(not(feature = "reqwest"))]
-fn default_http_client(_: Duration, _: bool) -> Result<Arc<dyn HttpClient>, ConfigError> {
+fn default_http_client(_: Duration, _: bool, _: bool) -> Result<Arc<dyn HttpClient>, ConfigError> {
     Err(ConfigError::MissingHttpClient)
 }
 
@@ -942,8 +958,9 @@ impl Connect {
             },
             None => None,
         };
+        let http = if flow.instance.is_some() { self.inner.instance_http.as_ref() } else { self.inner.http.as_ref() };
         let ctx = ProviderContext {
-            http: self.inner.http.as_ref(),
+            http,
             credentials: ClientCredentials { client_id: &client_id, client_secret: &client_secret },
         };
         let tokens = match p.exchange_code(ctx, code.expose_secret(), &flow.redirect_uri, verifier.as_ref()).await {
@@ -958,7 +975,7 @@ impl Connect {
                 });
             }
         };
-        let profile = match p.fetch_profile(self.inner.http.as_ref(), &tokens.access_token).await {
+        let profile = match p.fetch_profile(http, &tokens.access_token).await {
             Ok(profile) => profile,
             Err(e) => {
                 tracing::warn!(flow_id = %flow_key, error = %e, "profile fetch failed");
@@ -1289,7 +1306,7 @@ impl Connect {
             return Revocation::Failed;
         };
         let ctx = ProviderContext {
-            http: self.inner.http.as_ref(),
+            http: self.inner.instance_http.as_ref(),
             credentials: ClientCredentials { client_id: &client.client_id, client_secret: &client.client_secret },
         };
         match client.provider.revoke(ctx, &token).await {

@@ -171,7 +171,7 @@ impl Connect {
         let redirect_uri = self.redirect_uri(&app.provider);
         let client_name = app.name.clone().unwrap_or_else(|| "dravo-connect".to_owned());
         let registered = mastodon::register(
-            self.inner.http.as_ref(),
+            self.inner.instance_http.as_ref(),
             instance,
             &Registration {
                 client_name: &client_name,
