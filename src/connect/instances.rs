@@ -40,7 +40,7 @@ pub(crate) fn is_per_instance(provider: &ProviderId) -> bool {
 }
 
 /// The associated data row of a registration's sealed secret.
-fn sealed_row(app_id: &AppId, instance: &str) -> String {
+pub(crate) fn sealed_row(app_id: &AppId, instance: &str) -> String {
     format!("{app_id}@{instance}")
 }
 

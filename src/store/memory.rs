@@ -527,6 +527,33 @@ impl Store for MemoryStore {
         inner.registrations.insert(key, r);
         Ok(true)
     }
+
+    async fn list_instance_registrations(
+        &self,
+        tenant: &TenantId,
+        app_id: &AppId,
+    ) -> Result<Vec<InstanceRegistration>, StoreError> {
+        let inner = self.lock();
+        let mut list: Vec<InstanceRegistration> =
+            inner.registrations.values().filter(|r| r.tenant == *tenant && r.app_id == *app_id).cloned().collect();
+        list.sort_unstable_by(|a, b| a.instance.cmp(&b.instance));
+        Ok(list)
+    }
+
+    async fn swap_instance_registration_secret(
+        &self,
+        registration: &InstanceRegistration,
+        new: &Sealed,
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let key = (registration.tenant.clone(), registration.app_id.clone(), registration.instance.clone());
+        let Some(r) = inner.registrations.get_mut(&key).filter(|r| r.client_secret == registration.client_secret)
+        else {
+            return Ok(false);
+        };
+        r.client_secret = new.clone();
+        Ok(true)
+    }
 }
 
 #[cfg(test)]

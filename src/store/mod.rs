@@ -492,4 +492,21 @@ pub trait Store: fmt::Debug + Send + Sync + 'static {
     /// registration, and both then use it. Returns whether this call stored it.
     /// [`delete_app`](Self::delete_app) deletes the app's registrations.
     async fn insert_instance_registration(&self, registration: &InstanceRegistration) -> Result<bool, StoreError>;
+
+    /// The app's registrations at every instance, ordered by instance (for re-sealing after
+    /// a key rotation).
+    async fn list_instance_registrations(
+        &self,
+        tenant: &TenantId,
+        app_id: &AppId,
+    ) -> Result<Vec<InstanceRegistration>, StoreError>;
+
+    /// Replaces the sealed client secret of `registration` (tenant, app, instance) with `new`
+    /// if it is still byte for byte `registration.client_secret` (a compare-and-set). Changes
+    /// nothing else. Returns whether it replaced it.
+    async fn swap_instance_registration_secret(
+        &self,
+        registration: &InstanceRegistration,
+        new: &Sealed,
+    ) -> Result<bool, StoreError>;
 }

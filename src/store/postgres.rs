@@ -707,4 +707,42 @@ impl Store for PostgresStore {
         .map_err(backend)?;
         Ok(done.rows_affected() == 1)
     }
+
+    async fn list_instance_registrations(
+        &self,
+        tenant: &TenantId,
+        app_id: &AppId,
+    ) -> Result<Vec<InstanceRegistration>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            registration_columns!(),
+            " FROM dravo_instance_registrations WHERE tenant = $1 AND app_id = $2 ORDER BY instance"
+        ))
+        .bind(tenant.as_str())
+        .bind(app_id.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(|r| Cols::new(r, "dravo_instance_registrations").registration()).collect()
+    }
+
+    async fn swap_instance_registration_secret(
+        &self,
+        r: &InstanceRegistration,
+        new: &Sealed,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE dravo_instance_registrations SET client_secret = $5 \
+             WHERE tenant = $1 AND app_id = $2 AND instance = $3 AND client_secret = $4",
+        )
+        .bind(r.tenant.as_str())
+        .bind(r.app_id.as_str())
+        .bind(r.instance.as_str())
+        .bind(r.client_secret.as_bytes())
+        .bind(new.as_bytes())
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected() > 0)
+    }
 }

@@ -95,6 +95,7 @@ where
         instance_registration_round_trips_and_is_insert_if_absent,
         concurrent_inserts_of_one_instance_registration_keep_one,
         delete_app_deletes_its_instance_registrations,
+        instance_registrations_are_listed_per_app_and_their_secret_swapped_by_compare_and_set,
     );
 }
 
@@ -1318,4 +1319,35 @@ async fn delete_app_deletes_its_instance_registrations<S: Store>(store: Arc<S>) 
     assert_eq!(store.delete_app(&a.tenant, &a.id, false).await.unwrap(), DeleteApp::Deleted { accounts_deleted: 0 });
     assert_eq!(store.get_instance_registration(&a.tenant, &a.id, "mastodon.social").await.unwrap(), None);
     assert!(store.get_instance_registration(&b.tenant, &b.id, "mastodon.social").await.unwrap().is_some());
+}
+
+async fn instance_registrations_are_listed_per_app_and_their_secret_swapped_by_compare_and_set<S: Store>(
+    store: Arc<S>,
+) {
+    let a = app(&tenant("tenant-a"), &provider("mastodon"), 0);
+    let b = app(&tenant("tenant-b"), &provider("mastodon"), 0);
+    for x in [&a, &b] {
+        store.insert_app(x).await.unwrap();
+    }
+    let social = registration(&a, "mastodon.social", "c1");
+    let local = registration(&a, "127.0.0.1:4000", "c2");
+    for r in [&social, &local, &registration(&b, "mastodon.social", "c3")] {
+        store.insert_instance_registration(r).await.unwrap();
+    }
+    let listed = store.list_instance_registrations(&a.tenant, &a.id).await.unwrap();
+    assert_eq!(listed, vec![local.clone(), social.clone()], "the app's own, ordered by instance");
+    assert!(store.list_instance_registrations(&a.tenant, &b.id).await.unwrap().is_empty(), "tenant isolation");
+
+    let new = seal(&format!("{}@mastodon.social", a.id), "client_secret", "instance-secret-value");
+    assert!(store.swap_instance_registration_secret(&social, &new).await.unwrap());
+    assert!(!store.swap_instance_registration_secret(&social, &new).await.unwrap(), "a stale current is refused");
+    let got = store.get_instance_registration(&a.tenant, &a.id, "mastodon.social").await.unwrap().unwrap();
+    assert_eq!(got.client_secret.as_bytes(), new.as_bytes());
+    assert_eq!(
+        InstanceRegistration { client_secret: social.client_secret.clone(), ..got },
+        social,
+        "nothing else changed"
+    );
+    let untouched = store.get_instance_registration(&b.tenant, &b.id, "mastodon.social").await.unwrap().unwrap();
+    assert_eq!(untouched.client_id, "c3");
 }

@@ -171,4 +171,20 @@ impl Store for FaultyStore {
         self.check()?;
         self.inner.insert_instance_registration(r).await
     }
+    async fn list_instance_registrations(
+        &self,
+        t: &TenantId,
+        app: &AppId,
+    ) -> Result<Vec<InstanceRegistration>, StoreError> {
+        self.check()?;
+        self.inner.list_instance_registrations(t, app).await
+    }
+    async fn swap_instance_registration_secret(
+        &self,
+        r: &InstanceRegistration,
+        new: &Sealed,
+    ) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.swap_instance_registration_secret(r, new).await
+    }
 }

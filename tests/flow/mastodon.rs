@@ -298,3 +298,46 @@ async fn deleting_the_app_deletes_its_registrations() {
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     assert!(h.store.get_instance_registration(&t, &app_id, &authority(&h)).await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn a_key_rotation_reseals_the_instance_client_and_flows_go_on_with_the_new_key_only() {
+    let h = instance().await;
+    create_app(&h, KEY1).await;
+    let url = start(&h, KEY1).await;
+    h.callback(&consent(&h, &url).await).await;
+    let with_keys = |keys: &[(&str, u8)]| {
+        let mut b = Connect::builder()
+            .public_base_url(BASE)
+            .api_key(KEY1, tenant("t1"))
+            .state_key(KeyId::zero(), Secret::new(vec![0x11; 32]))
+            .shared_store(h.store.clone())
+            .outbound_loopback_only(true)
+            .browser_binding(false)
+            .allow_private_instances(true);
+        for (id, byte) in keys {
+            b = b.encryption_key(id.parse().unwrap(), Secret::new(vec![*byte; 32]));
+        }
+        b.build().unwrap()
+    };
+    // The harness seals with key id 0 (bytes 0x22); the new key goes first.
+    let rotated = with_keys(&[("e2", 0x33), ("0", 0x22)]);
+    let report = rotated.reseal_secrets().await.unwrap();
+    assert_eq!((report.registrations_checked, report.registrations_resealed, report.failed), (1, 1, 0));
+    let again = rotated.reseal_secrets().await.unwrap();
+    assert_eq!((again.registrations_checked, again.registrations_resealed), (1, 0));
+
+    // With the old key gone, a new Connect still opens the instance's client from the store.
+    let only_new = with_keys(&[("e2", 0x33)]);
+    let t = tenant("t1");
+    let started = only_new.start(&t, "mastodon", StartParams::new(RETURN).instance(h.mock.base_url())).await.unwrap();
+    assert_eq!(h.mock.counts().app_registrations, 1, "no new registration");
+    let to = h.mock.consent(&started.authorize_url).await.unwrap();
+    let app = axum::Router::new().layer(dravo_connect::ConnectLayer::new(only_new.clone()));
+    let res = tower::ServiceExt::oneshot(
+        app,
+        http::Request::get(format!("{}?{}", to.path(), to.query().unwrap())).body(axum::body::Body::empty()).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert!(res.headers()["location"].to_str().unwrap().contains("connected=mastodon"));
+}
