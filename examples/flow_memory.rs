@@ -60,6 +60,7 @@ async fn main() {
                         "offline.access".into(),
                     ],
                     external_id: Some(format!("user-{i}").parse().expect("external id")),
+                    instance: None,
                     created_at: datetime!(2026-01-01 0:00 UTC),
                     expires_at: datetime!(2026-01-01 0:10 UTC),
                     consumed_at: None,

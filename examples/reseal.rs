@@ -59,8 +59,15 @@ async fn run() -> Result<bool, String> {
         .map_err(|e| format!("config: {e}"))?;
     let report = connect.reseal_secrets().await.map_err(|e| format!("re-seal: {e}"))?;
     println!(
-        "apps: {} checked, {} re-sealed; accounts: {} checked, {} re-sealed; failed: {}",
-        report.apps_checked, report.apps_resealed, report.accounts_checked, report.accounts_resealed, report.failed
+        "apps: {} checked, {} re-sealed; instance clients: {} checked, {} re-sealed; \
+         accounts: {} checked, {} re-sealed; failed: {}",
+        report.apps_checked,
+        report.apps_resealed,
+        report.registrations_checked,
+        report.registrations_resealed,
+        report.accounts_checked,
+        report.accounts_resealed,
+        report.failed
     );
     Ok(report.failed == 0)
 }

@@ -136,8 +136,17 @@ impl Connect {
             },
             None => None,
         };
+        // A per-instance provider (Mastodon): the provider and client bound to the flow's
+        // instance, whose address is checked again.
+        let (p, client_id) = match flow.instance.as_deref() {
+            None => (p, app.client_id.clone()),
+            Some(origin) => match self.flow_instance_client(&flow, origin).await {
+                Ok((p, client_id, _)) => (p, client_id),
+                Err(_) => return json::callback_rejected(),
+            },
+        };
         let Ok(authorize_url) = p.authorize_url_string(&AuthorizeRequest {
-            client_id: &app.client_id,
+            client_id: &client_id,
             redirect_uri: &flow.redirect_uri,
             scopes: &flow.scopes,
             state,

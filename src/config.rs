@@ -121,6 +121,11 @@ pub struct ConnectConfig {
     /// Refuse outbound requests to anything but loopback addresses (tests, CI, demos).
     #[serde(default)]
     pub outbound_loopback_only: bool,
+    /// Allow Mastodon instances that are `http` or resolve to private, loopback or otherwise
+    /// non-public addresses (default false; see
+    /// [`ConnectBuilder::allow_private_instances`]).
+    #[serde(default)]
+    pub allow_private_instances: bool,
     /// Generic providers and endpoint overrides of built-in ones.
     #[serde(default)]
     pub providers: Vec<ProviderConfig>,
@@ -150,6 +155,7 @@ impl ConnectConfig {
             http_timeout_secs: DEFAULT_HTTP_TIMEOUT_SECS,
             allow_http_return_urls: false,
             outbound_loopback_only: false,
+            allow_private_instances: false,
             providers: Vec::new(),
             browser_binding: None,
             cors_allowed_origins: Vec::new(),
@@ -170,6 +176,7 @@ impl ConnectConfig {
             .http_timeout(std::time::Duration::from_secs(self.http_timeout_secs))
             .allow_http_return_urls(self.allow_http_return_urls)
             .outbound_loopback_only(self.outbound_loopback_only)
+            .allow_private_instances(self.allow_private_instances)
             .cors_allowed_origins(self.cors_allowed_origins);
         if let Some(on) = self.browser_binding {
             b = b.browser_binding(on);

@@ -36,6 +36,7 @@ use crate::store::{
     SelectionRecord, SelectionTarget, Store, TakeFlow,
 };
 
+mod instances;
 mod lease;
 mod maintenance;
 pub use maintenance::ResealReport;
@@ -76,6 +77,9 @@ pub(crate) struct Inner {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) providers: HashMap<ProviderId, Arc<dyn Provider>>,
     pub(crate) http: Arc<dyn HttpClient>,
+    /// The client for tenant-supplied hosts (Mastodon instances): the default client made
+    /// public-only unless private instances are allowed; the host's own client if it gave one.
+    pub(crate) instance_http: Arc<dyn HttpClient>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) signer: StateSigner,
     pub(crate) secrets: SecretBox,
@@ -90,6 +94,10 @@ pub(crate) struct Inner {
     pub(crate) browser_binding: bool,
     /// Origins allowed to call the keyed routes from a browser (CORS); empty: none.
     pub(crate) cors_allowed_origins: Vec<String>,
+    /// Whether instances (Mastodon) may be `http` and resolve to non-public addresses.
+    pub(crate) allow_private_instances: bool,
+    /// Clients registered at instances, cached.
+    pub(crate) instances: instances::Instances,
     refresh_locks: Mutex<HashMap<AccountId, Arc<tokio::sync::Mutex<()>>>>,
     /// Parsed allowlists by app, each kept with the exact entries it was built from: a hit
     /// requires the app row read for this request to hold the same entries, so a changed
@@ -146,6 +154,7 @@ pub struct ConnectBuilder {
     hook_timeout: Duration,
     browser_binding: Option<bool>,
     cors_allowed_origins: Vec<String>,
+    allow_private_instances: bool,
 }
 
 impl fmt::Debug for ConnectBuilder {
@@ -188,6 +197,7 @@ impl ConnectBuilder {
             hook_timeout: crate::hooks::DEFAULT_HOOK_TIMEOUT,
             browser_binding: None,
             cors_allowed_origins: Vec::new(),
+            allow_private_instances: false,
         }
     }
 
@@ -336,6 +346,18 @@ impl ConnectBuilder {
         self
     }
 
+    /// Allow instances of per-instance providers (Mastodon) that are `http` or resolve to
+    /// private, loopback, link-local or otherwise non-public addresses (default false).
+    ///
+    /// # Security
+    /// An instance is a URL a tenant supplies and the server then calls: with this on, a
+    /// tenant can make the server call addresses on its own network (SSRF). Turn it on only
+    /// for tests and deployments where every tenant is trusted.
+    pub fn allow_private_instances(mut self, yes: bool) -> Self {
+        self.allow_private_instances = yes;
+        self
+    }
+
     /// Checks everything and builds the handle.
     ///
     /// # Errors
@@ -363,9 +385,15 @@ impl ConnectBuilder {
             Some(a) => a,
             None => Arc::new(ApiKeyAuth::new(self.api_keys)?),
         };
-        let http = match self.http {
-            Some(h) => h,
-            None => default_http_client(self.http_timeout, self.outbound_loopback_only)?,
+        let (http, instance_http) = match self.http {
+            Some(h) => (h.clone(), h),
+            None => {
+                let h = default_http_client(self.http_timeout, self.outbound_loopback_only, false)?;
+                // A loopback-only client calls nothing public; private instances need loopback.
+                let public_only = !self.allow_private_instances && !self.outbound_loopback_only;
+                let i = if public_only { default_http_client(self.http_timeout, false, true)? } else { h.clone() };
+                (h, i)
+            }
         };
         let mut providers = HashMap::default();
         let registry = crate::provider::config::build_registry(&self.provider_configs)?;
@@ -385,6 +413,7 @@ impl ConnectBuilder {
                 store,
                 providers,
                 http,
+                instance_http,
                 clock: self.clock,
                 signer,
                 secrets,
@@ -397,6 +426,8 @@ impl ConnectBuilder {
                 hook_timeout: self.hook_timeout,
                 browser_binding,
                 cors_allowed_origins,
+                allow_private_instances: self.allow_private_instances,
+                instances: instances::Instances::default(),
                 refresh_locks: Mutex::new(HashMap::default()),
                 allowlists: Mutex::new(HashMap::default()),
                 last_sweep: AtomicI64::new(i64::MIN),
@@ -406,14 +437,20 @@ impl ConnectBuilder {
 }
 
 #[cfg(feature = "reqwest")]
-fn default_http_client(timeout: Duration, loopback_only: bool) -> Result<Arc<dyn HttpClient>, ConfigError> {
-    let options =
-        crate::http_client::ReqwestClientOptions::default().with_timeout(timeout).with_loopback_only(loopback_only);
+fn default_http_client(
+    timeout: Duration,
+    loopback_only: bool,
+    public_only: bool,
+) -> Result<Arc<dyn HttpClient>, ConfigError> {
+    let options = crate::http_client::ReqwestClientOptions::default()
+        .with_timeout(timeout)
+        .with_loopback_only(loopback_only)
+        .with_public_only(public_only);
     Ok(Arc::new(crate::http_client::ReqwestClient::new(options)?))
 }
 
 #[cfg(not(feature = "reqwest"))]
-fn default_http_client(_: Duration, _: bool) -> Result<Arc<dyn HttpClient>, ConfigError> {
+fn default_http_client(_: Duration, _: bool, _: bool) -> Result<Arc<dyn HttpClient>, ConfigError> {
     Err(ConfigError::MissingHttpClient)
 }
 
@@ -671,10 +708,20 @@ impl Connect {
         if let Some(name) = &new.name {
             check_text("name", name, 200)?;
         }
-        check_text("client_id", &new.client_id, 512)?;
         let secret = new.client_secret.expose_secret();
-        if secret.is_empty() || secret.len() > 4096 {
-            return Err(Error::validation("client_secret must be 1 to 4096 bytes"));
+        if instances::is_per_instance(&provider) {
+            // The credentials come from each instance; whatever is given is kept unused.
+            if new.client_id.chars().count() > 512 || new.client_id.chars().any(char::is_control) {
+                return Err(Error::validation("client_id must be at most 512 characters without control characters"));
+            }
+            if secret.len() > 4096 {
+                return Err(Error::validation("client_secret must be at most 4096 bytes"));
+            }
+        } else {
+            check_text("client_id", &new.client_id, 512)?;
+            if secret.is_empty() || secret.len() > 4096 {
+                return Err(Error::validation("client_secret must be 1 to 4096 bytes"));
+            }
         }
         let allowed_return_urls = self.check_allowlist_entries(&new.allowed_return_urls)?;
         let scopes = new.scopes.unwrap_or_default();
@@ -792,10 +839,11 @@ impl Connect {
     /// verifier stays in the store. `external_id` attributes the resulting account to the
     /// host's user whoever's browser completes the flow.
     pub async fn start(&self, tenant: &TenantId, provider: &str, params: StartParams) -> Result<Started, Error> {
-        let (provider_id, provider) = self.provider(provider)?;
+        let (provider_id, mut provider) = self.provider(provider)?;
         if provider.capabilities().login == LoginMethod::AppPassword {
             return Err(app_password_only(&provider_id));
         }
+        let instance = self.check_instance_param(&provider_id, params.instance.as_deref())?;
         let app = self.resolve_app(tenant, &provider_id, params.app_id.as_ref()).await?;
         let allowlist = self.app_allowlist(&app).map_err(Error::server)?;
         let return_url = allowlist
@@ -812,6 +860,15 @@ impl Connect {
             }
             None => app_scopes,
         };
+        let mut client_id = app.client_id.clone();
+        let mut scopes = scopes;
+        if let Some(instance) = &instance {
+            self.check_instance_address(instance).await?;
+            let client = self.instance_client(&app, instance).await?;
+            scopes = crate::provider::mastodon::scopes_for(&scopes, &client.scopes);
+            client_id = client.client_id;
+            provider = Arc::new(client.provider);
+        }
         let now = self.now();
         let expires_at = now + self.inner.state_ttl;
         let flow_id = FlowId::generate();
@@ -827,7 +884,7 @@ impl Connect {
             let challenge = verifier.as_ref().map(PkceVerifier::challenge);
             provider
                 .authorize_url_string(&AuthorizeRequest {
-                    client_id: &app.client_id,
+                    client_id: &client_id,
                     redirect_uri: &redirect_uri,
                     scopes: &scopes,
                     state: &state,
@@ -850,6 +907,7 @@ impl Connect {
             }),
             scopes,
             external_id: params.external_id,
+            instance: instance.as_ref().map(crate::provider::mastodon::Instance::origin),
             created_at: now,
             expires_at,
             consumed_at: None,
@@ -966,9 +1024,15 @@ impl Connect {
         let Some(code) = params.code.as_ref() else {
             return fail(OAuthErrorReason::ProviderError);
         };
-        let client_secret = match self.open_string(app.id.as_str(), FIELD_CLIENT_SECRET, &app.client_secret) {
-            Ok(s) => s,
-            Err(_) => return fail(OAuthErrorReason::ServerError),
+        let (p, client_id, client_secret) = match flow.instance.as_deref() {
+            None => match self.open_string(app.id.as_str(), FIELD_CLIENT_SECRET, &app.client_secret) {
+                Ok(s) => (p, app.client_id.clone(), s),
+                Err(_) => return fail(OAuthErrorReason::ServerError),
+            },
+            Some(origin) => match self.flow_instance_client(&flow, origin).await {
+                Ok((p, id, secret)) => (p, id, secret),
+                Err(reason) => return fail(reason),
+            },
         };
         let verifier = match &flow.pkce_verifier {
             Some(sealed) => match self.open_string(&flow_key, FIELD_PKCE_VERIFIER, sealed) {
@@ -977,9 +1041,10 @@ impl Connect {
             },
             None => None,
         };
+        let http = if flow.instance.is_some() { self.inner.instance_http.as_ref() } else { self.inner.http.as_ref() };
         let ctx = ProviderContext {
-            http: self.inner.http.as_ref(),
-            credentials: ClientCredentials { client_id: &app.client_id, client_secret: &client_secret },
+            http,
+            credentials: ClientCredentials { client_id: &client_id, client_secret: &client_secret },
         };
         let tokens = match p.exchange_code(ctx, code.expose_secret(), &flow.redirect_uri, verifier.as_ref()).await {
             Ok(t) => t,
@@ -993,7 +1058,7 @@ impl Connect {
                 });
             }
         };
-        let profile = match p.fetch_profile(self.inner.http.as_ref(), &tokens.access_token).await {
+        let profile = match p.fetch_profile(http, &tokens.access_token).await {
             Ok(profile) => profile,
             Err(e) => {
                 tracing::warn!(flow_id = %flow_key, error = %e, "profile fetch failed");
@@ -1086,6 +1151,29 @@ impl Connect {
             created_at: now,
             expires_at: now + SELECTION_TTL,
             consumed_at: None,
+        }
+    }
+
+    /// The provider bound to the flow's instance and the app's client there; the instance
+    /// passes the SSRF check again (its addresses may have changed since `start`).
+    pub(crate) async fn flow_instance_client(
+        &self,
+        flow: &PendingFlow,
+        origin: &str,
+    ) -> Result<(Arc<dyn Provider>, String, Secret<String>), OAuthErrorReason> {
+        let instance = crate::provider::mastodon::Instance::parse(origin, self.inner.allow_private_instances)
+            .map_err(|_| OAuthErrorReason::ServerError)?;
+        if let Err(e) = self.check_instance_address(&instance).await {
+            tracing::warn!(error = %e, "instance refused at callback");
+            return Err(OAuthErrorReason::ProviderError);
+        }
+        match self.stored_instance_client(&flow.tenant, &flow.app_id, &instance.authority()).await {
+            Ok(Some((client, _))) => Ok((Arc::new(client.provider), client.client_id, client.client_secret)),
+            Ok(None) => Err(OAuthErrorReason::ServerError),
+            Err(e) => {
+                tracing::error!(error = ?e, "reading the instance registration failed");
+                Err(OAuthErrorReason::ServerError)
+            }
         }
     }
 
@@ -1240,6 +1328,11 @@ impl Connect {
         if provider.capabilities().login == LoginMethod::AppPassword {
             return Err(Error::validation(format!(
                 "{provider_id} accounts are registered with identifier and app_password, not access_token"
+            )));
+        }
+        if instances::is_per_instance(&provider_id) {
+            return Err(Error::validation(format!(
+                "{provider_id} accounts are connected through start with an instance, not registered from a token"
             )));
         }
         let token = new.access_token.expose_secret();
@@ -1519,6 +1612,9 @@ impl Connect {
         let Ok(Some(app)) = self.inner.store.get_app(&account.tenant, app_id).await else {
             return Revocation::Unsupported;
         };
+        if instances::is_per_instance(&account.provider) {
+            return self.revoke_at_instance(account, app_id).await;
+        }
         let (Ok(secret), Ok(token)) = (
             self.open_string(app.id.as_str(), FIELD_CLIENT_SECRET, &app.client_secret),
             self.open_string(account.id.as_str(), FIELD_ACCESS_TOKEN, &account.access_token),
@@ -1552,6 +1648,37 @@ impl Connect {
             Err(e) if e.kind() == ProviderErrorKind::Unsupported => Revocation::Unsupported,
             Err(e) => {
                 tracing::warn!(account_id = %account.id, error = %e, "ending the session failed");
+                Revocation::Failed
+            }
+        }
+    }
+
+    /// Revokes an account's token at its instance, with the app's client there: the instance
+    /// is the suffix of the account's `{id}@{host}`.
+    async fn revoke_at_instance(&self, account: &AccountRecord, app_id: &AppId) -> Revocation {
+        let Some((_, authority)) = account.provider_account_id.rsplit_once('@') else {
+            return Revocation::Unsupported;
+        };
+        let (client, instance) = match self.stored_instance_client(&account.tenant, app_id, authority).await {
+            Ok(Some(found)) => found,
+            Ok(None) => return Revocation::Unsupported,
+            Err(_) => return Revocation::Failed,
+        };
+        if let Err(e) = self.check_instance_address(&instance).await {
+            tracing::warn!(account_id = %account.id, error = %e, "instance refused at revocation");
+            return Revocation::Failed;
+        }
+        let Ok(token) = self.open_string(account.id.as_str(), FIELD_ACCESS_TOKEN, &account.access_token) else {
+            return Revocation::Failed;
+        };
+        let ctx = ProviderContext {
+            http: self.inner.instance_http.as_ref(),
+            credentials: ClientCredentials { client_id: &client.client_id, client_secret: &client.client_secret },
+        };
+        match client.provider.revoke(ctx, &token).await {
+            Ok(()) => Revocation::Revoked,
+            Err(e) => {
+                tracing::warn!(account_id = %account.id, error = %e, "revocation failed");
                 Revocation::Failed
             }
         }

@@ -191,11 +191,12 @@
 //!
 //! ## Providers
 //! Built in: `x`, `linkedin`, `facebook`, `instagram`, `instagram_facebook`, `threads`,
-//! `youtube`, `tiktok`, `pinterest`, `reddit`, `bluesky`, each with its quirks in its own
-//! module of [`provider`] and its [`provider::Capabilities`] (login method, PKCE, client auth,
-//! scope separator, refresh model, lifetimes, revocation). `GET /v1/providers` lists them for
-//! a front end. Bluesky connects with an app password rather than OAuth:
-//! `POST /v1/accounts` with `identifier` and `app_password`
+//! `youtube`, `tiktok`, `pinterest`, `reddit`, `mastodon` on any instance (`start` takes
+//! `instance=`; a client is registered at each instance on first use) and `bluesky`, each with
+//! its quirks in its own module of [`provider`] and its [`provider::Capabilities`] (login
+//! method, PKCE, client auth, scope separator, refresh model, lifetimes, revocation).
+//! `GET /v1/providers` lists them for a front end. Bluesky connects with an app password
+//! rather than OAuth: `POST /v1/accounts` with `identifier` and `app_password`
 //! ([`Connect::register_app_password_account`], [`provider::bluesky`]).
 //! Any other OAuth 2.0 provider can be described in configuration
 //! ([`provider::GenericProvider`]) or implemented ([`provider::Provider`]).

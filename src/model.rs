@@ -261,12 +261,22 @@ pub struct StartParams {
     pub scopes: Option<Vec<String>>,
     /// The host's reference to the end user starting the flow.
     pub external_id: Option<ExternalId>,
+    /// The server of a per-instance provider (Mastodon): `mastodon.social` or
+    /// `https://mastodon.social`. Required for `mastodon`, refused for every other provider.
+    pub instance: Option<String>,
 }
 
 impl StartParams {
     /// Parameters with a return URL.
     pub fn new(return_url: impl Into<String>) -> Self {
-        Self { return_url: return_url.into(), app_id: None, scopes: None, external_id: None }
+        Self { return_url: return_url.into(), app_id: None, scopes: None, external_id: None, instance: None }
+    }
+
+    /// The instance of a per-instance provider (Mastodon).
+    #[must_use]
+    pub fn instance(mut self, instance: impl Into<String>) -> Self {
+        self.instance = Some(instance.into());
+        self
     }
 
     /// Chooses the app.

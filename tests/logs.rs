@@ -78,8 +78,12 @@ fn state_of(url: &str) -> String {
 }
 
 fn flow_of(state: &str) -> FlowId {
+    flow_at("mock", state)
+}
+
+fn flow_at(provider: &str, state: &str) -> FlowId {
     let signer = StateSigner::new([(KeyId::zero(), Secret::new(vec![0x11; 32]))]).unwrap();
-    signer.verify(&"mock".parse::<ProviderId>().unwrap(), state).unwrap().flow_id
+    signer.verify(&provider.parse::<ProviderId>().unwrap(), state).unwrap().flow_id
 }
 
 fn log_has(capture: &Capture, needle: &str) -> bool {
@@ -246,6 +250,23 @@ async fn no_secret_token_code_verifier_or_key_ever_reaches_a_trace_log() {
     h.store.fail_accounts.store(true, Ordering::SeqCst);
     h.callback(&cb).await;
     h.store.fail_accounts.store(false, Ordering::SeqCst);
+
+    // A Mastodon flow: registration at the instance, exchange and revocation with its client.
+    let m = H::with(MockConfig::mastodon(), |b| b.allow_private_instances(true)).await;
+    secrets.push(("instance client secret".into(), m.mock.config().client_secret.clone().into_bytes()));
+    let app = json!({"provider": "mastodon", "name": "Logs", "allowed_return_urls": [RETURN]});
+    assert_eq!(m.req(Method::POST, "/v1/oauth-apps", Some(KEY1), Some(app)).await.status, StatusCode::CREATED);
+    let start = format!("/v1/oauth/mastodon/start?return_url={}&instance={}", enc(RETURN), enc(&m.mock.base_url()));
+    let url = m.get(&start, Some(KEY1)).await.json()["authorize_url"].as_str().unwrap().to_owned();
+    flow_ids.push(flow_at("mastodon", &state_of(&url)).to_string());
+    let to = m.mock.consent(&url).await.unwrap();
+    let cb = format!("{}?{}", to.path(), to.query().unwrap());
+    secrets.push(("mastodon code".into(), param(&cb, "code").into_bytes()));
+    let r = m.callback(&cb).await;
+    let account_id: dravo_connect::AccountId = r.location_param("account_id").unwrap().parse().unwrap();
+    let at = m.connect.access_token(&t1, &account_id).await.unwrap();
+    secrets.push(("mastodon access token".into(), at.expose_secret().clone().into_bytes()));
+    assert_eq!(m.connect.disconnect(&t1, &account_id).await.unwrap(), dravo_connect::Revocation::Revoked);
 
     // 3. Keyed-route errors: wrong keys, bad bodies, a refused token, a store failure.
     h.get("/v1/accounts", Some("wrong_key_but_long_enough_000")).await.assert_error(401, "unauthorized");

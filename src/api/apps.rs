@@ -30,11 +30,22 @@ impl Connect {
     ) -> Result<Response<Bytes>, Error> {
         let obj = json::json_object(&parts.headers, body, self.inner.max_body_bytes)?;
         json::only_fields(&obj, APP_FIELDS)?;
+        let provider: String = json::required(&obj, "provider", STRING)?;
+        // A per-instance provider (Mastodon) gets its client at each instance: the
+        // credentials may be left out.
+        let (client_id, client_secret) = if provider == crate::provider::mastodon::ID {
+            (
+                json::field::<String>(&obj, "client_id", STRING)?.unwrap_or_default(),
+                json::field::<String>(&obj, "client_secret", STRING)?.unwrap_or_default(),
+            )
+        } else {
+            (json::required(&obj, "client_id", STRING)?, json::required::<String>(&obj, "client_secret", STRING)?)
+        };
         let new = NewApp {
-            provider: json::required(&obj, "provider", STRING)?,
+            provider,
             name: json::field(&obj, "name", STRING)?,
-            client_id: json::required(&obj, "client_id", STRING)?,
-            client_secret: Secret::new(json::required::<String>(&obj, "client_secret", STRING)?),
+            client_id,
+            client_secret: Secret::new(client_secret),
             allowed_return_urls: json::required(&obj, "allowed_return_urls", STRINGS)?,
             scopes: json::field(&obj, "scopes", STRINGS)?,
         };

@@ -37,7 +37,8 @@ impl Connect {
                 Some(list)
             }
         };
-        let params = StartParams { return_url: return_url.to_owned(), app_id, scopes, external_id };
+        let instance = q.get("instance").map(str::to_owned);
+        let params = StartParams { return_url: return_url.to_owned(), app_id, scopes, external_id, instance };
         let started = self.start(tenant, provider, params).await?;
         Ok(json::json(StatusCode::OK, &started))
     }

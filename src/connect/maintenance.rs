@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use super::{Connect, Error, FIELD_ACCESS_TOKEN, FIELD_CLIENT_SECRET, FIELD_REFRESH_TOKEN, FLOW_RETENTION};
 use crate::core::secret_box::Sealed;
-use crate::store::{AccountRecord, AppRecord, PageRequest, SealedTokens};
+use crate::store::{AccountRecord, AppRecord, InstanceRegistration, PageRequest, SealedTokens};
 
 /// The least time between two opportunistic sweeps of one instance (by the injected clock).
 const SWEEP_INTERVAL_SECS: i64 = 60;
@@ -33,6 +33,10 @@ pub struct ResealReport {
     pub accounts_checked: u64,
     /// Accounts whose tokens were re-sealed.
     pub accounts_resealed: u64,
+    /// Clients registered at instances (Mastodon) looked at.
+    pub registrations_checked: u64,
+    /// Clients registered at instances whose secret was re-sealed.
+    pub registrations_resealed: u64,
     /// Rows whose secrets could not be opened (a key missing from this instance's list, or
     /// a damaged value), or that kept changing under the run; they are left as they were,
     /// and the log names them by id.
@@ -92,8 +96,8 @@ impl Connect {
     /// 1. Put the new key first in `encryption_keys` on every instance, keeping the old one
     ///    after it, and roll the instances out: they now seal with the new key and still
     ///    open the old.
-    /// 2. Run this once (the `reseal` example is a command for it). It walks every app and
-    ///    account in pages and replaces each old secret with a compare-and-set, so a row
+    /// 2. Run this once (the `reseal` example is a command for it). It walks every app (with
+    ///    its clients registered at Mastodon instances) and account in pages and replaces each old secret with a compare-and-set, so a row
     ///    written concurrently (a reconnect, a refresh) is re-read rather than overwritten.
     /// 3. When the report says `failed == 0`, remove the old key from every instance.
     ///
@@ -111,6 +115,16 @@ impl Connect {
             let apps = store.list_all_apps(&page).await?;
             for app in apps.items {
                 report.apps_checked += 1;
+                if super::instances::is_per_instance(&app.provider) {
+                    for registration in store.list_instance_registrations(&app.tenant, &app.id).await? {
+                        report.registrations_checked += 1;
+                        match self.reseal_registration(registration).await? {
+                            Outcome::Current => {}
+                            Outcome::Resealed => report.registrations_resealed += 1,
+                            Outcome::Failed => report.failed += 1,
+                        }
+                    }
+                }
                 match self.reseal_app(app).await? {
                     Outcome::Current => {}
                     Outcome::Resealed => report.apps_resealed += 1,
@@ -160,6 +174,28 @@ impl Connect {
             }
         }
         tracing::warn!(app_id = %app.id, "the app kept changing during the re-seal; run it again");
+        Ok(Outcome::Failed)
+    }
+
+    async fn reseal_registration(&self, mut r: InstanceRegistration) -> Result<Outcome, Error> {
+        let secrets = &self.inner.secrets;
+        for _ in 0..RESEAL_ATTEMPTS {
+            if !secrets.needs_reseal(&r.client_secret) {
+                return Ok(Outcome::Current);
+            }
+            let row = super::instances::sealed_row(&r.app_id, &r.instance);
+            let Some(new) = self.reseal_one(&row, FIELD_CLIENT_SECRET, &r.client_secret) else {
+                return Ok(Outcome::Failed);
+            };
+            if self.inner.store.swap_instance_registration_secret(&r, &new).await? {
+                return Ok(Outcome::Resealed);
+            }
+            match self.inner.store.get_instance_registration(&r.tenant, &r.app_id, &r.instance).await? {
+                Some(now) => r = now,
+                None => return Ok(Outcome::Current),
+            }
+        }
+        tracing::warn!(app_id = %r.app_id, instance = %r.instance, "the registration kept changing during the re-seal");
         Ok(Outcome::Failed)
     }
 

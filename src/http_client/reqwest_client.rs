@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 
-use super::{HttpClient, HttpError, is_loopback_host};
+use super::{HttpClient, HttpError, is_loopback_host, is_public_ip};
 use crate::error::ConfigError;
 
 /// The `User-Agent` of every request.
@@ -38,6 +38,14 @@ pub struct ReqwestClientOptions {
     /// `127.0.0.0/8`, `[::1]`); `localhost` is pinned to `127.0.0.1` and proxies are not
     /// used. For tests and CI. Default false.
     pub loopback_only: bool,
+    /// Refuse to connect to any address that is not public unicast (loopback, private,
+    /// link-local, CGNAT, unique-local…, see SECURITY.md): an IP-literal host is checked
+    /// before sending, and a name is resolved by a resolver that fails when any of its
+    /// addresses is not public, so the address checked is the address connected to (no DNS
+    /// rebinding between a check and the connection). Connect uses such a client for
+    /// tenant-supplied hosts (Mastodon instances). A configured proxy resolves names
+    /// itself, outside this check. Default false.
+    pub public_only: bool,
 }
 
 impl Default for ReqwestClientOptions {
@@ -47,6 +55,7 @@ impl Default for ReqwestClientOptions {
             timeout: Duration::from_secs(10),
             max_response_bytes: 1024 * 1024,
             loopback_only: false,
+            public_only: false,
         }
     }
 }
@@ -70,6 +79,13 @@ impl ReqwestClientOptions {
     #[must_use]
     pub fn with_max_response_bytes(mut self, bytes: usize) -> Self {
         self.max_response_bytes = bytes;
+        self
+    }
+
+    /// Sets whether only public addresses may be connected to.
+    #[must_use]
+    pub fn with_public_only(mut self, public_only: bool) -> Self {
+        self.public_only = public_only;
         self
     }
 
@@ -138,6 +154,9 @@ impl ReqwestClient {
             // and no proxy may carry the request off the machine.
             builder = builder.no_proxy().resolve("localhost", SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
         }
+        if options.public_only {
+            builder = builder.dns_resolver(std::sync::Arc::new(PublicOnlyResolver));
+        }
         let client = builder.build().map_err(|e| ConfigError::HttpClient(e.to_string()))?;
         Ok(Self { client, options })
     }
@@ -182,10 +201,43 @@ impl HttpClient for ReqwestClient {
         if self.options.loopback_only && !is_loopback_host(&host) {
             return Err(HttpError::Refused("not a loopback host (loopback-only client)".to_owned()));
         }
+        let literal = match host {
+            url::Host::Ipv4(ip) => Some(std::net::IpAddr::V4(ip)),
+            url::Host::Ipv6(ip) => Some(std::net::IpAddr::V6(ip)),
+            url::Host::Domain(_) => None,
+        };
+        if self.options.public_only && literal.is_some_and(|ip| !is_public_ip(ip)) {
+            return Err(HttpError::Refused("not a public address (public-only client)".to_owned()));
+        }
         let request =
             reqwest::Request::try_from(request).map_err(|_| HttpError::Refused("malformed request".to_owned()))?;
         // reqwest's own total timeout covers the body too; this one also covers our reading.
         tokio::time::timeout(self.options.timeout, self.execute(request)).await.unwrap_or(Err(HttpError::Timeout))
+    }
+}
+
+/// The resolver of a public-only client: the system resolver, failing when any address of
+/// the name is not public (so a name with one private address among public ones is refused
+/// as a whole, as the pre-check refuses it).
+#[derive(Debug)]
+struct PublicOnlyResolver;
+
+impl reqwest::dns::Resolve for PublicOnlyResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let resolved = tokio::task::spawn_blocking(move || {
+                std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), 0)).map(Iterator::collect::<Vec<_>>)
+            })
+            .await
+            .map_err(|e| Box::new(std::io::Error::other(e.to_string())) as Box<dyn std::error::Error + Send + Sync>)?;
+            let addrs = resolved.map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)?;
+            if addrs.is_empty() || addrs.iter().any(|a: &SocketAddr| !is_public_ip(a.ip())) {
+                let refused = std::io::Error::other("the name resolves to a non-public address (public-only client)");
+                return Err(Box::new(refused) as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
     }
 }
 
@@ -415,6 +467,22 @@ mod tests {
             assert!(matches!(err, HttpError::Refused(_)), "{url}: {err:?}");
             assert!(started.elapsed() < Duration::from_millis(200), "{url} looked something up");
         }
+        assert_no_connection(&listener).await;
+    }
+
+    #[tokio::test]
+    async fn public_only_never_connects_to_a_loopback_literal_or_a_name_resolving_to_one() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let client = ReqwestClient::new(ReqwestClientOptions::default().with_public_only(true)).unwrap();
+        for url in [format!("http://127.0.0.1:{port}/"), format!("http://[::ffff:127.0.0.1]:{port}/")] {
+            let err = client.send(get(&url)).await.unwrap_err();
+            assert!(matches!(err, HttpError::Refused(_)), "{url}: {err:?}");
+        }
+        // `localhost` resolves (through the system resolver, no network) to loopback only.
+        let err = client.send(get(&format!("http://localhost:{port}/"))).await.unwrap_err();
+        assert!(matches!(err, HttpError::Connect(_)), "{err:?}");
+        assert!(err.to_string().contains("non-public address"), "{err}");
         assert_no_connection(&listener).await;
     }
 

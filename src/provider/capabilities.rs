@@ -234,8 +234,20 @@ mod tests {
 
     const ANSWER: &str = r#"{"access_token":"a1","token_type":"bearer","expires_in":3600,"refresh_token":"r1"}"#;
 
+    /// The built-in providers, Mastodon bound to an instance (the registered one knows none).
     fn builtins() -> Vec<std::sync::Arc<dyn Provider>> {
-        build_registry(&[]).unwrap()
+        build_registry(&[])
+            .unwrap()
+            .into_iter()
+            .map(|p| match p.id().as_str() {
+                "mastodon" => {
+                    let instance = crate::provider::mastodon::Instance::parse("mastodon.example", false).unwrap();
+                    std::sync::Arc::new(crate::provider::mastodon::provider().at(&instance))
+                        as std::sync::Arc<dyn Provider>
+                }
+                _ => p,
+            })
+            .collect()
     }
 
     #[test]
@@ -254,7 +266,8 @@ mod tests {
                 "tiktok",
                 "pinterest",
                 "reddit",
-                "bluesky"
+                "bluesky",
+                "mastodon"
             ]
         );
     }
@@ -353,9 +366,14 @@ mod tests {
                     assert_eq!(caps.refresh_token, RefreshTokenRequirement::Never, "{id}");
                 }
                 RefreshModel::Session { .. } => panic!("{id}: only app-password providers refresh sessions"),
-                RefreshModel::None => panic!("{id}: no built-in provider lacks renewal"),
+                RefreshModel::None => {
+                    assert_eq!(refreshed.unwrap_err().kind(), ProviderErrorKind::Unsupported, "{id}");
+                    assert_eq!(reexchanged.unwrap_err().kind(), ProviderErrorKind::Unsupported, "{id}");
+                    assert_eq!(caps.refresh_token, RefreshTokenRequirement::Never, "{id}");
+                }
             }
-            assert_eq!(sent.len(), 1, "{id}: exactly one renewal request");
+            let renewals = usize::from(caps.refresh != RefreshModel::None);
+            assert_eq!(sent.len(), renewals, "{id}: exactly one renewal request, none without renewal");
 
             let (http, seen) = replay(&[(200, "{}")]);
             let revoked = p.revoke(ctx(&http, &s), &token("a1")).await;

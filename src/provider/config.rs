@@ -28,6 +28,7 @@ pub(crate) const BUILTIN_PROVIDERS: &[&str] = &[
     "pinterest",
     "reddit",
     "bluesky",
+    "mastodon",
 ];
 
 /// One `[[providers]]` entry: a generic OAuth 2.0 provider, or endpoint overrides of a
@@ -41,7 +42,8 @@ pub(crate) const BUILTIN_PROVIDERS: &[&str] = &[
 /// providers `exchange_url` and `refresh_url`, for those with target selection `targets_url`;
 /// `bluesky` takes `service_url` alone, its XRPC endpoints follow from it); the built-in
 /// keeps everything else, so a test
-/// or a staging setup can point a real provider's adapter at a local server.
+/// or a staging setup can point a real provider's adapter at a local server. `mastodon`
+/// takes no entry at all: its endpoints are those of the instance given at `start`.
 ///
 /// Every endpoint must be an `https` URL without userinfo or fragment; `http` is accepted
 /// only for loopback hosts (`localhost`, `127.0.0.0/8`, `[::1]`).
@@ -437,6 +439,10 @@ fn builtin_provider(id: &str, overrides: Option<&ProviderConfig>) -> Result<Arc<
             Some(config) => super::BlueskyProvider::with_overrides(config)?,
             None => super::BlueskyProvider::new(),
         })),
+        "mastodon" => match overrides {
+            Some(_) => Err(provider_error(id, "mastodon takes its endpoints from the instance given at start")),
+            None => Ok(Arc::new(super::mastodon::provider())),
+        },
         // Every id of BUILTIN_PROVIDERS has an arm above (a test checks it).
         _ => Err(provider_error(id, "built-in provider is not available in this build")),
     }
@@ -710,8 +716,9 @@ mod tests {
     #[tokio::test]
     async fn every_built_in_provider_takes_endpoint_overrides_and_keeps_the_rest() {
         use crate::provider::fixtures::*;
-        // Bluesky has no OAuth endpoints to override (see the next test).
-        for &id in BUILTIN_PROVIDERS.iter().filter(|&&id| id != super::super::bluesky::ID) {
+        // Bluesky has no OAuth endpoints to override (see the next test); mastodon's are the
+        // instance's.
+        for &id in BUILTIN_PROVIDERS.iter().filter(|&&id| id != super::super::bluesky::ID && id != "mastodon") {
             let base = "http://127.0.0.1:4000";
             let config = ProviderConfig::new(id)
                 .with_authorize_url(format!("{base}/authorize"))
@@ -741,6 +748,8 @@ mod tests {
             let _ = p.fetch_profile(&http, &token("a")).await;
             assert_eq!(endpoint(&requests(&seen)[0]), format!("{base}/me"), "{id}");
         }
+        let refused = build_registry(&[ProviderConfig::new("mastodon").with_token_url("https://a.example/t")]);
+        assert!(refused.unwrap_err().to_string().contains("instance"), "mastodon has no fixed endpoints");
         let refused = build_registry(&[ProviderConfig::new("tiktok").with_exchange_url("http://127.0.0.1:1/x")]);
         assert!(refused.unwrap_err().to_string().contains("exchange_url"));
         let refused = build_registry(&[ProviderConfig::new("youtube").with_scopes(["a"])]);

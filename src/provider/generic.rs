@@ -209,6 +209,8 @@ pub(super) enum Renewal {
     Grant(Rotation),
     /// A swap of the still-valid access token.
     Reexchange { swap: TokenSwap, min_age_secs: Option<u64> },
+    /// None: the token lasts until revoked (Mastodon).
+    None,
 }
 
 /// How the profile call carries the access token.
@@ -637,6 +639,7 @@ impl GenericProvider {
         caps.refresh = match &self.knobs.renewal {
             Renewal::Grant(rotation) => RefreshModel::Grant { rotation: *rotation },
             Renewal::Reexchange { min_age_secs, .. } => RefreshModel::Reexchange { min_age_secs: *min_age_secs },
+            Renewal::None => RefreshModel::None,
         };
         caps.access_token_lifetime_secs = self.knobs.access_token_lifetime_secs;
         caps.refresh_token_lifetime_secs = self.knobs.refresh_token_lifetime_secs;
@@ -826,7 +829,7 @@ impl Provider for GenericProvider {
     ) -> Result<TokenSet, ProviderError> {
         match &self.knobs.renewal {
             Renewal::Reexchange { swap, .. } => self.swap(ctx, swap, access_token).await,
-            Renewal::Grant(_) => {
+            Renewal::Grant(_) | Renewal::None => {
                 Err(ProviderError::new(ProviderErrorKind::Unsupported, "this provider has no re-exchange"))
             }
         }

@@ -28,6 +28,7 @@ pub mod facebook;
 pub mod instagram;
 pub mod instagram_facebook;
 pub mod linkedin;
+pub mod mastodon;
 pub mod pinterest;
 pub mod reddit;
 pub mod threads;
@@ -40,6 +41,7 @@ pub use capabilities::{
 };
 pub use config::{ProfilePointers, ProviderConfig, TokenAuth};
 pub use generic::GenericProvider;
+pub use mastodon::MastodonProvider;
 pub use x::XProvider;
 
 /// The client credentials of a tenant's OAuth app at the provider.

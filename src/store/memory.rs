@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{
-    AccountFilter, AccountRecord, AppRecord, Cursor, DeleteApp, InsertAccount, Page, PageRequest, PendingFlow, Sealed,
-    SealedTokens, SelectionRecord, Store, StoreError, TakeFlow,
+    AccountFilter, AccountRecord, AppRecord, Cursor, DeleteApp, InsertAccount, InstanceRegistration, Page, PageRequest,
+    PendingFlow, Sealed, SealedTokens, SelectionRecord, Store, StoreError, TakeFlow,
 };
 use crate::ids::{AccountId, AppId, ExternalId, FlowId, ProviderId, SelectionId, TenantId};
 
@@ -116,6 +116,8 @@ struct Inner {
     leases: HashMap<AccountId, (String, i64)>,
     /// Target selections.
     selections: HashMap<SelectionId, SelectionRecord>,
+    /// Clients registered at instances: (tenant, app, instance) → registration.
+    registrations: HashMap<(TenantId, AppId, String), InstanceRegistration>,
 }
 
 /// The stored form of a [`PendingFlow`], kept small because a busy host holds many: about
@@ -144,6 +146,7 @@ struct FlowShared {
     provider: ProviderId,
     redirect_uri: Box<str>,
     scopes: Box<[String]>,
+    instance: Option<Box<str>>,
 }
 
 /// A time as stored: whole seconds, UTC.
@@ -211,6 +214,7 @@ impl FlowShard {
             provider: flow.provider.clone(),
             redirect_uri: flow.redirect_uri.as_str().into(),
             scopes: flow.scopes.clone().into_boxed_slice(),
+            instance: flow.instance.as_deref().map(Into::into),
         };
         if let Some(existing) = self.parts.get(&candidate) {
             return Arc::clone(existing);
@@ -252,6 +256,7 @@ impl StoredFlow {
             pkce_verifier,
             scopes: self.shared.scopes.to_vec(),
             external_id,
+            instance: self.shared.instance.as_deref().map(str::to_owned),
             created_at: from_seconds(self.created_at)?,
             expires_at: from_seconds(self.expires_at)?,
             consumed_at,
@@ -328,6 +333,7 @@ impl Store for MemoryStore {
             shard.flows.retain(|_, f| !(f.shared.tenant == *tenant && f.shared.app_id == *id));
             shard.prune_flow_parts();
         }
+        inner.registrations.retain(|(t, a, _), _| !(t == tenant && a == id));
         inner.apps.remove(id);
         Ok(DeleteApp::Deleted { accounts_deleted: users.len() as u64 })
     }
@@ -600,6 +606,55 @@ impl Store for MemoryStore {
         account.refresh_token = new.refresh_token.cloned();
         Ok(true)
     }
+
+    async fn get_instance_registration(
+        &self,
+        tenant: &TenantId,
+        app_id: &AppId,
+        instance: &str,
+    ) -> Result<Option<InstanceRegistration>, StoreError> {
+        let inner = self.lock();
+        Ok(inner.registrations.get(&(tenant.clone(), app_id.clone(), instance.to_owned())).cloned())
+    }
+
+    async fn insert_instance_registration(&self, registration: &InstanceRegistration) -> Result<bool, StoreError> {
+        let mut r = registration.clone();
+        r.created_at = whole_seconds(r.created_at)?;
+        let mut inner = self.lock();
+        let key = (r.tenant.clone(), r.app_id.clone(), r.instance.clone());
+        if inner.registrations.contains_key(&key) {
+            return Ok(false);
+        }
+        inner.registrations.insert(key, r);
+        Ok(true)
+    }
+
+    async fn list_instance_registrations(
+        &self,
+        tenant: &TenantId,
+        app_id: &AppId,
+    ) -> Result<Vec<InstanceRegistration>, StoreError> {
+        let inner = self.lock();
+        let mut list: Vec<InstanceRegistration> =
+            inner.registrations.values().filter(|r| r.tenant == *tenant && r.app_id == *app_id).cloned().collect();
+        list.sort_unstable_by(|a, b| a.instance.cmp(&b.instance));
+        Ok(list)
+    }
+
+    async fn swap_instance_registration_secret(
+        &self,
+        registration: &InstanceRegistration,
+        new: &Sealed,
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let key = (registration.tenant.clone(), registration.app_id.clone(), registration.instance.clone());
+        let Some(r) = inner.registrations.get_mut(&key).filter(|r| r.client_secret == registration.client_secret)
+        else {
+            return Ok(false);
+        };
+        r.client_secret = new.clone();
+        Ok(true)
+    }
 }
 
 #[cfg(test)]
@@ -621,6 +676,7 @@ mod tests {
             pkce_verifier: None,
             scopes: Vec::new(),
             external_id: None,
+            instance: None,
             created_at: OffsetDateTime::UNIX_EPOCH,
             expires_at: OffsetDateTime::UNIX_EPOCH,
             consumed_at: None,

@@ -165,6 +165,9 @@ pub struct PendingFlow {
     pub scopes: Vec<String>,
     /// The host's reference to the end user who started the flow.
     pub external_id: Option<ExternalId>,
+    /// The instance of a per-instance provider (Mastodon) the flow runs at: its origin
+    /// (`https://mastodon.social`); `None` for every other provider.
+    pub instance: Option<String>,
     /// When it was created.
     pub created_at: OffsetDateTime,
     /// When the state stops being accepted.
@@ -215,6 +218,29 @@ pub struct SelectionRecord {
     pub expires_at: OffsetDateTime,
     /// When a `POST` consumed it (`None` while pending).
     pub consumed_at: Option<OffsetDateTime>,
+}
+
+/// A client registered at one instance of a per-instance provider (Mastodon) for one app,
+/// with `POST /api/v1/apps` on the app's first flow there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceRegistration {
+    /// The tenant of the app.
+    pub tenant: TenantId,
+    /// The app.
+    pub app_id: AppId,
+    /// The instance's host, with a non-default port (`mastodon.social`): the key.
+    pub instance: String,
+    /// The instance's origin (`https://mastodon.social`).
+    pub origin: String,
+    /// The client id the instance issued.
+    pub client_id: String,
+    /// The client secret the instance issued, sealed with associated data
+    /// `{app_id}@{instance}`.
+    pub client_secret: Sealed,
+    /// The scopes registered.
+    pub scopes: Vec<String>,
+    /// When it was registered.
+    pub created_at: OffsetDateTime,
 }
 
 /// What [`Store::take_flow`] found.
@@ -526,5 +552,40 @@ pub trait Store: fmt::Debug + Send + Sync + 'static {
         id: &AccountId,
         current: SealedTokens<'_>,
         new: SealedTokens<'_>,
+    ) -> Result<bool, StoreError>;
+
+    // ------------------------------------------------------------- per-instance clients
+
+    /// The client registered for the app at an instance of a per-instance provider
+    /// (Mastodon), keyed by the instance's host and port (`mastodon.social`,
+    /// `127.0.0.1:4000`), if one was stored.
+    async fn get_instance_registration(
+        &self,
+        tenant: &TenantId,
+        app_id: &AppId,
+        instance: &str,
+    ) -> Result<Option<InstanceRegistration>, StoreError>;
+
+    /// Stores the client registered at an instance unless one is already stored for (tenant,
+    /// app, instance): insert-if-absent, so two first flows racing at one instance keep one
+    /// registration, and both then use it. Returns whether this call stored it.
+    /// [`delete_app`](Self::delete_app) deletes the app's registrations.
+    async fn insert_instance_registration(&self, registration: &InstanceRegistration) -> Result<bool, StoreError>;
+
+    /// The app's registrations at every instance, ordered by instance (for re-sealing after
+    /// a key rotation).
+    async fn list_instance_registrations(
+        &self,
+        tenant: &TenantId,
+        app_id: &AppId,
+    ) -> Result<Vec<InstanceRegistration>, StoreError>;
+
+    /// Replaces the sealed client secret of `registration` (tenant, app, instance) with `new`
+    /// if it is still byte for byte `registration.client_secret` (a compare-and-set). Changes
+    /// nothing else. Returns whether it replaced it.
+    async fn swap_instance_registration_secret(
+        &self,
+        registration: &InstanceRegistration,
+        new: &Sealed,
     ) -> Result<bool, StoreError>;
 }

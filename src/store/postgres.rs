@@ -13,8 +13,8 @@ use time::OffsetDateTime;
 
 use super::sql::{Cols, backend, corrupt, fetch_limit, insert_error, into_page, json_list, targets_json};
 use super::{
-    AccountFilter, AccountRecord, AppRecord, Cursor, DeleteApp, InsertAccount, Page, PageRequest, PendingFlow, Sealed,
-    SealedTokens, SelectionRecord, Store, StoreError, TakeFlow,
+    AccountFilter, AccountRecord, AppRecord, Cursor, DeleteApp, InsertAccount, InstanceRegistration, Page, PageRequest,
+    PendingFlow, Sealed, SealedTokens, SelectionRecord, Store, StoreError, TakeFlow,
 };
 use crate::ids::{AccountId, AppId, ExternalId, FlowId, ProviderId, SelectionId, TenantId};
 
@@ -45,6 +45,13 @@ fn migrator() -> Migrator {
             Cow::Borrowed("selections"),
             MigrationType::Simple,
             include_str!("../../migrations/postgres/0002_selections.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            3,
+            Cow::Borrowed("mastodon_instances"),
+            MigrationType::Simple,
+            include_str!("../../migrations/postgres/0003_mastodon_instances.sql").into_sql_str(),
             false,
         ),
     ]);
@@ -315,6 +322,12 @@ impl Store for PostgresStore {
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
+        sqlx::query("DELETE FROM dravo_instance_registrations WHERE tenant = $1 AND app_id = $2")
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
         sqlx::query("DELETE FROM dravo_apps WHERE tenant = $1 AND id = $2")
             .bind(tenant.as_str())
             .bind(id.as_str())
@@ -481,7 +494,7 @@ impl Store for PostgresStore {
         sqlx::query(concat!(
             "INSERT INTO dravo_flows (",
             flow_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
         ))
         .bind(flow.id.as_bytes().as_slice())
         .bind(flow.tenant.as_str())
@@ -495,6 +508,7 @@ impl Store for PostgresStore {
         .bind(flow.created_at.unix_timestamp())
         .bind(flow.expires_at.unix_timestamp())
         .bind(flow.consumed_at.map(OffsetDateTime::unix_timestamp))
+        .bind(flow.instance.as_deref())
         .execute(&self.pool)
         .await
         .map_err(insert_error)?;
@@ -738,6 +752,85 @@ impl Store for PostgresStore {
         .bind(current.refresh_token.map(Sealed::as_bytes))
         .bind(new.access_token.as_bytes())
         .bind(new.refresh_token.map(Sealed::as_bytes))
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn get_instance_registration(
+        &self,
+        tenant: &TenantId,
+        app_id: &AppId,
+        instance: &str,
+    ) -> Result<Option<InstanceRegistration>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            registration_columns!(),
+            " FROM dravo_instance_registrations WHERE tenant = $1 AND app_id = $2 AND instance = $3"
+        ))
+        .bind(tenant.as_str())
+        .bind(app_id.as_str())
+        .bind(instance)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.map(|r| Cols::new(&r, "dravo_instance_registrations").registration()).transpose()
+    }
+
+    async fn insert_instance_registration(&self, r: &InstanceRegistration) -> Result<bool, StoreError> {
+        let done = sqlx::query(concat!(
+            "INSERT INTO dravo_instance_registrations (",
+            registration_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (tenant, app_id, instance) DO NOTHING"
+        ))
+        .bind(r.tenant.as_str())
+        .bind(r.app_id.as_str())
+        .bind(r.instance.as_str())
+        .bind(r.origin.as_str())
+        .bind(r.client_id.as_str())
+        .bind(r.client_secret.as_bytes())
+        .bind(json_list(&r.scopes)?)
+        .bind(r.created_at.unix_timestamp())
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn list_instance_registrations(
+        &self,
+        tenant: &TenantId,
+        app_id: &AppId,
+    ) -> Result<Vec<InstanceRegistration>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            registration_columns!(),
+            " FROM dravo_instance_registrations WHERE tenant = $1 AND app_id = $2 ORDER BY instance"
+        ))
+        .bind(tenant.as_str())
+        .bind(app_id.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(|r| Cols::new(r, "dravo_instance_registrations").registration()).collect()
+    }
+
+    async fn swap_instance_registration_secret(
+        &self,
+        r: &InstanceRegistration,
+        new: &Sealed,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE dravo_instance_registrations SET client_secret = $5 \
+             WHERE tenant = $1 AND app_id = $2 AND instance = $3 AND client_secret = $4",
+        )
+        .bind(r.tenant.as_str())
+        .bind(r.app_id.as_str())
+        .bind(r.instance.as_str())
+        .bind(r.client_secret.as_bytes())
+        .bind(new.as_bytes())
         .execute(&self.pool)
         .await
         .map_err(backend)?;

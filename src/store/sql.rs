@@ -13,8 +13,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    AccountRecord, AccountStatus, AppRecord, Cursor, Page, PageRequest, PendingFlow, Sealed, SelectionRecord,
-    SelectionTarget, StoreError, TargetType,
+    AccountRecord, AccountStatus, AppRecord, Cursor, InstanceRegistration, Page, PageRequest, PendingFlow, Sealed,
+    SelectionRecord, SelectionTarget, StoreError, TargetType,
 };
 use crate::ids::FlowId;
 
@@ -219,6 +219,21 @@ where
         })
     }
 
+    /// A registration row.
+    pub(super) fn registration(&self) -> Result<InstanceRegistration, StoreError> {
+        let c = self;
+        Ok(InstanceRegistration {
+            tenant: c.parse("tenant")?,
+            app_id: c.parse("app_id")?,
+            instance: c.get("instance")?,
+            origin: c.get("origin")?,
+            client_id: c.get("client_id")?,
+            client_secret: c.sealed("client_secret")?,
+            scopes: c.list("scopes")?,
+            created_at: c.time("created_at")?,
+        })
+    }
+
     /// A pending-flow row.
     pub(super) fn flow(&self) -> Result<PendingFlow, StoreError> {
         let c = self;
@@ -234,6 +249,7 @@ where
             pkce_verifier: c.sealed_opt("pkce_verifier")?,
             scopes: c.list("scopes")?,
             external_id: c.parse_opt("external_id")?,
+            instance: c.get("instance")?,
             created_at: c.time("created_at")?,
             expires_at: c.time("expires_at")?,
             consumed_at: c.time_opt("consumed_at")?,
@@ -266,7 +282,13 @@ macro_rules! selection_columns {
 macro_rules! flow_columns {
     () => {
         "id, tenant, app_id, provider, return_url, redirect_uri, pkce_verifier, scopes, \
-         external_id, created_at, expires_at, consumed_at"
+         external_id, created_at, expires_at, consumed_at, instance"
+    };
+}
+
+macro_rules! registration_columns {
+    () => {
+        "tenant, app_id, instance, origin, client_id, client_secret, scopes, created_at"
     };
 }
 

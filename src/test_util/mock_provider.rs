@@ -32,6 +32,10 @@ const REVOKE_PATH: &str = "/oauth/revoke";
 /// Where the interactive consent page's Allow and Deny buttons post.
 const CONSENT_PATH: &str = "/oauth/consent";
 const AVATAR_PATH: &str = "/avatar.png";
+/// Mastodon's app registration.
+const MASTODON_APPS_PATH: &str = "/api/v1/apps";
+/// Mastodon's profile call.
+const MASTODON_VERIFY_PATH: &str = "/api/v1/accounts/verify_credentials";
 
 mod bluesky;
 use bluesky::{CREATE_SESSION_PATH, DELETE_SESSION_PATH, GET_PROFILE_PATH, REFRESH_SESSION_PATH};
@@ -108,6 +112,9 @@ pub enum MockProfileShape {
     /// `{"data":{"id","username","name","profile_image_url"}}` (`profile_image_url`
     /// omitted when the user has no avatar).
     X,
+    /// Mastodon's `GET /api/v1/accounts/verify_credentials`:
+    /// `{"id","username","acct","display_name","avatar","avatar_static","url",…}`.
+    Mastodon,
 }
 
 /// Configuration of a [`MockProvider`], fixed when it starts.
@@ -188,6 +195,24 @@ impl fmt::Debug for MockConfig {
 }
 
 impl MockConfig {
+    /// A Mastodon instance: `POST /api/v1/apps` hands out this config's client (Mastodon
+    /// would mint one per registration; the mock knows one), which authenticates in the form
+    /// body; PKCE S256 supported; the profile at `GET /api/v1/accounts/verify_credentials`
+    /// in Mastodon's shape; access tokens that never expire and no refresh tokens. Authorize
+    /// requests must use a `redirect_uri` registered at `/api/v1/apps`.
+    pub fn mastodon() -> Self {
+        Self {
+            client_id: "TWhM-tNSuncnqN7DBJmoyeLnk6K3iJJ71KKXxgL1hPM".to_owned(),
+            client_secret: "ZEaFUFmF0umgBX1qKJDjaU99Q31lDkOU8NutzTOoliw".to_owned(),
+            client_auth: MockClientAuth::Body,
+            pkce: MockPkce::Supported,
+            profile_shape: MockProfileShape::Mastodon,
+            access_token_ttl: None,
+            issue_refresh_tokens: false,
+            ..Self::default()
+        }
+    }
+
     /// Sets [`client_id`](Self::client_id).
     #[must_use]
     pub fn with_client_id(mut self, client_id: impl Into<String>) -> Self {
@@ -344,9 +369,19 @@ pub struct MockBehavior {
     pub session_auth_factor_required: bool,
     /// `refreshSession` answers `400 {"error":<this>}` (e.g. `ExpiredToken`).
     pub refresh_session_error: Option<String>,
+    /// `POST /api/v1/apps` answers this status (`422` with Mastodon's validation error body,
+    /// anything else with a small body) instead of registering.
+    pub app_registration_status: Option<u16>,
 }
 
 impl MockBehavior {
+    /// Sets [`app_registration_status`](Self::app_registration_status).
+    #[must_use]
+    pub fn with_app_registration_status(mut self, status: u16) -> Self {
+        self.app_registration_status = Some(status);
+        self
+    }
+
     /// Sets [`deny`](Self::deny).
     #[must_use]
     pub fn with_deny(mut self, deny: bool) -> Self {
@@ -488,8 +523,24 @@ pub struct MockCounts {
     pub delete_session: u64,
     /// XRPC `app.bsky.actor.getProfile` requests.
     pub get_profile: u64,
+    /// Posts to `/api/v1/apps` (Mastodon app registrations), answered or not.
+    pub app_registrations: u64,
     /// Every request, including unknown paths.
     pub total: u64,
+}
+
+/// One Mastodon app registration the mock received (`POST /api/v1/apps`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MockAppRegistration {
+    /// `client_name`.
+    pub client_name: String,
+    /// `redirect_uris` (a string or an array in the request).
+    pub redirect_uris: Vec<String>,
+    /// `scopes`, split on spaces.
+    pub scopes: Vec<String>,
+    /// `website`, when sent.
+    pub website: Option<String>,
 }
 
 /// One request the mock received, as [`MockProvider::requests`] lists it: no query
@@ -710,6 +761,11 @@ impl MockProvider {
         self.shared.lock().requests.iter().cloned().collect()
     }
 
+    /// The Mastodon app registrations received so far (`POST /api/v1/apps`), oldest first.
+    pub fn app_registrations(&self) -> Vec<MockAppRegistration> {
+        self.shared.lock().app_registrations.clone()
+    }
+
     /// Zeroes the counters and clears the request log.
     pub fn reset_counts(&self) {
         let mut state = self.shared.lock();
@@ -808,6 +864,8 @@ struct State {
     refresh_tokens: HashMap<String, RefreshToken>,
     /// Consent pages waiting for Allow or Deny, by their single-use nonce.
     consents: HashMap<String, PendingConsent>,
+    /// Mastodon app registrations received (`POST /api/v1/apps`).
+    app_registrations: Vec<MockAppRegistration>,
     /// Each code (or directly minted token) starts a grant "family"; every token derived
     /// from it carries the family, so replaying the code revokes all of them.
     next_family: u64,
@@ -871,6 +929,7 @@ impl State {
             access_tokens: HashMap::new(),
             refresh_tokens: HashMap::new(),
             consents: HashMap::new(),
+            app_registrations: Vec::new(),
             next_family: 0,
             clock: Arc::new(crate::SystemClock),
             bluesky: bluesky::Sessions::default(),
@@ -897,6 +956,8 @@ impl State {
             REFRESH_SESSION_PATH => counts.refresh_session += 1,
             DELETE_SESSION_PATH => counts.delete_session += 1,
             GET_PROFILE_PATH => counts.get_profile += 1,
+            MASTODON_APPS_PATH => counts.app_registrations += 1,
+            MASTODON_VERIFY_PATH => counts.userinfo += 1,
             _ => {}
         }
         if self.requests.len() >= MAX_RECORDED_REQUESTS {
@@ -1005,6 +1066,13 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             shared.lock().record(method.as_str(), path, None);
             shared.get_profile(&parts.headers, parts.uri.query())
         }
+        (&Method::POST, MASTODON_APPS_PATH) => {
+            shared.lock().record(method.as_str(), path, None);
+            match read_body(&parts.headers, body).await {
+                Ok(bytes) => shared.register_app(&bytes),
+                Err(response) => response,
+            }
+        }
         (&Method::POST, TOKEN_PATH | REVOKE_PATH) => {
             let body = read_body(&parts.headers, body).await;
             let grant_type = match (&body, path) {
@@ -1028,12 +1096,14 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
                     }
                 }
                 (&Method::GET, AUTHORIZE_PATH) => shared.authorize(parts.uri.query()).into_response(StatusCode::FOUND),
-                (&Method::GET, USERINFO_PATH | X_USERS_ME_PATH) => shared.userinfo(&parts.headers),
+                (&Method::GET, USERINFO_PATH | X_USERS_ME_PATH | MASTODON_VERIFY_PATH) => {
+                    shared.userinfo(&parts.headers)
+                }
                 (&Method::GET, AVATAR_PATH) => response(StatusCode::OK, "image/png", Bytes::from_static(AVATAR_PNG)),
                 (_, AUTHORIZE_PATH | USERINFO_PATH | X_USERS_ME_PATH | AVATAR_PATH) => method_not_allowed("GET"),
-                (_, TOKEN_PATH | REVOKE_PATH | CONSENT_PATH) => method_not_allowed("POST"),
+                (_, TOKEN_PATH | REVOKE_PATH | CONSENT_PATH | MASTODON_APPS_PATH) => method_not_allowed("POST"),
                 (_, CREATE_SESSION_PATH | REFRESH_SESSION_PATH | DELETE_SESSION_PATH) => method_not_allowed("POST"),
-                (_, GET_PROFILE_PATH) => method_not_allowed("GET"),
+                (_, GET_PROFILE_PATH | MASTODON_VERIFY_PATH) => method_not_allowed("GET"),
                 _ => response(StatusCode::NOT_FOUND, "text/plain; charset=utf-8", "not found"),
             }
         }
@@ -1143,6 +1213,11 @@ impl Shared {
         let Some(redirect_url) = parse_redirect_uri(redirect_uri) else {
             return Err(bad_request("The redirect_uri is not an absolute http(s) URL without a fragment."));
         };
+        if self.config.profile_shape == MockProfileShape::Mastodon
+            && !self.lock().app_registrations.iter().any(|r| r.redirect_uris.contains(redirect_uri))
+        {
+            return Err(bad_request("The redirect_uri was not registered with the app."));
+        }
 
         // From here on errors go back to the client.
         let state = params.get("state").map(String::as_str);
@@ -1648,6 +1723,56 @@ fn s256(verifier: &str) -> String {
 // ---------------------------------------------------------------------------------------
 
 impl Shared {
+    /// `POST /api/v1/apps` (JSON body): records the registration and answers Mastodon
+    /// 4.3's shape with the configured client. Errors are Mastodon's
+    /// `{"error":"Validation failed: …"}` with 422.
+    fn register_app(&self, body: &[u8]) -> Response<Body> {
+        if let Some(status) = self.lock().behavior.app_registration_status {
+            if status == 422 {
+                return json_response(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &json!({"error": "Validation failed: Scopes are invalid"}),
+                );
+            }
+            return forced_status(status);
+        }
+        let invalid = |what: &str| {
+            json_response(StatusCode::UNPROCESSABLE_ENTITY, &json!({"error": format!("Validation failed: {what}")}))
+        };
+        let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(body) else {
+            return invalid("the body is not a JSON object");
+        };
+        let text = |name: &str| obj.get(name).and_then(Value::as_str).map(str::to_owned);
+        let Some(client_name) = text("client_name").filter(|s| !s.is_empty()) else {
+            return invalid("Application name can't be blank");
+        };
+        let redirect_uris: Vec<String> = match obj.get("redirect_uris") {
+            Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
+            Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+            _ => Vec::new(),
+        };
+        if redirect_uris.is_empty() || redirect_uris.iter().any(|u| parse_redirect_uri(u).is_none()) {
+            return invalid("Redirect URI must be an absolute URI.");
+        }
+        let scopes: Vec<String> =
+            text("scopes").unwrap_or_else(|| "read".to_owned()).split_whitespace().map(str::to_owned).collect();
+        let website = text("website");
+        let answer = json!({
+            "id": "563419",
+            "name": client_name,
+            "website": website,
+            "scopes": scopes,
+            "redirect_uri": redirect_uris.join("\n"),
+            "redirect_uris": redirect_uris,
+            "vapid_key": "BCk-QqERU0q-CfYZjcuB6lnyyOYfJ2AifKqfeGIm7Z-HiTU5T9eTG5GxVA0_OH5mMlI4UkkDTpaZwozy0TzdZ2M=",
+            "client_id": self.config.client_id,
+            "client_secret": self.config.client_secret,
+            "client_secret_expires_at": 0,
+        });
+        self.lock().app_registrations.push(MockAppRegistration { client_name, redirect_uris, scopes, website });
+        no_store(json_response(StatusCode::OK, &answer))
+    }
+
     fn userinfo(&self, headers: &HeaderMap) -> Response<Body> {
         let (status, malformed) = {
             let st = self.lock();
@@ -1698,6 +1823,24 @@ impl Shared {
                     data.insert("profile_image_url".to_owned(), Value::from(avatar));
                 }
                 json!({ "data": data })
+            }
+            MockProfileShape::Mastodon => {
+                let avatar =
+                    user.avatar_url.unwrap_or_else(|| format!("{}/avatars/original/missing.png", self.base_url));
+                json!({
+                    "id": user.id,
+                    "username": user.username,
+                    "acct": user.username,
+                    "display_name": user.display_name,
+                    "locked": false,
+                    "bot": false,
+                    "url": format!("{}/@{}", self.base_url, user.username),
+                    "avatar": avatar,
+                    "avatar_static": avatar,
+                    "note": "",
+                    "followers_count": 0,
+                    "source": {"privacy": "public", "sensitive": false, "language": null, "note": "", "fields": []}
+                })
             }
         };
         no_store(json_response(StatusCode::OK, &profile))
@@ -2847,6 +2990,7 @@ mod tests {
                 userinfo: 1,
                 revoke: 1,
                 consent: 0,
+                app_registrations: 0,
                 total: 6,
                 ..MockCounts::default()
             }

@@ -12,8 +12,8 @@ use crate::core::secret_box::{Sealed, SecretBox};
 use crate::ids::{AccountId, AppId, ExternalId, FlowId, KeyId, ProviderId, SelectionId, TenantId};
 use crate::secret::Secret;
 use crate::store::{
-    AccountFilter, AccountRecord, AccountStatus, AppRecord, Cursor, DeleteApp, InsertAccount, PageRequest, PendingFlow,
-    SealedTokens, SelectionRecord, SelectionTarget, Store, StoreError, TakeFlow, TargetType,
+    AccountFilter, AccountRecord, AccountStatus, AppRecord, Cursor, DeleteApp, InsertAccount, InstanceRegistration,
+    PageRequest, PendingFlow, SealedTokens, SelectionRecord, SelectionTarget, Store, StoreError, TakeFlow, TargetType,
 };
 
 /// Runs every conformance case against stores made by `make_store`, and panics on the
@@ -98,6 +98,10 @@ where
         take_selection_consumes_once,
         concurrent_takes_of_one_selection_have_exactly_one_winner,
         sweep_selections_deletes_those_that_expired_before_the_cutoff,
+        instance_registration_round_trips_and_is_insert_if_absent,
+        concurrent_inserts_of_one_instance_registration_keep_one,
+        delete_app_deletes_its_instance_registrations,
+        instance_registrations_are_listed_per_app_and_their_secret_swapped_by_compare_and_set,
     );
 }
 
@@ -248,9 +252,23 @@ fn flow(app: &AppRecord, created: i64, expires: i64) -> PendingFlow {
         redirect_uri: format!("https://api.example.com/v1/oauth/{}/callback", app.provider),
         scopes: vec!["read".to_owned()],
         external_id: Some(ext("user-42")),
+        instance: None,
         created_at: at(created),
         expires_at: at(expires),
         consumed_at: None,
+    }
+}
+
+fn registration(app: &AppRecord, instance: &str, client_id: &str) -> InstanceRegistration {
+    InstanceRegistration {
+        tenant: app.tenant.clone(),
+        app_id: app.id.clone(),
+        instance: instance.to_owned(),
+        origin: format!("https://{instance}"),
+        client_id: client_id.to_owned(),
+        client_secret: seal(&format!("{}@{instance}", app.id), "client_secret", "instance-secret-value"),
+        scopes: vec!["profile".to_owned(), "write:statuses".to_owned()],
+        created_at: at(5),
     }
 }
 
@@ -927,7 +945,8 @@ async fn list_accounts_pages_through_more_than_a_hundred<S: Store>(store: Arc<S>
 
 async fn flow_round_trips_byte_for_byte<S: Store>(store: Arc<S>) {
     let a = app(&tenant("tenant-a"), &provider("x"), 0);
-    let full = flow(&a, 10, 610);
+    let mut full = flow(&a, 10, 610);
+    full.instance = Some("https://mastodon.social".to_owned());
     let mut bare = flow(&a, 11, 611);
     bare.pkce_verifier = None;
     bare.external_id = None;
@@ -1352,4 +1371,97 @@ async fn sweep_selections_deletes_those_that_expired_before_the_cutoff<S: Store>
     assert_eq!(store.get_selection(&a, &at_cutoff.id, at(29)).await.unwrap(), Some(at_cutoff), "the cutoff one stays");
     assert_eq!(store.get_selection(&b, &later.id, at(29)).await.unwrap(), Some(later));
     assert_eq!(store.sweep_selections(at(30)).await.unwrap(), 0);
+}
+
+async fn instance_registration_round_trips_and_is_insert_if_absent<S: Store>(store: Arc<S>) {
+    let a = app(&tenant("tenant-a"), &provider("mastodon"), 0);
+    let b = app(&tenant("tenant-b"), &provider("mastodon"), 0);
+    store.insert_app(&a).await.unwrap();
+    store.insert_app(&b).await.unwrap();
+    let first = registration(&a, "mastodon.social", "client-1");
+    assert!(store.insert_instance_registration(&first).await.unwrap(), "the first insert stores it");
+    let got = store.get_instance_registration(&a.tenant, &a.id, "mastodon.social").await.unwrap();
+    assert_eq!(got.as_ref(), Some(&first), "it reads back byte for byte");
+    assert_eq!(got.unwrap().client_secret.as_bytes(), first.client_secret.as_bytes());
+
+    let second = registration(&a, "mastodon.social", "client-2");
+    assert!(!store.insert_instance_registration(&second).await.unwrap(), "an existing one is kept");
+    let got = store.get_instance_registration(&a.tenant, &a.id, "mastodon.social").await.unwrap().unwrap();
+    assert_eq!(got.client_id, "client-1");
+
+    assert_eq!(store.get_instance_registration(&a.tenant, &a.id, "fosstodon.org").await.unwrap(), None);
+    assert_eq!(store.get_instance_registration(&b.tenant, &a.id, "mastodon.social").await.unwrap(), None);
+    assert_eq!(store.get_instance_registration(&a.tenant, &b.id, "mastodon.social").await.unwrap(), None);
+    let other = registration(&a, "127.0.0.1:4000", "client-3");
+    assert!(store.insert_instance_registration(&other).await.unwrap(), "another instance is another key");
+    let theirs = registration(&b, "mastodon.social", "client-4");
+    assert!(store.insert_instance_registration(&theirs).await.unwrap(), "another app is another key");
+    let got = store.get_instance_registration(&b.tenant, &b.id, "mastodon.social").await.unwrap();
+    assert_eq!(got, Some(theirs));
+}
+
+async fn concurrent_inserts_of_one_instance_registration_keep_one<S: Store>(store: Arc<S>) {
+    let a = app(&tenant("tenant-a"), &provider("mastodon"), 0);
+    store.insert_app(&a).await.unwrap();
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            let r = registration(&a, "mastodon.social", &format!("client-{i}"));
+            tokio::spawn(async move { (store.insert_instance_registration(&r).await, r) })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for task in tasks {
+        let (inserted, r) = task.await.expect("an insert task panicked");
+        if inserted.unwrap() {
+            winners.push(r);
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one of 20 concurrent inserts stores it");
+    let kept = store.get_instance_registration(&a.tenant, &a.id, "mastodon.social").await.unwrap();
+    assert_eq!(kept.as_ref(), winners.first(), "the stored one is the winner's");
+}
+
+async fn delete_app_deletes_its_instance_registrations<S: Store>(store: Arc<S>) {
+    let a = app(&tenant("tenant-a"), &provider("mastodon"), 0);
+    let b = app(&tenant("tenant-a"), &provider("mastodon"), 1);
+    store.insert_app(&a).await.unwrap();
+    store.insert_app(&b).await.unwrap();
+    for r in [registration(&a, "mastodon.social", "c1"), registration(&b, "mastodon.social", "c2")] {
+        store.insert_instance_registration(&r).await.unwrap();
+    }
+    assert_eq!(store.delete_app(&a.tenant, &a.id, false).await.unwrap(), DeleteApp::Deleted { accounts_deleted: 0 });
+    assert_eq!(store.get_instance_registration(&a.tenant, &a.id, "mastodon.social").await.unwrap(), None);
+    assert!(store.get_instance_registration(&b.tenant, &b.id, "mastodon.social").await.unwrap().is_some());
+}
+
+async fn instance_registrations_are_listed_per_app_and_their_secret_swapped_by_compare_and_set<S: Store>(
+    store: Arc<S>,
+) {
+    let a = app(&tenant("tenant-a"), &provider("mastodon"), 0);
+    let b = app(&tenant("tenant-b"), &provider("mastodon"), 0);
+    for x in [&a, &b] {
+        store.insert_app(x).await.unwrap();
+    }
+    let social = registration(&a, "mastodon.social", "c1");
+    let local = registration(&a, "127.0.0.1:4000", "c2");
+    for r in [&social, &local, &registration(&b, "mastodon.social", "c3")] {
+        store.insert_instance_registration(r).await.unwrap();
+    }
+    let listed = store.list_instance_registrations(&a.tenant, &a.id).await.unwrap();
+    assert_eq!(listed, vec![local.clone(), social.clone()], "the app's own, ordered by instance");
+    assert!(store.list_instance_registrations(&a.tenant, &b.id).await.unwrap().is_empty(), "tenant isolation");
+
+    let new = seal(&format!("{}@mastodon.social", a.id), "client_secret", "instance-secret-value");
+    assert!(store.swap_instance_registration_secret(&social, &new).await.unwrap());
+    assert!(!store.swap_instance_registration_secret(&social, &new).await.unwrap(), "a stale current is refused");
+    let got = store.get_instance_registration(&a.tenant, &a.id, "mastodon.social").await.unwrap().unwrap();
+    assert_eq!(got.client_secret.as_bytes(), new.as_bytes());
+    assert_eq!(
+        InstanceRegistration { client_secret: social.client_secret.clone(), ..got },
+        social,
+        "nothing else changed"
+    );
+    let untouched = store.get_instance_registration(&b.tenant, &b.id, "mastodon.social").await.unwrap().unwrap();
+    assert_eq!(untouched.client_id, "c3");
 }

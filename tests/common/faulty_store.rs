@@ -187,4 +187,33 @@ impl Store for FaultyStore {
         self.check_accounts()?;
         self.inner.swap_account_tokens(t, id, cur, new).await
     }
+    async fn get_instance_registration(
+        &self,
+        t: &TenantId,
+        app: &AppId,
+        instance: &str,
+    ) -> Result<Option<InstanceRegistration>, StoreError> {
+        self.check()?;
+        self.inner.get_instance_registration(t, app, instance).await
+    }
+    async fn insert_instance_registration(&self, r: &InstanceRegistration) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.insert_instance_registration(r).await
+    }
+    async fn list_instance_registrations(
+        &self,
+        t: &TenantId,
+        app: &AppId,
+    ) -> Result<Vec<InstanceRegistration>, StoreError> {
+        self.check()?;
+        self.inner.list_instance_registrations(t, app).await
+    }
+    async fn swap_instance_registration_secret(
+        &self,
+        r: &InstanceRegistration,
+        new: &Sealed,
+    ) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.swap_instance_registration_secret(r, new).await
+    }
 }

@@ -17,6 +17,7 @@ mod harness;
 mod hooks;
 mod lease;
 mod maintenance;
+mod mastodon;
 mod openapi;
 #[cfg(feature = "postgres")]
 mod postgres;

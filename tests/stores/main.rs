@@ -136,6 +136,7 @@ fn sample_flow(sb: &SecretBox, app: &AppRecord, verifier: &str) -> PendingFlow {
         redirect_uri: "https://api.example.com/v1/oauth/x/callback".to_owned(),
         scopes: vec!["tweet.read".to_owned()],
         external_id: None,
+        instance: None,
         created_at: T0,
         expires_at: T0 + time::Duration::minutes(10),
         consumed_at: None,
@@ -194,7 +195,7 @@ async fn connecting_twice_to_one_file_runs_the_migrations_once() {
             .fetch_all(first.pool())
             .await
             .unwrap();
-    assert_eq!(applied, vec![(1, true), (2, true), (3, true)]);
+    assert_eq!(applied, vec![(1, true), (2, true), (3, true), (4, true)]);
 
     first.pool().close().await;
     second.pool().close().await;
@@ -218,7 +219,7 @@ async fn connecting_concurrently_to_a_new_file_migrates_it_once() {
     }
     let applied: i64 =
         sqlx::query_scalar("SELECT count(*) FROM dravo_connect_migrations").fetch_one(stores[0].pool()).await.unwrap();
-    assert_eq!(applied, 3);
+    assert_eq!(applied, 4);
 }
 
 #[tokio::test]
@@ -234,7 +235,17 @@ async fn migrations_are_tracked_in_dravo_connect_migrations() {
 async fn every_table_and_index_starts_with_dravo() {
     let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
     let tables = names(&store, "table").await;
-    assert_eq!(tables, ["dravo_accounts", "dravo_apps", "dravo_connect_migrations", "dravo_flows", "dravo_selections"]);
+    assert_eq!(
+        tables,
+        [
+            "dravo_accounts",
+            "dravo_apps",
+            "dravo_connect_migrations",
+            "dravo_flows",
+            "dravo_instance_registrations",
+            "dravo_selections"
+        ]
+    );
     let indexes = names(&store, "index").await;
     assert!(!indexes.is_empty());
     for name in indexes {

@@ -41,7 +41,14 @@ async fn every_table_and_index_starts_with_dravo_and_migrations_have_their_own_t
     let store = db.fresh_store().await;
     assert_eq!(
         names(&store, "table").await,
-        ["dravo_accounts", "dravo_apps", "dravo_connect_migrations", "dravo_flows", "dravo_selections"]
+        [
+            "dravo_accounts",
+            "dravo_apps",
+            "dravo_connect_migrations",
+            "dravo_flows",
+            "dravo_instance_registrations",
+            "dravo_selections"
+        ]
     );
     for name in names(&store, "index").await {
         assert!(name.starts_with("dravo_"), "index `{name}`");
@@ -51,7 +58,7 @@ async fn every_table_and_index_starts_with_dravo_and_migrations_have_their_own_t
             .fetch_all(store.pool())
             .await
             .unwrap();
-    assert_eq!(applied, vec![(1, true), (2, true)]);
+    assert_eq!(applied, vec![(1, true), (2, true), (3, true)]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -72,7 +79,7 @@ async fn instances_migrating_one_new_schema_at_once_apply_each_migration_once() 
     }
     let applied: i64 =
         sqlx::query_scalar("SELECT count(*) FROM dravo_connect_migrations").fetch_one(stores[0].pool()).await.unwrap();
-    assert_eq!(applied, 2);
+    assert_eq!(applied, 3);
     for store in &stores {
         store.migrate().await.unwrap();
         store.pool().close().await;

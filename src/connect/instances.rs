@@ -1,0 +1,215 @@
+//! Per-instance providers (Mastodon): the `instance` parameter of `start`, its SSRF check,
+//! and the client registered at each instance for each app, cached in memory in front of
+//! the store.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::{Connect, FIELD_CLIENT_SECRET};
+use crate::error::{Error, ErrorCode};
+use crate::ids::{AppId, ProviderId, TenantId};
+use crate::provider::mastodon::{self, Instance, MastodonProvider, Registration};
+use crate::secret::Secret;
+use crate::store::{AppRecord, InstanceRegistration};
+
+/// Registrations kept in memory at most; past it the cache starts over.
+const CACHE_MAX: usize = 10_000;
+
+/// The key of a registration: (tenant, app, instance host and port).
+pub(super) type RegistrationKey = (TenantId, AppId, String);
+
+/// The in-process state of per-instance clients: the registrations read or made so far,
+/// and one gate per key so that concurrent first flows at one instance register once.
+#[derive(Default)]
+pub(crate) struct Instances {
+    cache: std::sync::Mutex<HashMap<RegistrationKey, InstanceRegistration>>,
+    gates: std::sync::Mutex<HashMap<RegistrationKey, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// A client at an instance, opened for use.
+pub(crate) struct InstanceClient {
+    pub(crate) provider: MastodonProvider,
+    pub(crate) client_id: String,
+    pub(crate) client_secret: Secret<String>,
+    pub(crate) scopes: Vec<String>,
+}
+
+/// Whether the provider is one whose apps live per instance.
+pub(crate) fn is_per_instance(provider: &ProviderId) -> bool {
+    provider.as_str() == mastodon::ID
+}
+
+/// The associated data row of a registration's sealed secret.
+pub(crate) fn sealed_row(app_id: &AppId, instance: &str) -> String {
+    format!("{app_id}@{instance}")
+}
+
+impl Connect {
+    /// Parses `start`'s `instance` against the provider: required for a per-instance
+    /// provider, refused for any other.
+    pub(crate) fn check_instance_param(
+        &self,
+        provider: &ProviderId,
+        raw: Option<&str>,
+    ) -> Result<Option<Instance>, Error> {
+        match (is_per_instance(provider), raw) {
+            (true, None) => {
+                Err(Error::validation(format!("instance is required for {provider} (e.g. mastodon.social)")))
+            }
+            (false, Some(_)) => Err(Error::validation(format!("{provider} takes no instance parameter"))),
+            (false, None) => Ok(None),
+            (true, Some(raw)) => {
+                Instance::parse(raw, self.inner.allow_private_instances).map(Some).map_err(Error::validation)
+            }
+        }
+    }
+
+    /// The SSRF check of an instance before any call to it (skipped when private instances
+    /// are allowed).
+    pub(crate) async fn check_instance_address(&self, instance: &Instance) -> Result<(), Error> {
+        if self.inner.allow_private_instances {
+            return Ok(());
+        }
+        instance.check_public().await.map_err(Error::validation)
+    }
+
+    /// The app's client at the instance: from memory, else from the store, else registered
+    /// there now (once per process at a time; across processes the store keeps the first).
+    pub(crate) async fn instance_client(&self, app: &AppRecord, instance: &Instance) -> Result<InstanceClient, Error> {
+        let key: RegistrationKey = (app.tenant.clone(), app.id.clone(), instance.authority());
+        let registration = match self.cached_registration(&key) {
+            Some(r) => r,
+            None => {
+                let gate = {
+                    let mut gates = self.inner.instances.gates.lock().unwrap_or_else(|e| e.into_inner());
+                    gates.entry(key.clone()).or_default().clone()
+                };
+                let result = {
+                    let _held = gate.lock().await;
+                    self.load_or_register(&key, app, instance).await
+                };
+                {
+                    let mut gates = self.inner.instances.gates.lock().unwrap_or_else(|e| e.into_inner());
+                    if gates.get(&key).is_some_and(|g| Arc::strong_count(g) <= 2) {
+                        gates.remove(&key);
+                    }
+                }
+                result?
+            }
+        };
+        self.open_registration(&registration, instance)
+    }
+
+    /// The registration stored for the app at the instance (for callbacks and revocation,
+    /// which never register).
+    pub(crate) async fn stored_instance_client(
+        &self,
+        tenant: &TenantId,
+        app_id: &AppId,
+        authority: &str,
+    ) -> Result<Option<(InstanceClient, Instance)>, Error> {
+        let key: RegistrationKey = (tenant.clone(), app_id.clone(), authority.to_owned());
+        let registration = match self.cached_registration(&key) {
+            Some(r) => r,
+            None => match self.inner.store.get_instance_registration(tenant, app_id, authority).await? {
+                Some(r) => {
+                    self.cache_registration(key, r.clone());
+                    r
+                }
+                None => return Ok(None),
+            },
+        };
+        let instance = Instance::parse(&registration.origin, self.inner.allow_private_instances)
+            .map_err(|e| Error::server(std::io::Error::other(format!("stored instance origin is not usable: {e}"))))?;
+        Ok(Some((self.open_registration(&registration, &instance)?, instance)))
+    }
+
+    fn cached_registration(&self, key: &RegistrationKey) -> Option<InstanceRegistration> {
+        self.inner.instances.cache.lock().unwrap_or_else(|e| e.into_inner()).get(key).cloned()
+    }
+
+    fn cache_registration(&self, key: RegistrationKey, r: InstanceRegistration) {
+        let mut cache = self.inner.instances.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(key, r);
+    }
+
+    fn open_registration(&self, r: &InstanceRegistration, instance: &Instance) -> Result<InstanceClient, Error> {
+        let client_secret =
+            self.open_string(&sealed_row(&r.app_id, &r.instance), FIELD_CLIENT_SECRET, &r.client_secret)?;
+        Ok(InstanceClient {
+            provider: mastodon::provider().at(instance),
+            client_id: r.client_id.clone(),
+            client_secret,
+            scopes: r.scopes.clone(),
+        })
+    }
+
+    async fn load_or_register(
+        &self,
+        key: &RegistrationKey,
+        app: &AppRecord,
+        instance: &Instance,
+    ) -> Result<InstanceRegistration, Error> {
+        // Another caller may have filled the cache while this one waited at the gate.
+        if let Some(r) = self.cached_registration(key) {
+            return Ok(r);
+        }
+        let store = &self.inner.store;
+        if let Some(r) = store.get_instance_registration(&app.tenant, &app.id, &key.2).await? {
+            self.cache_registration(key.clone(), r.clone());
+            return Ok(r);
+        }
+        let provider = mastodon::provider();
+        let scopes: Vec<String> = if app.scopes.is_empty() {
+            crate::provider::Provider::default_scopes(&provider).to_vec()
+        } else {
+            app.scopes.clone()
+        };
+        let redirect_uri = self.redirect_uri(&app.provider);
+        let client_name = app.name.clone().unwrap_or_else(|| "dravo-connect".to_owned());
+        let registered = mastodon::register(
+            self.inner.instance_http.as_ref(),
+            instance,
+            &Registration {
+                client_name: &client_name,
+                redirect_uri: &redirect_uri,
+                scopes: &scopes,
+                website: &self.inner.public_base_url,
+            },
+        )
+        .await
+        .map_err(|e| {
+            tracing::warn!(app_id = %app.id, instance = %key.2, error = %e, "app registration at the instance failed");
+            Error::new(ErrorCode::ProviderError, "the instance refused or failed the app registration").with_source(e)
+        })?;
+        let record = InstanceRegistration {
+            tenant: app.tenant.clone(),
+            app_id: app.id.clone(),
+            instance: key.2.clone(),
+            origin: instance.origin(),
+            client_id: registered.client_id,
+            client_secret: self.inner.secrets.seal(
+                &sealed_row(&app.id, &key.2),
+                FIELD_CLIENT_SECRET,
+                registered.client_secret.expose_secret().as_bytes(),
+            ),
+            scopes: registered.scopes,
+            created_at: self.now(),
+        };
+        let inserted = store.insert_instance_registration(&record).await?;
+        // Another instance of the host may have stored one first: use whichever was kept.
+        let kept = match inserted {
+            true => record,
+            false => store
+                .get_instance_registration(&app.tenant, &app.id, &key.2)
+                .await?
+                .ok_or_else(|| Error::server(std::io::Error::other("instance registration vanished")))?,
+        };
+        tracing::info!(app_id = %app.id, instance = %key.2, stored = inserted, "app registered at the instance");
+        self.cache_registration(key.clone(), kept.clone());
+        Ok(kept)
+    }
+}
