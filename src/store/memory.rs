@@ -21,7 +21,7 @@ use crate::ids::{AccountId, AppId, ExternalId, FlowId, ProviderId, SelectionId, 
 /// can afford to lose their accounts on restart.
 ///
 /// Apps and accounts sit behind one [`std::sync::Mutex`], pending flows behind one of
-/// [`FLOW_SHARDS`] mutexes chosen by the (random) flow id; no lock is held across an
+/// 32 mutexes chosen by the (random) flow id; no lock is held across an
 /// `.await`, so every method is atomic (the flow take is a compare-and-set under its
 /// shard's lock). Sharding keeps a busy host's `start`s from queueing on one lock, and the
 /// growth of the flow table from stalling every request at once: each shard's table grows

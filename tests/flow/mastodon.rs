@@ -2,7 +2,7 @@
 //! `allow_private_instances` on), and the SSRF guard refuses private instances with it off.
 
 use dravo_connect::store::Store;
-use dravo_connect::test_util::{MockBehavior, MockConfig, MockProvider};
+use dravo_connect::test_util::{MockBehavior, MockConfig};
 use dravo_connect::{AccountId, Connect, KeyId, Revocation, Secret, StartParams};
 use http::{Method, StatusCode};
 use serde_json::json;
@@ -139,6 +139,7 @@ async fn concurrent_first_starts_on_two_connects_sharing_a_store_keep_one_regist
 #[tokio::test]
 async fn the_registration_survives_a_new_connect_over_the_same_sqlite_store() {
     use dravo_connect::store::SqliteStore;
+    use dravo_connect::test_util::MockProvider;
     let dir = std::env::temp_dir().join(format!("dravo-mastodon-{}", dravo_connect::FlowId::generate()));
     std::fs::create_dir_all(&dir).unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.join("m.db").display());
