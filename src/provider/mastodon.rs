@@ -324,6 +324,11 @@ impl Provider for MastodonProvider {
         self.base.authorize_url(request)
     }
 
+    fn authorize_url_string(&self, request: &AuthorizeRequest<'_>) -> Result<String, ProviderError> {
+        self.bound()?;
+        self.base.authorize_url_string(request)
+    }
+
     async fn exchange_code(
         &self,
         ctx: ProviderContext<'_>,
