@@ -119,6 +119,24 @@ fn instagram_fixtures() -> (impl dravo_connect::http_client::HttpClient, Seen) {
     (client, seen)
 }
 
+/// A harness whose `instagram` provider points at the recorded Instagram fixtures (token,
+/// long-lived exchange, re-exchange, profile) on an unroutable loopback port, and the
+/// requests it sent.
+async fn instagram_harness() -> (H, Seen) {
+    let (client, seen) = instagram_fixtures();
+    let h = H::with(MockConfig::default(), |b| {
+        b.http_client(client).provider_config(
+            ProviderConfig::new("instagram")
+                .with_token_url("http://127.0.0.1:9/oauth/access_token")
+                .with_exchange_url("http://127.0.0.1:9/access_token")
+                .with_refresh_url("http://127.0.0.1:9/refresh_access_token")
+                .with_userinfo_url("http://127.0.0.1:9/v25.0/me"),
+        )
+    })
+    .await;
+    (h, seen)
+}
+
 async fn create_app(h: &H, provider: &str) {
     let body = json!({
         "provider": provider,
@@ -142,16 +160,7 @@ fn state_of(url: &url::Url) -> String {
 
 #[tokio::test]
 async fn an_instagram_connect_strips_the_code_suffix_and_stores_the_long_lived_token() {
-    let (client, seen) = instagram_fixtures();
-    let h = H::with(MockConfig::default(), |b| {
-        b.http_client(client).provider_config(
-            ProviderConfig::new("instagram")
-                .with_token_url("http://127.0.0.1:9/oauth/access_token")
-                .with_exchange_url("http://127.0.0.1:9/access_token")
-                .with_userinfo_url("http://127.0.0.1:9/v25.0/me"),
-        )
-    })
-    .await;
+    let (h, seen) = instagram_harness().await;
     create_app(&h, "instagram").await;
     let authorize = start(&h, "instagram").await;
     assert!(authorize.as_str().starts_with("https://www.instagram.com/oauth/authorize?"));
@@ -217,17 +226,7 @@ async fn a_linkedin_cancel_comes_back_as_access_denied_without_any_provider_call
 
 #[tokio::test]
 async fn a_long_lived_instagram_token_is_re_exchanged_within_a_week_of_expiry_and_never_earlier() {
-    let (client, seen) = instagram_fixtures();
-    let h = H::with(MockConfig::default(), |b| {
-        b.http_client(client).provider_config(
-            ProviderConfig::new("instagram")
-                .with_token_url("http://127.0.0.1:9/oauth/access_token")
-                .with_exchange_url("http://127.0.0.1:9/access_token")
-                .with_refresh_url("http://127.0.0.1:9/refresh_access_token")
-                .with_userinfo_url("http://127.0.0.1:9/v25.0/me"),
-        )
-    })
-    .await;
+    let (h, seen) = instagram_harness().await;
     create_app(&h, "instagram").await;
     let authorize = start(&h, "instagram").await;
     let r =
@@ -255,17 +254,7 @@ async fn a_long_lived_instagram_token_is_re_exchanged_within_a_week_of_expiry_an
 
 #[tokio::test]
 async fn a_refused_re_exchange_expires_the_account_and_a_transient_one_keeps_the_valid_token() {
-    let (client, seen) = instagram_fixtures();
-    let h = H::with(MockConfig::default(), |b| {
-        b.http_client(client).provider_config(
-            ProviderConfig::new("instagram")
-                .with_token_url("http://127.0.0.1:9/oauth/access_token")
-                .with_exchange_url("http://127.0.0.1:9/access_token")
-                .with_refresh_url("http://127.0.0.1:9/refresh_access_token")
-                .with_userinfo_url("http://127.0.0.1:9/v25.0/me"),
-        )
-    })
-    .await;
+    let (h, seen) = instagram_harness().await;
     create_app(&h, "instagram").await;
     let t1 = tenant("t1");
     let app_id: dravo_connect::AppId =
