@@ -66,10 +66,7 @@ impl Connect {
 async fn serve(connect: &Connect, request: &HttpRequest, payload: Payload) -> HttpResponse {
     let response = match to_http(connect, request) {
         Ok(head) => match payload.to_bytes_limited(connect.max_body_bytes()).await {
-            Ok(Ok(body)) => match head.body(body) {
-                Ok(request) => connect.handle(request).await,
-                Err(_) => json::error_response(&unreadable()),
-            },
+            Ok(Ok(body)) => connect.handle(head.with_body(body)).await,
             Ok(Err(_)) => json::error_response(&Error::invalid_request("the request body could not be read")),
             Err(_) => connect.payload_too_large_response(),
         },
@@ -78,24 +75,59 @@ async fn serve(connect: &Connect, request: &HttpRequest, payload: Payload) -> Ht
     from_http(response)
 }
 
-/// The request line and headers as an `http` 1 request builder, with the path as Connect
-/// mounts it (below any outer scope the host nests this one in).
-fn to_http(connect: &Connect, request: &HttpRequest) -> Result<http::request::Builder, Error> {
+/// The request line and headers in `http` 1 types, waiting for the body.
+struct Head {
+    method: http::Method,
+    uri: http::Uri,
+    headers: http::HeaderMap,
+}
+
+impl Head {
+    /// The request (set field by field: cheaper than moving a builder's parts through each
+    /// step).
+    fn with_body(self, body: Bytes) -> Request<Bytes> {
+        let mut request = Request::new(body);
+        *request.method_mut() = self.method;
+        *request.uri_mut() = self.uri;
+        *request.headers_mut() = self.headers;
+        request
+    }
+}
+
+/// The request line and headers in `http` 1 types, with the path as Connect mounts it (below
+/// any outer scope the host nests this one in).
+fn to_http(connect: &Connect, request: &HttpRequest) -> Result<Head, Error> {
     let uri = request.uri();
-    let path = own_path(uri.path(), request.match_info().unprocessed());
-    let target = match uri.query() {
-        Some(q) => format!("{}{path}?{q}", connect.prefix()),
-        None => format!("{}{path}", connect.prefix()),
-    };
-    let uri = http::Uri::try_from(target).map_err(|_| unreadable())?;
+    let prefix = connect.prefix();
+    let unprocessed = request.match_info().unprocessed();
+    // Mounted at the top (no outer scope): the raw path is the prefix and the rest, and the
+    // target is the request's own path and query, as they came. Otherwise rebuild it.
+    let own = (unprocessed.is_empty() || unprocessed.starts_with('/'))
+        && uri.path().strip_prefix(prefix) == Some(unprocessed);
+    let uri = if own {
+        http::Uri::try_from(uri.path_and_query().map_or(uri.path(), |pq| pq.as_str()))
+    } else {
+        let path = own_path(uri.path(), unprocessed);
+        let query = uri.query();
+        let mut target = String::with_capacity(prefix.len() + path.len() + query.map_or(0, |q| q.len() + 1));
+        target.push_str(prefix);
+        target.push_str(path);
+        if let Some(q) = query {
+            target.push('?');
+            target.push_str(q);
+        }
+        http::Uri::try_from(target)
+    }
+    .map_err(|_| unreadable())?;
     let method = http::Method::from_bytes(request.method().as_str().as_bytes()).map_err(|_| unreadable())?;
-    let mut builder = Request::builder().method(method).uri(uri);
-    let headers = builder.headers_mut().ok_or_else(unreadable)?;
+    let mut headers = http::HeaderMap::with_capacity(request.headers().len());
     for (name, value) in request.headers() {
+        // A standard name converts without allocating; a value is copied (an `http` 0.2
+        // value does not hand out its buffer).
         let name = http::HeaderName::from_bytes(name.as_str().as_bytes()).map_err(|_| unreadable())?;
         headers.append(name, http::HeaderValue::from_bytes(value.as_bytes()).map_err(|_| unreadable())?);
     }
-    Ok(builder)
+    Ok(Head { method, uri, headers })
 }
 
 fn unreadable() -> Error {
@@ -126,12 +158,54 @@ fn from_http(response: Response<Bytes>) -> HttpResponse {
 
 fn try_from_http(response: Response<Bytes>) -> Option<HttpResponse> {
     let (parts, body) = response.into_parts();
-    let mut out = HttpResponse::build(ActixStatus::from_u16(parts.status.as_u16()).ok()?);
+    let mut out = HttpResponse::with_body(ActixStatus::from_u16(parts.status.as_u16()).ok()?, body);
+    let headers = out.headers_mut();
+    headers.reserve(parts.headers.len());
     for (name, value) in &parts.headers {
-        let name = ActixName::from_bytes(name.as_str().as_bytes()).ok()?;
-        out.append_header((name, ActixValue::from_bytes(value.as_bytes()).ok()?));
+        headers.append(actix_name(name)?, actix_value(value)?);
     }
-    Some(out.body(body))
+    Some(out.map_into_boxed_body())
+}
+
+/// The names Connect's responses carry most, each as its `http` 1 and its `http` 0.2 constant.
+/// Written by hand because the two crates share no type: a standard `http` 1 name compares by
+/// its tag, so finding it here is cheaper than parsing its string again.
+static NAMES: [(http::HeaderName, ActixName); 6] = {
+    use actix_web::http::header as a;
+    use http::header as h;
+    [
+        (h::CONTENT_TYPE, a::CONTENT_TYPE),
+        (h::CACHE_CONTROL, a::CACHE_CONTROL),
+        (h::X_CONTENT_TYPE_OPTIONS, a::X_CONTENT_TYPE_OPTIONS),
+        (h::VARY, a::VARY),
+        (h::ACCESS_CONTROL_ALLOW_ORIGIN, a::ACCESS_CONTROL_ALLOW_ORIGIN),
+        (h::REFERRER_POLICY, a::REFERRER_POLICY),
+    ]
+};
+
+/// The values Connect's responses carry most (set with `from_static` in `api::json`): found
+/// here, they are shared rather than validated and copied.
+static VALUES: [ActixValue; 5] = [
+    ActixValue::from_static("application/json"),
+    ActixValue::from_static("no-store"),
+    ActixValue::from_static("nosniff"),
+    ActixValue::from_static("Origin"),
+    ActixValue::from_static("no-referrer"),
+];
+
+fn actix_name(name: &http::HeaderName) -> Option<ActixName> {
+    match NAMES.iter().find(|(ours, _)| ours == name) {
+        Some((_, theirs)) => Some(theirs.clone()),
+        None => ActixName::from_bytes(name.as_str().as_bytes()).ok(),
+    }
+}
+
+fn actix_value(value: &http::HeaderValue) -> Option<ActixValue> {
+    let bytes = value.as_bytes();
+    match VALUES.iter().find(|v| v.as_bytes() == bytes) {
+        Some(v) => Some(v.clone()),
+        None => ActixValue::from_bytes(bytes).ok(),
+    }
 }
 
 #[cfg(test)]
