@@ -29,6 +29,10 @@ where
     B::Error: Into<BoxError>,
 {
     let (parts, body) = request.into_parts();
+    // No body (every `GET`): nothing to collect.
+    if body.is_end_stream() {
+        return connect.handle(Request::from_parts(parts, Bytes::new())).await;
+    }
     match Limited::new(body, connect.max_body_bytes()).collect().await {
         Ok(collected) => connect.handle(Request::from_parts(parts, collected.to_bytes())).await,
         Err(e) if e.is::<LengthLimitError>() => connect.payload_too_large_response(),

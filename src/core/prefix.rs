@@ -26,6 +26,19 @@ pub(crate) fn path_has_prefix(path: &str, prefix: &str) -> bool {
     strip_path_prefix(path, prefix).is_some()
 }
 
+/// A quick necessary condition for [`strip_path_prefix`]: `false` means `prefix` does not
+/// cover `path`; `true` means it may. A covered path starts with the prefix's first two
+/// bytes (with `/connect` and with `/connect/` alike), so comparing two bytes turns most
+/// paths away without a call; a prefix shorter than two bytes lets every path through.
+#[inline]
+pub(crate) fn may_have_prefix(path: &str, prefix: &str) -> bool {
+    match (path.as_bytes(), prefix.as_bytes()) {
+        (_, [] | [_]) => true,
+        ([a, b, ..], [c, d, ..]) => a == c && b == d,
+        _ => false,
+    }
+}
+
 /// The part of `path` below `prefix`, when `prefix` covers `path` (see
 /// [`path_has_prefix`]); `None` otherwise.
 ///
@@ -59,7 +72,7 @@ pub(crate) fn strip_path_prefix<'a>(path: &'a str, prefix: &str) -> Option<&'a s
 
 #[cfg(test)]
 mod tests {
-    use super::{path_has_prefix, strip_path_prefix};
+    use super::{may_have_prefix, path_has_prefix, strip_path_prefix};
 
     #[test]
     fn a_prefix_covers_itself_and_what_is_below_it() {
@@ -75,6 +88,16 @@ mod tests {
         }
         assert!(!path_has_prefix("/v10", "/v1"));
         assert!(!path_has_prefix("/v10/x", "/v1"));
+    }
+
+    #[test]
+    fn the_quick_check_turns_away_other_paths() {
+        assert!(!may_have_prefix("/host/items", "/v1"));
+        assert!(!may_have_prefix("/", "/v1"));
+        assert!(!may_have_prefix("", "/v1"));
+        assert!(may_have_prefix("/v10", "/v1"));
+        assert!(may_have_prefix("/x", "/"));
+        assert!(may_have_prefix("", ""));
     }
 
     #[test]
@@ -140,12 +163,16 @@ mod tests {
 
     #[test]
     fn strip_agrees_with_has_prefix_on_a_grid_of_paths() {
-        let paths = ["", "/", "/a", "/a/", "/ab", "/a/b", "/a/b/", "/ab/c", "/A"];
-        let prefixes = ["", "/", "/a", "/a/", "/ab", "/a/b", "/a/b/"];
+        let paths = ["", "/", "/a", "/a/", "/ab", "/a/b", "/a/b/", "/ab/c", "/A", "a", "a/", "a/b", "//"];
+        let prefixes = ["", "/", "/a", "/a/", "/ab", "/a/b", "/a/b/", "a", "a/", "//"];
         for path in paths {
             for prefix in prefixes {
                 let stripped = strip_path_prefix(path, prefix);
                 assert_eq!(stripped.is_some(), path_has_prefix(path, prefix));
+                // The quick check never turns away a covered path.
+                if stripped.is_some() {
+                    assert!(may_have_prefix(path, prefix), "{path} {prefix}");
+                }
                 if let Some(rest) = stripped {
                     // What was stripped plus the rest gives the path back.
                     assert!(path.ends_with(rest), "{path} {prefix} {rest}");
