@@ -17,6 +17,8 @@
 //! # and at 4000; (total at 4000 − total at 2000) / 2000 is one request.
 //! ```
 //!
+//! `size` prints the size of `Connect::handle`'s future, which every adapter boxes.
+//!
 //! `start − hello` per framework is what the adapter and Connect add over the framework's own
 //! cost of a route; `start − handle` is the adapter's own cost.
 
@@ -160,6 +162,11 @@ fn main() {
         let mock = MockProvider::start().await.expect("mock provider");
         let connect = connect(&mock).await;
         match variant.as_str() {
+            "size" => {
+                let request = http::Request::get(START).body(Bytes::new()).expect("request");
+                let f = connect.handle(request);
+                println!("handle future: {} bytes", std::mem::size_of_val(&f));
+            }
             "handle" => {
                 for _ in 0..=n {
                     let request = http::Request::get(START)
@@ -173,7 +180,7 @@ fn main() {
             "axum_layer" | "axum_router" | "hello_axum" => on_axum::run(&variant, connect, n).await,
             "actix_scope" | "hello_actix" => on_actix::run(&variant, connect, n).await,
             other => panic!(
-                "unknown variant {other}: handle | axum_layer | axum_router | actix_scope | hello_axum | hello_actix"
+                "unknown variant {other}: handle | axum_layer | axum_router | actix_scope | hello_axum | hello_actix | size"
             ),
         }
         drop(mock);
