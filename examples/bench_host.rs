@@ -3,8 +3,10 @@
 //! process. A second listener serves the same host routes without Connect, for the
 //! with/without comparison.
 //!
-//! `cargo run --release --features actix --example bench_host -- [memory|sqlite] [axum|actix]`;
-//! prints `READY <with> <without> <api key>`.
+//! `cargo run --release --features actix --example bench_host -- [memory|sqlite] [axum|actix] [mount]`;
+//! prints `READY <with> <without> <api key>`. On axum, `mount` says how Connect is mounted:
+//! `wrap` (the default: `ConnectLayer` around the whole router, as the README mounts it),
+//! `route_layer` (`Router::layer(ConnectLayer)`) or `merge` (`Router::merge(connect.axum_router())`).
 
 use dravo_connect::store::{MemoryStore, SqliteStore};
 use dravo_connect::test_util::MockProvider;
@@ -38,8 +40,9 @@ async fn connect(store: &str, base: &str, mock: &MockProvider) -> Connect {
 }
 
 mod on_axum {
-    use axum::Router;
+    use axum::extract::Request;
     use axum::routing::get;
+    use axum::{Router, ServiceExt};
     use dravo_connect::ConnectLayer;
     use dravo_connect::test_util::MockProvider;
 
@@ -49,16 +52,29 @@ mod on_axum {
             .route("/host", get(|| async { "host route" }))
     }
 
-    pub(super) async fn run(store: &str) {
+    pub(super) async fn run(store: &str, mount: &str) {
         let mock = MockProvider::start().await.expect("mock provider");
         let with = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let without = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", with.local_addr().expect("addr"));
         let connect = super::connect(store, &base, &mock).await;
-        // `Router::layer`, as the README mounts it.
-        let layered = host_routes().layer(ConnectLayer::new(connect));
         println!("READY {} {} {}", with.local_addr().expect("addr"), without.local_addr().expect("addr"), super::KEY);
-        let a = tokio::spawn(async move { axum::serve(with, layered).await });
+        let a = match mount {
+            // The layer around the whole router, as the README mounts it.
+            "wrap" => {
+                let app = connect.wrap(host_routes());
+                tokio::spawn(async move { axum::serve(with, ServiceExt::<Request>::into_make_service(app)).await })
+            }
+            "route_layer" => {
+                let app = host_routes().layer(ConnectLayer::new(connect));
+                tokio::spawn(async move { axum::serve(with, app).await })
+            }
+            "merge" => {
+                let app = host_routes().merge(connect.axum_router());
+                tokio::spawn(async move { axum::serve(with, app).await })
+            }
+            other => panic!("unknown mount {other}: wrap | route_layer | merge"),
+        };
         let b = tokio::spawn(async move { axum::serve(without, host_routes()).await });
         let _ = tokio::join!(a, b);
         drop(mock);
@@ -98,6 +114,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let store = args.next().unwrap_or_else(|| "memory".into());
     let framework = args.next().unwrap_or_else(|| "axum".into());
+    let mount = args.next().unwrap_or_else(|| "wrap".into());
     match framework.as_str() {
         "actix" => actix_web::rt::System::new().block_on(on_actix::run(&store)),
         // One thread, as the actix server's one worker: the server is pinned to one core.
@@ -105,7 +122,7 @@ fn main() {
             .enable_all()
             .build()
             .expect("runtime")
-            .block_on(on_axum::run(&store)),
+            .block_on(on_axum::run(&store, &mount)),
         other => panic!("unknown framework {other}: axum | actix"),
     }
 }

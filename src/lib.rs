@@ -292,10 +292,11 @@ pub use model::{
 #[doc(inline)]
 pub use secret::Secret;
 
-/// The tower layer and axum router (feature `axum`).
+/// The tower layer, the wrapped axum app and the axum router (feature `axum`).
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum {
+    pub use crate::adapters::axum::{Wrapped, WrappedFuture};
     pub use crate::adapters::tower::{ConnectBody, ConnectLayer, ConnectService, ResponseFuture};
 }
 #[cfg(feature = "axum")]

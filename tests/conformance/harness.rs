@@ -40,7 +40,7 @@ pub trait Harness: Sized {
 // ------------------------------------------------------------------ axum
 
 #[cfg(feature = "axum")]
-pub use axum_harness::{AxumLayer, AxumNested};
+pub use axum_harness::{AxumLayer, AxumNested, AxumWrapped};
 
 #[cfg(feature = "axum")]
 mod axum_harness {
@@ -49,6 +49,7 @@ mod axum_harness {
     use axum::body::Body;
     use axum::routing::get;
     use http_body_util::BodyExt;
+    use std::convert::Infallible;
     use tower::ServiceExt;
 
     /// The host's request-id middleware, wrapped around the whole app.
@@ -85,6 +86,28 @@ mod axum_harness {
         }
         async fn send(&self, req: Request<Bytes>) -> Response<Bytes> {
             send(&self.0, req).await
+        }
+    }
+
+    /// (e) `connect.wrap(app)`: Connect in front of the whole axum app (a host route under
+    /// the prefix too), served as axum serves it, with the host's middleware outside.
+    pub struct AxumWrapped(
+        tower::util::BoxCloneSyncService<axum::extract::Request, axum::response::Response, Infallible>,
+    );
+
+    impl Harness for AxumWrapped {
+        const OUTER: &'static str = "";
+        const CLAIMS_PREFIX: bool = false;
+        async fn mount(connect: &Connect) -> Self {
+            let app =
+                connect.wrap(host_routes().route("/v1/host-owned", get(|| async { "host route under the prefix" })));
+            let app = tower::ServiceBuilder::new().layer(axum::middleware::from_fn(request_id)).service(app);
+            Self(tower::util::BoxCloneSyncService::new(app))
+        }
+        async fn send(&self, req: Request<Bytes>) -> Response<Bytes> {
+            let res = self.0.clone().oneshot(req.map(Body::from)).await.unwrap();
+            let (parts, body) = res.into_parts();
+            Response::from_parts(parts, body.collect().await.unwrap().to_bytes())
         }
     }
 

@@ -1,6 +1,7 @@
 //! The conformance suite: every HTTP case of `cases.rs` against every adapter — (a) the tower
 //! `ConnectLayer` inside an axum app, (b) `axum_router()` nested under `/connect`, (c) the
-//! actix-web scope, (d) `actix_configure()` inside an outer actix scope — each in a host app with its own routes and middleware.
+//! actix-web scope, (d) `actix_configure()` inside an outer actix scope, (e) `connect.wrap(app)` in front of
+//! a whole axum app — each in a host app with its own routes and middleware.
 #![cfg(all(feature = "test-util", feature = "reqwest", any(feature = "axum", feature = "actix")))]
 
 mod cases;
@@ -26,6 +27,11 @@ macro_rules! suite {
 #[cfg(feature = "axum")]
 mod axum_layer {
     crate::cases::for_each_case!(suite!(tokio::test, crate::harness::AxumLayer));
+}
+
+#[cfg(feature = "axum")]
+mod axum_wrapped {
+    crate::cases::for_each_case!(suite!(tokio::test, crate::harness::AxumWrapped));
 }
 
 #[cfg(feature = "axum")]
