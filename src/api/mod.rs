@@ -142,10 +142,10 @@ impl Connect {
         }
         if let Route::Callback(provider) = route {
             let cookie = cookie_header(&parts.headers);
-            return self.serve_callback(provider, parts.uri.query(), cookie).await;
+            return Box::pin(self.serve_callback(provider, parts.uri.query(), cookie)).await;
         }
         if let Route::Hop(provider) = route {
-            return self.serve_hop(provider, parts.uri.query()).await;
+            return Box::pin(self.serve_hop(provider, parts.uri.query())).await;
         }
         if route == Route::OpenApi {
             return self.serve_openapi();
@@ -156,20 +156,25 @@ impl Connect {
                 return json::error_response(&Error::new(ErrorCode::Unauthorized, "missing or invalid API key"));
             }
         };
+        // Every route's future but `start`'s is boxed: the adapters box this whole future on
+        // each request, and unboxed the largest branch (the callback's exchange) would make
+        // it kilobytes for every `start` too.
         let result = match (route, &parts.method) {
-            (Route::Apps, &Method::POST) => self.serve_create_app(&tenant, parts, body).await,
-            (Route::Apps, _) => self.serve_list_apps(&tenant, parts.uri.query()).await,
-            (Route::App(id), &Method::GET) => self.serve_get_app(&tenant, id).await,
-            (Route::App(id), &Method::PATCH) => self.serve_patch_app(&tenant, id, parts, body).await,
-            (Route::App(id), _) => self.serve_delete_app(&tenant, id, parts.uri.query()).await,
+            (Route::Apps, &Method::POST) => Box::pin(self.serve_create_app(&tenant, parts, body)).await,
+            (Route::Apps, _) => Box::pin(self.serve_list_apps(&tenant, parts.uri.query())).await,
+            (Route::App(id), &Method::GET) => Box::pin(self.serve_get_app(&tenant, id)).await,
+            (Route::App(id), &Method::PATCH) => Box::pin(self.serve_patch_app(&tenant, id, parts, body)).await,
+            (Route::App(id), _) => Box::pin(self.serve_delete_app(&tenant, id, parts.uri.query())).await,
             (Route::Start(provider), _) => self.serve_start(&tenant, provider, parts.uri.query()).await,
-            (Route::Accounts, &Method::POST) => self.serve_create_account(&tenant, parts, body).await,
-            (Route::Accounts, _) => self.serve_list_accounts(&tenant, parts.uri.query()).await,
-            (Route::Account(id), &Method::GET) => self.serve_get_account(&tenant, id).await,
-            (Route::Account(id), _) => self.serve_delete_account(&tenant, id).await,
+            (Route::Accounts, &Method::POST) => Box::pin(self.serve_create_account(&tenant, parts, body)).await,
+            (Route::Accounts, _) => Box::pin(self.serve_list_accounts(&tenant, parts.uri.query())).await,
+            (Route::Account(id), &Method::GET) => Box::pin(self.serve_get_account(&tenant, id)).await,
+            (Route::Account(id), _) => Box::pin(self.serve_delete_account(&tenant, id)).await,
             (Route::Providers, _) => self.serve_list_providers(parts.uri.query()),
-            (Route::Selection(id), &Method::POST) => self.serve_choose_targets(&tenant, id, parts, body).await,
-            (Route::Selection(id), _) => self.serve_get_selection(&tenant, id).await,
+            (Route::Selection(id), &Method::POST) => {
+                Box::pin(self.serve_choose_targets(&tenant, id, parts, body)).await
+            }
+            (Route::Selection(id), _) => Box::pin(self.serve_get_selection(&tenant, id)).await,
             (Route::Callback(_) | Route::Hop(_) | Route::OpenApi, _) => Err(Error::not_found("route")),
         };
         result.unwrap_or_else(|e| json::error_response(&e))
