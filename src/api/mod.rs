@@ -150,7 +150,11 @@ impl Connect {
         if route == Route::OpenApi {
             return self.serve_openapi();
         }
-        let tenant = match self.inner.auth.authenticate(parts).await {
+        let authenticated = match self.inner.auth.authenticate_now(parts) {
+            Some(answer) => answer,
+            None => self.inner.auth.authenticate(parts).await,
+        };
+        let tenant = match authenticated {
             Ok(t) => t,
             Err(_) => {
                 return json::error_response(&Error::new(ErrorCode::Unauthorized, "missing or invalid API key"));
