@@ -4,6 +4,7 @@
 // foldhash, not SipHash: these maps are keyed by random ids and configured names, looked up
 // on every request; seeded per process.
 use foldhash::HashMap;
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex};
@@ -33,7 +34,7 @@ use crate::provider::{
 use crate::secret::Secret;
 use crate::store::{
     AccountFilter, AccountRecord, AccountStatus, AppRecord, Cursor, DeleteApp, InsertAccount, PageRequest, PendingFlow,
-    SelectionRecord, SelectionTarget, Store, TakeFlow,
+    ProviderApp, SelectionRecord, SelectionTarget, Store, TakeFlow,
 };
 
 mod instances;
@@ -850,24 +851,22 @@ impl Connect {
         let return_url = allowlist
             .check(&params.return_url)
             .map_err(|e| Error::new(ErrorCode::ReturnUrlNotAllowed, format!("return_url is not allowed: {e}")))?;
-        let app_scopes: Vec<String> =
-            if app.scopes.is_empty() { provider.default_scopes().to_vec() } else { app.scopes.clone() };
-        let scopes = match params.scopes {
+        let app_scopes: &[String] = if app.scopes.is_empty() { provider.default_scopes() } else { &app.scopes };
+        let mut scopes = match params.scopes {
             Some(s) => {
                 if s.iter().any(|x| !app_scopes.contains(x)) {
                     return Err(Error::invalid_request("scopes must be a subset of the app's scopes"));
                 }
                 s
             }
-            None => app_scopes,
+            None => app_scopes.to_vec(),
         };
-        let mut client_id = app.client_id.clone();
-        let mut scopes = scopes;
+        let mut client_id = Cow::Borrowed(app.client_id.as_str());
         if let Some(instance) = &instance {
             self.check_instance_address(instance).await?;
             let client = self.instance_client(&app, instance).await?;
             scopes = crate::provider::mastodon::scopes_for(&scopes, &client.scopes);
-            client_id = client.client_id;
+            client_id = Cow::Owned(client.client_id);
             provider = Arc::new(client.provider);
         }
         let now = self.now();
@@ -925,7 +924,7 @@ impl Connect {
         tenant: &TenantId,
         provider: &ProviderId,
         app_id: Option<&AppId>,
-    ) -> Result<AppRecord, Error> {
+    ) -> Result<Arc<AppRecord>, Error> {
         if let Some(id) = app_id {
             return self
                 .inner
@@ -933,17 +932,16 @@ impl Connect {
                 .get_app(tenant, id)
                 .await?
                 .filter(|a| &a.provider == provider)
+                .map(Arc::new)
                 .ok_or_else(|| Error::not_found("app"));
         }
-        let page = self.inner.store.list_apps(tenant, Some(provider), &PageRequest { limit: 2, after: None }).await?;
-        let mut items = page.items.into_iter();
-        match (items.next(), items.next()) {
-            (Some(app), None) => Ok(app),
-            (None, _) => Err(Error::new(
+        match self.inner.store.provider_app(tenant, provider).await? {
+            ProviderApp::One(app) => Ok(app),
+            ProviderApp::None => Err(Error::new(
                 ErrorCode::AppNotConfigured,
                 format!("no oauth app is configured for provider {provider}"),
             )),
-            (Some(_), Some(_)) => Err(Error::new(
+            ProviderApp::Several => Err(Error::new(
                 ErrorCode::AppIdRequired,
                 format!("several oauth apps exist for provider {provider}; pass app_id"),
             )),
