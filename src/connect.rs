@@ -842,7 +842,7 @@ impl Connect {
     /// host's user whoever's browser completes the flow.
     pub async fn start(&self, tenant: &TenantId, provider: &str, params: StartParams) -> Result<Started, Error> {
         let (provider_id, mut provider) = self.provider(provider)?;
-        if provider.capabilities().login == LoginMethod::AppPassword {
+        if provider.login_method() == LoginMethod::AppPassword {
             return Err(app_password_only(&provider_id));
         }
         let instance = self.check_instance_param(&provider_id, params.instance.as_deref())?;
@@ -1325,7 +1325,7 @@ impl Connect {
         let provider_id: ProviderId = new.provider.parse().map_err(|_| Error::validation("unknown provider"))?;
         let provider =
             self.inner.providers.get(&provider_id).cloned().ok_or_else(|| Error::validation("unknown provider"))?;
-        if provider.capabilities().login == LoginMethod::AppPassword {
+        if provider.login_method() == LoginMethod::AppPassword {
             return Err(Error::validation(format!(
                 "{provider_id} accounts are registered with identifier and app_password, not access_token"
             )));
@@ -1407,7 +1407,7 @@ impl Connect {
         let provider_id: ProviderId = new.provider.parse().map_err(|_| Error::validation("unknown provider"))?;
         let provider =
             self.inner.providers.get(&provider_id).cloned().ok_or_else(|| Error::validation("unknown provider"))?;
-        if provider.capabilities().login != LoginMethod::AppPassword {
+        if provider.login_method() != LoginMethod::AppPassword {
             return Err(Error::validation(format!(
                 "{provider_id} takes no app password: connect it with the OAuth flow or pass access_token"
             )));
@@ -1451,7 +1451,7 @@ impl Connect {
     }
 
     fn is_app_password_provider(&self, id: &ProviderId) -> bool {
-        self.inner.providers.get(id).is_some_and(|p| p.capabilities().login == LoginMethod::AppPassword)
+        self.inner.providers.get(id).is_some_and(|p| p.login_method() == LoginMethod::AppPassword)
     }
 
     // ---------------------------------------------------------------- target selection
