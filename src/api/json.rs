@@ -208,43 +208,35 @@ fn printable(s: &str) -> String {
     s.chars().filter(|c| c.is_ascii_graphic()).take(40).collect()
 }
 
-/// Form decoding: `+` is a space, then percent-decoding (`%2B` is a `+`). Borrows when there
-/// is nothing to decode (every name, and most values); otherwise decodes into one buffer of
-/// the input's length (decoding never lengthens). A `+` is never a hex digit, so no escape
-/// spans one, and decoding the pieces between `+`s is decoding the whole with `+` replaced
-/// first (the tests compare the two on any string).
+/// Form decoding: `+` is a space, then percent-decoding (`%2B` is a `+`), a malformed escape
+/// kept as it is, as `percent_encoding::percent_decode` keeps it (the tests compare this with
+/// the crate after a `+` replacement, on any string). Borrows when there is nothing to decode
+/// (every name, and most values); otherwise decodes in one pass into one buffer of the
+/// input's length (decoding never lengthens), the runs between escapes found with a
+/// vectorised search and copied whole. By hand rather than through the crate's
+/// byte-at-a-time iterator, which cost three times as much on the return URL every `start`
+/// carries. A `+` is never a hex digit, so no escape spans one.
 fn decode(s: &str) -> Result<Cow<'_, str>, Error> {
-    if !s.bytes().any(|b| b == b'%' || b == b'+') {
+    let bytes = s.as_bytes();
+    if memchr::memchr2(b'%', b'+', bytes).is_none() {
         return Ok(Cow::Borrowed(s));
     }
-    let mut bytes = Vec::with_capacity(s.len());
-    for (i, piece) in s.split('+').enumerate() {
-        if i > 0 {
-            bytes.push(b' ');
-        }
-        percent_decode_onto(&mut bytes, piece.as_bytes());
-    }
-    String::from_utf8(bytes).map(Cow::Owned).map_err(|_| Error::invalid_request("query is not valid UTF-8"))
-}
-
-/// Percent-decodes `s` onto `out`, keeping a malformed escape as it is (as
-/// `percent_encoding::percent_decode` does: the tests compare the two). By hand rather than
-/// through that crate's byte-at-a-time iterator: the runs between escapes are copied whole,
-/// which costs half as much on the return URL every `start` carries.
-fn percent_decode_onto(out: &mut Vec<u8>, s: &[u8]) {
     let hex = |b: Option<&u8>| b.and_then(|&b| char::from(b).to_digit(16)).and_then(|d| u8::try_from(d).ok());
-    let mut rest = s;
-    while let Some((run, tail)) = rest.iter().position(|&b| b == b'%').and_then(|i| rest.split_at_checked(i)) {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut rest = bytes;
+    while let Some((run, tail)) = memchr::memchr2(b'%', b'+', rest).and_then(|i| rest.split_at_checked(i)) {
         out.extend_from_slice(run);
-        // `tail` starts with the `%`.
-        let (byte, used) = match (hex(tail.get(1)), hex(tail.get(2))) {
-            (Some(high), Some(low)) => ((high << 4) | low, 3),
+        // `tail` starts with the `+` or the `%`; a malformed escape is kept as it is.
+        let (byte, used) = match (tail.first(), hex(tail.get(1)), hex(tail.get(2))) {
+            (Some(b'+'), _, _) => (b' ', 1),
+            (_, Some(high), Some(low)) => ((high << 4) | low, 3),
             _ => (b'%', 1),
         };
         out.push(byte);
         rest = tail.get(used..).unwrap_or_default();
     }
     out.extend_from_slice(rest);
+    String::from_utf8(out).map(Cow::Owned).map_err(|_| Error::invalid_request("query is not valid UTF-8"))
 }
 
 /// Checks the content type and parses a JSON object body.
@@ -316,15 +308,6 @@ mod tests {
         assert_eq!(decode("%2+").unwrap(), "%2 ");
         assert_eq!(decode("https%3A%2F%2Fapp.example%2Fdone").unwrap(), "https://app.example/done");
         assert!(decode("%ff").is_err());
-    }
-
-    #[test]
-    fn percent_decoding_matches_the_crate() {
-        for s in ["", "%", "%2", "%2g", "%%41", "a%41b%4", "%41%42%43", "%e9%", "x%FF%fF"] {
-            let mut out = Vec::new();
-            percent_decode_onto(&mut out, s.as_bytes());
-            assert_eq!(out, percent_encoding::percent_decode_str(s).collect::<Vec<u8>>(), "{s:?}");
-        }
     }
 
     #[test]
