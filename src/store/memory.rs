@@ -773,6 +773,35 @@ mod tests {
     }
 
     #[test]
+    fn flows_share_parts_only_when_every_part_is_equal() {
+        let flow = |scopes: &[&str], redirect_uri: &str| PendingFlow {
+            id: FlowId::generate(),
+            tenant: "tenant-a".parse().unwrap(),
+            app_id: "app_1".parse().unwrap(),
+            provider: "x".parse().unwrap(),
+            return_url: "https://app.example.com/return".to_owned(),
+            redirect_uri: redirect_uri.to_owned(),
+            pkce_verifier: None,
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            external_id: None,
+            instance: None,
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            expires_at: OffsetDateTime::UNIX_EPOCH,
+            consumed_at: None,
+        };
+        let mut shard = FlowShard::default();
+        let a = shard.intern(&flow(&["read", "write"], "https://api.example.com/cb"));
+        let b = shard.intern(&flow(&["read", "write"], "https://api.example.com/cb"));
+        assert!(Arc::ptr_eq(&a, &b), "equal parts are interned once");
+        let c = shard.intern(&flow(&["read"], "https://api.example.com/cb"));
+        let d = shard.intern(&flow(&["read", "write"], "https://api.example.com/cb2"));
+        assert!(!Arc::ptr_eq(&a, &c) && !Arc::ptr_eq(&a, &d) && !Arc::ptr_eq(&c, &d));
+        assert_eq!(&*c.scopes, ["read".to_owned()]);
+        assert_eq!(&*d.redirect_uri, "https://api.example.com/cb2");
+        assert_eq!(shard.parts.len(), 3);
+    }
+
+    #[test]
     fn a_stored_flow_stays_small() {
         // The map entry is the id (20 bytes) plus this; the benchmark budget is 512 bytes a
         // flow, table overhead and heap included.
