@@ -39,16 +39,17 @@ pub(crate) fn json<T: Serialize>(status: StatusCode, body: &T) -> Response<Bytes
 /// `start`'s answer, `{"authorize_url":…,"state_expires_at":…}`: byte for byte what [`json`]
 /// writes for a [`Started`] (the tests compare them on any URL), but with the URL copied whole
 /// when it needs no escaping, the usual case (URLs percent-encode `"`, `\` and controls):
-/// serde_json escapes it a byte at a time, about 1.5k instructions of a `start`. The time
-/// goes through `time`'s own serialiser.
+/// serde_json escapes it a byte at a time, about 1.5k instructions of a `start`.
 pub(crate) fn started(started: &Started) -> Response<Bytes> {
     let mut v = Vec::with_capacity(started.authorize_url.len() + 80);
     v.extend_from_slice(br#"{"authorize_url":"#);
     push_json_str(&mut v, &started.authorize_url);
-    v.extend_from_slice(br#","state_expires_at":"#);
-    match time::serde::rfc3339::serialize(&started.state_expires_at, &mut serde_json::Serializer::new(&mut v)) {
-        Ok(()) => {
-            v.push(b'}');
+    // What `time::serde::rfc3339` writes, formatted straight into the body: RFC 3339 is digits
+    // and `-:.TZ+`, nothing JSON escapes.
+    v.extend_from_slice(br#","state_expires_at":""#);
+    match started.state_expires_at.format_into(&mut v, &time::format_description::well_known::Rfc3339) {
+        Ok(_) => {
+            v.extend_from_slice(br#""}"#);
             with_body(StatusCode::OK, "application/json", Bytes::from(v))
         }
         Err(e) => error_response(&Error::server(e)),
@@ -339,11 +340,13 @@ mod tests {
             "https://a.example/\u{1}\u{1f}\u{7f}/é/😀",
             "",
         ];
-        for url in urls {
-            let started = Started {
-                authorize_url: url.to_owned(),
-                state_expires_at: time::macros::datetime!(2026-12-01 03:04:05 UTC),
-            };
+        let times = [
+            time::macros::datetime!(2026-12-01 03:04:05 UTC),
+            time::macros::datetime!(0000-01-01 00:00:00.000000001 UTC),
+            time::macros::datetime!(9999-12-31 23:59:59.5 -05:30),
+        ];
+        for (url, t) in urls.into_iter().flat_map(|u| times.map(|t| (u, t))) {
+            let started = Started { authorize_url: url.to_owned(), state_expires_at: t };
             let fast = started_response_parts(super::started(&started));
             let reference = started_response_parts(json(StatusCode::OK, &started));
             assert_eq!(fast, reference, "{url:?}");
