@@ -4,6 +4,7 @@
 // foldhash, not SipHash: these maps are keyed by random ids and configured names, looked up
 // on every request; seeded per process.
 use foldhash::HashMap;
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex};
@@ -33,7 +34,7 @@ use crate::provider::{
 use crate::secret::Secret;
 use crate::store::{
     AccountFilter, AccountRecord, AccountStatus, AppRecord, Cursor, DeleteApp, InsertAccount, PageRequest, PendingFlow,
-    SelectionRecord, SelectionTarget, Store, TakeFlow,
+    ProviderApp, SelectionRecord, SelectionTarget, Store, TakeFlow,
 };
 
 mod instances;
@@ -625,7 +626,8 @@ impl Connect {
     /// The callback URL of a provider: `{public_base_url}{prefix}/oauth/{provider}/callback`.
     /// Register it at the provider.
     pub fn redirect_uri(&self, provider: &ProviderId) -> String {
-        format!("{}{}/oauth/{}/callback", self.inner.public_base_url, self.inner.prefix, provider)
+        // `concat` sizes the string once: no formatting machinery, one allocation.
+        [self.inner.public_base_url.as_str(), &self.inner.prefix, "/oauth/", provider.as_str(), "/callback"].concat()
     }
 
     /// The providers this instance knows, sorted by id.
@@ -840,7 +842,7 @@ impl Connect {
     /// host's user whoever's browser completes the flow.
     pub async fn start(&self, tenant: &TenantId, provider: &str, params: StartParams) -> Result<Started, Error> {
         let (provider_id, mut provider) = self.provider(provider)?;
-        if provider.capabilities().login == LoginMethod::AppPassword {
+        if provider.login_method() == LoginMethod::AppPassword {
             return Err(app_password_only(&provider_id));
         }
         let instance = self.check_instance_param(&provider_id, params.instance.as_deref())?;
@@ -849,24 +851,22 @@ impl Connect {
         let return_url = allowlist
             .check(&params.return_url)
             .map_err(|e| Error::new(ErrorCode::ReturnUrlNotAllowed, format!("return_url is not allowed: {e}")))?;
-        let app_scopes: Vec<String> =
-            if app.scopes.is_empty() { provider.default_scopes().to_vec() } else { app.scopes.clone() };
-        let scopes = match params.scopes {
+        let app_scopes: &[String] = if app.scopes.is_empty() { provider.default_scopes() } else { &app.scopes };
+        let mut scopes = match params.scopes {
             Some(s) => {
                 if s.iter().any(|x| !app_scopes.contains(x)) {
                     return Err(Error::invalid_request("scopes must be a subset of the app's scopes"));
                 }
                 s
             }
-            None => app_scopes,
+            None => app_scopes.to_vec(),
         };
-        let mut client_id = app.client_id.clone();
-        let mut scopes = scopes;
+        let mut client_id = Cow::Borrowed(app.client_id.as_str());
         if let Some(instance) = &instance {
             self.check_instance_address(instance).await?;
             let client = self.instance_client(&app, instance).await?;
             scopes = crate::provider::mastodon::scopes_for(&scopes, &client.scopes);
-            client_id = client.client_id;
+            client_id = Cow::Owned(client.client_id);
             provider = Arc::new(client.provider);
         }
         let now = self.now();
@@ -894,17 +894,18 @@ impl Connect {
                     Error::new(ErrorCode::ProviderError, "provider authorize URL could not be built").with_source(e)
                 })?
         };
-        let flow_key = flow_id.to_string();
+        let flow_text = flow_id.text();
+        let flow_key = flow_text.as_str();
         let flow = PendingFlow {
             id: flow_id,
             tenant: tenant.clone(),
             app_id: app.id.clone(),
             provider: provider_id.clone(),
-            return_url: return_url.to_string(),
+            // The checked URL's own serialisation, moved rather than formatted again.
+            return_url: return_url.into(),
             redirect_uri,
-            pkce_verifier: verifier.map(|v| {
-                self.inner.secrets.seal(&flow_key, FIELD_PKCE_VERIFIER, v.secret().expose_secret().as_bytes())
-            }),
+            pkce_verifier: verifier
+                .map(|v| self.inner.secrets.seal(flow_key, FIELD_PKCE_VERIFIER, v.secret().expose_secret().as_bytes())),
             scopes,
             external_id: params.external_id,
             instance: instance.as_ref().map(crate::provider::mastodon::Instance::origin),
@@ -923,7 +924,7 @@ impl Connect {
         tenant: &TenantId,
         provider: &ProviderId,
         app_id: Option<&AppId>,
-    ) -> Result<AppRecord, Error> {
+    ) -> Result<Arc<AppRecord>, Error> {
         if let Some(id) = app_id {
             return self
                 .inner
@@ -931,17 +932,16 @@ impl Connect {
                 .get_app(tenant, id)
                 .await?
                 .filter(|a| &a.provider == provider)
+                .map(Arc::new)
                 .ok_or_else(|| Error::not_found("app"));
         }
-        let page = self.inner.store.list_apps(tenant, Some(provider), &PageRequest { limit: 2, after: None }).await?;
-        let mut items = page.items.into_iter();
-        match (items.next(), items.next()) {
-            (Some(app), None) => Ok(app),
-            (None, _) => Err(Error::new(
+        match self.inner.store.provider_app(tenant, provider).await? {
+            ProviderApp::One(app) => Ok(app),
+            ProviderApp::None => Err(Error::new(
                 ErrorCode::AppNotConfigured,
                 format!("no oauth app is configured for provider {provider}"),
             )),
-            (Some(_), Some(_)) => Err(Error::new(
+            ProviderApp::Several => Err(Error::new(
                 ErrorCode::AppIdRequired,
                 format!("several oauth apps exist for provider {provider}; pass app_id"),
             )),
@@ -1325,7 +1325,7 @@ impl Connect {
         let provider_id: ProviderId = new.provider.parse().map_err(|_| Error::validation("unknown provider"))?;
         let provider =
             self.inner.providers.get(&provider_id).cloned().ok_or_else(|| Error::validation("unknown provider"))?;
-        if provider.capabilities().login == LoginMethod::AppPassword {
+        if provider.login_method() == LoginMethod::AppPassword {
             return Err(Error::validation(format!(
                 "{provider_id} accounts are registered with identifier and app_password, not access_token"
             )));
@@ -1407,7 +1407,7 @@ impl Connect {
         let provider_id: ProviderId = new.provider.parse().map_err(|_| Error::validation("unknown provider"))?;
         let provider =
             self.inner.providers.get(&provider_id).cloned().ok_or_else(|| Error::validation("unknown provider"))?;
-        if provider.capabilities().login != LoginMethod::AppPassword {
+        if provider.login_method() != LoginMethod::AppPassword {
             return Err(Error::validation(format!(
                 "{provider_id} takes no app password: connect it with the OAuth flow or pass access_token"
             )));
@@ -1451,7 +1451,7 @@ impl Connect {
     }
 
     fn is_app_password_provider(&self, id: &ProviderId) -> bool {
-        self.inner.providers.get(id).is_some_and(|p| p.capabilities().login == LoginMethod::AppPassword)
+        self.inner.providers.get(id).is_some_and(|p| p.login_method() == LoginMethod::AppPassword)
     }
 
     // ---------------------------------------------------------------- target selection

@@ -266,9 +266,35 @@ impl FlowId {
     }
 }
 
+impl FlowId {
+    /// Length of the text form (base64url without padding of [`LEN`](Self::LEN) bytes).
+    pub(crate) const TEXT_LEN: usize = 27;
+
+    /// The text form, on the stack: what `to_string` gives, without an allocation.
+    pub(crate) fn text(&self) -> FlowIdText {
+        let mut out = [0u8; Self::TEXT_LEN];
+        // 20 bytes are exactly 27 characters: the slice always fits.
+        let written = URL_SAFE_NO_PAD.encode_slice(self.0, &mut out);
+        debug_assert_eq!(written, Ok(Self::TEXT_LEN));
+        FlowIdText(out)
+    }
+}
+
+/// A [`FlowId`]'s text form (27 characters of base64url), on the stack.
+#[derive(Clone, Copy)]
+pub(crate) struct FlowIdText([u8; FlowId::TEXT_LEN]);
+
+impl FlowIdText {
+    /// The text.
+    pub(crate) fn as_str(&self) -> &str {
+        // Base64url is ASCII; the fallback is never taken.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
 impl fmt::Display for FlowId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&URL_SAFE_NO_PAD.encode(self.0))
+        f.write_str(self.text().as_str())
     }
 }
 
@@ -324,5 +350,6 @@ mod tests {
         assert_eq!(a.to_string().len(), 27);
         assert_eq!(a.to_string().parse::<FlowId>().unwrap(), a);
         assert!("short".parse::<FlowId>().is_err());
+        assert_eq!(a.text().as_str(), URL_SAFE_NO_PAD.encode(a.as_bytes()));
     }
 }

@@ -71,7 +71,8 @@ impl<'a> Route<'a> {
     }
 
     fn allows(self, method: &Method) -> bool {
-        self.allow().split(", ").any(|m| m == method.as_str())
+        // Split on the byte, not the string ", ": a string pattern sets up a substring search.
+        self.allow().split(',').any(|m| m.trim_start() == method.as_str())
     }
 }
 

@@ -278,6 +278,7 @@ mod tests {
             let caps = p.capabilities();
             let id = p.id().to_string();
             assert_eq!(caps.pkce, p.uses_pkce(), "{id}");
+            assert_eq!(caps.login, p.login_method(), "{id}: login_method answers the row's login");
             if caps.login == LoginMethod::AppPassword {
                 // No OAuth flow: no authorize URL, no PKCE, no scopes.
                 let request = crate::provider::AuthorizeRequest {

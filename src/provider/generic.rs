@@ -13,7 +13,7 @@ use serde_json::Value;
 use url::Url;
 use zeroize::Zeroizing;
 
-use super::capabilities::{Capabilities, RefreshModel, RefreshTokenRequirement, Rotation, TargetType};
+use super::capabilities::{Capabilities, LoginMethod, RefreshModel, RefreshTokenRequirement, Rotation, TargetType};
 use super::config::{parse_endpoint, parse_provider_id, provider_error};
 use super::{
     AuthorizeRequest, ClientCredentials, Profile, ProfilePointers, Provider, ProviderConfig, ProviderContext,
@@ -684,6 +684,12 @@ impl Provider for GenericProvider {
 
     fn capabilities(&self) -> Capabilities {
         self.capability_row()
+    }
+
+    /// Always OAuth 2.0 (the row starts from [`Capabilities::unknown`] and keeps its login),
+    /// without building the row (two strings) on every `start`.
+    fn login_method(&self) -> LoginMethod {
+        LoginMethod::OAuth2
     }
 
     fn authorize_url(&self, request: &AuthorizeRequest<'_>) -> Result<Url, ProviderError> {

@@ -242,6 +242,12 @@ pub trait Provider: fmt::Debug + Send + Sync + 'static {
         Capabilities::unknown(self.uses_pkce())
     }
 
+    /// How an account is connected: [`capabilities`](Self::capabilities)`().login`, asked on
+    /// every `start`. A provider whose capabilities take building may answer it directly.
+    fn login_method(&self) -> LoginMethod {
+        self.capabilities().login
+    }
+
     /// Builds the URL the user is sent to for consent.
     ///
     /// # Errors

@@ -3,8 +3,9 @@
 
 // foldhash (seeded per process) rather than SipHash: a development and test store whose maps
 // are keyed by random ids.
-use foldhash::{HashMap, HashSet};
+use foldhash::HashMap;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -13,7 +14,7 @@ use time::OffsetDateTime;
 
 use super::{
     AccountFilter, AccountRecord, AppRecord, Cursor, DeleteApp, InsertAccount, InstanceRegistration, Page, PageRequest,
-    PendingFlow, Sealed, SealedTokens, SelectionRecord, Store, StoreError, TakeFlow,
+    PendingFlow, ProviderApp, Sealed, SealedTokens, SelectionRecord, Store, StoreError, TakeFlow,
 };
 use crate::ids::{AccountId, AppId, ExternalId, FlowId, ProviderId, SelectionId, TenantId};
 
@@ -53,7 +54,7 @@ impl Default for MemoryStore {
 struct FlowShard {
     flows: HashMap<FlowId, StoredFlow>,
     /// Interned flow parts shared by this shard's flows of one app (see [`FlowShared`]).
-    parts: HashSet<Arc<FlowShared>>,
+    parts: hashbrown::HashSet<Arc<FlowShared>, foldhash::fast::RandomState>,
 }
 
 /// Prints how many rows it holds, never the rows: a store inside a logged struct must not
@@ -108,7 +109,8 @@ type Identity = (TenantId, ProviderId, String, Option<ExternalId>);
 
 #[derive(Debug, Default)]
 struct Inner {
-    apps: HashMap<AppId, AppRecord>,
+    /// Shared, so that `start` reads an app without copying it ([`Store::provider_app`]).
+    apps: HashMap<AppId, Arc<AppRecord>>,
     accounts: HashMap<AccountId, AccountRecord>,
     /// The unique identity index over `accounts`.
     identities: HashMap<Identity, AccountId>,
@@ -138,8 +140,9 @@ struct StoredFlow {
 /// Marks a pending flow; no representable time is this far back.
 const NOT_CONSUMED: i64 = i64::MIN;
 
-/// The parts of a flow that its app's other flows usually share.
-#[derive(Debug, PartialEq, Eq, Hash)]
+/// The parts of a flow that its app's other flows usually share. Hashed and compared as its
+/// [`FlowSharedKey`], so that a flow's parts are found without copying them.
+#[derive(Debug)]
 struct FlowShared {
     tenant: TenantId,
     app_id: AppId,
@@ -147,6 +150,73 @@ struct FlowShared {
     redirect_uri: Box<str>,
     scopes: Box<[String]>,
     instance: Option<Box<str>>,
+}
+
+/// [`FlowShared`] borrowed: from a stored one, or from a flow being inserted.
+#[derive(PartialEq, Eq)]
+struct FlowSharedKey<'a> {
+    tenant: &'a TenantId,
+    app_id: &'a AppId,
+    provider: &'a ProviderId,
+    redirect_uri: &'a str,
+    scopes: &'a [String],
+    instance: Option<&'a str>,
+}
+
+impl<'a> FlowSharedKey<'a> {
+    fn of(flow: &'a PendingFlow) -> Self {
+        Self {
+            tenant: &flow.tenant,
+            app_id: &flow.app_id,
+            provider: &flow.provider,
+            redirect_uri: &flow.redirect_uri,
+            scopes: &flow.scopes,
+            instance: flow.instance.as_deref(),
+        }
+    }
+}
+
+impl FlowShared {
+    fn key(&self) -> FlowSharedKey<'_> {
+        FlowSharedKey {
+            tenant: &self.tenant,
+            app_id: &self.app_id,
+            provider: &self.provider,
+            redirect_uri: &self.redirect_uri,
+            scopes: &self.scopes,
+            instance: self.instance.as_deref(),
+        }
+    }
+}
+
+/// Hashes the app and the instance only: equal keys hash alike all the same, and the parts of
+/// one app's flows rarely differ (a scope subset, an instance), while the redirect URI and the
+/// scopes are most of the bytes to hash on every insert.
+impl Hash for FlowSharedKey<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.app_id.hash(state);
+        self.instance.hash(state);
+    }
+}
+
+impl PartialEq for FlowShared {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for FlowShared {}
+
+impl Hash for FlowShared {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.key().hash(state);
+    }
+}
+
+impl hashbrown::Equivalent<Arc<FlowShared>> for FlowSharedKey<'_> {
+    fn equivalent(&self, stored: &Arc<FlowShared>) -> bool {
+        *self == stored.key()
+    }
 }
 
 /// A time as stored: whole seconds, UTC.
@@ -208,18 +278,18 @@ fn paginate<T: Clone>(mut items: Vec<&T>, key: impl Fn(&T) -> (i64, &str), page:
 
 impl FlowShard {
     fn intern(&mut self, flow: &PendingFlow) -> Arc<FlowShared> {
-        let candidate = FlowShared {
+        // Looked up borrowed: copied only the first time.
+        if let Some(existing) = self.parts.get(&FlowSharedKey::of(flow)) {
+            return Arc::clone(existing);
+        }
+        let shared = Arc::new(FlowShared {
             tenant: flow.tenant.clone(),
             app_id: flow.app_id.clone(),
             provider: flow.provider.clone(),
             redirect_uri: flow.redirect_uri.as_str().into(),
             scopes: flow.scopes.clone().into_boxed_slice(),
             instance: flow.instance.as_deref().map(Into::into),
-        };
-        if let Some(existing) = self.parts.get(&candidate) {
-            return Arc::clone(existing);
-        }
-        let shared = Arc::new(candidate);
+        });
         self.parts.insert(Arc::clone(&shared));
         shared
     }
@@ -272,13 +342,13 @@ impl Store for MemoryStore {
         if inner.apps.contains_key(&app.id) {
             return Err(StoreError::Duplicate);
         }
-        inner.apps.insert(app.id.clone(), app);
+        inner.apps.insert(app.id.clone(), Arc::new(app));
         Ok(())
     }
 
     async fn get_app(&self, tenant: &TenantId, id: &AppId) -> Result<Option<AppRecord>, StoreError> {
         let inner = self.lock();
-        Ok(inner.apps.get(id).filter(|a| a.tenant == *tenant).cloned())
+        Ok(inner.apps.get(id).filter(|a| a.tenant == *tenant).map(|a| AppRecord::clone(a)))
     }
 
     async fn list_apps(
@@ -288,9 +358,23 @@ impl Store for MemoryStore {
         page: &PageRequest,
     ) -> Result<Page<AppRecord>, StoreError> {
         let inner = self.lock();
-        let items =
-            inner.apps.values().filter(|a| a.tenant == *tenant && provider.is_none_or(|p| a.provider == *p)).collect();
+        let items = inner
+            .apps
+            .values()
+            .map(|a| &**a)
+            .filter(|a| a.tenant == *tenant && provider.is_none_or(|p| a.provider == *p))
+            .collect();
         Ok(paginate(items, |a: &AppRecord| (a.created_at.unix_timestamp(), a.id.as_str()), page))
+    }
+
+    async fn provider_app(&self, tenant: &TenantId, provider: &ProviderId) -> Result<ProviderApp, StoreError> {
+        let inner = self.lock();
+        let mut apps = inner.apps.values().filter(|a| a.tenant == *tenant && a.provider == *provider);
+        Ok(match (apps.next(), apps.next()) {
+            (None, _) => ProviderApp::None,
+            (Some(app), None) => ProviderApp::One(Arc::clone(app)),
+            (Some(_), Some(_)) => ProviderApp::Several,
+        })
     }
 
     async fn update_app(&self, app: &AppRecord) -> Result<bool, StoreError> {
@@ -299,6 +383,8 @@ impl Store for MemoryStore {
         let Some(stored) = inner.apps.get_mut(&new.id).filter(|a| a.tenant == new.tenant) else {
             return Ok(false);
         };
+        // Copied only while a reader still holds the old version.
+        let stored = Arc::make_mut(stored);
         stored.name = new.name;
         stored.client_id = new.client_id;
         stored.client_secret = new.client_secret;
@@ -562,7 +648,7 @@ impl Store for MemoryStore {
 
     async fn list_all_apps(&self, page: &PageRequest) -> Result<Page<AppRecord>, StoreError> {
         let inner = self.lock();
-        let items = inner.apps.values().collect();
+        let items = inner.apps.values().map(|a| &**a).collect();
         Ok(paginate(items, |a: &AppRecord| (a.created_at.unix_timestamp(), a.id.as_str()), page))
     }
 
@@ -583,7 +669,7 @@ impl Store for MemoryStore {
         let Some(app) = inner.apps.get_mut(id).filter(|a| a.tenant == *tenant && a.client_secret == *current) else {
             return Ok(false);
         };
-        app.client_secret = new.clone();
+        Arc::make_mut(app).client_secret = new.clone();
         Ok(true)
     }
 
@@ -684,6 +770,35 @@ mod tests {
         store.insert_flow(&flow).await.unwrap();
         let shown = format!("{store:?}");
         assert_eq!(shown, "MemoryStore { apps: 0, accounts: 0, flows: 1 }");
+    }
+
+    #[test]
+    fn flows_share_parts_only_when_every_part_is_equal() {
+        let flow = |scopes: &[&str], redirect_uri: &str| PendingFlow {
+            id: FlowId::generate(),
+            tenant: "tenant-a".parse().unwrap(),
+            app_id: "app_1".parse().unwrap(),
+            provider: "x".parse().unwrap(),
+            return_url: "https://app.example.com/return".to_owned(),
+            redirect_uri: redirect_uri.to_owned(),
+            pkce_verifier: None,
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            external_id: None,
+            instance: None,
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            expires_at: OffsetDateTime::UNIX_EPOCH,
+            consumed_at: None,
+        };
+        let mut shard = FlowShard::default();
+        let a = shard.intern(&flow(&["read", "write"], "https://api.example.com/cb"));
+        let b = shard.intern(&flow(&["read", "write"], "https://api.example.com/cb"));
+        assert!(Arc::ptr_eq(&a, &b), "equal parts are interned once");
+        let c = shard.intern(&flow(&["read"], "https://api.example.com/cb"));
+        let d = shard.intern(&flow(&["read", "write"], "https://api.example.com/cb2"));
+        assert!(!Arc::ptr_eq(&a, &c) && !Arc::ptr_eq(&a, &d) && !Arc::ptr_eq(&c, &d));
+        assert_eq!(&*c.scopes, ["read".to_owned()]);
+        assert_eq!(&*d.redirect_uri, "https://api.example.com/cb2");
+        assert_eq!(shard.parts.len(), 3);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! every method, tenant isolation, the upsert rule, ordering, paging and the atomic take.
 
 use std::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -254,6 +255,18 @@ pub enum TakeFlow {
     Missing,
 }
 
+/// What [`Store::provider_app`] found: the tenant's apps for one provider, as `start`
+/// without an `app_id` needs them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderApp {
+    /// The tenant has no app for the provider.
+    None,
+    /// Exactly one app (shared: a store that keeps its rows in memory hands out its own).
+    One(Arc<AppRecord>),
+    /// Two or more apps: the caller must name one.
+    Several,
+}
+
 /// What [`Store::insert_account`] did.
 // `Exists` is the rare path (a reconnect racing another); boxing it would only add an
 // allocation to every store implementation's code.
@@ -412,6 +425,19 @@ pub trait Store: fmt::Debug + Send + Sync + 'static {
         provider: Option<&ProviderId>,
         page: &PageRequest,
     ) -> Result<Page<AppRecord>, StoreError>;
+
+    /// Whether the tenant has no, one or several apps for `provider`, and the one if there
+    /// is exactly one: what `start` without an `app_id` asks. The default lists up to two
+    /// apps with [`list_apps`](Self::list_apps); a store may answer without building a page.
+    async fn provider_app(&self, tenant: &TenantId, provider: &ProviderId) -> Result<ProviderApp, StoreError> {
+        let page = self.list_apps(tenant, Some(provider), &PageRequest { limit: 2, after: None }).await?;
+        let mut items = page.items.into_iter();
+        Ok(match (items.next(), items.next()) {
+            (None, _) => ProviderApp::None,
+            (Some(app), None) => ProviderApp::One(Arc::new(app)),
+            (Some(_), Some(_)) => ProviderApp::Several,
+        })
+    }
 
     /// Replaces an existing app (matched by tenant and id; `id`, `tenant`, `provider` and
     /// `created_at` are not changed). Returns `false` if there is no such app.

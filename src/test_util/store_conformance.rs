@@ -13,7 +13,8 @@ use crate::ids::{AccountId, AppId, ExternalId, FlowId, KeyId, ProviderId, Select
 use crate::secret::Secret;
 use crate::store::{
     AccountFilter, AccountRecord, AccountStatus, AppRecord, Cursor, DeleteApp, InsertAccount, InstanceRegistration,
-    PageRequest, PendingFlow, SealedTokens, SelectionRecord, SelectionTarget, Store, StoreError, TakeFlow, TargetType,
+    PageRequest, PendingFlow, ProviderApp, SealedTokens, SelectionRecord, SelectionTarget, Store, StoreError, TakeFlow,
+    TargetType,
 };
 
 /// Runs every conformance case against stores made by `make_store`, and panics on the
@@ -66,6 +67,7 @@ where
         apps_of_one_tenant_are_invisible_to_another,
         update_app_changes_only_the_mutable_fields,
         list_apps_orders_filters_and_pages,
+        provider_app_finds_none_one_or_several,
         delete_app_of_an_unknown_app_is_not_found,
         delete_app_without_cascade_refuses_while_accounts_use_it,
         delete_app_with_cascade_deletes_its_accounts_and_flows,
@@ -491,6 +493,33 @@ async fn list_apps_orders_filters_and_pages<S: Store>(store: Arc<S>) {
     }
     let none = store.list_apps(&ta, Some(&provider("z")), &PageRequest::default()).await.unwrap();
     assert!(none.items.is_empty());
+}
+
+async fn provider_app_finds_none_one_or_several<S: Store>(store: Arc<S>) {
+    let (ta, tb) = (tenant("tenant-a"), tenant("tenant-b"));
+    let (x, y) = (provider("x"), provider("y"));
+    assert_eq!(store.provider_app(&ta, &x).await.unwrap(), ProviderApp::None);
+    let first = app(&ta, &x, 10);
+    store.insert_app(&first).await.unwrap();
+    // Another tenant's app and another provider's app do not count.
+    store.insert_app(&app(&tb, &x, 5)).await.unwrap();
+    store.insert_app(&app(&ta, &y, 5)).await.unwrap();
+    assert_eq!(
+        store.provider_app(&ta, &x).await.unwrap(),
+        ProviderApp::One(Arc::new(first.clone())),
+        "the tenant's one app for the provider, as get_app reads it"
+    );
+    let mut changed = first.clone();
+    changed.client_id = "changed".to_owned();
+    assert!(store.update_app(&changed).await.unwrap());
+    assert_eq!(
+        store.provider_app(&ta, &x).await.unwrap(),
+        ProviderApp::One(Arc::new(changed)),
+        "provider_app reads the app as updated"
+    );
+    store.insert_app(&app(&ta, &x, 20)).await.unwrap();
+    assert_eq!(store.provider_app(&ta, &x).await.unwrap(), ProviderApp::Several);
+    assert_eq!(store.provider_app(&tb, &y).await.unwrap(), ProviderApp::None);
 }
 
 // ---------------------------------------------------------------------------------------
