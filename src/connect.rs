@@ -863,8 +863,10 @@ impl Connect {
         };
         let mut client_id = Cow::Borrowed(app.client_id.as_str());
         if let Some(instance) = &instance {
-            self.check_instance_address(instance).await?;
-            let client = self.instance_client(&app, instance).await?;
+            // Boxed: these futures (DNS, registration over HTTP) are large and only Mastodon
+            // needs them; inline they would grow every `start`'s future, which adapters box.
+            Box::pin(self.check_instance_address(instance)).await?;
+            let client = Box::pin(self.instance_client(&app, instance)).await?;
             scopes = crate::provider::mastodon::scopes_for(&scopes, &client.scopes);
             client_id = Cow::Owned(client.client_id);
             provider = Arc::new(client.provider);
