@@ -22,7 +22,7 @@ use crate::ids::{AccountId, AppId, ExternalId, FlowId, ProviderId, SelectionId, 
 /// can afford to lose their accounts on restart.
 ///
 /// Apps and accounts sit behind one [`std::sync::Mutex`], pending flows behind one of
-/// 32 mutexes chosen by the (random) flow id; no lock is held across an
+/// 256 mutexes chosen by the (random) flow id; no lock is held across an
 /// `.await`, so every method is atomic (the flow take is a compare-and-set under its
 /// shard's lock). Sharding keeps a busy host's `start`s from queueing on one lock, and the
 /// growth of the flow table from stalling every request at once: each shard's table grows
@@ -41,7 +41,7 @@ pub struct MemoryStore {
 }
 
 /// How many locks the pending flows are spread over.
-const FLOW_SHARDS: usize = 32;
+const FLOW_SHARDS: usize = 256;
 
 impl Default for MemoryStore {
     fn default() -> Self {
@@ -550,14 +550,21 @@ impl Store for MemoryStore {
     async fn sweep_flows(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         let before = before.unix_timestamp();
         let mut swept = 0;
-        for mut shard in self.each_flow_shard() {
-            let count = shard.flows.len();
-            shard.flows.retain(|_, f| f.expires_at >= before);
-            let gone = count.saturating_sub(shard.flows.len());
-            if gone > 0 {
-                shard.prune_flow_parts();
+        for shard in &self.flows {
+            {
+                let mut shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
+                let count = shard.flows.len();
+                shard.flows.retain(|_, f| f.expires_at >= before);
+                let gone = count.saturating_sub(shard.flows.len());
+                if gone > 0 {
+                    shard.prune_flow_parts();
+                }
+                swept += gone;
             }
-            swept += gone;
+            // One shard at a time, then let the requests waiting on this thread run: a sweep
+            // over a million pending flows would otherwise hold a single-threaded server for
+            // milliseconds.
+            tokio::task::yield_now().await;
         }
         Ok(swept as u64)
     }
