@@ -23,6 +23,9 @@ async fn connect(store: &str, base: &str, mock: &MockProvider) -> Connect {
         .state_key(KeyId::zero(), Secret::new(vec![1; 32]))
         .encryption_key(KeyId::zero(), Secret::new(vec![2; 32]))
         .outbound_loopback_only(true)
+        // As on an https base URL, where it is the default: `start` answers our hop, and the
+        // hop builds the provider's URL. (The bench serves plain http on loopback.)
+        .browser_binding(true)
         .provider_config(mock.provider_config("mock"));
     let builder = if store == "sqlite" {
         let path = std::env::temp_dir().join(format!("dravo-bench-{}.db", std::process::id()));

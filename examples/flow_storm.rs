@@ -35,22 +35,33 @@ async fn main() {
                 .await
                 .map_err(|e| e.to_string())?;
             let authorize = start["authorize_url"].as_str().ok_or("no authorize_url")?;
-            let consent = http.get(authorize).send().await.map_err(|e| e.to_string())?;
-            let callback = consent
-                .headers()
-                .get("location")
-                .ok_or("no consent redirect")?
-                .to_str()
-                .map_err(|e| e.to_string())?
-                .to_owned();
-            let back = http.get(callback).send().await.map_err(|e| e.to_string())?;
-            let done = back
-                .headers()
-                .get("location")
-                .ok_or("no callback redirect")?
-                .to_str()
-                .map_err(|e| e.to_string())?
-                .to_owned();
+            // Follow the redirects by hand: our hop (with browser binding: it sets the binding
+            // cookie), the provider's consent, our callback (which needs that cookie); the
+            // last one goes back to the host's return URL.
+            let mut url = authorize.to_owned();
+            let mut cookie: Option<String> = None;
+            let done = loop {
+                let ours = url.starts_with(&base);
+                let mut request = http.get(&url);
+                if let (true, Some(c)) = (ours, &cookie) {
+                    request = request.header("cookie", c);
+                }
+                let res = request.send().await.map_err(|e| e.to_string())?;
+                if let (true, Some(set)) = (ours, res.headers().get("set-cookie")) {
+                    let set = set.to_str().map_err(|e| e.to_string())?;
+                    cookie = set.split(';').next().map(str::to_owned);
+                }
+                let next = res
+                    .headers()
+                    .get("location")
+                    .ok_or("a redirect was expected")?
+                    .to_str()
+                    .map_err(|e| e.to_string())?;
+                if next.starts_with(&format!("{base}/done")) {
+                    break next.to_owned();
+                }
+                url = next.to_owned();
+            };
             if !done.contains("connected=mock") {
                 return Err(format!("flow failed: {done}"));
             }
