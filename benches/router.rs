@@ -9,39 +9,20 @@ use axum::Router;
 use axum::body::Body;
 use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
-use dravo_connect::store::MemoryStore;
 use dravo_connect::test_util::MockProvider;
-use dravo_connect::{Connect, ConnectLayer, KeyId, NewApp, Secret, TenantId};
+use dravo_connect::{Connect, ConnectLayer};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tower::ServiceExt;
 
-const KEY: &str = "bench_key_0123456789abcdef";
-const AUTHORIZATION: &str = "Bearer bench_key_0123456789abcdef";
-const START: &str = "/v1/oauth/mock/start?return_url=https%3A%2F%2Fapp.acme.example%2Fconnect%2Fdone";
+#[path = "../examples/cost_setup.rs"]
+mod cost_setup;
+use cost_setup::{AUTHORIZATION, KEY, START};
 
 fn setup(rt: &tokio::runtime::Runtime, binding: bool) -> (Connect, MockProvider) {
     rt.block_on(async {
         let mock = MockProvider::start().await.unwrap();
-        let connect = Connect::builder()
-            .public_base_url("https://connect.acme.example")
-            .api_key(KEY, "bench".parse::<TenantId>().unwrap())
-            .state_key(KeyId::zero(), Secret::new(vec![1; 32]))
-            .encryption_key(KeyId::zero(), Secret::new(vec![2; 32]))
-            .store(MemoryStore::new())
-            .outbound_loopback_only(true)
-            .provider_config(mock.provider_config("mock"))
-            .browser_binding(binding)
-            .build()
-            .unwrap();
-        let tenant: TenantId = "bench".parse().unwrap();
-        connect
-            .create_app(
-                &tenant,
-                NewApp::new("mock", "mock-client", "mock-secret", vec!["https://app.acme.example/connect".into()]),
-            )
-            .await
-            .unwrap();
+        let connect = cost_setup::connect(&mock, binding).await;
         (connect, mock)
     })
 }

@@ -27,13 +27,11 @@ use std::pin::{Pin, pin};
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
-use dravo_connect::store::MemoryStore;
 use dravo_connect::test_util::MockProvider;
-use dravo_connect::{Connect, KeyId, NewApp, Secret, TenantId};
 
-const KEY: &str = "bench_key_0123456789abcdef";
-const AUTHORIZATION: &str = "Bearer bench_key_0123456789abcdef";
-const START: &str = "/v1/oauth/mock/start?return_url=https%3A%2F%2Fapp.acme.example%2Fconnect%2Fdone";
+#[path = "cost_setup.rs"]
+mod cost_setup;
+use cost_setup::{AUTHORIZATION, START};
 
 /// The measured work: one poll of the request's future. Not inlined, so that callgrind's
 /// `--toggle-collect=*poll_measured*` counts exactly this.
@@ -52,28 +50,6 @@ async fn measured<F: Future>(future: F) -> F::Output {
         }
         tokio::task::yield_now().await;
     }
-}
-
-async fn connect(mock: &MockProvider) -> Connect {
-    let connect = Connect::builder()
-        .public_base_url("https://connect.acme.example")
-        .api_key(KEY, "bench".parse::<TenantId>().expect("tenant"))
-        .state_key(KeyId::zero(), Secret::new(vec![1; 32]))
-        .encryption_key(KeyId::zero(), Secret::new(vec![2; 32]))
-        .store(MemoryStore::new())
-        .outbound_loopback_only(true)
-        .provider_config(mock.provider_config("mock"))
-        .build()
-        .expect("connect");
-    let tenant: TenantId = "bench".parse().expect("tenant");
-    connect
-        .create_app(
-            &tenant,
-            NewApp::new("mock", "mock-client", "mock-secret", vec!["https://app.acme.example/connect".into()]),
-        )
-        .await
-        .expect("app");
-    connect
 }
 
 mod on_axum {
@@ -160,7 +136,7 @@ fn main() {
     let n: usize = args.next().map(|s| s.parse().expect("n")).unwrap_or(2000);
     let body = async {
         let mock = MockProvider::start().await.expect("mock provider");
-        let connect = connect(&mock).await;
+        let connect = cost_setup::connect(&mock, true).await;
         match variant.as_str() {
             "size" => {
                 let request = http::Request::get(START).body(Bytes::new()).expect("request");

@@ -21,14 +21,13 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use bytes::Bytes;
-use dravo_connect::store::MemoryStore;
 use dravo_connect::test_util::MockProvider;
-use dravo_connect::{Connect, KeyId, NewApp, Secret, TenantId};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-const KEY: &str = "bench_key_0123456789abcdef";
-const AUTHORIZATION: &str = "Bearer bench_key_0123456789abcdef";
+#[path = "cost_setup.rs"]
+mod cost_setup;
+use cost_setup::{AUTHORIZATION, START};
 /// Counts allocations while `COUNTING` is set (a relaxed load otherwise: a few instructions per
 /// allocation, the same before and after any change measured with it).
 struct Counting;
@@ -70,8 +69,6 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-const START: &str = "/v1/oauth/mock/start?return_url=https%3A%2F%2Fapp.acme.example%2Fconnect%2Fdone";
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let mut args = std::env::args().skip(1);
@@ -79,27 +76,9 @@ async fn main() {
     let n: usize = args.next().map(|s| s.parse().expect("n")).unwrap_or(2000);
     let count_allocs = args.next().as_deref() == Some("allocs");
     let mock = MockProvider::start().await.expect("mock provider");
-    let connect = Connect::builder()
-        .public_base_url("https://connect.acme.example")
-        .api_key(KEY, "bench".parse::<TenantId>().expect("tenant"))
-        .state_key(KeyId::zero(), Secret::new(vec![1; 32]))
-        .encryption_key(KeyId::zero(), Secret::new(vec![2; 32]))
-        .store(MemoryStore::new())
-        .outbound_loopback_only(true)
-        .provider_config(mock.provider_config("mock"))
-        // `start` answers the browser-binding hop (the default for an https base URL);
-        // `start_unbound` builds the provider's authorize URL itself.
-        .browser_binding(variant != "start_unbound")
-        .build()
-        .expect("connect");
-    let tenant: TenantId = "bench".parse().expect("tenant");
-    connect
-        .create_app(
-            &tenant,
-            NewApp::new("mock", "mock-client", "mock-secret", vec!["https://app.acme.example/connect".into()]),
-        )
-        .await
-        .expect("app");
+    // `start` answers the browser-binding hop (the default for an https base URL);
+    // `start_unbound` builds the provider's authorize URL itself.
+    let connect = cost_setup::connect(&mock, variant != "start_unbound").await;
     // Built as `benches/router.rs` builds it (the URI parsed once and cloned, the header from a
     // static): parsing the request line is the server's work, not `start`'s.
     let uri = http::Uri::from_static(START);
