@@ -109,13 +109,17 @@
 //! axum::serve(listener, app).await?;
 //! # Ok(()) }
 //! ```
+//! `Router::layer` makes axum box every route once more; in front of a whole axum app,
+//! [`Connect::wrap`] does the same for one path check per host request (the README's mount;
+//! BENCHMARKS.md has both, per request).
 //!
 //! **As an axum router** (feature `axum`): `Router::new().merge(connect.axum_router())`
 //! ([`Connect::axum_router`]), generic over the host's router state; unknown paths under the
 //! prefix get Connect's `404 not_found`. `examples/axum_custom_auth.rs` mounts it this way.
 //!
-//! **In actix-web**: a scope from the `actix` feature (coming; see `examples/actix_host.rs`
-//! once it lands).
+//! **In actix-web** (feature `actix`): `App::new().service(connect.actix_scope())`
+//! ([`Connect::actix_scope`]), or [`Connect::actix_configure`] inside an outer scope; see
+//! `examples/actix_host.rs`.
 //!
 //! **Anywhere else**: read the request's body under [`Connect::max_body_bytes`], call
 //! [`Connect::handle`] with an `http::Request<Bytes>`, and write back the
