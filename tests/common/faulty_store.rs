@@ -114,12 +114,14 @@ impl Store for FaultyStore {
     }
     async fn sweep_flows(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         // Counted apart from `calls`: `start` sweeps in the background, at a moment no test
-        // controls.
+        // controls. Counted once finished: the memory store yields between its shards.
+        let result = if self.fail.load(Ordering::SeqCst) {
+            Err(StoreError::backend(std::io::Error::other("sweep failed")))
+        } else {
+            self.inner.sweep_flows(before).await
+        };
         self.sweeps.fetch_add(1, Ordering::SeqCst);
-        if self.fail.load(Ordering::SeqCst) {
-            return Err(StoreError::backend(std::io::Error::other("sweep failed")));
-        }
-        self.inner.sweep_flows(before).await
+        result
     }
     async fn insert_selection(&self, s: &SelectionRecord) -> Result<(), StoreError> {
         self.check()?;
