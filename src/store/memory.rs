@@ -5,6 +5,7 @@
 // are keyed by random ids.
 use foldhash::HashMap;
 use std::fmt;
+use std::hash::BuildHasherDefault;
 use std::hash::{Hash, Hasher};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -52,7 +53,7 @@ impl Default for MemoryStore {
 /// One shard of the pending flows.
 #[derive(Debug, Default)]
 struct FlowShard {
-    flows: HashMap<FlowId, StoredFlow>,
+    flows: std::collections::HashMap<FlowId, StoredFlow, BuildHasherDefault<FlowIdHasher>>,
     /// Interned flow parts shared by this shard's flows of one app (see [`FlowShared`]).
     parts: hashbrown::HashSet<Arc<FlowShared>, foldhash::fast::RandomState>,
 }
@@ -276,10 +277,53 @@ fn paginate<T: Clone>(mut items: Vec<&T>, key: impl Fn(&T) -> (i64, &str), page:
     Page { items: selected, next }
 }
 
+/// Hashes a [`FlowId`] by taking its last eight bytes as they are: they are random (the id is
+/// 160 bits from the CSPRNG), so they are as good a hash as any and cost nothing to compute.
+/// A keyed hasher would only guard against chosen keys, and flow ids are never chosen by a
+/// client: `start` draws them, and the callback looks one up only after the state's HMAC has
+/// checked it. (No crate hashes fixed-size random byte keys this way: `nohash-hasher` takes
+/// integers only.) Any other input (which the map never gives) is folded in eight bytes at a
+/// time.
+#[derive(Default)]
+struct FlowIdHasher(u64);
+
+impl std::hash::Hasher for FlowIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        match bytes.last_chunk::<8>() {
+            // The id's bytes (the slice's length is written separately, as a usize).
+            Some(last) if bytes.len() == FlowId::LEN => self.0 ^= u64::from_le_bytes(*last),
+            _ => {
+                for chunk in bytes.chunks(8) {
+                    let mut word = [0u8; 8];
+                    if let Some(w) = word.get_mut(..chunk.len()) {
+                        w.copy_from_slice(chunk);
+                    }
+                    self.0 = self.0.rotate_left(29) ^ u64::from_le_bytes(word);
+                }
+            }
+        }
+    }
+}
+
 impl FlowShard {
-    fn intern(&mut self, flow: &PendingFlow) -> Arc<FlowShared> {
+    /// Drops interned parts no flow uses any more.
+    fn prune_flow_parts(&mut self) {
+        self.parts.retain(|p| Arc::strong_count(p) > 1);
+    }
+}
+
+/// The interned parts of `flow`, shared with the shard's earlier flows of the same app.
+fn intern(
+    parts: &mut hashbrown::HashSet<Arc<FlowShared>, foldhash::fast::RandomState>,
+    flow: &PendingFlow,
+) -> Arc<FlowShared> {
+    {
         // Looked up borrowed: copied only the first time.
-        if let Some(existing) = self.parts.get(&FlowSharedKey::of(flow)) {
+        if let Some(existing) = parts.get(&FlowSharedKey::of(flow)) {
             return Arc::clone(existing);
         }
         let shared = Arc::new(FlowShared {
@@ -290,13 +334,8 @@ impl FlowShard {
             scopes: flow.scopes.clone().into_boxed_slice(),
             instance: flow.instance.as_deref().map(Into::into),
         });
-        self.parts.insert(Arc::clone(&shared));
+        parts.insert(Arc::clone(&shared));
         shared
-    }
-
-    /// Drops interned parts no flow uses any more.
-    fn prune_flow_parts(&mut self) {
-        self.parts.retain(|p| Arc::strong_count(p) > 1);
     }
 }
 
@@ -513,19 +552,20 @@ impl Store for MemoryStore {
         let expires_at = flow.expires_at.unix_timestamp();
         let consumed_at = flow.consumed_at.map_or(NOT_CONSUMED, OffsetDateTime::unix_timestamp);
         let mut shard = self.flow_shard(&flow.id);
-        if shard.flows.contains_key(&flow.id) {
+        let FlowShard { flows, parts } = &mut *shard;
+        // One lookup: the vacant slot is filled in place.
+        let std::collections::hash_map::Entry::Vacant(slot) = flows.entry(flow.id) else {
             return Err(StoreError::Duplicate);
-        }
-        let stored = StoredFlow {
-            shared: shard.intern(flow),
+        };
+        slot.insert(StoredFlow {
+            shared: intern(parts, flow),
             return_url: flow.return_url.as_str().into(),
             pkce_verifier: flow.pkce_verifier.as_ref().map(|s| s.as_bytes().into()),
             external_id: flow.external_id.as_ref().map(|e| e.as_str().into()),
             created_at,
             expires_at,
             consumed_at,
-        };
-        shard.flows.insert(flow.id, stored);
+        });
         Ok(())
     }
 
@@ -780,6 +820,20 @@ mod tests {
     }
 
     #[test]
+    fn flow_ids_hash_by_their_random_bytes_and_equal_ids_alike() {
+        use std::hash::BuildHasher;
+        let build = BuildHasherDefault::<FlowIdHasher>::default();
+        let ids: Vec<FlowId> = (0..1000).map(|_| FlowId::generate()).collect();
+        let hashes: std::collections::HashSet<u64> = ids.iter().map(|id| build.hash_one(id)).collect();
+        assert_eq!(hashes.len(), ids.len());
+        for id in &ids {
+            assert_eq!(build.hash_one(id), build.hash_one(FlowId::from_bytes(*id.as_bytes())));
+        }
+        // Other input is folded, not ignored.
+        assert_ne!(build.hash_one("abc"), build.hash_one("abd"));
+    }
+
+    #[test]
     fn flows_share_parts_only_when_every_part_is_equal() {
         let flow = |scopes: &[&str], redirect_uri: &str| PendingFlow {
             id: FlowId::generate(),
@@ -797,11 +851,11 @@ mod tests {
             consumed_at: None,
         };
         let mut shard = FlowShard::default();
-        let a = shard.intern(&flow(&["read", "write"], "https://api.example.com/cb"));
-        let b = shard.intern(&flow(&["read", "write"], "https://api.example.com/cb"));
+        let a = intern(&mut shard.parts, &flow(&["read", "write"], "https://api.example.com/cb"));
+        let b = intern(&mut shard.parts, &flow(&["read", "write"], "https://api.example.com/cb"));
         assert!(Arc::ptr_eq(&a, &b), "equal parts are interned once");
-        let c = shard.intern(&flow(&["read"], "https://api.example.com/cb"));
-        let d = shard.intern(&flow(&["read", "write"], "https://api.example.com/cb2"));
+        let c = intern(&mut shard.parts, &flow(&["read"], "https://api.example.com/cb"));
+        let d = intern(&mut shard.parts, &flow(&["read", "write"], "https://api.example.com/cb2"));
         assert!(!Arc::ptr_eq(&a, &c) && !Arc::ptr_eq(&a, &d) && !Arc::ptr_eq(&c, &d));
         assert_eq!(&*c.scopes, ["read".to_owned()]);
         assert_eq!(&*d.redirect_uri, "https://api.example.com/cb2");
