@@ -29,23 +29,27 @@ run_store() {
     for _ in $(seq 1 100); do grep -q READY "$out" && break; sleep 0.1; done
     read -r _ WITH WITHOUT KEY < <(grep READY "$out")
     local START="/v1/oauth/mock/start?return_url=http%3A%2F%2F$WITH%2Fdone"
-    declare -A R P
-    for name in hello start host_with host_without; do
-        case $name in
-            hello) url="http://$WITH/hello" ;;
-            start) url="http://$WITH$START" ;;
-            host_with) url="http://$WITH/host" ;;
-            host_without) url="http://$WITHOUT/host" ;;
-        esac
-        local rs=() ps=()
-        for _ in $(seq 1 "$RUNS"); do
+    declare -A R P RS PS
+    # Runs interleaved (each round measures every route once), so that drift over the
+    # minutes of a measurement (the machine, the heap growing with pending flows) falls on
+    # every route alike.
+    for _ in $(seq 1 "$RUNS"); do
+        for name in hello start host_with host_without; do
+            case $name in
+                hello) url="http://$WITH/hello" ;;
+                start) url="http://$WITH$START" ;;
+                host_with) url="http://$WITH/host" ;;
+                host_without) url="http://$WITHOUT/host" ;;
+            esac
             res=$(taskset -c 1 wrk -t1 -c32 -d"${DUR}s" --latency -H "Authorization: Bearer $KEY" "$url")
-            rs+=("$(echo "$res" | rps)")
-            ps+=("$(echo "$res" | p99)")
+            RS[$name]+="$(echo "$res" | rps) "
+            PS[$name]+="$(echo "$res" | p99) "
         done
-        R[$name]=$(printf '%s\n' "${rs[@]}" | median)
-        P[$name]=$(printf '%s\n' "${ps[@]}" | to_us | median)
-        echo "$fw $store $name: median ${R[$name]} req/s, median p99 ${P[$name]} us over $RUNS runs (p99 of runs: ${ps[*]})"
+    done
+    for name in hello start host_with host_without; do
+        R[$name]=$(printf '%s\n' ${RS[$name]} | median)
+        P[$name]=$(printf '%s\n' ${PS[$name]} | to_us | median)
+        echo "$fw $store $name: median ${R[$name]} req/s, median p99 ${P[$name]} us over $RUNS runs (p99 of runs: ${PS[$name]})"
     done
     awk -v s="${R[start]}" -v h="${R[hello]}" -v w="${R[host_with]}" -v o="${R[host_without]}" \
         -v sp="${P[start]}" -v hp="${P[hello]}" -v st="$store" -v fw="$fw" \
