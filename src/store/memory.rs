@@ -5,8 +5,7 @@
 // are keyed by random ids.
 use foldhash::HashMap;
 use std::fmt;
-use std::hash::BuildHasherDefault;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -287,7 +286,7 @@ fn paginate<T: Clone>(mut items: Vec<&T>, key: impl Fn(&T) -> (i64, &str), page:
 #[derive(Default)]
 struct FlowIdHasher(u64);
 
-impl std::hash::Hasher for FlowIdHasher {
+impl Hasher for FlowIdHasher {
     fn finish(&self) -> u64 {
         self.0
     }
@@ -321,22 +320,20 @@ fn intern(
     parts: &mut hashbrown::HashSet<Arc<FlowShared>, foldhash::fast::RandomState>,
     flow: &PendingFlow,
 ) -> Arc<FlowShared> {
-    {
-        // Looked up borrowed: copied only the first time.
-        if let Some(existing) = parts.get(&FlowSharedKey::of(flow)) {
-            return Arc::clone(existing);
-        }
-        let shared = Arc::new(FlowShared {
-            tenant: flow.tenant.clone(),
-            app_id: flow.app_id.clone(),
-            provider: flow.provider.clone(),
-            redirect_uri: flow.redirect_uri.as_str().into(),
-            scopes: flow.scopes.clone().into_boxed_slice(),
-            instance: flow.instance.as_deref().map(Into::into),
-        });
-        parts.insert(Arc::clone(&shared));
-        shared
+    // Looked up borrowed: copied only the first time.
+    if let Some(existing) = parts.get(&FlowSharedKey::of(flow)) {
+        return Arc::clone(existing);
     }
+    let shared = Arc::new(FlowShared {
+        tenant: flow.tenant.clone(),
+        app_id: flow.app_id.clone(),
+        provider: flow.provider.clone(),
+        redirect_uri: flow.redirect_uri.as_str().into(),
+        scopes: flow.scopes.clone().into_boxed_slice(),
+        instance: flow.instance.as_deref().map(Into::into),
+    });
+    parts.insert(Arc::clone(&shared));
+    shared
 }
 
 impl StoredFlow {
