@@ -33,6 +33,7 @@
 use foldhash::{HashMap, HashSet};
 use std::fmt;
 use std::net::Ipv4Addr;
+use std::sync::Mutex;
 
 use percent_encoding::percent_decode_str;
 use url::{Host, Url};
@@ -97,6 +98,55 @@ pub struct ReturnUrlAllowlist {
     /// host → (scheme, effective port) → entry paths.
     index: HashMap<Box<str>, HashMap<SchemePort, HashSet<Box<str>>>>,
     options: AllowlistOptions,
+    /// The last few candidates accepted, each with the URL it was accepted as.
+    accepted: Accepted,
+}
+
+/// How many accepted candidates an allowlist remembers, and the longest it remembers.
+const ACCEPTED_SLOTS: usize = 4;
+const ACCEPTED_MAX_LEN: usize = 256;
+
+/// The last [`ACCEPTED_SLOTS`] candidates [`ReturnUrlAllowlist::check`] accepted, with the
+/// URL it returned for each. A host sends its users back to one or a few return URLs, and
+/// parsing one (IDNA included) is the dearest part of the check; the answer for the same
+/// string and the same (immutable) allowlist never changes, so a byte-for-byte equal
+/// candidate is answered from here. Refusals are never remembered. Written by hand: a
+/// four-slot cache under a mutex that is only ever tried, never waited for (a busy slot
+/// means the full check runs), is less than any cache crate does.
+#[derive(Default)]
+struct Accepted(Mutex<AcceptedSlots>);
+
+#[derive(Default)]
+struct AcceptedSlots {
+    slots: [Option<(Box<str>, Url)>; ACCEPTED_SLOTS],
+    /// The slot the next accepted candidate replaces (round robin).
+    next: usize,
+}
+
+impl Accepted {
+    fn get(&self, candidate: &str) -> Option<Url> {
+        let slots = self.0.try_lock().ok()?;
+        slots.slots.iter().flatten().find(|(raw, _)| **raw == *candidate).map(|(_, url)| url.clone())
+    }
+
+    fn put(&self, candidate: &str, url: &Url) {
+        if candidate.len() > ACCEPTED_MAX_LEN {
+            return;
+        }
+        let Ok(mut slots) = self.0.try_lock() else { return };
+        let next = slots.next;
+        if let Some(slot) = slots.slots.get_mut(next) {
+            *slot = Some((candidate.into(), url.clone()));
+        }
+        slots.next = (next + 1) % ACCEPTED_SLOTS;
+    }
+}
+
+/// A clone starts with nothing remembered.
+impl Clone for Accepted {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
 }
 
 impl fmt::Debug for ReturnUrlAllowlist {
@@ -176,7 +226,8 @@ impl ReturnUrlAllowlist {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let mut allowlist = Self { entries: Vec::new(), index: HashMap::default(), options };
+        let mut allowlist =
+            Self { entries: Vec::new(), index: HashMap::default(), options, accepted: Accepted::default() };
         for entry in entries {
             let raw = entry.as_ref();
             let url = parse_entry(raw, options)
@@ -244,6 +295,16 @@ impl ReturnUrlAllowlist {
     /// before the path, `//`, `.`, `..` and `..;` in the path, and `%2e`, `%2f`, `%5c` or
     /// `%25` in the path. There is no port wildcard, even for loopback hosts.
     pub fn check(&self, candidate: &str) -> Result<Url, ReturnUrlError> {
+        if let Some(url) = self.accepted.get(candidate) {
+            return Ok(url);
+        }
+        let url = self.check_uncached(candidate)?;
+        self.accepted.put(candidate, &url);
+        Ok(url)
+    }
+
+    /// [`check`](Self::check) without the accepted candidates remembered.
+    fn check_uncached(&self, candidate: &str) -> Result<Url, ReturnUrlError> {
         let raw_host = check_raw(candidate)?;
         let url = Url::parse(candidate).map_err(|_| ReturnUrlErrorKind::Malformed)?;
         // The serialisation is what is stored and re-checked at callback time; percent-
@@ -928,6 +989,31 @@ mod tests {
     }
 
     #[test]
+    fn only_accepted_candidates_are_remembered_four_at_most_and_none_too_long() {
+        let list = allowlist(&["https://app.acme.com/connect"]);
+        let ok: Vec<String> = (0..5).map(|i| format!("https://app.acme.com/connect/{i}")).collect();
+        let long = format!("https://app.acme.com/connect/{}", "a".repeat(ACCEPTED_MAX_LEN));
+        assert!(list.check("https://evil.com/connect").is_err());
+        assert!(list.accepted.get("https://evil.com/connect").is_none());
+        assert!(list.check(&long).is_ok());
+        assert!(list.accepted.get(&long).is_none());
+        for url in &ok[..4] {
+            assert_eq!(list.check(url).unwrap().as_str(), url.as_str());
+        }
+        assert!(ok[..4].iter().all(|url| list.accepted.get(url).is_some()));
+        // A fifth replaces the first.
+        assert!(list.check(&ok[4]).is_ok());
+        assert!(list.accepted.get(&ok[0]).is_none());
+        assert!(ok[1..].iter().all(|url| list.accepted.get(url).is_some()));
+        // Answered from memory: the same URL, byte for byte, and in its normalised form.
+        let upper = "HTTPS://App.Acme.Com:443/connect/x";
+        assert_eq!(list.check(upper).unwrap().as_str(), "https://app.acme.com/connect/x");
+        assert_eq!(list.accepted.get(upper).unwrap().as_str(), "https://app.acme.com/connect/x");
+        // A clone starts with nothing remembered.
+        assert!(list.clone().accepted.get(upper).is_none());
+    }
+
+    #[test]
     fn every_known_bypass_is_rejected_with_its_reason() {
         let list = allowlist(&[ACME]);
         let mut wrong = Vec::new();
@@ -1495,6 +1581,24 @@ mod tests {
             ).unwrap();
             let url = g.url();
             prop_assert_eq!(list.check(&url).is_ok(), model_accepts(&g, true), "{}", url);
+        }
+
+        /// One allowlist used for a run of candidates (so accepted ones are answered from
+        /// what it remembers, and slots are replaced) answers each exactly as a fresh one
+        /// does; so does its clone.
+        #[test]
+        fn remembered_candidates_are_answered_as_a_fresh_allowlist_answers(gs in prop::collection::vec(generated(), 1..24), repeats in prop::collection::vec(0usize..24, 0..24)) {
+            let shared = allowlist(MODEL_ENTRIES);
+            let urls: Vec<String> = gs.iter().map(Generated::url).collect();
+            let order = urls.iter().chain(repeats.iter().filter_map(|&i| urls.get(i))).chain(urls.iter());
+            for url in order {
+                let fresh = allowlist(MODEL_ENTRIES).check(url);
+                let answered = shared.check(url);
+                prop_assert_eq!(answered.as_ref().map(Url::as_str), fresh.as_ref().map(Url::as_str), "{}", url);
+                prop_assert_eq!(answered.err().map(|e| e.kind()), fresh.err().map(|e| e.kind()), "{}", url);
+                let cloned = shared.clone().check(url);
+                prop_assert_eq!(cloned.ok().map(String::from), allowlist(MODEL_ENTRIES).check(url).ok().map(String::from));
+            }
         }
 
         #[test]
