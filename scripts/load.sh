@@ -4,12 +4,13 @@
 # actix-web, with the memory and the SQLite store; the server pinned to core 0 and the load
 # generator (wrk) to core 1. Loopback only.
 #
-#   bash scripts/load.sh [duration_secs=10] [runs=3] [frameworks="axum actix"]
+#   bash scripts/load.sh [duration_secs=10] [runs=3] [frameworks="axum actix"] [stores="memory sqlite"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${1:-10}
 RUNS=${2:-3}
 FRAMEWORKS=${3:-axum actix}
+STORES=${4:-memory sqlite}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 T=${CARGO_TARGET_DIR:-target}/release/examples
 cargo build --release --quiet --features actix --example bench_host --example flow_storm --example flow_memory
@@ -49,11 +50,18 @@ run_store() {
     for name in hello start host_with host_without; do
         R[$name]=$(printf '%s\n' ${RS[$name]} | median)
         P[$name]=$(printf '%s\n' ${PS[$name]} | to_us | median)
-        echo "$fw $store $name: median ${R[$name]} req/s, median p99 ${P[$name]} us over $RUNS runs (p99 of runs: ${PS[$name]})"
+        echo "$fw $store $name: median ${R[$name]} req/s, median p99 ${P[$name]} us over $RUNS runs (req/s of runs: ${RS[$name]}; p99 of runs: ${PS[$name]})"
     done
-    awk -v s="${R[start]}" -v h="${R[hello]}" -v w="${R[host_with]}" -v o="${R[host_without]}" \
-        -v sp="${P[start]}" -v hp="${P[hello]}" -v st="$store" -v fw="$fw" \
-        'BEGIN { printf "%s %s ratios: start/hello throughput %.0f%%, start/hello p99 %.2fx, host route with/without Connect %.1f%%\n", fw, st, 100*s/h, sp/hp, 100*w/o }'
+    # Each ratio is taken within a round (the two runs a few seconds apart), and the median
+    # of the rounds' ratios reported: on a shared VM the whole machine drifts by tens of
+    # percent over a minute, which a ratio of medians taken minutes apart would carry.
+    ratio() { paste -d' ' <(printf '%s\n' $1) <(printf '%s\n' $2) | awk '{print $1 / $2}' | median; }
+    local tp hp rp
+    tp=$(ratio "${RS[start]}" "${RS[hello]}")
+    hp=$(ratio "$(printf '%s\n' ${PS[start]} | to_us)" "$(printf '%s\n' ${PS[hello]} | to_us)")
+    rp=$(ratio "${RS[host_with]}" "${RS[host_without]}")
+    awk -v t="$tp" -v h="$hp" -v r="$rp" -v st="$store" -v fw="$fw" -v n="$RUNS" \
+        'BEGIN { printf "%s %s ratios (median of %d rounds): start/hello throughput %.0f%%, start/hello p99 %.2fx, host route with/without Connect %.1f%%\n", fw, st, n, 100*t, h, 100*r }'
     if [ "$store" = memory ] && [ "$fw" = axum ]; then
         taskset -c 1 $T/flow_storm "$WITH" "$KEY" 1000
     fi
@@ -63,7 +71,8 @@ run_store() {
 }
 
 for fw in $FRAMEWORKS; do
-    run_store memory "$fw"
-    run_store sqlite "$fw"
+    for store in $STORES; do
+        run_store "$store" "$fw"
+    done
 done
 $T/flow_memory

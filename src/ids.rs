@@ -350,6 +350,11 @@ mod tests {
         assert_eq!(a.to_string().len(), 27);
         assert_eq!(a.to_string().parse::<FlowId>().unwrap(), a);
         assert!("short".parse::<FlowId>().is_err());
-        assert_eq!(a.text().as_str(), URL_SAFE_NO_PAD.encode(a.as_bytes()));
+        for id in std::iter::repeat_with(FlowId::generate)
+            .take(500)
+            .chain([FlowId::from_bytes([0; 20]), FlowId::from_bytes([0xff; 20])])
+        {
+            assert_eq!(id.text().as_str(), URL_SAFE_NO_PAD.encode(id.as_bytes()));
+        }
     }
 }

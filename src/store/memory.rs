@@ -355,13 +355,13 @@ impl StoredFlow {
         let return_url = flow.return_url.as_bytes();
         let verifier = flow.pkce_verifier.as_ref().map(Sealed::as_bytes);
         let external_id = flow.external_id.as_ref().map(|e| e.as_str().as_bytes());
-        let mut own = Vec::with_capacity(
-            return_url.len() + verifier.map_or(0, <[u8]>::len) + external_id.map_or(0, <[u8]>::len),
-        );
+        let mut own =
+            Vec::with_capacity(return_url.len() + verifier.map_or(0, <[u8]>::len) + external_id.map_or(0, <[u8]>::len));
         own.extend_from_slice(return_url);
         own.extend_from_slice(verifier.unwrap_or_default());
         own.extend_from_slice(external_id.unwrap_or_default());
-        let len = |part: Option<&[u8]>| part.map_or(Some(ABSENT), |p| u32::try_from(p.len()).ok().filter(|&l| l != ABSENT));
+        let len =
+            |part: Option<&[u8]>| part.map_or(Some(ABSENT), |p| u32::try_from(p.len()).ok().filter(|&l| l != ABSENT));
         Some(Self {
             shared,
             own: own.into_boxed_slice(),
@@ -382,7 +382,8 @@ impl StoredFlow {
             if len == ABSENT {
                 return Ok(None);
             }
-            let (part, tail) = rest.split_at_checked(usize::try_from(len).map_err(|_| corrupt())?).ok_or_else(corrupt)?;
+            let (part, tail) =
+                rest.split_at_checked(usize::try_from(len).map_err(|_| corrupt())?).ok_or_else(corrupt)?;
             rest = tail;
             Ok(Some(part))
         };
@@ -937,7 +938,10 @@ mod tests {
             store.insert_flow(&flow).await.unwrap();
             let back = store.get_flow(&id).await.unwrap().unwrap();
             assert_eq!(back.return_url, flow.return_url);
-            assert_eq!(back.pkce_verifier.as_ref().map(Sealed::as_bytes), flow.pkce_verifier.as_ref().map(Sealed::as_bytes));
+            assert_eq!(
+                back.pkce_verifier.as_ref().map(Sealed::as_bytes),
+                flow.pkce_verifier.as_ref().map(Sealed::as_bytes)
+            );
             assert_eq!(back.external_id, flow.external_id);
             assert_eq!((back.scopes, back.redirect_uri), (flow.scopes.clone(), flow.redirect_uri.clone()));
             assert_eq!((back.created_at, back.expires_at, back.consumed_at), (flow.created_at, flow.expires_at, None));
