@@ -345,6 +345,13 @@ fn intern(
     shared
 }
 
+/// A stored flow's own parts, borrowed from [`StoredFlow::own`].
+struct OwnParts<'a> {
+    return_url: &'a str,
+    verifier: Option<&'a [u8]>,
+    external_id: Option<&'a str>,
+}
+
 fn utf8(bytes: &[u8]) -> Result<&str, StoreError> {
     std::str::from_utf8(bytes).map_err(|_| StoreError::Corrupt("flow text is not UTF-8".to_owned()))
 }
@@ -375,7 +382,7 @@ impl StoredFlow {
     }
 
     /// The return URL, the sealed verifier and the external id, as stored.
-    fn parts(&self) -> Result<(&str, Option<&[u8]>, Option<&str>), StoreError> {
+    fn parts(&self) -> Result<OwnParts<'_>, StoreError> {
         let corrupt = || StoreError::Corrupt("flow parts do not add up".to_owned());
         let mut rest: &[u8] = &self.own;
         let mut take = |len: u32| -> Result<Option<&[u8]>, StoreError> {
@@ -390,11 +397,11 @@ impl StoredFlow {
         let return_url = take(self.return_url_len)?.ok_or_else(corrupt)?;
         let verifier = take(self.pkce_verifier_len)?;
         let external_id = take(self.external_id_len)?;
-        Ok((utf8(return_url)?, verifier, external_id.map(utf8).transpose()?))
+        Ok(OwnParts { return_url: utf8(return_url)?, verifier, external_id: external_id.map(utf8).transpose()? })
     }
 
     fn to_record(&self, id: FlowId) -> Result<PendingFlow, StoreError> {
-        let (return_url, verifier, external_id) = self.parts()?;
+        let OwnParts { return_url, verifier, external_id } = self.parts()?;
         let pkce_verifier = match verifier {
             Some(bytes) => Some(
                 Sealed::from_bytes(bytes.to_vec())
