@@ -89,8 +89,12 @@ struct SchemePort {
 /// to. Entries are URLs, never patterns: there are no wildcards for hosts, ports or
 /// paths.
 ///
-/// Cloning copies the entries; the type has no cap on their number (the HTTP API caps
-/// an app at 100 entries of 2 KiB).
+/// Cloning copies the entries (not the candidates it remembers, below); the type has no
+/// cap on their number (the HTTP API caps an app at 100 entries of 2 KiB).
+///
+/// An allowlist remembers the last four candidates it accepted (each at most 256 bytes)
+/// and answers the same string again without parsing it: the answer for a string never
+/// changes, since an allowlist never does. Refusals are not remembered.
 #[derive(Clone)]
 pub struct ReturnUrlAllowlist {
     /// Normalised entries, in the order given, without duplicates.
