@@ -267,9 +267,6 @@ impl StateSigner {
     }
 }
 
-/// Feeds the rest of the tag's input to a keyed HMAC that has already absorbed the label:
-/// the provider id (length-prefixed), then the state's bytes before the tag (which are
-/// self-delimiting).
 /// Whether two tags are equal, in constant time: compared as 64-bit words with `subtle`,
 /// one optimisation barrier a word where `Mac::verify_truncated_left` puts one on every
 /// byte (a fifth of `verify`'s time went to it). Lengths are public: unequal lengths, or
@@ -286,6 +283,9 @@ fn tags_equal(a: &[u8], b: &[u8]) -> bool {
     equal.into()
 }
 
+/// Feeds the rest of the tag's input to a keyed HMAC that has already absorbed the label:
+/// the provider id (length-prefixed), then the state's bytes before the tag (which are
+/// self-delimiting).
 fn tag_for(mut mac: HmacSha256, provider: &ProviderId, signed: &[u8]) -> HmacSha256 {
     let provider = provider.as_str().as_bytes();
     // A `ProviderId` is at most 32 bytes, so the length always fits one byte.
@@ -641,7 +641,6 @@ mod tests {
     }
 
     proptest! {
-
         #[test]
         fn tags_are_equal_exactly_when_their_bytes_are(a in any::<[u8; 16]>(), flip in 0usize..129) {
             let mut b = a;
@@ -655,6 +654,7 @@ mod tests {
             prop_assert!(!tags_equal(&a[..15], &a[..15]), "not whole words");
             prop_assert!(!tags_equal(&[], &[]));
         }
+
         #[test]
         fn any_flow_id_expiry_and_provider_round_trips(
             flow in any::<[u8; FlowId::LEN]>(),

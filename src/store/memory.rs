@@ -397,6 +397,9 @@ impl StoredFlow {
         let return_url = take(self.return_url_len)?.ok_or_else(corrupt)?;
         let verifier = take(self.pkce_verifier_len)?;
         let external_id = take(self.external_id_len)?;
+        if !rest.is_empty() {
+            return Err(corrupt());
+        }
         Ok(OwnParts { return_url: utf8(return_url)?, verifier, external_id: external_id.map(utf8).transpose()? })
     }
 
@@ -952,6 +955,39 @@ mod tests {
             assert_eq!(back.external_id, flow.external_id);
             assert_eq!((back.scopes, back.redirect_uri), (flow.scopes.clone(), flow.redirect_uri.clone()));
             assert_eq!((back.created_at, back.expires_at, back.consumed_at), (flow.created_at, flow.expires_at, None));
+        }
+    }
+
+    #[test]
+    fn parts_that_do_not_add_up_read_back_as_corrupt_never_a_panic() {
+        let flow = PendingFlow {
+            id: FlowId::generate(),
+            tenant: "tenant-a".parse().unwrap(),
+            app_id: "app_1".parse().unwrap(),
+            provider: "x".parse().unwrap(),
+            return_url: "https://app.example.com/return".to_owned(),
+            redirect_uri: "https://api.example.com/cb".to_owned(),
+            pkce_verifier: None,
+            scopes: Vec::new(),
+            external_id: Some("user-1".parse().unwrap()),
+            instance: None,
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            expires_at: OffsetDateTime::UNIX_EPOCH,
+            consumed_at: None,
+        };
+        let mut shard = FlowShard::default();
+        let good = StoredFlow::new(&flow, intern(&mut shard.parts, &flow)).unwrap();
+        assert_eq!(good.to_record(flow.id).unwrap().external_id, flow.external_id);
+        for (return_url_len, external_id_len) in [(1000, 6), (30, 1000), (ABSENT, 6), (2, 6)] {
+            let bad = StoredFlow {
+                return_url_len,
+                external_id_len,
+                ..StoredFlow::new(&flow, intern(&mut shard.parts, &flow)).unwrap()
+            };
+            assert!(
+                matches!(bad.to_record(flow.id), Err(StoreError::Corrupt(_))),
+                "{return_url_len} {external_id_len}"
+            );
         }
     }
 
