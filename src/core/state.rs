@@ -272,7 +272,7 @@ impl StateSigner {
 /// byte (a fifth of `verify`'s time went to it). Lengths are public: unequal lengths, or
 /// lengths that are not whole words, are unequal.
 fn tags_equal(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() || a.len() % 8 != 0 || a.is_empty() {
+    if a.len() != b.len() || !a.len().is_multiple_of(8) || a.is_empty() {
         return false;
     }
     let word = |chunk: &[u8]| u64::from_le_bytes(<[u8; 8]>::try_from(chunk).unwrap_or_default());
