@@ -11,13 +11,11 @@ use ::axum::body::Body;
 use ::axum::extract::Request;
 use ::axum::response::Response;
 use ::axum::routing::any;
-use bytes::Bytes;
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
+use super::tower::{Kind, KindProj};
 use crate::connect::Connect;
-
-type BoxFuture = Pin<Box<dyn Future<Output = http::Response<Bytes>> + Send + 'static>>;
 
 impl Connect {
     /// Connect in front of a whole axum app (usually the host's finished [`Router`]): Connect
@@ -129,14 +127,6 @@ pin_project! {
     pub struct WrappedFuture<F> {
         #[pin]
         kind: Kind<F>,
-    }
-}
-
-pin_project! {
-    #[project = KindProj]
-    enum Kind<F> {
-        Ours { future: BoxFuture },
-        Inner { #[pin] future: F },
     }
 }
 

@@ -19,7 +19,8 @@ use crate::connect::Connect;
 use crate::error::Error;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
-type BoxFuture = Pin<Box<dyn Future<Output = Response<Bytes>> + Send + 'static>>;
+/// What `serve` returns, boxed: shared with the axum adapter's `Wrapped`.
+pub(super) type BoxFuture = Pin<Box<dyn Future<Output = Response<Bytes>> + Send + 'static>>;
 
 /// Reads a request's body under Connect's limit and serves it.
 pub(crate) async fn serve<B>(connect: Connect, request: Request<B>) -> Response<Bytes>
@@ -146,8 +147,10 @@ pin_project! {
 }
 
 pin_project! {
+    /// Which side answers a request: Connect (its boxed future) or the inner service. Shared
+    /// with the axum adapter's `WrappedFuture`; each polls it to its own response type.
     #[project = KindProj]
-    enum Kind<F> {
+    pub(super) enum Kind<F> {
         Ours { future: BoxFuture },
         Inner { #[pin] future: F },
     }
