@@ -5,13 +5,13 @@
 //! their string and byte forms, never by type.
 #![cfg(feature = "actix")]
 
+use std::future::poll_fn;
+use std::pin::Pin;
+
 use actix_web::http::StatusCode as ActixStatus;
 use actix_web::http::header::{HeaderName as ActixName, HeaderValue as ActixValue};
 use actix_web::web::{self, Payload, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse, Scope};
-use std::future::poll_fn;
-use std::pin::Pin;
-
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use http::{Request, Response};

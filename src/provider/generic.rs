@@ -1333,8 +1333,7 @@ mod tests {
         ) {
             let mut out = prefix.clone();
             push_form_encoded(&mut out, &value);
-            let expected: String =
-                prefix.chars().map(String::from).chain(form_urlencoded::byte_serialize(value.as_bytes()).map(String::from)).collect();
+            let expected = format!("{prefix}{}", form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>());
             proptest::prop_assert_eq!(out, expected);
         }
 
