@@ -154,7 +154,7 @@ struct StoredFlow {
 }
 
 /// The length of [`StoredFlow::own`]'s header: three u32 lengths and an i64.
-const OWN_HEADER: usize = 20;
+const OWN_HEADER: usize = 3 * size_of::<u32>() + size_of::<i64>();
 
 /// Marks an optional part of [`StoredFlow::own`] as absent.
 const ABSENT: u32 = u32::MAX;
