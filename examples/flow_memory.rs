@@ -64,12 +64,13 @@ async fn main() {
                     created_at: datetime!(2026-01-01 0:00 UTC),
                     expires_at: datetime!(2026-01-01 0:10 UTC),
                     consumed_at: None,
+                    browser_binding: None,
                 }
             })
             .collect();
         let before = LIVE.load(Ordering::Relaxed);
         for f in &flows {
-            store.insert_flow(f).await.expect("insert");
+            store.insert_flow(f, u32::MAX).await.expect("insert");
         }
         let after = LIVE.load(Ordering::Relaxed);
         println!("flow_memory flows={n} bytes_per_flow={}", (after - before) / n as isize);

@@ -5,30 +5,36 @@
 //! browser to the provider's configured authorize URL; the callback then refuses a flow
 //! completed without that cookie (`oauth_error=browser_mismatch`).
 //!
-//! The cookie is `dravo_bind_{flow id}={tag}`, where the tag is an HMAC of the flow id under
-//! the state key that signed the flow's state ([`StateSigner::binding_tag`]): it names the
-//! flow and proves nothing but "this browser passed the hop"; it is no key and unlocks
-//! nothing by itself (the callback still needs the state and the provider's code). It is
-//! `HttpOnly`, `SameSite=Lax` (sent on the provider's top-level redirect back to us),
-//! `Secure` on https, scoped to the provider's callback path, and lives as long as the state.
-//! One cookie per flow, so two flows in two tabs do not overwrite each other.
+//! The hop binds the flow once: the first browser that opens it gets a cookie
+//! `dravo_bind_{flow id}={value}`, where the value is 32 random bytes (base64url), drawn for
+//! this hop and derivable from nothing in any URL. The flow's row keeps only the value's
+//! SHA-256 digest, set by a compare-and-set ([`Store::bind_flow`]), so of any number of
+//! browsers (on any number of instances) that open the hop of one flow, exactly one is bound;
+//! every later hop for that flow, a second browser with a leaked state, gets the static 400
+//! page. The cookie proves nothing but "this browser passed the hop first"; it unlocks nothing
+//! by itself (the callback still needs the state and the provider's code). It is `HttpOnly`,
+//! `SameSite=Lax` (sent on the provider's top-level redirect back to us), `Secure` on https,
+//! scoped to the provider's callback path, and lives as long as the state. One cookie per
+//! flow, so two flows in two tabs do not overwrite each other.
 //!
-//! [`StateSigner::binding_tag`]: crate::core::StateSigner
+//! [`Store::bind_flow`]: crate::store::Store::bind_flow
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
+use rand::RngCore as _;
+use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 use url::Url;
 
 use crate::api::json::{self, Query};
 use crate::connect::{Connect, FIELD_PKCE_VERIFIER};
 use crate::core::pkce::s256_challenge;
-use crate::core::state::VerifiedState;
 use crate::ids::{FlowId, ProviderId};
 use crate::provider::AuthorizeRequest;
+use crate::store::PendingFlow;
 
 /// Cookie names start with this, then the flow id (27 characters of base64url).
 const COOKIE_PREFIX: &str = "dravo_bind_";
@@ -54,18 +60,18 @@ impl Connect {
             .concat()
     }
 
-    /// True when the `Cookie` header carries this flow's binding cookie with the right tag
-    /// (compared in constant time).
-    pub(crate) fn binding_matches(&self, verified: &VerifiedState, cookie_header: Option<&str>) -> bool {
-        let Some(expected) = self.inner.signer.binding_tag(&verified.key_id, &verified.flow_id) else {
+    /// True when the flow was bound at the hop and the `Cookie` header carries its binding
+    /// cookie with the value whose digest the flow keeps (compared in constant time).
+    pub(crate) fn binding_matches(&self, flow: &PendingFlow, cookie_header: Option<&str>) -> bool {
+        let Some(expected) = &flow.browser_binding else {
             return false;
         };
-        let name = cookie_name(&verified.flow_id);
+        let name = cookie_name(&flow.id);
         let Some(got) = cookie_header.and_then(|h| cookie_value(h, &name)) else {
             return false;
         };
         let Ok(got) = URL_SAFE_NO_PAD.decode(got) else { return false };
-        got.len() == expected.len() && bool::from(got.ct_eq(&expected))
+        bool::from(Sha256::digest(got).as_slice().ct_eq(expected))
     }
 
     /// The `Set-Cookie` that deletes the flow's binding cookie, for the callback's answer:
@@ -88,10 +94,11 @@ impl Connect {
     }
 
     /// `GET {prefix}/oauth/{provider}/go?state=…`: checks the state (signature and expiry
-    /// first, before any store read), reads the pending flow, sets the binding cookie and
-    /// redirects (302) to the provider's configured authorize URL, rebuilt from the flow.
-    /// Anything wrong gets the callback's static 400 page: the hop never redirects anywhere
-    /// else.
+    /// first, before any store read), reads the pending flow, builds the provider's
+    /// configured authorize URL from it, binds the flow to a fresh random cookie value (once:
+    /// a flow already bound, by this browser or another, is refused), sets the cookie and
+    /// redirects (302). Anything wrong gets the callback's static 400 page: the hop never
+    /// redirects anywhere else.
     pub(crate) async fn serve_hop(&self, provider: &str, query: Option<&str>) -> Response<Bytes> {
         let Ok(provider_id) = provider.parse::<ProviderId>() else {
             return json::error_response(&crate::error::Error::not_found("provider"));
@@ -115,7 +122,11 @@ impl Connect {
             return json::callback_rejected();
         }
         let flow = match self.inner.store.get_flow(&verified.flow_id).await {
-            Ok(Some(flow)) if flow.consumed_at.is_none() && flow.provider == provider_id => flow,
+            Ok(Some(flow))
+                if flow.consumed_at.is_none() && flow.browser_binding.is_none() && flow.provider == provider_id =>
+            {
+                flow
+            }
             Ok(_) => return json::callback_rejected(),
             Err(e) => {
                 tracing::error!(error = %e, "store failed reading a flow at the hop");
@@ -156,21 +167,33 @@ impl Connect {
         }) else {
             return json::callback_rejected();
         };
-        let Some(tag) = self.inner.signer.binding_tag(&verified.key_id, &verified.flow_id) else {
-            return json::callback_rejected();
-        };
         let max_age = (verified.expires_at - now).whole_seconds().max(1);
         let (path, secure) = match Url::parse(&flow.redirect_uri) {
             Ok(u) => (u.path().replace(';', "%3B"), u.scheme() == "https"),
             Err(_) => return json::callback_rejected(),
         };
+        let mut value = [0u8; 32];
+        rand::rng().fill_bytes(&mut value);
         let cookie = format!(
             "{}={}; Max-Age={max_age}; Path={path}; HttpOnly; SameSite=Lax{}",
             cookie_name(&verified.flow_id),
-            URL_SAFE_NO_PAD.encode(tag),
+            URL_SAFE_NO_PAD.encode(value),
             if secure { "; Secure" } else { "" },
         );
         let Ok(cookie) = HeaderValue::from_str(&cookie) else { return json::callback_rejected() };
+        // The compare-and-set: of every browser that opens this hop, only the first is bound.
+        let digest: [u8; 32] = Sha256::digest(value).into();
+        match self.inner.store.bind_flow(&verified.flow_id, &digest, now).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!(flow_id = %flow_key, "hop refused: the flow is bound to another browser already");
+                return json::callback_rejected();
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "store failed binding a flow at the hop");
+                return json::callback_rejected();
+            }
+        }
         tracing::debug!(flow_id = %flow_key, provider = %provider_id, "browser bound to flow");
         hop_redirect(&authorize_url, cookie)
     }

@@ -22,6 +22,10 @@ pub(crate) const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 pub(crate) const DEFAULT_MAX_URL_BYTES: usize = 8 * 1024;
 /// Default outbound timeout: 10 seconds.
 pub(crate) const DEFAULT_HTTP_TIMEOUT_SECS: u64 = 10;
+/// Default cap on one tenant's unfinished flows.
+pub(crate) const DEFAULT_MAX_PENDING_FLOWS: u32 = 1000;
+/// Default time consumed and expired flows are kept after expiry: one hour.
+pub(crate) const DEFAULT_EXPIRED_FLOW_RETENTION_SECS: u64 = 3600;
 
 /// A key with an id, as in `state_keys = [{ id = "k2", secret = "…" }]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -64,6 +68,12 @@ const fn default_max_url() -> usize {
 }
 const fn default_http_timeout() -> u64 {
     DEFAULT_HTTP_TIMEOUT_SECS
+}
+const fn default_max_pending_flows() -> u32 {
+    DEFAULT_MAX_PENDING_FLOWS
+}
+const fn default_flow_retention() -> u64 {
+    DEFAULT_EXPIRED_FLOW_RETENTION_SECS
 }
 
 /// The library's configuration (DESIGN §5). Every secret in it is a [`Secret`], so
@@ -115,6 +125,14 @@ pub struct ConnectConfig {
     /// Outbound request timeout in seconds (default 10).
     #[serde(default = "default_http_timeout")]
     pub http_timeout_secs: u64,
+    /// Unfinished flows one tenant may have at once (default 1,000; see
+    /// [`ConnectBuilder::max_pending_flows`]).
+    #[serde(default = "default_max_pending_flows")]
+    pub max_pending_flows: u32,
+    /// Seconds a consumed or expired flow is kept after expiry (default 3,600; see
+    /// [`ConnectBuilder::expired_flow_retention`]).
+    #[serde(default = "default_flow_retention")]
+    pub expired_flow_retention_secs: u64,
     /// Allow `http` return URLs beyond loopback hosts (default false).
     #[serde(default)]
     pub allow_http_return_urls: bool,
@@ -153,6 +171,8 @@ impl ConnectConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_url_bytes: DEFAULT_MAX_URL_BYTES,
             http_timeout_secs: DEFAULT_HTTP_TIMEOUT_SECS,
+            max_pending_flows: DEFAULT_MAX_PENDING_FLOWS,
+            expired_flow_retention_secs: DEFAULT_EXPIRED_FLOW_RETENTION_SECS,
             allow_http_return_urls: false,
             outbound_loopback_only: false,
             allow_private_instances: false,
@@ -174,6 +194,8 @@ impl ConnectConfig {
             .max_body_bytes(self.max_body_bytes)
             .max_url_bytes(self.max_url_bytes)
             .http_timeout(std::time::Duration::from_secs(self.http_timeout_secs))
+            .max_pending_flows(self.max_pending_flows)
+            .expired_flow_retention(std::time::Duration::from_secs(self.expired_flow_retention_secs))
             .allow_http_return_urls(self.allow_http_return_urls)
             .outbound_loopback_only(self.outbound_loopback_only)
             .allow_private_instances(self.allow_private_instances)

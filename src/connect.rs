@@ -33,8 +33,8 @@ use crate::provider::{
 };
 use crate::secret::Secret;
 use crate::store::{
-    AccountFilter, AccountRecord, AccountStatus, AppRecord, Cursor, DeleteApp, InsertAccount, PageRequest, PendingFlow,
-    ProviderApp, SelectionRecord, SelectionTarget, Store, TakeFlow,
+    AccountFilter, AccountRecord, AccountStatus, AppRecord, Cursor, DeleteApp, InsertAccount, InsertFlow, PageRequest,
+    PendingFlow, ProviderApp, SelectionRecord, SelectionTarget, Store, TakeFlow,
 };
 
 mod instances;
@@ -59,9 +59,8 @@ const MAX_TARGETS: usize = 500;
 const REFRESH_MARGIN: time::Duration = time::Duration::seconds(60);
 /// Long-lived tokens renewed by re-exchange are renewed this long before they expire.
 const REEXCHANGE_MARGIN: time::Duration = time::Duration::days(7);
-/// Consumed and expired flows are kept this long after expiry (so a replay is recognised)
-/// before [`Connect::sweep_flows`] deletes them.
-const FLOW_RETENTION: time::Duration = time::Duration::hours(1);
+/// The longest `return_url` `start` takes, as long as an allowlist entry may be.
+const MAX_RETURN_URL_BYTES: usize = 2048;
 
 /// The handle a host keeps: cheap to clone (one `Arc`), `Send + Sync`.
 ///
@@ -106,6 +105,11 @@ pub(crate) struct Inner {
     allowlists: Mutex<HashMap<AppId, CachedAllowlist>>,
     /// When this instance last swept expired flows (unix seconds; `i64::MIN`: never).
     last_sweep: AtomicI64,
+    /// Pending flows a tenant may have at once (see [`ConnectBuilder::max_pending_flows`]).
+    pub(crate) max_pending_flows: u32,
+    /// How long consumed and expired flows are kept after they expire (see
+    /// [`ConnectBuilder::expired_flow_retention`]).
+    pub(crate) flow_retention: time::Duration,
 }
 
 /// An allowlist and the entries it was parsed from.
@@ -156,6 +160,8 @@ pub struct ConnectBuilder {
     browser_binding: Option<bool>,
     cors_allowed_origins: Vec<String>,
     allow_private_instances: bool,
+    max_pending_flows: u32,
+    flow_retention: Duration,
 }
 
 impl fmt::Debug for ConnectBuilder {
@@ -199,6 +205,8 @@ impl ConnectBuilder {
             browser_binding: None,
             cors_allowed_origins: Vec::new(),
             allow_private_instances: false,
+            max_pending_flows: crate::config::DEFAULT_MAX_PENDING_FLOWS,
+            flow_retention: Duration::from_secs(crate::config::DEFAULT_EXPIRED_FLOW_RETENTION_SECS),
         }
     }
 
@@ -359,6 +367,30 @@ impl ConnectBuilder {
         self
     }
 
+    /// The most unfinished flows one tenant may have at once (default 1,000; 1 to
+    /// 1,000,000): a flow is unfinished from `start` until its callback or its expiry. Past
+    /// it, `start` answers `429 too_many_pending_flows` with `Retry-After` (when the tenant's
+    /// earliest pending flow expires), and stores nothing.
+    ///
+    /// # Security
+    /// Bounds what a leaked or misused API key can make the store hold. With several
+    /// instances on one database, concurrent `start`s may overshoot the cap by the number of
+    /// `start`s in flight for the tenant at that moment (each counts before it inserts); one
+    /// instance keeps it exactly.
+    pub fn max_pending_flows(mut self, n: u32) -> Self {
+        self.max_pending_flows = n;
+        self
+    }
+
+    /// How long a consumed or expired flow is kept after its state expired (default one
+    /// hour; 0 to 7 days), so that a replayed or late callback still redirects to its own
+    /// return URL with `state_reused` / `state_expired`; after it, the sweep deletes it and
+    /// such a callback gets the static 400 page.
+    pub fn expired_flow_retention(mut self, retention: Duration) -> Self {
+        self.flow_retention = retention;
+        self
+    }
+
     /// Checks everything and builds the handle.
     ///
     /// # Errors
@@ -372,6 +404,8 @@ impl ConnectBuilder {
         check_limit("max_body_bytes", self.max_body_bytes as u64, 1024, 16 * 1024 * 1024)?;
         check_limit("max_url_bytes", self.max_url_bytes as u64, 1024, 64 * 1024)?;
         check_limit("http_timeout_secs", self.http_timeout.as_secs(), 1, 300)?;
+        check_limit("max_pending_flows", u64::from(self.max_pending_flows), 1, 1_000_000)?;
+        check_limit("expired_flow_retention_secs", self.flow_retention.as_secs(), 0, 7 * 86_400)?;
         check_limit("hook_timeout_ms", u64::try_from(self.hook_timeout.as_millis()).unwrap_or(u64::MAX), 1, 60_000)?;
         if self.state_keys.is_empty() {
             return Err(ConfigError::MissingStateKey);
@@ -432,6 +466,8 @@ impl ConnectBuilder {
                 refresh_locks: Mutex::new(HashMap::default()),
                 allowlists: Mutex::new(HashMap::default()),
                 last_sweep: AtomicI64::new(i64::MIN),
+                max_pending_flows: self.max_pending_flows,
+                flow_retention: time::Duration::seconds(i64::try_from(self.flow_retention.as_secs()).unwrap_or(3600)),
             }),
         })
     }
@@ -847,6 +883,12 @@ impl Connect {
         }
         let instance = self.check_instance_param(&provider_id, params.instance.as_deref())?;
         let app = self.resolve_app(tenant, &provider_id, params.app_id.as_ref()).await?;
+        if params.return_url.len() > MAX_RETURN_URL_BYTES {
+            return Err(Error::new(
+                ErrorCode::ReturnUrlNotAllowed,
+                format!("return_url is longer than {MAX_RETURN_URL_BYTES} bytes"),
+            ));
+        }
         let allowlist = self.app_allowlist(&app).map_err(Error::server)?;
         let return_url = allowlist
             .check(&params.return_url)
@@ -914,8 +956,22 @@ impl Connect {
             created_at: now,
             expires_at,
             consumed_at: None,
+            browser_binding: None,
         };
-        self.inner.store.insert_flow(&flow).await?;
+        if let InsertFlow::TooManyPending { next_expiry } =
+            self.inner.store.insert_flow(&flow, self.inner.max_pending_flows).await?
+        {
+            let wait = (next_expiry - now).whole_seconds().max(1);
+            tracing::info!(tenant = %tenant, "start refused: too many pending flows");
+            return Err(Error::new(
+                ErrorCode::TooManyPendingFlows,
+                format!(
+                    "this tenant has {} unfinished connect flows; retry when one ends or expires",
+                    self.inner.max_pending_flows
+                ),
+            )
+            .with_retry_after(Duration::from_secs(wait.unsigned_abs())));
+        }
         tracing::debug!(flow_id = %flow_key, provider = %provider_id, app_id = %app.id, "flow started");
         self.sweep_if_due(now).await;
         Ok(Started { authorize_url, state_expires_at: expires_at })
@@ -1009,7 +1065,7 @@ impl Connect {
             tracing::info!(flow_id = %flow_key, reason = reason.as_str(), "connect flow failed");
             CallbackOutcome::Redirect(with_params(destination.clone(), &[("oauth_error", reason.as_str())]))
         };
-        if self.inner.browser_binding && !self.binding_matches(&verified, params.cookie.as_deref()) {
+        if self.inner.browser_binding && !self.binding_matches(&flow, params.cookie.as_deref()) {
             return fail(OAuthErrorReason::BrowserMismatch);
         }
         if let Some(error) = params.error.as_deref() {
@@ -1948,7 +2004,7 @@ impl Connect {
     /// # Errors
     /// `server_error` when the store fails.
     pub async fn sweep_flows(&self) -> Result<u64, Error> {
-        let cutoff = self.now() - FLOW_RETENTION;
+        let cutoff = self.now() - self.inner.flow_retention;
         let flows = self.inner.store.sweep_flows(cutoff).await?;
         let selections = self.inner.store.sweep_selections(cutoff).await?;
         Ok(flows + selections)

@@ -40,6 +40,8 @@ pub enum ErrorCode {
     /// 422: `POST /accounts` with a token the provider refuses, or an app-password login it
     /// refuses (Bluesky: wrong identifier or password, an emailed sign-in code asked for).
     InvalidToken,
+    /// 429: the tenant has its maximum of unfinished flows (`Retry-After` given).
+    TooManyPendingFlows,
     /// 502: the provider failed or answered nonsense on a keyed route.
     ProviderError,
     /// 500: our own fault (a store failure); the body says nothing more.
@@ -47,8 +49,8 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    /// Every code, in documentation order.
-    pub const ALL: [ErrorCode; 16] = [
+    /// Every code, in documentation order (a slice: codes may be added).
+    pub const ALL: &'static [ErrorCode] = &[
         Self::Unauthorized,
         Self::NotFound,
         Self::MethodNotAllowed,
@@ -63,6 +65,7 @@ impl ErrorCode {
         Self::AppNotConfigured,
         Self::AppInUse,
         Self::InvalidToken,
+        Self::TooManyPendingFlows,
         Self::ProviderError,
         Self::ServerError,
     ];
@@ -84,6 +87,7 @@ impl ErrorCode {
             Self::AppNotConfigured => "app_not_configured",
             Self::AppInUse => "app_in_use",
             Self::InvalidToken => "invalid_token",
+            Self::TooManyPendingFlows => "too_many_pending_flows",
             Self::ProviderError => "provider_error",
             Self::ServerError => "server_error",
         }
@@ -101,6 +105,7 @@ impl ErrorCode {
             Self::UriTooLong => StatusCode::URI_TOO_LONG,
             Self::ValidationFailed | Self::AppIdRequired | Self::InvalidToken => StatusCode::UNPROCESSABLE_ENTITY,
             Self::AppInUse => StatusCode::CONFLICT,
+            Self::TooManyPendingFlows => StatusCode::TOO_MANY_REQUESTS,
             Self::ProviderError => StatusCode::BAD_GATEWAY,
             Self::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -125,12 +130,13 @@ pub struct Error {
     code: ErrorCode,
     message: Cow<'static, str>,
     source: Option<Source>,
+    retry_after: Option<std::time::Duration>,
 }
 
 impl Error {
     /// An error with a code and a message for the caller.
     pub fn new(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
-        Self { code, message: message.into(), source: None }
+        Self { code, message: message.into(), source: None, retry_after: None }
     }
 
     /// Attaches the underlying cause (kept for logs, never sent to clients).
@@ -138,6 +144,19 @@ impl Error {
     pub fn with_source(mut self, source: impl Into<Source>) -> Self {
         self.source = Some(source.into());
         self
+    }
+
+    /// Says when the request may succeed if tried again (the API answers it as
+    /// `Retry-After`, in whole seconds).
+    #[must_use]
+    pub fn with_retry_after(mut self, after: std::time::Duration) -> Self {
+        self.retry_after = Some(after);
+        self
+    }
+
+    /// When trying again may succeed, for errors that say (`too_many_pending_flows`).
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        self.retry_after
     }
 
     /// A `server_error` caused by `source` (a store failure, a broken invariant).
@@ -229,8 +248,8 @@ pub enum OAuthErrorReason {
 }
 
 impl OAuthErrorReason {
-    /// Every reason, in documentation order.
-    pub const ALL: [OAuthErrorReason; 8] = [
+    /// Every reason, in documentation order (a slice: reasons may be added).
+    pub const ALL: &'static [OAuthErrorReason] = &[
         Self::AccessDenied,
         Self::StateExpired,
         Self::StateReused,

@@ -99,7 +99,11 @@ pub(crate) fn error_response(err: &Error) -> Response<Bytes> {
     let body = Body { error: Inner { code: err.code().as_str(), message: err.message() } };
     let bytes = serde_json::to_vec(&body)
         .unwrap_or_else(|_| br#"{"error":{"code":"server_error","message":"internal server error"}}"#.to_vec());
-    with_body(err.status(), "application/json", Bytes::from(bytes))
+    let mut res = with_body(err.status(), "application/json", Bytes::from(bytes));
+    if let Some(after) = err.retry_after() {
+        res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(after.as_secs().max(1)));
+    }
+    res
 }
 
 /// 405 with the `Allow` header.

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 
 use time::OffsetDateTime;
 
-use super::{Connect, Error, FIELD_ACCESS_TOKEN, FIELD_CLIENT_SECRET, FIELD_REFRESH_TOKEN, FLOW_RETENTION};
+use super::{Connect, Error, FIELD_ACCESS_TOKEN, FIELD_CLIENT_SECRET, FIELD_REFRESH_TOKEN};
 use crate::core::secret_box::Sealed;
 use crate::store::{AccountRecord, AppRecord, InstanceRegistration, PageRequest, SealedTokens};
 
@@ -69,12 +69,12 @@ impl Connect {
         }
         let this = self.clone();
         let sweep = async move {
-            match this.inner.store.sweep_flows(now - FLOW_RETENTION).await {
+            match this.inner.store.sweep_flows(now - this.inner.flow_retention).await {
                 Ok(0) => {}
                 Ok(swept) => tracing::debug!(swept, "expired flows swept"),
                 Err(e) => tracing::warn!(error = %e, "sweeping expired flows failed"),
             }
-            match this.inner.store.sweep_selections(now - FLOW_RETENTION).await {
+            match this.inner.store.sweep_selections(now - this.inner.flow_retention).await {
                 Ok(0) => {}
                 Ok(swept) => tracing::debug!(swept, "expired selections swept"),
                 Err(e) => tracing::warn!(error = %e, "sweeping expired selections failed"),

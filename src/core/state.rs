@@ -53,8 +53,6 @@ const VERSION: u8 = 1;
 /// Exactly one SHA-256 block (the type checks the 64 bytes), absorbed once in `new`, so it
 /// costs no compression per call: each tag then hashes only the provider and the state.
 const LABEL: [u8; 64] = *b"dravo-connect/state/v1: one 64-byte SHA-256 block of separation.";
-/// Domain separation of browser-binding tags (see [`StateSigner::binding_tag`]).
-const BINDING_LABEL: &[u8] = b"dravo-connect/browser-binding/v1";
 /// Minimum state key length in bytes (the HMAC-SHA256 output size).
 const MIN_KEY_LEN: usize = 32;
 /// Longest key id ([`KeyId`] allows 1 to 8 characters).
@@ -239,21 +237,6 @@ impl StateSigner {
         let expiry = i64::try_from(u64::from_be_bytes(expiry)).map_err(|_| StateError::MALFORMED)?;
         let expires_at = OffsetDateTime::from_unix_timestamp(expiry).map_err(|_| StateError::MALFORMED)?;
         Ok(VerifiedState { flow_id: FlowId::from_bytes(flow_id), expires_at, key_id: key.id.clone() })
-    }
-
-    /// The browser-binding tag of a flow (the value of the hop's cookie): an HMAC of the
-    /// flow id under the state key `key_id` (the one that signed the flow's state), domain
-    /// separated from state tags. `None` for an unknown key id.
-    ///
-    /// A state tag's input continues the label with the provider's length byte (at most
-    /// 32); this one continues it with `0xFF`, so the two inputs never coincide.
-    pub(crate) fn binding_tag(&self, key_id: &KeyId, flow_id: &FlowId) -> Option<[u8; 32]> {
-        let key = self.keys.find(key_id.as_str().as_bytes())?;
-        let mut mac = key.key.clone();
-        mac.update(&[0xFF]);
-        mac.update(BINDING_LABEL);
-        mac.update(flow_id.as_bytes());
-        Some(mac.finalize().into_bytes().into())
     }
 
     /// The id of the key that signs.

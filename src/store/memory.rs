@@ -4,6 +4,7 @@
 // foldhash (seeded per process) rather than SipHash: a development and test store whose maps
 // are keyed by random ids.
 use foldhash::HashMap;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::str::FromStr;
@@ -13,8 +14,8 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{
-    AccountFilter, AccountRecord, AppRecord, Cursor, DeleteApp, InsertAccount, InstanceRegistration, Page, PageRequest,
-    PendingFlow, ProviderApp, Sealed, SealedTokens, SelectionRecord, Store, StoreError, TakeFlow,
+    AccountFilter, AccountRecord, AppRecord, Cursor, DeleteApp, InsertAccount, InsertFlow, InstanceRegistration, Page,
+    PageRequest, PendingFlow, ProviderApp, Sealed, SealedTokens, SelectionRecord, Store, StoreError, TakeFlow,
 };
 use crate::ids::{AccountId, AppId, ExternalId, FlowId, ProviderId, SelectionId, TenantId};
 
@@ -38,6 +39,45 @@ use crate::ids::{AccountId, AppId, ExternalId, FlowId, ProviderId, SelectionId, 
 pub struct MemoryStore {
     inner: Mutex<Inner>,
     flows: Box<[Mutex<FlowShard>]>,
+    /// Each tenant's pending flows, counted by expiry (for `insert_flow`'s cap). Lock order:
+    /// this, then a shard; never this while a shard is held.
+    pending: Mutex<HashMap<TenantId, PendingTally>>,
+}
+
+/// A tenant's pending (unconsumed, unexpired) flows, counted by the second they expire.
+#[derive(Debug, Default)]
+struct PendingTally {
+    total: u64,
+    by_expiry: BTreeMap<i64, u64>,
+}
+
+impl PendingTally {
+    /// Forgets the flows that expired at or before `now`: they are no longer pending.
+    fn expire(&mut self, now: i64) {
+        while let Some(entry) = self.by_expiry.first_entry() {
+            if *entry.key() > now {
+                break;
+            }
+            self.total = self.total.saturating_sub(entry.remove());
+        }
+    }
+
+    fn add(&mut self, expires_at: i64) {
+        self.total += 1;
+        *self.by_expiry.entry(expires_at).or_default() += 1;
+    }
+
+    /// One flow that expires at `expires_at` is no longer pending (taken or deleted); a flow
+    /// already forgotten as expired changes nothing.
+    fn remove(&mut self, expires_at: i64) {
+        if let std::collections::btree_map::Entry::Occupied(mut entry) = self.by_expiry.entry(expires_at) {
+            *entry.get_mut() -= 1;
+            if *entry.get() == 0 {
+                entry.remove();
+            }
+            self.total = self.total.saturating_sub(1);
+        }
+    }
 }
 
 /// How many locks the pending flows are spread over.
@@ -45,7 +85,11 @@ const FLOW_SHARDS: usize = 256;
 
 impl Default for MemoryStore {
     fn default() -> Self {
-        Self { inner: Mutex::default(), flows: (0..FLOW_SHARDS).map(|_| Mutex::default()).collect() }
+        Self {
+            inner: Mutex::default(),
+            flows: (0..FLOW_SHARDS).map(|_| Mutex::default()).collect(),
+            pending: Mutex::default(),
+        }
     }
 }
 
@@ -56,6 +100,9 @@ struct FlowShard {
     flows: hashbrown::HashTable<FlowEntry>,
     /// Interned flow parts shared by this shard's flows of one app (see [`FlowShared`]).
     parts: hashbrown::HashSet<Arc<FlowShared>, foldhash::fast::RandomState>,
+    /// The browser-binding digests of this shard's bound flows (most flows are never bound,
+    /// so the digest lives beside the table rather than in every entry).
+    bindings: HashMap<FlowId, [u8; 32]>,
 }
 
 /// Prints how many rows it holds, never the rows: a store inside a logged struct must not
@@ -101,6 +148,24 @@ impl MemoryStore {
     /// Every shard in turn.
     fn each_flow_shard(&self) -> impl Iterator<Item = MutexGuard<'_, FlowShard>> {
         self.flows.iter().map(|s| s.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Locks the pending-flow tallies (as [`lock`](Self::lock) does, never failing).
+    fn pending(&self) -> MutexGuard<'_, HashMap<TenantId, PendingTally>> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes flows that are no longer pending off their tenants' tallies.
+    fn untally(&self, gone: &[(TenantId, i64)]) {
+        if gone.is_empty() {
+            return;
+        }
+        let mut pending = self.pending();
+        for (tenant, expires_at) in gone {
+            if let Some(tally) = pending.get_mut(tenant) {
+                tally.remove(*expires_at);
+            }
+        }
     }
 }
 
@@ -308,9 +373,11 @@ fn flow_hash(id: &FlowId) -> u64 {
 }
 
 impl FlowShard {
-    /// Drops interned parts no flow uses any more.
+    /// Drops interned parts no flow uses any more, and the bindings of flows that are gone.
     fn prune_flow_parts(&mut self) {
         self.parts.retain(|p| Arc::strong_count(p) > 1);
+        let Self { flows, bindings, .. } = self;
+        bindings.retain(|id, _| flows.find(flow_hash(id), |e| e.id == *id).is_some());
     }
 }
 
@@ -404,7 +471,7 @@ impl StoredFlow {
         })
     }
 
-    fn to_record(&self, id: FlowId) -> Result<PendingFlow, StoreError> {
+    fn to_record(&self, id: FlowId, browser_binding: Option<[u8; 32]>) -> Result<PendingFlow, StoreError> {
         let OwnParts { return_url, verifier, external_id, created_at } = self.parts()?;
         let pkce_verifier = match verifier {
             Some(bytes) => Some(
@@ -434,6 +501,7 @@ impl StoredFlow {
             created_at: from_seconds(created_at)?,
             expires_at: from_seconds(self.expires_at)?,
             consumed_at,
+            browser_binding,
         })
     }
 }
@@ -519,12 +587,21 @@ impl Store for MemoryStore {
             inner.leases.remove(account_id);
         }
         // The shards are taken under the main lock (always in that order: main, then shard).
+        let mut cancelled = Vec::new();
         for mut shard in self.each_flow_shard() {
-            shard.flows.retain(|e| !(e.flow.shared.tenant == *tenant && e.flow.shared.app_id == *id));
+            shard.flows.retain(|e| {
+                let of_app = e.flow.shared.tenant == *tenant && e.flow.shared.app_id == *id;
+                if of_app && e.flow.consumed_at == NOT_CONSUMED {
+                    cancelled.push((tenant.clone(), e.flow.expires_at));
+                }
+                !of_app
+            });
             shard.prune_flow_parts();
         }
         inner.registrations.retain(|(t, a, _), _| !(t == tenant && a == id));
         inner.apps.remove(id);
+        drop(inner);
+        self.untally(&cancelled);
         Ok(DeleteApp::Deleted { accounts_deleted: users.len() as u64 })
     }
 
@@ -612,9 +689,19 @@ impl Store for MemoryStore {
         Ok(true)
     }
 
-    async fn insert_flow(&self, flow: &PendingFlow) -> Result<(), StoreError> {
+    async fn insert_flow(&self, flow: &PendingFlow, max_pending: u32) -> Result<InsertFlow, StoreError> {
+        let now = flow.created_at.unix_timestamp();
+        let expires_at = flow.expires_at.unix_timestamp();
+        // The tally is held across the insert, so one process's inserts keep the cap exactly.
+        let mut pending = self.pending();
+        let tally = pending.entry(flow.tenant.clone()).or_default();
+        tally.expire(now);
+        if tally.total >= u64::from(max_pending) {
+            let next = tally.by_expiry.first_key_value().map_or(expires_at, |(at, _)| *at);
+            return Ok(InsertFlow::TooManyPending { next_expiry: from_seconds(next)? });
+        }
         let mut shard = self.flow_shard(&flow.id);
-        let FlowShard { flows, parts } = &mut *shard;
+        let FlowShard { flows, parts, bindings } = &mut *shard;
         // One lookup: the vacant slot is filled in place.
         let hashbrown::hash_table::Entry::Vacant(slot) =
             flows.entry(flow_hash(&flow.id), |e| e.id == flow.id, |e| flow_hash(&e.id))
@@ -623,26 +710,53 @@ impl Store for MemoryStore {
         };
         let stored = StoredFlow::new(flow, intern(parts, flow))
             .ok_or_else(|| StoreError::backend(std::io::Error::other("a flow part is 4 GiB or longer")))?;
+        let counts = stored.consumed_at == NOT_CONSUMED && expires_at > now;
         slot.insert(FlowEntry { id: flow.id, flow: stored });
-        Ok(())
+        if let Some(digest) = flow.browser_binding {
+            bindings.insert(flow.id, digest);
+        }
+        if counts {
+            tally.add(expires_at);
+        }
+        Ok(InsertFlow::Inserted)
+    }
+
+    async fn bind_flow(&self, id: &FlowId, digest: &[u8; 32], now: OffsetDateTime) -> Result<bool, StoreError> {
+        let mut shard = self.flow_shard(id);
+        let FlowShard { flows, bindings, .. } = &mut *shard;
+        let Some(FlowEntry { flow, .. }) = flows.find(flow_hash(id), |e| e.id == *id) else {
+            return Ok(false);
+        };
+        if flow.consumed_at != NOT_CONSUMED || flow.expires_at <= now.unix_timestamp() || bindings.contains_key(id) {
+            return Ok(false);
+        }
+        bindings.insert(*id, *digest);
+        Ok(true)
     }
 
     async fn get_flow(&self, id: &FlowId) -> Result<Option<PendingFlow>, StoreError> {
         let shard = self.flow_shard(id);
-        shard.flows.find(flow_hash(id), |e| e.id == *id).map(|e| e.flow.to_record(*id)).transpose()
+        let binding = shard.bindings.get(id).copied();
+        shard.flows.find(flow_hash(id), |e| e.id == *id).map(|e| e.flow.to_record(*id, binding)).transpose()
     }
 
     async fn take_flow(&self, id: &FlowId, now: OffsetDateTime) -> Result<TakeFlow, StoreError> {
-        let mut shard = self.flow_shard(id);
-        let Some(FlowEntry { flow, .. }) = shard.flows.find_mut(flow_hash(id), |e| e.id == *id) else {
-            return Ok(TakeFlow::Missing);
+        let taken = {
+            let mut shard = self.flow_shard(id);
+            let binding = shard.bindings.get(id).copied();
+            let Some(FlowEntry { flow, .. }) = shard.flows.find_mut(flow_hash(id), |e| e.id == *id) else {
+                return Ok(TakeFlow::Missing);
+            };
+            if flow.consumed_at != NOT_CONSUMED {
+                return Ok(TakeFlow::AlreadyConsumed(flow.to_record(*id, binding)?));
+            }
+            let before = flow.to_record(*id, binding)?;
+            flow.consumed_at = now.unix_timestamp();
+            before
         };
-        if flow.consumed_at != NOT_CONSUMED {
-            return Ok(TakeFlow::AlreadyConsumed(flow.to_record(*id)?));
-        }
-        let before = flow.to_record(*id)?;
-        flow.consumed_at = now.unix_timestamp();
-        Ok(TakeFlow::Taken(before))
+        // After the shard's lock is given back (lock order: tallies, then a shard).
+        self.untally(&[(taken.tenant.clone(), taken.expires_at.unix_timestamp())]);
+        Ok(TakeFlow::Taken(taken))
     }
 
     async fn sweep_flows(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
@@ -664,6 +778,11 @@ impl Store for MemoryStore {
             // milliseconds.
             tokio::task::yield_now().await;
         }
+        // Tallies of tenants whose flows have all expired go too.
+        self.pending().retain(|_, tally| {
+            tally.expire(before);
+            tally.total > 0
+        });
         Ok(swept as u64)
     }
 
@@ -871,8 +990,9 @@ mod tests {
             created_at: OffsetDateTime::UNIX_EPOCH,
             expires_at: OffsetDateTime::UNIX_EPOCH,
             consumed_at: None,
+            browser_binding: None,
         };
-        store.insert_flow(&flow).await.unwrap();
+        store.insert_flow(&flow, u32::MAX).await.unwrap();
         let shown = format!("{store:?}");
         assert_eq!(shown, "MemoryStore { apps: 0, accounts: 0, flows: 1 }");
     }
@@ -903,6 +1023,7 @@ mod tests {
             created_at: OffsetDateTime::UNIX_EPOCH,
             expires_at: OffsetDateTime::UNIX_EPOCH,
             consumed_at: None,
+            browser_binding: None,
         };
         let mut shard = FlowShard::default();
         let a = intern(&mut shard.parts, &flow(&["read", "write"], "https://api.example.com/cb"));
@@ -943,8 +1064,9 @@ mod tests {
                 created_at: OffsetDateTime::UNIX_EPOCH,
                 expires_at: OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(600),
                 consumed_at: None,
+                browser_binding: None,
             };
-            store.insert_flow(&flow).await.unwrap();
+            store.insert_flow(&flow, u32::MAX).await.unwrap();
             let back = store.get_flow(&id).await.unwrap().unwrap();
             assert_eq!(back.return_url, flow.return_url);
             assert_eq!(
@@ -973,10 +1095,11 @@ mod tests {
             created_at: OffsetDateTime::UNIX_EPOCH,
             expires_at: OffsetDateTime::UNIX_EPOCH,
             consumed_at: None,
+            browser_binding: None,
         };
         let mut shard = FlowShard::default();
         let good = StoredFlow::new(&flow, intern(&mut shard.parts, &flow)).unwrap();
-        assert_eq!(good.to_record(flow.id).unwrap().external_id, flow.external_id);
+        assert_eq!(good.to_record(flow.id, None).unwrap().external_id, flow.external_id);
         // The header holds the return URL's (30 bytes), the verifier's (absent) and the
         // external id's (6 bytes) lengths: lengths that overrun, fall short or are missing.
         for (return_url_len, external_id_len) in [(1000, 6u32), (30, 1000), (ABSENT, 6), (2, 6)] {
@@ -986,7 +1109,7 @@ mod tests {
             let bad =
                 StoredFlow { own: own.into(), ..StoredFlow::new(&flow, intern(&mut shard.parts, &flow)).unwrap() };
             assert!(
-                matches!(bad.to_record(flow.id), Err(StoreError::Corrupt(_))),
+                matches!(bad.to_record(flow.id, None), Err(StoreError::Corrupt(_))),
                 "{return_url_len} {external_id_len}"
             );
         }
@@ -996,7 +1119,7 @@ mod tests {
                 own: good.own.get(..cut).unwrap().into(),
                 ..StoredFlow::new(&flow, intern(&mut shard.parts, &flow)).unwrap()
             };
-            assert!(matches!(bad.to_record(flow.id), Err(StoreError::Corrupt(_))), "{cut}");
+            assert!(matches!(bad.to_record(flow.id, None), Err(StoreError::Corrupt(_))), "{cut}");
         }
     }
 

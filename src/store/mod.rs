@@ -175,6 +175,24 @@ pub struct PendingFlow {
     pub expires_at: OffsetDateTime,
     /// When the callback consumed it (`None` while pending).
     pub consumed_at: Option<OffsetDateTime>,
+    /// Browser binding: the SHA-256 digest of the random cookie value the hop
+    /// (`/oauth/{provider}/go`) gave the first browser that opened it; `None` until then.
+    /// Set once, by [`Store::bind_flow`]; the callback compares the cookie it receives with
+    /// it. Only the digest is stored, so a store's rows give no one a cookie.
+    pub browser_binding: Option<[u8; 32]>,
+}
+
+/// What [`Store::insert_flow`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InsertFlow {
+    /// The flow was stored.
+    Inserted,
+    /// The tenant already has `max_pending` pending flows; nothing was written.
+    TooManyPending {
+        /// When the tenant's earliest pending flow expires (a slot frees then at the latest).
+        next_expiry: OffsetDateTime,
+    },
 }
 
 /// One target of a [`SelectionRecord`].
@@ -480,8 +498,22 @@ pub trait Store: fmt::Debug + Send + Sync + 'static {
     /// Deletes an account. Returns `false` if there was none.
     async fn delete_account(&self, tenant: &TenantId, id: &AccountId) -> Result<bool, StoreError>;
 
-    /// Stores a new pending flow.
-    async fn insert_flow(&self, flow: &PendingFlow) -> Result<(), StoreError>;
+    /// Stores a new pending flow unless its tenant already has `max_pending` pending flows
+    /// (not consumed, `expires_at` after the new flow's `created_at`): then writes nothing and
+    /// answers [`InsertFlow::TooManyPending`]. Fails with [`StoreError::Duplicate`] if the id
+    /// exists.
+    ///
+    /// The count must not cost a scan of every flow (SQL: an index over the tenant's pending
+    /// flows, read at most `max_pending` entries deep). A store shared by several processes may
+    /// let concurrent inserts overshoot the cap by the number of inserts in flight at once for
+    /// the tenant; one process's inserts must keep it exactly.
+    async fn insert_flow(&self, flow: &PendingFlow, max_pending: u32) -> Result<InsertFlow, StoreError>;
+
+    /// Binds a pending flow to a browser: sets `browser_binding` to `digest` if the flow
+    /// exists, is not consumed, is not bound yet, and `now` is before its `expires_at`. A
+    /// compare-and-set: of any number of concurrent calls for one flow (from any number of
+    /// processes), at most one ever gets `true`; every later call gets `false`.
+    async fn bind_flow(&self, id: &FlowId, digest: &[u8; 32], now: OffsetDateTime) -> Result<bool, StoreError>;
 
     /// Reads a flow without consuming it.
     async fn get_flow(&self, id: &FlowId) -> Result<Option<PendingFlow>, StoreError>;

@@ -253,6 +253,12 @@ where
             created_at: c.time("created_at")?,
             expires_at: c.time("expires_at")?,
             consumed_at: c.time_opt("consumed_at")?,
+            browser_binding: {
+                let digest: Option<Vec<u8>> = c.get("browser_binding")?;
+                digest
+                    .map(|d| <[u8; 32]>::try_from(d).map_err(|_| corrupt(c.table, "browser_binding", "not a digest")))
+                    .transpose()?
+            },
         })
     }
 }
@@ -282,7 +288,7 @@ macro_rules! selection_columns {
 macro_rules! flow_columns {
     () => {
         "id, tenant, app_id, provider, return_url, redirect_uri, pkce_verifier, scopes, \
-         external_id, created_at, expires_at, consumed_at, instance"
+         external_id, created_at, expires_at, consumed_at, instance, browser_binding"
     };
 }
 

@@ -13,8 +13,8 @@ use time::OffsetDateTime;
 
 use super::sql::{Cols, backend, corrupt, fetch_limit, insert_error, into_page, json_list, targets_json};
 use super::{
-    AccountFilter, AccountRecord, AppRecord, Cursor, DeleteApp, InsertAccount, InstanceRegistration, Page, PageRequest,
-    PendingFlow, Sealed, SealedTokens, SelectionRecord, Store, StoreError, TakeFlow,
+    AccountFilter, AccountRecord, AppRecord, Cursor, DeleteApp, InsertAccount, InsertFlow, InstanceRegistration, Page,
+    PageRequest, PendingFlow, Sealed, SealedTokens, SelectionRecord, Store, StoreError, TakeFlow,
 };
 use crate::ids::{AccountId, AppId, ExternalId, FlowId, ProviderId, SelectionId, TenantId};
 
@@ -69,6 +69,13 @@ fn migrator() -> Migrator {
             Cow::Borrowed("mastodon_instances"),
             MigrationType::Simple,
             include_str!("../../migrations/sqlite/0004_mastodon_instances.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            5,
+            Cow::Borrowed("flow_binding_and_quota"),
+            MigrationType::Simple,
+            include_str!("../../migrations/sqlite/0005_flow_binding_and_quota.sql").into_sql_str(),
             false,
         ),
     ]);
@@ -550,11 +557,16 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn insert_flow(&self, flow: &PendingFlow) -> Result<(), StoreError> {
-        sqlx::query(concat!(
+    async fn insert_flow(&self, flow: &PendingFlow, max_pending: u32) -> Result<InsertFlow, StoreError> {
+        // One statement: the row goes in only while the tenant has fewer than `max_pending`
+        // pending flows, counted from the partial index `dravo_flows_pending`, at most
+        // `max_pending` entries deep.
+        let inserted = sqlx::query(concat!(
             "INSERT INTO dravo_flows (",
             flow_columns!(),
-            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+            ") SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14 \
+             WHERE (SELECT count(*) FROM (SELECT 1 FROM dravo_flows \
+             WHERE tenant = ?2 AND consumed_at IS NULL AND expires_at > ?10 LIMIT ?15) AS pending) < ?15"
         ))
         .bind(flow.id.as_bytes().as_slice())
         .bind(flow.tenant.as_str())
@@ -569,10 +581,46 @@ impl Store for SqliteStore {
         .bind(flow.expires_at.unix_timestamp())
         .bind(flow.consumed_at.map(OffsetDateTime::unix_timestamp))
         .bind(flow.instance.as_deref())
+        .bind(flow.browser_binding.as_ref().map(<[u8; 32]>::as_slice))
+        .bind(i64::from(max_pending))
         .execute(&self.pool)
         .await
         .map_err(insert_error)?;
-        Ok(())
+        if inserted.rows_affected() > 0 {
+            return Ok(InsertFlow::Inserted);
+        }
+        // Refused: when does the earliest pending flow expire (the same index, one entry)?
+        let next: Option<i64> = sqlx::query_scalar(
+            "SELECT min(expires_at) FROM dravo_flows \
+             WHERE tenant = ?1 AND consumed_at IS NULL AND expires_at > ?2",
+        )
+        .bind(flow.tenant.as_str())
+        .bind(flow.created_at.unix_timestamp())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend)?;
+        let next_expiry = match next {
+            Some(secs) => OffsetDateTime::from_unix_timestamp(secs)
+                .map_err(|_| corrupt("dravo_flows", "expires_at", "time out of range"))?,
+            // They ended between the two statements: a slot is free now.
+            None => flow.created_at,
+        };
+        Ok(InsertFlow::TooManyPending { next_expiry })
+    }
+
+    async fn bind_flow(&self, id: &FlowId, digest: &[u8; 32], now: OffsetDateTime) -> Result<bool, StoreError> {
+        // The compare-and-set: of concurrent binds, only one sees `browser_binding IS NULL`.
+        let done = sqlx::query(
+            "UPDATE dravo_flows SET browser_binding = ?2 WHERE id = ?1 AND browser_binding IS NULL \
+             AND consumed_at IS NULL AND expires_at > ?3",
+        )
+        .bind(id.as_bytes().as_slice())
+        .bind(digest.as_slice())
+        .bind(now.unix_timestamp())
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn get_flow(&self, id: &FlowId) -> Result<Option<PendingFlow>, StoreError> {

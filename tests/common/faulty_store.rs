@@ -100,9 +100,13 @@ impl Store for FaultyStore {
         self.check()?;
         self.inner.delete_account(t, id).await
     }
-    async fn insert_flow(&self, f: &PendingFlow) -> Result<(), StoreError> {
+    async fn insert_flow(&self, f: &PendingFlow, max_pending: u32) -> Result<InsertFlow, StoreError> {
         self.check()?;
-        self.inner.insert_flow(f).await
+        self.inner.insert_flow(f, max_pending).await
+    }
+    async fn bind_flow(&self, id: &FlowId, digest: &[u8; 32], now: OffsetDateTime) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.bind_flow(id, digest, now).await
     }
     async fn get_flow(&self, id: &FlowId) -> Result<Option<PendingFlow>, StoreError> {
         self.check()?;

@@ -752,7 +752,16 @@ pub async fn every_error_code_is_answered_with_its_status_and_shape<S: Harness>(
     check(r, 500, ErrorCode::ServerError);
     h.store.fail.store(false, Ordering::SeqCst);
 
-    let all: std::collections::HashSet<_> = ErrorCode::ALL.into_iter().collect();
+    // too_many_pending_flows, with Retry-After: when the earliest pending flow expires
+    let capped = H::<S>::with(MockConfig::default(), |b| b.max_pending_flows(1)).await;
+    capped.create_app(KEY1).await;
+    let start = format!("/v1/oauth/mock/start?return_url={}", enc(RETURN));
+    assert_eq!(capped.get(&start, Some(KEY1)).await.status, StatusCode::OK);
+    let r = capped.get(&start, Some(KEY1)).await;
+    assert_eq!(r.header("retry-after"), Some("600"));
+    check(r, 429, ErrorCode::TooManyPendingFlows);
+
+    let all: std::collections::HashSet<_> = ErrorCode::ALL.iter().copied().collect();
     assert_eq!(seen, all, "every documented error code is exercised");
 }
 

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 use dravo_connect::core::SecretBox;
 use dravo_connect::store::{MemoryStore, PageRequest, Store};
-use dravo_connect::test_util::MockProvider;
+use dravo_connect::test_util::{MockConfig, MockProvider};
 use dravo_connect::{Connect, KeyId, ManualClock, NewApp, Secret, StartParams};
 use http::StatusCode;
 use tokio::task::JoinSet;
@@ -61,6 +61,30 @@ async fn start_sweeps_expired_flows_in_the_background_at_most_once_a_minute() {
     // The fresh flow was not swept.
     let r = h.callback(&h.consent(&fresh).await).await;
     assert_eq!(r.location_param("connected").as_deref(), Some("mock"));
+}
+
+#[tokio::test]
+async fn the_retention_of_expired_flows_is_configurable() {
+    for (retention_secs, kept) in [(0, false), (2 * 3600, true)] {
+        let h = H::with(MockConfig::default(), |b| {
+            b.expired_flow_retention(std::time::Duration::from_secs(retention_secs))
+        })
+        .await;
+        h.create_app(KEY1).await;
+        let old = h.start_default(KEY1).await;
+        eventually(|| h.store.sweeps.load(Ordering::SeqCst) == 1).await;
+        let old_cb = h.consent(&old).await;
+        // Seventy minutes on: past expiry plus the default hour, within two hours.
+        h.clock.advance(time::Duration::minutes(70));
+        h.start_default(KEY1).await;
+        eventually(|| h.store.sweeps.load(Ordering::SeqCst) == 2).await;
+        let r = h.callback(&old_cb).await;
+        if kept {
+            assert_eq!(r.location_param("oauth_error").as_deref(), Some("state_expired"), "{retention_secs}");
+        } else {
+            assert_eq!(r.status, StatusCode::BAD_REQUEST, "swept at once without retention: {}", r.text());
+        }
+    }
 }
 
 #[tokio::test]

@@ -321,3 +321,78 @@ async fn a_key_rotation_reseals_every_secret_in_postgres_while_the_instances_ser
     let (_, r) = flow(&only_new, &only_new, &c.mock, Some("after".into())).await;
     assert!(location_param(&r, "connected").is_some(), "the app's client secret opens with the new key alone");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leaked_hop_binds_only_the_first_browser_across_two_instances() {
+    let Some(db) = TestDb::get("a_leaked_hop_binds_only_the_first_browser_across_two_instances").await else {
+        return;
+    };
+    let schema = db.new_schema().await;
+    let mock = MockProvider::start().await.unwrap();
+    let one = crate::security::bound_instance(Arc::new(db.store_in(&schema, 4).await), &mock);
+    let two = crate::security::bound_instance(Arc::new(db.store_in(&schema, 4).await), &mock);
+    let c = mock.config();
+    let new = NewApp::new("mock", c.client_id.clone(), c.client_secret.clone(), vec![RETURN.to_owned()]);
+    one.create_app(&tenant("t1"), new).await.unwrap();
+    crate::security::a_leaked_hop_binds_only_the_first_browser(&one, &two, &mock).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pending_flow_cap_holds_across_instances_within_the_starts_in_flight() {
+    let test = "the_pending_flow_cap_holds_across_instances_within_the_starts_in_flight";
+    let Some(db) = TestDb::get(test).await else { return };
+    let schema = db.new_schema().await;
+    let mock = MockProvider::start().await.unwrap();
+    const CAP: usize = 10;
+    const WORKERS: usize = 4; // per instance: eight starts in flight at most
+    let mut instances = Vec::new();
+    for _ in 0..2 {
+        let mut c = config(&mock);
+        c.max_pending_flows = CAP as u32;
+        instances.push(c.into_builder().unwrap().store(db.store_in(&schema, 4).await).build().unwrap());
+    }
+    let c = mock.config();
+    for t in ["t1", "t2"] {
+        let new = NewApp::new("mock", c.client_id.clone(), c.client_secret.clone(), vec![RETURN.to_owned()]);
+        instances[0].create_app(&tenant(t), new).await.unwrap();
+    }
+    // Every worker starts flows until it is refused.
+    let mut tasks = JoinSet::new();
+    for instance in &instances {
+        for _ in 0..WORKERS {
+            let connect = instance.clone();
+            tasks.spawn(async move {
+                let mut ok = 0;
+                // Bounded, so a broken cap fails the assertion below rather than hanging.
+                for _ in 0..CAP * 4 {
+                    match connect.start(&tenant("t1"), "mock", StartParams::new(RETURN)).await {
+                        Ok(_) => ok += 1,
+                        Err(e) if e.code() == dravo_connect::ErrorCode::TooManyPendingFlows => return ok,
+                        Err(e) => panic!("unexpected {e:?}"),
+                    }
+                }
+                ok
+            });
+        }
+    }
+    let mut started = 0;
+    while let Some(ok) = tasks.join_next().await {
+        started += ok.unwrap();
+    }
+    let in_flight = 2 * WORKERS;
+    assert!(
+        (CAP..CAP + in_flight).contains(&started),
+        "{started} flows started: the cap is reached, and overshot by fewer than the {in_flight} starts in flight"
+    );
+    let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM dravo_flows WHERE tenant = 't1'")
+        .fetch_one(db.store_in(&schema, 1).await.pool())
+        .await
+        .unwrap();
+    assert_eq!(pending, started as i64, "a refused start stores nothing");
+    // Once over, every instance refuses; the other tenant is untouched.
+    for instance in &instances {
+        let e = instance.start(&tenant("t1"), "mock", StartParams::new(RETURN)).await.unwrap_err();
+        assert_eq!(e.code(), dravo_connect::ErrorCode::TooManyPendingFlows);
+        assert!(instance.start(&tenant("t2"), "mock", StartParams::new(RETURN)).await.is_ok());
+    }
+}

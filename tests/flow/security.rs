@@ -387,3 +387,208 @@ async fn an_access_token_that_cannot_be_a_header_is_a_validation_error_not_a_502
     }
     assert_eq!(h.mock.counts().total, 0);
 }
+
+// ------------------------------------------------------------------ the hop is single use
+
+/// An instance with browser binding on, on `store` (instances on one store are what separate
+/// processes on one database are).
+pub(crate) fn bound_instance(store: std::sync::Arc<dyn dravo_connect::store::Store>, mock: &MockProvider) -> Connect {
+    Connect::builder()
+        .public_base_url(BASE)
+        .api_key(KEY1, tenant("t1"))
+        .state_key(dravo_connect::KeyId::zero(), dravo_connect::Secret::new(vec![0x11; 32]))
+        .encryption_key(dravo_connect::KeyId::zero(), dravo_connect::Secret::new(vec![0x22; 32]))
+        .shared_store(store)
+        .outbound_loopback_only(true)
+        .browser_binding(true)
+        .provider_config(mock.provider_config("mock"))
+        .build()
+        .unwrap()
+}
+
+async fn handle_get(connect: &Connect, uri: &str, cookie: Option<&str>) -> http::Response<bytes::Bytes> {
+    let mut b = Request::builder().uri(uri);
+    if let Some(c) = cookie {
+        b = b.header("cookie", c);
+    }
+    connect.handle(b.body(bytes::Bytes::new()).unwrap()).await
+}
+
+fn set_cookie(r: &http::Response<bytes::Bytes>) -> Option<String> {
+    r.headers().get("set-cookie").map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+}
+
+fn location(r: &http::Response<bytes::Bytes>) -> url::Url {
+    assert_eq!(r.status(), StatusCode::FOUND, "{}", String::from_utf8_lossy(r.body()));
+    url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap()
+}
+
+fn query_param(u: &url::Url, name: &str) -> Option<String> {
+    u.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+fn is_static_page(r: &http::Response<bytes::Bytes>) -> bool {
+    r.status() == StatusCode::BAD_REQUEST
+        && r.headers()["content-type"].to_str().unwrap().starts_with("text/html")
+        && !r.headers().contains_key("location")
+        && !r.headers().contains_key("set-cookie")
+}
+
+/// A started flow's hop, as path and query.
+async fn hop_of(connect: &Connect) -> String {
+    let started = connect.start(&tenant("t1"), "mock", dravo_connect::StartParams::new(RETURN)).await.unwrap();
+    let hop = url::Url::parse(&started.authorize_url).unwrap();
+    format!("{}?{}", hop.path(), hop.query().unwrap())
+}
+
+/// The victim's browser opens a flow's hop on `first`; an attacker who read the state (it sits
+/// in the provider's authorize URL, browser history and the provider's logs) opens the same hop
+/// from a second browser, on `second`. Only the first browser is bound: the second gets the
+/// static page and no cookie, whichever instance it reaches, its own consent ends in
+/// `browser_mismatch` without a code exchange, and the victim's flow connects. Then many
+/// browsers open one flow's hop at once over both instances: exactly one is bound. The app
+/// for `mock` must exist for tenant `t1`.
+pub(crate) async fn a_leaked_hop_binds_only_the_first_browser(first: &Connect, second: &Connect, mock: &MockProvider) {
+    // The victim hops first and completes the flow; the attacker's hop in between is refused.
+    let hop = hop_of(first).await;
+    let victim = handle_get(first, &hop, None).await;
+    let to_provider = location(&victim).to_string();
+    let victim_cookie = set_cookie(&victim).expect("the first browser gets the binding cookie");
+    for instance in [second, first] {
+        let attacker = handle_get(instance, &hop, None).await;
+        assert!(is_static_page(&attacker), "a second browser's hop is refused: {:?}", attacker.status());
+        // Not even a browser that holds a cookie of the right name (a guess) is bound.
+        let guess = format!("{}=AAAA", victim_cookie.split('=').next().unwrap());
+        assert!(is_static_page(&handle_get(instance, &hop, Some(&guess)).await));
+    }
+    let callback = mock.consent(&to_provider).await.unwrap();
+    let done =
+        handle_get(second, &format!("{}?{}", callback.path(), callback.query().unwrap()), Some(&victim_cookie)).await;
+    assert_eq!(query_param(&location(&done), "connected").as_deref(), Some("mock"), "the victim's flow connects");
+
+    // The attacker consents with the leaked state and calls back from its own browser: it was
+    // never bound, so browser_mismatch, and no code exchange.
+    let hop = hop_of(second).await;
+    let victim = handle_get(first, &hop, None).await;
+    assert_eq!(victim.status(), StatusCode::FOUND);
+    assert!(is_static_page(&handle_get(second, &hop, None).await));
+    mock.reset_counts();
+    let callback = mock.consent(location(&victim).as_str()).await.unwrap();
+    let stolen = handle_get(first, &format!("{}?{}", callback.path(), callback.query().unwrap()), None).await;
+    assert_eq!(query_param(&location(&stolen), "oauth_error").as_deref(), Some("browser_mismatch"));
+    assert_eq!(mock.counts().token, 0, "no code exchange for a browser that was never bound");
+
+    // Twenty browsers open one hop at once, over both instances: one is bound.
+    let hop = hop_of(first).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let (instance, hop) = (if i % 2 == 0 { first.clone() } else { second.clone() }, hop.clone());
+        tasks.spawn(async move { handle_get(&instance, &hop, None).await });
+    }
+    let (mut bound, mut refused) = (0, 0);
+    while let Some(r) = tasks.join_next().await {
+        let r = r.unwrap();
+        if r.status() == StatusCode::FOUND {
+            assert!(set_cookie(&r).is_some());
+            bound += 1;
+        } else {
+            assert!(is_static_page(&r));
+            refused += 1;
+        }
+    }
+    assert_eq!((bound, refused), (1, 19), "exactly one of twenty concurrent hops binds the flow");
+}
+
+async fn create_mock_app(connect: &Connect, mock: &MockProvider) {
+    let c = mock.config();
+    let new = dravo_connect::NewApp::new("mock", c.client_id.clone(), c.client_secret.clone(), vec![RETURN.to_owned()]);
+    connect.create_app(&tenant("t1"), new).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leaked_hop_binds_only_the_first_browser_on_the_memory_store() {
+    let mock = MockProvider::start().await.unwrap();
+    let store: std::sync::Arc<dyn dravo_connect::store::Store> =
+        std::sync::Arc::new(dravo_connect::store::MemoryStore::new());
+    let (a, b) = (bound_instance(store.clone(), &mock), bound_instance(store, &mock));
+    create_mock_app(&a, &mock).await;
+    a_leaked_hop_binds_only_the_first_browser(&a, &b, &mock).await;
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leaked_hop_binds_only_the_first_browser_on_sqlite_with_two_pools_on_one_file() {
+    use dravo_connect::store::SqliteStore;
+    let dir = std::env::temp_dir().join(format!("dravo-hop-{}", dravo_connect::FlowId::generate()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.join("hop.db").display());
+    let (one, two) = (SqliteStore::connect(&url).await.unwrap(), SqliteStore::connect(&url).await.unwrap());
+    let mock = MockProvider::start().await.unwrap();
+    let (a, b) = (bound_instance(std::sync::Arc::new(one), &mock), bound_instance(std::sync::Arc::new(two), &mock));
+    create_mock_app(&a, &mock).await;
+    a_leaked_hop_binds_only_the_first_browser(&a, &b, &mock).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ------------------------------------------------------------------ unfinished flows per tenant
+
+fn too_many(e: &dravo_connect::Error) -> bool {
+    e.code() == dravo_connect::ErrorCode::TooManyPendingFlows
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pending_flow_cap_is_reached_exactly_and_other_tenants_are_untouched() {
+    let h = H::with(MockConfig::default(), |b| b.max_pending_flows(5)).await;
+    h.create_app(KEY1).await;
+    h.create_app(KEY2).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let connect = h.connect.clone();
+        tasks.spawn(async move { connect.start(&tenant("t1"), "mock", dravo_connect::StartParams::new(RETURN)).await });
+    }
+    let (mut started, mut refused) = (Vec::new(), 0);
+    while let Some(r) = tasks.join_next().await {
+        match r.unwrap() {
+            Ok(s) => started.push(s.authorize_url),
+            Err(e) if too_many(&e) => {
+                assert_eq!(e.retry_after(), Some(std::time::Duration::from_secs(600)));
+                refused += 1;
+            }
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!((started.len(), refused), (5, 15), "exactly the cap of twenty concurrent starts");
+    // Over HTTP: 429 with Retry-After, and the other tenant starts as before.
+    let uri = format!("/v1/oauth/mock/start?return_url={}", enc(RETURN));
+    let r = h.get(&uri, Some(KEY1)).await;
+    r.assert_error(429, "too_many_pending_flows");
+    assert_eq!(r.header("retry-after"), Some("600"));
+    assert_eq!(h.get(&uri, Some(KEY2)).await.status, StatusCode::OK);
+    // A finished flow frees its place; one more start fills it again.
+    let done = h.callback(&h.consent(&started[0]).await).await;
+    assert_eq!(done.location_param("connected").as_deref(), Some("mock"));
+    assert_eq!(h.get(&uri, Some(KEY1)).await.status, StatusCode::OK);
+    h.get(&uri, Some(KEY1)).await.assert_error(429, "too_many_pending_flows");
+    // Retry-After counts down to the earliest expiry; at it every place is free again.
+    h.clock.advance(time::Duration::seconds(590));
+    assert_eq!(h.get(&uri, Some(KEY1)).await.header("retry-after"), Some("10"));
+    h.clock.advance(time::Duration::seconds(10));
+    assert_eq!(h.get(&uri, Some(KEY1)).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_return_url_over_two_kibibytes_is_refused_before_it_is_stored() {
+    let h = H::new().await;
+    h.create_app(KEY1).await;
+    let at_cap = format!("{RETURN}?pad={}", "a".repeat(2048 - RETURN.len() - 5));
+    assert_eq!(at_cap.len(), 2048);
+    let ok = h.get(&format!("/v1/oauth/mock/start?return_url={}", enc(&at_cap)), Some(KEY1)).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text());
+    let over = format!("{at_cap}a");
+    let calls = h.store.calls.load(std::sync::atomic::Ordering::SeqCst);
+    let r = h.get(&format!("/v1/oauth/mock/start?return_url={}", enc(&over)), Some(KEY1)).await;
+    r.assert_error(400, "return_url_not_allowed");
+    assert!(r.json()["error"]["message"].as_str().unwrap().contains("2048"), "{}", r.text());
+    // Only the app was read: no flow written.
+    assert_eq!(h.store.calls.load(std::sync::atomic::Ordering::SeqCst) - calls, 1);
+}

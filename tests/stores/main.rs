@@ -140,6 +140,7 @@ fn sample_flow(sb: &SecretBox, app: &AppRecord, verifier: &str) -> PendingFlow {
         created_at: T0,
         expires_at: T0 + time::Duration::minutes(10),
         consumed_at: None,
+        browser_binding: None,
     }
 }
 
@@ -195,7 +196,7 @@ async fn connecting_twice_to_one_file_runs_the_migrations_once() {
             .fetch_all(first.pool())
             .await
             .unwrap();
-    assert_eq!(applied, vec![(1, true), (2, true), (3, true), (4, true)]);
+    assert_eq!(applied, vec![(1, true), (2, true), (3, true), (4, true), (5, true)]);
 
     first.pool().close().await;
     second.pool().close().await;
@@ -219,7 +220,7 @@ async fn connecting_concurrently_to_a_new_file_migrates_it_once() {
     }
     let applied: i64 =
         sqlx::query_scalar("SELECT count(*) FROM dravo_connect_migrations").fetch_one(stores[0].pool()).await.unwrap();
-    assert_eq!(applied, 4);
+    assert_eq!(applied, 5);
 }
 
 #[tokio::test]
@@ -277,7 +278,7 @@ async fn rows_survive_reopening_the_file() {
         let store = SqliteStore::connect(&db.url()).await.unwrap();
         store.insert_app(&app).await.unwrap();
         assert_eq!(store.insert_account(&account).await.unwrap(), InsertAccount::Inserted);
-        store.insert_flow(&flow).await.unwrap();
+        store.insert_flow(&flow, u32::MAX).await.unwrap();
         store.pool().close().await;
     }
     let store = SqliteStore::connect(&db.url()).await.unwrap();
@@ -310,7 +311,7 @@ async fn the_raw_file_holds_the_ciphertext_and_no_plaintext_secret() {
     let flow = sample_flow(&sb, &app, VERIFIER);
     store.insert_app(&app).await.unwrap();
     store.insert_account(&account).await.unwrap();
-    store.insert_flow(&flow).await.unwrap();
+    store.insert_flow(&flow, u32::MAX).await.unwrap();
 
     let ciphertexts = [
         app.client_secret.as_bytes().to_vec(),
@@ -357,7 +358,7 @@ async fn an_unreadable_row_is_a_corrupt_error_not_a_panic() {
     let flow = sample_flow(&sb, &app, "v");
     store.insert_app(&app).await.unwrap();
     store.insert_account(&account).await.unwrap();
-    store.insert_flow(&flow).await.unwrap();
+    store.insert_flow(&flow, u32::MAX).await.unwrap();
 
     sqlx::query("UPDATE dravo_apps SET scopes = 'not json'").execute(store.pool()).await.unwrap();
     sqlx::query("UPDATE dravo_accounts SET status = 'sleeping'").execute(store.pool()).await.unwrap();

@@ -58,7 +58,7 @@ async fn every_table_and_index_starts_with_dravo_and_migrations_have_their_own_t
             .fetch_all(store.pool())
             .await
             .unwrap();
-    assert_eq!(applied, vec![(1, true), (2, true), (3, true)]);
+    assert_eq!(applied, vec![(1, true), (2, true), (3, true), (4, true)]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,7 +79,7 @@ async fn instances_migrating_one_new_schema_at_once_apply_each_migration_once() 
     }
     let applied: i64 =
         sqlx::query_scalar("SELECT count(*) FROM dravo_connect_migrations").fetch_one(stores[0].pool()).await.unwrap();
-    assert_eq!(applied, 3);
+    assert_eq!(applied, 4);
     for store in &stores {
         store.migrate().await.unwrap();
         store.pool().close().await;
@@ -152,4 +152,37 @@ async fn an_unreadable_row_is_a_corrupt_error_not_a_panic() {
             "after {corruption}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pending_flow_count_reads_the_partial_index_not_the_table() {
+    let Some(db) = TestDb::get("the_pending_flow_count_reads_the_partial_index_not_the_table").await else { return };
+    let store = db.fresh_store().await;
+    // 20,000 flows of 100 tenants: half consumed, a quarter expired at the time counted.
+    sqlx::query(
+        "INSERT INTO dravo_flows (id, tenant, app_id, provider, return_url, redirect_uri, scopes, created_at, \
+         expires_at, consumed_at) \
+         SELECT decode(lpad(to_hex(i), 40, '0'), 'hex'), 't' || (i % 100), 'app_1', 'x', \
+         'https://app.example.com/connect/done', 'https://api.example.com/v1/oauth/x/callback', '[]', 0, \
+         CASE WHEN i % 4 = 0 THEN 50 ELSE 600 END, CASE WHEN i % 2 = 0 THEN 10 END \
+         FROM generate_series(1, 20000) AS i",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    sqlx::query("ANALYZE dravo_flows").execute(store.pool()).await.unwrap();
+    // The count `insert_flow` makes, as it makes it.
+    let plan: Vec<String> = sqlx::query_scalar(
+        "EXPLAIN SELECT count(*) FROM (SELECT 1 FROM dravo_flows \
+         WHERE tenant = $1 AND consumed_at IS NULL AND expires_at > $2 LIMIT $3) AS pending",
+    )
+    .bind("t7")
+    .bind(100_i64)
+    .bind(1000_i64)
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    let plan = plan.join("\n");
+    assert!(plan.contains("dravo_flows_pending"), "the count uses the partial index:\n{plan}");
+    assert!(!plan.contains("Seq Scan"), "the count never scans the table:\n{plan}");
 }
