@@ -1012,16 +1012,17 @@ impl Connect {
         if self.inner.browser_binding && !self.binding_matches(&verified, params.cookie.as_deref()) {
             return fail(OAuthErrorReason::BrowserMismatch);
         }
-        if let Some(error) = params.error.as_deref() {
-            return fail(OAuthErrorReason::from_provider_error(error));
-        }
         // RFC 9207: a present `iss` must equal the issuer exactly; a provider that always
-        // sends it must send it.
+        // sends it must send it. Checked before `error` (RFC 9207 §2.4: error responses too),
+        // so a forged `error=access_denied` from a mix-up is not reported as the user's denial.
         match (p.issuer(), params.iss.as_deref()) {
             (Some(expected), Some(got)) if expected != got => return fail(OAuthErrorReason::ProviderError),
             (None, Some(_)) | (Some(_), Some(_)) | (None, None) => {}
             (Some(_), None) if p.requires_iss() => return fail(OAuthErrorReason::ProviderError),
             (Some(_), None) => {}
+        }
+        if let Some(error) = params.error.as_deref() {
+            return fail(OAuthErrorReason::from_provider_error(error));
         }
         let Some(code) = params.code.as_ref() else {
             return fail(OAuthErrorReason::ProviderError);
