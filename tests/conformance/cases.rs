@@ -870,7 +870,7 @@ pub async fn deleting_an_account_revokes_at_the_provider_and_removes_it<S: Harne
     let r = h.req(Method::DELETE, &format!("/v1/accounts/{id}"), Some(KEY1), None).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     assert!(r.body.is_empty());
-    assert_eq!(h.mock.counts().revoke, 1);
+    assert_eq!(h.mock.counts().revoke, 2, "the refresh token, then the access token");
     h.get(&format!("/v1/accounts/{id}"), Some(KEY1)).await.assert_error(404, "not_found");
 }
 
