@@ -22,9 +22,9 @@ pub struct FaultyStore {
     pub fail_sweeps: AtomicBool,
     /// `sweep_flows` and `sweep_selections` calls that failed.
     pub failed_sweeps: AtomicU64,
-    /// `try_lease_account` calls that found the lease held by another holder...
+    /// `try_lease_account` calls that found the lease held by another holder.
     pub lease_refusals: AtomicU64,
-    /// ...each of which also notifies this (`notify_waiters`).
+    /// Notified (`notify_waiters`) on each such refusal, after it is counted.
     pub lease_refused: Notify,
 }
 
