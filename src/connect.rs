@@ -28,7 +28,7 @@ use crate::model::{
     Started,
 };
 use crate::provider::{
-    AuthorizeRequest, ClientCredentials, LoginMethod, Profile, Provider, ProviderConfig, ProviderContext,
+    AuthorizeRequest, ClientCredentials, GrantTokens, LoginMethod, Profile, Provider, ProviderConfig, ProviderContext,
     ProviderError, ProviderErrorKind, RefreshModel, Target, TargetType, TokenSet,
 };
 use crate::secret::Secret;
@@ -1068,16 +1068,17 @@ impl Connect {
         if self.inner.browser_binding && !self.binding_matches(&flow, params.cookie.as_deref()) {
             return fail(OAuthErrorReason::BrowserMismatch);
         }
-        if let Some(error) = params.error.as_deref() {
-            return fail(OAuthErrorReason::from_provider_error(error));
-        }
         // RFC 9207: a present `iss` must equal the issuer exactly; a provider that always
-        // sends it must send it.
+        // sends it must send it. Checked before `error` (RFC 9207 §2.4: error responses too),
+        // so a forged `error=access_denied` from a mix-up is not reported as the user's denial.
         match (p.issuer(), params.iss.as_deref()) {
             (Some(expected), Some(got)) if expected != got => return fail(OAuthErrorReason::ProviderError),
             (None, Some(_)) | (Some(_), Some(_)) | (None, None) => {}
             (Some(_), None) if p.requires_iss() => return fail(OAuthErrorReason::ProviderError),
             (Some(_), None) => {}
+        }
+        if let Some(error) = params.error.as_deref() {
+            return fail(OAuthErrorReason::from_provider_error(error));
         }
         let Some(code) = params.code.as_ref() else {
             return fail(OAuthErrorReason::ProviderError);
@@ -1632,8 +1633,10 @@ impl Connect {
         Ok(accounts)
     }
 
-    /// Deletes an account (hard delete), first revoking its token at the provider where it
-    /// can (best effort: a failed revocation never blocks the delete).
+    /// Deletes an account (hard delete), first revoking its tokens at the provider where it
+    /// can: the refresh token (the long-lived one), then the access token, as far as the
+    /// provider's endpoint takes them (best effort: a failed revocation never blocks the
+    /// delete, and is reported as [`Revocation::Failed`]).
     ///
     /// # Errors
     /// `not_found`; `server_error`.
@@ -1673,17 +1676,15 @@ impl Connect {
         if instances::is_per_instance(&account.provider) {
             return self.revoke_at_instance(account, app_id).await;
         }
-        let (Ok(secret), Ok(token)) = (
-            self.open_string(app.id.as_str(), FIELD_CLIENT_SECRET, &app.client_secret),
-            self.open_string(account.id.as_str(), FIELD_ACCESS_TOKEN, &account.access_token),
-        ) else {
+        let Ok(secret) = self.open_string(app.id.as_str(), FIELD_CLIENT_SECRET, &app.client_secret) else {
             return Revocation::Failed;
         };
+        let Some((access, refresh)) = self.open_tokens(account) else { return Revocation::Failed };
         let ctx = ProviderContext {
             http: self.inner.http.as_ref(),
             credentials: ClientCredentials { client_id: &app.client_id, client_secret: &secret },
         };
-        match provider.revoke(ctx, &token).await {
+        match provider.revoke(ctx, GrantTokens::new(&access, refresh.as_ref())).await {
             Ok(()) => Revocation::Revoked,
             Err(e) if e.kind() == ProviderErrorKind::Unsupported => Revocation::Unsupported,
             Err(e) => {
@@ -1696,12 +1697,12 @@ impl Connect {
     /// Ends a session-model account's session at the provider with its refresh token (no
     /// client credentials).
     async fn end_session(&self, provider: &dyn Provider, account: &AccountRecord) -> Revocation {
-        let Some(sealed) = &account.refresh_token else { return Revocation::Unsupported };
-        let Ok(token) = self.open_string(account.id.as_str(), FIELD_REFRESH_TOKEN, sealed) else {
-            return Revocation::Failed;
-        };
+        if account.refresh_token.is_none() {
+            return Revocation::Unsupported;
+        }
+        let Some((access, refresh)) = self.open_tokens(account) else { return Revocation::Failed };
         let none = Secret::new(String::new());
-        match provider.revoke(self.no_credentials(&none), &token).await {
+        match provider.revoke(self.no_credentials(&none), GrantTokens::new(&access, refresh.as_ref())).await {
             Ok(()) => Revocation::Revoked,
             Err(e) if e.kind() == ProviderErrorKind::Unsupported => Revocation::Unsupported,
             Err(e) => {
@@ -1726,20 +1727,28 @@ impl Connect {
             tracing::warn!(account_id = %account.id, error = %e, "instance refused at revocation");
             return Revocation::Failed;
         }
-        let Ok(token) = self.open_string(account.id.as_str(), FIELD_ACCESS_TOKEN, &account.access_token) else {
-            return Revocation::Failed;
-        };
+        let Some((access, refresh)) = self.open_tokens(account) else { return Revocation::Failed };
         let ctx = ProviderContext {
             http: self.inner.instance_http.as_ref(),
             credentials: ClientCredentials { client_id: &client.client_id, client_secret: &client.client_secret },
         };
-        match client.provider.revoke(ctx, &token).await {
+        match client.provider.revoke(ctx, GrantTokens::new(&access, refresh.as_ref())).await {
             Ok(()) => Revocation::Revoked,
             Err(e) => {
                 tracing::warn!(account_id = %account.id, error = %e, "revocation failed");
                 Revocation::Failed
             }
         }
+    }
+
+    /// An account's access and refresh tokens, opened for revocation; `None` (logged) when
+    /// either cannot be opened (logged by [`Self::open_string`]).
+    fn open_tokens(&self, account: &AccountRecord) -> Option<(Secret<String>, Option<Secret<String>>)> {
+        let id = account.id.as_str();
+        let access = self.open_string(id, FIELD_ACCESS_TOKEN, &account.access_token).ok()?;
+        let refresh =
+            account.refresh_token.as_ref().map(|t| self.open_string(id, FIELD_REFRESH_TOKEN, t)).transpose().ok()?;
+        Some((access, refresh))
     }
 
     /// A provider context without client credentials (session-model providers need none).

@@ -32,7 +32,8 @@
 //! 4. `GET /v1/accounts` ([`Connect::accounts`]) lists the connected accounts;
 //!    [`Connect::access_token`] hands out a fresh token to publish with (refreshing it when
 //!    it is near expiry), and [`Connect::disconnect`] (`DELETE /v1/accounts/{id}`) removes
-//!    one and revokes it at the provider where it can.
+//!    one and revokes its tokens at the provider where it can (the refresh token, then the
+//!    access token).
 //!
 //! The whole flow, in-process, against the crate's mock provider (feature `test-util`),
 //! with no server: the callback request goes straight to [`Connect::handle`].

@@ -387,10 +387,12 @@ impl NewAppPasswordAccount {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Revocation {
-    /// The provider revoked the token.
+    /// The provider accepted every revocation sent: the refresh token (where there is one)
+    /// and the access token, or the one token its endpoint takes.
     Revoked,
     /// The provider has no revocation endpoint (or the account has no app to revoke with).
     Unsupported,
-    /// The revocation call failed; the account was deleted anyway.
+    /// A revocation call failed (either token's, even when the other was revoked), or a
+    /// token could not be opened; the account was deleted anyway.
     Failed,
 }

@@ -45,7 +45,8 @@ use super::capabilities::{Capabilities, ClientAuth, LoginMethod, RefreshModel, R
 use super::config::{ProviderConfig, parse_endpoint, provider_error};
 use super::generic::{USER_AGENT_VALUE, bearer_authorization, request_not_built};
 use super::{
-    AuthorizeRequest, PasswordSession, Profile, Provider, ProviderContext, ProviderError, ProviderErrorKind, TokenSet,
+    AuthorizeRequest, GrantTokens, PasswordSession, Profile, Provider, ProviderContext, ProviderError,
+    ProviderErrorKind, TokenSet,
 };
 use crate::error::ConfigError;
 use crate::http_client::HttpClient;
@@ -305,7 +306,11 @@ impl Provider for BlueskyProvider {
         OffsetDateTime::from_unix_timestamp(exp).ok()
     }
 
-    async fn revoke(&self, ctx: ProviderContext<'_>, token: &Secret<String>) -> Result<(), ProviderError> {
+    async fn revoke(&self, ctx: ProviderContext<'_>, tokens: GrantTokens<'_>) -> Result<(), ProviderError> {
+        // The session ends with its refresh token (which also ends its access tokens).
+        let Some(token) = tokens.refresh_token else {
+            return Err(ProviderError::new(ProviderErrorKind::Unsupported, "a session ends with its refresh token"));
+        };
         let request = self.bearer_post(DELETE_SESSION, token)?;
         let response = ctx.http.send(request).await?;
         success_json(&response).map(|_| ())
@@ -591,7 +596,7 @@ mod tests {
         let (http, seen) = replay(&[(200, ""), (200, PROFILE)]);
         let s = secret();
         let p = local();
-        p.revoke(ctx(&http, &s), &token("r1")).await.unwrap();
+        p.revoke(ctx(&http, &s), GrantTokens::new(&token("a1"), Some(&token("r1")))).await.unwrap();
         let profile = p.fetch_profile(&http, &token(&access_jwt(1))).await.unwrap();
         assert_eq!(profile.username.as_deref(), Some("bsky.app"));
         let sent = requests(&seen);

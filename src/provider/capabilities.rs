@@ -377,7 +377,7 @@ mod tests {
             assert_eq!(sent.len(), renewals, "{id}: exactly one renewal request, none without renewal");
 
             let (http, seen) = replay(&[(200, "{}")]);
-            let revoked = p.revoke(ctx(&http, &s), &token("a1")).await;
+            let revoked = p.revoke(ctx(&http, &s), access_only(&token("a1"))).await;
             assert_eq!(revoked.is_ok(), caps.revocation, "{id}: revocation");
             assert_eq!(requests(&seen).len(), usize::from(caps.revocation), "{id}");
         }
@@ -410,7 +410,7 @@ mod tests {
             p.reexchange(ctx(&http, &s), &token("a0")).await.unwrap_err().kind(),
             ProviderErrorKind::Unsupported
         );
-        let revoked = p.revoke(ctx(&http, &s), &token("r2")).await;
+        let revoked = p.revoke(ctx(&http, &s), GrantTokens::new(&token("a2"), Some(&token("r2")))).await;
         assert_eq!(revoked.is_ok(), caps.revocation, "{id}: revocation");
         let sent = requests(&seen);
         assert_eq!(sent.len(), 4, "{id}: login, profile, refresh, revoke");

@@ -86,7 +86,9 @@ pub struct ProviderConfig {
     pub token_url: Option<String>,
     /// The endpoint that describes the account behind an access token.
     pub userinfo_url: Option<String>,
-    /// The RFC 7009 revocation endpoint, when the provider has one.
+    /// The RFC 7009 revocation endpoint, when the provider has one. A disconnect revokes
+    /// the account's refresh token there (`token_type_hint=refresh_token`), then its access
+    /// token (`token_type_hint=access_token`).
     pub revoke_url: Option<String>,
     /// Built-in Meta providers only: the long-lived token exchange endpoint
     /// (`fb_exchange_token`, `ig_exchange_token`, `th_exchange_token`).

@@ -205,7 +205,7 @@ mod tests {
         assert_eq!(p.refresh(ctx(&http, &s), &token("rt")).await.unwrap_err().kind(), ProviderErrorKind::Unsupported);
         let tokens = p.reexchange(ctx(&http, &s), &token("EAAold")).await.unwrap();
         assert_eq!(tokens.access_token.expose_secret(), "EAAGm0PX4ZCpsBALong");
-        p.revoke(ctx(&http, &s), &token("EAAGm0PX4ZCpsBALong")).await.unwrap();
+        p.revoke(ctx(&http, &s), access_only(&token("EAAGm0PX4ZCpsBALong"))).await.unwrap();
         let sent = requests(&seen);
         assert_eq!(param(&query(&sent[0]), "fb_exchange_token"), Some("EAAold"));
         assert_eq!((sent[1].method(), endpoint(&sent[1])), (&Method::DELETE, REVOKE_URL.to_owned()));

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
+pub(crate) use super::GrantTokens;
 use super::{AuthorizeRequest, ClientCredentials, Provider, ProviderContext};
 use crate::http_client::{HttpClient, HttpError};
 use crate::secret::Secret;
@@ -103,4 +104,9 @@ pub(crate) fn header<'a>(request: &'a http::Request<Bytes>, name: &str) -> Optio
 /// The access token of a `Secret`.
 pub(crate) fn token(s: &str) -> Secret<String> {
     Secret::new(s.to_owned())
+}
+
+/// An account's tokens: an access token and no refresh token.
+pub(crate) fn access_only(access: &Secret<String>) -> GrantTokens<'_> {
+    GrantTokens::new(access, None)
 }

@@ -16,8 +16,8 @@ use zeroize::Zeroizing;
 use super::capabilities::{Capabilities, LoginMethod, RefreshModel, RefreshTokenRequirement, Rotation, TargetType};
 use super::config::{parse_endpoint, parse_provider_id, provider_error};
 use super::{
-    AuthorizeRequest, ClientCredentials, Profile, ProfilePointers, Provider, ProviderConfig, ProviderContext,
-    ProviderError, ProviderErrorKind, Target, TokenAuth, TokenSet,
+    AuthorizeRequest, ClientCredentials, GrantTokens, Profile, ProfilePointers, Provider, ProviderConfig,
+    ProviderContext, ProviderError, ProviderErrorKind, Target, TokenAuth, TokenSet,
 };
 use crate::error::ConfigError;
 use crate::http_client::HttpClient;
@@ -222,13 +222,21 @@ pub(super) enum ProfileToken {
     Query,
 }
 
-/// How a token is revoked.
+/// How an account's tokens are revoked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum RevokeStyle {
-    /// RFC 7009: a form `POST` of `token` with client authentication.
+    /// RFC 7009: a form `POST` of `token` and `token_type_hint` with client authentication,
+    /// for the refresh token (when there is one) and then for the access token. A server
+    /// may end the whole grant when a refresh token is revoked (RFC 7009 §2.1) but need not.
     Rfc7009,
+    /// The RFC 7009 form `POST` of the access token only: the endpoint documents no other
+    /// token, and ends the whole authorization with it.
+    AccessTokenOnly,
+    /// One RFC 7009 form `POST` of the refresh token when there is one, else of the access
+    /// token: revoking either ends the whole grant, after which the other is refused.
+    OneTokenEndsTheGrant,
     /// Meta: `DELETE /me/permissions?access_token=…` with the user token, which removes the
-    /// app's whole grant.
+    /// app's whole grant (Meta issues no refresh tokens).
     MetaPermissions,
 }
 
@@ -841,31 +849,69 @@ impl Provider for GenericProvider {
         }
     }
 
-    async fn revoke(&self, ctx: ProviderContext<'_>, token: &Secret<String>) -> Result<(), ProviderError> {
+    async fn revoke(&self, ctx: ProviderContext<'_>, tokens: GrantTokens<'_>) -> Result<(), ProviderError> {
         let Some(revoke_url) = &self.revoke_url else {
             return Err(ProviderError::new(ProviderErrorKind::Unsupported, "no revocation endpoint"));
         };
-        let request = match self.knobs.revoke_style {
+        let access = (tokens.access_token, HINT_ACCESS_TOKEN);
+        match self.knobs.revoke_style {
             RevokeStyle::Rfc7009 => {
-                let fields = [("token", token.expose_secret().as_str()), ("token_type_hint", "access_token")];
-                self.token_request(TokenMethod::PostForm, revoke_url, ctx.credentials, &fields)?
+                // The refresh token first: it is the long-lived one. The access token is
+                // revoked even when that fails; the first failure is the answer.
+                let refresh = match tokens.refresh_token {
+                    Some(token) => self.revoke_token(ctx, revoke_url, (token, HINT_REFRESH_TOKEN)).await,
+                    None => Ok(()),
+                };
+                let access = self.revoke_token(ctx, revoke_url, access).await;
+                refresh.and(access)
+            }
+            RevokeStyle::AccessTokenOnly => self.revoke_token(ctx, revoke_url, access).await,
+            RevokeStyle::OneTokenEndsTheGrant => {
+                let token = tokens.refresh_token.map_or(access, |token| (token, HINT_REFRESH_TOKEN));
+                self.revoke_token(ctx, revoke_url, token).await
             }
             RevokeStyle::MetaPermissions => {
-                let mut form = form_urlencoded::Serializer::new(String::new());
-                form.append_pair("access_token", token.expose_secret());
-                let uri = Zeroizing::new(with_query(revoke_url, &Zeroizing::new(form.finish()))?);
-                http::Request::builder()
+                let query = Zeroizing::new(
+                    form_urlencoded::Serializer::new(String::new())
+                        .append_pair("access_token", tokens.access_token.expose_secret())
+                        .finish(),
+                );
+                let uri = Zeroizing::new(with_query(revoke_url, &query)?);
+                let request = http::Request::builder()
                     .method(Method::DELETE)
                     .uri(uri.as_str())
                     .header(ACCEPT, "application/json")
                     .header(USER_AGENT, self.knobs.user_agent)
                     .body(Bytes::new())
-                    .map_err(|_| request_not_built())?
+                    .map_err(|_| request_not_built())?;
+                success(ctx.http.send(request).await?)
             }
-        };
-        let response = ctx.http.send(request).await?;
-        if response.status().is_success() { Ok(()) } else { Err(error_for_status(response.status(), response.body())) }
+        }
     }
+}
+
+/// RFC 7009 §2.1 `token_type_hint` values.
+const HINT_ACCESS_TOKEN: &str = "access_token";
+const HINT_REFRESH_TOKEN: &str = "refresh_token";
+
+impl GenericProvider {
+    /// One RFC 7009 revocation request: `token` with its `token_type_hint`, with client
+    /// authentication.
+    async fn revoke_token(
+        &self,
+        ctx: ProviderContext<'_>,
+        revoke_url: &str,
+        (token, hint): (&Secret<String>, &str),
+    ) -> Result<(), ProviderError> {
+        let fields = [("token", token.expose_secret().as_str()), ("token_type_hint", hint)];
+        let request = self.token_request(TokenMethod::PostForm, revoke_url, ctx.credentials, &fields)?;
+        success(ctx.http.send(request).await?)
+    }
+}
+
+/// `Ok` for a 2xx answer, else the error its status and body say.
+fn success(response: http::Response<Bytes>) -> Result<(), ProviderError> {
+    if response.status().is_success() { Ok(()) } else { Err(error_for_status(response.status(), response.body())) }
 }
 
 /// `Basic base64(urlencode(client_id) ":" urlencode(client_secret))`, RFC 6749 §2.3.1,
@@ -1643,18 +1689,60 @@ mod tests {
     async fn revoke_posts_the_token_with_its_hint_and_client_auth() {
         let (http, seen) = answering(200, "");
         let s = secret();
-        provider(TokenAuth::Basic).revoke(ctx(&http, &s), &Secret::new("at".to_owned())).await.unwrap();
+        provider(TokenAuth::Basic)
+            .revoke(ctx(&http, &s), GrantTokens::new(&Secret::new("at".to_owned()), None))
+            .await
+            .unwrap();
         let request = &first(&seen);
         assert_eq!(request.method(), Method::POST);
         assert_eq!(request.uri(), "https://auth.acme.example/oauth/revoke");
         assert!(header(request, "authorization").unwrap().starts_with("Basic "));
         assert_eq!(form(request), owned(&[("token", "at"), ("token_type_hint", "access_token")]));
         let (http, _) = answering(503, "");
-        let err = provider(TokenAuth::Basic).revoke(ctx(&http, &s), &Secret::new("at".to_owned())).await.unwrap_err();
+        let err = provider(TokenAuth::Basic)
+            .revoke(ctx(&http, &s), GrantTokens::new(&Secret::new("at".to_owned()), None))
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), ProviderErrorKind::Unavailable);
         let (http, _) = answering(400, r#"{"error":"unsupported_token_type"}"#);
-        let err = provider(TokenAuth::Basic).revoke(ctx(&http, &s), &Secret::new("at".to_owned())).await.unwrap_err();
+        let err = provider(TokenAuth::Basic)
+            .revoke(ctx(&http, &s), GrantTokens::new(&Secret::new("at".to_owned()), None))
+            .await
+            .unwrap_err();
         assert_eq!(err.oauth_error(), Some("unsupported_token_type"));
+    }
+
+    #[tokio::test]
+    async fn revoke_sends_the_refresh_token_then_the_access_token_each_with_its_hint() {
+        use crate::provider::fixtures::{replay, requests};
+        let (http, seen) = replay(&[(200, ""), (200, "")]);
+        let s = secret();
+        let (access, refresh) = (Secret::new("at".to_owned()), Secret::new("rt".to_owned()));
+        provider(TokenAuth::Basic).revoke(ctx(&http, &s), GrantTokens::new(&access, Some(&refresh))).await.unwrap();
+        let sent = requests(&seen);
+        assert_eq!(sent.len(), 2);
+        assert_eq!(form(&sent[0]), owned(&[("token", "rt"), ("token_type_hint", "refresh_token")]));
+        assert_eq!(form(&sent[1]), owned(&[("token", "at"), ("token_type_hint", "access_token")]));
+        for request in &sent {
+            assert_eq!(request.uri(), "https://auth.acme.example/oauth/revoke");
+            assert!(header(request, "authorization").unwrap().starts_with("Basic "));
+        }
+        // A refused refresh token: the access token is still revoked, and the answer is
+        // the failure.
+        let (http, seen) = replay(&[(400, r#"{"error":"unsupported_token_type"}"#), (200, "")]);
+        let err = provider(TokenAuth::Basic)
+            .revoke(ctx(&http, &s), GrantTokens::new(&access, Some(&refresh)))
+            .await
+            .unwrap_err();
+        assert_eq!(err.oauth_error(), Some("unsupported_token_type"));
+        assert_eq!(requests(&seen).len(), 2);
+        // A failing access token revocation after a revoked refresh token is a failure too.
+        let (http, _) = replay(&[(200, ""), (503, "")]);
+        let err = provider(TokenAuth::Basic)
+            .revoke(ctx(&http, &s), GrantTokens::new(&access, Some(&refresh)))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ProviderErrorKind::Unavailable);
     }
 
     #[tokio::test]
@@ -1664,7 +1752,7 @@ mod tests {
         let p = GenericProvider::from_config(&cfg).unwrap();
         let (http, seen) = answering(200, "");
         let s = secret();
-        let err = p.revoke(ctx(&http, &s), &Secret::new("at".to_owned())).await.unwrap_err();
+        let err = p.revoke(ctx(&http, &s), GrantTokens::new(&Secret::new("at".to_owned()), None)).await.unwrap_err();
         assert_eq!(err.kind(), ProviderErrorKind::Unsupported);
         assert!(seen.lock().unwrap().is_empty());
     }

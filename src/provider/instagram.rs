@@ -167,7 +167,7 @@ mod tests {
         assert_eq!(OAuthErrorReason::from_provider_error("access_denied"), OAuthErrorReason::AccessDenied);
         let (http, _) = replay(&[]);
         assert_eq!(
-            provider().revoke(ctx(&http, &s), &token("t")).await.unwrap_err().kind(),
+            provider().revoke(ctx(&http, &s), access_only(&token("t"))).await.unwrap_err().kind(),
             ProviderErrorKind::Unsupported
         );
     }

@@ -29,12 +29,13 @@
 //!   `targets_url` (the names are read on the same host).
 //!
 //! Revocation goes to `https://www.linkedin.com/oauth/v2/revoke` (form `token` with the
-//! client credentials). Unverified: a search of LinkedIn's own documentation (Nov 2026)
+//! client credentials), with the access token only: no source shows it taking a (partner)
+//! refresh token. Unverified: a search of LinkedIn's own documentation (Nov 2026)
 //! found no page for it, but ten independent open-source integrations call it exactly so;
 //! a failure is logged and never blocks a disconnect.
 
 use super::capabilities::{RefreshTokenRequirement, Rotation, TargetType};
-use super::generic::{GenericProvider, Renewal};
+use super::generic::{GenericProvider, Renewal, RevokeStyle};
 use super::targets::TargetSource;
 use super::{ProfilePointers, TokenAuth};
 
@@ -59,6 +60,8 @@ pub fn provider() -> GenericProvider {
     )
     .with_default_scopes(DEFAULT_SCOPES);
     p.revoke_url = Some(REVOKE_URL.to_owned());
+    // Only the access token is known to be taken there (see the module's note).
+    p.knobs.revoke_style = RevokeStyle::AccessTokenOnly;
     p.pkce = false;
     p.token_auth = TokenAuth::Body;
     // A partner's refresh answers the same refresh token with its remaining lifetime.
@@ -166,8 +169,9 @@ mod tests {
         let s = secret();
         let tokens = provider().refresh(ctx(&http, &s), &token("rt")).await.unwrap();
         assert_eq!(tokens.refresh_token.unwrap().expose_secret(), "rt");
-        provider().revoke(ctx(&http, &s), &token("at2")).await.unwrap();
+        provider().revoke(ctx(&http, &s), GrantTokens::new(&token("at2"), Some(&token("rt")))).await.unwrap();
         let sent = requests(&seen);
+        assert_eq!(sent.len(), 2, "one revocation, of the access token");
         assert_eq!(param(&form(&sent[0]), "grant_type"), Some("refresh_token"));
         assert_eq!(endpoint(&sent[1]), REVOKE_URL);
         assert_eq!(param(&form(&sent[1]), "token"), Some("at2"));

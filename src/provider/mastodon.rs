@@ -48,8 +48,8 @@ use url::Url;
 use super::capabilities::RefreshTokenRequirement;
 use super::generic::{GenericProvider, Renewal, USER_AGENT_VALUE, error_for_status};
 use super::{
-    AuthorizeRequest, Capabilities, ProfilePointers, Provider, ProviderContext, ProviderError, ProviderErrorKind,
-    TokenSet,
+    AuthorizeRequest, Capabilities, GrantTokens, ProfilePointers, Provider, ProviderContext, ProviderError,
+    ProviderErrorKind, TokenSet,
 };
 use crate::http_client::{HttpClient, is_public_ip as is_public};
 use crate::ids::ProviderId;
@@ -360,9 +360,9 @@ impl Provider for MastodonProvider {
         self.base.refresh(ctx, refresh_token).await
     }
 
-    async fn revoke(&self, ctx: ProviderContext<'_>, token: &Secret<String>) -> Result<(), ProviderError> {
+    async fn revoke(&self, ctx: ProviderContext<'_>, tokens: GrantTokens<'_>) -> Result<(), ProviderError> {
         self.bound()?;
-        self.base.revoke(ctx, token).await
+        self.base.revoke(ctx, tokens).await
     }
 }
 
@@ -601,7 +601,7 @@ mod tests {
                 ),
             }
         );
-        p.revoke(ctx(&http, &s), &tokens.access_token).await.unwrap();
+        p.revoke(ctx(&http, &s), access_only(&tokens.access_token)).await.unwrap();
         let err = p.exchange_code(ctx(&http, &s), "spent", REDIRECT_URI, Some(&verifier)).await.unwrap_err();
         assert_eq!((err.kind(), err.oauth_error()), (ProviderErrorKind::Rejected, Some("invalid_grant")));
         let sent = requests(&seen);
@@ -633,7 +633,10 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.kind(), ProviderErrorKind::Unsupported);
         assert_eq!(p.fetch_profile(&http, &token("t")).await.unwrap_err().kind(), ProviderErrorKind::Unsupported);
-        assert_eq!(p.revoke(ctx(&http, &s), &token("t")).await.unwrap_err().kind(), ProviderErrorKind::Unsupported);
+        assert_eq!(
+            p.revoke(ctx(&http, &s), access_only(&token("t"))).await.unwrap_err().kind(),
+            ProviderErrorKind::Unsupported
+        );
         assert_eq!(p.refresh(ctx(&http, &s), &token("r")).await.unwrap_err().kind(), ProviderErrorKind::Unsupported);
         assert!(requests(&seen).is_empty());
         let caps = p.capabilities();

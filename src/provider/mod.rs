@@ -68,6 +68,23 @@ impl fmt::Debug for ProviderContext<'_> {
     }
 }
 
+/// The tokens of one account's grant, as [`Provider::revoke`] gets them.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct GrantTokens<'a> {
+    /// The access token.
+    pub access_token: &'a Secret<String>,
+    /// The refresh token, when the account has one.
+    pub refresh_token: Option<&'a Secret<String>>,
+}
+
+impl<'a> GrantTokens<'a> {
+    /// An account's tokens.
+    pub fn new(access_token: &'a Secret<String>, refresh_token: Option<&'a Secret<String>>) -> Self {
+        Self { access_token, refresh_token }
+    }
+}
+
 /// The parameters of an authorization request.
 #[derive(Debug, Clone, Copy)]
 pub struct AuthorizeRequest<'a> {
@@ -360,15 +377,18 @@ pub trait Provider: fmt::Debug + Send + Sync + 'static {
         Ok(Vec::new())
     }
 
-    /// Revokes a token at the provider, where it can. The default does nothing and says so.
+    /// Revokes an account's grant at the provider, where it can: every token of `tokens`
+    /// its endpoint takes, the refresh token (the long-lived one) before the access token,
+    /// trying each even when an earlier one failed. The default does nothing and says so.
     ///
-    /// `token` is the access token, except for providers whose [`Capabilities::refresh`] is
-    /// [`RefreshModel::Session`]: their session is ended with its refresh token.
+    /// Providers whose [`Capabilities::refresh`] is [`RefreshModel::Session`] end the
+    /// session with its refresh token, without client credentials.
     ///
     /// # Errors
-    /// [`ProviderErrorKind::Unsupported`] when the provider has no revocation endpoint.
-    async fn revoke(&self, ctx: ProviderContext<'_>, token: &Secret<String>) -> Result<(), ProviderError> {
-        let _ = (ctx, token);
+    /// [`ProviderErrorKind::Unsupported`] when the provider has no revocation endpoint; the
+    /// first failure when any revocation call failed (`Ok` means every call succeeded).
+    async fn revoke(&self, ctx: ProviderContext<'_>, tokens: GrantTokens<'_>) -> Result<(), ProviderError> {
+        let _ = (ctx, tokens);
         Err(ProviderError::new(ProviderErrorKind::Unsupported, "no revocation endpoint"))
     }
 }

@@ -18,7 +18,8 @@
 //! - Denials: `error=access_denied`; other callback errors (`invalid_scope`…) map to
 //!   `oauth_error=provider_error`.
 //! - Revocation at `https://www.reddit.com/api/v1/revoke_token` (Basic, `token`,
-//!   `token_type_hint`).
+//!   `token_type_hint`): the refresh token (which also ends its access tokens), then the
+//!   access token.
 //! - One redirect URI per app, exact match; commercial API use needs Reddit's approval.
 
 use super::capabilities::{RefreshTokenRequirement, Rotation};

@@ -20,11 +20,12 @@
 //! - The callback also carries `scopes` (what was granted); the token response's `scope` is
 //!   recorded. Denials: `error=access_denied`.
 //! - Revocation at `https://open.tiktokapis.com/v2/oauth/revoke/` (form `client_key`,
-//!   `client_secret`, `token`).
+//!   `client_secret`, `token`): `token` is the access token, which ends the user's
+//!   authorization of the app; the refresh token is not sent.
 //! - Web redirect URIs must be https (no `http://localhost`), without query or fragment.
 
 use super::capabilities::{RefreshTokenRequirement, Rotation};
-use super::generic::{GenericProvider, Renewal};
+use super::generic::{GenericProvider, Renewal, RevokeStyle};
 use super::{ProfilePointers, TokenAuth};
 
 /// The built-in id.
@@ -50,6 +51,8 @@ pub fn provider() -> GenericProvider {
     )
     .with_default_scopes(DEFAULT_SCOPES);
     p.revoke_url = Some(REVOKE_URL.to_owned());
+    // The endpoint documents `token` as the access token only.
+    p.knobs.revoke_style = RevokeStyle::AccessTokenOnly;
     p.pkce = false;
     p.token_auth = TokenAuth::Body;
     p.scope_separator = ",".to_owned();
@@ -149,7 +152,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_refresh_keeps_a_rotated_refresh_token_and_revocation_uses_client_key() {
+    async fn a_refresh_keeps_a_rotated_refresh_token_and_revocation_sends_the_access_token_with_client_key() {
         let (http, seen) = replay(&[
             (
                 200,
@@ -160,8 +163,9 @@ mod tests {
         let s = secret();
         let tokens = provider().refresh(ctx(&http, &s), &token("rft.1")).await.unwrap();
         assert_eq!(tokens.refresh_token.unwrap().expose_secret(), "rft.2");
-        provider().revoke(ctx(&http, &s), &token("act.2")).await.unwrap();
+        provider().revoke(ctx(&http, &s), GrantTokens::new(&token("act.2"), Some(&token("rft.2")))).await.unwrap();
         let sent = requests(&seen);
+        assert_eq!(sent.len(), 2, "one revocation: the endpoint takes the access token only");
         assert_eq!(param(&form(&sent[0]), "client_key"), Some(CLIENT_ID));
         assert_eq!(endpoint(&sent[1]), REVOKE_URL);
         let body = form(&sent[1]);

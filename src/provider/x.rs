@@ -6,8 +6,8 @@ use url::Url;
 use super::config::{parse_endpoint, provider_error};
 use super::generic::{GenericProvider, Renewal};
 use super::{
-    AuthorizeRequest, Capabilities, Profile, ProfilePointers, Provider, ProviderConfig, ProviderContext, ProviderError,
-    RefreshTokenRequirement, Rotation, TokenAuth, TokenSet,
+    AuthorizeRequest, Capabilities, GrantTokens, Profile, ProfilePointers, Provider, ProviderConfig, ProviderContext,
+    ProviderError, RefreshTokenRequirement, Rotation, TokenAuth, TokenSet,
 };
 use crate::error::ConfigError;
 use crate::http_client::HttpClient;
@@ -205,8 +205,9 @@ impl Provider for XProvider {
         self.inner.refresh(ctx, refresh_token).await
     }
 
-    async fn revoke(&self, ctx: ProviderContext<'_>, token: &Secret<String>) -> Result<(), ProviderError> {
-        self.inner.revoke(ctx, token).await
+    async fn revoke(&self, ctx: ProviderContext<'_>, tokens: GrantTokens<'_>) -> Result<(), ProviderError> {
+        // X's endpoint takes either token with its `token_type_hint` (RFC 7009): both go.
+        self.inner.revoke(ctx, tokens).await
     }
 }
 
@@ -399,7 +400,7 @@ mod tests {
             http: &http,
             credentials: ClientCredentials { client_id: "cid", client_secret: &secret },
         };
-        XProvider::new().revoke(ctx, &Secret::new("at".to_owned())).await.unwrap();
+        XProvider::new().revoke(ctx, GrantTokens::new(&Secret::new("at".to_owned()), None)).await.unwrap();
         assert_eq!(first(&seen).uri(), "https://api.x.com/2/oauth2/revoke");
     }
 

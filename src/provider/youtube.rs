@@ -8,7 +8,10 @@
 //!   **`access_type=offline&prompt=consent`**: without `access_type=offline` Google issues
 //!   no refresh token, and without `prompt=consent` only the first grant gets one.
 //! - Exchange and refresh at `https://oauth2.googleapis.com/token` with the credentials in
-//!   the body; revocation at `https://oauth2.googleapis.com/revoke`.
+//!   the body; revocation at `https://oauth2.googleapis.com/revoke` of one token: the
+//!   refresh token when there is one, else the access token. Google ends the whole grant
+//!   with either (revoking an access token also revokes its refresh token), and then
+//!   refuses the other as an invalid token, so one call is the whole revocation.
 //! - Access tokens last about an hour. A refresh answers **no new refresh token**: the
 //!   stored one is kept. Refresh tokens die when the user revokes, after 6 months unused,
 //!   when the user holds too many for the client, and after **7 days while the consent
@@ -26,7 +29,7 @@
 //! - Redirect URIs: https, except `http://localhost` (any port) for development.
 
 use super::capabilities::{RefreshTokenRequirement, Rotation};
-use super::generic::{GenericProvider, Renewal};
+use super::generic::{GenericProvider, Renewal, RevokeStyle};
 use super::{ProfilePointers, TokenAuth};
 
 /// The built-in id.
@@ -55,6 +58,7 @@ pub fn provider() -> GenericProvider {
     )
     .with_default_scopes(DEFAULT_SCOPES);
     p.revoke_url = Some(REVOKE_URL.to_owned());
+    p.knobs.revoke_style = RevokeStyle::OneTokenEndsTheGrant;
     p.pkce = true;
     p.token_auth = TokenAuth::Body;
     p.authorize_params = OFFLINE.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
@@ -145,5 +149,20 @@ mod tests {
         let tokens = provider().refresh(ctx(&http, &s), &token("1//rt")).await.unwrap();
         assert!(tokens.refresh_token.is_none(), "absent means: keep the stored one");
         assert_eq!(OAuthErrorReason::from_provider_error("access_denied"), OAuthErrorReason::AccessDenied);
+    }
+
+    #[tokio::test]
+    async fn revocation_sends_the_refresh_token_alone_or_else_the_access_token() {
+        let (http, seen) = replay(&[(200, ""), (200, "")]);
+        let s = secret();
+        provider().revoke(ctx(&http, &s), GrantTokens::new(&token("ya29"), Some(&token("1//rt")))).await.unwrap();
+        provider().revoke(ctx(&http, &s), access_only(&token("ya29"))).await.unwrap();
+        let sent = requests(&seen);
+        assert_eq!(sent.len(), 2, "one request per revocation: Google ends the grant with either token");
+        assert_eq!(endpoint(&sent[0]), REVOKE_URL);
+        assert_eq!(param(&form(&sent[0]), "token"), Some("1//rt"));
+        assert_eq!(param(&form(&sent[0]), "token_type_hint"), Some("refresh_token"));
+        assert_eq!(param(&form(&sent[1]), "token"), Some("ya29"));
+        assert_eq!(param(&form(&sent[1]), "token_type_hint"), Some("access_token"));
     }
 }

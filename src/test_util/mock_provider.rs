@@ -54,6 +54,9 @@ const MAX_PENDING_CONSENTS: usize = 1_000;
 const MAX_RECORDED_REQUESTS: usize = 10_000;
 /// Longest `grant_type` value copied into the request log.
 const MAX_LOGGED_GRANT_TYPE: usize = 64;
+/// The prefixes of the access and refresh tokens the mock issues.
+const ACCESS_TOKEN_PREFIX: &str = "mock_at_";
+const REFRESH_TOKEN_PREFIX: &str = "mock_rt_";
 
 /// A 16×16 PNG (a blue disc), served at `{base}/avatar.png` as the default user's avatar.
 const AVATAR_PNG: &[u8] = &[
@@ -555,6 +558,32 @@ pub struct MockRequest {
     pub grant_type: Option<String>,
 }
 
+/// What a revoked token was, by the mock's own token prefixes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MockTokenKind {
+    /// An access token the mock issues (`mock_at_…`).
+    Access,
+    /// A refresh token the mock issues (`mock_rt_…`).
+    Refresh,
+    /// Anything else.
+    Unknown,
+}
+
+/// One revocation the mock accepted (`POST /oauth/revoke`, authenticated, with a token), as
+/// [`MockProvider::revocations`] lists it: no token values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MockRevocation {
+    /// What the token was.
+    pub token: MockTokenKind,
+    /// The `token_type_hint` sent, if any.
+    pub hint: Option<String>,
+    /// Whether the token still worked (issued to this client, not yet revoked) until this
+    /// revocation; an access token revoked after its grant's refresh token is not.
+    pub was_live: bool,
+}
+
 /// Errors of [`MockProvider::consent`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -596,7 +625,7 @@ pub enum MockError {
 /// | `POST /oauth/consent` | only with [`MockConfig::interactive_consent`], where `GET /oauth/authorize` answers a consent page (`200`, no script, not framable) instead of redirecting. Its form posts `nonce` (single use, 10 minutes) and `decision=allow` or `deny`: `303` to `redirect_uri` with `code` and `state`, or with `error=access_denied` and `state`. An unknown, used or expired nonce gets a `400` page and no redirect. |
 /// | `POST /oauth/token` | form-encoded only. Client authentication per [`MockClientAuth`] (`401 invalid_client`). `authorization_code`: the code must be valid, unused, unexpired, of this client, with a byte-equal `redirect_uri`, and the PKCE verifier must match the challenge; a verifier when no challenge was sent is `invalid_grant` (downgrade), and a reused code is `invalid_grant` and revokes every token issued from it. `refresh_token`: rotation per [`MockConfig::rotate_refresh_tokens`]. Answers carry `Cache-Control: no-store`; errors are RFC 6749 §5.2 JSON. |
 /// | `GET /userinfo`, `GET /2/users/me` | `Authorization: Bearer`; the profile in [`MockProfileShape`]; `401 invalid_token` for an unknown, revoked or expired token. The query string is ignored. |
-/// | `POST /oauth/revoke` | RFC 7009: form `token=…` with client authentication; `200` for any token, which then stops working (revoking a refresh token also revokes the access tokens of its grant). |
+/// | `POST /oauth/revoke` | RFC 7009: form `token=…` (and optionally `token_type_hint`) with client authentication; `200` for any token, which then stops working (revoking a refresh token also revokes the access tokens of its grant). Each accepted revocation is recorded per token ([`MockProvider::revocations`]). |
 /// | `GET /avatar.png` | the default user's avatar, a small PNG. |
 /// | `POST /xrpc/com.atproto.server.createSession` | Bluesky's app-password login: JSON `{"identifier","password"}`; the identifier is the current user's handle ([`MockUser::username`]) or DID ([`MockUser::id`]), the password [`MockConfig::app_password`]. Answers `accessJwt` (a JWT whose `exp` follows [`MockProvider::set_clock`] and [`MockConfig::access_token_ttl`]), `refreshJwt`, `did`, `handle`, `email`, `active`. Errors in XRPC's shape: `401 AuthenticationRequired`, `401 AuthFactorTokenRequired`, `400 InvalidRequest`. |
 /// | `POST /xrpc/com.atproto.server.refreshSession` | `Authorization: Bearer {refreshJwt}`: a new `accessJwt` and `refreshJwt`; the used refresh token stops working (`400 ExpiredToken` when presented again, `400 InvalidToken` for an unknown one). |
@@ -761,16 +790,23 @@ impl MockProvider {
         self.shared.lock().requests.iter().cloned().collect()
     }
 
+    /// The revocations accepted so far, oldest first (at most the last 10,000): which kind
+    /// of token each named, with its hint.
+    pub fn revocations(&self) -> Vec<MockRevocation> {
+        self.shared.lock().revocations.iter().cloned().collect()
+    }
+
     /// The Mastodon app registrations received so far (`POST /api/v1/apps`), oldest first.
     pub fn app_registrations(&self) -> Vec<MockAppRegistration> {
         self.shared.lock().app_registrations.clone()
     }
 
-    /// Zeroes the counters and clears the request log.
+    /// Zeroes the counters and clears the request and revocation logs.
     pub fn reset_counts(&self) {
         let mut state = self.shared.lock();
         state.counts = MockCounts::default();
         state.requests.clear();
+        state.revocations.clear();
     }
 
     /// Follows the authorize step as a browser would, without an HTTP hop and always
@@ -859,6 +895,7 @@ struct State {
     behavior: MockBehavior,
     counts: MockCounts,
     requests: VecDeque<MockRequest>,
+    revocations: VecDeque<MockRevocation>,
     codes: HashMap<String, CodeGrant>,
     access_tokens: HashMap<String, AccessToken>,
     refresh_tokens: HashMap<String, RefreshToken>,
@@ -925,6 +962,7 @@ impl State {
             behavior: MockBehavior::default(),
             counts: MockCounts::default(),
             requests: VecDeque::new(),
+            revocations: VecDeque::new(),
             codes: HashMap::new(),
             access_tokens: HashMap::new(),
             refresh_tokens: HashMap::new(),
@@ -980,7 +1018,7 @@ impl State {
         // Forget tokens that expired long ago, so a long-running demo stays small.
         self.access_tokens
             .retain(|_, t| t.expires_at.is_none_or(|at| now.saturating_duration_since(at) < CODE_RETENTION));
-        let token = random_token("mock_at_");
+        let token = random_token(ACCESS_TOKEN_PREFIX);
         let expires_at = config.access_token_ttl.and_then(|secs| now.checked_add(Duration::from_secs(secs)));
         self.access_tokens
             .insert(token.clone(), AccessToken { user, client_id: config.client_id.clone(), expires_at, family });
@@ -988,7 +1026,7 @@ impl State {
     }
 
     fn issue_refresh(&mut self, config: &MockConfig, user: MockUser, scope: Option<String>, family: u64) -> String {
-        let token = random_token("mock_rt_");
+        let token = random_token(REFRESH_TOKEN_PREFIX);
         self.refresh_tokens
             .insert(token.clone(), RefreshToken { user, client_id: config.client_id.clone(), scope, family });
         token
@@ -1859,14 +1897,27 @@ impl Shared {
         };
         let mut st = self.lock();
         let client_id = &self.config.client_id;
+        let mut was_live = false;
         if st.access_tokens.get(token).is_some_and(|t| t.client_id == *client_id) {
             st.access_tokens.remove(token);
+            was_live = true;
         }
         let refresh_family = st.refresh_tokens.get(token).filter(|t| t.client_id == *client_id).map(|t| t.family);
         if let Some(family) = refresh_family {
             // RFC 7009 §2.1: revoking a refresh token also revokes its grant's access tokens.
             st.revoke_family(family);
+            was_live = true;
         }
+        let kind = match token {
+            t if t.starts_with(ACCESS_TOKEN_PREFIX) => MockTokenKind::Access,
+            t if t.starts_with(REFRESH_TOKEN_PREFIX) => MockTokenKind::Refresh,
+            _ => MockTokenKind::Unknown,
+        };
+        if st.revocations.len() >= MAX_RECORDED_REQUESTS {
+            st.revocations.pop_front();
+        }
+        let hint = params.get("token_type_hint").map(|h| h.chars().take(MAX_LOGGED_GRANT_TYPE).collect());
+        st.revocations.push_back(MockRevocation { token: kind, hint, was_live });
         drop(st);
         no_store(response(StatusCode::OK, "text/plain; charset=utf-8", ""))
     }
@@ -2947,6 +2998,19 @@ mod tests {
         assert_eq!((resp.status, resp.error()), (400, "invalid_request".into()));
         assert_eq!(userinfo(&mock, &access).await.status, 200);
         assert_eq!(mock.counts().revoke, 5);
+        // The accepted revocations are recorded per token, with their hints.
+        let revocation =
+            |token, hint: Option<&str>, was_live| MockRevocation { token, hint: hint.map(str::to_owned), was_live };
+        assert_eq!(
+            mock.revocations(),
+            [
+                revocation(MockTokenKind::Access, None, true),
+                revocation(MockTokenKind::Access, None, false),
+                revocation(MockTokenKind::Refresh, Some("refresh_token"), true),
+            ]
+        );
+        mock.reset_counts();
+        assert!(mock.revocations().is_empty());
     }
 
     // --- bookkeeping, HTTP hygiene and lifecycle ---------------------------------------------

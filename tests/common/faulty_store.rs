@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use dravo_connect::store::*;
 use dravo_connect::{AccountId, AppId, ExternalId, FlowId, ProviderId, SelectionId, TenantId};
 use time::OffsetDateTime;
+use tokio::sync::Notify;
 
 /// A store that counts calls and can be made to fail.
 #[derive(Debug, Default)]
@@ -15,7 +16,16 @@ pub struct FaultyStore {
     pub fail: AtomicBool,
     pub fail_accounts: AtomicBool,
     pub calls: AtomicU64,
+    /// `sweep_flows` calls, counted once finished (failed ones too).
     pub sweeps: AtomicU64,
+    /// Fails only `sweep_flows` and `sweep_selections` (the background sweep).
+    pub fail_sweeps: AtomicBool,
+    /// `sweep_flows` and `sweep_selections` calls that failed.
+    pub failed_sweeps: AtomicU64,
+    /// `try_lease_account` calls that found the lease held by another holder.
+    pub lease_refusals: AtomicU64,
+    /// Notified (`notify_waiters`) on each such refusal, after it is counted.
+    pub lease_refused: Notify,
 }
 
 impl FaultyStore {
@@ -35,6 +45,14 @@ impl FaultyStore {
     }
     pub fn calls(&self) -> u64 {
         self.calls.load(Ordering::SeqCst)
+    }
+    /// The failure of a sweep when `fail` or `fail_sweeps` is set (counted in `failed_sweeps`).
+    fn check_sweep(&self) -> Result<(), StoreError> {
+        if self.fail.load(Ordering::SeqCst) || self.fail_sweeps.load(Ordering::SeqCst) {
+            self.failed_sweeps.fetch_add(1, Ordering::SeqCst);
+            return Err(StoreError::backend(std::io::Error::other("sweep failed")));
+        }
+        Ok(())
     }
 }
 
@@ -119,10 +137,9 @@ impl Store for FaultyStore {
     async fn sweep_flows(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         // Counted apart from `calls`: `start` sweeps in the background, at a moment no test
         // controls. Counted once finished: the memory store yields between its shards.
-        let result = if self.fail.load(Ordering::SeqCst) {
-            Err(StoreError::backend(std::io::Error::other("sweep failed")))
-        } else {
-            self.inner.sweep_flows(before).await
+        let result = match self.check_sweep() {
+            Ok(()) => self.inner.sweep_flows(before).await,
+            Err(e) => Err(e),
         };
         self.sweeps.fetch_add(1, Ordering::SeqCst);
         result
@@ -151,9 +168,7 @@ impl Store for FaultyStore {
     }
     async fn sweep_selections(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         // Not counted in `calls`: it runs in the background sweep, like `sweep_flows`.
-        if self.fail.load(Ordering::SeqCst) {
-            return Err(StoreError::backend(std::io::Error::other("sweep failed")));
-        }
+        self.check_sweep()?;
         self.inner.sweep_selections(before).await
     }
     async fn try_lease_account(
@@ -165,7 +180,12 @@ impl Store for FaultyStore {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         self.check_accounts()?;
-        self.inner.try_lease_account(t, id, holder, until, now).await
+        let taken = self.inner.try_lease_account(t, id, holder, until, now).await?;
+        if !taken {
+            self.lease_refusals.fetch_add(1, Ordering::SeqCst);
+            self.lease_refused.notify_waiters();
+        }
+        Ok(taken)
     }
     async fn release_account_lease(&self, t: &TenantId, id: &AccountId, holder: &str) -> Result<(), StoreError> {
         self.check_accounts()?;

@@ -36,6 +36,7 @@ macro_rules! for_each_case {
             a_store_failure_while_saving_the_account_is_server_error,
             a_code_from_another_flow_fails_at_the_pkce_enforcing_mock,
             a_mismatched_or_trailing_slash_iss_is_refused_before_the_token_endpoint,
+            an_error_response_with_a_forged_iss_is_provider_error_not_the_users_denial,
             the_token_request_never_follows_a_redirect,
             body_client_auth_and_providers_without_pkce_work,
             a_missing_forged_truncated_or_foreign_state_gets_the_static_page,
@@ -428,6 +429,24 @@ pub async fn a_mismatched_or_trailing_slash_iss_is_refused_before_the_token_endp
         assert_eq!(h.mock.counts().token, 0);
     }
     assert_eq!(h.callback(&cb).await.location_param("connected").as_deref(), Some("mock"));
+}
+
+pub async fn an_error_response_with_a_forged_iss_is_provider_error_not_the_users_denial<S: Harness>() {
+    let issuer = "https://mock.issuer.test";
+    let h = H::<S>::with(MockConfig::default().with_issuer(issuer), |b| b).await;
+    h.create_app(KEY1).await;
+    h.mock.set_behavior(MockBehavior::default().with_deny(true));
+    // The mock's denial carries its `iss` (RFC 9207 §2): with it, the user's denial.
+    let cb = h.consent(&h.start_default(KEY1).await).await;
+    assert_eq!(param(&cb, "error"), "access_denied");
+    assert_eq!(param(&cb, "iss"), issuer);
+    assert_reason(&h.callback(&cb).await, OAuthErrorReason::AccessDenied);
+    // The same denial with another issuer's `iss` (a mix-up, RFC 9207 §2.4): not a denial.
+    let cb = h.consent(&h.start_default(KEY1).await).await;
+    let forged = cb.replace(&format!("iss={}", enc(issuer)), &format!("iss={}", enc("https://evil.test")));
+    assert_ne!(forged, cb);
+    assert_reason(&h.callback(&forged).await, OAuthErrorReason::ProviderError);
+    assert_eq!(h.mock.counts().token, 0);
 }
 
 pub async fn the_token_request_never_follows_a_redirect<S: Harness>() {
@@ -860,7 +879,7 @@ pub async fn deleting_an_account_revokes_at_the_provider_and_removes_it<S: Harne
     let r = h.req(Method::DELETE, &format!("/v1/accounts/{id}"), Some(KEY1), None).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     assert!(r.body.is_empty());
-    assert_eq!(h.mock.counts().revoke, 1);
+    assert_eq!(h.mock.counts().revoke, 2, "the refresh token, then the access token");
     h.get(&format!("/v1/accounts/{id}"), Some(KEY1)).await.assert_error(404, "not_found");
 }
 

@@ -1,11 +1,12 @@
-//! The refresh lease across instances, on a shared memory store (the PostgreSQL version of
-//! the same race is in `postgres.rs`).
+//! The refresh lease across instances, on a shared memory store inside the counting test
+//! store (the PostgreSQL version of the same race is in `postgres.rs`).
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
-use dravo_connect::store::{MemoryStore, Store};
+use dravo_connect::store::Store;
 use dravo_connect::test_util::MockProvider;
 use dravo_connect::{AccountId, Connect, KeyId, ManualClock, NewApp, Secret, StartParams};
 use tokio::task::JoinSet;
@@ -14,13 +15,13 @@ use crate::harness::*;
 
 struct Pair {
     instances: [Connect; 2],
-    store: Arc<dyn Store>,
+    store: Arc<FaultyStore>,
     mock: MockProvider,
     clock: Arc<ManualClock>,
 }
 
 async fn pair_with_an_expired_account() -> (Pair, AccountId) {
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let store = Arc::new(FaultyStore::default());
     let mock = MockProvider::start().await.unwrap();
     let clock = Arc::new(ManualClock::new(START));
     let build = || {
@@ -78,16 +79,29 @@ async fn a_lease_left_by_a_crashed_instance_is_taken_over_once_it_runs_out() {
     assert!(
         p.store.try_lease_account(&tenant("t1"), &id, "crashed", now + time::Duration::seconds(60), now).await.unwrap()
     );
-    let waiting = {
+    let mut waiting = {
         let connect = p.instances[0].clone();
         let id = id.clone();
         tokio::spawn(async move { connect.access_token(&tenant("t1"), &id).await })
     };
-    // The waiter polls the row; nothing refreshes it until the lease runs out.
-    for _ in 0..5 {
-        tokio::task::yield_now().await;
+    // The waiter finds the lease taken, polls the row, and tries again: wait (on the store's
+    // signal, not on time) until it has been refused three times, or has returned.
+    let mut returned = None;
+    loop {
+        let refused = p.store.lease_refused.notified();
+        if p.store.lease_refusals.load(Ordering::SeqCst) >= 3 {
+            break;
+        }
+        tokio::select! {
+            () = refused => {}
+            done = &mut waiting => {
+                returned = Some(done);
+                break;
+            }
+        }
     }
     assert_eq!(p.mock.counts().token_refresh, 0, "no refresh while another holder's lease is live");
+    assert!(returned.is_none(), "the waiter returned while another holder's lease was live: {returned:?}");
     p.clock.advance(time::Duration::seconds(60));
     let token = waiting.await.unwrap().unwrap();
     assert!(token.expose_secret().starts_with("mock_at_"));

@@ -91,13 +91,17 @@ async fn the_retention_of_expired_flows_is_configurable() {
 async fn a_failing_background_sweep_does_not_fail_the_start() {
     let h = H::new().await;
     h.create_app(KEY1).await;
-    h.store.fail.store(true, Ordering::SeqCst);
-    // Only the sweep fails here: the start's own store calls run before the flag matters.
-    let r = h.connect.sweep_flows().await;
-    assert!(r.is_err());
-    h.store.fail.store(false, Ordering::SeqCst);
-    h.start_default(KEY1).await;
-    eventually(|| h.store.sweeps.load(Ordering::SeqCst) >= 2).await;
+    // Only the sweeps fail: every other store call of the start succeeds.
+    h.store.fail_sweeps.store(true, Ordering::SeqCst);
+    assert_eq!(h.store.sweeps.load(Ordering::SeqCst), 0, "nothing swept before the first start");
+    // The first start of this instance sweeps, and its sweep fails; the start answers 200
+    // with an authorize URL all the same (`start_default` asserts it).
+    let url = h.start_default(KEY1).await;
+    eventually(|| h.store.failed_sweeps.load(Ordering::SeqCst) == 2).await;
+    assert_eq!(h.store.sweeps.load(Ordering::SeqCst), 1, "the start's own sweep ran (flows, then selections)");
+    // And the flow it started completes.
+    let r = h.callback(&h.consent(&url).await).await;
+    assert_eq!(r.location_param("connected").as_deref(), Some("mock"));
 }
 
 // ------------------------------------------------------------------ key rotation

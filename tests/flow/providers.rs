@@ -5,10 +5,12 @@
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use dravo_connect::core::SecretBox;
 use dravo_connect::http_client::HttpError;
 use dravo_connect::provider::ProviderConfig;
-use dravo_connect::test_util::MockConfig;
-use dravo_connect::{OAuthErrorReason, Revocation};
+use dravo_connect::store::Store;
+use dravo_connect::test_util::{MockConfig, MockTokenKind};
+use dravo_connect::{AccountId, KeyId, OAuthErrorReason, Revocation, Secret};
 use http::{Method, StatusCode};
 use serde_json::json;
 
@@ -203,7 +205,47 @@ async fn an_account_with_a_refresh_token_has_no_reconnect_by_and_its_revocation_
     assert_eq!(account["reconnect_by"], serde_json::Value::Null);
     let revocation = h.connect.disconnect(&tenant("t1"), &id.parse().unwrap()).await.unwrap();
     assert_eq!(revocation, Revocation::Revoked);
-    assert_eq!(h.mock.counts().revoke, 1);
+    assert_eq!(h.mock.counts().revoke, 2, "the refresh token and the access token");
+}
+
+#[tokio::test]
+async fn a_disconnect_revokes_the_refresh_token_then_the_access_token_and_the_refresh_token_stops_working() {
+    let h = H::new().await;
+    let id: AccountId = h.connect_once().await.location_param("account_id").unwrap().parse().unwrap();
+    // The stored refresh token, opened with the harness's encryption key.
+    let stored = h.store.get_account(&tenant("t1"), &id).await.unwrap().unwrap();
+    let secrets = SecretBox::new([(KeyId::zero(), Secret::new(vec![0x22; 32]))]).unwrap();
+    let refresh = secrets.open_string(id.as_str(), "refresh_token", stored.refresh_token.as_ref().unwrap()).unwrap();
+    assert!(refresh.expose_secret().starts_with("mock_rt_"));
+
+    let r = h.req(Method::DELETE, &format!("/v1/accounts/{id}"), Some(KEY1), None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
+    let revoked: Vec<_> = h.mock.revocations().into_iter().map(|r| (r.token, r.hint)).collect();
+    assert_eq!(
+        revoked,
+        [
+            (MockTokenKind::Refresh, Some("refresh_token".to_owned())),
+            (MockTokenKind::Access, Some("access_token".to_owned())),
+        ],
+        "both tokens, the long-lived one first"
+    );
+    assert!(h.mock.revocations()[0].was_live);
+
+    // The refresh token no longer refreshes at the provider.
+    let c = h.mock.config();
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .unwrap()
+        .post(h.mock.token_url())
+        .basic_auth(&c.client_id, Some(&c.client_secret))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh.expose_secret().as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::BAD_REQUEST);
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["error"], "invalid_grant");
 }
 
 #[tokio::test]

@@ -67,10 +67,11 @@ async fn the_x_adapter_runs_the_flow_against_xs_documented_shapes() {
         h.connect.access_token(&tenant("t1"), &id).await.unwrap();
         assert_eq!(h.mock.counts().token_refresh, n);
     }
-    // Revoke on delete.
+    // Revoke on delete: X's endpoint takes both tokens, each with its hint.
     let r = h.req(Method::DELETE, &format!("/v1/accounts/{id}"), Some(KEY1), None).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
-    assert_eq!(h.mock.counts().revoke, 1);
+    let hints: Vec<_> = h.mock.revocations().into_iter().map(|r| r.hint).collect();
+    assert_eq!(hints, [Some("refresh_token".to_owned()), Some("access_token".to_owned())]);
 }
 
 #[tokio::test]
