@@ -22,6 +22,8 @@ pub async fn connect(mock: &MockProvider, binding: bool) -> Connect {
         .encryption_key(KeyId::zero(), Secret::new(vec![2; 32]))
         .store(MemoryStore::new())
         .outbound_loopback_only(true)
+        // A load run starts millions of flows for this one tenant; the cap is not what it measures.
+        .max_pending_flows(u32::MAX)
         .provider_config(mock.provider_config("mock"))
         .browser_binding(binding)
         .build()

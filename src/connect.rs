@@ -367,8 +367,9 @@ impl ConnectBuilder {
         self
     }
 
-    /// The most unfinished flows one tenant may have at once (default 1,000; 1 to
-    /// 1,000,000): a flow is unfinished from `start` until its callback or its expiry. Past
+    /// The most unfinished flows one tenant may have at once (default 1,000; at least 1;
+    /// `u32::MAX` for no practical cap, as a load test may want): a flow is unfinished from
+    /// `start` until its callback or its expiry. Past
     /// it, `start` answers `429 too_many_pending_flows` with `Retry-After` (when the tenant's
     /// earliest pending flow expires), and stores nothing.
     ///
@@ -404,7 +405,7 @@ impl ConnectBuilder {
         check_limit("max_body_bytes", self.max_body_bytes as u64, 1024, 16 * 1024 * 1024)?;
         check_limit("max_url_bytes", self.max_url_bytes as u64, 1024, 64 * 1024)?;
         check_limit("http_timeout_secs", self.http_timeout.as_secs(), 1, 300)?;
-        check_limit("max_pending_flows", u64::from(self.max_pending_flows), 1, 1_000_000)?;
+        check_limit("max_pending_flows", u64::from(self.max_pending_flows), 1, u64::from(u32::MAX))?;
         check_limit("expired_flow_retention_secs", self.flow_retention.as_secs(), 0, 7 * 86_400)?;
         check_limit("hook_timeout_ms", u64::try_from(self.hook_timeout.as_millis()).unwrap_or(u64::MAX), 1, 60_000)?;
         if self.state_keys.is_empty() {
