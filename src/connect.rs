@@ -37,6 +37,7 @@ use crate::store::{
     PendingFlow, ProviderApp, SelectionRecord, SelectionTarget, Store, TakeFlow,
 };
 
+mod bounds;
 mod instances;
 mod lease;
 mod maintenance;
@@ -52,9 +53,6 @@ pub(crate) const FIELD_TARGET_TOKEN: &str = "target_access_token:";
 
 /// How long a target selection can be read and chosen from after the callback.
 pub(crate) const SELECTION_TTL: time::Duration = time::Duration::minutes(10);
-/// Targets a selection holds at most (more are dropped, in the provider's order).
-const MAX_TARGETS: usize = 500;
-
 /// Access tokens this close to expiry are refreshed before being handed out.
 const REFRESH_MARGIN: time::Duration = time::Duration::seconds(60);
 /// Long-lived tokens renewed by re-exchange are renewed this long before they expire.
@@ -1118,22 +1116,36 @@ impl Connect {
                 });
             }
         };
-        let profile = match p.fetch_profile(http, &tokens.access_token).await {
-            Ok(profile) => profile,
+        // Every provider answer is bounded before anything of it is used or stored.
+        if let Err(cap) = bounds::check_tokens(&tokens) {
+            tracing::warn!(flow_id = %flow_key, error = %cap, "token response refused");
+            return fail(OAuthErrorReason::TokenExchangeFailed);
+        }
+        let profile = match p.fetch_profile(http, &tokens.access_token).await.map(bounds::check_profile) {
+            Ok(Ok(profile)) => profile,
+            Ok(Err(cap)) => {
+                tracing::warn!(flow_id = %flow_key, error = %cap, "profile refused");
+                return fail(OAuthErrorReason::ProfileFetchFailed);
+            }
             Err(e) => {
                 tracing::warn!(flow_id = %flow_key, error = %e, "profile fetch failed");
                 return fail(OAuthErrorReason::ProfileFetchFailed);
             }
         };
-        let targets = match p.capabilities().target_selection {
-            Some(_) => match p.list_targets(self.inner.http.as_ref(), &tokens, &profile).await {
-                Ok(targets) => targets,
-                Err(e) => {
-                    tracing::warn!(flow_id = %flow_key, error = %e, "listing the targets failed");
-                    return fail(OAuthErrorReason::ProviderError);
-                }
-            },
-            None => Vec::new(),
+        let listed = match p.capabilities().target_selection {
+            Some(_) => p.list_targets(self.inner.http.as_ref(), &tokens, &profile).await.map(bounds::check_targets),
+            None => Ok(Ok(Vec::new())),
+        };
+        let targets = match listed {
+            Ok(Ok(targets)) => targets,
+            Ok(Err(cap)) => {
+                tracing::warn!(flow_id = %flow_key, error = %cap, "targets refused");
+                return fail(OAuthErrorReason::ProviderError);
+            }
+            Err(e) => {
+                tracing::warn!(flow_id = %flow_key, error = %e, "listing the targets failed");
+                return fail(OAuthErrorReason::ProviderError);
+            }
         };
         let saved = self
             .save_account(SaveAccount {
@@ -1178,16 +1190,13 @@ impl Connect {
         CallbackOutcome::Redirect(with_params(destination, &[("selection_id", selection.id.as_str())]))
     }
 
-    /// A new selection of `targets` found through the person `account`, their own tokens
-    /// sealed under the selection's id.
+    /// A new selection of `targets` (as [`bounds::check_targets`] keeps them) found through
+    /// the person `account`, their own tokens sealed under the selection's id.
     fn selection_record(&self, account: &AccountRecord, targets: Vec<Target>) -> SelectionRecord {
         let now = self.now();
         let id = SelectionId::generate();
-        let mut seen = std::collections::HashSet::new();
         let targets = targets
             .into_iter()
-            .filter(|t| seen.insert(t.id.clone()))
-            .take(MAX_TARGETS)
             .map(|t| SelectionTarget {
                 access_token: t.access_token.as_ref().map(|token| {
                     let field = format!("{FIELD_TARGET_TOKEN}{}", t.id);
@@ -1379,8 +1388,10 @@ impl Connect {
     /// checked by a profile call. Reconnecting the same provider account updates it.
     ///
     /// # Errors
-    /// `validation_failed` (unknown provider), `not_found` (unknown app), `invalid_token`
-    /// (the provider refuses the token), `provider_error`, `server_error`.
+    /// `validation_failed` (unknown provider, an access token that is not 1 to 8192 bytes
+    /// of visible ASCII, a refresh token over 8192 bytes), `not_found` (unknown app),
+    /// `invalid_token` (the provider refuses the token), `provider_error` (also for a profile
+    /// over the bounds of [`Provider`]), `server_error`.
     pub async fn register_account(&self, tenant: &TenantId, new: NewAccount) -> Result<Account, Error> {
         let provider_id: ProviderId = new.provider.parse().map_err(|_| Error::validation("unknown provider"))?;
         let provider =
@@ -1396,8 +1407,11 @@ impl Connect {
             )));
         }
         let token = new.access_token.expose_secret();
-        if token.is_empty() || token.len() > 8192 {
+        if token.is_empty() || token.len() > bounds::MAX_TOKEN_BYTES {
             return Err(Error::validation("access_token must be 1 to 8192 bytes"));
+        }
+        if new.refresh_token.as_ref().is_some_and(|t| t.expose_secret().len() > bounds::MAX_TOKEN_BYTES) {
+            return Err(Error::validation("refresh_token must be at most 8192 bytes"));
         }
         // A bearer token is visible ASCII (RFC 6750 §2.1); anything else cannot be sent in a
         // header, and is the caller's mistake, not the provider's (found by Schemathesis).
@@ -1420,6 +1434,10 @@ impl Connect {
                 _ => Error::new(ErrorCode::ProviderError, "the provider failed to answer the profile request"),
             }
             .with_source(e)
+        })?;
+        let profile = bounds::check_profile(profile).map_err(|cap| {
+            Error::new(ErrorCode::ProviderError, "the provider's profile answer is over the size limits")
+                .with_source(cap)
         })?;
         let (record, created) = self
             .save_account(SaveAccount {
@@ -1454,7 +1472,8 @@ impl Connect {
     /// `validation_failed` (unknown provider, a provider without app passwords, a malformed
     /// identifier or app password), `invalid_token` (the provider refused the login: a wrong
     /// identifier or password, an account asking for an emailed sign-in code, a suspended
-    /// account), `provider_error` (the provider failed or is rate limiting), `server_error`.
+    /// account), `provider_error` (the provider failed or is rate limiting, or its session
+    /// answer is over the bounds of [`Provider`]), `server_error`.
     ///
     /// # Security
     /// The app password is sent to the provider once, over the configured HTTP client, and
@@ -1478,13 +1497,19 @@ impl Connect {
             .create_session(self.inner.http.as_ref(), &new.identifier, &new.app_password)
             .await
             .map_err(login_error)?;
-        let expires_at = provider.access_token_expires_at(&session.tokens.access_token).map(whole_seconds);
+        let over = |cap: bounds::Cap| {
+            Error::new(ErrorCode::ProviderError, "the provider's session answer is over the size limits")
+                .with_source(cap)
+        };
+        bounds::check_tokens(&session.tokens).map_err(over)?;
+        let (tokens, profile) = (session.tokens, bounds::check_profile(session.profile).map_err(over)?);
+        let expires_at = provider.access_token_expires_at(&tokens.access_token).map(whole_seconds);
         // Registering the same account again replaces its session: the old one is ended
         // after the new one is stored (best effort), so it does not linger at the provider.
         let previous = self
             .inner
             .store
-            .find_account(tenant, &provider_id, &session.profile.id, new.external_id.as_ref())
+            .find_account(tenant, &provider_id, &profile.id, new.external_id.as_ref())
             .await?
             .filter(|a| a.refresh_token.is_some());
         let (record, created) = self
@@ -1493,9 +1518,9 @@ impl Connect {
                 provider: &provider_id,
                 app_id: None,
                 external_id: new.external_id,
-                profile: session.profile,
+                profile,
                 requested_scopes: Vec::new(),
-                tokens: session.tokens,
+                tokens,
                 expires_at,
                 target_type: TargetType::Person,
                 parent_account_id: None,
@@ -1769,7 +1794,8 @@ impl Connect {
     /// # Errors
     /// `not_found`; `invalid_token` when the account is expired or revoked, or the provider
     /// refused the refresh for good (the account is then marked `expired`);
-    /// `provider_error` when the provider failed transiently (the stored tokens are kept);
+    /// `provider_error` when the provider failed transiently or answered over the bounds of
+    /// [`Provider`] (the stored tokens are kept);
     /// `server_error`.
     ///
     /// # Security
@@ -1939,6 +1965,11 @@ impl Connect {
             }
             (_, None) => return self.expire(account, still_valid).await,
         };
+        // An answer over the bounds is a provider failure: the stored tokens are kept.
+        let result = result.and_then(|tokens| match bounds::check_tokens(&tokens) {
+            Ok(()) => Ok(tokens),
+            Err(cap) => Err(ProviderError::new(ProviderErrorKind::InvalidResponse, cap.to_string())),
+        });
         match result {
             Ok(tokens) => {
                 let record = AccountRecord {

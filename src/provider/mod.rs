@@ -229,6 +229,14 @@ impl From<HttpError> for ProviderError {
 /// Object-safe: `Connect` keeps `Arc<dyn Provider>` values in a registry keyed by
 /// [`Provider::id`]. Implement it for a network the crate does not know, or describe the
 /// network in configuration and use [`GenericProvider`].
+///
+/// Whatever a provider answers, `Connect` bounds it before storing anything of it: access,
+/// refresh and target tokens of at most 8 KiB (an access token of at least one byte), at
+/// most 100 granted scopes of at most 256 bytes each, ids (1 byte or more), usernames and
+/// display names of at most 1 KiB, and at most 500 targets (repeated ids dropped, then the
+/// first 500 kept). An answer over a bound fails the connect, registration or refresh as a
+/// provider failure would, and nothing of it is stored. An avatar URL that is not an
+/// absolute http(s) URL of at most 2 KiB is dropped instead.
 #[async_trait]
 pub trait Provider: fmt::Debug + Send + Sync + 'static {
     /// The provider's id; it is part of the registered callback URL and never changes.

@@ -363,6 +363,12 @@ pub struct MockBehavior {
     pub refresh_invalid_grant: bool,
     /// The `scope` of successful token responses (default: the requested scope).
     pub granted_scope: Option<String>,
+    /// Access tokens issued from now on are exactly this many bytes long (padded with `a`,
+    /// or cut; still valid at the mock), for tests of size bounds.
+    pub access_token_len: Option<usize>,
+    /// Refresh tokens issued from now on are exactly this many bytes long (as
+    /// [`access_token_len`](Self::access_token_len)).
+    pub refresh_token_len: Option<usize>,
     /// Every XRPC endpoint (Bluesky) answers this status with an XRPC error body
     /// (`RateLimitExceeded` for 429, `InternalServerError` for 5xx, `InvalidRequest`
     /// otherwise).
@@ -494,6 +500,20 @@ impl MockBehavior {
     #[must_use]
     pub fn with_granted_scope(mut self, scope: impl Into<String>) -> Self {
         self.granted_scope = Some(scope.into());
+        self
+    }
+
+    /// Sets [`access_token_len`](Self::access_token_len).
+    #[must_use]
+    pub fn with_access_token_len(mut self, len: usize) -> Self {
+        self.access_token_len = Some(len);
+        self
+    }
+
+    /// Sets [`refresh_token_len`](Self::refresh_token_len).
+    #[must_use]
+    pub fn with_refresh_token_len(mut self, len: usize) -> Self {
+        self.refresh_token_len = Some(len);
         self
     }
 }
@@ -1018,7 +1038,7 @@ impl State {
         // Forget tokens that expired long ago, so a long-running demo stays small.
         self.access_tokens
             .retain(|_, t| t.expires_at.is_none_or(|at| now.saturating_duration_since(at) < CODE_RETENTION));
-        let token = random_token(ACCESS_TOKEN_PREFIX);
+        let token = sized(random_token(ACCESS_TOKEN_PREFIX), self.behavior.access_token_len);
         let expires_at = config.access_token_ttl.and_then(|secs| now.checked_add(Duration::from_secs(secs)));
         self.access_tokens
             .insert(token.clone(), AccessToken { user, client_id: config.client_id.clone(), expires_at, family });
@@ -1026,7 +1046,7 @@ impl State {
     }
 
     fn issue_refresh(&mut self, config: &MockConfig, user: MockUser, scope: Option<String>, family: u64) -> String {
-        let token = random_token(REFRESH_TOKEN_PREFIX);
+        let token = sized(random_token(REFRESH_TOKEN_PREFIX), self.behavior.refresh_token_len);
         self.refresh_tokens
             .insert(token.clone(), RefreshToken { user, client_id: config.client_id.clone(), scope, family });
         token
@@ -1993,6 +2013,16 @@ fn grant_type_of(body: &[u8]) -> Option<String> {
     form_urlencoded::parse(body)
         .find(|(name, _)| name == "grant_type")
         .map(|(_, value)| value.chars().take(MAX_LOGGED_GRANT_TYPE).collect())
+}
+
+/// `token` (ASCII) padded with `a` or cut to exactly `len` bytes, when `len` is given.
+fn sized(mut token: String, len: Option<usize>) -> String {
+    if let Some(len) = len {
+        token.truncate(len);
+        let pad = len.saturating_sub(token.len());
+        token.extend(std::iter::repeat_n('a', pad));
+    }
+    token
 }
 
 /// `prefix` followed by 32 base64url characters (24 random bytes).

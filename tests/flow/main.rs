@@ -4,6 +4,7 @@
 #![cfg(all(feature = "axum", feature = "test-util", feature = "reqwest"))]
 
 mod bluesky;
+mod bounds;
 #[cfg(feature = "sqlite")]
 mod browser;
 #[cfg(feature = "sqlite")]
