@@ -138,36 +138,50 @@ pub(crate) fn redirect(location: &url::Url) -> Response<Bytes> {
     }
 }
 
+/// The most parameters a query may carry: no route takes more than a handful, and a
+/// provider's callback sends a few. Counted as `&`-separated parts (empty ones too) before
+/// anything is decoded, so a query of thousands of parameters inside the URL limit costs one
+/// vectorised scan.
+pub(crate) const MAX_QUERY_PARAMS: usize = 64;
+
 /// A decoded query string. Every name may appear at most once. Names and values borrow
-/// from the raw query unless they had to be decoded.
+/// from the raw query unless they had to be decoded. Sorted by name (a parse sorts them to
+/// find duplicates), so a lookup is a binary search.
 #[derive(Debug, Default)]
 pub(crate) struct Query<'a> {
     pairs: Vec<(Cow<'a, str>, Cow<'a, str>)>,
 }
 
 impl<'a> Query<'a> {
-    /// Parses `raw`; a duplicated name, bad percent-encoding or non-UTF-8 is an error.
+    /// Parses `raw`; more than [`MAX_QUERY_PARAMS`] parts, a duplicated name, bad
+    /// percent-encoding or non-UTF-8 is an error.
     pub(crate) fn parse(raw: Option<&'a str>) -> Result<Self, Error> {
+        let raw = raw.unwrap_or("");
+        // The cap's `&` is the one after the last part allowed.
+        if memchr::memchr_iter(b'&', raw.as_bytes()).nth(MAX_QUERY_PARAMS - 1).is_some() {
+            return Err(Error::invalid_request(format!("the query has more than {MAX_QUERY_PARAMS} parameters")));
+        }
         // Up to four pairs fit the first allocation.
         let mut pairs: Vec<(Cow<'a, str>, Cow<'a, str>)> = Vec::new();
-        for part in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        for part in raw.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = part.split_once('=').unwrap_or((part, ""));
-            let k = decode(k)?;
-            let v = decode(v)?;
-            if pairs.iter().any(|(n, _)| *n == k) {
-                return Err(Error::invalid_request(format!(
-                    "query parameter `{}` is given more than once",
-                    printable(&k)
-                )));
-            }
-            pairs.push((k, v));
+            pairs.push((decode(k)?, decode(v)?));
+        }
+        // Sorted, a duplicate is a neighbour: O(n log n) rather than comparing every pair.
+        pairs.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
+        if let Some((k, _)) = pairs.windows(2).find_map(|w| match w {
+            [a, b] if a.0 == b.0 => Some(a),
+            _ => None,
+        }) {
+            return Err(Error::invalid_request(format!("query parameter `{}` is given more than once", printable(k))));
         }
         Ok(Self { pairs })
     }
 
     /// The value of `name`.
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
-        self.pairs.iter().find(|(k, _)| k == name).map(|(_, v)| &**v)
+        let i = self.pairs.binary_search_by(|(k, _)| (**k).cmp(name)).ok()?;
+        self.pairs.get(i).map(|(_, v)| &**v)
     }
 
     /// The value of `name`, required and non-empty.
@@ -326,6 +340,46 @@ mod tests {
         assert_eq!(q.get("b"), Some("x y"));
         assert_eq!(q.get("c"), Some(""));
         assert_eq!(Query::parse(None).unwrap().get("a"), None);
+    }
+
+    /// `n` distinct parameters `p0=v&p1=v&…`.
+    fn distinct_params(n: usize) -> String {
+        (0..n).map(|i| format!("p{i}=v")).collect::<Vec<_>>().join("&")
+    }
+
+    #[test]
+    fn parse_accepts_a_query_of_as_many_parameters_as_the_cap() {
+        let raw = distinct_params(MAX_QUERY_PARAMS);
+        let q = Query::parse(Some(&raw)).unwrap();
+        for i in 0..MAX_QUERY_PARAMS {
+            assert_eq!(q.get(&format!("p{i}")), Some("v"), "p{i}");
+        }
+        assert_eq!(q.get("p64"), None);
+        assert_eq!(q.get(""), None);
+    }
+
+    #[test]
+    fn parse_refuses_a_query_over_the_cap_before_decoding_it() {
+        let over = distinct_params(MAX_QUERY_PARAMS + 1);
+        let err = Query::parse(Some(&over)).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidRequest);
+        assert!(err.message().contains("more than 64 parameters"), "{}", err.message());
+        assert!(Query::parse(Some(&distinct_params(1600))).is_err());
+        // Empty parts count: the cap is on separators, checked before anything is decoded
+        // (the bad escape would be the error otherwise).
+        let empties = format!("a=%ff{}", "&".repeat(MAX_QUERY_PARAMS));
+        assert!(Query::parse(Some(&empties)).unwrap_err().message().contains("more than 64"));
+        let at_cap = format!("a=1{}", "&".repeat(MAX_QUERY_PARAMS - 1));
+        assert_eq!(Query::parse(Some(&at_cap)).unwrap().get("a"), Some("1"));
+    }
+
+    #[test]
+    fn parse_refuses_a_duplicate_among_many_distinct_parameters() {
+        let raw = format!("{}&p3=other", distinct_params(MAX_QUERY_PARAMS - 1));
+        let err = Query::parse(Some(&raw)).unwrap_err();
+        assert_eq!(err.message(), "query parameter `p3` is given more than once");
+        assert!(Query::parse(Some("z=1&b=2&%7A=3")).is_err());
+        assert!(Query::parse(Some("b=1&a=2&b")).is_err());
     }
 
     fn body(res: Response<Bytes>) -> Vec<u8> {
