@@ -267,10 +267,97 @@ pub(crate) fn json_object(headers: &HeaderMap, body: &Bytes, max: usize) -> Resu
     if !is_json {
         return Err(Error::new(ErrorCode::UnsupportedMediaType, "the body must be application/json"));
     }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(Error::new(ErrorCode::InvalidJson, "the body must be a JSON object")),
-        Err(_) => Err(Error::new(ErrorCode::InvalidJson, "the body is not valid JSON")),
+    let map = match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => map,
+        Ok(_) => return Err(Error::new(ErrorCode::InvalidJson, "the body must be a JSON object")),
+        Err(_) => return Err(Error::new(ErrorCode::InvalidJson, "the body is not valid JSON")),
+    };
+    match duplicate_key(body) {
+        None => Ok(map),
+        Some(key) => Err(Error::new(
+            ErrorCode::InvalidJson,
+            format!("the body gives the key `{}` more than once", printable(&key)),
+        )),
+    }
+}
+
+/// The first key some object of `json` (valid JSON) repeats, at any depth, as decoded (`"a"`
+/// and `"\u0061"` are the same key). serde_json keeps the last of a duplicated key without a
+/// word; a second pass over the body with [`UniqueKeys`] finds them. A pass of its own rather
+/// than building the `Value` there: serde_json hands a visitor numbers in a form that depends on
+/// its features (`arbitrary_precision`, which a host's build may turn on), which only its own
+/// `Value` decodes right.
+fn duplicate_key(json: &[u8]) -> Option<String> {
+    let found = std::cell::Cell::new(None);
+    let mut de = serde_json::Deserializer::from_slice(json);
+    // An error here is the duplicate (the body already parsed as JSON); its key is in `found`.
+    let _ = serde::de::DeserializeSeed::deserialize(UniqueKeys { found: &found }, &mut de);
+    found.into_inner()
+}
+
+/// Walks any JSON value, keeping nothing, and fails on the first key an object repeats,
+/// which it leaves in `found`. Each object's keys go into a set, so the check is
+/// O(n log n) in the keys. serde_json bounds the nesting (128 levels), so the recursion too.
+#[derive(Clone, Copy)]
+struct UniqueKeys<'a> {
+    found: &'a std::cell::Cell<Option<String>>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for UniqueKeys<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
+        de.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeys<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(self)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut keys = std::collections::BTreeSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if keys.contains(&key) {
+                self.found.set(Some(key));
+                return Err(serde::de::Error::custom("duplicate key"));
+            }
+            keys.insert(key);
+            map.next_value_seed(self)?;
+        }
+        Ok(())
     }
 }
 
@@ -382,6 +469,67 @@ mod tests {
         assert!(Query::parse(Some("b=1&a=2&b")).is_err());
     }
 
+    fn json_headers() -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        h
+    }
+
+    fn parse_body(body: &str) -> Result<Map<String, Value>, Error> {
+        json_object(&json_headers(), &Bytes::copy_from_slice(body.as_bytes()), 1 << 20)
+    }
+
+    fn refused_for_duplicate(body: &str, key: &str) {
+        let err = parse_body(body).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidJson, "{body}");
+        assert_eq!(err.message(), format!("the body gives the key `{key}` more than once"), "{body}");
+    }
+
+    #[test]
+    fn json_object_refuses_a_key_given_twice_at_the_top_level() {
+        refused_for_duplicate(r#"{"client_secret":"a","client_id":"c","client_secret":"b"}"#, "client_secret");
+        refused_for_duplicate(r#"{"a":null,"a":null}"#, "a");
+    }
+
+    #[test]
+    fn json_object_refuses_a_key_given_twice_in_a_nested_object() {
+        refused_for_duplicate(r#"{"profile":{"name":"x","name":"y"}}"#, "name");
+        refused_for_duplicate(r#"{"list":[1,{"k":[{"deep":1,"deep":2}]}]}"#, "deep");
+    }
+
+    #[test]
+    fn json_object_refuses_the_same_key_spelled_with_an_escape() {
+        refused_for_duplicate(r#"{"a":1,"\u0061":2}"#, "a");
+        refused_for_duplicate(r#"{"client_secret":"s","client\u005fsecret":"t"}"#, "client_secret");
+    }
+
+    #[test]
+    fn json_object_accepts_the_same_key_in_different_objects() {
+        let map = parse_body(r#"{"a":{"x":1},"b":{"x":2},"c":[{"x":3},{"x":4}],"x":5}"#).unwrap();
+        assert_eq!(map.len(), 4);
+        assert!(parse_body("{}").unwrap().is_empty());
+        // Not JSON is still that, whatever it repeats.
+        assert_eq!(parse_body(r#"{"a":1,"a":2"#).unwrap_err().message(), "the body is not valid JSON");
+    }
+
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            any::<String>().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 64, 8, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+                proptest::collection::btree_map(any::<String>(), inner, 0..8)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
     fn body(res: Response<Bytes>) -> Vec<u8> {
         res.into_body().to_vec()
     }
@@ -428,6 +576,13 @@ mod tests {
                 state_expires_at: time::OffsetDateTime::from_unix_timestamp(secs).unwrap(),
             };
             prop_assert_eq!(body(super::started(&started)), serde_json::to_vec(&started).unwrap());
+        }
+
+        #[test]
+        fn any_json_without_duplicate_keys_is_what_serde_json_reads(v in any_json()) {
+            let text = serde_json::to_string(&serde_json::json!({ "v": v })).unwrap();
+            let map = parse_body(&text).unwrap();
+            prop_assert_eq!(Value::Object(map), serde_json::from_str::<Value>(&text).unwrap());
         }
 
         #[test]

@@ -47,6 +47,7 @@ macro_rules! for_each_case {
             a_flow_whose_app_was_deleted_gets_the_page,
             start_accepts_allowlisted_return_urls_and_refuses_every_known_bypass,
             every_error_code_is_answered_with_its_status_and_shape,
+            a_body_that_repeats_a_key_gets_invalid_json_and_stores_nothing,
             a_forged_query_api_key_or_cookie_is_not_a_credential,
             a_tenant_never_sees_or_touches_another_tenants_objects,
             a_tenant_two_flow_never_creates_a_tenant_one_account,
@@ -580,6 +581,24 @@ pub async fn a_flow_whose_app_was_deleted_gets_the_page<S: Harness>() {
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     assert_rejected_page(&h.callback(&cb).await);
     assert_eq!(h.mock.counts().token, 0);
+}
+
+pub async fn a_body_that_repeats_a_key_gets_invalid_json_and_stores_nothing<S: Harness>() {
+    let h = H::<S>::new().await;
+    let body = h.app_body().to_string();
+    // The same key twice, also spelled with an escape: serde_json alone would keep the last.
+    for repeated in [r#""client_secret":"other","#, r#""client\u005fsecret":"other","#] {
+        let body = body.replacen('{', &format!("{{{repeated}"), 1);
+        let req = Request::post("/v1/oauth-apps")
+            .header("authorization", format!("Bearer {KEY1}"))
+            .header("content-type", "application/json")
+            .body(Bytes::from(body.clone()))
+            .unwrap();
+        let r = h.send(req).await;
+        r.assert_error(400, "invalid_json");
+        assert!(r.json()["error"]["message"].as_str().unwrap().contains("`client_secret`"), "{}", r.text());
+    }
+    assert_eq!(h.get("/v1/oauth-apps", Some(KEY1)).await.json()["data"], json!([]));
 }
 
 // ------------------------------------------------------------------ return URL allowlist at start
