@@ -1,5 +1,7 @@
 //! The router serving `start` in-process, outside any framework and through the axum and
-//! actix-web adapters (the latter with feature `actix`), beside a bare JSON hello route in the same app and raw HMAC (the floor).
+//! actix-web adapters (the latter with feature `actix`), beside a bare JSON hello route in the same app and raw HMAC (the floor);
+//! and a forged callback with its usual few parameters beside one flooded with 1,600 distinct
+//! ones (the query cap refuses it before decoding).
 //!
 //! `cargo bench --bench router`. Results and ratios: BENCHMARKS.md.
 
@@ -121,5 +123,42 @@ fn actix(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>
     });
 }
 
-criterion_group!(benches, start);
+/// A callback whose state fails its tag (one character changed; everything up to the tag
+/// check is the real work), as the provider sends it and then with 1,600 distinct parameters
+/// more, inside the 8 KiB URL limit: both get the static 400 page.
+fn callback(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (connect, _mock) = setup(&rt, false);
+    let started = rt.block_on(connect.handle(request()));
+    let v: serde_json::Value = serde_json::from_slice(started.body()).unwrap();
+    let authorize_url = url::Url::parse(v["authorize_url"].as_str().unwrap()).unwrap();
+    let mut state = authorize_url.query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
+    let last = if state.ends_with('A') { 'B' } else { 'A' };
+    state.pop();
+    state.push(last);
+    let normal = format!("/v1/oauth/mock/callback?code=c0de_0123456789&state={state}");
+    let chars: Vec<char> = ('a'..='z').chain('A'..='Z').chain('0'..='9').collect();
+    let names = chars.iter().flat_map(|a| chars.iter().map(move |b| format!("{a}{b}=")));
+    let flooded = format!("{normal}&{}", names.take(1600).collect::<Vec<_>>().join("&"));
+    assert!(flooded.len() < 8 * 1024);
+    let get = |uri: &http::Uri| {
+        let mut r = http::Request::new(Bytes::new());
+        *r.uri_mut() = uri.clone();
+        r
+    };
+    let mut g = c.benchmark_group("callback");
+    for (name, target) in [("forged_state_3_params", normal), ("forged_state_1600_distinct_params", flooded)] {
+        let uri: http::Uri = target.parse().unwrap();
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let res = rt.block_on(connect.handle(get(&uri)));
+                assert_eq!(res.status(), 400);
+                black_box(res)
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, start, callback);
 criterion_main!(benches);

@@ -17,9 +17,10 @@ pub enum ErrorCode {
     NotFound,
     /// 405: a route with the wrong method.
     MethodNotAllowed,
-    /// 400: a body that is not JSON, or of the wrong JSON types.
+    /// 400: a body that is not JSON, repeats a key within an object, or has the wrong JSON types.
     InvalidJson,
-    /// 400: a missing or malformed query or path parameter, or a duplicated one.
+    /// 400: a missing or malformed query or path parameter, a duplicated one, or a query of
+    /// more than 64 parameters.
     InvalidRequest,
     /// 400: `return_url` outside the app's allowlist.
     ReturnUrlNotAllowed,

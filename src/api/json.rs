@@ -142,36 +142,50 @@ pub(crate) fn redirect(location: &url::Url) -> Response<Bytes> {
     }
 }
 
+/// The most parameters a query may carry: no route takes more than a handful, and a
+/// provider's callback sends a few. Counted as `&`-separated parts (empty ones too) before
+/// anything is decoded, so a query of thousands of parameters inside the URL limit costs one
+/// vectorised scan.
+pub(crate) const MAX_QUERY_PARAMS: usize = 64;
+
 /// A decoded query string. Every name may appear at most once. Names and values borrow
-/// from the raw query unless they had to be decoded.
+/// from the raw query unless they had to be decoded. Sorted by name (a parse sorts them to
+/// find duplicates), so a lookup is a binary search.
 #[derive(Debug, Default)]
 pub(crate) struct Query<'a> {
     pairs: Vec<(Cow<'a, str>, Cow<'a, str>)>,
 }
 
 impl<'a> Query<'a> {
-    /// Parses `raw`; a duplicated name, bad percent-encoding or non-UTF-8 is an error.
+    /// Parses `raw`; more than [`MAX_QUERY_PARAMS`] parts, a duplicated name, bad
+    /// percent-encoding or non-UTF-8 is an error.
     pub(crate) fn parse(raw: Option<&'a str>) -> Result<Self, Error> {
+        let raw = raw.unwrap_or("");
+        // The cap's `&` is the one after the last part allowed.
+        if memchr::memchr_iter(b'&', raw.as_bytes()).nth(MAX_QUERY_PARAMS - 1).is_some() {
+            return Err(Error::invalid_request(format!("the query has more than {MAX_QUERY_PARAMS} parameters")));
+        }
         // Up to four pairs fit the first allocation.
         let mut pairs: Vec<(Cow<'a, str>, Cow<'a, str>)> = Vec::new();
-        for part in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        for part in raw.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = part.split_once('=').unwrap_or((part, ""));
-            let k = decode(k)?;
-            let v = decode(v)?;
-            if pairs.iter().any(|(n, _)| *n == k) {
-                return Err(Error::invalid_request(format!(
-                    "query parameter `{}` is given more than once",
-                    printable(&k)
-                )));
-            }
-            pairs.push((k, v));
+            pairs.push((decode(k)?, decode(v)?));
+        }
+        // Sorted, a duplicate is a neighbour: O(n log n) rather than comparing every pair.
+        pairs.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
+        if let Some((k, _)) = pairs.windows(2).find_map(|w| match w {
+            [a, b] if a.0 == b.0 => Some(a),
+            _ => None,
+        }) {
+            return Err(Error::invalid_request(format!("query parameter `{}` is given more than once", printable(k))));
         }
         Ok(Self { pairs })
     }
 
     /// The value of `name`.
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
-        self.pairs.iter().find(|(k, _)| k == name).map(|(_, v)| &**v)
+        let i = self.pairs.binary_search_by(|(k, _)| (**k).cmp(name)).ok()?;
+        self.pairs.get(i).map(|(_, v)| &**v)
     }
 
     /// The value of `name`, required and non-empty.
@@ -257,10 +271,97 @@ pub(crate) fn json_object(headers: &HeaderMap, body: &Bytes, max: usize) -> Resu
     if !is_json {
         return Err(Error::new(ErrorCode::UnsupportedMediaType, "the body must be application/json"));
     }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(Error::new(ErrorCode::InvalidJson, "the body must be a JSON object")),
-        Err(_) => Err(Error::new(ErrorCode::InvalidJson, "the body is not valid JSON")),
+    let map = match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => map,
+        Ok(_) => return Err(Error::new(ErrorCode::InvalidJson, "the body must be a JSON object")),
+        Err(_) => return Err(Error::new(ErrorCode::InvalidJson, "the body is not valid JSON")),
+    };
+    match duplicate_key(body) {
+        None => Ok(map),
+        Some(key) => Err(Error::new(
+            ErrorCode::InvalidJson,
+            format!("the body gives the key `{}` more than once", printable(&key)),
+        )),
+    }
+}
+
+/// The first key some object of `json` (valid JSON) repeats, at any depth, as decoded (`"a"`
+/// and `"\u0061"` are the same key). serde_json keeps the last of a duplicated key without a
+/// word; a second pass over the body with [`UniqueKeys`] finds them. A pass of its own rather
+/// than building the `Value` there: serde_json hands a visitor numbers in a form that depends on
+/// its features (`arbitrary_precision`, which a host's build may turn on), which only its own
+/// `Value` decodes right.
+fn duplicate_key(json: &[u8]) -> Option<String> {
+    let found = std::cell::Cell::new(None);
+    let mut de = serde_json::Deserializer::from_slice(json);
+    // An error here is the duplicate (the body already parsed as JSON); its key is in `found`.
+    let _ = serde::de::DeserializeSeed::deserialize(UniqueKeys { found: &found }, &mut de);
+    found.into_inner()
+}
+
+/// Walks any JSON value, keeping nothing, and fails on the first key an object repeats,
+/// which it leaves in `found`. Each object's keys go into a set, so the check is
+/// O(n log n) in the keys. serde_json bounds the nesting (128 levels), so the recursion too.
+#[derive(Clone, Copy)]
+struct UniqueKeys<'a> {
+    found: &'a std::cell::Cell<Option<String>>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for UniqueKeys<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
+        de.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeys<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(self)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut keys = std::collections::BTreeSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if keys.contains(&key) {
+                self.found.set(Some(key));
+                return Err(serde::de::Error::custom("duplicate key"));
+            }
+            keys.insert(key);
+            map.next_value_seed(self)?;
+        }
+        Ok(())
     }
 }
 
@@ -332,6 +433,107 @@ mod tests {
         assert_eq!(Query::parse(None).unwrap().get("a"), None);
     }
 
+    /// `n` distinct parameters `p0=v&p1=v&…`.
+    fn distinct_params(n: usize) -> String {
+        (0..n).map(|i| format!("p{i}=v")).collect::<Vec<_>>().join("&")
+    }
+
+    #[test]
+    fn parse_accepts_a_query_of_as_many_parameters_as_the_cap() {
+        let raw = distinct_params(MAX_QUERY_PARAMS);
+        let q = Query::parse(Some(&raw)).unwrap();
+        for i in 0..MAX_QUERY_PARAMS {
+            assert_eq!(q.get(&format!("p{i}")), Some("v"), "p{i}");
+        }
+        assert_eq!(q.get("p64"), None);
+        assert_eq!(q.get(""), None);
+    }
+
+    #[test]
+    fn parse_refuses_a_query_over_the_cap_before_decoding_it() {
+        let over = distinct_params(MAX_QUERY_PARAMS + 1);
+        let err = Query::parse(Some(&over)).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidRequest);
+        assert!(err.message().contains("more than 64 parameters"), "{}", err.message());
+        assert!(Query::parse(Some(&distinct_params(1600))).is_err());
+        // Empty parts count: the cap is on separators, checked before anything is decoded
+        // (the bad escape would be the error otherwise).
+        let empties = format!("a=%ff{}", "&".repeat(MAX_QUERY_PARAMS));
+        assert!(Query::parse(Some(&empties)).unwrap_err().message().contains("more than 64"));
+        let at_cap = format!("a=1{}", "&".repeat(MAX_QUERY_PARAMS - 1));
+        assert_eq!(Query::parse(Some(&at_cap)).unwrap().get("a"), Some("1"));
+    }
+
+    #[test]
+    fn parse_refuses_a_duplicate_among_many_distinct_parameters() {
+        let raw = format!("{}&p3=other", distinct_params(MAX_QUERY_PARAMS - 1));
+        let err = Query::parse(Some(&raw)).unwrap_err();
+        assert_eq!(err.message(), "query parameter `p3` is given more than once");
+        assert!(Query::parse(Some("z=1&b=2&%7A=3")).is_err());
+        assert!(Query::parse(Some("b=1&a=2&b")).is_err());
+    }
+
+    fn json_headers() -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        h
+    }
+
+    fn parse_body(body: &str) -> Result<Map<String, Value>, Error> {
+        json_object(&json_headers(), &Bytes::copy_from_slice(body.as_bytes()), 1 << 20)
+    }
+
+    fn refused_for_duplicate(body: &str, key: &str) {
+        let err = parse_body(body).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidJson, "{body}");
+        assert_eq!(err.message(), format!("the body gives the key `{key}` more than once"), "{body}");
+    }
+
+    #[test]
+    fn json_object_refuses_a_key_given_twice_at_the_top_level() {
+        refused_for_duplicate(r#"{"client_secret":"a","client_id":"c","client_secret":"b"}"#, "client_secret");
+        refused_for_duplicate(r#"{"a":null,"a":null}"#, "a");
+    }
+
+    #[test]
+    fn json_object_refuses_a_key_given_twice_in_a_nested_object() {
+        refused_for_duplicate(r#"{"profile":{"name":"x","name":"y"}}"#, "name");
+        refused_for_duplicate(r#"{"list":[1,{"k":[{"deep":1,"deep":2}]}]}"#, "deep");
+    }
+
+    #[test]
+    fn json_object_refuses_the_same_key_spelled_with_an_escape() {
+        refused_for_duplicate(r#"{"a":1,"\u0061":2}"#, "a");
+        refused_for_duplicate(r#"{"client_secret":"s","client\u005fsecret":"t"}"#, "client_secret");
+    }
+
+    #[test]
+    fn json_object_accepts_the_same_key_in_different_objects() {
+        let map = parse_body(r#"{"a":{"x":1},"b":{"x":2},"c":[{"x":3},{"x":4}],"x":5}"#).unwrap();
+        assert_eq!(map.len(), 4);
+        assert!(parse_body("{}").unwrap().is_empty());
+        // Not JSON is still that, whatever it repeats.
+        assert_eq!(parse_body(r#"{"a":1,"a":2"#).unwrap_err().message(), "the body is not valid JSON");
+    }
+
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            any::<String>().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 64, 8, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+                proptest::collection::btree_map(any::<String>(), inner, 0..8)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
     fn body(res: Response<Bytes>) -> Vec<u8> {
         res.into_body().to_vec()
     }
@@ -378,6 +580,13 @@ mod tests {
                 state_expires_at: time::OffsetDateTime::from_unix_timestamp(secs).unwrap(),
             };
             prop_assert_eq!(body(super::started(&started)), serde_json::to_vec(&started).unwrap());
+        }
+
+        #[test]
+        fn any_json_without_duplicate_keys_is_what_serde_json_reads(v in any_json()) {
+            let text = serde_json::to_string(&serde_json::json!({ "v": v })).unwrap();
+            let map = parse_body(&text).unwrap();
+            prop_assert_eq!(Value::Object(map), serde_json::from_str::<Value>(&text).unwrap());
         }
 
         #[test]

@@ -42,10 +42,13 @@ macro_rules! for_each_case {
             a_missing_forged_truncated_or_foreign_state_gets_the_static_page,
             a_state_minted_for_one_provider_is_refused_at_another_before_any_store_call,
             forged_callbacks_touch_neither_the_store_nor_the_provider,
+            a_callback_with_thousands_of_distinct_parameters_gets_the_page_before_any_store_call,
+            a_query_over_the_parameter_cap_gets_invalid_request_and_one_at_the_cap_is_served,
             a_return_url_removed_from_the_allowlist_before_the_callback_gets_the_page,
             a_flow_whose_app_was_deleted_gets_the_page,
             start_accepts_allowlisted_return_urls_and_refuses_every_known_bypass,
             every_error_code_is_answered_with_its_status_and_shape,
+            a_body_that_repeats_a_key_gets_invalid_json_and_stores_nothing,
             a_forged_query_api_key_or_cookie_is_not_a_credential,
             a_tenant_never_sees_or_touches_another_tenants_objects,
             a_tenant_two_flow_never_creates_a_tenant_one_account,
@@ -541,6 +544,38 @@ pub async fn forged_callbacks_touch_neither_the_store_nor_the_provider<S: Harnes
     assert_eq!(h.mock.counts().total, 0);
 }
 
+/// `n` distinct two-character parameter names (`aa=&ab=&…`), three bytes each.
+fn distinct_params(n: usize) -> String {
+    let chars: Vec<char> = ('a'..='z').chain('A'..='Z').chain('0'..='9').collect();
+    let names = chars.iter().flat_map(|a| chars.iter().map(move |b| format!("{a}{b}=")));
+    names.take(n).collect::<Vec<_>>().join("&")
+}
+
+pub async fn a_callback_with_thousands_of_distinct_parameters_gets_the_page_before_any_store_call<S: Harness>() {
+    let h = H::<S>::new().await;
+    h.create_app(KEY1).await;
+    let cb = h.consent(&h.start_default(KEY1).await).await;
+    // The genuine state and code, among 1,600 distinct parameters: well inside the URL limit.
+    let flooded = format!("{cb}&{}", distinct_params(1600));
+    assert!(flooded.len() < 8 * 1024, "{}", flooded.len());
+    let before = h.store.calls();
+    h.mock.reset_counts();
+    assert_rejected_page(&h.callback(&flooded).await);
+    assert_eq!(h.store.calls(), before);
+    assert_eq!(h.mock.counts().total, 0);
+    // Nothing was consumed: the plain callback still connects.
+    assert_eq!(h.callback(&cb).await.location_param("connected").as_deref(), Some("mock"));
+}
+
+pub async fn a_query_over_the_parameter_cap_gets_invalid_request_and_one_at_the_cap_is_served<S: Harness>() {
+    let h = H::<S>::new().await;
+    let r = h.get(&format!("/v1/accounts?limit=5&{}", distinct_params(64)), Some(KEY1)).await;
+    r.assert_error(400, "invalid_request");
+    assert!(r.json()["error"]["message"].as_str().unwrap().contains("more than 64 parameters"), "{}", r.text());
+    let r = h.get(&format!("/v1/accounts?limit=5&{}", distinct_params(63)), Some(KEY1)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+}
+
 pub async fn a_return_url_removed_from_the_allowlist_before_the_callback_gets_the_page<S: Harness>() {
     let h = H::<S>::new().await;
     let id = h.create_app(KEY1).await;
@@ -565,6 +600,24 @@ pub async fn a_flow_whose_app_was_deleted_gets_the_page<S: Harness>() {
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     assert_rejected_page(&h.callback(&cb).await);
     assert_eq!(h.mock.counts().token, 0);
+}
+
+pub async fn a_body_that_repeats_a_key_gets_invalid_json_and_stores_nothing<S: Harness>() {
+    let h = H::<S>::new().await;
+    let body = h.app_body().to_string();
+    // The same key twice, also spelled with an escape: serde_json alone would keep the last.
+    for repeated in [r#""client_secret":"other","#, r#""client\u005fsecret":"other","#] {
+        let body = body.replacen('{', &format!("{{{repeated}"), 1);
+        let req = Request::post("/v1/oauth-apps")
+            .header("authorization", format!("Bearer {KEY1}"))
+            .header("content-type", "application/json")
+            .body(Bytes::from(body.clone()))
+            .unwrap();
+        let r = h.send(req).await;
+        r.assert_error(400, "invalid_json");
+        assert!(r.json()["error"]["message"].as_str().unwrap().contains("`client_secret`"), "{}", r.text());
+    }
+    assert_eq!(h.get("/v1/oauth-apps", Some(KEY1)).await.json()["data"], json!([]));
 }
 
 // ------------------------------------------------------------------ return URL allowlist at start
