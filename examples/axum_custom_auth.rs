@@ -63,6 +63,11 @@ impl Authenticator for SessionAuth {
     async fn authenticate(&self, request: &Parts) -> Result<TenantId, AuthError> {
         self.0.get(&request.headers).map(|(_, tenant)| tenant).ok_or(AuthError)
     }
+
+    /// A refused request's `401` says "missing or invalid session".
+    fn credential_name(&self) -> &str {
+        "session"
+    }
 }
 
 #[derive(Clone)]

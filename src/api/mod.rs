@@ -186,7 +186,11 @@ impl Connect {
         };
         match authenticated {
             Ok(tenant) => Ok(Some(tenant)),
-            Err(_) => Err(json::error_response(&Error::new(ErrorCode::Unauthorized, "missing or invalid API key"))),
+            // Names the credential the authenticator takes (an API key, a session), or none.
+            Err(_) => Err(json::error_response(&Error::new(
+                ErrorCode::Unauthorized,
+                format!("missing or invalid {}", self.inner.auth.credential_name()),
+            ))),
         }
     }
 
