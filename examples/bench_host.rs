@@ -7,10 +7,15 @@
 //! prints `READY <with> <without> <api key>`. On axum, `mount` says how Connect is mounted:
 //! `wrap` (the default: `ConnectLayer` around the whole router, as the README mounts it),
 //! `route_layer` (`Router::layer(ConnectLayer)`) or `merge` (`Router::merge(connect.axum_router())`).
+//! Both servers bound how long a client may stall mid-body, as a host should
+//! (`shared/body_timeout.rs`).
 
 use dravo_connect::store::{MemoryStore, SqliteStore};
 use dravo_connect::test_util::MockProvider;
 use dravo_connect::{Connect, KeyId, NewApp, Secret, TenantId};
+
+#[path = "shared/body_timeout.rs"]
+mod body_timeout;
 
 const KEY: &str = "bench_key_0123456789abcdef";
 
@@ -43,11 +48,15 @@ async fn connect(store: &str, base: &str, mock: &MockProvider) -> Connect {
 }
 
 mod on_axum {
+    use axum::body::Body;
     use axum::extract::Request;
     use axum::routing::get;
     use axum::{Router, ServiceExt};
     use dravo_connect::ConnectLayer;
     use dravo_connect::test_util::MockProvider;
+    use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutBody};
+
+    use super::body_timeout::BODY_READ_TIMEOUT;
 
     fn host_routes() -> Router {
         Router::new()
@@ -65,15 +74,21 @@ mod on_axum {
         let a = match mount {
             // The layer around the whole router, as the README mounts it.
             "wrap" => {
-                let app = connect.wrap(host_routes());
+                let app = tower::ServiceBuilder::new()
+                    .layer(RequestBodyTimeoutLayer::new(BODY_READ_TIMEOUT))
+                    .map_request(|r: http::Request<TimeoutBody<Body>>| r.map(Body::new))
+                    .service(connect.wrap(host_routes()));
                 tokio::spawn(async move { axum::serve(with, ServiceExt::<Request>::into_make_service(app)).await })
             }
             "route_layer" => {
-                let app = host_routes().layer(ConnectLayer::new(connect));
+                let app = host_routes()
+                    .layer(ConnectLayer::new(connect))
+                    .layer(RequestBodyTimeoutLayer::new(BODY_READ_TIMEOUT));
                 tokio::spawn(async move { axum::serve(with, app).await })
             }
             "merge" => {
-                let app = host_routes().merge(connect.axum_router());
+                let app =
+                    host_routes().merge(connect.axum_router()).layer(RequestBodyTimeoutLayer::new(BODY_READ_TIMEOUT));
                 tokio::spawn(async move { axum::serve(with, app).await })
             }
             other => panic!("unknown mount {other}: wrap | route_layer | merge"),
@@ -85,9 +100,12 @@ mod on_axum {
 }
 
 mod on_actix {
+    use actix_web::middleware::from_fn;
     use actix_web::web::{self, ServiceConfig};
     use actix_web::{App, HttpResponse, HttpServer};
     use dravo_connect::test_util::MockProvider;
+
+    use super::body_timeout::actix_body_read_timeout;
 
     fn host_routes(cfg: &mut ServiceConfig) {
         cfg.route("/hello", web::get().to(|| async { HttpResponse::Ok().json(serde_json::json!({"hello": "world"})) }))
@@ -102,11 +120,13 @@ mod on_actix {
         let connect = super::connect(store, &base, &mock).await;
         println!("READY {} {} {}", with.local_addr().expect("addr"), without.local_addr().expect("addr"), super::KEY);
         let scope = connect.clone();
-        let a = HttpServer::new(move || App::new().configure(host_routes).service(scope.actix_scope()))
-            .workers(1)
-            .listen(with)
-            .expect("listen")
-            .run();
+        let a = HttpServer::new(move || {
+            App::new().wrap(from_fn(actix_body_read_timeout)).configure(host_routes).service(scope.actix_scope())
+        })
+        .workers(1)
+        .listen(with)
+        .expect("listen")
+        .run();
         let b = HttpServer::new(|| App::new().configure(host_routes)).workers(1).listen(without).expect("listen").run();
         let _ = tokio::join!(a, b);
         drop(mock);
