@@ -106,10 +106,12 @@ impl Connect {
         self.inner.max_body_bytes
     }
 
-    /// Serves one request. Adapters answer what needs no body first (the crate-internal
-    /// [`prepare`](Self::prepare)), then read the body (under
-    /// [`max_body_bytes`](Self::max_body_bytes)) and finish; a host on another framework can
-    /// call this with the body already read.
+    /// Serves one request, its body already read (under
+    /// [`max_body_bytes`](Self::max_body_bytes)): for a host on another framework. Connect's
+    /// own adapters answer what needs no body (a missing key, a wrong route or method, a
+    /// declared length over the limit) before they read a byte of it; such a host can check
+    /// `Content-Length` against the limit before reading too, and should bound how long it
+    /// waits for a body.
     pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
         let (parts, body) = request.into_parts();
         match self.prepare(&parts, Some(body.len())).await {
