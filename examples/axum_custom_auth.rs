@@ -14,6 +14,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Form, State};
@@ -28,6 +29,7 @@ use dravo_connect::test_util::{MockConfig, MockProvider};
 use dravo_connect::{Connect, KeyId, NewApp, Secret, TenantId};
 use rand::RngCore as _;
 use serde::Deserialize;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 /// The host's users: (name, password, tenant). A real host has its own user store and
 /// password hashing; this example only needs someone to be signed in.
@@ -62,6 +64,11 @@ struct SessionAuth(Sessions);
 impl Authenticator for SessionAuth {
     async fn authenticate(&self, request: &Parts) -> Result<TenantId, AuthError> {
         self.0.get(&request.headers).map(|(_, tenant)| tenant).ok_or(AuthError)
+    }
+
+    /// A refused request's `401` says "missing or invalid session".
+    fn credential_name(&self) -> &str {
+        "session"
     }
 }
 
@@ -114,7 +121,9 @@ pub async fn build(origin: &str) -> Result<(Router, MockProvider), Box<dyn std::
         .route("/logout", post(logout))
         .with_state(AppState { sessions, origin: origin.to_owned() })
         // Connect's routes, merged into the host's router (no API key: the cookie).
-        .merge(connect.axum_router());
+        .merge(connect.axum_router())
+        // A client may stall mid-body for 10 s at most (Connect reads bodies through this).
+        .layer(RequestBodyTimeoutLayer::new(Duration::from_secs(10)));
     Ok((app, mock))
 }
 

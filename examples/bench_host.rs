@@ -7,6 +7,10 @@
 //! prints `READY <with> <without> <api key>`. On axum, `mount` says how Connect is mounted:
 //! `wrap` (the default: `ConnectLayer` around the whole router, as the README mounts it),
 //! `route_layer` (`Router::layer(ConnectLayer)`) or `merge` (`Router::merge(connect.axum_router())`).
+//!
+//! Unlike the other examples, it sets no body-read timeout (see `axum_host`): it measures
+//! Connect against a bare hello route on the same server, and a timeout layer around both
+//! would add its own cost to each side of every ratio. A host serving the internet sets one.
 
 use dravo_connect::store::{MemoryStore, SqliteStore};
 use dravo_connect::test_util::MockProvider;

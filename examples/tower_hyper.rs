@@ -11,6 +11,7 @@
 //! as `examples/axum_host.rs` does.
 
 use std::convert::Infallible;
+use std::time::Duration;
 
 use bytes::Bytes;
 use dravo_connect::store::MemoryStore;
@@ -23,11 +24,12 @@ use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tower::{ServiceBuilder, service_fn};
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutBody};
 
 const API_KEY: &str = "example_key_0123456789abcdef";
 
 /// The host's own service: a page at `/`, the return page at `/done`, and 404 elsewhere.
-async fn host(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn host(req: Request<TimeoutBody<Incoming>>) -> Result<Response<Full<Bytes>>, Infallible> {
     let (status, body) = match req.uri().path() {
         "/" => (StatusCode::OK, "The host's own service. Connect answers under /v1.\n".to_owned()),
         "/done" => (StatusCode::OK, format!("Back at the host: {}\n", req.uri().query().unwrap_or_default())),
@@ -65,8 +67,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     connect.create_app(&tenant, app).await?;
 
-    // The whole server: the host's service_fn behind Connect's layer.
-    let service = ServiceBuilder::new().layer(ConnectLayer::new(connect)).service(service_fn(host));
+    // The whole server: the host's service_fn behind Connect's layer, and a client may stall
+    // mid-body for 10 s at most (hyper's own timeout bounds the head only).
+    let service = ServiceBuilder::new()
+        .layer(RequestBodyTimeoutLayer::new(Duration::from_secs(10)))
+        .layer(ConnectLayer::new(connect))
+        .service(service_fn(host));
 
     println!("tower/hyper host with dravo-connect on {base}");
     println!("  curl -s -H 'Authorization: Bearer {API_KEY}' '{base}/v1/oauth/demo/start?return_url={base}/done'");

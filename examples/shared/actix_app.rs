@@ -1,10 +1,12 @@
 //! The demo on actix-web: the host's routes wired to `Host`, and Connect as a scope.
 
 use actix_web::http::StatusCode;
+use actix_web::middleware::from_fn;
 use actix_web::web::{self, Data, ServiceConfig};
 use actix_web::{HttpResponse, HttpServer};
 use dravo_connect::Connect;
 
+use super::body_timeout::actix_body_read_timeout;
 use super::{Demo, Host, PAGE, Reply};
 
 /// The demo host app, for `App::configure`: its page and routes, then Connect's scope.
@@ -37,10 +39,11 @@ fn reply(r: Reply) -> HttpResponse {
     }
 }
 
-/// Serves the demo on `listener` until Ctrl-C (actix-web stops on it by itself).
+/// Serves the demo on `listener` until Ctrl-C (actix-web stops on it by itself), with a
+/// body-read timeout (actix-web's own `client_request_timeout` bounds the head only).
 pub async fn serve(listener: std::net::TcpListener, demo: &Demo) -> Result<(), String> {
     let configure = configure(demo.host.clone(), demo.connect.clone());
-    HttpServer::new(move || actix_web::App::new().configure(configure.clone()))
+    HttpServer::new(move || actix_web::App::new().wrap(from_fn(actix_body_read_timeout)).configure(configure.clone()))
         .listen(listener)
         .map_err(|e| e.to_string())?
         .run()

@@ -5,7 +5,9 @@ use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use dravo_connect::ConnectLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
+use super::body_timeout::BODY_READ_TIMEOUT;
 use super::{Demo, Host, PAGE, Reply};
 
 /// The demo host app: its page and routes, with `ConnectLayer` in front.
@@ -24,6 +26,8 @@ pub fn router(demo: &Demo) -> Router {
         )
         .with_state(demo.host.clone())
         .layer(ConnectLayer::new(demo.connect.clone()))
+        // Outside Connect's layer, so that Connect reads bodies through it.
+        .layer(RequestBodyTimeoutLayer::new(BODY_READ_TIMEOUT))
 }
 
 fn reply(r: Reply) -> Response {

@@ -40,6 +40,7 @@ pub struct DemoConfig {
 pub mod actix_app;
 #[cfg(feature = "axum")]
 pub mod axum_app;
+pub mod body_timeout;
 
 /// The demo page.
 pub const PAGE: &str = include_str!("demo.html");

@@ -66,17 +66,22 @@ impl Connect {
     }
 }
 
-/// Converts, reads the body under Connect's limit, serves, and converts back.
-async fn serve(connect: &Connect, request: &HttpRequest, payload: Payload) -> HttpResponse {
-    let response = match to_http(connect, request) {
-        Ok(head) => match read_body(payload, connect.max_body_bytes()).await {
-            Ok(body) => connect.handle(head.with_body(body)).await,
+/// Converts, answers from the head what needs no body (before a byte of it is read), reads
+/// the body under Connect's limit, serves, and converts back.
+pub(super) async fn serve(connect: &Connect, request: &HttpRequest, payload: Payload) -> HttpResponse {
+    let parts = match to_http(connect, request) {
+        Ok(parts) => parts,
+        Err(e) => return from_http(json::error_response(&e)),
+    };
+    let response = match connect.prepare(&parts, None).await {
+        Ok(prepared) => match read_body(payload, connect.max_body_bytes()).await {
+            Ok(body) => connect.finish(prepared, &parts, &body).await,
             Err(BodyError::Unreadable) => {
                 json::error_response(&Error::invalid_request("the request body could not be read"))
             }
             Err(BodyError::TooLarge) => connect.payload_too_large_response(),
         },
-        Err(e) => json::error_response(&e),
+        Err(answer) => answer,
     };
     from_http(response)
 }
@@ -124,28 +129,9 @@ async fn read_body(payload: Payload, limit: usize) -> Result<Bytes, BodyError> {
     Ok(first.unwrap_or_else(|| joined.freeze()))
 }
 
-/// The request line and headers in `http` 1 types, waiting for the body.
-struct Head {
-    method: http::Method,
-    uri: http::Uri,
-    headers: http::HeaderMap,
-}
-
-impl Head {
-    /// The request (set field by field: cheaper than moving a builder's parts through each
-    /// step).
-    fn with_body(self, body: Bytes) -> Request<Bytes> {
-        let mut request = Request::new(body);
-        *request.method_mut() = self.method;
-        *request.uri_mut() = self.uri;
-        *request.headers_mut() = self.headers;
-        request
-    }
-}
-
 /// The request line and headers in `http` 1 types, with the path as Connect mounts it (below
 /// any outer scope the host nests this one in).
-fn to_http(connect: &Connect, request: &HttpRequest) -> Result<Head, Error> {
+fn to_http(connect: &Connect, request: &HttpRequest) -> Result<http::request::Parts, Error> {
     let uri = request.uri();
     let prefix = connect.prefix();
     let unprocessed = request.match_info().unprocessed();
@@ -176,7 +162,12 @@ fn to_http(connect: &Connect, request: &HttpRequest) -> Result<Head, Error> {
         let name = http::HeaderName::from_bytes(name.as_str().as_bytes()).map_err(|_| unreadable())?;
         headers.append(name, http::HeaderValue::from_bytes(value.as_bytes()).map_err(|_| unreadable())?);
     }
-    Ok(Head { method, uri, headers })
+    // Set field by field: cheaper than moving a builder's parts through each step.
+    let (mut parts, ()) = Request::new(()).into_parts();
+    parts.method = method;
+    parts.uri = uri;
+    parts.headers = headers;
+    Ok(parts)
 }
 
 fn unreadable() -> Error {

@@ -22,7 +22,9 @@ type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// What `serve` returns, boxed: shared with the axum adapter's `Wrapped`.
 pub(super) type BoxFuture = Pin<Box<dyn Future<Output = Response<Bytes>> + Send + 'static>>;
 
-/// Reads a request's body under Connect's limit and serves it.
+/// Answers from the request's head what needs no body (a missing key, a wrong route or
+/// method, a declared body over the limit: before a byte of the body is read), then reads the
+/// body under Connect's limit and serves it.
 pub(crate) async fn serve<B>(connect: Connect, request: Request<B>) -> Response<Bytes>
 where
     B: Body + Send + 'static,
@@ -30,15 +32,22 @@ where
     B::Error: Into<BoxError>,
 {
     let (parts, body) = request.into_parts();
+    let known_len = body.size_hint().exact().map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+    let prepared = match connect.prepare(&parts, known_len).await {
+        Ok(prepared) => prepared,
+        Err(answer) => return answer,
+    };
     // No body (every `GET`): nothing to collect.
-    if body.is_end_stream() {
-        return connect.handle(Request::from_parts(parts, Bytes::new())).await;
-    }
-    match Limited::new(body, connect.max_body_bytes()).collect().await {
-        Ok(collected) => connect.handle(Request::from_parts(parts, collected.to_bytes())).await,
-        Err(e) if e.is::<LengthLimitError>() => connect.payload_too_large_response(),
-        Err(_) => json::error_response(&Error::invalid_request("the request body could not be read")),
-    }
+    let body = if body.is_end_stream() {
+        Bytes::new()
+    } else {
+        match Limited::new(body, connect.max_body_bytes()).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(e) if e.is::<LengthLimitError>() => return connect.payload_too_large_response(),
+            Err(_) => return json::error_response(&Error::invalid_request("the request body could not be read")),
+        }
+    };
+    connect.finish(prepared, &parts, &body).await
 }
 
 /// A tower [`Layer`] that mounts Connect in front of a service.

@@ -1,6 +1,8 @@
 //! THE router: every Connect route, written once, framework-agnostic:
-//! `Connect::handle(http::Request<Bytes>) -> http::Response<Bytes>`. The adapters only
-//! convert requests and responses around it.
+//! `Connect::handle(http::Request<Bytes>) -> http::Response<Bytes>`, in two phases: `prepare`
+//! answers from the request's head alone (route, method, declared length, credentials) and
+//! `finish` serves the body. The adapters only convert requests and responses around them,
+//! reading the body between the two.
 
 use bytes::Bytes;
 use http::{Method, Request, Response};
@@ -8,6 +10,7 @@ use http::{Method, Request, Response};
 use crate::connect::Connect;
 use crate::core::prefix::{may_have_prefix, strip_path_prefix};
 use crate::error::{Error, ErrorCode};
+use crate::ids::TenantId;
 
 mod accounts;
 mod apps;
@@ -103,44 +106,123 @@ impl Connect {
         self.inner.max_body_bytes
     }
 
-    /// Serves one request. Adapters read the body (under [`max_body_bytes`](Self::max_body_bytes))
-    /// and call this; a host on another framework can too.
+    /// Serves one request, its body already read (under
+    /// [`max_body_bytes`](Self::max_body_bytes)): for a host on another framework. Connect's
+    /// own adapters answer what needs no body (a missing key, a wrong route or method, a
+    /// declared length over the limit) before they read a byte of it; such a host can check
+    /// `Content-Length` against the limit before reading too, and should bound how long it
+    /// waits for a body.
     pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
         let (parts, body) = request.into_parts();
+        match self.prepare(&parts, Some(body.len())).await {
+            Ok(prepared) => self.finish(prepared, &parts, &body).await,
+            Err(answer) => answer,
+        }
+    }
+
+    /// Everything that needs no body, from the request line and headers alone: the URL
+    /// length, the prefix, the route, a CORS preflight, the method, a body longer than the
+    /// limit (`body_len` when the caller knows it, else a `Content-Length` over it), and on a
+    /// keyed route the authentication. `Err` is the answer, given before a byte of the body
+    /// is read; `Ok` carries the route and the resolved tenant to
+    /// [`finish`](Self::finish), which does not authenticate again.
+    pub(crate) async fn prepare<'a>(
+        &self,
+        parts: &'a http::request::Parts,
+        body_len: Option<usize>,
+    ) -> Result<Prepared<'a>, Response<Bytes>> {
         let uri_len = parts.uri.path_and_query().map_or(parts.uri.path().len(), |pq| pq.as_str().len());
         if uri_len > self.inner.max_url_bytes {
-            return json::error_response(&Error::new(
+            return Err(json::error_response(&Error::new(
                 ErrorCode::UriTooLong,
                 format!("the URL is longer than {} bytes", self.inner.max_url_bytes),
-            ));
+            )));
         }
         let Some(rest) = strip_path_prefix(parts.uri.path(), &self.inner.prefix) else {
-            return json::error_response(&Error::not_found("route"));
+            return Err(json::error_response(&Error::not_found("route")));
         };
         let Some(route) = Route::parse(rest) else {
-            return json::error_response(&Error::not_found("route"));
+            return Err(json::error_response(&Error::not_found("route")));
         };
         let keyed = !matches!(route, Route::Callback(_) | Route::Hop(_) | Route::OpenApi);
         let cors_origin = if keyed { self.cors_origin(&parts.headers) } else { None };
         if let Some(origin) = &cors_origin
             && cors::is_preflight(&parts.method, &parts.headers)
         {
-            return cors::preflight(origin.clone(), route.allow());
+            return Err(cors::preflight(origin.clone(), route.allow()));
         }
-        let mut res = self.serve_route(route, &parts, &body).await;
-        if keyed && self.cors_configured() {
+        let tenant = match self.check_head(route, keyed, parts, body_len).await {
+            Ok(tenant) => tenant,
+            Err(mut res) => {
+                if keyed && self.cors_configured() {
+                    cors::decorate(&mut res, cors_origin);
+                }
+                return Err(res);
+            }
+        };
+        Ok(Prepared { route, tenant, cors_origin })
+    }
+
+    /// The method, the declared body length and, on a keyed route, the credentials: the
+    /// tenant (`None` on an unkeyed route), or the answer.
+    async fn check_head(
+        &self,
+        route: Route<'_>,
+        keyed: bool,
+        parts: &http::request::Parts,
+        body_len: Option<usize>,
+    ) -> Result<Option<TenantId>, Response<Bytes>> {
+        if !route.allows(&parts.method) {
+            return Err(json::method_not_allowed(route.allow()));
+        }
+        let body_len = body_len.or_else(|| declared_len(&parts.headers));
+        if body_len.is_some_and(|n| n > self.inner.max_body_bytes) {
+            return Err(self.payload_too_large_response());
+        }
+        if !keyed {
+            return Ok(None);
+        }
+        let authenticated = match self.inner.auth.authenticate_now(parts) {
+            Some(answer) => answer,
+            None => self.inner.auth.authenticate(parts).await,
+        };
+        match authenticated {
+            Ok(tenant) => Ok(Some(tenant)),
+            // Names the credential the authenticator takes (an API key, a session), or none.
+            Err(_) => Err(json::error_response(&Error::new(
+                ErrorCode::Unauthorized,
+                format!("missing or invalid {}", self.inner.auth.credential_name()),
+            ))),
+        }
+    }
+
+    /// Serves a [`prepare`](Self::prepare)d request with its body (read under
+    /// [`max_body_bytes`](Self::max_body_bytes)).
+    pub(crate) async fn finish(
+        &self,
+        prepared: Prepared<'_>,
+        parts: &http::request::Parts,
+        body: &Bytes,
+    ) -> Response<Bytes> {
+        let Prepared { route, tenant, cors_origin } = prepared;
+        let mut res = if body.len() > self.inner.max_body_bytes {
+            self.payload_too_large_response()
+        } else {
+            self.serve_route(route, tenant.as_ref(), parts, body).await
+        };
+        if tenant.is_some() && self.cors_configured() {
             cors::decorate(&mut res, cors_origin);
         }
         res
     }
 
-    async fn serve_route(&self, route: Route<'_>, parts: &http::request::Parts, body: &Bytes) -> Response<Bytes> {
-        if !route.allows(&parts.method) {
-            return json::method_not_allowed(route.allow());
-        }
-        if body.len() > self.inner.max_body_bytes {
-            return json::error_response(&json::payload_too_large(self.inner.max_body_bytes));
-        }
+    async fn serve_route(
+        &self,
+        route: Route<'_>,
+        tenant: Option<&TenantId>,
+        parts: &http::request::Parts,
+        body: &Bytes,
+    ) -> Response<Bytes> {
         if let Route::Callback(provider) = route {
             let cookie = cookie_header(&parts.headers);
             return Box::pin(self.serve_callback(provider, parts.uri.query(), cookie)).await;
@@ -151,39 +233,51 @@ impl Connect {
         if route == Route::OpenApi {
             return self.serve_openapi();
         }
-        let authenticated = match self.inner.auth.authenticate_now(parts) {
-            Some(answer) => answer,
-            None => self.inner.auth.authenticate(parts).await,
-        };
-        let tenant = match authenticated {
-            Ok(t) => t,
-            Err(_) => {
-                return json::error_response(&Error::new(ErrorCode::Unauthorized, "missing or invalid API key"));
-            }
+        // `prepare` resolved the tenant of every keyed route.
+        let Some(tenant) = tenant else {
+            return json::error_response(&Error::not_found("route"));
         };
         // Every route's future but `start`'s is boxed: the adapters box this whole future on
         // each request, and unboxed the largest branch (the callback's exchange) would make
         // it kilobytes for every `start` too.
         let result = match (route, &parts.method) {
-            (Route::Apps, &Method::POST) => Box::pin(self.serve_create_app(&tenant, parts, body)).await,
-            (Route::Apps, _) => Box::pin(self.serve_list_apps(&tenant, parts.uri.query())).await,
-            (Route::App(id), &Method::GET) => Box::pin(self.serve_get_app(&tenant, id)).await,
-            (Route::App(id), &Method::PATCH) => Box::pin(self.serve_patch_app(&tenant, id, parts, body)).await,
-            (Route::App(id), _) => Box::pin(self.serve_delete_app(&tenant, id, parts.uri.query())).await,
-            (Route::Start(provider), _) => self.serve_start(&tenant, provider, parts.uri.query()).await,
-            (Route::Accounts, &Method::POST) => Box::pin(self.serve_create_account(&tenant, parts, body)).await,
-            (Route::Accounts, _) => Box::pin(self.serve_list_accounts(&tenant, parts.uri.query())).await,
-            (Route::Account(id), &Method::GET) => Box::pin(self.serve_get_account(&tenant, id)).await,
-            (Route::Account(id), _) => Box::pin(self.serve_delete_account(&tenant, id)).await,
+            (Route::Apps, &Method::POST) => Box::pin(self.serve_create_app(tenant, parts, body)).await,
+            (Route::Apps, _) => Box::pin(self.serve_list_apps(tenant, parts.uri.query())).await,
+            (Route::App(id), &Method::GET) => Box::pin(self.serve_get_app(tenant, id)).await,
+            (Route::App(id), &Method::PATCH) => Box::pin(self.serve_patch_app(tenant, id, parts, body)).await,
+            (Route::App(id), _) => Box::pin(self.serve_delete_app(tenant, id, parts.uri.query())).await,
+            (Route::Start(provider), _) => self.serve_start(tenant, provider, parts.uri.query()).await,
+            (Route::Accounts, &Method::POST) => Box::pin(self.serve_create_account(tenant, parts, body)).await,
+            (Route::Accounts, _) => Box::pin(self.serve_list_accounts(tenant, parts.uri.query())).await,
+            (Route::Account(id), &Method::GET) => Box::pin(self.serve_get_account(tenant, id)).await,
+            (Route::Account(id), _) => Box::pin(self.serve_delete_account(tenant, id)).await,
             (Route::Providers, _) => self.serve_list_providers(parts.uri.query()),
-            (Route::Selection(id), &Method::POST) => {
-                Box::pin(self.serve_choose_targets(&tenant, id, parts, body)).await
-            }
-            (Route::Selection(id), _) => Box::pin(self.serve_get_selection(&tenant, id)).await,
+            (Route::Selection(id), &Method::POST) => Box::pin(self.serve_choose_targets(tenant, id, parts, body)).await,
+            (Route::Selection(id), _) => Box::pin(self.serve_get_selection(tenant, id)).await,
             (Route::Callback(_) | Route::Hop(_) | Route::OpenApi, _) => Err(Error::not_found("route")),
         };
         result.unwrap_or_else(|e| json::error_response(&e))
     }
+}
+
+/// A request [`Connect::prepare`] let through: its route, the tenant a keyed route acts
+/// for, and the CORS origin its answer is decorated for.
+pub(crate) struct Prepared<'a> {
+    route: Route<'a>,
+    /// `Some` exactly on keyed routes.
+    tenant: Option<TenantId>,
+    cors_origin: Option<http::HeaderValue>,
+}
+
+/// The `Content-Length` the request declares, when it declares one number.
+fn declared_len(headers: &http::HeaderMap) -> Option<usize> {
+    let mut values = headers.get_all(http::header::CONTENT_LENGTH).iter();
+    let value = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    // Too long for a `usize` is over any limit.
+    value.to_str().ok()?.parse::<u128>().ok().map(|n| usize::try_from(n).unwrap_or(usize::MAX))
 }
 
 /// Every `Cookie` header of the request, joined as one (HTTP/2 may split them).
@@ -193,8 +287,8 @@ fn cookie_header(headers: &http::HeaderMap) -> Option<String> {
 }
 
 impl Connect {
-    /// The 413 answer, for adapters whose body reader stopped at the limit.
-    #[cfg_attr(not(any(feature = "axum", feature = "actix")), allow(dead_code))]
+    /// The 413 answer: for a declared length over the limit, and for adapters whose body
+    /// reader stopped at it.
     pub(crate) fn payload_too_large_response(&self) -> Response<Bytes> {
         json::error_response(&json::payload_too_large(self.inner.max_body_bytes))
     }

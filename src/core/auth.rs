@@ -12,8 +12,9 @@ use crate::error::ConfigError;
 use crate::ids::TenantId;
 use crate::secret::Secret;
 
-/// A refused authentication. Always answered as `401 unauthorized`; its message is fixed so
-/// it tells a stranger nothing about which keys exist.
+/// A refused authentication. Always answered as `401 unauthorized` with a fixed message
+/// naming the authenticator's [`credential_name`](Authenticator::credential_name), so it
+/// tells a stranger nothing about which keys exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("missing or invalid credentials")]
 pub struct AuthError;
@@ -43,6 +44,14 @@ pub trait Authenticator: Send + Sync + 'static {
     fn authenticate_now(&self, request: &http::request::Parts) -> Option<Result<TenantId, AuthError>> {
         let _ = request;
         None
+    }
+
+    /// The credential a refused request lacks, named in the `401`'s message: "missing or
+    /// invalid {name}". The default, `credentials`, names none; [`ApiKeyAuth`] says
+    /// `API key`. A fixed noun (a session cookie's purpose, not its value): the message
+    /// tells a stranger nothing about which credentials exist.
+    fn credential_name(&self) -> &str {
+        "credentials"
     }
 }
 
@@ -147,6 +156,10 @@ impl Authenticator for ApiKeyAuth {
     fn authenticate_now(&self, request: &http::request::Parts) -> Option<Result<TenantId, AuthError>> {
         Some(self.check(request))
     }
+
+    fn credential_name(&self) -> &str {
+        "API key"
+    }
 }
 
 impl ApiKeyAuth {
@@ -224,6 +237,8 @@ mod tests {
             }
         }
         assert_eq!(Custom.authenticate_now(&parts(&[], "/")), None);
+        // A refusal names the API key only where one is the credential.
+        assert_eq!((a.credential_name(), Custom.credential_name()), ("API key", "credentials"));
     }
 
     #[test]

@@ -180,6 +180,10 @@ impl<A: Authenticator> Authenticator for SameOrigin<A> {
         }
         self.inner.authenticate(request).await
     }
+
+    fn credential_name(&self) -> &str {
+        self.inner.credential_name()
+    }
 }
 
 #[cfg(test)]

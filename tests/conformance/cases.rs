@@ -61,6 +61,7 @@ macro_rules! for_each_case {
             every_status_body_and_header_connect_sets_passes_through_the_adapter_unchanged,
             every_route_answers_a_wrong_method_with_405_and_its_allow_header,
             the_limits_are_connects_own_at_the_exact_boundaries,
+            a_request_refused_on_its_head_is_answered_without_waiting_for_its_body,
             an_empty_prefix_serves_the_routes_at_the_mount_point,
             a_target_selection_is_read_and_chosen_once_with_a_key,
         );
@@ -1158,6 +1159,40 @@ pub async fn the_limits_are_connects_own_at_the_exact_boundaries<S: Harness>() {
     let uri = |n: usize| format!("/v1/accounts?x={}", "a".repeat(n - "/v1/accounts?x=".len()));
     assert_eq!(h.get(&uri(1024), Some(KEY1)).await.status, StatusCode::OK);
     h.get(&uri(1025), Some(KEY1)).await.assert_error(414, "uri_too_long");
+}
+
+pub async fn a_request_refused_on_its_head_is_answered_without_waiting_for_its_body<S: Harness>() {
+    let h = H::<S>::new().await;
+    // A client that sends 1 KiB of a declared 60 KB body and then stalls; `None` when no
+    // answer came within a second.
+    let stalled = |method: Method, uri: &str, key: Option<&str>, len: usize| {
+        let mut b = Request::builder().method(method).uri(uri).header("content-type", "application/json");
+        b = b.header("content-length", len);
+        if let Some(k) = key {
+            b = b.header("authorization", format!("Bearer {k}"));
+        }
+        h.send_stalled(b.body(()).unwrap(), Bytes::from(vec![b' '; 1024]))
+    };
+    let answered = |what: &str, r: Option<Resp>| r.unwrap_or_else(|| panic!("{what}: no answer without the body"));
+    // No key, or one that is not a key: 401 from the headers.
+    let r = answered("no key", stalled(Method::POST, "/v1/accounts", None, 60_000).await);
+    r.assert_error(401, "unauthorized");
+    let bad_key = stalled(Method::POST, "/v1/oauth-apps", Some("not_a_known_key_0123456789"), 60_000).await;
+    answered("a bad key", bad_key).assert_error(401, "unauthorized");
+    // A wrong method, a declared body over the limit, an unknown route (where Connect claims
+    // the prefix): answered from the head too, with or without a key.
+    let put = stalled(Method::PUT, "/v1/accounts", Some(KEY1), 60_000).await;
+    answered("a wrong method", put).assert_error(405, "method_not_allowed");
+    let over = stalled(Method::POST, "/v1/accounts", Some(KEY1), 64 * 1024 + 1).await;
+    answered("a declared length over the limit", over).assert_error(413, "payload_too_large");
+    if S::CLAIMS_PREFIX {
+        let nowhere = stalled(Method::POST, "/v1/nowhere", None, 60_000).await;
+        answered("an unknown route", nowhere).assert_error(404, "not_found");
+    }
+    // With a good key the body is awaited: the stall is real (the host's body-read timeout
+    // is what ends it).
+    assert!(stalled(Method::POST, "/v1/accounts", Some(KEY1), 60_000).await.is_none());
+    assert_eq!(h.store.calls(), 0);
 }
 
 pub async fn an_empty_prefix_serves_the_routes_at_the_mount_point<S: Harness>() {

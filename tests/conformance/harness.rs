@@ -35,6 +35,35 @@ pub trait Harness: Sized {
     fn mount(connect: &Connect) -> impl Future<Output = Self>;
     /// Serves one request (its URI is the full path the host app sees).
     fn send(&self, req: Request<Bytes>) -> impl Future<Output = Response<Bytes>>;
+    /// Serves one request whose body is `first` and then never ends: a client that stalls
+    /// mid-body.
+    fn send_stalled(&self, req: Request<()>, first: Bytes) -> impl Future<Output = Response<Bytes>>;
+}
+
+/// A body stream that yields `first` and then stays pending forever (it never wakes its
+/// task: nothing will ever come).
+pub struct Stalled<E> {
+    first: Option<Bytes>,
+    error: std::marker::PhantomData<fn() -> E>,
+}
+
+impl<E> Stalled<E> {
+    pub fn new(first: Bytes) -> Self {
+        Self { first: Some(first), error: std::marker::PhantomData }
+    }
+}
+
+impl<E> futures_core::Stream for Stalled<E> {
+    type Item = Result<Bytes, E>;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        match self.first.take() {
+            Some(first) => std::task::Poll::Ready(Some(Ok(first))),
+            None => std::task::Poll::Pending,
+        }
+    }
 }
 
 // ------------------------------------------------------------------ axum
@@ -66,9 +95,16 @@ mod axum_harness {
     }
 
     async fn send(app: &Router, req: Request<Bytes>) -> Response<Bytes> {
-        let res = app.clone().oneshot(req.map(Body::from)).await.unwrap();
+        read(app.clone().oneshot(req.map(Body::from)).await.unwrap()).await
+    }
+
+    async fn read(res: axum::response::Response) -> Response<Bytes> {
         let (parts, body) = res.into_parts();
         Response::from_parts(parts, body.collect().await.unwrap().to_bytes())
+    }
+
+    fn stalled(req: Request<()>, first: Bytes) -> axum::extract::Request {
+        req.map(|()| Body::from_stream(Stalled::<std::io::Error>::new(first)))
     }
 
     /// (a) `ConnectLayer` inside an axum app, with a host route under the prefix too.
@@ -86,6 +122,9 @@ mod axum_harness {
         }
         async fn send(&self, req: Request<Bytes>) -> Response<Bytes> {
             send(&self.0, req).await
+        }
+        async fn send_stalled(&self, req: Request<()>, first: Bytes) -> Response<Bytes> {
+            read(self.0.clone().oneshot(stalled(req, first)).await.unwrap()).await
         }
     }
 
@@ -105,9 +144,10 @@ mod axum_harness {
             Self(tower::util::BoxCloneSyncService::new(app))
         }
         async fn send(&self, req: Request<Bytes>) -> Response<Bytes> {
-            let res = self.0.clone().oneshot(req.map(Body::from)).await.unwrap();
-            let (parts, body) = res.into_parts();
-            Response::from_parts(parts, body.collect().await.unwrap().to_bytes())
+            read(self.0.clone().oneshot(req.map(Body::from)).await.unwrap()).await
+        }
+        async fn send_stalled(&self, req: Request<()>, first: Bytes) -> Response<Bytes> {
+            read(self.0.clone().oneshot(stalled(req, first)).await.unwrap()).await
         }
     }
 
@@ -124,6 +164,9 @@ mod axum_harness {
         }
         async fn send(&self, req: Request<Bytes>) -> Response<Bytes> {
             send(&self.0, req).await
+        }
+        async fn send_stalled(&self, req: Request<()>, first: Bytes) -> Response<Bytes> {
+            read(self.0.clone().oneshot(stalled(req, first)).await.unwrap()).await
         }
     }
 }
@@ -144,7 +187,10 @@ mod actix_harness {
     use actix_web::middleware::{Next, from_fn};
     use actix_web::{App, test, web};
 
-    type Send = Box<dyn Fn(Request<Bytes>) -> Pin<Box<dyn Future<Output = Response<Bytes>>>>>;
+    /// Serves a test request, with its own payload or the given one.
+    type Send = Box<
+        dyn Fn(test::TestRequest, Option<actix_web::dev::Payload>) -> Pin<Box<dyn Future<Output = Response<Bytes>>>>,
+    >;
 
     /// The host's request-id middleware.
     async fn request_id(
@@ -170,9 +216,14 @@ mod actix_harness {
             > + 'static,
     {
         let service = Rc::new(test::init_service(app).await);
-        Box::new(move |req| {
+        Box::new(move |req, payload| {
             let service = service.clone();
-            Box::pin(async move { from_actix(test::call_service(&*service, to_actix(req).to_request()).await).await })
+            let req = req.to_request();
+            let req = match payload {
+                Some(payload) => req.replace_payload(payload).0,
+                None => req,
+            };
+            Box::pin(async move { from_actix(test::call_service(&*service, req).await).await })
         })
     }
 
@@ -191,7 +242,12 @@ mod actix_harness {
             Self(serve_app(app).await)
         }
         async fn send(&self, req: Request<Bytes>) -> Response<Bytes> {
-            (self.0)(req).await
+            (self.0)(to_actix(req), None).await
+        }
+        async fn send_stalled(&self, req: Request<()>, first: Bytes) -> Response<Bytes> {
+            let stalled = Stalled::<actix_web::error::PayloadError>::new(first);
+            let payload: actix_web::dev::Payload = actix_web::dev::Payload::Stream { payload: Box::pin(stalled) };
+            (self.0)(to_actix_head(req), Some(payload)).await
         }
     }
 
@@ -210,20 +266,31 @@ mod actix_harness {
             Self(serve_app(app).await)
         }
         async fn send(&self, req: Request<Bytes>) -> Response<Bytes> {
-            (self.0)(req).await
+            (self.0)(to_actix(req), None).await
+        }
+        async fn send_stalled(&self, req: Request<()>, first: Bytes) -> Response<Bytes> {
+            let stalled = Stalled::<actix_web::error::PayloadError>::new(first);
+            let payload: actix_web::dev::Payload = actix_web::dev::Payload::Stream { payload: Box::pin(stalled) };
+            (self.0)(to_actix_head(req), Some(payload)).await
         }
     }
 
     /// An `http` 1 request as an actix test request (actix-web 4 speaks `http` 0.2).
     fn to_actix(req: Request<Bytes>) -> test::TestRequest {
         let (parts, body) = req.into_parts();
+        to_actix_head(Request::from_parts(parts, ())).set_payload(body)
+    }
+
+    /// The request line and headers of an `http` 1 request as an actix test request.
+    fn to_actix_head(req: Request<()>) -> test::TestRequest {
+        let (parts, ()) = req.into_parts();
         let mut t = test::TestRequest::default()
             .method(actix_web::http::Method::from_bytes(parts.method.as_str().as_bytes()).unwrap())
             .uri(&parts.uri.to_string());
         for (name, value) in &parts.headers {
             t = t.append_header((name.as_str(), value.as_bytes()));
         }
-        t.set_payload(body)
+        t
     }
 
     /// An actix response as an `http` 1 response, every header value kept.
@@ -332,6 +399,15 @@ impl<S: Harness> H<S> {
             crate::openapi::check(&method, &path, resp.status, resp.header("content-type"), &resp.body);
         }
         resp
+    }
+
+    /// Sends `req` (a path as Connect sees it) with a body that is `first` and then never
+    /// ends; `None` when no answer came within a second.
+    pub async fn send_stalled(&self, req: Request<()>, first: Bytes) -> Option<Resp> {
+        let (mut parts, ()) = req.into_parts();
+        parts.uri = format!("{}{}", S::OUTER, parts.uri).parse().unwrap();
+        let answer = self.app.send_stalled(Request::from_parts(parts, ()), first);
+        tokio::time::timeout(std::time::Duration::from_secs(1), answer).await.ok().map(Resp::from)
     }
 
     /// Sends `req` with its URI as the host app sees it.

@@ -591,4 +591,47 @@ async fn a_return_url_over_two_kibibytes_is_refused_before_it_is_stored() {
     assert!(r.json()["error"]["message"].as_str().unwrap().contains("2048"), "{}", r.text());
     // Only the app was read: no flow written.
     assert_eq!(h.store.calls.load(std::sync::atomic::Ordering::SeqCst) - calls, 1);
+
+// ------------------------------------------------------------------ authentication
+
+#[tokio::test]
+async fn a_401_names_the_credential_of_the_authenticator_that_refused() {
+    use dravo_connect::auth::{AuthError, Authenticator, SameOrigin};
+
+    /// Refuses everyone, naming no credential (the trait's default).
+    struct Nobody;
+    #[async_trait::async_trait]
+    impl Authenticator for Nobody {
+        async fn authenticate(&self, _: &http::request::Parts) -> Result<TenantId, AuthError> {
+            Err(AuthError)
+        }
+    }
+    /// Refuses everyone, naming its session cookie.
+    struct Session;
+    #[async_trait::async_trait]
+    impl Authenticator for Session {
+        async fn authenticate(&self, _: &http::request::Parts) -> Result<TenantId, AuthError> {
+            Err(AuthError)
+        }
+        fn credential_name(&self) -> &str {
+            "session"
+        }
+    }
+
+    let message = |r: &Resp| {
+        r.assert_error(401, "unauthorized");
+        r.json()["error"]["message"].as_str().unwrap().to_owned()
+    };
+    // The built-in authenticator: the API key, missing or wrong.
+    let h = H::new().await;
+    assert_eq!(message(&h.get("/v1/accounts", None).await), "missing or invalid API key");
+    assert_eq!(message(&h.get("/v1/accounts", Some("not_a_known_key_0123456789")).await), "missing or invalid API key");
+    // A custom one, even with an API key presented: never "API key".
+    let h = H::with(MockConfig::default(), |b| b.authenticator(Nobody)).await;
+    assert_eq!(message(&h.get("/v1/accounts", Some(KEY1)).await), "missing or invalid credentials");
+    let session = SameOrigin::new(Session, "https://app.acme.test").unwrap();
+    let h = H::with(MockConfig::default(), |b| b.authenticator(session)).await;
+    assert_eq!(message(&h.get("/v1/accounts", None).await), "missing or invalid session");
+    let cross_site = req_h(&h, Method::POST, "/v1/oauth-apps", &[("origin", "https://evil.test")]).await;
+    assert_eq!(message(&cross_site), "missing or invalid session");
 }
