@@ -591,6 +591,7 @@ async fn a_return_url_over_two_kibibytes_is_refused_before_it_is_stored() {
     assert!(r.json()["error"]["message"].as_str().unwrap().contains("2048"), "{}", r.text());
     // Only the app was read: no flow written.
     assert_eq!(h.store.calls.load(std::sync::atomic::Ordering::SeqCst) - calls, 1);
+}
 
 // ------------------------------------------------------------------ authentication
 
