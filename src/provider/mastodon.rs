@@ -530,8 +530,16 @@ mod tests {
 
     #[tokio::test]
     async fn loopback_and_private_literals_fail_the_resolution_check() {
-        for raw in ["localhost", "127.0.0.1", "[::1]", "10.1.2.3", "169.254.169.254", "[fc00::1]", "[::ffff:127.0.0.1]", "[::ffff:0:127.0.0.1]"]
-        {
+        for raw in [
+            "localhost",
+            "127.0.0.1",
+            "[::1]",
+            "10.1.2.3",
+            "169.254.169.254",
+            "[fc00::1]",
+            "[::ffff:127.0.0.1]",
+            "[::ffff:0:127.0.0.1]",
+        ] {
             let i = Instance::parse(raw, false).unwrap();
             assert!(i.check_public().await.is_err(), "{raw}");
         }
