@@ -475,7 +475,11 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let client = ReqwestClient::new(ReqwestClientOptions::default().with_public_only(true)).unwrap();
-        for url in [format!("http://127.0.0.1:{port}/"), format!("http://[::ffff:127.0.0.1]:{port}/")] {
+        for url in [
+            format!("http://127.0.0.1:{port}/"),
+            format!("http://[::ffff:127.0.0.1]:{port}/"),
+            format!("http://[::ffff:0:127.0.0.1]:{port}/"),
+        ] {
             let err = client.send(get(&url)).await.unwrap_err();
             assert!(matches!(err, HttpError::Refused(_)), "{url}: {err:?}");
         }

@@ -29,10 +29,13 @@
 //! # Security
 //! The instance is a URL a tenant supplies and the server then calls, so it is checked
 //! against SSRF (DESIGN §3): `https` only, a bare origin (no userinfo, path, query or
-//! fragment), and every address its host resolves to must be public: no loopback,
-//! private, link-local, CGNAT, unique-local, multicast, documentation or otherwise
-//! reserved address, also when embedded in an IPv6 form (IPv4-mapped, NAT64, 6to4). The
-//! check runs before every call to the instance (start, callback, revocation).
+//! fragment), and every address its host resolves to must be public: outside every block
+//! of the IANA IPv4 and IPv6 Special-Purpose Address Registries that is not globally
+//! reachable (loopback, private, link-local, CGNAT, unique-local, documentation …), and not
+//! multicast. IPv4 carried in IPv6 is judged as that IPv4 address (IPv4-mapped, NAT64
+//! `64:ff9b::/96`, 6to4) or refused outright (IPv4-compatible, IPv4-translated, local-use
+//! NAT64, Teredo). The check runs before every call to the instance (start, callback,
+//! revocation).
 //! [`ConnectBuilder::allow_private_instances`](crate::ConnectBuilder::allow_private_instances)
 //! turns it off (and allows `http`) for tests and private deployments. Against DNS rebinding,
 //! the default client for instance calls connects only to public addresses; the residual
@@ -478,6 +481,8 @@ mod tests {
             "::ffff:10.0.0.1",
             "::ffff:169.254.169.254",
             "::ffff:192.168.0.1",
+            "::ffff:0:127.0.0.1",
+            "::ffff:0:10.0.0.1",
             "64:ff9b::10.0.0.1",
             "64:ff9b::127.0.0.1",
             "64:ff9b:1::1",
@@ -525,8 +530,16 @@ mod tests {
 
     #[tokio::test]
     async fn loopback_and_private_literals_fail_the_resolution_check() {
-        for raw in ["localhost", "127.0.0.1", "[::1]", "10.1.2.3", "169.254.169.254", "[fc00::1]", "[::ffff:127.0.0.1]"]
-        {
+        for raw in [
+            "localhost",
+            "127.0.0.1",
+            "[::1]",
+            "10.1.2.3",
+            "169.254.169.254",
+            "[fc00::1]",
+            "[::ffff:127.0.0.1]",
+            "[::ffff:0:127.0.0.1]",
+        ] {
             let i = Instance::parse(raw, false).unwrap();
             assert!(i.check_public().await.is_err(), "{raw}");
         }

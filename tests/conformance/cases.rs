@@ -650,6 +650,10 @@ pub async fn start_accepts_allowlisted_return_urls_and_refuses_every_known_bypas
         "https://app.acme.test/connect/%2e%2e/admin",
         "https://app.acme.test/connect/..;/admin",
         "https://app.acme.test/connect/../admin",
+        // NFKC look-alikes of `..` (U+2025, U+FE30), raw and percent-encoded.
+        "https://app.acme.test/connect/\u{2025}/admin",
+        "https://app.acme.test/connect/%E2%80%A5/admin",
+        "https://app.acme.test/connect/\u{fe30}/admin",
         "https://app.acme.test/connectx",
         "https://app.acme.test/CONNECT",
         "https://badapp.acme.test/connect",

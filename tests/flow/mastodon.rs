@@ -194,6 +194,15 @@ async fn private_loopback_and_http_instances_are_refused_without_the_knob() {
         "[::1]".to_owned(),
         "[fc00::1]".to_owned(),
         "[::ffff:127.0.0.1]".to_owned(),
+        // IPv4 carried in IPv6: translated (RFC 2765), NAT64 well-known and local-use,
+        // 6to4, IPv4-compatible and Teredo.
+        "[::ffff:0:127.0.0.1]".to_owned(),
+        "[::ffff:0:7f00:1]".to_owned(),
+        "[64:ff9b::127.0.0.1]".to_owned(),
+        "[64:ff9b:1::a00:1]".to_owned(),
+        "[2002:7f00:1::1]".to_owned(),
+        "[::127.0.0.1]".to_owned(),
+        "[2001:0:a00:1::f5ff:fffe]".to_owned(),
         authority(&h),
     ] {
         let r = h.get(&start_uri(&instance), Some(KEY1)).await;
