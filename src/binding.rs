@@ -1,4 +1,4 @@
-//! Browser binding (RFC 9700 §2.1, SECURITY-CHECKLIST item 14): the state alone is a bearer
+//! Browser binding (RFC 9700 §2.1; SECURITY.md, "CSRF"): the state alone is a bearer
 //! credential, so with binding on, `start` answers a hop of ours,
 //! `{public_base_url}{prefix}/oauth/{provider}/go?state=…`, instead of the provider's
 //! authorize URL. The hop sets a short-lived cookie bound to the flow and redirects the

@@ -76,7 +76,7 @@ const fn default_flow_retention() -> u64 {
     DEFAULT_EXPIRED_FLOW_RETENTION_SECS
 }
 
-/// The library's configuration (DESIGN §5). Every secret in it is a [`Secret`], so
+/// The library's configuration (the README's "Configuration" table). Every secret in it is a [`Secret`], so
 /// `format!("{config:?}")` shows none of them.
 ///
 /// ```

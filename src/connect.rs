@@ -178,7 +178,7 @@ impl Default for ConnectBuilder {
 }
 
 impl ConnectBuilder {
-    /// A builder with the defaults of DESIGN §5.
+    /// A builder with the defaults the README's "Configuration" table lists.
     pub fn new() -> Self {
         Self {
             public_base_url: None,

@@ -1,4 +1,4 @@
-//! Logs stay clean (SECURITY-CHECKLIST item 31): a global TRACE subscriber for every target
+//! Logs stay clean (SECURITY.md, "Token leakage"): a global TRACE subscriber for every target
 //! (ours, hyper, reqwest, sqlx; `log` records bridged) captures everything while a full flow
 //! (through the browser-binding hop, on SQLite), a refresh, every error path and a Bluesky
 //! app-password login run; then no client secret, app password, token, code, PKCE verifier,

@@ -1,4 +1,4 @@
-//! The return-URL allowlist (DESIGN §3).
+//! The return-URL allowlist (SECURITY.md, "Open redirect").
 //!
 //! A tenant lists the URLs its users may be sent back to after a connect flow, and
 //! every `return_url` is checked against that list twice: at `start` and again at the
@@ -799,7 +799,7 @@ mod tests {
 
     use ReturnUrlErrorKind as K;
 
-    /// Every bypass from SECURITY-CHECKLIST.md §2 (and DESIGN §3), against the entry
+    /// Every known bypass (open-redirect write-ups and CVEs of other OAuth clients), against the entry
     /// `https://app.acme.com/connect`, with the kind of refusal expected.
     const REJECTED: &[(&str, ReturnUrlErrorKind)] = &[
         // oauth2-proxy CVE-2020-5233: `/\` read as `//` by browsers; any raw backslash.
@@ -947,7 +947,7 @@ mod tests {
         ("https://app.acme.com/connect/.;/x", K::DotSegment),
         ("https://app.acme.com/connect/..%3b/admin", K::DotSegment),
         ("https://app.acme.com/connect/..%3B/admin", K::DotSegment),
-        // Homakov 2014 and DESIGN §3: literal dot segments are refused, not resolved.
+        // Homakov 2014: literal dot segments are refused, not resolved.
         ("https://app.acme.com/connect/../admin", K::DotSegment),
         ("https://app.acme.com/connect/../../../x", K::DotSegment),
         ("https://app.acme.com/connect/./done", K::DotSegment),
@@ -989,7 +989,7 @@ mod tests {
         ("https://app.acme.com/connect/", "https://app.acme.com/connect/"),
         ("https://app.acme.com/connect/done", "https://app.acme.com/connect/done"),
         ("https://app.acme.com/connect/a/b/c/", "https://app.acme.com/connect/a/b/c/"),
-        // Scheme and host case, default port (DESIGN §3, checklist A.3).
+        // Scheme and host case, default port.
         ("HTTPS://App.Acme.Com:443/connect", "https://app.acme.com/connect"),
         ("https://APP.ACME.COM/connect", "https://app.acme.com/connect"),
         ("https://app.acme.com:0443/connect", "https://app.acme.com/connect"),

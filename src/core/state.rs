@@ -14,7 +14,7 @@
 //! | 8 | expiry, unix seconds, unsigned big-endian |
 //! | 16 | HMAC-SHA256 tag, truncated to its first 16 bytes |
 //!
-//! That is 47 to 54 bytes, so 63 to 72 characters: well under the 200 that DESIGN.md
+//! That is 47 to 54 bytes, so 63 to 72 characters: well under the 200 the crate
 //! promises (X refuses states over 500). The tag covers a 64-byte domain-separation label,
 //! the provider id (length-prefixed; it is not in the state, so a state presented at
 //! another provider's callback fails its tag) and every byte before the tag.

@@ -1,5 +1,5 @@
 //! [`GenericProvider`]: the standard OAuth 2.0 authorization-code flow (RFC 6749, PKCE per
-//! RFC 7636, revocation per RFC 7009) with the quirks providers.md lists made configurable.
+//! RFC 7636, revocation per RFC 7009) with the providers' common quirks made configurable.
 
 use std::collections::BTreeMap;
 

@@ -28,7 +28,7 @@
 //!
 //! # Security
 //! The instance is a URL a tenant supplies and the server then calls, so it is checked
-//! against SSRF (DESIGN §3): `https` only, a bare origin (no userinfo, path, query or
+//! against SSRF (SECURITY.md, "SSRF"): `https` only, a bare origin (no userinfo, path, query or
 //! fragment), and every address its host resolves to must be public: outside every block
 //! of the IANA IPv4 and IPv6 Special-Purpose Address Registries that is not globally
 //! reachable (loopback, private, link-local, CGNAT, unique-local, documentation …), and not
