@@ -126,6 +126,10 @@
 //! [`Connect::handle`] with an `http::Request<Bytes>`, and write back the
 //! `http::Response<Bytes>` it answers.
 //!
+//! Connect's own adapters answer a request refused on its head (no key, a wrong route or
+//! method, a declared length over the limit) before reading its body; every server should
+//! still bound how long it waits for a body (the README's "Bound the body read").
+//!
 //! `public_base_url` includes any outer path the host mounts Connect under: the callback URL
 //! is built from it and the prefix, never from `Host` or `X-Forwarded-*` headers.
 //!
@@ -136,10 +140,6 @@
 //! cookie (`examples/axum_custom_auth.rs`). A host that calls the Rust API from its own
 //! routes needs neither: [`Connect::start`], [`Connect::accounts`] and the others take the
 //! tenant as an argument (as `examples/axum_host.rs` does, so no key reaches the browser).
-//!
-//! ## Mounting in actix-web
-//! With the feature `actix`: `App::new().service(connect.actix_scope())`, or
-//! `.configure(connect.actix_configure())` (see the module `actix`).
 //!
 //! ## Configuration
 //! Build [`Connect`] with [`Connect::builder`], or deserialize a [`ConnectConfig`] from any
@@ -175,49 +175,46 @@
 //! ```
 //! State and encryption keys rotate: list several (`state_keys`, `encryption_keys`), the
 //! first signs or seals and all of them verify or open. Limits (`state_ttl_secs`,
-//! `max_body_bytes`, `max_url_bytes`, `http_timeout_secs`) have safe defaults.
+//! `max_body_bytes`, `max_url_bytes`, `http_timeout_secs`, `max_pending_flows`,
+//! `expired_flow_retention_secs`) have safe defaults.
 //!
 //! ## Stores
-//! Apps, accounts and pending flows live in a [`store::Store`]: [`store::MemoryStore`] (tests,
-//! demos), [`store::SqliteStore`] (feature `sqlite`, its own `dravo_`-prefixed tables and
-//! migrations table, so it sits beside the host's own in one database), or your own
-//! implementation of the trait. Every store must pass the same public suite,
-//! `test_util::store_conformance` (feature `test-util`). Secrets and tokens reach the store
-//! already sealed, so a store never sees a plaintext secret.
+//! Apps, accounts and pending flows live in a [`store::Store`]: [`store::MemoryStore`] for
+//! tests and demos, `store::SqliteStore` (feature `sqlite`, default) for one process,
+//! `store::PostgresStore` (feature `postgres`) for any number of app instances behind a load
+//! balancer, or your own implementation of the trait. The SQL stores keep their own
+//! `dravo_`-prefixed tables and migrations table, so they sit beside the host's own in one
+//! database. Every store must pass the same public suite, `test_util::store_conformance`
+//! (feature `test-util`). Secrets and tokens reach the store already sealed, so a store never
+//! sees a plaintext secret.
 //!
-//! ## Providers
-//! Built-in providers (such as [`provider::XProvider`]) keep their ids forever, since the ids
-//! are part of registered callback URLs. Any standard OAuth 2.0 provider can be described
-//! in configuration ([`provider::ProviderConfig`], run by [`provider::GenericProvider`]);
-//! an entry with a built-in's id overrides only its endpoints. A provider with its own rules
-//! implements [`provider::Provider`] and is added with [`ConnectBuilder::provider`].
-//! Outbound HTTP goes through [`http_client::HttpClient`] ([`http_client::ReqwestClient`] by
-//! default: no redirects, timeouts, capped responses).
+//! Instances share the database, the state and encryption keys and the public base URL, and
+//! nothing else: a flow started on one completes on any other, and a token is refreshed once
+//! across them (a lease in the store). Keys rotate by listing the new one first on every
+//! instance, then moving stored secrets to it with [`Connect::reseal_secrets`].
 //!
 //! ## Providers
 //! Built in: `x`, `linkedin`, `facebook`, `instagram`, `instagram_facebook`, `threads`,
 //! `youtube`, `tiktok`, `pinterest`, `reddit`, `mastodon` on any instance (`start` takes
 //! `instance=`; a client is registered at each instance on first use) and `bluesky`, each with
 //! its quirks in its own module of [`provider`] and its [`provider::Capabilities`] (login
-//! method, PKCE, client auth, scope separator, refresh model, lifetimes, revocation).
-//! `GET /v1/providers` lists them for a front end. Bluesky connects with an app password
-//! rather than OAuth: `POST /v1/accounts` with `identifier` and `app_password`
+//! method, PKCE, client auth, scope separator, refresh model, lifetimes, revocation). Their
+//! ids never change, since they are part of registered callback URLs. `GET /v1/providers`
+//! lists them for a front end. Bluesky connects with an app password rather than OAuth:
+//! `POST /v1/accounts` with `identifier` and `app_password`
 //! ([`Connect::register_app_password_account`], [`provider::bluesky`]).
-//! Any other OAuth 2.0 provider can be described in configuration
-//! ([`provider::GenericProvider`]) or implemented ([`provider::Provider`]).
+//!
+//! Any standard OAuth 2.0 provider can be described in configuration
+//! ([`provider::ProviderConfig`], run by [`provider::GenericProvider`]); an entry with a
+//! built-in's id overrides only its endpoints. A provider with its own rules implements
+//! [`provider::Provider`] and is added with [`ConnectBuilder::provider`]. Outbound HTTP goes
+//! through [`http_client::HttpClient`] ([`http_client::ReqwestClient`] by default: no
+//! redirects, timeouts, capped responses). Whatever a provider answers is bounded before it is
+//! stored (tokens 8 KiB, 100 scopes, names 1 KiB), built-in or not.
 //!
 //! ## Hooks
 //! [`hooks::ConnectHooks`] runs the host's own code when an account is connected,
 //! reconnected or disconnected, after the store write and under a timeout.
-//!
-//! ## Stores and many instances
-//! [`store::MemoryStore`] for tests, `store::SqliteStore` (feature `sqlite`, default) for one
-//! process, `store::PostgresStore` (feature `postgres`) for any number of app instances
-//! behind a load balancer. Instances share the database, the state and encryption keys and
-//! the public base URL, and nothing else: a flow started on one completes on any other, and
-//! a token is refreshed once across them (a lease in the store). Keys rotate by listing the
-//! new one first on every instance, then moving stored secrets to it with
-//! [`Connect::reseal_secrets`].
 //!
 //! ## Errors
 //! Every error answered over HTTP is `{"error":{"code":"…","message":"…"}}` with a code from
@@ -236,7 +233,9 @@
 //! ([`auth::same_origin`]) on every state-changing route.
 //! With browser binding (on by default for an https
 //! `public_base_url`, [`ConnectBuilder::browser_binding`]) a flow only completes in the
-//! browser that opened its `authorize_url`. The threat model is in `SECURITY.md`.
+//! first browser that opened its `authorize_url`, which the hop binds once. A tenant has at
+//! most `max_pending_flows` unfinished flows ([`ConnectBuilder::max_pending_flows`]). The
+//! threat model is in `SECURITY.md`.
 //!
 //! ## Non-goals
 //! - No dashboard and no user accounts of its own: the host owns its users, its login and
