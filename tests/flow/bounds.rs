@@ -15,7 +15,7 @@ use dravo_connect::provider::{
 };
 use dravo_connect::store::{AccountStatus, Store};
 use dravo_connect::test_util::{MockBehavior, MockConfig, MockUser};
-use dravo_connect::{AccountId, Connect, ConnectLayer, ErrorCode, KeyId, ProviderId, Secret};
+use dravo_connect::{AccountId, ConnectLayer, ErrorCode, KeyId, ProviderId, Secret};
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 use url::Url;
@@ -223,18 +223,8 @@ async fn hostile() -> Hx {
     let h = H::new().await;
     let script = Arc::new(Mutex::new(Script::default()));
     let inner = GenericProvider::from_config(&h.mock.provider_config("hostile")).unwrap();
-    let connect = Connect::builder()
-        .public_base_url(BASE)
-        .api_key(KEY1, tenant("t1"))
-        .state_key(KeyId::zero(), Secret::new(vec![0x11; 32]))
-        .encryption_key(KeyId::zero(), Secret::new(vec![0x22; 32]))
-        .shared_store(h.store.clone())
-        .clock(h.clock.clone())
-        .outbound_loopback_only(true)
-        .browser_binding(false)
-        .provider(Arc::new(Hostile { inner, script: script.clone() }))
-        .build()
-        .unwrap();
+    let connect =
+        base_builder(&h.store, &h.clock).provider(Arc::new(Hostile { inner, script: script.clone() })).build().unwrap();
     let app = axum::Router::new().layer(ConnectLayer::new(connect.clone()));
     let h = H { connect, app, mock: h.mock, clock: h.clock, store: h.store };
     let mut body = h.app_body();
@@ -383,14 +373,7 @@ async fn a_bluesky_session_whose_profile_is_over_a_bound_fails_the_app_password_
     const APP_PASSWORD: &str = "abcd-efgh-ijkl-mnop";
     let h = H::with(MockConfig::default().with_app_password(APP_PASSWORD), |b| b).await;
     h.mock.set_clock(h.clock.clone());
-    let connect = Connect::builder()
-        .public_base_url(BASE)
-        .api_key(KEY1, tenant("t1"))
-        .state_key(KeyId::zero(), Secret::new(vec![0x11; 32]))
-        .encryption_key(KeyId::zero(), Secret::new(vec![0x22; 32]))
-        .shared_store(h.store.clone())
-        .clock(h.clock.clone())
-        .outbound_loopback_only(true)
+    let connect = base_builder(&h.store, &h.clock)
         .provider_config(dravo_connect::provider::ProviderConfig::new("bluesky").with_service_url(h.mock.base_url()))
         .build()
         .unwrap();

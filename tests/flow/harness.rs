@@ -71,6 +71,23 @@ pub fn tenant(s: &str) -> TenantId {
     s.parse().unwrap()
 }
 
+/// What every test instance shares, without a provider: the base URL, both API keys, the
+/// state and encryption keys, the store, the clock and loopback-only outbound calls.
+/// BASE is https, where binding is on by default; the flows here drive the mock directly, so
+/// it is off (`security.rs` covers binding, and a closure can switch it back on).
+pub fn base_builder(store: &Arc<FaultyStore>, clock: &Arc<ManualClock>) -> ConnectBuilder {
+    Connect::builder()
+        .public_base_url(BASE)
+        .api_key(KEY1, tenant("t1"))
+        .api_key(KEY2, tenant("t2"))
+        .state_key(KeyId::zero(), Secret::new(vec![0x11; 32]))
+        .encryption_key(KeyId::zero(), Secret::new(vec![0x22; 32]))
+        .shared_store(store.clone())
+        .clock(clock.clone())
+        .outbound_loopback_only(true)
+        .browser_binding(false)
+}
+
 impl H {
     pub async fn new() -> H {
         Self::with(MockConfig::default(), |b| b).await
@@ -80,19 +97,7 @@ impl H {
         let mock = MockProvider::start_with(mock).await.unwrap();
         let clock = Arc::new(ManualClock::new(START));
         let store = Arc::new(FaultyStore::default());
-        let builder = Connect::builder()
-            .public_base_url(BASE)
-            .api_key(KEY1, tenant("t1"))
-            .api_key(KEY2, tenant("t2"))
-            .state_key(KeyId::zero(), Secret::new(vec![0x11; 32]))
-            .encryption_key(KeyId::zero(), Secret::new(vec![0x22; 32]))
-            .shared_store(store.clone())
-            .clock(clock.clone())
-            .outbound_loopback_only(true)
-            // BASE is https, where binding is on by default; the flows here drive the mock
-            // directly. `security.rs` covers binding (a closure can switch it back on).
-            .browser_binding(false)
-            .provider_config(mock.provider_config("mock"));
+        let builder = base_builder(&store, &clock).provider_config(mock.provider_config("mock"));
         let connect = f(builder).build().unwrap();
         let app = Router::new()
             .route("/", get(|| async { "host home" }))
