@@ -6,8 +6,9 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use dravo_connect::core::{SecretBox, StateSigner};
 use dravo_connect::{FlowId, KeyId, ProviderId, ReturnUrlAllowlist, Secret};
+use dravo_connect_core::secret_box::SecretBox;
+use dravo_connect_core::state::StateSigner;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use time::macros::datetime;

@@ -6,9 +6,10 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 
-use dravo_connect::core::{PkceVerifier, SecretBox};
 use dravo_connect::store::{MemoryStore, PendingFlow, Store};
 use dravo_connect::{AppId, FlowId, KeyId, Secret};
+use dravo_connect_core::pkce::PkceVerifier;
+use dravo_connect_core::secret_box::SecretBox;
 use time::macros::datetime;
 
 struct Counting;

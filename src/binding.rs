@@ -32,9 +32,9 @@ use url::Url;
 use crate::api::json::{self, Query};
 use crate::connect::{Connect, FIELD_PKCE_VERIFIER};
 use crate::core::pkce::s256_challenge;
-use crate::ids::{FlowId, ProviderId};
 use crate::provider::AuthorizeRequest;
 use crate::store::PendingFlow;
+use crate::{FlowId, ProviderId};
 
 /// Cookie names start with this, then the flow id (27 characters of base64url).
 const COOKIE_PREFIX: &str = "dravo_bind_";
@@ -101,13 +101,13 @@ impl Connect {
     /// redirects anywhere else.
     pub(crate) async fn serve_hop(&self, provider: &str, query: Option<&str>) -> Response<Bytes> {
         let Ok(provider_id) = provider.parse::<ProviderId>() else {
-            return json::error_response(&crate::error::Error::not_found("provider"));
+            return json::error_response(&crate::Error::not_found("provider"));
         };
         let Some(p) = self.inner.providers.get(&provider_id).cloned() else {
-            return json::error_response(&crate::error::Error::not_found("provider"));
+            return json::error_response(&crate::Error::not_found("provider"));
         };
         if !self.inner.browser_binding {
-            return json::error_response(&crate::error::Error::not_found("route"));
+            return json::error_response(&crate::Error::not_found("route"));
         }
         let Ok(q) = Query::parse(query) else { return json::callback_rejected() };
         let Some(state) = q.get("state").filter(|s| s.len() <= MAX_STATE) else {

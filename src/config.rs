@@ -5,12 +5,12 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer};
 
+use crate::ConfigError;
+use crate::Secret;
 use crate::connect::ConnectBuilder;
 use crate::core::keys::decode_key_material;
-use crate::error::ConfigError;
-use crate::ids::{KeyId, TenantId};
 use crate::provider::ProviderConfig;
-use crate::secret::Secret;
+use crate::{KeyId, TenantId};
 
 /// Default route prefix.
 pub(crate) const DEFAULT_PREFIX: &str = "/v1";

@@ -13,16 +13,14 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use url::Url;
 
-use crate::clock::{Clock, SystemClock, whole_seconds};
+use crate::Secret;
 use crate::core::allowlist::{AllowlistOptions, ReturnUrlAllowlist};
 use crate::core::auth::{ApiKeyAuth, Authenticator};
 use crate::core::pkce::PkceVerifier;
 use crate::core::secret_box::{Sealed, SecretBox};
 use crate::core::state::StateSigner;
-use crate::error::{ConfigError, Error, ErrorCode, OAuthErrorReason};
 use crate::hooks::{RefreshEvent, RefreshFailure};
 use crate::http_client::HttpClient;
-use crate::ids::{AccountId, AppId, ExternalId, FlowId, KeyId, ProviderId, SelectionId, TenantId};
 use crate::model::{
     Account, App, AppPatch, List, NewAccount, NewApp, NewAppPasswordAccount, Revocation, Selection, StartParams,
     Started,
@@ -31,11 +29,13 @@ use crate::provider::{
     AuthorizeRequest, ClientCredentials, GrantTokens, LoginMethod, Profile, Provider, ProviderConfig, ProviderContext,
     ProviderError, ProviderErrorKind, RefreshModel, Target, TargetType, TokenSet,
 };
-use crate::secret::Secret;
 use crate::store::{
     AccountFilter, AccountRecord, AccountStatus, AppRecord, Cursor, DeleteApp, InsertAccount, InsertFlow, PageRequest,
     PendingFlow, ProviderApp, SelectionRecord, SelectionTarget, Store, TakeFlow,
 };
+use crate::{AccountId, AppId, ExternalId, FlowId, KeyId, ProviderId, SelectionId, TenantId};
+use crate::{Clock, SystemClock};
+use crate::{ConfigError, Error, ErrorCode, OAuthErrorReason};
 
 mod bounds;
 mod instances;
@@ -430,7 +430,7 @@ impl ConnectBuilder {
             }
         };
         let mut providers = HashMap::default();
-        let registry = crate::provider::config::build_registry(&self.provider_configs)?;
+        let registry = crate::provider::build_registry(&self.provider_configs)?;
         for p in registry.into_iter().chain(self.providers) {
             let id = p.id().clone();
             if providers.insert(id.clone(), p).is_some() {
@@ -937,7 +937,7 @@ impl Connect {
                     Error::new(ErrorCode::ProviderError, "provider authorize URL could not be built").with_source(e)
                 })?
         };
-        let flow_text = flow_id.text();
+        let flow_text = flow_id.to_string();
         let flow_key = flow_text.as_str();
         let flow = PendingFlow {
             id: flow_id,
@@ -2063,4 +2063,9 @@ struct SaveAccount<'a> {
     expires_at: Option<OffsetDateTime>,
     target_type: TargetType,
     parent_account_id: Option<AccountId>,
+}
+
+/// `t` truncated to whole seconds (every time the crate stores or shows is whole seconds).
+fn whole_seconds(t: OffsetDateTime) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(t.unix_timestamp()).unwrap_or(t)
 }

@@ -29,8 +29,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::TenantId;
 use crate::connect::Connect;
-use crate::ids::TenantId;
 use crate::model::{Account, Revocation};
 
 /// A hook's error: anything the host's code returns. It is logged, never shown to a client.

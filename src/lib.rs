@@ -7,7 +7,7 @@
 //!
 //! This page is the guide: [the flow](#the-flow), [mounting](#mounting),
 //! [configuration](#configuration), [stores](#stores), [providers](#providers),
-//! [errors](#errors), [security](#security) and [non-goals](#non-goals). To see it work,
+//! [errors](#errors), [security](#security), [crates](#crates) and [non-goals](#non-goals). To see it work,
 //! run `cargo run --example axum_host` and open `http://127.0.0.1:3000`.
 //!
 //! ## The flow
@@ -225,9 +225,9 @@
 //!
 //! ## Security
 //! Return URLs are matched against a strict allowlist ([`ReturnUrlAllowlist`]); states are
-//! short, HMAC-signed, single-use and expire in 10 minutes ([`core::StateSigner`]); PKCE S256
+//! short, HMAC-signed, single-use and expire in 10 minutes ([`StateSigner`](dravo_connect_core::state::StateSigner)); PKCE S256
 //! on every provider that takes it; secrets and tokens are sealed with AES-256-GCM bound to
-//! their row ([`core::SecretBox`]); API keys are compared by digest in constant time;
+//! their row ([`SecretBox`](dravo_connect_core::secret_box::SecretBox)); API keys are compared by digest in constant time;
 //! outbound HTTP never follows redirects. No secret appears in any log line, error or
 //! response ([`Secret`]). A cookie-based authenticator must apply the same-origin check
 //! ([`auth::same_origin`]) on every state-changing route.
@@ -236,6 +236,18 @@
 //! first browser that opened its `authorize_url`, which the hop binds once. A tenant has at
 //! most `max_pending_flows` unfinished flows ([`ConnectBuilder::max_pending_flows`]). The
 //! threat model is in `SECURITY.md`.
+//!
+//! ## Crates
+//! This crate is the engine, the router and the adapters; what a store or a provider
+//! implements lives in member crates that never depend on it, so a third party writes one
+//! with exactly what the built-in ones use:
+//!
+//! | crate | what it holds | reached from here as |
+//! |---|---|---|
+//! | `dravo-connect-core` | ids, records, errors, `Secret`, `Clock`, the store and provider traits, `HttpClient`, signed state, allowlist, PKCE, sealed secrets | the crate root, [`store`], [`provider`], [`http_client`] |
+//! | `dravo-connect-providers` | the generic provider and the built-in networks | [`provider`] |
+//! | `dravo-connect-sqlx` | `SqliteStore`, `PostgresStore` (features `sqlite`, `postgres`) | [`store`] |
+//! | `dravo-connect-testing` | `MockProvider`, the store conformance suite (feature `test-util`) | `test_util` |
 //!
 //! ## Non-goals
 //! - No dashboard and no user accounts of its own: the host owns its users, its login and
@@ -258,43 +270,67 @@
 mod adapters;
 mod api;
 mod binding;
-mod clock;
 mod config;
 mod connect;
-pub mod core;
-mod error;
+mod core;
 pub mod hooks;
-pub mod http_client;
-mod ids;
 mod model;
-pub mod provider;
-mod secret;
-pub mod store;
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod test_util;
 
-#[doc(inline)]
-pub use clock::{Clock, ManualClock, SystemClock};
+/// Outbound HTTP: the [`HttpClient`](http_client::HttpClient) every provider call goes
+/// through, and the default [`ReqwestClient`](http_client::ReqwestClient) (feature
+/// `reqwest`). From `dravo-connect-core`.
+pub mod http_client {
+    #[doc(inline)]
+    pub use dravo_connect_core::http_client::*;
+}
+
+/// Providers: the provider traits and records (from `dravo-connect-core`), the generic
+/// OAuth 2.0 provider described by configuration and the built-in social networks (from
+/// `dravo-connect-providers`).
+pub mod provider {
+    #[doc(inline)]
+    pub use dravo_connect_core::provider::*;
+    #[doc(inline)]
+    pub use dravo_connect_providers::*;
+}
+
+/// Storage: the store traits and records and the in-memory store (from
+/// `dravo-connect-core`), and the SQL stores (from `dravo-connect-sqlx`, features `sqlite`
+/// and `postgres`).
+pub mod store {
+    #[doc(inline)]
+    pub use dravo_connect_core::store::*;
+    #[cfg(feature = "postgres")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+    #[doc(inline)]
+    pub use dravo_connect_sqlx::PostgresStore;
+    #[cfg(feature = "sqlite")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+    #[doc(inline)]
+    pub use dravo_connect_sqlx::SqliteStore;
+}
+
 #[doc(inline)]
 pub use config::{ApiKeys, ConnectConfig, KeyConfig};
 #[doc(inline)]
 pub use connect::{Connect, ConnectBuilder, ResealReport};
 #[doc(inline)]
-pub use core::allowlist::{AllowlistError, AllowlistOptions, ReturnUrlAllowlist, ReturnUrlError, ReturnUrlErrorKind};
+pub use dravo_connect_core::allowlist::{
+    AllowlistError, AllowlistOptions, ReturnUrlAllowlist, ReturnUrlError, ReturnUrlErrorKind,
+};
 #[doc(inline)]
-pub use core::auth::{ApiKeyAuth, AuthError, Authenticator};
-#[doc(inline)]
-pub use error::{ConfigError, Error, ErrorCode, OAuthErrorReason};
-#[doc(inline)]
-pub use ids::{AccountId, AppId, ExternalId, FlowId, InvalidId, KeyId, ProviderId, SelectionId, TenantId};
+pub use dravo_connect_core::{
+    AccountId, AppId, Clock, ConfigError, Error, ErrorCode, ExternalId, FlowId, InvalidId, KeyId, ManualClock,
+    OAuthErrorReason, ProviderId, Secret, SelectionId, SystemClock, TenantId,
+};
 #[doc(inline)]
 pub use model::{
     Account, App, AppPatch, List, NewAccount, NewApp, NewAppPasswordAccount, Revocation, Selection, SelectionChoice,
     StartParams, Started,
 };
-#[doc(inline)]
-pub use secret::Secret;
 
 /// The tower layer, the wrapped axum app and the axum router (feature `axum`).
 #[cfg(feature = "axum")]
@@ -310,24 +346,11 @@ pub use adapters::tower::ConnectLayer;
 /// Authentication of keyed routes: API keys, custom authenticators, and the same-origin
 /// check that a cookie-based authenticator needs on every route that changes state.
 pub mod auth {
+    #[doc(inline)]
     pub use crate::core::auth::{ApiKeyAuth, AuthError, Authenticator};
+    #[doc(inline)]
     pub use crate::core::same_origin::{InvalidOrigin, SameOrigin, same_origin};
 }
-
-/// The actix-web scope (feature `actix`): [`Connect::actix_scope`] for `App::service` and
-/// [`Connect::actix_configure`] for `App::configure`.
-///
-/// ```no_run
-/// # fn demo(connect: dravo_connect::Connect) {
-/// use actix_web::{App, web};
-/// let app = App::new()
-///     .route("/", web::get().to(|| async { "host home" }))
-///     .service(connect.actix_scope()); // or .configure(connect.actix_configure())
-/// # }
-/// ```
-#[cfg(feature = "actix")]
-#[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
-pub mod actix {}
 
 pub use http;
 pub use url;

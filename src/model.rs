@@ -4,10 +4,10 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::ids::{AccountId, AppId, ExternalId, ProviderId, SelectionId};
+use crate::Secret;
 use crate::provider::TargetType;
-use crate::secret::Secret;
 use crate::store::{AccountRecord, AccountStatus, AppRecord, SelectionRecord};
+use crate::{AccountId, AppId, ExternalId, ProviderId, SelectionId};
 
 /// An OAuth app as returned: never the secret, in no form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -164,12 +164,6 @@ impl From<SelectionRecord> for Selection {
                 })
                 .collect(),
         }
-    }
-}
-
-impl Serialize for AccountStatus {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
     }
 }
 

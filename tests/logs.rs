@@ -25,10 +25,11 @@ use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use dravo_connect::core::{SecretBox, StateSigner};
 use dravo_connect::store::{SqliteStore, Store};
 use dravo_connect::test_util::{MockBehavior, MockConfig, MockProvider, MockUser};
 use dravo_connect::{FlowId, KeyId, ProviderId, Secret};
+use dravo_connect_core::secret_box::SecretBox;
+use dravo_connect_core::state::StateSigner;
 use harness::*;
 use http::{Method, Request, StatusCode};
 use serde_json::json;

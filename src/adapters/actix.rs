@@ -16,9 +16,9 @@ use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use http::{Request, Response};
 
+use crate::Error;
 use crate::api::json;
 use crate::connect::Connect;
-use crate::error::Error;
 
 impl Connect {
     /// The Connect routes as an actix-web [`Scope`] for `App::service`. It claims every path

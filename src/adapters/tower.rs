@@ -14,9 +14,9 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::Error;
 use crate::api::json;
 use crate::connect::Connect;
-use crate::error::Error;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// What `serve` returns, boxed: shared with the axum adapter's `Wrapped`.

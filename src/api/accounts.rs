@@ -4,12 +4,12 @@ use bytes::Bytes;
 use http::{Response, StatusCode, request::Parts};
 
 use super::json::{self, Query};
+use crate::Error;
+use crate::Secret;
 use crate::connect::Connect;
-use crate::error::Error;
-use crate::ids::{AccountId, AppId, ExternalId, ProviderId, TenantId};
 use crate::model::{NewAccount, NewAppPasswordAccount};
-use crate::secret::Secret;
 use crate::store::AccountFilter;
+use crate::{AccountId, AppId, ExternalId, ProviderId, TenantId};
 
 const ACCOUNT_FIELDS: &[&str] =
     &["provider", "access_token", "refresh_token", "expires_at", "app_id", "external_id", "identifier", "app_password"];

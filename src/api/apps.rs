@@ -5,11 +5,11 @@ use http::{Response, StatusCode, request::Parts};
 use serde_json::Value;
 
 use super::json::{self, Query};
+use crate::Error;
+use crate::Secret;
 use crate::connect::Connect;
-use crate::error::Error;
-use crate::ids::{AppId, ProviderId, TenantId};
 use crate::model::{AppPatch, NewApp};
-use crate::secret::Secret;
+use crate::{AppId, ProviderId, TenantId};
 
 const APP_FIELDS: &[&str] = &["provider", "name", "client_id", "client_secret", "allowed_return_urls", "scopes"];
 /// What `PATCH` may change (the provider is fixed).

@@ -10,8 +10,8 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Response, StatusCode};
 use url::Url;
 
+use crate::ConfigError;
 use crate::connect::Connect;
-use crate::error::ConfigError;
 
 /// How long a browser may cache a preflight answer.
 const PREFLIGHT_MAX_AGE: &str = "600";

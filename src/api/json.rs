@@ -9,9 +9,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::error::{Error, ErrorCode};
 use crate::model::Started;
 use crate::store::{Cursor, PageRequest};
+use crate::{Error, ErrorCode};
 
 fn common_headers(headers: &mut HeaderMap) {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -7,10 +7,10 @@
 use bytes::Bytes;
 use http::{Method, Request, Response};
 
+use crate::TenantId;
 use crate::connect::Connect;
-use crate::core::prefix::{may_have_prefix, strip_path_prefix};
-use crate::error::{Error, ErrorCode};
-use crate::ids::TenantId;
+use crate::{Error, ErrorCode};
+use dravo_connect_core::prefix::strip_path_prefix;
 
 mod accounts;
 mod apps;
@@ -82,23 +82,14 @@ impl<'a> Route<'a> {
 impl Connect {
     /// True when `path` is a Connect route (whatever the method). The tower layer answers
     /// exactly these and passes every other request to the host.
-    ///
-    /// Inlined up to a two-byte compare, so that the tower layer passes a host request on
-    /// without a call when its path starts elsewhere.
-    #[inline]
     pub fn is_connect_path(&self, path: &str) -> bool {
-        may_have_prefix(path, &self.inner.prefix) && self.routes_path(path)
-    }
-
-    fn routes_path(&self, path: &str) -> bool {
         strip_path_prefix(path, &self.inner.prefix).and_then(Route::parse).is_some()
     }
 
     /// True when `path` is under the prefix (a route or not): the axum router answers all of
     /// these, unknown ones with `404 not_found`.
-    #[inline]
     pub fn is_under_prefix(&self, path: &str) -> bool {
-        may_have_prefix(path, &self.inner.prefix) && strip_path_prefix(path, &self.inner.prefix).is_some()
+        strip_path_prefix(path, &self.inner.prefix).is_some()
     }
 
     /// The body limit adapters read requests under.

@@ -4,11 +4,11 @@ use bytes::Bytes;
 use http::Response;
 
 use super::json::{self, Query};
+use crate::Error;
+use crate::Secret;
 use crate::connect::{CallbackOutcome, CallbackParams, Connect};
-use crate::error::Error;
-use crate::ids::{AppId, ExternalId, TenantId};
 use crate::model::StartParams;
-use crate::secret::Secret;
+use crate::{AppId, ExternalId, TenantId};
 
 /// Longest accepted callback parameters (a state is under 200 characters; codes are short).
 const MAX_STATE: usize = 512;
@@ -49,7 +49,7 @@ impl Connect {
         query: Option<&str>,
         cookie: Option<String>,
     ) -> Response<Bytes> {
-        let Ok(provider) = provider.parse::<crate::ids::ProviderId>() else {
+        let Ok(provider) = provider.parse::<crate::ProviderId>() else {
             return json::error_response(&Error::not_found("provider"));
         };
         if !self.inner.providers.contains_key(&provider) {

@@ -16,7 +16,7 @@ impl Connect {
     pub(super) fn serve_openapi(&self) -> Response<Bytes> {
         let mut doc: Value = match serde_json::from_str(DOCUMENT) {
             Ok(v) => v,
-            Err(e) => return json::error_response(&crate::error::Error::server(e)),
+            Err(e) => return json::error_response(&crate::Error::server(e)),
         };
         let server = format!("{}{}", self.inner.public_base_url, self.inner.prefix);
         if let Some(s) = doc.pointer_mut("/servers/0/url") {
@@ -97,7 +97,7 @@ mod tests {
             .iter()
             .map(|v| v.as_str().unwrap())
             .collect();
-        let ours: Vec<&str> = crate::error::ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        let ours: Vec<&str> = crate::ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
         assert_eq!(codes, ours);
     }
 }

@@ -6,8 +6,8 @@ use http::{Response, StatusCode};
 use serde::Serialize;
 
 use super::json;
+use crate::Error;
 use crate::connect::Connect;
-use crate::error::Error;
 use crate::provider::Capabilities;
 
 /// One provider as listed.

@@ -5,10 +5,10 @@ use http::{Response, StatusCode, request::Parts};
 use serde::Serialize;
 
 use super::json;
+use crate::Error;
 use crate::connect::Connect;
-use crate::error::Error;
-use crate::ids::{SelectionId, TenantId};
 use crate::model::Account;
+use crate::{SelectionId, TenantId};
 
 /// The answer of a choice: the accounts made or updated, in the selection's order.
 #[derive(Serialize)]

@@ -13,8 +13,8 @@ use std::fmt;
 
 use url::Url;
 
+use crate::Secret;
 use crate::provider::{Profile, Target, TokenSet};
-use crate::secret::Secret;
 
 /// An access or refresh token, in bytes (the bound `POST /accounts` puts on a host's token).
 pub(crate) const MAX_TOKEN_BYTES: usize = 8192;

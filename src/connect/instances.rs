@@ -6,11 +6,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::{Connect, FIELD_CLIENT_SECRET};
-use crate::error::{Error, ErrorCode};
-use crate::ids::{AppId, ProviderId, TenantId};
+use crate::Secret;
 use crate::provider::mastodon::{self, Instance, MastodonProvider, Registration};
-use crate::secret::Secret;
 use crate::store::{AppRecord, InstanceRegistration};
+use crate::{AppId, ProviderId, TenantId};
+use crate::{Error, ErrorCode};
 
 /// Registrations kept in memory at most; past it the cache starts over.
 const CACHE_MAX: usize = 10_000;

@@ -11,8 +11,8 @@
 use std::time::Duration;
 
 use super::{Connect, Error, ErrorCode};
-use crate::ids::{AccountId, TenantId};
-use crate::secret::Secret;
+use crate::Secret;
+use crate::{AccountId, TenantId};
 
 /// How long a lease lasts (by the injected clock). It must outlast a refresh request, so it
 /// is longer than the longest outbound timeout a host would configure for one; a holder

@@ -8,9 +8,9 @@ use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::error::ConfigError;
-use crate::ids::TenantId;
-use crate::secret::Secret;
+use crate::ConfigError;
+use crate::Secret;
+use crate::TenantId;
 
 /// A refused authentication. Always answered as `401 unauthorized` with a fixed message
 /// naming the authenticator's [`credential_name`](Authenticator::credential_name), so it

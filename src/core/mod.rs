@@ -1,19 +1,11 @@
-//! The pure core: return-URL allowlist, signed state, PKCE, secrets at rest and API-key
-//! authentication. No I/O and no web framework in here.
+//! The engine's side of the security primitives: API-key authentication and the
+//! same-origin check live here; the signed state, the allowlist, PKCE and sealed secrets
+//! come from `dravo-connect-core`.
 
-pub mod allowlist;
-pub mod auth;
-pub mod keys;
-pub mod pkce;
-pub(crate) mod prefix;
-pub mod same_origin;
-pub mod secret_box;
-pub mod state;
+pub(crate) mod auth;
+pub(crate) mod same_origin;
 
-pub use allowlist::{AllowlistError, AllowlistOptions, ReturnUrlAllowlist, ReturnUrlError, ReturnUrlErrorKind};
-pub use auth::{ApiKeyAuth, AuthError, Authenticator};
-pub use keys::{KeyError, decode_key_material};
-pub use pkce::{METHOD as PKCE_METHOD, PkceError, PkceVerifier, s256_challenge};
-pub use same_origin::{InvalidOrigin, SameOrigin, same_origin};
-pub use secret_box::{OpenError, OpenErrorKind, Sealed, SecretBox};
-pub use state::{StateError, StateErrorKind, StateSigner, VerifiedState};
+pub(crate) use dravo_connect_core::{allowlist, keys, pkce, secret_box, state};
+
+pub(crate) use dravo_connect_core::allowlist::AllowlistError;
+pub(crate) use dravo_connect_core::state::StateSigner;

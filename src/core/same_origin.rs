@@ -15,7 +15,7 @@ use http::{HeaderMap, HeaderName, Method, header};
 use url::Url;
 
 use super::auth::{AuthError, Authenticator};
-use crate::ids::TenantId;
+use crate::TenantId;
 
 const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
 

@@ -1,29 +1,22 @@
-//! Test utilities (feature `test-util`).
+//! Test utilities (feature `test-util`): the test kit, `dravo-connect-testing`, re-exported.
 //!
 //! [`MockProvider`] is a strict OAuth 2.0 authorization server served in-process on
 //! loopback, for testing a connect flow end to end without leaving the machine: it
 //! enforces client authentication, exact `redirect_uri` matching, single-use codes and
 //! PKCE S256 (including the downgrade defence of RFC 9700 §4.8.2), and its failure modes
 //! are switched on at run time with [`MockBehavior`]. The crate's demo app serves it as
-//! the built-in `demo` provider.
+//! the built-in `demo` provider. [`store_conformance`] is the public store conformance suite.
 //!
 //! ```rust,no_run
 //! use dravo_connect::test_util::{MockBehavior, MockProvider};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let mock = MockProvider::start().await?;
-//! // Point your provider configuration at `mock.authorize_url()`, `mock.token_url()`
-//! // and `mock.userinfo_url()`, with `mock.config().client_id` / `client_secret`.
 //! mock.set_behavior(MockBehavior::default().with_deny(true));
 //! assert_eq!(mock.counts().token, 0);
 //! # Ok(())
 //! # }
 //! ```
 
-mod mock_provider;
-pub use mock_provider::*;
-
-pub mod fuzz;
-
-mod store_conformance;
-pub use store_conformance::store_conformance;
+#[doc(inline)]
+pub use dravo_connect_testing::*;

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use dravo_connect::core::SecretBox;
 use dravo_connect::provider::ProviderConfig;
 use dravo_connect::store::{AccountStatus, Store};
 use dravo_connect::test_util::{MockBehavior, MockConfig, MockUser};
 use dravo_connect::{AccountId, ErrorCode, KeyId, Secret};
+use dravo_connect_core::secret_box::SecretBox;
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 

@@ -7,7 +7,6 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use dravo_connect::core::SecretBox;
 use dravo_connect::http_client::HttpClient;
 use dravo_connect::provider::{
     AuthorizeRequest, Capabilities, GenericProvider, Profile, Provider, ProviderContext, ProviderError, Target,
@@ -16,6 +15,7 @@ use dravo_connect::provider::{
 use dravo_connect::store::{AccountStatus, Store};
 use dravo_connect::test_util::{MockBehavior, MockConfig, MockUser};
 use dravo_connect::{AccountId, ConnectLayer, ErrorCode, KeyId, ProviderId, Secret};
+use dravo_connect_core::secret_box::SecretBox;
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 use url::Url;

@@ -1,8 +1,9 @@
 //! Replays the committed fuzz seeds (`fuzz/seeds/<target>/`) through the same checks the
-//! fuzz targets run (`dravo_connect::test_util::fuzz`), so an ordinary `cargo test` keeps
+//! fuzz targets run (`fuzz/src/lib.rs`, included here), so an ordinary `cargo test` keeps
 //! every past finding fixed.
 
-use dravo_connect::test_util::fuzz;
+#[path = "../../fuzz/src/lib.rs"]
+mod fuzz;
 
 #[test]
 fn every_committed_fuzz_seed_passes_its_targets_checks() {

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
-use dravo_connect::core::SecretBox;
 use dravo_connect::store::{MemoryStore, PageRequest, Store};
 use dravo_connect::test_util::{MockConfig, MockProvider};
 use dravo_connect::{Connect, KeyId, ManualClock, NewApp, Secret, StartParams};
+use dravo_connect_core::secret_box::SecretBox;
 use http::StatusCode;
 use tokio::task::JoinSet;
 

@@ -5,12 +5,12 @@
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use dravo_connect::core::SecretBox;
 use dravo_connect::http_client::HttpError;
 use dravo_connect::provider::ProviderConfig;
 use dravo_connect::store::Store;
 use dravo_connect::test_util::{MockConfig, MockTokenKind};
 use dravo_connect::{AccountId, KeyId, OAuthErrorReason, Revocation, Secret};
+use dravo_connect_core::secret_box::SecretBox;
 use http::{Method, StatusCode};
 use serde_json::json;
 

@@ -10,13 +10,13 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use dravo_connect::core::SecretBox;
 use dravo_connect::store::{
     AccountRecord, AccountStatus, AppRecord, InsertAccount, MemoryStore, PendingFlow, SqliteStore, Store, StoreError,
     TargetType,
 };
 use dravo_connect::test_util::store_conformance;
 use dravo_connect::{AccountId, AppId, FlowId, KeyId, ProviderId, Secret, TenantId};
+use dravo_connect_core::secret_box::SecretBox;
 use sqlx::Row as _;
 use time::OffsetDateTime;
 use time::macros::datetime;

@@ -1,0 +1,798 @@
+//! The `[[providers]]` configuration table: generic OAuth 2.0 providers described by
+//! configuration, and endpoint overrides of the built-in ones, plus the registry built from
+//! them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use url::Url;
+
+use super::{GenericProvider, Provider, XProvider};
+use dravo_connect_core::ConfigError;
+use dravo_connect_core::ProviderId;
+
+/// Every built-in provider id this build knows.
+///
+/// A `[[providers]]` entry whose `id` is in this list overrides that provider's endpoint URLs
+/// (and nothing else); any other `id` describes a generic provider.
+pub(crate) const BUILTIN_PROVIDERS: &[&str] = &[
+    "x",
+    "linkedin",
+    "facebook",
+    "instagram",
+    "instagram_facebook",
+    "threads",
+    "youtube",
+    "tiktok",
+    "pinterest",
+    "reddit",
+    "bluesky",
+    "mastodon",
+];
+
+/// One `[[providers]]` entry: a generic OAuth 2.0 provider, or endpoint overrides of a
+/// built-in one.
+///
+/// A generic provider needs `authorize_url`, `token_url`, `userinfo_url` and a
+/// `[providers.profile]` table with at least `id`; everything else has a default. An entry
+/// whose `id` names a built-in provider (`x`, `linkedin`, `facebook`, `instagram`,
+/// `instagram_facebook`, `threads`, `youtube`, `tiktok`, `pinterest`, `reddit`, `bluesky`) may only give
+/// endpoint URLs (`authorize_url`, `token_url`, `userinfo_url`, `revoke_url`, and for the Meta
+/// providers `exchange_url` and `refresh_url`, for those with target selection `targets_url`;
+/// `bluesky` takes `service_url` alone, its XRPC endpoints follow from it); the built-in
+/// keeps everything else, so a test
+/// or a staging setup can point a real provider's adapter at a local server. `mastodon`
+/// takes no entry at all: its endpoints are those of the instance given at `start`.
+///
+/// Every endpoint must be an `https` URL without userinfo or fragment; `http` is accepted
+/// only for loopback hosts (`localhost`, `127.0.0.0/8`, `[::1]`).
+///
+/// ```
+/// use dravo_connect::provider::{GenericProvider, ProviderConfig, TokenAuth};
+///
+/// #[derive(serde::Deserialize)]
+/// struct Config {
+///     providers: Vec<ProviderConfig>,
+/// }
+///
+/// let config: Config = toml::from_str(r#"
+///     [[providers]]
+///     id = "acme"
+///     authorize_url = "https://auth.acme.example/oauth/authorize"
+///     token_url = "https://auth.acme.example/oauth/token"
+///     userinfo_url = "https://api.acme.example/v1/me"
+///     scopes = ["profile", "post"]
+///     token_auth = "body"
+///     authorize_params = { prompt = "consent" }
+///
+///     [providers.profile]
+///     id = "/data/id"
+///     username = "/data/handle"
+/// "#).unwrap();
+/// assert_eq!(config.providers[0].token_auth, Some(TokenAuth::Body));
+/// let acme = GenericProvider::from_config(&config.providers[0]).unwrap();
+/// # let _ = acme;
+/// ```
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ProviderConfig {
+    /// The provider id, `[a-z0-9_]{1,32}`; part of the registered callback URL.
+    pub id: String,
+    /// The authorization endpoint (its own query parameters are kept).
+    pub authorize_url: Option<String>,
+    /// The token endpoint.
+    pub token_url: Option<String>,
+    /// The endpoint that describes the account behind an access token.
+    pub userinfo_url: Option<String>,
+    /// The RFC 7009 revocation endpoint, when the provider has one. A disconnect revokes
+    /// the account's refresh token there (`token_type_hint=refresh_token`), then its access
+    /// token (`token_type_hint=access_token`).
+    pub revoke_url: Option<String>,
+    /// Built-in Meta providers only: the long-lived token exchange endpoint
+    /// (`fb_exchange_token`, `ig_exchange_token`, `th_exchange_token`).
+    pub exchange_url: Option<String>,
+    /// Built-in Meta providers only: the re-exchange (refresh) endpoint
+    /// (`ig_refresh_token`, `th_refresh_token`; Facebook's is `exchange_url`'s).
+    pub refresh_url: Option<String>,
+    /// Built-in `bluesky` only: the AT Protocol service its XRPC calls go to (a PDS or
+    /// Bluesky's entryway). Default `https://bsky.social`.
+    pub service_url: Option<String>,
+    /// Built-in providers with target selection only: the endpoint that lists the targets
+    /// (Facebook's and Instagram's `/me/accounts`, Pinterest's `/v5/boards`, LinkedIn's
+    /// `/rest/organizationAcls`; LinkedIn reads each organisation's name from
+    /// `/rest/organizations/{id}` on the same host).
+    pub targets_url: Option<String>,
+    /// The RFC 9207 issuer identifier the provider sends as `iss` on its callback.
+    pub issuer: Option<String>,
+    /// Whether the provider always sends `iss`, so a callback without it is refused
+    /// (needs `issuer`). Default false.
+    pub requires_iss: Option<bool>,
+    /// The scopes requested when an app names none. Default none.
+    pub scopes: Option<Vec<String>>,
+    /// Whether to use PKCE (S256). Default true.
+    pub pkce: Option<bool>,
+    /// How the client authenticates at the token and revocation endpoints. Default
+    /// [`TokenAuth::Basic`].
+    pub token_auth: Option<TokenAuth>,
+    /// What joins the scopes in the authorize request. Default `" "`.
+    pub scope_separator: Option<String>,
+    /// Extra query parameters of the authorize request (e.g. Google's
+    /// `access_type = "offline"`). They cannot replace the standard ones.
+    #[serde(default)]
+    pub authorize_params: BTreeMap<String, String>,
+    /// Where the profile fields sit in the userinfo response.
+    pub profile: Option<ProfilePointers>,
+}
+
+impl ProviderConfig {
+    /// An entry with only its id set.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self { id: id.into(), ..Self::default() }
+    }
+
+    /// Sets the authorization endpoint.
+    #[must_use]
+    pub fn with_authorize_url(mut self, url: impl Into<String>) -> Self {
+        self.authorize_url = Some(url.into());
+        self
+    }
+
+    /// Sets the token endpoint.
+    #[must_use]
+    pub fn with_token_url(mut self, url: impl Into<String>) -> Self {
+        self.token_url = Some(url.into());
+        self
+    }
+
+    /// Sets the userinfo endpoint.
+    #[must_use]
+    pub fn with_userinfo_url(mut self, url: impl Into<String>) -> Self {
+        self.userinfo_url = Some(url.into());
+        self
+    }
+
+    /// Sets the revocation endpoint.
+    #[must_use]
+    pub fn with_revoke_url(mut self, url: impl Into<String>) -> Self {
+        self.revoke_url = Some(url.into());
+        self
+    }
+
+    /// Sets the long-lived token exchange endpoint (built-in Meta providers only).
+    #[must_use]
+    pub fn with_exchange_url(mut self, url: impl Into<String>) -> Self {
+        self.exchange_url = Some(url.into());
+        self
+    }
+
+    /// Sets the target listing endpoint (built-in providers with target selection only).
+    #[must_use]
+    pub fn with_targets_url(mut self, url: impl Into<String>) -> Self {
+        self.targets_url = Some(url.into());
+        self
+    }
+
+    /// Sets the re-exchange (refresh) endpoint (built-in Meta providers only).
+    #[must_use]
+    pub fn with_refresh_url(mut self, url: impl Into<String>) -> Self {
+        self.refresh_url = Some(url.into());
+        self
+    }
+
+    /// Sets the AT Protocol service URL (built-in `bluesky` only).
+    #[must_use]
+    pub fn with_service_url(mut self, url: impl Into<String>) -> Self {
+        self.service_url = Some(url.into());
+        self
+    }
+
+    /// Sets the RFC 9207 issuer identifier.
+    #[must_use]
+    pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// Sets whether a callback without `iss` is refused.
+    #[must_use]
+    pub fn with_requires_iss(mut self, requires_iss: bool) -> Self {
+        self.requires_iss = Some(requires_iss);
+        self
+    }
+
+    /// Sets the default scopes.
+    #[must_use]
+    pub fn with_scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes = Some(scopes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Sets whether PKCE is used.
+    #[must_use]
+    pub fn with_pkce(mut self, pkce: bool) -> Self {
+        self.pkce = Some(pkce);
+        self
+    }
+
+    /// Sets the client authentication at the token endpoint.
+    #[must_use]
+    pub fn with_token_auth(mut self, token_auth: TokenAuth) -> Self {
+        self.token_auth = Some(token_auth);
+        self
+    }
+
+    /// Sets the scope separator.
+    #[must_use]
+    pub fn with_scope_separator(mut self, separator: impl Into<String>) -> Self {
+        self.scope_separator = Some(separator.into());
+        self
+    }
+
+    /// Adds extra authorize query parameters (a name given twice keeps the last value).
+    #[must_use]
+    pub fn with_authorize_params<I, K, V>(mut self, params: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        self.authorize_params.extend(params.into_iter().map(|(k, v)| (k.into(), v.into())));
+        self
+    }
+
+    /// Sets the profile pointers.
+    #[must_use]
+    pub fn with_profile(mut self, profile: ProfilePointers) -> Self {
+        self.profile = Some(profile);
+        self
+    }
+
+    /// The names of the fields set that are not endpoint URLs (what a built-in provider
+    /// refuses to take from configuration).
+    pub(crate) fn non_endpoint_fields(&self) -> Vec<&'static str> {
+        let Self {
+            id: _,
+            authorize_url: _,
+            token_url: _,
+            userinfo_url: _,
+            revoke_url: _,
+            exchange_url: _,
+            refresh_url: _,
+            service_url: _,
+            targets_url: _,
+            issuer,
+            requires_iss,
+            scopes,
+            pkce,
+            token_auth,
+            scope_separator,
+            authorize_params,
+            profile,
+        } = self;
+        let mut fields = Vec::new();
+        let mut note = |set: bool, name: &'static str| {
+            if set {
+                fields.push(name);
+            }
+        };
+        note(issuer.is_some(), "issuer");
+        note(requires_iss.is_some(), "requires_iss");
+        note(scopes.is_some(), "scopes");
+        note(pkce.is_some(), "pkce");
+        note(token_auth.is_some(), "token_auth");
+        note(scope_separator.is_some(), "scope_separator");
+        note(!authorize_params.is_empty(), "authorize_params");
+        note(profile.is_some(), "profile");
+        fields
+    }
+}
+
+/// How the client authenticates at the token (and revocation) endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum TokenAuth {
+    /// `Authorization: Basic base64(urlencode(client_id) ":" urlencode(client_secret))`
+    /// (RFC 6749 §2.3.1); the secret is not in the body.
+    #[default]
+    Basic,
+    /// `client_id` and `client_secret` as form fields of the body.
+    Body,
+    /// A public client: `client_id` in the body and no secret at all.
+    None,
+}
+
+impl From<TokenAuth> for crate::ClientAuth {
+    fn from(auth: TokenAuth) -> Self {
+        match auth {
+            TokenAuth::Basic => Self::Basic,
+            TokenAuth::Body => Self::Body,
+            TokenAuth::None => Self::None,
+        }
+    }
+}
+
+/// Where the profile fields sit in a provider's userinfo response, as RFC 6901 JSON
+/// pointers (e.g. `/data/id`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfilePointers {
+    /// The account's stable id (a JSON string or integer). Required.
+    pub id: String,
+    /// The handle.
+    pub username: Option<String>,
+    /// The display name.
+    pub display_name: Option<String>,
+    /// The avatar URL.
+    pub avatar_url: Option<String>,
+}
+
+impl ProfilePointers {
+    /// Pointers with only the id's set.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self { id: id.into(), username: None, display_name: None, avatar_url: None }
+    }
+
+    /// Sets the username pointer.
+    #[must_use]
+    pub fn with_username(mut self, pointer: impl Into<String>) -> Self {
+        self.username = Some(pointer.into());
+        self
+    }
+
+    /// Sets the display-name pointer.
+    #[must_use]
+    pub fn with_display_name(mut self, pointer: impl Into<String>) -> Self {
+        self.display_name = Some(pointer.into());
+        self
+    }
+
+    /// Sets the avatar-URL pointer.
+    #[must_use]
+    pub fn with_avatar_url(mut self, pointer: impl Into<String>) -> Self {
+        self.avatar_url = Some(pointer.into());
+        self
+    }
+}
+
+/// Shorthand for a provider configuration error.
+pub(crate) fn provider_error(id: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Provider { id: id.to_owned(), reason: reason.into() }
+}
+
+/// Parses a configured provider id.
+pub(crate) fn parse_provider_id(id: &str) -> Result<ProviderId, ConfigError> {
+    id.parse::<ProviderId>().map_err(|e| provider_error(id, e.to_string()))
+}
+
+/// Checks an endpoint URL from configuration: it parses as written (no whitespace or control
+/// characters for the parser to strip), is `https` (or `http` on a loopback host), has a
+/// host, and has no userinfo and no fragment.
+///
+/// The error names the field but never repeats the value (it could hold credentials).
+pub(crate) fn parse_endpoint(id: &str, field: &str, value: &str) -> Result<Url, ConfigError> {
+    let refuse = |why: &str| provider_error(id, format!("{field}: {why}"));
+    if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(refuse("must not contain whitespace or control characters"));
+    }
+    let url = Url::parse(value).map_err(|_| refuse("is not an absolute URL"))?;
+    let Some(host) = url.host() else {
+        return Err(refuse("has no host"));
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if dravo_connect_core::http_client::is_loopback_host(&host) => {}
+        "http" => {
+            return Err(refuse("must be https (http is accepted only for localhost, 127.0.0.0/8 and [::1])"));
+        }
+        _ => return Err(refuse("must be an https URL")),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(refuse("must not contain userinfo"));
+    }
+    if url.fragment().is_some() {
+        return Err(refuse("must not contain a fragment"));
+    }
+    Ok(url)
+}
+
+/// Builds the provider registry: every built-in provider (with its overrides from `configs`
+/// applied) followed by every generic provider of `configs`, in order.
+///
+/// # Errors
+/// [`ConfigError::Provider`] for an invalid or duplicated id, a generic entry without
+/// `authorize_url`, `token_url`, `userinfo_url` or `profile.id` (or otherwise invalid, see
+/// [`GenericProvider::from_config`]), an entry for a built-in provider that gives anything but
+/// endpoint URLs, and any endpoint URL that is not https (http only for a loopback host),
+/// has userinfo, or does not parse.
+pub fn build_registry(configs: &[ProviderConfig]) -> Result<Vec<Arc<dyn Provider>>, ConfigError> {
+    let mut seen = BTreeSet::new();
+    for config in configs {
+        parse_provider_id(&config.id)?;
+        if !seen.insert(config.id.as_str()) {
+            return Err(provider_error(&config.id, "configured more than once"));
+        }
+    }
+
+    let mut registry: Vec<Arc<dyn Provider>> = Vec::with_capacity(BUILTIN_PROVIDERS.len() + configs.len());
+    for &builtin in BUILTIN_PROVIDERS {
+        let overrides = configs.iter().find(|c| c.id == builtin);
+        registry.push(builtin_provider(builtin, overrides)?);
+    }
+    for config in configs.iter().filter(|c| !BUILTIN_PROVIDERS.contains(&c.id.as_str())) {
+        registry.push(Arc::new(GenericProvider::from_config(config)?));
+    }
+    Ok(registry)
+}
+
+/// One built-in provider, with `overrides` applied when given.
+fn builtin_provider(id: &str, overrides: Option<&ProviderConfig>) -> Result<Arc<dyn Provider>, ConfigError> {
+    match id {
+        "x" => Ok(Arc::new(match overrides {
+            Some(config) => XProvider::with_overrides(config)?,
+            None => XProvider::new(),
+        })),
+        "linkedin" => with_overrides(super::linkedin::provider(), overrides),
+        "facebook" => with_overrides(super::facebook::provider(), overrides),
+        "instagram" => with_overrides(super::instagram::provider(), overrides),
+        "instagram_facebook" => with_overrides(super::instagram_facebook::provider(), overrides),
+        "threads" => with_overrides(super::threads::provider(), overrides),
+        "youtube" => with_overrides(super::youtube::provider(), overrides),
+        "tiktok" => with_overrides(super::tiktok::provider(), overrides),
+        "pinterest" => with_overrides(super::pinterest::provider(), overrides),
+        "reddit" => with_overrides(super::reddit::provider(), overrides),
+        "bluesky" => Ok(Arc::new(match overrides {
+            Some(config) => super::BlueskyProvider::with_overrides(config)?,
+            None => super::BlueskyProvider::new(),
+        })),
+        "mastodon" => match overrides {
+            Some(_) => Err(provider_error(id, "mastodon takes its endpoints from the instance given at start")),
+            None => Ok(Arc::new(super::mastodon::provider())),
+        },
+        // Every id of BUILTIN_PROVIDERS has an arm above (a test checks it).
+        _ => Err(provider_error(id, "built-in provider is not available in this build")),
+    }
+}
+
+/// A built-in provider built on [`GenericProvider`], with `overrides` applied when given.
+fn with_overrides(
+    mut provider: GenericProvider,
+    overrides: Option<&ProviderConfig>,
+) -> Result<Arc<dyn Provider>, ConfigError> {
+    if let Some(config) = overrides {
+        provider.apply_overrides(config)?;
+    }
+    Ok(Arc::new(provider))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Table {
+        providers: Vec<ProviderConfig>,
+    }
+
+    fn generic(id: &str) -> ProviderConfig {
+        ProviderConfig::new(id)
+            .with_authorize_url("https://auth.example.com/authorize")
+            .with_token_url("https://auth.example.com/token")
+            .with_userinfo_url("https://api.example.com/me")
+            .with_profile(ProfilePointers::new("/id"))
+    }
+
+    fn reason(err: ConfigError) -> (String, String) {
+        match err {
+            ConfigError::Provider { id, reason } => (id, reason),
+            other => panic!("unexpected error {other:?}"),
+        }
+    }
+
+    fn ids(registry: &[Arc<dyn Provider>]) -> Vec<String> {
+        registry.iter().map(|p| p.id().to_string()).collect()
+    }
+
+    #[test]
+    fn an_empty_configuration_registers_every_built_in_provider() {
+        let registry = build_registry(&[]).unwrap();
+        assert_eq!(ids(&registry), BUILTIN_PROVIDERS.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_providers_table_deserialises_from_toml_with_all_its_fields() {
+        let table: Table = toml::from_str(
+            r#"
+            [[providers]]
+            id = "acme"
+            authorize_url = "https://auth.acme.example/authorize?tenant=1"
+            token_url = "https://auth.acme.example/token"
+            userinfo_url = "https://api.acme.example/me"
+            revoke_url = "https://auth.acme.example/revoke"
+            issuer = "https://auth.acme.example"
+            requires_iss = true
+            scopes = ["read", "write"]
+            pkce = false
+            token_auth = "none"
+            scope_separator = ","
+            authorize_params = { access_type = "offline", prompt = "consent" }
+            [providers.profile]
+            id = "/sub"
+            username = "/preferred_username"
+            display_name = "/name"
+            avatar_url = "/picture"
+
+            [[providers]]
+            id = "x"
+            token_url = "http://127.0.0.1:9999/2/oauth2/token"
+            "#,
+        )
+        .unwrap();
+        let acme = &table.providers[0];
+        assert_eq!(acme.token_auth, Some(TokenAuth::None));
+        assert_eq!(acme.requires_iss, Some(true));
+        assert_eq!(acme.authorize_params.get("access_type").map(String::as_str), Some("offline"));
+        assert_eq!(acme.profile.as_ref().unwrap().avatar_url.as_deref(), Some("/picture"));
+        let registry = build_registry(&table.providers).unwrap();
+        assert_eq!(ids(&registry)[BUILTIN_PROVIDERS.len()..], ["acme"]);
+        let acme = &registry[BUILTIN_PROVIDERS.len()];
+        assert_eq!(acme.issuer(), Some("https://auth.acme.example"));
+        assert!(acme.requires_iss());
+        assert!(!acme.uses_pkce());
+        assert_eq!(acme.default_scopes(), ["read", "write"]);
+    }
+
+    #[test]
+    fn an_unknown_field_is_refused_by_serde() {
+        let err = toml::from_str::<Table>(
+            r#"
+            [[providers]]
+            id = "acme"
+            authorise_url = "https://auth.acme.example/authorize"
+            "#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("authorise_url"), "{err}");
+        let err = toml::from_str::<Table>(
+            r#"
+            [[providers]]
+            id = "acme"
+            [providers.profile]
+            id = "/id"
+            email = "/email"
+            "#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("email"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_token_auth_is_refused_by_serde() {
+        let err = toml::from_str::<Table>("[[providers]]\nid = \"a\"\ntoken_auth = \"post\"\n").unwrap_err();
+        assert!(err.to_string().contains("post"), "{err}");
+    }
+
+    #[test]
+    fn a_profile_table_without_id_is_refused_by_serde() {
+        let err =
+            toml::from_str::<Table>("[[providers]]\nid = \"a\"\n[providers.profile]\nusername = \"/u\"\n").unwrap_err();
+        assert!(err.to_string().contains("missing field `id`"), "{err}");
+    }
+
+    #[test]
+    fn a_generic_provider_without_profile_pointers_is_refused() {
+        let mut config = generic("acme");
+        config.profile = None;
+        let (id, why) = reason(build_registry(&[config]).unwrap_err());
+        assert_eq!(id, "acme");
+        assert!(why.contains("profile"), "{why}");
+        let config = generic("acme").with_profile(ProfilePointers::new(""));
+        let (_, why) = reason(build_registry(&[config]).unwrap_err());
+        assert!(why.contains("profile.id"), "{why}");
+    }
+
+    #[test]
+    fn a_generic_provider_without_an_endpoint_is_refused() {
+        for field in ["authorize_url", "token_url", "userinfo_url"] {
+            let mut config = generic("acme");
+            match field {
+                "authorize_url" => config.authorize_url = None,
+                "token_url" => config.token_url = None,
+                _ => config.userinfo_url = None,
+            }
+            let (_, why) = reason(build_registry(&[config]).unwrap_err());
+            assert!(why.contains(field), "{why}");
+        }
+    }
+
+    #[test]
+    fn duplicate_ids_are_refused() {
+        let (id, why) = reason(build_registry(&[generic("acme"), generic("acme")]).unwrap_err());
+        assert_eq!(id, "acme");
+        assert!(why.contains("more than once"), "{why}");
+        let x = ProviderConfig::new("x");
+        assert!(build_registry(&[x.clone(), x]).is_err());
+    }
+
+    #[test]
+    fn malformed_ids_are_refused() {
+        for bad in ["", "Acme", "a-b", "a/b", "x y", &"a".repeat(33)] {
+            let (id, _) = reason(build_registry(&[generic(bad)]).unwrap_err());
+            assert_eq!(id, bad);
+        }
+    }
+
+    #[test]
+    fn an_http_endpoint_on_a_public_host_is_refused() {
+        let config = generic("acme").with_token_url("http://auth.example.com/token");
+        let (_, why) = reason(build_registry(&[config]).unwrap_err());
+        assert!(why.starts_with("token_url: must be https"), "{why}");
+        let config = ProviderConfig::new("x").with_userinfo_url("http://api.x.com/2/users/me");
+        assert!(build_registry(&[config]).is_err());
+        // "localhost." and a name that merely starts with 127 are not loopback.
+        for url in ["http://localhost./t", "http://127.0.0.1.nip.io/t", "http://10.0.0.1/t", "http://[::2]/t"] {
+            assert!(build_registry(&[generic("acme").with_token_url(url)]).is_err(), "{url}");
+        }
+    }
+
+    #[test]
+    fn an_http_endpoint_on_a_loopback_host_is_accepted() {
+        for url in [
+            "http://localhost:8080/t",
+            "http://LOCALHOST/t",
+            "http://127.0.0.1:1/t",
+            "http://127.5.6.7/t",
+            "http://[::1]:9/t",
+        ] {
+            let config = generic("acme").with_token_url(url).with_revoke_url(url);
+            build_registry(&[config]).unwrap_or_else(|e| panic!("{url}: {e}"));
+        }
+    }
+
+    #[test]
+    fn endpoints_with_userinfo_fragments_odd_schemes_or_junk_are_refused() {
+        for url in [
+            "https://user:pass@auth.example.com/token",
+            "https://user@auth.example.com/token",
+            "https://auth.example.com/token#frag",
+            "ftp://auth.example.com/token",
+            "file:///etc/passwd",
+            "/token",
+            "https:// auth.example.com/token",
+            "https://auth.example.com/to\tken",
+            " https://auth.example.com/token",
+            "",
+        ] {
+            let config = generic("acme").with_revoke_url(url);
+            let (_, why) = reason(build_registry(&[config]).unwrap_err());
+            assert!(why.starts_with("revoke_url: "), "{url}: {why}");
+            assert!(url.is_empty() || !why.contains(url), "the value is not repeated: {why}");
+        }
+    }
+
+    #[test]
+    fn a_built_in_entry_with_a_non_endpoint_field_is_refused() {
+        let config = ProviderConfig::new("x").with_scopes(["tweet.read"]).with_pkce(false);
+        let (id, why) = reason(build_registry(&[config]).unwrap_err());
+        assert_eq!(id, "x");
+        assert!(why.contains("scopes") && why.contains("pkce"), "{why}");
+        let config = ProviderConfig::new("x").with_authorize_params([("prompt", "consent")]);
+        assert!(build_registry(&[config]).is_err());
+        let config = ProviderConfig::new("x").with_profile(ProfilePointers::new("/id"));
+        assert!(build_registry(&[config]).is_err());
+    }
+
+    #[test]
+    fn a_built_in_entry_with_endpoint_urls_overrides_only_those() {
+        let config = ProviderConfig::new("x")
+            .with_token_url("http://127.0.0.1:4000/token")
+            .with_authorize_url("http://127.0.0.1:4000/authorize");
+        let registry = build_registry(&[config]).unwrap();
+        assert_eq!(ids(&registry), BUILTIN_PROVIDERS);
+        let x = &registry[0];
+        assert!(x.uses_pkce());
+        assert_eq!(x.default_scopes(), ["tweet.read", "users.read", "tweet.write", "offline.access"]);
+        let url = x
+            .authorize_url(&super::super::AuthorizeRequest {
+                client_id: "c",
+                redirect_uri: "http://127.0.0.1/cb",
+                scopes: &[],
+                state: "s",
+                code_challenge: Some("ch"),
+            })
+            .unwrap();
+        assert!(url.as_str().starts_with("http://127.0.0.1:4000/authorize?"), "{url}");
+    }
+
+    #[test]
+    fn every_built_in_id_builds_and_is_a_valid_provider_id() {
+        for &id in BUILTIN_PROVIDERS {
+            assert!(id.parse::<ProviderId>().is_ok());
+            let provider = builtin_provider(id, None).unwrap();
+            assert_eq!(provider.id().as_str(), id);
+        }
+    }
+
+    #[test]
+    fn the_registry_keeps_generic_providers_in_configuration_order() {
+        let registry = build_registry(&[generic("zeta"), generic("alpha")]).unwrap();
+        assert_eq!(ids(&registry)[BUILTIN_PROVIDERS.len()..], ["zeta", "alpha"]);
+    }
+
+    #[tokio::test]
+    async fn every_built_in_provider_takes_endpoint_overrides_and_keeps_the_rest() {
+        use crate::fixtures::*;
+        // Bluesky has no OAuth endpoints to override (see the next test); mastodon's are the
+        // instance's.
+        for &id in BUILTIN_PROVIDERS.iter().filter(|&&id| id != super::super::bluesky::ID && id != "mastodon") {
+            let base = "http://127.0.0.1:4000";
+            let config = ProviderConfig::new(id)
+                .with_authorize_url(format!("{base}/authorize"))
+                .with_token_url(format!("{base}/token"))
+                .with_userinfo_url(format!("{base}/me"))
+                .with_revoke_url(format!("{base}/revoke"));
+            let registry = build_registry(std::slice::from_ref(&config)).unwrap();
+            let p = registry.iter().find(|p| p.id().as_str() == id).unwrap();
+            let original = builtin_provider(id, None).unwrap();
+            assert!(p.capabilities().revocation, "{id}: a revoke_url override adds revocation");
+            let mut expected = original.capabilities();
+            expected.revocation = true;
+            assert_eq!(p.capabilities(), expected, "{id}");
+            assert_eq!(p.default_scopes(), original.default_scopes(), "{id}");
+            let (url, _) = authorize(p.as_ref());
+            assert_eq!(url, format!("{base}/authorize"), "{id}");
+            let (http, seen) = replay(&[
+                (200, r#"{"access_token":"a","token_type":"bearer"}"#),
+                (200, r#"{"access_token":"b","token_type":"bearer"}"#),
+            ]);
+            let s = secret();
+            let v = token(&"v".repeat(43));
+            p.exchange_code(ctx(&http, &s), "c", REDIRECT_URI, Some(&v)).await.unwrap();
+            let first = &requests(&seen)[0];
+            assert_eq!(endpoint(first), format!("{base}/token"), "{id}");
+            let (http, seen) = replay(&[(500, "")]);
+            let _ = p.fetch_profile(&http, &token("a")).await;
+            assert_eq!(endpoint(&requests(&seen)[0]), format!("{base}/me"), "{id}");
+        }
+        let refused = build_registry(&[ProviderConfig::new("mastodon").with_token_url("https://a.example/t")]);
+        assert!(refused.unwrap_err().to_string().contains("instance"), "mastodon has no fixed endpoints");
+        let refused = build_registry(&[ProviderConfig::new("tiktok").with_exchange_url("http://127.0.0.1:1/x")]);
+        assert!(refused.unwrap_err().to_string().contains("exchange_url"));
+        let refused = build_registry(&[ProviderConfig::new("youtube").with_scopes(["a"])]);
+        assert!(refused.unwrap_err().to_string().contains("scopes"));
+        let refused = build_registry(&[generic("acme").with_refresh_url("https://a.example/r")]);
+        assert!(refused.unwrap_err().to_string().contains("built-in"));
+    }
+
+    #[tokio::test]
+    async fn bluesky_takes_a_service_url_and_nothing_else() {
+        use crate::fixtures::*;
+        let config = ProviderConfig::new("bluesky").with_service_url("http://127.0.0.1:4000");
+        let registry = build_registry(std::slice::from_ref(&config)).unwrap();
+        let p = registry.iter().find(|p| p.id().as_str() == "bluesky").unwrap();
+        assert_eq!(p.capabilities(), builtin_provider("bluesky", None).unwrap().capabilities());
+        let (http, seen) = replay(&[(500, "")]);
+        let _ = p.refresh(ctx(&http, &secret()), &token("r")).await;
+        assert_eq!(endpoint(&requests(&seen)[0]), "http://127.0.0.1:4000/xrpc/com.atproto.server.refreshSession");
+        for refused in [
+            ProviderConfig::new("bluesky").with_token_url("https://pds.example/t"),
+            ProviderConfig::new("bluesky").with_scopes(["atproto"]),
+            ProviderConfig::new("bluesky").with_service_url("http://pds.example"),
+            ProviderConfig::new("x").with_service_url("https://pds.example"),
+            ProviderConfig::new("reddit").with_service_url("https://pds.example"),
+            generic("acme").with_service_url("https://pds.example"),
+        ] {
+            let id = refused.id.clone();
+            assert!(build_registry(&[refused]).is_err(), "{id}");
+        }
+        let table: Table =
+            toml::from_str("[[providers]]\nid = \"bluesky\"\nservice_url = \"https://pds.example.com\"\n").unwrap();
+        assert!(build_registry(&table.providers).is_ok());
+    }
+}

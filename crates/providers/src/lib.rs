@@ -1,0 +1,40 @@
+//! # dravo-connect-providers
+//!
+//! The built-in providers of [dravo-connect](https://docs.rs/dravo-connect): the generic
+//! OAuth 2.0 provider described by configuration ([`GenericProvider`]) and the social
+//! networks (X, LinkedIn, Facebook, Instagram, Threads, TikTok, YouTube, Pinterest, Reddit,
+//! Mastodon, Bluesky). Each is written against the public provider traits of
+//! `dravo-connect-core`, exactly as a third-party provider would be.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![forbid(unsafe_code)]
+
+// What every provider module implements and answers with.
+#[allow(unused_imports)]
+use dravo_connect_core::provider::*;
+
+pub mod bluesky;
+#[cfg(test)]
+mod capabilities_tests;
+mod config;
+#[cfg(test)]
+mod fixtures;
+mod generic;
+mod targets;
+mod x;
+
+pub mod facebook;
+pub mod instagram;
+pub mod instagram_facebook;
+pub mod linkedin;
+pub mod mastodon;
+pub mod pinterest;
+pub mod reddit;
+pub mod threads;
+pub mod tiktok;
+pub mod youtube;
+
+pub use bluesky::BlueskyProvider;
+pub use config::{ProfilePointers, ProviderConfig, TokenAuth, build_registry};
+pub use generic::GenericProvider;
+pub use mastodon::MastodonProvider;
+pub use x::XProvider;

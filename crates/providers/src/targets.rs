@@ -1,0 +1,450 @@
+//! Listing the publishable targets behind a person's token (the selection step): Facebook
+//! Pages, Instagram business accounts linked to Pages, Pinterest boards, LinkedIn
+//! organisations. Each is a [`TargetSource`] knob of a built-in [`GenericProvider`].
+
+use bytes::Bytes;
+use http::Method;
+use http::header::{ACCEPT, AUTHORIZATION, USER_AGENT};
+use serde_json::Value;
+use url::Url;
+use zeroize::Zeroizing;
+
+use super::generic::{GenericProvider, bearer_authorization, error_for_status, invalid, request_not_built};
+use super::{Profile, ProviderError, Target, TokenSet};
+use crate::TargetType;
+use dravo_connect_core::Secret;
+use dravo_connect_core::http_client::HttpClient;
+
+/// Pages of a paginated listing followed at most (100 targets a page).
+const MAX_PAGES: usize = 5;
+/// LinkedIn organisations whose names are looked up at most.
+const MAX_ORGANIZATIONS: usize = 50;
+/// Longest id, name and URL kept from a listing.
+const MAX_TEXT_CHARS: usize = 255;
+const MAX_URL_BYTES: usize = 2048;
+/// The `LinkedIn-Version` of the `/rest` calls (`YYYYMM`).
+pub(super) const LINKEDIN_VERSION: &str = "202508";
+/// The LinkedIn scopes that make organisations targets.
+const LINKEDIN_ORG_SCOPES: &[&str] = &["w_organization_social", "rw_organization_admin"];
+
+/// Where a built-in provider finds its targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum TargetSource {
+    /// Facebook: `GET /me/accounts?fields=id,name,username,access_token,picture{url}`, each
+    /// Page with its own Page token.
+    FacebookPages,
+    /// Instagram through Facebook Login: the same listing with
+    /// `instagram_business_account{…}`; only Pages with a linked account, each with the
+    /// Page's token.
+    InstagramAccounts,
+    /// Pinterest: `GET /v5/boards` (paged by `bookmark`), the person's token.
+    PinterestBoards,
+    /// LinkedIn: `GET /rest/organizationAcls?q=roleAssignee&role=ADMINISTRATOR&state=APPROVED`
+    /// and each organisation's name, the person's token; only with an organisation scope.
+    LinkedinOrganizations,
+}
+
+/// A cleaned text field: trimmed, without control characters, at most
+/// [`MAX_TEXT_CHARS`]; `None` when empty.
+fn text(value: Option<&Value>) -> Option<String> {
+    let cleaned: String = value?.as_str()?.trim().chars().filter(|c| !c.is_control()).take(MAX_TEXT_CHARS).collect();
+    let cleaned = cleaned.trim();
+    (!cleaned.is_empty()).then(|| cleaned.to_owned())
+}
+
+/// An id: a non-empty string or integer without control characters.
+fn id_of(value: Option<&Value>) -> Option<String> {
+    let id = match value? {
+        Value::String(s) => s.clone(),
+        Value::Number(n) if n.is_u64() || n.is_i64() => n.to_string(),
+        _ => return None,
+    };
+    (!id.is_empty() && id.chars().count() <= MAX_TEXT_CHARS && !id.chars().any(char::is_control)).then_some(id)
+}
+
+/// An http(s) URL of at most [`MAX_URL_BYTES`].
+fn url_of(value: Option<&Value>) -> Option<String> {
+    let url = Url::parse(value?.as_str()?.trim()).ok()?;
+    (matches!(url.scheme(), "http" | "https") && url.host().is_some() && url.as_str().len() <= MAX_URL_BYTES)
+        .then(|| url.into())
+}
+
+/// Whether `next` is on the same origin and path as `base` (a `paging.next` is followed
+/// only then: the provider's URL must not send our token elsewhere).
+fn same_endpoint(base: &Url, next: &Url) -> bool {
+    base.scheme() == next.scheme()
+        && base.host_str() == next.host_str()
+        && base.port_or_known_default() == next.port_or_known_default()
+        && base.path() == next.path()
+}
+
+impl GenericProvider {
+    /// The targets behind `tokens`, from this provider's [`TargetSource`] (none without one).
+    pub(super) async fn find_targets(
+        &self,
+        http: &dyn HttpClient,
+        tokens: &TokenSet,
+        profile: &Profile,
+    ) -> Result<Vec<Target>, ProviderError> {
+        let _ = profile;
+        let (Some(source), Some(url)) = (self.knobs.targets, self.knobs.targets_url.as_deref()) else {
+            return Ok(Vec::new());
+        };
+        let base = Url::parse(url).map_err(|_| request_not_built())?;
+        match source {
+            TargetSource::FacebookPages | TargetSource::InstagramAccounts => {
+                self.meta_pages(http, &base, &tokens.access_token, source).await
+            }
+            TargetSource::PinterestBoards => self.pinterest_boards(http, &base, &tokens.access_token).await,
+            TargetSource::LinkedinOrganizations => {
+                let granted = tokens.scopes.as_deref().unwrap_or_default();
+                if !granted.iter().any(|s| LINKEDIN_ORG_SCOPES.contains(&s.as_str())) {
+                    return Ok(Vec::new());
+                }
+                self.linkedin_organizations(http, &base, &tokens.access_token).await
+            }
+        }
+    }
+
+    /// One GET; the JSON body of a 2xx, the mapped error otherwise.
+    async fn get_json(
+        &self,
+        http: &dyn HttpClient,
+        url: &str,
+        bearer: Option<&Secret<String>>,
+        linkedin: bool,
+    ) -> Result<Value, ProviderError> {
+        let mut builder = http::Request::builder()
+            .method(Method::GET)
+            .uri(url)
+            .header(ACCEPT, "application/json")
+            .header(USER_AGENT, self.knobs.user_agent);
+        if let Some(token) = bearer {
+            builder = builder.header(AUTHORIZATION, bearer_authorization(token)?);
+        }
+        if linkedin {
+            builder = builder.header("LinkedIn-Version", LINKEDIN_VERSION).header("X-Restli-Protocol-Version", "2.0.0");
+        }
+        let request = builder.body(Bytes::new()).map_err(|_| request_not_built())?;
+        let response = http.send(request).await?;
+        if let Some(err) = self.graph_error(&response) {
+            return Err(err);
+        }
+        let status = response.status();
+        if status == http::StatusCode::UNAUTHORIZED || status == http::StatusCode::FORBIDDEN {
+            return Err(ProviderError::rejected("invalid_token"));
+        }
+        if !status.is_success() {
+            return Err(error_for_status(status, response.body()));
+        }
+        serde_json::from_slice(response.body()).map_err(|_| invalid("the target listing is not JSON"))
+    }
+
+    /// Facebook's `/me/accounts`, following `paging.next` (same endpoint only) a bounded
+    /// number of pages; the token goes as the documented `access_token` query parameter.
+    async fn meta_pages(
+        &self,
+        http: &dyn HttpClient,
+        base: &Url,
+        token: &Secret<String>,
+        source: TargetSource,
+    ) -> Result<Vec<Target>, ProviderError> {
+        let fields = match source {
+            TargetSource::InstagramAccounts => {
+                "id,name,access_token,instagram_business_account{id,username,name,profile_picture_url}"
+            }
+            _ => "id,name,username,access_token,picture{url}",
+        };
+        let mut first = base.clone();
+        first
+            .query_pairs_mut()
+            .append_pair("fields", fields)
+            .append_pair("limit", "100")
+            .append_pair("access_token", token.expose_secret());
+        let mut next = Some(Zeroizing::new(String::from(first)));
+        let mut targets = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let Some(url) = next.take() else { break };
+            let page = self.get_json(http, &url, None, false).await?;
+            let items = page.get("data").and_then(Value::as_array).ok_or_else(|| invalid("no `data` list"))?;
+            for item in items {
+                // A Page without its own token cannot be published to.
+                let Some(page_token) = text(item.get("access_token")) else { continue };
+                let target = match source {
+                    TargetSource::InstagramAccounts => {
+                        let Some(ig) = item.get("instagram_business_account") else { continue };
+                        let Some(id) = id_of(ig.get("id")) else { continue };
+                        Target {
+                            id,
+                            target_type: TargetType::InstagramAccount,
+                            username: text(ig.get("username")),
+                            display_name: text(ig.get("name")),
+                            avatar_url: url_of(ig.get("profile_picture_url")),
+                            access_token: Some(Secret::new(page_token)),
+                        }
+                    }
+                    _ => {
+                        let Some(id) = id_of(item.get("id")) else { continue };
+                        Target {
+                            id,
+                            target_type: TargetType::Page,
+                            username: text(item.get("username")),
+                            display_name: text(item.get("name")),
+                            avatar_url: url_of(item.pointer("/picture/data/url")),
+                            access_token: Some(Secret::new(page_token)),
+                        }
+                    }
+                };
+                targets.push(target);
+            }
+            next = page
+                .pointer("/paging/next")
+                .and_then(Value::as_str)
+                .and_then(|n| Url::parse(n).ok())
+                .filter(|n| same_endpoint(base, n))
+                .map(|mut n| {
+                    // Our token, whatever the provider's URL carries.
+                    let kept: Vec<(String, String)> = n
+                        .query_pairs()
+                        .filter(|(k, _)| k != "access_token")
+                        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                        .collect();
+                    n.query_pairs_mut().clear().extend_pairs(kept).append_pair("access_token", token.expose_secret());
+                    Zeroizing::new(String::from(n))
+                });
+        }
+        Ok(targets)
+    }
+
+    /// Pinterest's `/v5/boards`, paged by `bookmark`, with the person's token.
+    async fn pinterest_boards(
+        &self,
+        http: &dyn HttpClient,
+        base: &Url,
+        token: &Secret<String>,
+    ) -> Result<Vec<Target>, ProviderError> {
+        let mut targets = Vec::new();
+        let mut bookmark: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let mut url = base.clone();
+            {
+                let mut q = url.query_pairs_mut();
+                q.append_pair("page_size", "100");
+                if let Some(b) = &bookmark {
+                    q.append_pair("bookmark", b);
+                }
+            }
+            let page = self.get_json(http, url.as_str(), Some(token), false).await?;
+            let items = page.get("items").and_then(Value::as_array).ok_or_else(|| invalid("no `items` list"))?;
+            for item in items {
+                let Some(id) = id_of(item.get("id")) else { continue };
+                targets.push(Target {
+                    id,
+                    target_type: TargetType::Board,
+                    username: None,
+                    display_name: text(item.get("name")),
+                    avatar_url: url_of(item.pointer("/media/image_cover_url")),
+                    access_token: None,
+                });
+            }
+            bookmark = text(page.get("bookmark"));
+            if bookmark.is_none() {
+                break;
+            }
+        }
+        Ok(targets)
+    }
+
+    /// LinkedIn: the organisations the member administers (`organizationAcls`), then each
+    /// one's name (`/rest/organizations/{id}`), with the person's token.
+    async fn linkedin_organizations(
+        &self,
+        http: &dyn HttpClient,
+        base: &Url,
+        token: &Secret<String>,
+    ) -> Result<Vec<Target>, ProviderError> {
+        let mut url = base.clone();
+        url.query_pairs_mut()
+            .append_pair("q", "roleAssignee")
+            .append_pair("role", "ADMINISTRATOR")
+            .append_pair("state", "APPROVED");
+        let acls = self.get_json(http, url.as_str(), Some(token), true).await?;
+        let elements = acls.get("elements").and_then(Value::as_array).ok_or_else(|| invalid("no `elements` list"))?;
+        let mut ids: Vec<String> = Vec::new();
+        for element in elements {
+            let Some(urn) = element.get("organization").and_then(Value::as_str) else { continue };
+            let Some(id) = urn.strip_prefix("urn:li:organization:") else { continue };
+            if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) && !ids.iter().any(|i| i == id) {
+                ids.push(id.to_owned());
+            }
+        }
+        let mut targets = Vec::new();
+        for id in ids.into_iter().take(MAX_ORGANIZATIONS) {
+            let mut org_url = base.clone();
+            org_url.set_query(None);
+            org_url.set_path(&format!("/rest/organizations/{id}"));
+            let org = self.get_json(http, org_url.as_str(), Some(token), true).await?;
+            targets.push(Target {
+                username: text(org.get("vanityName")),
+                display_name: text(org.get("localizedName")),
+                avatar_url: None,
+                id,
+                target_type: TargetType::Organization,
+                access_token: None,
+            });
+        }
+        Ok(targets)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Provider;
+    use crate::fixtures::*;
+
+    fn tokens(access: &str, scopes: Option<&[&str]>) -> TokenSet {
+        TokenSet {
+            access_token: token(access),
+            refresh_token: None,
+            expires_in: None,
+            scopes: scopes.map(|s| s.iter().map(|x| (*x).to_owned()).collect()),
+        }
+    }
+
+    fn person() -> Profile {
+        Profile { id: "p1".into(), username: None, display_name: None, avatar_url: None }
+    }
+
+    /// `GET /me/accounts` (Facebook's fields), first page: two Pages, one without a token;
+    /// `paging.next` on the same endpoint.
+    const PAGES_1: &str = r#"{"data":[{"id":"1011","name":"Ada's Bakery","username":"adasbakery","access_token":"EAAPage1","picture":{"data":{"url":"https://scontent.xx.fbcdn.net/p1.jpg"}}},{"id":"1012","name":"No task here","picture":{"data":{"url":"https://scontent.xx.fbcdn.net/p2.jpg"}}}],"paging":{"cursors":{"before":"QVFI","after":"QVFJ"},"next":"https://graph.facebook.com/v25.0/me/accounts?access_token=EAAOther&fields=id%2Cname&limit=100&after=QVFJ"}}"#;
+    /// The second page; its `next` points elsewhere and is not followed.
+    const PAGES_2: &str = r#"{"data":[{"id":"1013","name":"Ada's Shop","access_token":"EAAPage3","picture":{"data":{"url":"not a url"}}}],"paging":{"cursors":{"before":"QVFK","after":"QVFL"},"next":"https://evil.example/v25.0/me/accounts?after=QVFL"}}"#;
+
+    #[tokio::test]
+    async fn facebook_lists_pages_with_their_own_tokens_across_pages_on_the_same_endpoint() {
+        let (http, seen) = replay(&[(200, PAGES_1), (200, PAGES_2)]);
+        let p = crate::facebook::provider();
+        let targets = p.list_targets(&http, &tokens("EAALong", None), &person()).await.unwrap();
+        let ids: Vec<&str> = targets.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids, ["1011", "1013"], "a Page without its token is left out");
+        assert_eq!(targets[0].target_type, TargetType::Page);
+        assert_eq!(targets[0].username.as_deref(), Some("adasbakery"));
+        assert_eq!(targets[0].display_name.as_deref(), Some("Ada's Bakery"));
+        assert_eq!(targets[0].avatar_url.as_deref(), Some("https://scontent.xx.fbcdn.net/p1.jpg"));
+        assert_eq!(targets[0].access_token.as_ref().unwrap().expose_secret(), "EAAPage1");
+        assert_eq!(targets[1].avatar_url, None);
+        let sent = requests(&seen);
+        assert_eq!(sent.len(), 2, "the foreign `next` is not followed");
+        assert_eq!(endpoint(&sent[0]), "https://graph.facebook.com/v25.0/me/accounts");
+        let q = query(&sent[0]);
+        assert_eq!(param(&q, "fields"), Some("id,name,username,access_token,picture{url}"));
+        assert_eq!(param(&q, "limit"), Some("100"));
+        assert_eq!(param(&q, "access_token"), Some("EAALong"));
+        assert_eq!(param(&query(&sent[1]), "after"), Some("QVFJ"));
+        assert_eq!(param(&query(&sent[1]), "access_token"), Some("EAALong"));
+    }
+
+    #[tokio::test]
+    async fn facebook_with_no_pages_lists_nothing_and_a_graph_error_is_a_refusal() {
+        let (http, _) = replay(&[(200, r#"{"data":[]}"#)]);
+        let p = crate::facebook::provider();
+        assert!(p.list_targets(&http, &tokens("t", None), &person()).await.unwrap().is_empty());
+        let (http, _) = replay(&[(
+            400,
+            r#"{"error":{"message":"Invalid OAuth access token.","type":"OAuthException","code":190,"fbtrace_id":"Ab"}}"#,
+        )]);
+        let err = p.list_targets(&http, &tokens("t", None), &person()).await.unwrap_err();
+        assert_eq!(err.kind(), crate::ProviderErrorKind::Rejected);
+        let (http, _) = replay(&[(200, "not json")]);
+        let err = p.list_targets(&http, &tokens("t", None), &person()).await.unwrap_err();
+        assert_eq!(err.kind(), crate::ProviderErrorKind::InvalidResponse);
+    }
+
+    /// `GET /me/accounts` with the Instagram fields: the first Page has no linked account.
+    const IG_PAGES: &str = r#"{"data":[{"id":"101","name":"Bakery (no IG)","access_token":"EAAPage101"},{"id":"102","name":"Ada's Page","access_token":"EAAPage102","instagram_business_account":{"id":"17841405822304914","username":"ada.codes","name":"Ada","profile_picture_url":"https://scontent.xx.fbcdn.net/v/t51.2885-15/ada.jpg"}}],"paging":{"cursors":{"before":"MTAx","after":"MTAy"}}}"#;
+
+    #[tokio::test]
+    async fn instagram_lists_only_linked_accounts_each_with_its_pages_token() {
+        let (http, seen) = replay(&[(200, IG_PAGES)]);
+        let p = crate::instagram_facebook::provider();
+        let targets = p.list_targets(&http, &tokens("EAALong", None), &person()).await.unwrap();
+        assert_eq!(targets.len(), 1);
+        let t = &targets[0];
+        assert_eq!(t.id, "17841405822304914");
+        assert_eq!(t.target_type, TargetType::InstagramAccount);
+        assert_eq!(t.username.as_deref(), Some("ada.codes"));
+        assert_eq!(t.display_name.as_deref(), Some("Ada"));
+        assert_eq!(t.access_token.as_ref().unwrap().expose_secret(), "EAAPage102");
+        let q = query(&requests(&seen)[0]);
+        assert_eq!(
+            param(&q, "fields"),
+            Some("id,name,access_token,instagram_business_account{id,username,name,profile_picture_url}")
+        );
+    }
+
+    const BOARDS_1: &str = r#"{"items":[{"id":"549755885175","created_at":"2020-06-03T15:27:00","board_pins_modified_at":"2020-06-03T15:27:00","name":"Summer Recipes","description":"My favourite summer recipes","collaborator_count":0,"pin_count":5,"follower_count":2,"media":{"image_cover_url":"https://i.pinimg.com/400x300/summer.jpg","pin_thumbnail_urls":[]},"owner":{"username":"ada"},"privacy":"PUBLIC"}],"bookmark":"Y2JVSG81V2sxcmNHRlpWM1J"}"#;
+    const BOARDS_2: &str = r#"{"items":[{"id":"549755885176","name":"Winter","owner":{"username":"ada"},"privacy":"SECRET"}],"bookmark":null}"#;
+
+    #[tokio::test]
+    async fn pinterest_lists_boards_by_bookmark_with_the_persons_token() {
+        let (http, seen) = replay(&[(200, BOARDS_1), (200, BOARDS_2)]);
+        let p = crate::pinterest::provider();
+        let targets = p.list_targets(&http, &tokens("pina", None), &person()).await.unwrap();
+        let ids: Vec<&str> = targets.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids, ["549755885175", "549755885176"]);
+        assert_eq!(targets[0].target_type, TargetType::Board);
+        assert_eq!(targets[0].display_name.as_deref(), Some("Summer Recipes"));
+        assert_eq!(targets[0].avatar_url.as_deref(), Some("https://i.pinimg.com/400x300/summer.jpg"));
+        assert!(targets.iter().all(|t| t.access_token.is_none()), "boards use the person's token");
+        let sent = requests(&seen);
+        assert_eq!(endpoint(&sent[0]), "https://api.pinterest.com/v5/boards");
+        assert_eq!(header(&sent[0], "authorization"), Some("Bearer pina"));
+        assert_eq!(param(&query(&sent[0]), "page_size"), Some("100"));
+        assert_eq!(param(&query(&sent[0]), "bookmark"), None);
+        assert_eq!(param(&query(&sent[1]), "bookmark"), Some("Y2JVSG81V2sxcmNHRlpWM1J"));
+    }
+
+    const ACLS: &str = r#"{"paging":{"start":0,"count":10,"links":[]},"elements":[{"roleAssignee":"urn:li:person:abc123","state":"APPROVED","role":"ADMINISTRATOR","organization":"urn:li:organization:2414183"},{"roleAssignee":"urn:li:person:abc123","state":"APPROVED","role":"ADMINISTRATOR","organization":"urn:li:organization:5509810"}]}"#;
+    const ORG_1: &str = r#"{"vanityName":"dravo","localizedName":"Dravo","id":2414183,"name":{"localized":{"en_US":"Dravo"},"preferredLocale":{"country":"US","language":"en"}}}"#;
+    const ORG_2: &str = r#"{"vanityName":"ada-labs","localizedName":"Ada Labs","id":5509810}"#;
+
+    #[tokio::test]
+    async fn linkedin_lists_administered_organisations_only_with_an_organisation_scope() {
+        let p = crate::linkedin::provider();
+        let (http, seen) = replay(&[]);
+        let member_only = tokens("li", Some(&["openid", "profile", "w_member_social"]));
+        assert!(p.list_targets(&http, &member_only, &person()).await.unwrap().is_empty());
+        assert!(requests(&seen).is_empty(), "no call without an organisation scope");
+
+        let (http, seen) = replay(&[(200, ACLS), (200, ORG_1), (200, ORG_2)]);
+        let with_orgs = tokens("li", Some(&["openid", "profile", "w_member_social", "w_organization_social"]));
+        let targets = p.list_targets(&http, &with_orgs, &person()).await.unwrap();
+        let names: Vec<(&str, Option<&str>, Option<&str>)> =
+            targets.iter().map(|t| (t.id.as_str(), t.username.as_deref(), t.display_name.as_deref())).collect();
+        assert_eq!(names, [("2414183", Some("dravo"), Some("Dravo")), ("5509810", Some("ada-labs"), Some("Ada Labs"))]);
+        assert!(targets.iter().all(|t| t.target_type == TargetType::Organization && t.access_token.is_none()));
+        let sent = requests(&seen);
+        assert_eq!(endpoint(&sent[0]), "https://api.linkedin.com/rest/organizationAcls");
+        let q = query(&sent[0]);
+        assert_eq!(param(&q, "q"), Some("roleAssignee"));
+        assert_eq!(param(&q, "role"), Some("ADMINISTRATOR"));
+        assert_eq!(param(&q, "state"), Some("APPROVED"));
+        assert_eq!(endpoint(&sent[1]), "https://api.linkedin.com/rest/organizations/2414183");
+        for request in &sent {
+            assert_eq!(header(request, "authorization"), Some("Bearer li"));
+            assert_eq!(header(request, "linkedin-version"), Some(LINKEDIN_VERSION));
+            assert_eq!(header(request, "x-restli-protocol-version"), Some("2.0.0"));
+        }
+    }
+
+    #[tokio::test]
+    async fn providers_without_a_target_source_list_nothing() {
+        let (http, seen) = replay(&[]);
+        for p in [crate::reddit::provider(), crate::threads::provider()] {
+            assert!(p.list_targets(&http, &tokens("t", None), &person()).await.unwrap().is_empty());
+        }
+        assert!(requests(&seen).is_empty());
+    }
+}

@@ -1,0 +1,317 @@
+//! What the SQL stores (SQLite, PostgreSQL) share: reading rows back into records, the column
+//! lists, error mapping and paging. Both stores keep the same column types (text, integer
+//! unix seconds, JSON text lists, blobs), so one decoder, generic over the row type, serves
+//! both; the SQL itself (placeholders, locking, upserts) stays in each store.
+
+use std::str::FromStr;
+
+use sqlx::{ColumnIndex, Decode, Row, Type};
+use time::OffsetDateTime;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    AccountRecord, AccountStatus, AppRecord, Cursor, InstanceRegistration, Page, PageRequest, PendingFlow, Sealed,
+    SelectionRecord, SelectionTarget, StoreError, TargetType,
+};
+use dravo_connect_core::FlowId;
+
+// ---------------------------------------------------------------------------------------
+// Encoding and decoding. A row that cannot be read back is `Corrupt`, never a panic; the
+// messages name the table and column, never a value.
+
+pub(super) fn corrupt(table: &str, column: &str, what: &str) -> StoreError {
+    StoreError::Corrupt(format!("{table}.{column}: {what}"))
+}
+
+pub(super) fn backend(e: sqlx::Error) -> StoreError {
+    StoreError::backend(e)
+}
+
+/// Maps an insert's error: a primary-key collision is [`StoreError::Duplicate`].
+pub(super) fn insert_error(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Duplicate,
+        _ => StoreError::backend(e),
+    }
+}
+
+pub(super) fn json_list(list: &[String]) -> Result<String, StoreError> {
+    serde_json::to_string(list).map_err(StoreError::backend)
+}
+
+/// A selection target as stored in the `targets` JSON column (the sealed token in base64).
+#[derive(Serialize, Deserialize)]
+struct StoredTarget {
+    id: String,
+    target_type: String,
+    username: Option<String>,
+    display_name: Option<String>,
+    avatar_url: Option<String>,
+    access_token: Option<String>,
+}
+
+/// The `targets` column of a selection: a JSON array; sealed tokens stay sealed (base64).
+pub(super) fn targets_json(targets: &[SelectionTarget]) -> Result<String, StoreError> {
+    let stored: Vec<StoredTarget> = targets
+        .iter()
+        .map(|t| StoredTarget {
+            id: t.id.clone(),
+            target_type: t.target_type.as_str().to_owned(),
+            username: t.username.clone(),
+            display_name: t.display_name.clone(),
+            avatar_url: t.avatar_url.clone(),
+            access_token: t.access_token.as_ref().map(|s| STANDARD.encode(s.as_bytes())),
+        })
+        .collect();
+    serde_json::to_string(&stored).map_err(StoreError::backend)
+}
+
+fn targets_from_json(table: &str, raw: &str) -> Result<Vec<SelectionTarget>, StoreError> {
+    let bad = || corrupt(table, "targets", "not a target list");
+    let stored: Vec<StoredTarget> = serde_json::from_str(raw).map_err(|_| bad())?;
+    stored
+        .into_iter()
+        .map(|t| {
+            let access_token = match t.access_token {
+                Some(b64) => Some(STANDARD.decode(b64).ok().and_then(|b| Sealed::from_bytes(b).ok()).ok_or_else(bad)?),
+                None => None,
+            };
+            Ok(SelectionTarget {
+                id: t.id,
+                target_type: TargetType::parse(&t.target_type).ok_or_else(bad)?,
+                username: t.username,
+                display_name: t.display_name,
+                avatar_url: t.avatar_url,
+                access_token,
+            })
+        })
+        .collect()
+}
+
+/// Reads the columns of one row of `table`.
+pub(super) struct Cols<'r, R> {
+    row: &'r R,
+    table: &'static str,
+}
+
+impl<'r, R> Cols<'r, R>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+{
+    /// The columns of one row of `table`.
+    pub(super) fn new(row: &'r R, table: &'static str) -> Self {
+        Self { row, table }
+    }
+
+    fn get<T>(&self, column: &'static str) -> Result<T, StoreError>
+    where
+        T: Decode<'r, R::Database> + Type<R::Database>,
+    {
+        self.row.try_get(column).map_err(|_| corrupt(self.table, column, "missing or of the wrong type"))
+    }
+
+    fn parse<T: FromStr>(&self, column: &'static str) -> Result<T, StoreError> {
+        let s: String = self.get(column)?;
+        s.parse().map_err(|_| corrupt(self.table, column, "not a valid value"))
+    }
+
+    fn parse_opt<T: FromStr>(&self, column: &'static str) -> Result<Option<T>, StoreError> {
+        let s: Option<String> = self.get(column)?;
+        s.map(|s| s.parse().map_err(|_| corrupt(self.table, column, "not a valid value"))).transpose()
+    }
+
+    fn time(&self, column: &'static str) -> Result<OffsetDateTime, StoreError> {
+        let secs: i64 = self.get(column)?;
+        OffsetDateTime::from_unix_timestamp(secs).map_err(|_| corrupt(self.table, column, "time out of range"))
+    }
+
+    fn time_opt(&self, column: &'static str) -> Result<Option<OffsetDateTime>, StoreError> {
+        let secs: Option<i64> = self.get(column)?;
+        secs.map(|secs| {
+            OffsetDateTime::from_unix_timestamp(secs).map_err(|_| corrupt(self.table, column, "time out of range"))
+        })
+        .transpose()
+    }
+
+    fn list(&self, column: &'static str) -> Result<Vec<String>, StoreError> {
+        let s: String = self.get(column)?;
+        serde_json::from_str(&s).map_err(|_| corrupt(self.table, column, "not a JSON string list"))
+    }
+
+    fn sealed(&self, column: &'static str) -> Result<Sealed, StoreError> {
+        let bytes: Vec<u8> = self.get(column)?;
+        Sealed::from_bytes(bytes).map_err(|_| corrupt(self.table, column, "not a sealed value"))
+    }
+
+    fn sealed_opt(&self, column: &'static str) -> Result<Option<Sealed>, StoreError> {
+        let bytes: Option<Vec<u8>> = self.get(column)?;
+        bytes.map(|b| Sealed::from_bytes(b).map_err(|_| corrupt(self.table, column, "not a sealed value"))).transpose()
+    }
+
+    /// An app row.
+    pub(super) fn app(&self) -> Result<AppRecord, StoreError> {
+        let c = self;
+        Ok(AppRecord {
+            id: c.parse("id")?,
+            tenant: c.parse("tenant")?,
+            provider: c.parse("provider")?,
+            name: c.get("name")?,
+            client_id: c.get("client_id")?,
+            client_secret: c.sealed("client_secret")?,
+            allowed_return_urls: c.list("allowed_return_urls")?,
+            scopes: c.list("scopes")?,
+            created_at: c.time("created_at")?,
+            updated_at: c.time("updated_at")?,
+        })
+    }
+
+    /// An account row.
+    pub(super) fn account(&self) -> Result<AccountRecord, StoreError> {
+        let c = self;
+        let status: String = c.get("status")?;
+        Ok(AccountRecord {
+            id: c.parse("id")?,
+            tenant: c.parse("tenant")?,
+            provider: c.parse("provider")?,
+            app_id: c.parse_opt("app_id")?,
+            provider_account_id: c.get("provider_account_id")?,
+            username: c.get("username")?,
+            display_name: c.get("display_name")?,
+            avatar_url: c.get("avatar_url")?,
+            scopes: c.list("scopes")?,
+            status: AccountStatus::parse(&status).ok_or_else(|| corrupt(c.table, "status", "not a known status"))?,
+            external_id: c.parse_opt("external_id")?,
+            access_token: c.sealed("access_token")?,
+            refresh_token: c.sealed_opt("refresh_token")?,
+            token_expires_at: c.time_opt("token_expires_at")?,
+            connected_at: c.time("connected_at")?,
+            updated_at: c.time("updated_at")?,
+            target_type: {
+                let t: String = c.get("target_type")?;
+                TargetType::parse(&t).ok_or_else(|| corrupt(c.table, "target_type", "not a known target type"))?
+            },
+            parent_account_id: c.parse_opt("parent_account_id")?,
+        })
+    }
+
+    /// A selection row.
+    pub(super) fn selection(&self) -> Result<SelectionRecord, StoreError> {
+        let c = self;
+        let targets: String = c.get("targets")?;
+        Ok(SelectionRecord {
+            id: c.parse("id")?,
+            tenant: c.parse("tenant")?,
+            provider: c.parse("provider")?,
+            app_id: c.parse_opt("app_id")?,
+            account_id: c.parse("account_id")?,
+            external_id: c.parse_opt("external_id")?,
+            targets: targets_from_json(c.table, &targets)?,
+            created_at: c.time("created_at")?,
+            expires_at: c.time("expires_at")?,
+            consumed_at: c.time_opt("consumed_at")?,
+        })
+    }
+
+    /// A registration row.
+    pub(super) fn registration(&self) -> Result<InstanceRegistration, StoreError> {
+        let c = self;
+        Ok(InstanceRegistration {
+            tenant: c.parse("tenant")?,
+            app_id: c.parse("app_id")?,
+            instance: c.get("instance")?,
+            origin: c.get("origin")?,
+            client_id: c.get("client_id")?,
+            client_secret: c.sealed("client_secret")?,
+            scopes: c.list("scopes")?,
+            created_at: c.time("created_at")?,
+        })
+    }
+
+    /// A pending-flow row.
+    pub(super) fn flow(&self) -> Result<PendingFlow, StoreError> {
+        let c = self;
+        let id: Vec<u8> = c.get("id")?;
+        let id: [u8; FlowId::LEN] = id.try_into().map_err(|_| corrupt(c.table, "id", "not a flow id"))?;
+        Ok(PendingFlow {
+            id: FlowId::from_bytes(id),
+            tenant: c.parse("tenant")?,
+            app_id: c.parse("app_id")?,
+            provider: c.parse("provider")?,
+            return_url: c.get("return_url")?,
+            redirect_uri: c.get("redirect_uri")?,
+            pkce_verifier: c.sealed_opt("pkce_verifier")?,
+            scopes: c.list("scopes")?,
+            external_id: c.parse_opt("external_id")?,
+            instance: c.get("instance")?,
+            created_at: c.time("created_at")?,
+            expires_at: c.time("expires_at")?,
+            consumed_at: c.time_opt("consumed_at")?,
+            browser_binding: {
+                let digest: Option<Vec<u8>> = c.get("browser_binding")?;
+                digest
+                    .map(|d| <[u8; 32]>::try_from(d).map_err(|_| corrupt(c.table, "browser_binding", "not a digest")))
+                    .transpose()?
+            },
+        })
+    }
+}
+
+macro_rules! app_columns {
+    () => {
+        "id, tenant, provider, name, client_id, client_secret, allowed_return_urls, scopes, \
+         created_at, updated_at"
+    };
+}
+
+macro_rules! account_columns {
+    () => {
+        "id, tenant, provider, app_id, provider_account_id, external_id, username, \
+         display_name, avatar_url, scopes, status, access_token, refresh_token, \
+         token_expires_at, connected_at, updated_at, target_type, parent_account_id"
+    };
+}
+
+macro_rules! selection_columns {
+    () => {
+        "id, tenant, provider, app_id, account_id, external_id, targets, created_at, expires_at, \
+         consumed_at"
+    };
+}
+
+macro_rules! flow_columns {
+    () => {
+        "id, tenant, app_id, provider, return_url, redirect_uri, pkce_verifier, scopes, \
+         external_id, created_at, expires_at, consumed_at, instance, browser_binding"
+    };
+}
+
+macro_rules! registration_columns {
+    () => {
+        "tenant, app_id, instance, origin, client_id, client_secret, scopes, created_at"
+    };
+}
+
+/// The page size asked of the database: one more than the page, to know whether another
+/// page follows.
+pub(super) fn fetch_limit(page: &PageRequest) -> i64 {
+    i64::from(page.limit.clamp(1, 100)) + 1
+}
+
+/// Cuts the fetched rows down to the page and derives the next cursor.
+pub(super) fn into_page<T>(mut items: Vec<T>, page: &PageRequest, key: impl Fn(&T) -> Cursor) -> Page<T> {
+    let limit = page.limit.clamp(1, 100) as usize;
+    let next = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(key)
+    } else {
+        None
+    };
+    Page { items, next }
+}

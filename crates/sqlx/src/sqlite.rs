@@ -1,0 +1,948 @@
+//! [`SqliteStore`]: the default store, one SQLite file (feature `sqlite`).
+
+use std::borrow::Cow;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow};
+use sqlx::{ConnectOptions as _, Connection as _, Row as _, SqlSafeStr as _};
+use time::OffsetDateTime;
+
+use super::sql::{Cols, backend, corrupt, fetch_limit, insert_error, into_page, json_list, targets_json};
+use super::{
+    AccountFilter, AccountRecord, AppRecord, Cursor, DeleteApp, InsertAccount, InsertFlow, InstanceRegistration, Page,
+    PageRequest, PendingFlow, Sealed, SealedTokens, SelectionRecord, Store, StoreError, TakeFlow,
+};
+use dravo_connect_core::{AccountId, AppId, ExternalId, FlowId, ProviderId, SelectionId, TenantId};
+
+/// The table that records which of our migrations ran. It is ours alone (not sqlx's
+/// `_sqlx_migrations`), so a host can keep its own sqlx migrations in the same database.
+const MIGRATIONS_TABLE: &str = "dravo_connect_migrations";
+
+/// Connections in the pool of a file database. SQLite has one writer at a time; a few
+/// connections let reads proceed beside it (WAL) without holding many files open.
+const FILE_POOL_SIZE: u32 = 4;
+
+/// How often opening the first connection meets a busy file before giving up.
+const OPEN_ATTEMPTS: u32 = 10;
+
+/// How often [`SqliteStore::migrate`] tries before giving up.
+const MIGRATE_ATTEMPTS: u32 = 5;
+
+/// How long a statement waits for another connection's write lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Our migrations, in order. They are embedded in the binary and run with sqlx's
+/// [`Migrator`] built at run time (`sqlx::migrate!` would need sqlx's `macros` feature),
+/// tracked in [`MIGRATIONS_TABLE`] through `Migrator::dangerous_set_table_name`. sqlx
+/// applies each one in a transaction with its bookkeeping, and refuses to start when an
+/// applied migration's checksum no longer matches or the database has one we do not know
+/// (written by a newer version).
+fn migrator() -> Migrator {
+    let mut migrator = Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            Cow::Borrowed("init"),
+            MigrationType::Simple,
+            include_str!("../migrations/sqlite/0001_init.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            Cow::Borrowed("lease and walks"),
+            MigrationType::Simple,
+            include_str!("../migrations/sqlite/0002_lease_and_walks.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            3,
+            Cow::Borrowed("selections"),
+            MigrationType::Simple,
+            include_str!("../migrations/sqlite/0003_selections.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            4,
+            Cow::Borrowed("mastodon_instances"),
+            MigrationType::Simple,
+            include_str!("../migrations/sqlite/0004_mastodon_instances.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            5,
+            Cow::Borrowed("flow_binding_and_quota"),
+            MigrationType::Simple,
+            include_str!("../migrations/sqlite/0005_flow_binding_and_quota.sql").into_sql_str(),
+            false,
+        ),
+    ]);
+    migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
+    migrator
+}
+
+/// A store in one SQLite database, through an sqlx pool.
+///
+/// Tables are prefixed `dravo_` (`dravo_apps`, `dravo_accounts`, `dravo_flows`) and the
+/// migrations are tracked in `dravo_connect_migrations`, so the store can share a database
+/// with the host's own tables and sqlx migrations. Times are stored as unix seconds, lists
+/// as JSON arrays, and secrets only as the sealed ciphertext the caller passes in.
+///
+/// Cloning is cheap (the pool is reference-counted).
+///
+/// ```no_run
+/// use dravo_connect::store::SqliteStore;
+/// # async fn run() -> Result<(), dravo_connect::store::StoreError> {
+/// let store = SqliteStore::connect("sqlite://connect.db?mode=rwc").await?;
+/// store.checkpoint().await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore").field("connections", &self.pool.size()).finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating it if needed) the database at `url` and brings its schema up to date.
+    ///
+    /// `url` is an sqlx SQLite URL: `sqlite://path/to/file.db` (`?mode=rwc` is implied: the
+    /// file is created) or `sqlite::memory:` for a private in-memory database. The
+    /// connections use WAL journaling (for a file), enforce foreign keys and wait up to five
+    /// seconds for a busy database. A file gets a pool of four connections; an in-memory
+    /// database gets one connection that is never closed, since the database lives only as
+    /// long as its connections.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when the URL is malformed, the file cannot be opened or
+    /// created, or a migration fails (including when the database was migrated by a newer
+    /// version of this crate, or an applied migration was changed).
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(StoreError::backend)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        Self::connect_with(options).await
+    }
+
+    /// Opens the database with the caller's connection options, used as given, and brings
+    /// its schema up to date. See [`connect`](Self::connect) for the settings it
+    /// recommends (WAL, foreign keys, a busy timeout, `create_if_missing`) and the pool
+    /// it builds.
+    ///
+    /// # Errors
+    /// As [`connect`](Self::connect).
+    pub async fn connect_with(options: SqliteConnectOptions) -> Result<Self, StoreError> {
+        // The first connection to a new file switches it to WAL, which takes a lock that
+        // the busy timeout does not wait for: when several processes open the file at
+        // once, the losers retry. Later connections find it in WAL already.
+        let mut attempt = 1;
+        let mut probe = loop {
+            match options.connect().await {
+                Ok(conn) => break conn,
+                Err(e) if is_busy(&e) && attempt < OPEN_ATTEMPTS => {
+                    tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(StoreError::backend(e)),
+            }
+        };
+        // An in-memory database (or SQLite's temporary one) exists once per connection, or
+        // once per shared cache and only while a connection is open: ask the probe which
+        // kind this is, rather than guessing from the options.
+        let file: String = sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+            .fetch_one(&mut probe)
+            .await
+            .map_err(StoreError::backend)?;
+        probe.close().await.map_err(StoreError::backend)?;
+        let pool_options = if file.is_empty() {
+            SqlitePoolOptions::new().max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None)
+        } else {
+            SqlitePoolOptions::new().max_connections(FILE_POOL_SIZE)
+        };
+        let pool = pool_options.connect_with(options).await.map_err(StoreError::backend)?;
+        let store = Self::from_pool(pool);
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Wraps an existing pool, without migrating: call [`migrate`](Self::migrate) (or run
+    /// the migrations your own way) before using the store.
+    pub fn from_pool(pool: SqlitePool) -> Self {
+        Self { pool }
+    }
+
+    /// Applies the migrations that have not run yet, and checks the ones that have; safe to
+    /// call any number of times, also from several processes at once.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when a migration fails, an applied migration's checksum
+    /// changed, or the database holds a migration this version does not know.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        // sqlx takes no lock around SQLite migrations: when several processes open a new
+        // file at once, all but one fail (a table that already exists, a busy snapshot),
+        // with their transactions rolled back. A second attempt then finds the migrations
+        // applied and only checks them. A real failure fails every attempt.
+        let mut attempt = 1;
+        loop {
+            match migrator().run(&self.pool).await {
+                Ok(()) => return Ok(()),
+                Err(_) if attempt < MIGRATE_ATTEMPTS => {
+                    tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(StoreError::backend(e)),
+            }
+        }
+    }
+
+    /// The underlying pool, for the host's own queries against the same database.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Copies the write-ahead log into the main file and truncates the log
+    /// (`PRAGMA wal_checkpoint(TRUNCATE)`); for backups and before copying the file.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when the query fails or another connection kept the
+    /// checkpoint from completing.
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        let row =
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&self.pool).await.map_err(StoreError::backend)?;
+        let busy: i64 = row.try_get(0).map_err(StoreError::backend)?;
+        if busy != 0 {
+            return Err(StoreError::backend(CheckpointBusy));
+        }
+        Ok(())
+    }
+}
+
+/// `wal_checkpoint` reported that a reader or writer kept it from finishing.
+#[derive(Debug, thiserror::Error)]
+#[error("the WAL checkpoint could not complete: the database is busy")]
+struct CheckpointBusy;
+
+// ---------------------------------------------------------------------------------------
+// Row decoding, column lists and paging live in `super::sql`.
+
+/// Whether SQLite answered `SQLITE_BUSY` (any extended code of it).
+fn is_busy(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            db.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| c & 0xff == SQLITE_BUSY)
+        }
+        _ => false,
+    }
+}
+
+/// SQLite's primary result code for a locked database file.
+const SQLITE_BUSY: i32 = 5;
+
+fn app_from_row(row: &SqliteRow) -> Result<AppRecord, StoreError> {
+    Cols::new(row, "dravo_apps").app()
+}
+
+fn account_from_row(row: &SqliteRow) -> Result<AccountRecord, StoreError> {
+    Cols::new(row, "dravo_accounts").account()
+}
+
+fn flow_from_row(row: &SqliteRow) -> Result<PendingFlow, StoreError> {
+    Cols::new(row, "dravo_flows").flow()
+}
+
+// ---------------------------------------------------------------------------------------
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn insert_app(&self, app: &AppRecord) -> Result<(), StoreError> {
+        sqlx::query(concat!(
+            "INSERT INTO dravo_apps (",
+            app_columns!(),
+            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+        ))
+        .bind(app.id.as_str())
+        .bind(app.tenant.as_str())
+        .bind(app.provider.as_str())
+        .bind(app.name.as_deref())
+        .bind(app.client_id.as_str())
+        .bind(app.client_secret.as_bytes())
+        .bind(json_list(&app.allowed_return_urls)?)
+        .bind(json_list(&app.scopes)?)
+        .bind(app.created_at.unix_timestamp())
+        .bind(app.updated_at.unix_timestamp())
+        .execute(&self.pool)
+        .await
+        .map_err(insert_error)?;
+        Ok(())
+    }
+
+    async fn get_app(&self, tenant: &TenantId, id: &AppId) -> Result<Option<AppRecord>, StoreError> {
+        let row = sqlx::query(concat!("SELECT ", app_columns!(), " FROM dravo_apps WHERE tenant = ?1 AND id = ?2"))
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(app_from_row).transpose()
+    }
+
+    async fn list_apps(
+        &self,
+        tenant: &TenantId,
+        provider: Option<&ProviderId>,
+        page: &PageRequest,
+    ) -> Result<Page<AppRecord>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            app_columns!(),
+            " FROM dravo_apps WHERE tenant = ?1 AND (?2 IS NULL OR provider = ?2) \
+             AND (?3 IS NULL OR created_at > ?3 OR (created_at = ?3 AND id > ?4)) \
+             ORDER BY created_at, id LIMIT ?5"
+        ))
+        .bind(tenant.as_str())
+        .bind(provider.map(ProviderId::as_str))
+        .bind(page.after.as_ref().map(|c| c.created_at))
+        .bind(page.after.as_ref().map(|c| c.id.as_str()))
+        .bind(fetch_limit(page))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        let items = rows.iter().map(app_from_row).collect::<Result<Vec<_>, _>>()?;
+        Ok(into_page(items, page, |a| Cursor {
+            created_at: a.created_at.unix_timestamp(),
+            id: a.id.as_str().to_owned(),
+        }))
+    }
+
+    async fn update_app(&self, app: &AppRecord) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE dravo_apps SET name = ?3, client_id = ?4, client_secret = ?5, \
+             allowed_return_urls = ?6, scopes = ?7, updated_at = ?8 \
+             WHERE tenant = ?1 AND id = ?2",
+        )
+        .bind(app.tenant.as_str())
+        .bind(app.id.as_str())
+        .bind(app.name.as_deref())
+        .bind(app.client_id.as_str())
+        .bind(app.client_secret.as_bytes())
+        .bind(json_list(&app.allowed_return_urls)?)
+        .bind(json_list(&app.scopes)?)
+        .bind(app.updated_at.unix_timestamp())
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_app(&self, tenant: &TenantId, id: &AppId, cascade: bool) -> Result<DeleteApp, StoreError> {
+        // IMMEDIATE takes the write lock up front: no account can start using the app
+        // between the check and the delete. Dropping the transaction rolls it back.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(backend)?;
+        let exists = sqlx::query("SELECT 1 FROM dravo_apps WHERE tenant = ?1 AND id = ?2")
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if exists.is_none() {
+            return Ok(DeleteApp::NotFound);
+        }
+        if !cascade {
+            let used = sqlx::query("SELECT 1 FROM dravo_accounts WHERE tenant = ?1 AND app_id = ?2 LIMIT 1")
+                .bind(tenant.as_str())
+                .bind(id.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+            if used.is_some() {
+                return Ok(DeleteApp::InUse);
+            }
+        }
+        let accounts = sqlx::query("DELETE FROM dravo_accounts WHERE tenant = ?1 AND app_id = ?2")
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        sqlx::query("DELETE FROM dravo_flows WHERE tenant = ?1 AND app_id = ?2")
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        sqlx::query("DELETE FROM dravo_instance_registrations WHERE tenant = ?1 AND app_id = ?2")
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        sqlx::query("DELETE FROM dravo_apps WHERE tenant = ?1 AND id = ?2")
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(DeleteApp::Deleted { accounts_deleted: accounts.rows_affected() })
+    }
+
+    async fn find_account(
+        &self,
+        tenant: &TenantId,
+        provider: &ProviderId,
+        provider_account_id: &str,
+        external_id: Option<&ExternalId>,
+    ) -> Result<Option<AccountRecord>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            account_columns!(),
+            " FROM dravo_accounts WHERE tenant = ?1 AND provider = ?2 \
+             AND provider_account_id = ?3 AND external_key = coalesce(?4, '')"
+        ))
+        .bind(tenant.as_str())
+        .bind(provider.as_str())
+        .bind(provider_account_id)
+        .bind(external_id.map(ExternalId::as_str))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+
+    async fn insert_account(&self, account: &AccountRecord) -> Result<InsertAccount, StoreError> {
+        // One transaction, so the existing row read after a conflict is the one that
+        // conflicted (no delete can slip in between).
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(backend)?;
+        // The conflict target is the identity only: a colliding primary key still fails,
+        // as `Duplicate`.
+        let inserted = sqlx::query(concat!(
+            "INSERT INTO dravo_accounts (",
+            account_columns!(),
+            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) \
+             ON CONFLICT (tenant, provider, provider_account_id, external_key) DO NOTHING \
+             RETURNING id"
+        ))
+        .bind(account.id.as_str())
+        .bind(account.tenant.as_str())
+        .bind(account.provider.as_str())
+        .bind(account.app_id.as_ref().map(AppId::as_str))
+        .bind(account.provider_account_id.as_str())
+        .bind(account.external_id.as_ref().map(ExternalId::as_str))
+        .bind(account.username.as_deref())
+        .bind(account.display_name.as_deref())
+        .bind(account.avatar_url.as_deref())
+        .bind(json_list(&account.scopes)?)
+        .bind(account.status.as_str())
+        .bind(account.access_token.as_bytes())
+        .bind(account.refresh_token.as_ref().map(Sealed::as_bytes))
+        .bind(account.token_expires_at.map(OffsetDateTime::unix_timestamp))
+        .bind(account.connected_at.unix_timestamp())
+        .bind(account.updated_at.unix_timestamp())
+        .bind(account.target_type.as_str())
+        .bind(account.parent_account_id.as_ref().map(AccountId::as_str))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(insert_error)?;
+        if inserted.is_some() {
+            tx.commit().await.map_err(backend)?;
+            return Ok(InsertAccount::Inserted);
+        }
+        let existing = sqlx::query(concat!(
+            "SELECT ",
+            account_columns!(),
+            " FROM dravo_accounts WHERE tenant = ?1 AND provider = ?2 \
+             AND provider_account_id = ?3 AND external_key = coalesce(?4, '')"
+        ))
+        .bind(account.tenant.as_str())
+        .bind(account.provider.as_str())
+        .bind(account.provider_account_id.as_str())
+        .bind(account.external_id.as_ref().map(ExternalId::as_str))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        match existing {
+            Some(row) => Ok(InsertAccount::Exists(account_from_row(&row)?)),
+            None => Err(corrupt("dravo_accounts", "external_key", "an identity conflict without a matching row")),
+        }
+    }
+
+    async fn update_account(&self, account: &AccountRecord) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE dravo_accounts SET app_id = ?3, username = ?4, display_name = ?5, \
+             avatar_url = ?6, scopes = ?7, status = ?8, access_token = ?9, \
+             refresh_token = ?10, token_expires_at = ?11, updated_at = ?12, \
+             target_type = ?13, parent_account_id = ?14 \
+             WHERE tenant = ?1 AND id = ?2",
+        )
+        .bind(account.tenant.as_str())
+        .bind(account.id.as_str())
+        .bind(account.app_id.as_ref().map(AppId::as_str))
+        .bind(account.username.as_deref())
+        .bind(account.display_name.as_deref())
+        .bind(account.avatar_url.as_deref())
+        .bind(json_list(&account.scopes)?)
+        .bind(account.status.as_str())
+        .bind(account.access_token.as_bytes())
+        .bind(account.refresh_token.as_ref().map(Sealed::as_bytes))
+        .bind(account.token_expires_at.map(OffsetDateTime::unix_timestamp))
+        .bind(account.updated_at.unix_timestamp())
+        .bind(account.target_type.as_str())
+        .bind(account.parent_account_id.as_ref().map(AccountId::as_str))
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn get_account(&self, tenant: &TenantId, id: &AccountId) -> Result<Option<AccountRecord>, StoreError> {
+        let row =
+            sqlx::query(concat!("SELECT ", account_columns!(), " FROM dravo_accounts WHERE tenant = ?1 AND id = ?2"))
+                .bind(tenant.as_str())
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+
+    async fn list_accounts(
+        &self,
+        tenant: &TenantId,
+        filter: &AccountFilter,
+        page: &PageRequest,
+    ) -> Result<Page<AccountRecord>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            account_columns!(),
+            " FROM dravo_accounts WHERE tenant = ?1 AND (?2 IS NULL OR provider = ?2) \
+             AND (?3 IS NULL OR external_id = ?3) \
+             AND (?4 IS NULL OR connected_at > ?4 OR (connected_at = ?4 AND id > ?5)) \
+             ORDER BY connected_at, id LIMIT ?6"
+        ))
+        .bind(tenant.as_str())
+        .bind(filter.provider.as_ref().map(ProviderId::as_str))
+        .bind(filter.external_id.as_ref().map(ExternalId::as_str))
+        .bind(page.after.as_ref().map(|c| c.created_at))
+        .bind(page.after.as_ref().map(|c| c.id.as_str()))
+        .bind(fetch_limit(page))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        let items = rows.iter().map(account_from_row).collect::<Result<Vec<_>, _>>()?;
+        Ok(into_page(items, page, |a| Cursor {
+            created_at: a.connected_at.unix_timestamp(),
+            id: a.id.as_str().to_owned(),
+        }))
+    }
+
+    async fn delete_account(&self, tenant: &TenantId, id: &AccountId) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM dravo_accounts WHERE tenant = ?1 AND id = ?2")
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn insert_flow(&self, flow: &PendingFlow, max_pending: u32) -> Result<InsertFlow, StoreError> {
+        // One statement: the row goes in only while the tenant has fewer than `max_pending`
+        // pending flows, counted from the partial index `dravo_flows_pending`, at most
+        // `max_pending` entries deep.
+        let inserted = sqlx::query(concat!(
+            "INSERT INTO dravo_flows (",
+            flow_columns!(),
+            ") SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14 \
+             WHERE (SELECT count(*) FROM (SELECT 1 FROM dravo_flows \
+             WHERE tenant = ?2 AND consumed_at IS NULL AND expires_at > ?10 LIMIT ?15) AS pending) < ?15"
+        ))
+        .bind(flow.id.as_bytes().as_slice())
+        .bind(flow.tenant.as_str())
+        .bind(flow.app_id.as_str())
+        .bind(flow.provider.as_str())
+        .bind(flow.return_url.as_str())
+        .bind(flow.redirect_uri.as_str())
+        .bind(flow.pkce_verifier.as_ref().map(Sealed::as_bytes))
+        .bind(json_list(&flow.scopes)?)
+        .bind(flow.external_id.as_ref().map(ExternalId::as_str))
+        .bind(flow.created_at.unix_timestamp())
+        .bind(flow.expires_at.unix_timestamp())
+        .bind(flow.consumed_at.map(OffsetDateTime::unix_timestamp))
+        .bind(flow.instance.as_deref())
+        .bind(flow.browser_binding.as_ref().map(<[u8; 32]>::as_slice))
+        .bind(i64::from(max_pending))
+        .execute(&self.pool)
+        .await
+        .map_err(insert_error)?;
+        if inserted.rows_affected() > 0 {
+            return Ok(InsertFlow::Inserted);
+        }
+        // Refused: when does the earliest pending flow expire (the same index, one entry)?
+        let next: Option<i64> = sqlx::query_scalar(
+            "SELECT min(expires_at) FROM dravo_flows \
+             WHERE tenant = ?1 AND consumed_at IS NULL AND expires_at > ?2",
+        )
+        .bind(flow.tenant.as_str())
+        .bind(flow.created_at.unix_timestamp())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend)?;
+        let next_expiry = match next {
+            Some(secs) => OffsetDateTime::from_unix_timestamp(secs)
+                .map_err(|_| corrupt("dravo_flows", "expires_at", "time out of range"))?,
+            // They ended between the two statements: a slot is free now.
+            None => flow.created_at,
+        };
+        Ok(InsertFlow::TooManyPending { next_expiry })
+    }
+
+    async fn bind_flow(&self, id: &FlowId, digest: &[u8; 32], now: OffsetDateTime) -> Result<bool, StoreError> {
+        // The compare-and-set: of concurrent binds, only one sees `browser_binding IS NULL`.
+        let done = sqlx::query(
+            "UPDATE dravo_flows SET browser_binding = ?2 WHERE id = ?1 AND browser_binding IS NULL \
+             AND consumed_at IS NULL AND expires_at > ?3",
+        )
+        .bind(id.as_bytes().as_slice())
+        .bind(digest.as_slice())
+        .bind(now.unix_timestamp())
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn get_flow(&self, id: &FlowId) -> Result<Option<PendingFlow>, StoreError> {
+        let row = sqlx::query(concat!("SELECT ", flow_columns!(), " FROM dravo_flows WHERE id = ?1"))
+            .bind(id.as_bytes().as_slice())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(flow_from_row).transpose()
+    }
+
+    async fn take_flow(&self, id: &FlowId, now: OffsetDateTime) -> Result<TakeFlow, StoreError> {
+        // The compare-and-set: of concurrent calls, only one sees `consumed_at IS NULL`.
+        let taken = sqlx::query(concat!(
+            "UPDATE dravo_flows SET consumed_at = ?2 WHERE id = ?1 AND consumed_at IS NULL \
+             RETURNING ",
+            flow_columns!()
+        ))
+        .bind(id.as_bytes().as_slice())
+        .bind(now.unix_timestamp())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        if let Some(row) = taken {
+            let mut flow = flow_from_row(&row)?;
+            // RETURNING shows the row after the update; the caller gets it as it was.
+            flow.consumed_at = None;
+            return Ok(TakeFlow::Taken(flow));
+        }
+        match self.get_flow(id).await? {
+            Some(flow) if flow.consumed_at.is_some() => Ok(TakeFlow::AlreadyConsumed(flow)),
+            // Absent, or inserted after our update looked: it did not exist for this call.
+            _ => Ok(TakeFlow::Missing),
+        }
+    }
+
+    async fn sweep_flows(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM dravo_flows WHERE expires_at < ?1")
+            .bind(before.unix_timestamp())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn insert_selection(&self, selection: &SelectionRecord) -> Result<(), StoreError> {
+        sqlx::query(concat!(
+            "INSERT INTO dravo_selections (",
+            selection_columns!(),
+            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+        ))
+        .bind(selection.id.as_str())
+        .bind(selection.tenant.as_str())
+        .bind(selection.provider.as_str())
+        .bind(selection.app_id.as_ref().map(AppId::as_str))
+        .bind(selection.account_id.as_str())
+        .bind(selection.external_id.as_ref().map(ExternalId::as_str))
+        .bind(targets_json(&selection.targets)?)
+        .bind(selection.created_at.unix_timestamp())
+        .bind(selection.expires_at.unix_timestamp())
+        .bind(selection.consumed_at.map(OffsetDateTime::unix_timestamp))
+        .execute(&self.pool)
+        .await
+        .map_err(insert_error)?;
+        Ok(())
+    }
+
+    async fn get_selection(
+        &self,
+        tenant: &TenantId,
+        id: &SelectionId,
+        now: OffsetDateTime,
+    ) -> Result<Option<SelectionRecord>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            selection_columns!(),
+            " FROM dravo_selections WHERE tenant = ?1 AND id = ?2 AND consumed_at IS NULL \
+             AND expires_at > ?3"
+        ))
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .bind(now.unix_timestamp())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(|r| Cols::new(r, "dravo_selections").selection()).transpose()
+    }
+
+    async fn take_selection(
+        &self,
+        tenant: &TenantId,
+        id: &SelectionId,
+        now: OffsetDateTime,
+    ) -> Result<Option<SelectionRecord>, StoreError> {
+        // The compare-and-set: of concurrent calls, only one sees `consumed_at IS NULL`.
+        let row = sqlx::query(concat!(
+            "UPDATE dravo_selections SET consumed_at = ?3 WHERE tenant = ?1 AND id = ?2 \
+             AND consumed_at IS NULL AND expires_at > ?3 RETURNING ",
+            selection_columns!()
+        ))
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .bind(now.unix_timestamp())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        let mut taken = row.as_ref().map(|r| Cols::new(r, "dravo_selections").selection()).transpose()?;
+        if let Some(s) = taken.as_mut() {
+            // RETURNING shows the row after the update; the caller gets it as it was.
+            s.consumed_at = None;
+        }
+        Ok(taken)
+    }
+
+    async fn sweep_selections(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM dravo_selections WHERE expires_at < ?1")
+            .bind(before.unix_timestamp())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn try_lease_account(
+        &self,
+        tenant: &TenantId,
+        id: &AccountId,
+        holder: &str,
+        until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        // One statement: the compare-and-set runs under SQLite's write lock.
+        let done = sqlx::query(
+            "UPDATE dravo_accounts SET lease_holder = ?3, lease_until = ?4 \
+             WHERE tenant = ?1 AND id = ?2 \
+             AND (lease_holder IS NULL OR lease_until <= ?5 OR lease_holder = ?3)",
+        )
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .bind(holder)
+        .bind(until.unix_timestamp())
+        .bind(now.unix_timestamp())
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn release_account_lease(&self, tenant: &TenantId, id: &AccountId, holder: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE dravo_accounts SET lease_holder = NULL, lease_until = NULL \
+             WHERE tenant = ?1 AND id = ?2 AND lease_holder = ?3",
+        )
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .bind(holder)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn list_all_apps(&self, page: &PageRequest) -> Result<Page<AppRecord>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            app_columns!(),
+            " FROM dravo_apps WHERE (?1 IS NULL OR created_at > ?1 OR (created_at = ?1 AND id > ?2)) \
+             ORDER BY created_at, id LIMIT ?3"
+        ))
+        .bind(page.after.as_ref().map(|c| c.created_at))
+        .bind(page.after.as_ref().map(|c| c.id.as_str()))
+        .bind(fetch_limit(page))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        let items = rows.iter().map(app_from_row).collect::<Result<Vec<_>, _>>()?;
+        Ok(into_page(items, page, |a| Cursor {
+            created_at: a.created_at.unix_timestamp(),
+            id: a.id.as_str().to_owned(),
+        }))
+    }
+
+    async fn list_all_accounts(&self, page: &PageRequest) -> Result<Page<AccountRecord>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            account_columns!(),
+            " FROM dravo_accounts WHERE (?1 IS NULL OR connected_at > ?1 OR (connected_at = ?1 AND id > ?2)) \
+             ORDER BY connected_at, id LIMIT ?3"
+        ))
+        .bind(page.after.as_ref().map(|c| c.created_at))
+        .bind(page.after.as_ref().map(|c| c.id.as_str()))
+        .bind(fetch_limit(page))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        let items = rows.iter().map(account_from_row).collect::<Result<Vec<_>, _>>()?;
+        Ok(into_page(items, page, |a| Cursor {
+            created_at: a.connected_at.unix_timestamp(),
+            id: a.id.as_str().to_owned(),
+        }))
+    }
+
+    async fn swap_app_secret(
+        &self,
+        tenant: &TenantId,
+        id: &AppId,
+        current: &Sealed,
+        new: &Sealed,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE dravo_apps SET client_secret = ?4 WHERE tenant = ?1 AND id = ?2 AND client_secret = ?3",
+        )
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .bind(current.as_bytes())
+        .bind(new.as_bytes())
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn swap_account_tokens(
+        &self,
+        tenant: &TenantId,
+        id: &AccountId,
+        current: SealedTokens<'_>,
+        new: SealedTokens<'_>,
+    ) -> Result<bool, StoreError> {
+        // `IS` is SQLite's null-safe equality.
+        let done = sqlx::query(
+            "UPDATE dravo_accounts SET access_token = ?5, refresh_token = ?6 \
+             WHERE tenant = ?1 AND id = ?2 AND access_token = ?3 AND refresh_token IS ?4",
+        )
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .bind(current.access_token.as_bytes())
+        .bind(current.refresh_token.map(Sealed::as_bytes))
+        .bind(new.access_token.as_bytes())
+        .bind(new.refresh_token.map(Sealed::as_bytes))
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn get_instance_registration(
+        &self,
+        tenant: &TenantId,
+        app_id: &AppId,
+        instance: &str,
+    ) -> Result<Option<InstanceRegistration>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            registration_columns!(),
+            " FROM dravo_instance_registrations WHERE tenant = ?1 AND app_id = ?2 AND instance = ?3"
+        ))
+        .bind(tenant.as_str())
+        .bind(app_id.as_str())
+        .bind(instance)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.map(|r| Cols::new(&r, "dravo_instance_registrations").registration()).transpose()
+    }
+
+    async fn insert_instance_registration(&self, r: &InstanceRegistration) -> Result<bool, StoreError> {
+        let done = sqlx::query(concat!(
+            "INSERT INTO dravo_instance_registrations (",
+            registration_columns!(),
+            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+             ON CONFLICT (tenant, app_id, instance) DO NOTHING"
+        ))
+        .bind(r.tenant.as_str())
+        .bind(r.app_id.as_str())
+        .bind(r.instance.as_str())
+        .bind(r.origin.as_str())
+        .bind(r.client_id.as_str())
+        .bind(r.client_secret.as_bytes())
+        .bind(json_list(&r.scopes)?)
+        .bind(r.created_at.unix_timestamp())
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn list_instance_registrations(
+        &self,
+        tenant: &TenantId,
+        app_id: &AppId,
+    ) -> Result<Vec<InstanceRegistration>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            registration_columns!(),
+            " FROM dravo_instance_registrations WHERE tenant = ?1 AND app_id = ?2 ORDER BY instance"
+        ))
+        .bind(tenant.as_str())
+        .bind(app_id.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(|r| Cols::new(r, "dravo_instance_registrations").registration()).collect()
+    }
+
+    async fn swap_instance_registration_secret(
+        &self,
+        r: &InstanceRegistration,
+        new: &Sealed,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE dravo_instance_registrations SET client_secret = ?5 \
+             WHERE tenant = ?1 AND app_id = ?2 AND instance = ?3 AND client_secret = ?4",
+        )
+        .bind(r.tenant.as_str())
+        .bind(r.app_id.as_str())
+        .bind(r.instance.as_str())
+        .bind(r.client_secret.as_bytes())
+        .bind(new.as_bytes())
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected() > 0)
+    }
+}
