@@ -134,7 +134,7 @@
 //! is built from it and the prefix, never from `Host` or `X-Forwarded-*` headers.
 //!
 //! **Who is calling.** Keyed routes resolve the request to a tenant through an
-//! [`Authenticator`]: by default [`ApiKeyAuth`] (`Authorization: Bearer <key>`). A host with its
+//! [`Authenticator`](auth::Authenticator): by default [`ApiKeyAuth`](auth::ApiKeyAuth) (`Authorization: Bearer <key>`). A host with its
 //! own users and sessions brings its own ([`ConnectBuilder::authenticator`]) and, when it
 //! trusts a cookie, wraps it in [`auth::SameOrigin`] so that no other site can use the
 //! cookie (`examples/axum_custom_auth.rs`). A host that calls the Rust API from its own
@@ -251,7 +251,7 @@
 //!
 //! ## Non-goals
 //! - No dashboard and no user accounts of its own: the host owns its users, its login and
-//!   its UI; Connect is an API key (or the host's [`Authenticator`]) and a few routes.
+//!   its UI; Connect is an API key (or the host's [`Authenticator`](auth::Authenticator)) and a few routes.
 //! - No hosted service and no outbound calls but to the providers the host configured.
 //! - Not a sign-in library (it connects accounts to a user the host already knows) and not
 //!   a publishing SDK: it hands out tokens ([`Connect::access_token`]); what the host posts

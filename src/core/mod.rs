@@ -8,4 +8,3 @@ pub(crate) mod same_origin;
 pub(crate) use dravo_connect_core::{allowlist, keys, pkce, secret_box, state};
 
 pub(crate) use dravo_connect_core::allowlist::AllowlistError;
-pub(crate) use dravo_connect_core::state::StateSigner;

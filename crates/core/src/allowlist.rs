@@ -48,7 +48,7 @@ const MAX_LEN: usize = 4096;
 /// The default is the strict setting: `http` only for loopback hosts.
 ///
 /// ```rust
-/// use dravo_connect::{AllowlistOptions, ReturnUrlAllowlist};
+/// use dravo_connect_core::allowlist::{AllowlistOptions, ReturnUrlAllowlist};
 ///
 /// let options = AllowlistOptions::default().allow_http(true);
 /// let allowlist = ReturnUrlAllowlist::with_options(["http://intranet.example/connect"], options)?;
@@ -173,7 +173,7 @@ impl ReturnUrlAllowlist {
     /// `/connect/done`, but not `/connectx`).
     ///
     /// ```rust
-    /// use dravo_connect::ReturnUrlAllowlist;
+    /// use dravo_connect_core::allowlist::ReturnUrlAllowlist;
     ///
     /// let allowlist = ReturnUrlAllowlist::new([
     ///     "https://App.Acme.Com:443/connect",
@@ -190,7 +190,7 @@ impl ReturnUrlAllowlist {
     /// );
     /// assert!(ReturnUrlAllowlist::new(["https://*.acme.com/"]).is_err());
     /// assert!(ReturnUrlAllowlist::new(["http://app.acme.com/"]).is_err());
-    /// # Ok::<(), dravo_connect::AllowlistError>(())
+    /// # Ok::<(), dravo_connect_core::allowlist::AllowlistError>(())
     /// ```
     ///
     /// # Errors
@@ -258,7 +258,7 @@ impl ReturnUrlAllowlist {
     /// The query and the fragment are kept but take no part in matching.
     ///
     /// ```rust
-    /// use dravo_connect::{ReturnUrlAllowlist, ReturnUrlErrorKind};
+    /// use dravo_connect_core::allowlist::{ReturnUrlAllowlist, ReturnUrlErrorKind};
     ///
     /// let allowlist = ReturnUrlAllowlist::new(["https://app.acme.com/connect"])?;
     ///

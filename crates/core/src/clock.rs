@@ -29,7 +29,7 @@ impl Clock for SystemClock {
 /// A clock that only moves when told to; for tests.
 ///
 /// ```
-/// use dravo_connect::{Clock, ManualClock};
+/// use dravo_connect_core::{Clock, ManualClock};
 /// use time::{Duration, macros::datetime};
 /// let clock = ManualClock::new(datetime!(2026-01-01 0:00 UTC));
 /// clock.advance(Duration::minutes(11));

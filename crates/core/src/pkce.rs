@@ -24,8 +24,8 @@ const RANDOM_BYTES: usize = 32;
 /// `Debug` prints `PkceVerifier([redacted])`.
 ///
 /// ```
-/// use dravo_connect::core::PkceVerifier;
-/// use dravo_connect::Secret;
+/// use dravo_connect_core::pkce::PkceVerifier;
+/// use dravo_connect_core::Secret;
 ///
 /// let verifier = PkceVerifier::generate();
 /// assert_eq!(verifier.secret().expose_secret().len(), 43);

@@ -14,7 +14,7 @@ use zeroize::Zeroize;
 /// constant time, with `subtle`, on their digests). The value is zeroised when dropped.
 ///
 /// ```
-/// use dravo_connect::Secret;
+/// use dravo_connect_core::Secret;
 /// let s = Secret::new(String::from("hunter2"));
 /// assert_eq!(format!("{s:?}"), "Secret([redacted])");
 /// assert_eq!(s.expose_secret(), "hunter2");

@@ -56,8 +56,8 @@ type Tag = aes_gcm::Tag<aes_gcm::aead::consts::U16>;
 /// cheap (one reference count). `Debug` prints the key ids only.
 ///
 /// ```
-/// use dravo_connect::core::SecretBox;
-/// use dravo_connect::{KeyId, Secret};
+/// use dravo_connect_core::secret_box::SecretBox;
+/// use dravo_connect_core::{KeyId, Secret};
 ///
 /// // In production the key comes from config (`encryption_key` / `encryption_keys`).
 /// let secret_box = SecretBox::new([(KeyId::zero(), Secret::new(vec![7u8; 32]))])?;

@@ -81,8 +81,8 @@ const DECODE_BUF_LEN: usize = MAX_ENCODED_LEN.div_ceil(4) * 3;
 /// Cloning is cheap (one reference count). `Debug` prints the key ids only.
 ///
 /// ```
-/// use dravo_connect::core::StateSigner;
-/// use dravo_connect::{FlowId, KeyId, ProviderId, Secret};
+/// use dravo_connect_core::state::StateSigner;
+/// use dravo_connect_core::{FlowId, KeyId, ProviderId, Secret};
 ///
 /// // In production the key comes from config (`state_secret` / `state_keys`).
 /// let signer = StateSigner::new([(KeyId::zero(), Secret::new(vec![7u8; 32]))])?;

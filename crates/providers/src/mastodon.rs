@@ -36,7 +36,7 @@
 //! `64:ff9b::/96`, 6to4) or refused outright (IPv4-compatible, IPv4-translated, local-use
 //! NAT64, Teredo). The check runs before every call to the instance (start, callback,
 //! revocation).
-//! [`ConnectBuilder::allow_private_instances`](crate::ConnectBuilder::allow_private_instances)
+//! `ConnectBuilder::allow_private_instances` (in `dravo-connect`)
 //! turns it off (and allows `http`) for tests and private deployments. Against DNS rebinding,
 //! the default client for instance calls connects only to public addresses; the residual
 //! risk with a host's own client is described in SECURITY.md.

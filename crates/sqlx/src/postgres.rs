@@ -93,8 +93,8 @@ fn migrator() -> Migrator {
 /// Cloning is cheap (the pool is reference-counted).
 ///
 /// ```no_run
-/// use dravo_connect::store::PostgresStore;
-/// # async fn run() -> Result<(), dravo_connect::store::StoreError> {
+/// use dravo_connect_sqlx::PostgresStore;
+/// # async fn run() -> Result<(), dravo_connect_core::store::StoreError> {
 /// let store = PostgresStore::connect("postgres://connect@db.internal/app").await?;
 /// # let _ = store;
 /// # Ok(())

@@ -93,8 +93,8 @@ fn migrator() -> Migrator {
 /// Cloning is cheap (the pool is reference-counted).
 ///
 /// ```no_run
-/// use dravo_connect::store::SqliteStore;
-/// # async fn run() -> Result<(), dravo_connect::store::StoreError> {
+/// use dravo_connect_sqlx::SqliteStore;
+/// # async fn run() -> Result<(), dravo_connect_core::store::StoreError> {
 /// let store = SqliteStore::connect("sqlite://connect.db?mode=rwc").await?;
 /// store.checkpoint().await?;
 /// # Ok(())

@@ -660,7 +660,7 @@ pub enum MockError {
 /// # Example: a host app's test
 ///
 /// ```rust,no_run
-/// use dravo_connect::test_util::{MockBehavior, MockProvider, MockUser};
+/// use dravo_connect_testing::{MockBehavior, MockProvider, MockUser};
 ///
 /// #[tokio::main]
 /// async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -42,8 +42,8 @@ use dravo_connect_core::{AccountId, AppId, ExternalId, FlowId, KeyId, ProviderId
 /// All times the suite writes are whole seconds in UTC, the precision stores keep.
 ///
 /// ```
-/// use dravo_connect::store::MemoryStore;
-/// use dravo_connect::test_util::store_conformance;
+/// use dravo_connect_core::store::MemoryStore;
+/// use dravo_connect_testing::store_conformance;
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// store_conformance(|| async { MemoryStore::new() }).await;

@@ -50,7 +50,7 @@ pub enum HttpError {
 ///
 /// ```
 /// use bytes::Bytes;
-/// use dravo_connect::http_client::{HttpClient, HttpError};
+/// use dravo_connect_core::http_client::{HttpClient, HttpError};
 /// let client = |req: http::Request<Bytes>| async move {
 ///     assert_eq!(req.uri().path(), "/token");
 ///     Ok::<_, HttpError>(http::Response::new(Bytes::from_static(b"{}")))
@@ -95,9 +95,9 @@ pub fn is_loopback_host(host: &url::Host<&str>) -> bool {
 /// The address is judged by the IANA IPv4 and IPv6 Special-Purpose Address Registries:
 /// every block whose "Globally Reachable" is False (or left empty, for terminated rows) is
 /// refused, as are multicast, site-local (deprecated) and the deprecated IPv6 spellings of
-/// IPv4 ([`V4_NOT_GLOBAL`], [`V6_NOT_GLOBAL`]). The IPv6 forms that carry an IPv4 address a
+/// IPv4 (the tables `V4_NOT_GLOBAL` and `V6_NOT_GLOBAL` in the source). The IPv6 forms that carry an IPv4 address a
 /// host or translator would dial (IPv4-mapped, the NAT64 well-known prefix, 6to4) are
-/// judged as that IPv4 address ([`V6_CARRYING_V4`]).
+/// judged as that IPv4 address (`V6_CARRYING_V4`).
 ///
 /// Choices where the registries leave room (all on the refusing side):
 /// - rows marked globally reachable inside a block that is not (192.0.0.9/32 and

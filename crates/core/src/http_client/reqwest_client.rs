@@ -17,7 +17,7 @@ const USER_AGENT: &str = concat!("dravo-connect/", env!("CARGO_PKG_VERSION"));
 ///
 /// ```
 /// use std::time::Duration;
-/// use dravo_connect::http_client::ReqwestClientOptions;
+/// use dravo_connect_core::http_client::ReqwestClientOptions;
 /// let options = ReqwestClientOptions::default()
 ///     .with_timeout(Duration::from_secs(5))
 ///     .with_loopback_only(true);
@@ -113,7 +113,7 @@ impl ReqwestClientOptions {
 /// Cheap to clone (one connection pool is shared).
 ///
 /// ```
-/// use dravo_connect::http_client::{ReqwestClient, ReqwestClientOptions};
+/// use dravo_connect_core::http_client::{ReqwestClient, ReqwestClientOptions};
 /// let client = ReqwestClient::new(ReqwestClientOptions::default()).unwrap();
 /// # let _ = client;
 /// ```

@@ -1,5 +1,6 @@
-//! Providers: the [`Provider`] trait, the generic OAuth 2.0 provider described by
-//! configuration ([`GenericProvider`]), and the built-in social networks.
+//! Providers: the [`Provider`] trait and the records a provider answers with. The generic
+//! OAuth 2.0 provider described by configuration and the built-in social networks are in
+//! `dravo-connect-providers`, written against exactly this.
 //!
 //! A provider knows one network's endpoints and quirks: how to build its authorize URL, how
 //! to exchange a code (client-auth style, PKCE), how to read the account's profile, refresh
@@ -205,7 +206,7 @@ impl From<HttpError> for ProviderError {
 ///
 /// Object-safe: `Connect` keeps `Arc<dyn Provider>` values in a registry keyed by
 /// [`Provider::id`]. Implement it for a network the crate does not know, or describe the
-/// network in configuration and use [`GenericProvider`].
+/// network in configuration and use `GenericProvider` (`dravo-connect-providers`).
 ///
 /// Whatever a provider answers, `Connect` bounds it before storing anything of it: access,
 /// refresh and target tokens of at most 8 KiB (an access token of at least one byte), at

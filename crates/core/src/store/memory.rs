@@ -32,7 +32,7 @@ use crate::ids::{AccountId, AppId, ExternalId, FlowId, ProviderId, SelectionId, 
 /// from every store. Cloning the store is not supported: share it in an `Arc`.
 ///
 /// ```
-/// use dravo_connect::store::MemoryStore;
+/// use dravo_connect_core::store::MemoryStore;
 /// let store = MemoryStore::new();
 /// # let _ = store;
 /// ```

@@ -7,7 +7,8 @@
 //!
 //! # Writing your own store
 //! Implement [`Store`] (with `#[async_trait]`) and run the public conformance suite,
-//! `dravo_connect::test_util::store_conformance` (feature `test-util`), against it: it checks
+//! `dravo_connect_testing::store_conformance` (also `dravo_connect::test_util::store_conformance`
+//! with the feature `test-util`) against it: it checks
 //! every method, tenant isolation, the upsert rule, ordering, paging and the atomic take.
 
 use std::fmt;
