@@ -34,7 +34,7 @@ use crate::provider::{
 use crate::secret::Secret;
 use crate::store::{
     AccountFilter, AccountRecord, AccountStatus, AppRecord, Cursor, DeleteApp, InsertAccount, InsertFlow, PageRequest,
-    PendingFlow, ProviderApp, SelectionRecord, SelectionTarget, Store, TakeFlow,
+    PendingFlow, SelectionRecord, SelectionStore, SelectionTarget, Store, TakeFlow,
 };
 
 mod bounds;
@@ -437,6 +437,7 @@ impl ConnectBuilder {
                 return Err(ConfigError::Provider { id: id.to_string(), reason: "defined twice".into() });
             }
         }
+        check_store_traits(store.as_ref(), providers.values())?;
         let browser_binding = self.browser_binding.unwrap_or_else(|| public_base_url.starts_with("https:"));
         let cors_allowed_origins = crate::api::cors::check_origins(&self.cors_allowed_origins)?;
         let state_ttl = time::Duration::seconds(i64::try_from(self.state_ttl.as_secs()).unwrap_or(600));
@@ -488,6 +489,30 @@ fn default_http_client(
 #[cfg(not(feature = "reqwest"))]
 fn default_http_client(_: Duration, _: bool, _: bool) -> Result<Arc<dyn HttpClient>, ConfigError> {
     Err(ConfigError::MissingHttpClient)
+}
+
+/// Refuses a configured provider whose needs the store cannot meet: target listing needs a
+/// [`SelectionStore`], state of its own (Mastodon's registrations) a
+/// [`ProviderStateStore`](crate::store::ProviderStateStore).
+fn check_store_traits<'a>(
+    store: &dyn Store,
+    providers: impl Iterator<Item = &'a Arc<dyn Provider>>,
+) -> Result<(), ConfigError> {
+    for p in providers {
+        if p.capabilities().target_selection.is_some() && store.selections().is_none() {
+            return Err(ConfigError::StoreTrait {
+                store_trait: "SelectionStore",
+                needed_by: format!("provider {} (it lists targets after consent)", p.id()),
+            });
+        }
+        if instances::is_per_instance(p.id()) && store.provider_state().is_none() {
+            return Err(ConfigError::StoreTrait {
+                store_trait: "ProviderStateStore",
+                needed_by: format!("provider {} (it registers a client per instance)", p.id()),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn check_limit(name: &'static str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
@@ -675,6 +700,15 @@ impl Connect {
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store
+    }
+
+    /// The store's [`SelectionStore`]; the builder refuses a provider that lists targets
+    /// with a store without one, so its absence here is a server error.
+    fn selection_store(&self) -> Result<&dyn SelectionStore, Error> {
+        self.inner
+            .store
+            .selections()
+            .ok_or_else(|| Error::server(std::io::Error::other("the store has no SelectionStore")))
     }
 
     pub(crate) fn now(&self) -> OffsetDateTime {
@@ -992,13 +1026,16 @@ impl Connect {
                 .map(Arc::new)
                 .ok_or_else(|| Error::not_found("app"));
         }
-        match self.inner.store.provider_app(tenant, provider).await? {
-            ProviderApp::One(app) => Ok(app),
-            ProviderApp::None => Err(Error::new(
+        // Two apps are enough to know whether the caller must name one.
+        let page = PageRequest { limit: 2, after: None };
+        let mut apps = self.inner.store.list_apps(tenant, Some(provider), &page).await?.items.into_iter();
+        match (apps.next(), apps.next()) {
+            (Some(app), None) => Ok(Arc::new(app)),
+            (None, _) => Err(Error::new(
                 ErrorCode::AppNotConfigured,
                 format!("no oauth app is configured for provider {provider}"),
             )),
-            ProviderApp::Several => Err(Error::new(
+            (Some(_), Some(_)) => Err(Error::new(
                 ErrorCode::AppIdRequired,
                 format!("several oauth apps exist for provider {provider}; pass app_id"),
             )),
@@ -1177,7 +1214,11 @@ impl Connect {
             ));
         }
         let selection = self.selection_record(&account, targets);
-        if let Err(e) = self.inner.store.insert_selection(&selection).await {
+        let stored = match self.selection_store() {
+            Ok(store) => store.insert_selection(&selection).await.map_err(Error::from),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = stored {
             tracing::error!(flow_id = %flow_key, error = %e, "storing the selection failed");
             return fail(OAuthErrorReason::ServerError);
         }
@@ -1549,8 +1590,7 @@ impl Connect {
     /// or other tenant's selection; `server_error`.
     pub async fn selection(&self, tenant: &TenantId, id: &SelectionId) -> Result<Selection, Error> {
         let record = self
-            .inner
-            .store
+            .selection_store()?
             .get_selection(tenant, id, self.now())
             .await?
             .ok_or_else(|| Error::not_found("selection"))?;
@@ -1576,8 +1616,11 @@ impl Connect {
         target_ids: &[String],
     ) -> Result<Vec<Account>, Error> {
         let now = self.now();
-        let pending =
-            self.inner.store.get_selection(tenant, id, now).await?.ok_or_else(|| Error::not_found("selection"))?;
+        let pending = self
+            .selection_store()?
+            .get_selection(tenant, id, now)
+            .await?
+            .ok_or_else(|| Error::not_found("selection"))?;
         if target_ids.is_empty() {
             return Err(Error::validation("target_ids must name at least one target"));
         }
@@ -1590,8 +1633,11 @@ impl Connect {
                 return Err(Error::validation("each of target_ids must be one of the selection's targets"));
             }
         }
-        let selection =
-            self.inner.store.take_selection(tenant, id, now).await?.ok_or_else(|| Error::not_found("selection"))?;
+        let selection = self
+            .selection_store()?
+            .take_selection(tenant, id, now)
+            .await?
+            .ok_or_else(|| Error::not_found("selection"))?;
         let person = self
             .inner
             .store
@@ -2037,7 +2083,9 @@ impl Connect {
     }
 
     /// Deletes pending and consumed flows (and target selections) that expired more than an
-    /// hour ago, and returns how many rows went. [`start`](Self::start)
+    /// hour ago, and returns how many rows went (none with a store without
+    /// [`MaintenanceStore`](crate::store::MaintenanceStore), which must expire its flows its
+    /// own way). [`start`](Self::start)
     /// already does this in the background at most once a minute (by the injected clock),
     /// so the flow table does not grow without bound; call it yourself for a host that
     /// starts no flows for long stretches.
@@ -2046,8 +2094,14 @@ impl Connect {
     /// `server_error` when the store fails.
     pub async fn sweep_flows(&self) -> Result<u64, Error> {
         let cutoff = self.now() - self.inner.flow_retention;
-        let flows = self.inner.store.sweep_flows(cutoff).await?;
-        let selections = self.inner.store.sweep_selections(cutoff).await?;
+        let flows = match self.inner.store.maintenance() {
+            Some(store) => store.sweep_flows(cutoff).await?,
+            None => 0,
+        };
+        let selections = match self.inner.store.selections() {
+            Some(store) => store.sweep_selections(cutoff).await?,
+            None => 0,
+        };
         Ok(flows + selections)
     }
 }

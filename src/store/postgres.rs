@@ -11,10 +11,11 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use time::OffsetDateTime;
 
-use super::sql::{Cols, backend, corrupt, fetch_limit, insert_error, into_page, json_list, targets_json};
+use super::sql::{self, Cols, backend, corrupt, fetch_limit, insert_error, into_page, json_list, targets_json};
 use super::{
-    AccountFilter, AccountRecord, AppRecord, Cursor, DeleteApp, InsertAccount, InsertFlow, InstanceRegistration, Page,
-    PageRequest, PendingFlow, Sealed, SealedTokens, SelectionRecord, Store, StoreError, TakeFlow,
+    AccountFilter, AccountRecord, AppRecord, Cursor, DeleteApp, InsertAccount, InsertFlow, LeaseStore,
+    MaintenanceStore, Page, PageRequest, PendingFlow, ProviderStateRecord, ProviderStateStore, Sealed, SealedTokens,
+    SelectionRecord, SelectionStore, Store, StoreError, TakeFlow,
 };
 use crate::ids::{AccountId, AppId, ExternalId, FlowId, ProviderId, SelectionId, TenantId};
 
@@ -59,6 +60,14 @@ fn migrator() -> Migrator {
             Cow::Borrowed("flow_binding_and_quota"),
             MigrationType::Simple,
             include_str!("../../migrations/postgres/0004_flow_binding_and_quota.sql").into_sql_str(),
+            false,
+        ),
+        // From 0006 on, a number is the same change in both dialects.
+        Migration::new(
+            6,
+            Cow::Borrowed("provider_state"),
+            MigrationType::Simple,
+            include_str!("../../migrations/postgres/0006_provider_state.sql").into_sql_str(),
             false,
         ),
     ]);
@@ -329,7 +338,7 @@ impl Store for PostgresStore {
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
-        sqlx::query("DELETE FROM dravo_instance_registrations WHERE tenant = $1 AND app_id = $2")
+        sqlx::query(sql::DELETE_APP_PROVIDER_STATE)
             .bind(tenant.as_str())
             .bind(id.as_str())
             .execute(&mut *tx)
@@ -599,15 +608,25 @@ impl Store for PostgresStore {
         }
     }
 
-    async fn sweep_flows(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM dravo_flows WHERE expires_at < $1")
-            .bind(before.unix_timestamp())
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
-        Ok(done.rows_affected())
+    fn selections(&self) -> Option<&dyn SelectionStore> {
+        Some(self)
     }
 
+    fn lease(&self) -> Option<&dyn LeaseStore> {
+        Some(self)
+    }
+
+    fn maintenance(&self) -> Option<&dyn MaintenanceStore> {
+        Some(self)
+    }
+
+    fn provider_state(&self) -> Option<&dyn ProviderStateStore> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl SelectionStore for PostgresStore {
     async fn insert_selection(&self, selection: &SelectionRecord) -> Result<(), StoreError> {
         sqlx::query(concat!(
             "INSERT INTO dravo_selections (",
@@ -685,7 +704,10 @@ impl Store for PostgresStore {
             .map_err(backend)?;
         Ok(done.rows_affected())
     }
+}
 
+#[async_trait]
+impl LeaseStore for PostgresStore {
     async fn try_lease_account(
         &self,
         tenant: &TenantId,
@@ -724,6 +746,18 @@ impl Store for PostgresStore {
         .await
         .map_err(backend)?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl MaintenanceStore for PostgresStore {
+    async fn sweep_flows(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM dravo_flows WHERE expires_at < $1")
+            .bind(before.unix_timestamp())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(done.rows_affected())
     }
 
     async fn list_all_apps(&self, page: &PageRequest) -> Result<Page<AppRecord>, StoreError> {
@@ -805,83 +839,68 @@ impl Store for PostgresStore {
         .map_err(backend)?;
         Ok(done.rows_affected() > 0)
     }
+}
 
-    async fn get_instance_registration(
-        &self,
-        tenant: &TenantId,
-        app_id: &AppId,
-        instance: &str,
-    ) -> Result<Option<InstanceRegistration>, StoreError> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            registration_columns!(),
-            " FROM dravo_instance_registrations WHERE tenant = $1 AND app_id = $2 AND instance = $3"
-        ))
-        .bind(tenant.as_str())
-        .bind(app_id.as_str())
-        .bind(instance)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(backend)?;
-        row.map(|r| Cols::new(&r, "dravo_instance_registrations").registration()).transpose()
-    }
-
-    async fn insert_instance_registration(&self, r: &InstanceRegistration) -> Result<bool, StoreError> {
-        let done = sqlx::query(concat!(
-            "INSERT INTO dravo_instance_registrations (",
-            registration_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             ON CONFLICT (tenant, app_id, instance) DO NOTHING"
-        ))
-        .bind(r.tenant.as_str())
-        .bind(r.app_id.as_str())
-        .bind(r.instance.as_str())
-        .bind(r.origin.as_str())
-        .bind(r.client_id.as_str())
-        .bind(r.client_secret.as_bytes())
-        .bind(json_list(&r.scopes)?)
-        .bind(r.created_at.unix_timestamp())
-        .execute(&self.pool)
-        .await
-        .map_err(backend)?;
+#[async_trait]
+impl ProviderStateStore for PostgresStore {
+    async fn insert_provider_state(&self, e: &ProviderStateRecord) -> Result<bool, StoreError> {
+        let done = sqlx::query(sql::INSERT_PROVIDER_STATE)
+            .bind(e.tenant.as_str())
+            .bind(e.app_id.as_str())
+            .bind(e.namespace.as_str())
+            .bind(e.key.as_str())
+            .bind(e.metadata.as_str())
+            .bind(e.secret.as_bytes())
+            .bind(e.created_at.unix_timestamp())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn list_instance_registrations(
+    async fn get_provider_state(
         &self,
         tenant: &TenantId,
         app_id: &AppId,
-    ) -> Result<Vec<InstanceRegistration>, StoreError> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            registration_columns!(),
-            " FROM dravo_instance_registrations WHERE tenant = $1 AND app_id = $2 ORDER BY instance"
-        ))
-        .bind(tenant.as_str())
-        .bind(app_id.as_str())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(backend)?;
-        rows.iter().map(|r| Cols::new(r, "dravo_instance_registrations").registration()).collect()
+        namespace: &ProviderId,
+        key: &str,
+    ) -> Result<Option<ProviderStateRecord>, StoreError> {
+        let row = sqlx::query(sql::GET_PROVIDER_STATE)
+            .bind(tenant.as_str())
+            .bind(app_id.as_str())
+            .bind(namespace.as_str())
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.map(|r| Cols::new(&r, "dravo_provider_state").provider_state()).transpose()
     }
 
-    async fn swap_instance_registration_secret(
+    async fn list_provider_state(
         &self,
-        r: &InstanceRegistration,
-        new: &Sealed,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE dravo_instance_registrations SET client_secret = $5 \
-             WHERE tenant = $1 AND app_id = $2 AND instance = $3 AND client_secret = $4",
-        )
-        .bind(r.tenant.as_str())
-        .bind(r.app_id.as_str())
-        .bind(r.instance.as_str())
-        .bind(r.client_secret.as_bytes())
-        .bind(new.as_bytes())
-        .execute(&self.pool)
-        .await
-        .map_err(backend)?;
+        tenant: &TenantId,
+        app_id: &AppId,
+    ) -> Result<Vec<ProviderStateRecord>, StoreError> {
+        let rows = sqlx::query(sql::LIST_PROVIDER_STATE)
+            .bind(tenant.as_str())
+            .bind(app_id.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        rows.iter().map(|r| Cols::new(r, "dravo_provider_state").provider_state()).collect()
+    }
+
+    async fn swap_provider_state_secret(&self, e: &ProviderStateRecord, new: &Sealed) -> Result<bool, StoreError> {
+        let done = sqlx::query(sql::SWAP_PROVIDER_STATE_SECRET)
+            .bind(e.tenant.as_str())
+            .bind(e.app_id.as_str())
+            .bind(e.namespace.as_str())
+            .bind(e.key.as_str())
+            .bind(e.secret.as_bytes())
+            .bind(new.as_bytes())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
         Ok(done.rows_affected() > 0)
     }
 }

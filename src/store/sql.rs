@@ -13,7 +13,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    AccountRecord, AccountStatus, AppRecord, Cursor, InstanceRegistration, Page, PageRequest, PendingFlow, Sealed,
+    AccountRecord, AccountStatus, AppRecord, Cursor, Page, PageRequest, PendingFlow, ProviderStateRecord, Sealed,
     SelectionRecord, SelectionTarget, StoreError, TargetType,
 };
 use crate::ids::FlowId;
@@ -219,17 +219,16 @@ where
         })
     }
 
-    /// A registration row.
-    pub(super) fn registration(&self) -> Result<InstanceRegistration, StoreError> {
+    /// A provider-state row.
+    pub(super) fn provider_state(&self) -> Result<ProviderStateRecord, StoreError> {
         let c = self;
-        Ok(InstanceRegistration {
+        Ok(ProviderStateRecord {
             tenant: c.parse("tenant")?,
             app_id: c.parse("app_id")?,
-            instance: c.get("instance")?,
-            origin: c.get("origin")?,
-            client_id: c.get("client_id")?,
-            client_secret: c.sealed("client_secret")?,
-            scopes: c.list("scopes")?,
+            namespace: c.parse("namespace")?,
+            key: c.get("state_key")?,
+            metadata: c.get("metadata")?,
+            secret: c.sealed("secret")?,
             created_at: c.time("created_at")?,
         })
     }
@@ -292,11 +291,45 @@ macro_rules! flow_columns {
     };
 }
 
-macro_rules! registration_columns {
+macro_rules! provider_state_columns {
     () => {
-        "tenant, app_id, instance, origin, client_id, client_secret, scopes, created_at"
+        "tenant, app_id, namespace, state_key, metadata, secret, created_at"
     };
 }
+
+// ---------------------------------------------------------------------------------------
+// Statements both dialects run as written. Placeholders are `$1`, `$2`, …: PostgreSQL's
+// own, and SQLite's numbered form (`$NNN`, bound by number like `?NNN`). A parameter that
+// may be NULL on its own is written `CAST($n AS TEXT)` (or `BIGINT`), the spelling both
+// accept, so PostgreSQL knows its type.
+
+/// Deletes an app's provider-state entries (`delete_app`).
+pub(super) const DELETE_APP_PROVIDER_STATE: &str = "DELETE FROM dravo_provider_state WHERE tenant = $1 AND app_id = $2";
+
+/// Inserts a provider-state entry unless its key exists.
+pub(super) const INSERT_PROVIDER_STATE: &str = concat!(
+    "INSERT INTO dravo_provider_state (",
+    provider_state_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant, app_id, namespace, state_key) DO NOTHING"
+);
+
+/// Reads one provider-state entry.
+pub(super) const GET_PROVIDER_STATE: &str = concat!(
+    "SELECT ",
+    provider_state_columns!(),
+    " FROM dravo_provider_state WHERE tenant = $1 AND app_id = $2 AND namespace = $3 AND state_key = $4"
+);
+
+/// Lists an app's provider-state entries.
+pub(super) const LIST_PROVIDER_STATE: &str = concat!(
+    "SELECT ",
+    provider_state_columns!(),
+    " FROM dravo_provider_state WHERE tenant = $1 AND app_id = $2 ORDER BY namespace, state_key"
+);
+
+/// Replaces a provider-state entry's sealed part if it is unchanged.
+pub(super) const SWAP_PROVIDER_STATE_SECRET: &str = "UPDATE dravo_provider_state SET secret = $6 \
+     WHERE tenant = $1 AND app_id = $2 AND namespace = $3 AND state_key = $4 AND secret = $5";
 
 /// The page size asked of the database: one more than the page, to know whether another
 /// page follows.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
-use dravo_connect::store::Store;
+use dravo_connect::store::LeaseStore;
 use dravo_connect::test_util::MockProvider;
 use dravo_connect::{AccountId, Connect, KeyId, ManualClock, NewApp, Secret, StartParams};
 use tokio::task::JoinSet;
