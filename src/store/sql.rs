@@ -1,7 +1,9 @@
-//! What the SQL stores (SQLite, PostgreSQL) share: reading rows back into records, the column
-//! lists, error mapping and paging. Both stores keep the same column types (text, integer
-//! unix seconds, JSON text lists, blobs), so one decoder, generic over the row type, serves
-//! both; the SQL itself (placeholders, locking, upserts) stays in each store.
+//! What the SQL stores (SQLite, PostgreSQL) share: their statements, reading rows back into
+//! records, the column lists, error mapping and paging. Both stores keep the same column
+//! types (text, integer unix seconds, JSON text lists, blobs), so one decoder, generic over
+//! the row type, serves both. Every statement on which the dialects agree is written once,
+//! here; what differs (locking in `delete_app`, transactions, migrations and their lock) stays
+//! in each store.
 
 use std::str::FromStr;
 
@@ -302,6 +304,170 @@ macro_rules! provider_state_columns {
 // own, and SQLite's numbered form (`$NNN`, bound by number like `?NNN`). A parameter that
 // may be NULL on its own is written `CAST($n AS TEXT)` (or `BIGINT`), the spelling both
 // accept, so PostgreSQL knows its type.
+
+/// `insert_app`.
+pub(super) const INSERT_APP: &str =
+    concat!("INSERT INTO dravo_apps (", app_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
+
+/// `get_app`.
+pub(super) const GET_APP: &str = concat!("SELECT ", app_columns!(), " FROM dravo_apps WHERE tenant = $1 AND id = $2");
+
+/// `list_apps`.
+pub(super) const LIST_APPS: &str = concat!(
+    "SELECT ",
+    app_columns!(),
+    " FROM dravo_apps WHERE tenant = $1 AND (CAST($2 AS TEXT) IS NULL OR provider = $2) \
+    AND (CAST($3 AS BIGINT) IS NULL OR created_at > $3 OR (created_at = $3 AND id > $4)) \
+    ORDER BY created_at, id LIMIT $5"
+);
+
+/// `update_app`.
+pub(super) const UPDATE_APP: &str = "UPDATE dravo_apps SET name = $3, client_id = $4, client_secret = $5, \
+             allowed_return_urls = $6, scopes = $7, updated_at = $8 WHERE tenant = $1 AND id = $2";
+
+/// Whether accounts use an app (`delete_app` without cascade).
+pub(super) const APP_IN_USE: &str = "SELECT 1 FROM dravo_accounts WHERE tenant = $1 AND app_id = $2 LIMIT 1";
+
+/// Deletes an app's accounts (`delete_app`).
+pub(super) const DELETE_APP_ACCOUNTS: &str = "DELETE FROM dravo_accounts WHERE tenant = $1 AND app_id = $2";
+
+/// Deletes an app's flows (`delete_app`).
+pub(super) const DELETE_APP_FLOWS: &str = "DELETE FROM dravo_flows WHERE tenant = $1 AND app_id = $2";
+
+/// Deletes the app row (`delete_app`).
+pub(super) const DELETE_APP: &str = "DELETE FROM dravo_apps WHERE tenant = $1 AND id = $2";
+
+/// `find_account`.
+pub(super) const FIND_ACCOUNT: &str = concat!(
+    "SELECT ",
+    account_columns!(),
+    " FROM dravo_accounts WHERE tenant = $1 AND provider = $2 \
+    AND provider_account_id = $3 AND external_key = coalesce(CAST($4 AS TEXT), '')"
+);
+
+/// Inserts an account unless its identity exists (`insert_account`).
+pub(super) const INSERT_ACCOUNT: &str = concat!(
+    "INSERT INTO dravo_accounts (",
+    account_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+    ON CONFLICT (tenant, provider, provider_account_id, external_key) DO NOTHING \
+    RETURNING id"
+);
+
+/// `update_account`.
+pub(super) const UPDATE_ACCOUNT: &str = "UPDATE dravo_accounts SET app_id = $3, username = $4, display_name = $5, \
+             avatar_url = $6, scopes = $7, status = $8, access_token = $9, \
+             refresh_token = $10, token_expires_at = $11, updated_at = $12, \
+             target_type = $13, parent_account_id = $14 \
+             WHERE tenant = $1 AND id = $2";
+
+/// `get_account`.
+pub(super) const GET_ACCOUNT: &str =
+    concat!("SELECT ", account_columns!(), " FROM dravo_accounts WHERE tenant = $1 AND id = $2");
+
+/// `list_accounts`.
+pub(super) const LIST_ACCOUNTS: &str = concat!(
+    "SELECT ",
+    account_columns!(),
+    " FROM dravo_accounts WHERE tenant = $1 AND (CAST($2 AS TEXT) IS NULL OR provider = $2) \
+    AND (CAST($3 AS TEXT) IS NULL OR external_id = $3) \
+    AND (CAST($4 AS BIGINT) IS NULL OR connected_at > $4 OR (connected_at = $4 AND id > $5)) \
+    ORDER BY connected_at, id LIMIT $6"
+);
+
+/// `delete_account`.
+pub(super) const DELETE_ACCOUNT: &str = "DELETE FROM dravo_accounts WHERE tenant = $1 AND id = $2";
+
+/// Inserts a flow while the tenant is under its pending cap (`insert_flow`).
+pub(super) const INSERT_FLOW: &str = concat!(
+    "INSERT INTO dravo_flows (",
+    flow_columns!(),
+    ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 \
+    WHERE (SELECT count(*) FROM (SELECT 1 FROM dravo_flows \
+    WHERE tenant = $2 AND consumed_at IS NULL AND expires_at > $10 LIMIT $15) AS pending) < $15"
+);
+
+/// When the tenant's earliest pending flow expires (`insert_flow`, refused).
+pub(super) const NEXT_PENDING_EXPIRY: &str = "SELECT min(expires_at) FROM dravo_flows \
+             WHERE tenant = $1 AND consumed_at IS NULL AND expires_at > $2";
+
+/// `bind_flow`.
+pub(super) const BIND_FLOW: &str = "UPDATE dravo_flows SET browser_binding = $2 WHERE id = $1 AND browser_binding IS NULL \
+             AND consumed_at IS NULL AND expires_at > $3";
+
+/// `get_flow`.
+pub(super) const GET_FLOW: &str = concat!("SELECT ", flow_columns!(), " FROM dravo_flows WHERE id = $1");
+
+/// `take_flow`.
+pub(super) const TAKE_FLOW: &str = concat!(
+    "UPDATE dravo_flows SET consumed_at = $2 WHERE id = $1 AND consumed_at IS NULL \
+    RETURNING ",
+    flow_columns!()
+);
+
+/// `insert_selection`.
+pub(super) const INSERT_SELECTION: &str = concat!(
+    "INSERT INTO dravo_selections (",
+    selection_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+);
+
+/// `get_selection`.
+pub(super) const GET_SELECTION: &str = concat!(
+    "SELECT ",
+    selection_columns!(),
+    " FROM dravo_selections WHERE tenant = $1 AND id = $2 AND consumed_at IS NULL \
+    AND expires_at > $3"
+);
+
+/// `take_selection`.
+pub(super) const TAKE_SELECTION: &str = concat!(
+    "UPDATE dravo_selections SET consumed_at = $3 WHERE tenant = $1 AND id = $2 \
+    AND consumed_at IS NULL AND expires_at > $3 RETURNING ",
+    selection_columns!()
+);
+
+/// `sweep_selections`.
+pub(super) const SWEEP_SELECTIONS: &str = "DELETE FROM dravo_selections WHERE expires_at < $1";
+
+/// `try_lease_account`.
+pub(super) const TRY_LEASE_ACCOUNT: &str = "UPDATE dravo_accounts SET lease_holder = $3, lease_until = $4 \
+             WHERE tenant = $1 AND id = $2 \
+             AND (lease_holder IS NULL OR lease_until <= $5 OR lease_holder = $3)";
+
+/// `release_account_lease`.
+pub(super) const RELEASE_ACCOUNT_LEASE: &str = "UPDATE dravo_accounts SET lease_holder = NULL, lease_until = NULL \
+             WHERE tenant = $1 AND id = $2 AND lease_holder = $3";
+
+/// `sweep_flows`.
+pub(super) const SWEEP_FLOWS: &str = "DELETE FROM dravo_flows WHERE expires_at < $1";
+
+/// `list_all_apps`.
+pub(super) const LIST_ALL_APPS: &str = concat!(
+    "SELECT ",
+    app_columns!(),
+    " FROM dravo_apps \
+    WHERE (CAST($1 AS BIGINT) IS NULL OR created_at > $1 OR (created_at = $1 AND id > $2)) \
+    ORDER BY created_at, id LIMIT $3"
+);
+
+/// `list_all_accounts`.
+pub(super) const LIST_ALL_ACCOUNTS: &str = concat!(
+    "SELECT ",
+    account_columns!(),
+    " FROM dravo_accounts \
+    WHERE (CAST($1 AS BIGINT) IS NULL OR connected_at > $1 OR (connected_at = $1 AND id > $2)) \
+    ORDER BY connected_at, id LIMIT $3"
+);
+
+/// `swap_app_secret`.
+pub(super) const SWAP_APP_SECRET: &str =
+    "UPDATE dravo_apps SET client_secret = $4 WHERE tenant = $1 AND id = $2 AND client_secret = $3";
+
+/// `swap_account_tokens` (`IS NOT DISTINCT FROM`: null-safe equality in both dialects).
+pub(super) const SWAP_ACCOUNT_TOKENS: &str = "UPDATE dravo_accounts SET access_token = $5, refresh_token = $6 \
+             WHERE tenant = $1 AND id = $2 AND access_token = $3 \
+             AND refresh_token IS NOT DISTINCT FROM $4";
 
 /// Deletes an app's provider-state entries (`delete_app`).
 pub(super) const DELETE_APP_PROVIDER_STATE: &str = "DELETE FROM dravo_provider_state WHERE tenant = $1 AND app_id = $2";
