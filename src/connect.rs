@@ -392,9 +392,16 @@ impl ConnectBuilder {
 
     /// Checks everything and builds the handle.
     ///
+    /// Some providers need an opt-in store trait: one that lists targets after consent a
+    /// [`SelectionStore`], Mastodon a [`ProviderStateStore`](crate::store::ProviderStateStore).
+    /// With a store that lacks it, a built-in provider the host did not name is left out (and
+    /// a warning logged), and one the host named ([`provider_config`](Self::provider_config),
+    /// [`provider`](Self::provider)) fails the build with [`ConfigError::StoreTrait`].
+    ///
     /// # Errors
     /// [`ConfigError`] for a missing store or key, a malformed URL, prefix, key or limit, an
-    /// invalid or duplicated provider, or an HTTP client that cannot be built.
+    /// invalid or duplicated provider, a named provider whose store trait the store lacks, or
+    /// an HTTP client that cannot be built.
     pub fn build(self) -> Result<Connect, ConfigError> {
         let base = self.public_base_url.ok_or_else(|| ConfigError::PublicBaseUrl(String::new()))?;
         let public_base_url = check_base_url(&base)?;
@@ -431,13 +438,27 @@ impl ConnectBuilder {
         };
         let mut providers = HashMap::default();
         let registry = crate::provider::config::build_registry(&self.provider_configs)?;
+        // Providers the host named (configured or added), as opposed to built-ins present by
+        // default: a store that cannot serve a named one fails the build.
+        let named: std::collections::HashSet<String> = self
+            .provider_configs
+            .iter()
+            .map(|c| c.id.clone())
+            .chain(self.providers.iter().map(|p| p.id().to_string()))
+            .collect();
         for p in registry.into_iter().chain(self.providers) {
+            if let Some(store_trait) = missing_store_trait(store.as_ref(), p.as_ref()) {
+                if named.contains(p.id().as_str()) {
+                    return Err(ConfigError::StoreTrait { store_trait, needed_by: format!("provider {}", p.id()) });
+                }
+                tracing::warn!(provider = %p.id(), store_trait, "built-in provider left out: the store lacks what it needs");
+                continue;
+            }
             let id = p.id().clone();
             if providers.insert(id.clone(), p).is_some() {
                 return Err(ConfigError::Provider { id: id.to_string(), reason: "defined twice".into() });
             }
         }
-        check_store_traits(store.as_ref(), providers.values())?;
         let browser_binding = self.browser_binding.unwrap_or_else(|| public_base_url.starts_with("https:"));
         let cors_allowed_origins = crate::api::cors::check_origins(&self.cors_allowed_origins)?;
         let state_ttl = time::Duration::seconds(i64::try_from(self.state_ttl.as_secs()).unwrap_or(600));
@@ -491,28 +512,17 @@ fn default_http_client(_: Duration, _: bool, _: bool) -> Result<Arc<dyn HttpClie
     Err(ConfigError::MissingHttpClient)
 }
 
-/// Refuses a configured provider whose needs the store cannot meet: target listing needs a
-/// [`SelectionStore`], state of its own (Mastodon's registrations) a
+/// The opt-in store trait a provider needs and the store lacks, if any: target listing needs
+/// a [`SelectionStore`], state of its own (Mastodon's registrations) a
 /// [`ProviderStateStore`](crate::store::ProviderStateStore).
-fn check_store_traits<'a>(
-    store: &dyn Store,
-    providers: impl Iterator<Item = &'a Arc<dyn Provider>>,
-) -> Result<(), ConfigError> {
-    for p in providers {
-        if p.capabilities().target_selection.is_some() && store.selections().is_none() {
-            return Err(ConfigError::StoreTrait {
-                store_trait: "SelectionStore",
-                needed_by: format!("provider {} (it lists targets after consent)", p.id()),
-            });
-        }
-        if instances::is_per_instance(p.id()) && store.provider_state().is_none() {
-            return Err(ConfigError::StoreTrait {
-                store_trait: "ProviderStateStore",
-                needed_by: format!("provider {} (it registers a client per instance)", p.id()),
-            });
-        }
+fn missing_store_trait(store: &dyn Store, p: &dyn Provider) -> Option<&'static str> {
+    if p.capabilities().target_selection.is_some() && store.selections().is_none() {
+        return Some("SelectionStore");
     }
-    Ok(())
+    if instances::is_per_instance(p.id()) && store.provider_state().is_none() {
+        return Some("ProviderStateStore");
+    }
+    None
 }
 
 fn check_limit(name: &'static str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {

@@ -2,6 +2,7 @@
 //! migrations, table names, WAL, persistence, and no plaintext secret in the file.
 #![cfg(all(feature = "sqlite", feature = "test-util"))]
 
+mod core_only;
 #[cfg(feature = "postgres")]
 mod postgres;
 
