@@ -89,7 +89,7 @@ fn migrator() -> Migrator {
 /// refreshes a token while the others wait for it.
 ///
 /// Tables are prefixed `dravo_` (`dravo_apps`, `dravo_accounts`, `dravo_flows`,
-/// `dravo_selections`), live in the
+/// `dravo_selections`, `dravo_provider_state`), live in the
 /// connection's current schema (the first of its `search_path`), and the migrations are
 /// tracked in `dravo_connect_migrations`, so the store can share a database with the host's
 /// own tables and sqlx migrations. Times are stored as unix seconds (`BIGINT`) bound from

@@ -94,7 +94,7 @@ fn migrator() -> Migrator {
 
 /// A store in one SQLite database, through an sqlx pool.
 ///
-/// Tables are prefixed `dravo_` (`dravo_apps`, `dravo_accounts`, `dravo_flows`) and the
+/// Tables are prefixed `dravo_` (`dravo_apps`, `dravo_accounts`, `dravo_flows`, …) and the
 /// migrations are tracked in `dravo_connect_migrations`, so the store can share a database
 /// with the host's own tables and sqlx migrations. Times are stored as unix seconds, lists
 /// as JSON arrays, and secrets only as the sealed ciphertext the caller passes in.
