@@ -27,6 +27,8 @@ pub struct FaultyStore {
     pub lease_refusals: AtomicU64,
     /// Notified (`notify_waiters`) on each such refusal, after it is counted.
     pub lease_refused: Notify,
+    /// Announces no `LeaseStore` (the engine then refreshes under its in-process gate only).
+    pub no_lease: AtomicBool,
 }
 
 impl FaultyStore {
@@ -155,7 +157,7 @@ impl Store for FaultyStore {
     }
 
     fn lease(&self) -> Option<&dyn LeaseStore> {
-        Some(self)
+        if self.no_lease.load(Ordering::SeqCst) { None } else { Some(self) }
     }
 
     fn maintenance(&self) -> Option<&dyn MaintenanceStore> {
