@@ -42,31 +42,22 @@ async fn main() {
             .map(|i| {
                 let id = FlowId::generate();
                 let v = PkceVerifier::generate();
-                PendingFlow {
+                let pkce_verifier = sb.seal(&id.to_string(), "pkce_verifier", v.secret().expose_secret().as_bytes());
+                let mut flow = PendingFlow::new(
                     id,
-                    tenant: "acme".parse().expect("tenant"),
-                    app_id: app.clone(),
-                    provider: "x".parse().expect("provider"),
-                    return_url: return_url.to_owned(),
-                    redirect_uri: "https://connect.acme-example.com/v1/oauth/x/callback".to_owned(),
-                    pkce_verifier: Some(sb.seal(
-                        &id.to_string(),
-                        "pkce_verifier",
-                        v.secret().expose_secret().as_bytes(),
-                    )),
-                    scopes: vec![
-                        "tweet.read".into(),
-                        "users.read".into(),
-                        "tweet.write".into(),
-                        "offline.access".into(),
-                    ],
-                    external_id: Some(format!("user-{i}").parse().expect("external id")),
-                    instance: None,
-                    created_at: datetime!(2026-01-01 0:00 UTC),
-                    expires_at: datetime!(2026-01-01 0:10 UTC),
-                    consumed_at: None,
-                    browser_binding: None,
-                }
+                    "acme".parse().expect("tenant"),
+                    app.clone(),
+                    "x".parse().expect("provider"),
+                    return_url,
+                    "https://connect.acme-example.com/v1/oauth/x/callback",
+                    datetime!(2026-01-01 0:00 UTC),
+                    datetime!(2026-01-01 0:10 UTC),
+                );
+                flow.pkce_verifier = Some(pkce_verifier);
+                flow.scopes =
+                    vec!["tweet.read".into(), "users.read".into(), "tweet.write".into(), "offline.access".into()];
+                flow.external_id = Some(format!("user-{i}").parse().expect("external id"));
+                flow
             })
             .collect();
         let before = LIVE.load(Ordering::Relaxed);

@@ -31,7 +31,7 @@ use crate::provider::{
 };
 use crate::store::{
     AccountFilter, AccountRecord, AccountStatus, AppRecord, Cursor, DeleteApp, InsertAccount, InsertFlow, PageRequest,
-    PendingFlow, ProviderApp, SelectionRecord, SelectionTarget, Store, TakeFlow,
+    PendingFlow, SelectionRecord, SelectionStore, SelectionTarget, Store, TakeFlow,
 };
 use crate::{AccountId, AppId, ExternalId, FlowId, KeyId, ProviderId, SelectionId, TenantId};
 use crate::{Clock, SystemClock};
@@ -392,9 +392,16 @@ impl ConnectBuilder {
 
     /// Checks everything and builds the handle.
     ///
+    /// Some providers need an opt-in store trait: one that lists targets after consent a
+    /// [`SelectionStore`], Mastodon a [`ProviderStateStore`](crate::store::ProviderStateStore).
+    /// With a store that lacks it, a built-in provider the host did not name is left out (and
+    /// a warning logged), and one the host named ([`provider_config`](Self::provider_config),
+    /// [`provider`](Self::provider)) fails the build with [`ConfigError::StoreTrait`].
+    ///
     /// # Errors
     /// [`ConfigError`] for a missing store or key, a malformed URL, prefix, key or limit, an
-    /// invalid or duplicated provider, or an HTTP client that cannot be built.
+    /// invalid or duplicated provider, a named provider whose store trait the store lacks, or
+    /// an HTTP client that cannot be built.
     pub fn build(self) -> Result<Connect, ConfigError> {
         let base = self.public_base_url.ok_or_else(|| ConfigError::PublicBaseUrl(String::new()))?;
         let public_base_url = check_base_url(&base)?;
@@ -431,7 +438,22 @@ impl ConnectBuilder {
         };
         let mut providers = HashMap::default();
         let registry = crate::provider::build_registry(&self.provider_configs)?;
+        // Providers the host named (configured or added), as opposed to built-ins present by
+        // default: a store that cannot serve a named one fails the build.
+        let named: std::collections::HashSet<String> = self
+            .provider_configs
+            .iter()
+            .map(|c| c.id.clone())
+            .chain(self.providers.iter().map(|p| p.id().to_string()))
+            .collect();
         for p in registry.into_iter().chain(self.providers) {
+            if let Some(store_trait) = missing_store_trait(store.as_ref(), p.as_ref()) {
+                if named.contains(p.id().as_str()) {
+                    return Err(ConfigError::StoreTrait { store_trait, needed_by: format!("provider {}", p.id()) });
+                }
+                tracing::warn!(provider = %p.id(), store_trait, "built-in provider left out: the store lacks what it needs");
+                continue;
+            }
             let id = p.id().clone();
             if providers.insert(id.clone(), p).is_some() {
                 return Err(ConfigError::Provider { id: id.to_string(), reason: "defined twice".into() });
@@ -488,6 +510,19 @@ fn default_http_client(
 #[cfg(not(feature = "reqwest"))]
 fn default_http_client(_: Duration, _: bool, _: bool) -> Result<Arc<dyn HttpClient>, ConfigError> {
     Err(ConfigError::MissingHttpClient)
+}
+
+/// The opt-in store trait a provider needs and the store lacks, if any: target listing needs
+/// a [`SelectionStore`], state of its own (Mastodon's registrations) a
+/// [`ProviderStateStore`](crate::store::ProviderStateStore).
+fn missing_store_trait(store: &dyn Store, p: &dyn Provider) -> Option<&'static str> {
+    if p.capabilities().target_selection.is_some() && store.selections().is_none() {
+        return Some("SelectionStore");
+    }
+    if instances::is_per_instance(p.id()) && store.provider_state().is_none() {
+        return Some("ProviderStateStore");
+    }
+    None
 }
 
 fn check_limit(name: &'static str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
@@ -677,6 +712,15 @@ impl Connect {
         &self.inner.store
     }
 
+    /// The store's [`SelectionStore`]; the builder refuses a provider that lists targets
+    /// with a store without one, so its absence here is a server error.
+    fn selection_store(&self) -> Result<&dyn SelectionStore, Error> {
+        self.inner
+            .store
+            .selections()
+            .ok_or_else(|| Error::server(std::io::Error::other("the store has no SelectionStore")))
+    }
+
     pub(crate) fn now(&self) -> OffsetDateTime {
         whole_seconds(self.inner.clock.now())
     }
@@ -765,17 +809,17 @@ impl Connect {
         check_scopes(&scopes)?;
         let now = self.now();
         let id = AppId::generate();
-        let record = AppRecord {
-            client_secret: self.inner.secrets.seal(id.as_str(), FIELD_CLIENT_SECRET, secret.as_bytes()),
-            id,
-            tenant: tenant.clone(),
-            provider,
-            name: new.name,
-            client_id: new.client_id,
-            allowed_return_urls,
-            scopes,
-            created_at: now,
-            updated_at: now,
+        let record = {
+            let client_secret = self.inner.secrets.seal(id.as_str(), FIELD_CLIENT_SECRET, secret.as_bytes());
+            let tenant = tenant.clone();
+            let name = new.name;
+            let client_id = new.client_id;
+            let mut record = AppRecord::new(id, tenant, provider, client_id, client_secret, now);
+            record.name = name;
+            record.allowed_return_urls = allowed_return_urls;
+            record.scopes = scopes;
+            record.updated_at = now;
+            record
         };
         self.inner.store.insert_app(&record).await?;
         tracing::info!(app_id = %record.id, provider = %record.provider, "oauth app created");
@@ -939,23 +983,25 @@ impl Connect {
         };
         let flow_text = flow_id.to_string();
         let flow_key = flow_text.as_str();
-        let flow = PendingFlow {
-            id: flow_id,
-            tenant: tenant.clone(),
-            app_id: app.id.clone(),
-            provider: provider_id.clone(),
-            // The checked URL's own serialisation, moved rather than formatted again.
-            return_url: return_url.into(),
-            redirect_uri,
-            pkce_verifier: verifier
-                .map(|v| self.inner.secrets.seal(flow_key, FIELD_PKCE_VERIFIER, v.secret().expose_secret().as_bytes())),
-            scopes,
-            external_id: params.external_id,
-            instance: instance.as_ref().map(crate::provider::mastodon::Instance::origin),
-            created_at: now,
-            expires_at,
-            consumed_at: None,
-            browser_binding: None,
+        let flow = {
+            let mut record = PendingFlow::new(
+                flow_id,
+                tenant.clone(),
+                app.id.clone(),
+                provider_id.clone(),
+                return_url,
+                redirect_uri,
+                now,
+                expires_at,
+            );
+            record.pkce_verifier = verifier
+                .map(|v| self.inner.secrets.seal(flow_key, FIELD_PKCE_VERIFIER, v.secret().expose_secret().as_bytes()));
+            record.scopes = scopes;
+            record.external_id = params.external_id;
+            record.instance = instance.as_ref().map(crate::provider::mastodon::Instance::origin);
+            record.consumed_at = None;
+            record.browser_binding = None;
+            record
         };
         if let InsertFlow::TooManyPending { next_expiry } =
             self.inner.store.insert_flow(&flow, self.inner.max_pending_flows).await?
@@ -992,13 +1038,16 @@ impl Connect {
                 .map(Arc::new)
                 .ok_or_else(|| Error::not_found("app"));
         }
-        match self.inner.store.provider_app(tenant, provider).await? {
-            ProviderApp::One(app) => Ok(app),
-            ProviderApp::None => Err(Error::new(
+        // Two apps are enough to know whether the caller must name one.
+        let page = PageRequest { limit: 2, after: None };
+        let mut apps = self.inner.store.list_apps(tenant, Some(provider), &page).await?.items.into_iter();
+        match (apps.next(), apps.next()) {
+            (Some(app), None) => Ok(Arc::new(app)),
+            (None, _) => Err(Error::new(
                 ErrorCode::AppNotConfigured,
                 format!("no oauth app is configured for provider {provider}"),
             )),
-            ProviderApp::Several => Err(Error::new(
+            (Some(_), Some(_)) => Err(Error::new(
                 ErrorCode::AppIdRequired,
                 format!("several oauth apps exist for provider {provider}; pass app_id"),
             )),
@@ -1177,7 +1226,11 @@ impl Connect {
             ));
         }
         let selection = self.selection_record(&account, targets);
-        if let Err(e) = self.inner.store.insert_selection(&selection).await {
+        let stored = match self.selection_store() {
+            Ok(store) => store.insert_selection(&selection).await.map_err(Error::from),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = stored {
             tracing::error!(flow_id = %flow_key, error = %e, "storing the selection failed");
             return fail(OAuthErrorReason::ServerError);
         }
@@ -1197,29 +1250,31 @@ impl Connect {
         let id = SelectionId::generate();
         let targets = targets
             .into_iter()
-            .map(|t| SelectionTarget {
-                access_token: t.access_token.as_ref().map(|token| {
+            .map(|t| {
+                let access_token = t.access_token.as_ref().map(|token| {
                     let field = format!("{FIELD_TARGET_TOKEN}{}", t.id);
                     self.inner.secrets.seal(id.as_str(), &field, token.expose_secret().as_bytes())
-                }),
-                id: t.id,
-                target_type: t.target_type,
-                username: t.username,
-                display_name: t.display_name,
-                avatar_url: t.avatar_url,
+                });
+                let mut record = SelectionTarget::new(t.id, t.target_type);
+                record.access_token = access_token;
+                record.username = t.username;
+                record.display_name = t.display_name;
+                record.avatar_url = t.avatar_url;
+                record
             })
             .collect();
-        SelectionRecord {
-            id,
-            tenant: account.tenant.clone(),
-            provider: account.provider.clone(),
-            app_id: account.app_id.clone(),
-            account_id: account.id.clone(),
-            external_id: account.external_id.clone(),
-            targets,
-            created_at: now,
-            expires_at: now + SELECTION_TTL,
-            consumed_at: None,
+        {
+            let tenant = account.tenant.clone();
+            let provider = account.provider.clone();
+            let app_id = account.app_id.clone();
+            let account_id = account.id.clone();
+            let external_id = account.external_id.clone();
+            let expires_at = now + SELECTION_TTL;
+            let mut record = SelectionRecord::new(id, tenant, provider, account_id, targets, now, expires_at);
+            record.app_id = app_id;
+            record.external_id = external_id;
+            record.consumed_at = None;
+            record
         }
     }
 
@@ -1300,24 +1355,37 @@ impl Connect {
                     // A reconnect never overwrites a stored refresh token with nothing.
                     None => existing.refresh_token.clone(),
                 };
-                let record = AccountRecord {
-                    access_token: self.inner.secrets.seal(
+                let record = {
+                    let access_token = self.inner.secrets.seal(
                         id.as_str(),
                         FIELD_ACCESS_TOKEN,
                         s.tokens.access_token.expose_secret().as_bytes(),
-                    ),
-                    refresh_token,
-                    app_id: s.app_id.clone().or(existing.app_id.clone()),
-                    username: s.profile.username.clone(),
-                    display_name: s.profile.display_name.clone(),
-                    avatar_url: s.profile.avatar_url.clone(),
-                    scopes: scopes.clone(),
-                    status: AccountStatus::Active,
-                    token_expires_at: expires_at,
-                    updated_at: now,
-                    target_type: s.target_type,
-                    parent_account_id: s.parent_account_id.clone(),
-                    ..existing
+                    );
+                    let refresh_token = refresh_token;
+                    let app_id = s.app_id.clone().or(existing.app_id.clone());
+                    let username = s.profile.username.clone();
+                    let display_name = s.profile.display_name.clone();
+                    let avatar_url = s.profile.avatar_url.clone();
+                    let scopes = scopes.clone();
+                    let status = AccountStatus::Active;
+                    let token_expires_at = expires_at;
+                    let updated_at = now;
+                    let target_type = s.target_type;
+                    let parent_account_id = s.parent_account_id.clone();
+                    let mut record = existing;
+                    record.access_token = access_token;
+                    record.refresh_token = refresh_token;
+                    record.app_id = app_id;
+                    record.username = username;
+                    record.display_name = display_name;
+                    record.avatar_url = avatar_url;
+                    record.scopes = scopes;
+                    record.status = status;
+                    record.token_expires_at = token_expires_at;
+                    record.updated_at = updated_at;
+                    record.target_type = target_type;
+                    record.parent_account_id = parent_account_id;
+                    record
                 };
                 if store.update_account(&record).await? {
                     return Ok((record, false));
@@ -1325,33 +1393,43 @@ impl Connect {
                 continue;
             }
             let id = AccountId::generate();
-            let record =
-                AccountRecord {
-                    access_token: self.inner.secrets.seal(
-                        id.as_str(),
-                        FIELD_ACCESS_TOKEN,
-                        s.tokens.access_token.expose_secret().as_bytes(),
-                    ),
-                    refresh_token: s.tokens.refresh_token.as_ref().map(|t| {
+            let record = {
+                let access_token = self.inner.secrets.seal(
+                    id.as_str(),
+                    FIELD_ACCESS_TOKEN,
+                    s.tokens.access_token.expose_secret().as_bytes(),
+                );
+                let refresh_token =
+                    s.tokens.refresh_token.as_ref().map(|t| {
                         self.inner.secrets.seal(id.as_str(), FIELD_REFRESH_TOKEN, t.expose_secret().as_bytes())
-                    }),
-                    id,
-                    tenant: s.tenant.clone(),
-                    provider: s.provider.clone(),
-                    app_id: s.app_id.clone(),
-                    provider_account_id: s.profile.id.clone(),
-                    username: s.profile.username.clone(),
-                    display_name: s.profile.display_name.clone(),
-                    avatar_url: s.profile.avatar_url.clone(),
-                    scopes: scopes.clone(),
-                    status: AccountStatus::Active,
-                    external_id: s.external_id.clone(),
-                    token_expires_at: expires_at,
-                    connected_at: now,
-                    updated_at: now,
-                    target_type: s.target_type,
-                    parent_account_id: s.parent_account_id.clone(),
-                };
+                    });
+                let tenant = s.tenant.clone();
+                let provider = s.provider.clone();
+                let app_id = s.app_id.clone();
+                let provider_account_id = s.profile.id.clone();
+                let username = s.profile.username.clone();
+                let display_name = s.profile.display_name.clone();
+                let avatar_url = s.profile.avatar_url.clone();
+                let scopes = scopes.clone();
+                let status = AccountStatus::Active;
+                let external_id = s.external_id.clone();
+                let target_type = s.target_type;
+                let parent_account_id = s.parent_account_id.clone();
+                let mut record = AccountRecord::new(id, tenant, provider, provider_account_id, access_token, now);
+                record.refresh_token = refresh_token;
+                record.app_id = app_id;
+                record.username = username;
+                record.display_name = display_name;
+                record.avatar_url = avatar_url;
+                record.scopes = scopes;
+                record.status = status;
+                record.external_id = external_id;
+                record.token_expires_at = expires_at;
+                record.updated_at = now;
+                record.target_type = target_type;
+                record.parent_account_id = parent_account_id;
+                record
+            };
             match store.insert_account(&record).await? {
                 InsertAccount::Inserted => return Ok((record, true)),
                 InsertAccount::Exists(_) => continue,
@@ -1549,8 +1627,7 @@ impl Connect {
     /// or other tenant's selection; `server_error`.
     pub async fn selection(&self, tenant: &TenantId, id: &SelectionId) -> Result<Selection, Error> {
         let record = self
-            .inner
-            .store
+            .selection_store()?
             .get_selection(tenant, id, self.now())
             .await?
             .ok_or_else(|| Error::not_found("selection"))?;
@@ -1576,8 +1653,11 @@ impl Connect {
         target_ids: &[String],
     ) -> Result<Vec<Account>, Error> {
         let now = self.now();
-        let pending =
-            self.inner.store.get_selection(tenant, id, now).await?.ok_or_else(|| Error::not_found("selection"))?;
+        let pending = self
+            .selection_store()?
+            .get_selection(tenant, id, now)
+            .await?
+            .ok_or_else(|| Error::not_found("selection"))?;
         if target_ids.is_empty() {
             return Err(Error::validation("target_ids must name at least one target"));
         }
@@ -1590,8 +1670,11 @@ impl Connect {
                 return Err(Error::validation("each of target_ids must be one of the selection's targets"));
             }
         }
-        let selection =
-            self.inner.store.take_selection(tenant, id, now).await?.ok_or_else(|| Error::not_found("selection"))?;
+        let selection = self
+            .selection_store()?
+            .take_selection(tenant, id, now)
+            .await?
+            .ok_or_else(|| Error::not_found("selection"))?;
         let person = self
             .inner
             .store
@@ -1830,15 +1913,16 @@ impl Connect {
         // The person is never itself a picked target, so this does not recurse further.
         let token = self.access_token_own(&tenant, parent).await?;
         let Some(person) = self.inner.store.get_account(&tenant, parent).await? else { return Ok(Some(token)) };
-        let record = AccountRecord {
-            access_token: self.inner.secrets.seal(
-                account.id.as_str(),
-                FIELD_ACCESS_TOKEN,
-                token.expose_secret().as_bytes(),
-            ),
-            token_expires_at: person.token_expires_at,
-            updated_at: self.now(),
-            ..account
+        let record = {
+            let access_token =
+                self.inner.secrets.seal(account.id.as_str(), FIELD_ACCESS_TOKEN, token.expose_secret().as_bytes());
+            let token_expires_at = person.token_expires_at;
+            let updated_at = self.now();
+            let mut record = account;
+            record.access_token = access_token;
+            record.token_expires_at = token_expires_at;
+            record.updated_at = updated_at;
+            record
         };
         self.inner.store.update_account(&record).await?;
         Ok(Some(token))
@@ -1972,28 +2056,34 @@ impl Connect {
         });
         match result {
             Ok(tokens) => {
-                let record = AccountRecord {
-                    access_token: self.inner.secrets.seal(
+                let record = {
+                    let access_token = self.inner.secrets.seal(
                         id.as_str(),
                         FIELD_ACCESS_TOKEN,
                         tokens.access_token.expose_secret().as_bytes(),
-                    ),
-                    refresh_token: match &tokens.refresh_token {
+                    );
+                    // No new refresh token: keep the stored one.
+                    let refresh_token = match &tokens.refresh_token {
                         Some(t) => Some(self.inner.secrets.seal(
                             id.as_str(),
                             FIELD_REFRESH_TOKEN,
                             t.expose_secret().as_bytes(),
                         )),
-                        // No new refresh token: keep the stored one.
                         None => account.refresh_token.clone(),
-                    },
-                    token_expires_at: tokens
+                    };
+                    let token_expires_at = tokens
                         .expires_in
                         .map(|s| now + time::Duration::seconds(i64::try_from(s).unwrap_or(3600).min(10 * 365 * 86_400)))
-                        .or_else(|| provider.access_token_expires_at(&tokens.access_token).map(whole_seconds)),
-                    scopes: tokens.scopes.clone().unwrap_or_else(|| account.scopes.clone()),
-                    updated_at: now,
-                    ..account
+                        .or_else(|| provider.access_token_expires_at(&tokens.access_token).map(whole_seconds));
+                    let scopes = tokens.scopes.clone().unwrap_or_else(|| account.scopes.clone());
+                    let updated_at = now;
+                    let mut record = account;
+                    record.access_token = access_token;
+                    record.refresh_token = refresh_token;
+                    record.token_expires_at = token_expires_at;
+                    record.scopes = scopes;
+                    record.updated_at = updated_at;
+                    record
                 };
                 if !self.inner.store.update_account(&record).await? {
                     return Err(Error::not_found("account"));
@@ -2029,7 +2119,14 @@ impl Connect {
             let token = self.open_string(account.id.as_str(), FIELD_ACCESS_TOKEN, &account.access_token)?;
             return Ok((Ok(token), None));
         }
-        let record = AccountRecord { status: AccountStatus::Expired, updated_at: self.now(), ..account };
+        let record = {
+            let status = AccountStatus::Expired;
+            let updated_at = self.now();
+            let mut record = account;
+            record.status = status;
+            record.updated_at = updated_at;
+            record
+        };
         self.inner.store.update_account(&record).await?;
         let err =
             Error::new(ErrorCode::InvalidToken, "the token expired and cannot be refreshed; reconnect the account");
@@ -2037,7 +2134,9 @@ impl Connect {
     }
 
     /// Deletes pending and consumed flows (and target selections) that expired more than an
-    /// hour ago, and returns how many rows went. [`start`](Self::start)
+    /// hour ago, and returns how many rows went (none with a store without
+    /// [`MaintenanceStore`](crate::store::MaintenanceStore), which must expire its flows its
+    /// own way). [`start`](Self::start)
     /// already does this in the background at most once a minute (by the injected clock),
     /// so the flow table does not grow without bound; call it yourself for a host that
     /// starts no flows for long stretches.
@@ -2046,8 +2145,14 @@ impl Connect {
     /// `server_error` when the store fails.
     pub async fn sweep_flows(&self) -> Result<u64, Error> {
         let cutoff = self.now() - self.inner.flow_retention;
-        let flows = self.inner.store.sweep_flows(cutoff).await?;
-        let selections = self.inner.store.sweep_selections(cutoff).await?;
+        let flows = match self.inner.store.maintenance() {
+            Some(store) => store.sweep_flows(cutoff).await?,
+            None => 0,
+        };
+        let selections = match self.inner.store.selections() {
+            Some(store) => store.sweep_selections(cutoff).await?,
+            None => 0,
+        };
         Ok(flows + selections)
     }
 }

@@ -184,9 +184,13 @@
 //! `store::PostgresStore` (feature `postgres`) for any number of app instances behind a load
 //! balancer, or your own implementation of the trait. The SQL stores keep their own
 //! `dravo_`-prefixed tables and migrations table, so they sit beside the host's own in one
-//! database. Every store must pass the same public suite, `test_util::store_conformance`
-//! (feature `test-util`). Secrets and tokens reach the store already sealed, so a store never
-//! sees a plaintext secret.
+//! database. `Store` itself holds apps, accounts and flows; selections, the refresh lease,
+//! maintenance walks and provider state are small opt-in traits a store announces through
+//! provided accessors (`Store::selections`, …), and [`ConnectBuilder::build`] refuses a
+//! configured provider whose needs the store cannot meet. Every store must pass the same
+//! public suite, `test_util::store_conformance` (feature `test-util`), which runs the cases
+//! of each trait the store implements. Secrets and tokens reach the store already sealed, so
+//! a store never sees a plaintext secret.
 //!
 //! Instances share the database, the state and encryption keys and the public base URL, and
 //! nothing else: a flow started on one completes on any other, and a token is refreshed once

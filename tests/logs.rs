@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use dravo_connect::store::{SqliteStore, Store};
+use dravo_connect::store::{SelectionStore, SqliteStore, Store};
 use dravo_connect::test_util::{MockBehavior, MockConfig, MockProvider, MockUser};
 use dravo_connect::{FlowId, KeyId, ProviderId, Secret};
 use dravo_connect_core::secret_box::SecretBox;
@@ -163,25 +163,19 @@ async fn no_secret_token_code_verifier_or_key_ever_reaches_a_trace_log() {
     secrets.push(("page token".into(), page_token.as_bytes().to_vec()));
     let selection_id = dravo_connect::SelectionId::generate();
     let now = time::OffsetDateTime::from_unix_timestamp(START.unix_timestamp() + 7200).unwrap();
-    let selection = dravo_connect::store::SelectionRecord {
-        targets: vec![dravo_connect::store::SelectionTarget {
-            id: "1011".into(),
-            target_type: dravo_connect::store::TargetType::Page,
-            username: None,
-            display_name: Some("Bakery".into()),
-            avatar_url: None,
-            access_token: Some(boxes().seal(selection_id.as_str(), "target_access_token:1011", page_token.as_bytes())),
-        }],
-        id: selection_id.clone(),
-        tenant: t1.clone(),
-        provider: "mock".parse().unwrap(),
-        app_id: record.app_id.clone(),
-        account_id: account_id.clone(),
-        external_id: None,
-        created_at: now,
-        expires_at: now + time::Duration::minutes(10),
-        consumed_at: None,
-    };
+    let mut target = dravo_connect::store::SelectionTarget::new("1011", dravo_connect::store::TargetType::Page);
+    target.display_name = Some("Bakery".into());
+    target.access_token = Some(boxes().seal(selection_id.as_str(), "target_access_token:1011", page_token.as_bytes()));
+    let mut selection = dravo_connect::store::SelectionRecord::new(
+        selection_id.clone(),
+        t1.clone(),
+        "mock".parse().unwrap(),
+        account_id.clone(),
+        vec![target],
+        now,
+        now + time::Duration::minutes(10),
+    );
+    selection.app_id = record.app_id.clone();
     sqlite.insert_selection(&selection).await.unwrap();
     let path = format!("/v1/oauth/selections/{selection_id}");
     assert_eq!(h.get(&path, Some(KEY1)).await.status, StatusCode::OK);

@@ -1,6 +1,6 @@
 //! Per-instance providers (Mastodon): the `instance` parameter of `start`, its SSRF check,
-//! and the client registered at each instance for each app, cached in memory in front of
-//! the store.
+//! and the client registered at each instance for each app, kept in the store's provider
+//! state (namespace `mastodon`, key the instance) and cached in memory in front of it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,12 +8,70 @@ use std::sync::Arc;
 use super::{Connect, FIELD_CLIENT_SECRET};
 use crate::Secret;
 use crate::provider::mastodon::{self, Instance, MastodonProvider, Registration};
-use crate::store::{AppRecord, InstanceRegistration};
+use crate::store::{AppRecord, ProviderStateRecord, ProviderStateStore};
 use crate::{AppId, ProviderId, TenantId};
 use crate::{Error, ErrorCode};
 
 /// Registrations kept in memory at most; past it the cache starts over.
 const CACHE_MAX: usize = 10_000;
+
+/// A client registered at one instance for one app, with `POST /api/v1/apps` on the app's
+/// first flow there: a provider-state entry, read.
+#[derive(Debug, Clone)]
+pub(crate) struct InstanceRegistration {
+    tenant: TenantId,
+    app_id: AppId,
+    /// The instance's host, with a non-default port (`mastodon.social`): the entry's key.
+    instance: String,
+    /// The entry's sealed part: the client secret, associated data `{app_id}@{instance}`.
+    client_secret: crate::store::Sealed,
+    created_at: time::OffsetDateTime,
+    meta: RegistrationMeta,
+}
+
+/// The plain part of a registration: the entry's metadata, as JSON.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct RegistrationMeta {
+    /// The instance's origin (`https://mastodon.social`).
+    origin: String,
+    /// The client id the instance issued.
+    client_id: String,
+    /// The scopes registered.
+    scopes: Vec<String>,
+}
+
+impl InstanceRegistration {
+    fn from_entry(e: ProviderStateRecord) -> Result<Self, Error> {
+        let meta: RegistrationMeta = serde_json::from_str(&e.metadata)
+            .map_err(|err| Error::server(std::io::Error::other(format!("stored instance registration: {err}"))))?;
+        Ok(Self {
+            tenant: e.tenant,
+            app_id: e.app_id,
+            instance: e.key,
+            client_secret: e.secret,
+            created_at: e.created_at,
+            meta,
+        })
+    }
+
+    fn to_entry(&self) -> Result<ProviderStateRecord, Error> {
+        let metadata = serde_json::to_string(&self.meta).map_err(Error::server)?;
+        Ok(ProviderStateRecord::new(
+            self.tenant.clone(),
+            self.app_id.clone(),
+            namespace(),
+            self.instance.clone(),
+            metadata,
+            self.client_secret.clone(),
+            self.created_at,
+        ))
+    }
+}
+
+/// The provider-state namespace of registrations: Mastodon's id.
+fn namespace() -> ProviderId {
+    ProviderId::from_static(mastodon::ID)
+}
 
 /// The key of a registration: (tenant, app, instance host and port).
 pub(super) type RegistrationKey = (TenantId, AppId, String);
@@ -111,7 +169,7 @@ impl Connect {
         let key: RegistrationKey = (tenant.clone(), app_id.clone(), authority.to_owned());
         let registration = match self.cached_registration(&key) {
             Some(r) => r,
-            None => match self.inner.store.get_instance_registration(tenant, app_id, authority).await? {
+            None => match self.load_registration(tenant, app_id, authority).await? {
                 Some(r) => {
                     self.cache_registration(key, r.clone());
                     r
@@ -119,7 +177,7 @@ impl Connect {
                 None => return Ok(None),
             },
         };
-        let instance = Instance::parse(&registration.origin, self.inner.allow_private_instances)
+        let instance = Instance::parse(&registration.meta.origin, self.inner.allow_private_instances)
             .map_err(|e| Error::server(std::io::Error::other(format!("stored instance origin is not usable: {e}"))))?;
         Ok(Some((self.open_registration(&registration, &instance)?, instance)))
     }
@@ -141,9 +199,9 @@ impl Connect {
             self.open_string(&sealed_row(&r.app_id, &r.instance), FIELD_CLIENT_SECRET, &r.client_secret)?;
         Ok(InstanceClient {
             provider: mastodon::provider().at(instance),
-            client_id: r.client_id.clone(),
+            client_id: r.meta.client_id.clone(),
             client_secret,
-            scopes: r.scopes.clone(),
+            scopes: r.meta.scopes.clone(),
         })
     }
 
@@ -157,8 +215,7 @@ impl Connect {
         if let Some(r) = self.cached_registration(key) {
             return Ok(r);
         }
-        let store = &self.inner.store;
-        if let Some(r) = store.get_instance_registration(&app.tenant, &app.id, &key.2).await? {
+        if let Some(r) = self.load_registration(&app.tenant, &app.id, &key.2).await? {
             self.cache_registration(key.clone(), r.clone());
             return Ok(r);
         }
@@ -189,27 +246,49 @@ impl Connect {
             tenant: app.tenant.clone(),
             app_id: app.id.clone(),
             instance: key.2.clone(),
-            origin: instance.origin(),
-            client_id: registered.client_id,
+            meta: RegistrationMeta {
+                origin: instance.origin(),
+                client_id: registered.client_id,
+                scopes: registered.scopes,
+            },
             client_secret: self.inner.secrets.seal(
                 &sealed_row(&app.id, &key.2),
                 FIELD_CLIENT_SECRET,
                 registered.client_secret.expose_secret().as_bytes(),
             ),
-            scopes: registered.scopes,
             created_at: self.now(),
         };
-        let inserted = store.insert_instance_registration(&record).await?;
+        let inserted = self.state_store()?.insert_provider_state(&record.to_entry()?).await?;
         // Another instance of the host may have stored one first: use whichever was kept.
         let kept = match inserted {
             true => record,
-            false => store
-                .get_instance_registration(&app.tenant, &app.id, &key.2)
+            false => self
+                .load_registration(&app.tenant, &app.id, &key.2)
                 .await?
                 .ok_or_else(|| Error::server(std::io::Error::other("instance registration vanished")))?,
         };
         tracing::info!(app_id = %app.id, instance = %key.2, stored = inserted, "app registered at the instance");
         self.cache_registration(key.clone(), kept.clone());
         Ok(kept)
+    }
+
+    /// The store's provider state; the builder refuses a per-instance provider with a store
+    /// without one, so its absence here is a server error.
+    fn state_store(&self) -> Result<&dyn ProviderStateStore, Error> {
+        self.inner
+            .store
+            .provider_state()
+            .ok_or_else(|| Error::server(std::io::Error::other("the store has no ProviderStateStore")))
+    }
+
+    /// The registration stored for the app at the instance, if any.
+    async fn load_registration(
+        &self,
+        tenant: &TenantId,
+        app_id: &AppId,
+        instance: &str,
+    ) -> Result<Option<InstanceRegistration>, Error> {
+        let entry = self.state_store()?.get_provider_state(tenant, app_id, &namespace(), instance).await?;
+        entry.map(InstanceRegistration::from_entry).transpose()
     }
 }

@@ -3,10 +3,14 @@
 //!
 //! The in-process mutex of [`Connect::access_token`] lets one task per instance through;
 //! that task takes the account's lease in the store (a compare-and-set on the account row,
-//! [`Store::try_lease_account`](crate::store::Store::try_lease_account)), re-reads the row,
+//! [`LeaseStore::try_lease_account`](crate::store::LeaseStore::try_lease_account)), re-reads the row,
 //! refreshes only if it is still stale, stores the new tokens and gives the lease back.
 //! A task that finds the lease taken polls the row with a short backoff until it is fresh,
 //! or until the lease runs out and it can take the lease itself.
+//!
+//! A store without a [`LeaseStore`](crate::store::LeaseStore) gets the in-process gate only:
+//! correct for one app instance, while several instances sharing such a store may refresh
+//! one account at once.
 
 use std::time::Duration;
 
@@ -29,6 +33,14 @@ impl Connect {
     /// Refreshes the account's token under its store lease, or waits for the instance that
     /// holds the lease. Called with the in-process gate held.
     pub(super) async fn refresh_leased(&self, tenant: &TenantId, id: &AccountId) -> Result<Secret<String>, Error> {
+        let Some(lease) = self.inner.store.lease() else {
+            // No lease in the store: the in-process gate, held by the caller, is the lock.
+            let (result, event) = self.refresh_locked(tenant, id).await;
+            if let Some(event) = event {
+                self.refresh_hook(tenant, event).await;
+            }
+            return result;
+        };
         let store = &self.inner.store;
         // A fresh holder name per attempt: a lease left behind by a crashed call is never
         // mistaken for ours.
@@ -37,10 +49,10 @@ impl Connect {
         let mut backoff = FIRST_BACKOFF;
         loop {
             let now = self.now();
-            if store.try_lease_account(tenant, id, &holder, now + LEASE_TTL, now).await? {
+            if lease.try_lease_account(tenant, id, &holder, now + LEASE_TTL, now).await? {
                 // `refresh_locked` re-reads the row and refreshes only if still stale.
                 let (result, event) = self.refresh_locked(tenant, id).await;
-                if let Err(e) = store.release_account_lease(tenant, id, &holder).await {
+                if let Err(e) = lease.release_account_lease(tenant, id, &holder).await {
                     // The lease runs out on its own; the refresh itself stands.
                     tracing::warn!(account_id = %id, error = %e, "releasing the refresh lease failed");
                 }

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use super::{Connect, Error, FIELD_ACCESS_TOKEN, FIELD_CLIENT_SECRET, FIELD_REFRESH_TOKEN};
 use crate::core::secret_box::Sealed;
-use crate::store::{AccountRecord, AppRecord, InstanceRegistration, PageRequest, SealedTokens};
+use crate::store::{AccountRecord, AppRecord, MaintenanceStore, PageRequest, ProviderStateRecord, SealedTokens};
 
 /// The least time between two opportunistic sweeps of one instance (by the injected clock).
 const SWEEP_INTERVAL_SECS: i64 = 60;
@@ -33,9 +33,9 @@ pub struct ResealReport {
     pub accounts_checked: u64,
     /// Accounts whose tokens were re-sealed.
     pub accounts_resealed: u64,
-    /// Clients registered at instances (Mastodon) looked at.
+    /// Provider-state entries (Mastodon's clients registered at instances) looked at.
     pub registrations_checked: u64,
-    /// Clients registered at instances whose secret was re-sealed.
+    /// Provider-state entries whose secret was re-sealed.
     pub registrations_resealed: u64,
     /// Rows whose secrets could not be opened (a key missing from this instance's list, or
     /// a damaged value), or that kept changing under the run; they are left as they were,
@@ -69,12 +69,20 @@ impl Connect {
         }
         let this = self.clone();
         let sweep = async move {
-            match this.inner.store.sweep_flows(now - this.inner.flow_retention).await {
+            let swept = match this.inner.store.maintenance() {
+                Some(store) => store.sweep_flows(now - this.inner.flow_retention).await,
+                None => Ok(0),
+            };
+            match swept {
                 Ok(0) => {}
                 Ok(swept) => tracing::debug!(swept, "expired flows swept"),
                 Err(e) => tracing::warn!(error = %e, "sweeping expired flows failed"),
             }
-            match this.inner.store.sweep_selections(now - this.inner.flow_retention).await {
+            let swept = match this.inner.store.selections() {
+                Some(store) => store.sweep_selections(now - this.inner.flow_retention).await,
+                None => Ok(0),
+            };
+            match swept {
                 Ok(0) => {}
                 Ok(swept) => tracing::debug!(swept, "expired selections swept"),
                 Err(e) => tracing::warn!(error = %e, "sweeping expired selections failed"),
@@ -105,20 +113,21 @@ impl Connect {
     /// key until the state lifetime has passed after step 1.
     ///
     /// # Errors
-    /// `server_error` when the store fails; the rows done before it stay done, and running
-    /// it again continues where it matters.
+    /// `server_error` when the store fails, or has no
+    /// [`MaintenanceStore`](crate::store::MaintenanceStore) to walk with; the rows done
+    /// before a failure stay done, and running it again continues where it matters.
     pub async fn reseal_secrets(&self) -> Result<ResealReport, Error> {
         let mut report = ResealReport::default();
-        let store = &self.inner.store;
+        let store = self.maintenance_store()?;
         let mut page = PageRequest { limit: RESEAL_PAGE, after: None };
         loop {
             let apps = store.list_all_apps(&page).await?;
             for app in apps.items {
                 report.apps_checked += 1;
-                if super::instances::is_per_instance(&app.provider) {
-                    for registration in store.list_instance_registrations(&app.tenant, &app.id).await? {
+                if let Some(state) = self.inner.store.provider_state() {
+                    for entry in state.list_provider_state(&app.tenant, &app.id).await? {
                         report.registrations_checked += 1;
-                        match self.reseal_registration(registration).await? {
+                        match self.reseal_provider_state(entry).await? {
                             Outcome::Current => {}
                             Outcome::Resealed => report.registrations_resealed += 1,
                             Outcome::Failed => report.failed += 1,
@@ -165,7 +174,7 @@ impl Connect {
             let Some(new) = self.reseal_one(app.id.as_str(), FIELD_CLIENT_SECRET, &app.client_secret) else {
                 return Ok(Outcome::Failed);
             };
-            if self.inner.store.swap_app_secret(&app.tenant, &app.id, &app.client_secret, &new).await? {
+            if self.maintenance_store()?.swap_app_secret(&app.tenant, &app.id, &app.client_secret, &new).await? {
                 return Ok(Outcome::Resealed);
             }
             match self.inner.store.get_app(&app.tenant, &app.id).await? {
@@ -177,26 +186,34 @@ impl Connect {
         Ok(Outcome::Failed)
     }
 
-    async fn reseal_registration(&self, mut r: InstanceRegistration) -> Result<Outcome, Error> {
+    async fn reseal_provider_state(&self, mut r: ProviderStateRecord) -> Result<Outcome, Error> {
         let secrets = &self.inner.secrets;
+        let Some(store) = self.inner.store.provider_state() else { return Ok(Outcome::Current) };
         for _ in 0..RESEAL_ATTEMPTS {
-            if !secrets.needs_reseal(&r.client_secret) {
+            if !secrets.needs_reseal(&r.secret) {
                 return Ok(Outcome::Current);
             }
-            let row = super::instances::sealed_row(&r.app_id, &r.instance);
-            let Some(new) = self.reseal_one(&row, FIELD_CLIENT_SECRET, &r.client_secret) else {
+            let row = super::instances::sealed_row(&r.app_id, &r.key);
+            let Some(new) = self.reseal_one(&row, FIELD_CLIENT_SECRET, &r.secret) else {
                 return Ok(Outcome::Failed);
             };
-            if self.inner.store.swap_instance_registration_secret(&r, &new).await? {
+            if store.swap_provider_state_secret(&r, &new).await? {
                 return Ok(Outcome::Resealed);
             }
-            match self.inner.store.get_instance_registration(&r.tenant, &r.app_id, &r.instance).await? {
+            match store.get_provider_state(&r.tenant, &r.app_id, &r.namespace, &r.key).await? {
                 Some(now) => r = now,
                 None => return Ok(Outcome::Current),
             }
         }
-        tracing::warn!(app_id = %r.app_id, instance = %r.instance, "the registration kept changing during the re-seal");
+        tracing::warn!(app_id = %r.app_id, namespace = %r.namespace, key = %r.key, "the provider state kept changing during the re-seal");
         Ok(Outcome::Failed)
+    }
+
+    /// The store's [`MaintenanceStore`], or a server error naming what is missing.
+    fn maintenance_store(&self) -> Result<&dyn MaintenanceStore, Error> {
+        self.inner.store.maintenance().ok_or_else(|| {
+            Error::server(std::io::Error::other("the store has no MaintenanceStore: nothing to walk with"))
+        })
     }
 
     async fn reseal_account(&self, mut account: AccountRecord) -> Result<Outcome, Error> {
@@ -225,7 +242,7 @@ impl Connect {
             let current =
                 SealedTokens { access_token: &account.access_token, refresh_token: account.refresh_token.as_ref() };
             let new = SealedTokens { access_token: &access, refresh_token: refresh.as_ref() };
-            if self.inner.store.swap_account_tokens(&account.tenant, &account.id, current, new).await? {
+            if self.maintenance_store()?.swap_account_tokens(&account.tenant, &account.id, current, new).await? {
                 return Ok(Outcome::Resealed);
             }
             match self.inner.store.get_account(&account.tenant, &account.id).await? {

@@ -1229,27 +1229,21 @@ pub async fn a_target_selection_is_read_and_chosen_once_with_a_key<S: Harness>()
     // The mock lists no targets: the selection a Facebook-like callback would store.
     let id = SelectionId::generate();
     let now = time::OffsetDateTime::from_unix_timestamp(START.unix_timestamp()).unwrap();
-    let board = |id: &str, name: &str| SelectionTarget {
-        id: id.to_owned(),
-        target_type: TargetType::Board,
-        username: None,
-        display_name: Some(name.to_owned()),
-        avatar_url: None,
-        access_token: None,
+    let board = |id: &str, name: &str| {
+        let mut target = SelectionTarget::new(id, TargetType::Board);
+        target.display_name = Some(name.to_owned());
+        target
     };
-    let selection = SelectionRecord {
-        id: id.clone(),
-        tenant: tenant("t1"),
-        provider: "mock".parse().unwrap(),
-        app_id: None,
-        account_id: person_id.parse().unwrap(),
-        external_id: None,
-        targets: vec![board("b1", "Recipes"), board("b2", "Travel")],
-        created_at: now,
-        expires_at: now + time::Duration::minutes(10),
-        consumed_at: None,
-    };
-    h.connect.store().insert_selection(&selection).await.unwrap();
+    let selection = SelectionRecord::new(
+        id.clone(),
+        tenant("t1"),
+        "mock".parse().unwrap(),
+        person_id.parse().unwrap(),
+        vec![board("b1", "Recipes"), board("b2", "Travel")],
+        now,
+        now + time::Duration::minutes(10),
+    );
+    h.connect.store().selections().unwrap().insert_selection(&selection).await.unwrap();
     let path = format!("/v1/oauth/selections/{id}");
 
     h.get(&path, None).await.assert_error(401, "unauthorized");

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
-use dravo_connect::store::Store;
+use dravo_connect::store::LeaseStore;
 use dravo_connect::test_util::MockProvider;
 use dravo_connect::{AccountId, Connect, KeyId, ManualClock, NewApp, Secret, StartParams};
 use tokio::task::JoinSet;
@@ -69,6 +69,26 @@ async fn two_instances_on_one_store_refresh_an_expired_token_once() {
         tokens.insert(t.unwrap());
     }
     assert_eq!(p.mock.counts().token_refresh, 1);
+    assert_eq!(tokens.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_without_a_lease_refreshes_once_per_instance_under_the_in_process_gate() {
+    let (p, id) = pair_with_an_expired_account().await;
+    p.store.no_lease.store(true, Ordering::SeqCst);
+    let p = Arc::new(p);
+    let mut tasks = JoinSet::new();
+    for _ in 0..20_usize {
+        let (p, id) = (Arc::clone(&p), id.clone());
+        tasks.spawn(
+            async move { p.instances[0].access_token(&tenant("t1"), &id).await.unwrap().expose_secret().clone() },
+        );
+    }
+    let mut tokens = HashSet::new();
+    while let Some(t) = tasks.join_next().await {
+        tokens.insert(t.unwrap());
+    }
+    assert_eq!(p.mock.counts().token_refresh, 1, "one refresh for 20 concurrent callers of one instance");
     assert_eq!(tokens.len(), 1);
 }
 

@@ -228,7 +228,7 @@ async fn reseal_moves_every_secret_to_the_newest_key_while_the_app_serves() {
 
     // Nothing lost, nothing left behind: a box with only the new key opens everything.
     let new_only = SecretBox::new([(key("e2"), Secret::new(vec![ENC_NEW; 32]))]).unwrap();
-    let apps = store.list_all_apps(&PageRequest { limit: 100, after: None }).await.unwrap();
+    let apps = store.maintenance().unwrap().list_all_apps(&PageRequest { limit: 100, after: None }).await.unwrap();
     assert_eq!(apps.items.len(), 2);
     for app in &apps.items {
         let secret = new_only.open_string(app.id.as_str(), "client_secret", &app.client_secret).unwrap();
@@ -237,7 +237,7 @@ async fn reseal_moves_every_secret_to_the_newest_key_while_the_app_serves() {
     let mut accounts = Vec::new();
     let mut page = PageRequest { limit: 100, after: None };
     loop {
-        let p = store.list_all_accounts(&page).await.unwrap();
+        let p = store.maintenance().unwrap().list_all_accounts(&page).await.unwrap();
         accounts.extend(p.items);
         match p.next {
             Some(next) => page.after = Some(next),

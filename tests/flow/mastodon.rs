@@ -1,7 +1,7 @@
 //! Mastodon on any instance: the mock acts as an instance on loopback (with
 //! `allow_private_instances` on), and the SSRF guard refuses private instances with it off.
 
-use dravo_connect::store::Store;
+use dravo_connect::store::ProviderStateStore;
 use dravo_connect::test_util::{MockBehavior, MockConfig};
 use dravo_connect::{AccountId, Connect, KeyId, Revocation, Secret, StartParams};
 use http::{Method, StatusCode};
@@ -130,8 +130,10 @@ async fn concurrent_first_starts_on_two_connects_sharing_a_store_keep_one_regist
         |url: &str| url::Url::parse(url).unwrap().query_pairs().find(|(k, _)| k == "client_id").unwrap().1.into_owned();
     assert_eq!(client(&a.authorize_url), client(&b.authorize_url));
     let app_id = h.get("/v1/oauth-apps", Some(KEY1)).await.json()["data"][0]["id"].as_str().unwrap().parse().unwrap();
-    let kept = h.store.get_instance_registration(&t, &app_id, &authority(&h)).await.unwrap().unwrap();
-    assert_eq!(kept.origin, h.mock.base_url());
+    let kept =
+        h.store.get_provider_state(&t, &app_id, &"mastodon".parse().unwrap(), &authority(&h)).await.unwrap().unwrap();
+    let meta: serde_json::Value = serde_json::from_str(&kept.metadata).unwrap();
+    assert_eq!(meta["origin"], h.mock.base_url());
     assert!(h.mock.counts().app_registrations <= 2);
 }
 
@@ -303,10 +305,14 @@ async fn deleting_the_app_deletes_its_registrations() {
     start(&h, KEY1).await;
     let app_id = app.parse().unwrap();
     let t = tenant("t1");
-    assert!(h.store.get_instance_registration(&t, &app_id, &authority(&h)).await.unwrap().is_some());
+    assert!(
+        h.store.get_provider_state(&t, &app_id, &"mastodon".parse().unwrap(), &authority(&h)).await.unwrap().is_some()
+    );
     let r = h.req(Method::DELETE, &format!("/v1/oauth-apps/{app}"), Some(KEY1), None).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
-    assert!(h.store.get_instance_registration(&t, &app_id, &authority(&h)).await.unwrap().is_none());
+    assert!(
+        h.store.get_provider_state(&t, &app_id, &"mastodon".parse().unwrap(), &authority(&h)).await.unwrap().is_none()
+    );
 }
 
 #[tokio::test]

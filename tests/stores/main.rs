@@ -2,6 +2,7 @@
 //! migrations, table names, WAL, persistence, and no plaintext secret in the file.
 #![cfg(all(feature = "sqlite", feature = "test-util"))]
 
+mod core_only;
 #[cfg(feature = "postgres")]
 mod postgres;
 
@@ -86,62 +87,45 @@ fn secret_box() -> SecretBox {
 
 fn sample_app(sb: &SecretBox, client_secret: &str) -> AppRecord {
     let id = AppId::generate();
-    AppRecord {
-        client_secret: sb.seal(id.as_str(), "client_secret", client_secret.as_bytes()),
-        id,
-        tenant: tenant(),
-        provider: "x".parse::<ProviderId>().unwrap(),
-        name: Some("raw file test".to_owned()),
-        client_id: "client-id".to_owned(),
-        allowed_return_urls: vec!["https://app.example.com/connect".to_owned()],
-        scopes: vec!["tweet.read".to_owned()],
-        created_at: T0,
-        updated_at: T0,
-    }
+    let sealed = sb.seal(id.as_str(), "client_secret", client_secret.as_bytes());
+    let mut app = AppRecord::new(id, tenant(), "x".parse::<ProviderId>().unwrap(), "client-id", sealed, T0);
+    app.name = Some("raw file test".to_owned());
+    app.allowed_return_urls = vec!["https://app.example.com/connect".to_owned()];
+    app.scopes = vec!["tweet.read".to_owned()];
+    app
 }
 
 fn sample_account(sb: &SecretBox, app: &AppRecord, access: &str, refresh: &str) -> AccountRecord {
     let id = AccountId::generate();
-    AccountRecord {
-        access_token: sb.seal(id.as_str(), "access_token", access.as_bytes()),
-        refresh_token: Some(sb.seal(id.as_str(), "refresh_token", refresh.as_bytes())),
-        id,
-        tenant: app.tenant.clone(),
-        provider: app.provider.clone(),
-        app_id: Some(app.id.clone()),
-        provider_account_id: "12345".to_owned(),
-        username: Some("someone".to_owned()),
-        display_name: None,
-        avatar_url: None,
-        scopes: vec!["tweet.read".to_owned()],
-        status: AccountStatus::Active,
-        external_id: None,
-        token_expires_at: Some(T0 + time::Duration::hours(2)),
-        connected_at: T0,
-        target_type: TargetType::Person,
-        parent_account_id: None,
-        updated_at: T0,
-    }
+    let access_token = sb.seal(id.as_str(), "access_token", access.as_bytes());
+    let refresh_token = Some(sb.seal(id.as_str(), "refresh_token", refresh.as_bytes()));
+    let mut account = AccountRecord::new(id, app.tenant.clone(), app.provider.clone(), "12345", access_token, T0);
+    account.refresh_token = refresh_token;
+    account.app_id = Some(app.id.clone());
+    account.username = Some("someone".to_owned());
+    account.scopes = vec!["tweet.read".to_owned()];
+    account.status = AccountStatus::Active;
+    account.token_expires_at = Some(T0 + time::Duration::hours(2));
+    account.target_type = TargetType::Person;
+    account
 }
 
 fn sample_flow(sb: &SecretBox, app: &AppRecord, verifier: &str) -> PendingFlow {
     let id = FlowId::generate();
-    PendingFlow {
-        pkce_verifier: Some(sb.seal(&id.to_string(), "pkce_verifier", verifier.as_bytes())),
+    let pkce_verifier = Some(sb.seal(&id.to_string(), "pkce_verifier", verifier.as_bytes()));
+    let mut flow = PendingFlow::new(
         id,
-        tenant: app.tenant.clone(),
-        app_id: app.id.clone(),
-        provider: app.provider.clone(),
-        return_url: "https://app.example.com/connect/done".to_owned(),
-        redirect_uri: "https://api.example.com/v1/oauth/x/callback".to_owned(),
-        scopes: vec!["tweet.read".to_owned()],
-        external_id: None,
-        instance: None,
-        created_at: T0,
-        expires_at: T0 + time::Duration::minutes(10),
-        consumed_at: None,
-        browser_binding: None,
-    }
+        app.tenant.clone(),
+        app.id.clone(),
+        app.provider.clone(),
+        "https://app.example.com/connect/done",
+        "https://api.example.com/v1/oauth/x/callback",
+        T0,
+        T0 + time::Duration::minutes(10),
+    );
+    flow.pkce_verifier = pkce_verifier;
+    flow.scopes = vec!["tweet.read".to_owned()];
+    flow
 }
 
 async fn names(store: &SqliteStore, kind: &str) -> Vec<String> {
@@ -196,7 +180,7 @@ async fn connecting_twice_to_one_file_runs_the_migrations_once() {
             .fetch_all(first.pool())
             .await
             .unwrap();
-    assert_eq!(applied, vec![(1, true), (2, true), (3, true), (4, true), (5, true)]);
+    assert_eq!(applied, vec![(1, true), (2, true), (3, true), (4, true), (5, true), (6, true)]);
 
     first.pool().close().await;
     second.pool().close().await;
@@ -220,7 +204,7 @@ async fn connecting_concurrently_to_a_new_file_migrates_it_once() {
     }
     let applied: i64 =
         sqlx::query_scalar("SELECT count(*) FROM dravo_connect_migrations").fetch_one(stores[0].pool()).await.unwrap();
-    assert_eq!(applied, 5);
+    assert_eq!(applied, 6);
 }
 
 #[tokio::test]
@@ -243,7 +227,7 @@ async fn every_table_and_index_starts_with_dravo() {
             "dravo_apps",
             "dravo_connect_migrations",
             "dravo_flows",
-            "dravo_instance_registrations",
+            "dravo_provider_state",
             "dravo_selections"
         ]
     );
@@ -441,4 +425,63 @@ async fn connect_with_takes_the_callers_options() {
 async fn a_malformed_url_is_a_backend_error() {
     assert!(matches!(SqliteStore::connect("postgres://nope").await, Err(StoreError::Backend(_))));
     assert!(matches!(SqliteStore::connect("sqlite://x.db?mode=sideways").await, Err(StoreError::Backend(_))));
+}
+
+/// The previous release's database, with one Mastodon app and its registration at
+/// mastodon.social, as `sqlite3 .dump` wrote it (migrations 0001-0005 recorded with their
+/// checksums).
+const OLD_SQLITE: &str = include_str!("fixtures/sqlite_0005.sql");
+
+/// What the old fixtures hold: the app, and its registration's sealed secret, which the
+/// upgrade must carry over byte for byte (it opens with the associated data it had).
+const OLD_APP: &str = "app_0123456789abcdefghijkl";
+
+#[tokio::test]
+async fn a_database_of_the_previous_release_opens_migrates_forward_and_keeps_its_registrations() {
+    let db = TempDb::new();
+    {
+        let mut conn =
+            <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!("{}?mode=rwc", db.url())).await.unwrap();
+        sqlx::raw_sql(OLD_SQLITE).execute(&mut conn).await.unwrap();
+        sqlx::Connection::close(conn).await.unwrap();
+    }
+    let store = SqliteStore::connect(&db.url()).await.unwrap();
+    let applied: Vec<(i64, bool)> =
+        sqlx::query_as("SELECT version, success FROM dravo_connect_migrations ORDER BY version")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(applied, vec![(1, true), (2, true), (3, true), (4, true), (5, true), (6, true)]);
+    check_upgraded(&store).await;
+}
+
+/// The old fixture's data, read through the new store.
+pub(crate) async fn check_upgraded<S: Store>(store: &S) {
+    let tenant: TenantId = "tenant-old".parse().unwrap();
+    let app_id: AppId = OLD_APP.parse().unwrap();
+    let app = store.get_app(&tenant, &app_id).await.unwrap().expect("the old app is still there");
+    let sb = secret_box();
+    assert_eq!(
+        sb.open_string(app_id.as_str(), "client_secret", &app.client_secret).unwrap().expose_secret(),
+        "old-app-secret"
+    );
+    let state = store.provider_state().expect("the SQL stores keep provider state");
+    let entry = state
+        .get_provider_state(&tenant, &app_id, &"mastodon".parse().unwrap(), "mastodon.social")
+        .await
+        .unwrap()
+        .expect("the registration moved into provider state");
+    let meta: serde_json::Value = serde_json::from_str(&entry.metadata).unwrap();
+    assert_eq!(
+        meta,
+        serde_json::json!({
+            "origin": "https://mastodon.social",
+            "client_id": "instance-client",
+            "scopes": ["profile", "write:statuses"],
+        })
+    );
+    let secret = sb.open_string(&format!("{app_id}@mastodon.social"), "client_secret", &entry.secret).unwrap();
+    assert_eq!(secret.expose_secret(), "instance-secret");
+    assert_eq!(entry.created_at, datetime!(2025-01-01 00:00:00 UTC));
+    assert_eq!(state.list_provider_state(&tenant, &app_id).await.unwrap(), vec![entry]);
 }

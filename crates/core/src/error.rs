@@ -360,6 +360,14 @@ pub enum ConfigError {
     /// A `cors_allowed_origins` entry is not an http(s) origin (`scheme://host[:port]`).
     #[error("cors_allowed_origins entry {0:?} must be an http(s) origin such as https://app.example.com")]
     CorsOrigin(String),
+    /// The store lacks an opt-in store trait that a configured feature needs.
+    #[error("the store does not implement {store_trait}, which {needed_by} needs")]
+    StoreTrait {
+        /// The missing trait (`SelectionStore`, `ProviderStateStore`, …).
+        store_trait: &'static str,
+        /// What needs it.
+        needed_by: String,
+    },
     /// The outbound HTTP client could not be built.
     #[error("http client: {0}")]
     HttpClient(String),

@@ -11,10 +11,11 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use time::OffsetDateTime;
 
-use super::sql::{Cols, backend, corrupt, fetch_limit, insert_error, into_page, json_list, targets_json};
+use super::sql::{self, Cols, backend, corrupt, fetch_limit, insert_error, into_page, json_list, targets_json};
 use super::{
-    AccountFilter, AccountRecord, AppRecord, Cursor, DeleteApp, InsertAccount, InsertFlow, InstanceRegistration, Page,
-    PageRequest, PendingFlow, Sealed, SealedTokens, SelectionRecord, Store, StoreError, TakeFlow,
+    AccountFilter, AccountRecord, AppRecord, Cursor, DeleteApp, InsertAccount, InsertFlow, LeaseStore,
+    MaintenanceStore, Page, PageRequest, PendingFlow, ProviderStateRecord, ProviderStateStore, Sealed, SealedTokens,
+    SelectionRecord, SelectionStore, Store, StoreError, TakeFlow,
 };
 use dravo_connect_core::{AccountId, AppId, ExternalId, FlowId, ProviderId, SelectionId, TenantId};
 
@@ -61,6 +62,14 @@ fn migrator() -> Migrator {
             include_str!("../migrations/postgres/0004_flow_binding_and_quota.sql").into_sql_str(),
             false,
         ),
+        // From 0006 on, a number is the same change in both dialects.
+        Migration::new(
+            6,
+            Cow::Borrowed("provider_state"),
+            MigrationType::Simple,
+            include_str!("../migrations/postgres/0006_provider_state.sql").into_sql_str(),
+            false,
+        ),
     ]);
     migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
     // We hold our own advisory lock around the run (see `PostgresStore::migrate`); sqlx's
@@ -80,7 +89,7 @@ fn migrator() -> Migrator {
 /// refreshes a token while the others wait for it.
 ///
 /// Tables are prefixed `dravo_` (`dravo_apps`, `dravo_accounts`, `dravo_flows`,
-/// `dravo_selections`), live in the
+/// `dravo_selections`, `dravo_provider_state`), live in the
 /// connection's current schema (the first of its `search_path`), and the migrations are
 /// tracked in `dravo_connect_migrations`, so the store can share a database with the host's
 /// own tables and sqlx migrations. Times are stored as unix seconds (`BIGINT`) bound from
@@ -212,29 +221,25 @@ fn account_cursor(a: &AccountRecord) -> Cursor {
 #[async_trait]
 impl Store for PostgresStore {
     async fn insert_app(&self, app: &AppRecord) -> Result<(), StoreError> {
-        sqlx::query(concat!(
-            "INSERT INTO dravo_apps (",
-            app_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-        ))
-        .bind(app.id.as_str())
-        .bind(app.tenant.as_str())
-        .bind(app.provider.as_str())
-        .bind(app.name.as_deref())
-        .bind(app.client_id.as_str())
-        .bind(app.client_secret.as_bytes())
-        .bind(json_list(&app.allowed_return_urls)?)
-        .bind(json_list(&app.scopes)?)
-        .bind(app.created_at.unix_timestamp())
-        .bind(app.updated_at.unix_timestamp())
-        .execute(&self.pool)
-        .await
-        .map_err(insert_error)?;
+        sqlx::query(sql::INSERT_APP)
+            .bind(app.id.as_str())
+            .bind(app.tenant.as_str())
+            .bind(app.provider.as_str())
+            .bind(app.name.as_deref())
+            .bind(app.client_id.as_str())
+            .bind(app.client_secret.as_bytes())
+            .bind(json_list(&app.allowed_return_urls)?)
+            .bind(json_list(&app.scopes)?)
+            .bind(app.created_at.unix_timestamp())
+            .bind(app.updated_at.unix_timestamp())
+            .execute(&self.pool)
+            .await
+            .map_err(insert_error)?;
         Ok(())
     }
 
     async fn get_app(&self, tenant: &TenantId, id: &AppId) -> Result<Option<AppRecord>, StoreError> {
-        let row = sqlx::query(concat!("SELECT ", app_columns!(), " FROM dravo_apps WHERE tenant = $1 AND id = $2"))
+        let row = sqlx::query(sql::GET_APP)
             .bind(tenant.as_str())
             .bind(id.as_str())
             .fetch_optional(&self.pool)
@@ -249,41 +254,32 @@ impl Store for PostgresStore {
         provider: Option<&ProviderId>,
         page: &PageRequest,
     ) -> Result<Page<AppRecord>, StoreError> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            app_columns!(),
-            " FROM dravo_apps WHERE tenant = $1 AND ($2::TEXT IS NULL OR provider = $2) \
-             AND ($3::BIGINT IS NULL OR created_at > $3 OR (created_at = $3 AND id > $4)) \
-             ORDER BY created_at, id LIMIT $5"
-        ))
-        .bind(tenant.as_str())
-        .bind(provider.map(ProviderId::as_str))
-        .bind(page.after.as_ref().map(|c| c.created_at))
-        .bind(page.after.as_ref().map(|c| c.id.as_str()))
-        .bind(fetch_limit(page))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(backend)?;
+        let rows = sqlx::query(sql::LIST_APPS)
+            .bind(tenant.as_str())
+            .bind(provider.map(ProviderId::as_str))
+            .bind(page.after.as_ref().map(|c| c.created_at))
+            .bind(page.after.as_ref().map(|c| c.id.as_str()))
+            .bind(fetch_limit(page))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
         let items = rows.iter().map(app_from_row).collect::<Result<Vec<_>, _>>()?;
         Ok(into_page(items, page, app_cursor))
     }
 
     async fn update_app(&self, app: &AppRecord) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE dravo_apps SET name = $3, client_id = $4, client_secret = $5, \
-             allowed_return_urls = $6, scopes = $7, updated_at = $8 WHERE tenant = $1 AND id = $2",
-        )
-        .bind(app.tenant.as_str())
-        .bind(app.id.as_str())
-        .bind(app.name.as_deref())
-        .bind(app.client_id.as_str())
-        .bind(app.client_secret.as_bytes())
-        .bind(json_list(&app.allowed_return_urls)?)
-        .bind(json_list(&app.scopes)?)
-        .bind(app.updated_at.unix_timestamp())
-        .execute(&self.pool)
-        .await
-        .map_err(backend)?;
+        let done = sqlx::query(sql::UPDATE_APP)
+            .bind(app.tenant.as_str())
+            .bind(app.id.as_str())
+            .bind(app.name.as_deref())
+            .bind(app.client_id.as_str())
+            .bind(app.client_secret.as_bytes())
+            .bind(json_list(&app.allowed_return_urls)?)
+            .bind(json_list(&app.scopes)?)
+            .bind(app.updated_at.unix_timestamp())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -307,7 +303,7 @@ impl Store for PostgresStore {
             return Ok(DeleteApp::NotFound);
         }
         if !cascade {
-            let used = sqlx::query("SELECT 1 FROM dravo_accounts WHERE tenant = $1 AND app_id = $2 LIMIT 1")
+            let used = sqlx::query(sql::APP_IN_USE)
                 .bind(tenant.as_str())
                 .bind(id.as_str())
                 .fetch_optional(&mut *tx)
@@ -317,25 +313,25 @@ impl Store for PostgresStore {
                 return Ok(DeleteApp::InUse);
             }
         }
-        let accounts = sqlx::query("DELETE FROM dravo_accounts WHERE tenant = $1 AND app_id = $2")
+        let accounts = sqlx::query(sql::DELETE_APP_ACCOUNTS)
             .bind(tenant.as_str())
             .bind(id.as_str())
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
-        sqlx::query("DELETE FROM dravo_flows WHERE tenant = $1 AND app_id = $2")
+        sqlx::query(sql::DELETE_APP_FLOWS)
             .bind(tenant.as_str())
             .bind(id.as_str())
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
-        sqlx::query("DELETE FROM dravo_instance_registrations WHERE tenant = $1 AND app_id = $2")
+        sqlx::query(sql::DELETE_APP_PROVIDER_STATE)
             .bind(tenant.as_str())
             .bind(id.as_str())
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
-        sqlx::query("DELETE FROM dravo_apps WHERE tenant = $1 AND id = $2")
+        sqlx::query(sql::DELETE_APP)
             .bind(tenant.as_str())
             .bind(id.as_str())
             .execute(&mut *tx)
@@ -352,19 +348,14 @@ impl Store for PostgresStore {
         provider_account_id: &str,
         external_id: Option<&ExternalId>,
     ) -> Result<Option<AccountRecord>, StoreError> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            account_columns!(),
-            " FROM dravo_accounts WHERE tenant = $1 AND provider = $2 \
-             AND provider_account_id = $3 AND external_key = coalesce($4::TEXT, '')"
-        ))
-        .bind(tenant.as_str())
-        .bind(provider.as_str())
-        .bind(provider_account_id)
-        .bind(external_id.map(ExternalId::as_str))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(backend)?;
+        let row = sqlx::query(sql::FIND_ACCOUNT)
+            .bind(tenant.as_str())
+            .bind(provider.as_str())
+            .bind(provider_account_id)
+            .bind(external_id.map(ExternalId::as_str))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
         row.as_ref().map(account_from_row).transpose()
     }
 
@@ -373,34 +364,28 @@ impl Store for PostgresStore {
             // The conflict target is the identity only: a colliding primary key still
             // fails, as `Duplicate`. A concurrent insert of the same identity makes this
             // one wait for it to commit, then do nothing.
-            let inserted = sqlx::query(concat!(
-                "INSERT INTO dravo_accounts (",
-                account_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
-                 ON CONFLICT (tenant, provider, provider_account_id, external_key) DO NOTHING \
-                 RETURNING id"
-            ))
-            .bind(account.id.as_str())
-            .bind(account.tenant.as_str())
-            .bind(account.provider.as_str())
-            .bind(account.app_id.as_ref().map(AppId::as_str))
-            .bind(account.provider_account_id.as_str())
-            .bind(account.external_id.as_ref().map(ExternalId::as_str))
-            .bind(account.username.as_deref())
-            .bind(account.display_name.as_deref())
-            .bind(account.avatar_url.as_deref())
-            .bind(json_list(&account.scopes)?)
-            .bind(account.status.as_str())
-            .bind(account.access_token.as_bytes())
-            .bind(account.refresh_token.as_ref().map(Sealed::as_bytes))
-            .bind(account.token_expires_at.map(OffsetDateTime::unix_timestamp))
-            .bind(account.connected_at.unix_timestamp())
-            .bind(account.updated_at.unix_timestamp())
-            .bind(account.target_type.as_str())
-            .bind(account.parent_account_id.as_ref().map(AccountId::as_str))
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(insert_error)?;
+            let inserted = sqlx::query(sql::INSERT_ACCOUNT)
+                .bind(account.id.as_str())
+                .bind(account.tenant.as_str())
+                .bind(account.provider.as_str())
+                .bind(account.app_id.as_ref().map(AppId::as_str))
+                .bind(account.provider_account_id.as_str())
+                .bind(account.external_id.as_ref().map(ExternalId::as_str))
+                .bind(account.username.as_deref())
+                .bind(account.display_name.as_deref())
+                .bind(account.avatar_url.as_deref())
+                .bind(json_list(&account.scopes)?)
+                .bind(account.status.as_str())
+                .bind(account.access_token.as_bytes())
+                .bind(account.refresh_token.as_ref().map(Sealed::as_bytes))
+                .bind(account.token_expires_at.map(OffsetDateTime::unix_timestamp))
+                .bind(account.connected_at.unix_timestamp())
+                .bind(account.updated_at.unix_timestamp())
+                .bind(account.target_type.as_str())
+                .bind(account.parent_account_id.as_ref().map(AccountId::as_str))
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(insert_error)?;
             if inserted.is_some() {
                 return Ok(InsertAccount::Inserted);
             }
@@ -422,41 +407,34 @@ impl Store for PostgresStore {
     }
 
     async fn update_account(&self, account: &AccountRecord) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE dravo_accounts SET app_id = $3, username = $4, display_name = $5, \
-             avatar_url = $6, scopes = $7, status = $8, access_token = $9, \
-             refresh_token = $10, token_expires_at = $11, updated_at = $12, \
-             target_type = $13, parent_account_id = $14 \
-             WHERE tenant = $1 AND id = $2",
-        )
-        .bind(account.tenant.as_str())
-        .bind(account.id.as_str())
-        .bind(account.app_id.as_ref().map(AppId::as_str))
-        .bind(account.username.as_deref())
-        .bind(account.display_name.as_deref())
-        .bind(account.avatar_url.as_deref())
-        .bind(json_list(&account.scopes)?)
-        .bind(account.status.as_str())
-        .bind(account.access_token.as_bytes())
-        .bind(account.refresh_token.as_ref().map(Sealed::as_bytes))
-        .bind(account.token_expires_at.map(OffsetDateTime::unix_timestamp))
-        .bind(account.updated_at.unix_timestamp())
-        .bind(account.target_type.as_str())
-        .bind(account.parent_account_id.as_ref().map(AccountId::as_str))
-        .execute(&self.pool)
-        .await
-        .map_err(backend)?;
+        let done = sqlx::query(sql::UPDATE_ACCOUNT)
+            .bind(account.tenant.as_str())
+            .bind(account.id.as_str())
+            .bind(account.app_id.as_ref().map(AppId::as_str))
+            .bind(account.username.as_deref())
+            .bind(account.display_name.as_deref())
+            .bind(account.avatar_url.as_deref())
+            .bind(json_list(&account.scopes)?)
+            .bind(account.status.as_str())
+            .bind(account.access_token.as_bytes())
+            .bind(account.refresh_token.as_ref().map(Sealed::as_bytes))
+            .bind(account.token_expires_at.map(OffsetDateTime::unix_timestamp))
+            .bind(account.updated_at.unix_timestamp())
+            .bind(account.target_type.as_str())
+            .bind(account.parent_account_id.as_ref().map(AccountId::as_str))
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
         Ok(done.rows_affected() > 0)
     }
 
     async fn get_account(&self, tenant: &TenantId, id: &AccountId) -> Result<Option<AccountRecord>, StoreError> {
-        let row =
-            sqlx::query(concat!("SELECT ", account_columns!(), " FROM dravo_accounts WHERE tenant = $1 AND id = $2"))
-                .bind(tenant.as_str())
-                .bind(id.as_str())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(backend)?;
+        let row = sqlx::query(sql::GET_ACCOUNT)
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
         row.as_ref().map(account_from_row).transpose()
     }
 
@@ -466,29 +444,22 @@ impl Store for PostgresStore {
         filter: &AccountFilter,
         page: &PageRequest,
     ) -> Result<Page<AccountRecord>, StoreError> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            account_columns!(),
-            " FROM dravo_accounts WHERE tenant = $1 AND ($2::TEXT IS NULL OR provider = $2) \
-             AND ($3::TEXT IS NULL OR external_id = $3) \
-             AND ($4::BIGINT IS NULL OR connected_at > $4 OR (connected_at = $4 AND id > $5)) \
-             ORDER BY connected_at, id LIMIT $6"
-        ))
-        .bind(tenant.as_str())
-        .bind(filter.provider.as_ref().map(ProviderId::as_str))
-        .bind(filter.external_id.as_ref().map(ExternalId::as_str))
-        .bind(page.after.as_ref().map(|c| c.created_at))
-        .bind(page.after.as_ref().map(|c| c.id.as_str()))
-        .bind(fetch_limit(page))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(backend)?;
+        let rows = sqlx::query(sql::LIST_ACCOUNTS)
+            .bind(tenant.as_str())
+            .bind(filter.provider.as_ref().map(ProviderId::as_str))
+            .bind(filter.external_id.as_ref().map(ExternalId::as_str))
+            .bind(page.after.as_ref().map(|c| c.created_at))
+            .bind(page.after.as_ref().map(|c| c.id.as_str()))
+            .bind(fetch_limit(page))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
         let items = rows.iter().map(account_from_row).collect::<Result<Vec<_>, _>>()?;
         Ok(into_page(items, page, account_cursor))
     }
 
     async fn delete_account(&self, tenant: &TenantId, id: &AccountId) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM dravo_accounts WHERE tenant = $1 AND id = $2")
+        let done = sqlx::query(sql::DELETE_ACCOUNT)
             .bind(tenant.as_str())
             .bind(id.as_str())
             .execute(&self.pool)
@@ -501,44 +472,35 @@ impl Store for PostgresStore {
         // One statement: the row goes in only while the tenant has fewer than `max_pending`
         // pending flows, counted from the partial index `dravo_flows_pending`, at most
         // `max_pending` entries deep.
-        let inserted = sqlx::query(concat!(
-            "INSERT INTO dravo_flows (",
-            flow_columns!(),
-            ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 \
-             WHERE (SELECT count(*) FROM (SELECT 1 FROM dravo_flows \
-             WHERE tenant = $2 AND consumed_at IS NULL AND expires_at > $10 LIMIT $15) AS pending) < $15"
-        ))
-        .bind(flow.id.as_bytes().as_slice())
-        .bind(flow.tenant.as_str())
-        .bind(flow.app_id.as_str())
-        .bind(flow.provider.as_str())
-        .bind(flow.return_url.as_str())
-        .bind(flow.redirect_uri.as_str())
-        .bind(flow.pkce_verifier.as_ref().map(Sealed::as_bytes))
-        .bind(json_list(&flow.scopes)?)
-        .bind(flow.external_id.as_ref().map(ExternalId::as_str))
-        .bind(flow.created_at.unix_timestamp())
-        .bind(flow.expires_at.unix_timestamp())
-        .bind(flow.consumed_at.map(OffsetDateTime::unix_timestamp))
-        .bind(flow.instance.as_deref())
-        .bind(flow.browser_binding.as_ref().map(<[u8; 32]>::as_slice))
-        .bind(i64::from(max_pending))
-        .execute(&self.pool)
-        .await
-        .map_err(insert_error)?;
+        let inserted = sqlx::query(sql::INSERT_FLOW)
+            .bind(flow.id.as_bytes().as_slice())
+            .bind(flow.tenant.as_str())
+            .bind(flow.app_id.as_str())
+            .bind(flow.provider.as_str())
+            .bind(flow.return_url.as_str())
+            .bind(flow.redirect_uri.as_str())
+            .bind(flow.pkce_verifier.as_ref().map(Sealed::as_bytes))
+            .bind(json_list(&flow.scopes)?)
+            .bind(flow.external_id.as_ref().map(ExternalId::as_str))
+            .bind(flow.created_at.unix_timestamp())
+            .bind(flow.expires_at.unix_timestamp())
+            .bind(flow.consumed_at.map(OffsetDateTime::unix_timestamp))
+            .bind(flow.instance.as_deref())
+            .bind(flow.browser_binding.as_ref().map(<[u8; 32]>::as_slice))
+            .bind(i64::from(max_pending))
+            .execute(&self.pool)
+            .await
+            .map_err(insert_error)?;
         if inserted.rows_affected() > 0 {
             return Ok(InsertFlow::Inserted);
         }
         // Refused: when does the earliest pending flow expire (the same index, one entry)?
-        let next: Option<i64> = sqlx::query_scalar(
-            "SELECT min(expires_at) FROM dravo_flows \
-             WHERE tenant = $1 AND consumed_at IS NULL AND expires_at > $2",
-        )
-        .bind(flow.tenant.as_str())
-        .bind(flow.created_at.unix_timestamp())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(backend)?;
+        let next: Option<i64> = sqlx::query_scalar(sql::NEXT_PENDING_EXPIRY)
+            .bind(flow.tenant.as_str())
+            .bind(flow.created_at.unix_timestamp())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)?;
         let next_expiry = match next {
             Some(secs) => OffsetDateTime::from_unix_timestamp(secs)
                 .map_err(|_| corrupt("dravo_flows", "expires_at", "time out of range"))?,
@@ -550,21 +512,18 @@ impl Store for PostgresStore {
 
     async fn bind_flow(&self, id: &FlowId, digest: &[u8; 32], now: OffsetDateTime) -> Result<bool, StoreError> {
         // The compare-and-set: of concurrent binds, only one sees `browser_binding IS NULL`.
-        let done = sqlx::query(
-            "UPDATE dravo_flows SET browser_binding = $2 WHERE id = $1 AND browser_binding IS NULL \
-             AND consumed_at IS NULL AND expires_at > $3",
-        )
-        .bind(id.as_bytes().as_slice())
-        .bind(digest.as_slice())
-        .bind(now.unix_timestamp())
-        .execute(&self.pool)
-        .await
-        .map_err(backend)?;
+        let done = sqlx::query(sql::BIND_FLOW)
+            .bind(id.as_bytes().as_slice())
+            .bind(digest.as_slice())
+            .bind(now.unix_timestamp())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn get_flow(&self, id: &FlowId) -> Result<Option<PendingFlow>, StoreError> {
-        let row = sqlx::query(concat!("SELECT ", flow_columns!(), " FROM dravo_flows WHERE id = $1"))
+        let row = sqlx::query(sql::GET_FLOW)
             .bind(id.as_bytes().as_slice())
             .fetch_optional(&self.pool)
             .await
@@ -576,16 +535,12 @@ impl Store for PostgresStore {
         // The compare-and-set: of concurrent calls (on any instance), only one sees
         // `consumed_at IS NULL`; the others wait for its row lock, re-check, and match
         // nothing.
-        let taken = sqlx::query(concat!(
-            "UPDATE dravo_flows SET consumed_at = $2 WHERE id = $1 AND consumed_at IS NULL \
-             RETURNING ",
-            flow_columns!()
-        ))
-        .bind(id.as_bytes().as_slice())
-        .bind(now.unix_timestamp())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(backend)?;
+        let taken = sqlx::query(sql::TAKE_FLOW)
+            .bind(id.as_bytes().as_slice())
+            .bind(now.unix_timestamp())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
         if let Some(row) = taken {
             let mut flow = flow_from_row(&row)?;
             // RETURNING shows the row after the update; the caller gets it as it was.
@@ -599,34 +554,40 @@ impl Store for PostgresStore {
         }
     }
 
-    async fn sweep_flows(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM dravo_flows WHERE expires_at < $1")
-            .bind(before.unix_timestamp())
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
-        Ok(done.rows_affected())
+    fn selections(&self) -> Option<&dyn SelectionStore> {
+        Some(self)
     }
 
+    fn lease(&self) -> Option<&dyn LeaseStore> {
+        Some(self)
+    }
+
+    fn maintenance(&self) -> Option<&dyn MaintenanceStore> {
+        Some(self)
+    }
+
+    fn provider_state(&self) -> Option<&dyn ProviderStateStore> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl SelectionStore for PostgresStore {
     async fn insert_selection(&self, selection: &SelectionRecord) -> Result<(), StoreError> {
-        sqlx::query(concat!(
-            "INSERT INTO dravo_selections (",
-            selection_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-        ))
-        .bind(selection.id.as_str())
-        .bind(selection.tenant.as_str())
-        .bind(selection.provider.as_str())
-        .bind(selection.app_id.as_ref().map(AppId::as_str))
-        .bind(selection.account_id.as_str())
-        .bind(selection.external_id.as_ref().map(ExternalId::as_str))
-        .bind(targets_json(&selection.targets)?)
-        .bind(selection.created_at.unix_timestamp())
-        .bind(selection.expires_at.unix_timestamp())
-        .bind(selection.consumed_at.map(OffsetDateTime::unix_timestamp))
-        .execute(&self.pool)
-        .await
-        .map_err(insert_error)?;
+        sqlx::query(sql::INSERT_SELECTION)
+            .bind(selection.id.as_str())
+            .bind(selection.tenant.as_str())
+            .bind(selection.provider.as_str())
+            .bind(selection.app_id.as_ref().map(AppId::as_str))
+            .bind(selection.account_id.as_str())
+            .bind(selection.external_id.as_ref().map(ExternalId::as_str))
+            .bind(targets_json(&selection.targets)?)
+            .bind(selection.created_at.unix_timestamp())
+            .bind(selection.expires_at.unix_timestamp())
+            .bind(selection.consumed_at.map(OffsetDateTime::unix_timestamp))
+            .execute(&self.pool)
+            .await
+            .map_err(insert_error)?;
         Ok(())
     }
 
@@ -636,18 +597,13 @@ impl Store for PostgresStore {
         id: &SelectionId,
         now: OffsetDateTime,
     ) -> Result<Option<SelectionRecord>, StoreError> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            selection_columns!(),
-            " FROM dravo_selections WHERE tenant = $1 AND id = $2 AND consumed_at IS NULL \
-             AND expires_at > $3"
-        ))
-        .bind(tenant.as_str())
-        .bind(id.as_str())
-        .bind(now.unix_timestamp())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(backend)?;
+        let row = sqlx::query(sql::GET_SELECTION)
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .bind(now.unix_timestamp())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
         row.as_ref().map(|r| Cols::new(r, "dravo_selections").selection()).transpose()
     }
 
@@ -658,17 +614,13 @@ impl Store for PostgresStore {
         now: OffsetDateTime,
     ) -> Result<Option<SelectionRecord>, StoreError> {
         // The compare-and-set: of concurrent calls, only one sees `consumed_at IS NULL`.
-        let row = sqlx::query(concat!(
-            "UPDATE dravo_selections SET consumed_at = $3 WHERE tenant = $1 AND id = $2 \
-             AND consumed_at IS NULL AND expires_at > $3 RETURNING ",
-            selection_columns!()
-        ))
-        .bind(tenant.as_str())
-        .bind(id.as_str())
-        .bind(now.unix_timestamp())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(backend)?;
+        let row = sqlx::query(sql::TAKE_SELECTION)
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .bind(now.unix_timestamp())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
         let mut taken = row.as_ref().map(|r| Cols::new(r, "dravo_selections").selection()).transpose()?;
         if let Some(s) = taken.as_mut() {
             // RETURNING shows the row after the update; the caller gets it as it was.
@@ -678,14 +630,17 @@ impl Store for PostgresStore {
     }
 
     async fn sweep_selections(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM dravo_selections WHERE expires_at < $1")
+        let done = sqlx::query(sql::SWEEP_SELECTIONS)
             .bind(before.unix_timestamp())
             .execute(&self.pool)
             .await
             .map_err(backend)?;
         Ok(done.rows_affected())
     }
+}
 
+#[async_trait]
+impl LeaseStore for PostgresStore {
     async fn try_lease_account(
         &self,
         tenant: &TenantId,
@@ -696,68 +651,58 @@ impl Store for PostgresStore {
     ) -> Result<bool, StoreError> {
         // One statement: concurrent callers queue on the row lock and re-check the
         // condition against the winner's write, so at most one of them matches.
-        let done = sqlx::query(
-            "UPDATE dravo_accounts SET lease_holder = $3, lease_until = $4 \
-             WHERE tenant = $1 AND id = $2 \
-             AND (lease_holder IS NULL OR lease_until <= $5 OR lease_holder = $3)",
-        )
-        .bind(tenant.as_str())
-        .bind(id.as_str())
-        .bind(holder)
-        .bind(until.unix_timestamp())
-        .bind(now.unix_timestamp())
-        .execute(&self.pool)
-        .await
-        .map_err(backend)?;
+        let done = sqlx::query(sql::TRY_LEASE_ACCOUNT)
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .bind(holder)
+            .bind(until.unix_timestamp())
+            .bind(now.unix_timestamp())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
         Ok(done.rows_affected() > 0)
     }
 
     async fn release_account_lease(&self, tenant: &TenantId, id: &AccountId, holder: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE dravo_accounts SET lease_holder = NULL, lease_until = NULL \
-             WHERE tenant = $1 AND id = $2 AND lease_holder = $3",
-        )
-        .bind(tenant.as_str())
-        .bind(id.as_str())
-        .bind(holder)
-        .execute(&self.pool)
-        .await
-        .map_err(backend)?;
+        sqlx::query(sql::RELEASE_ACCOUNT_LEASE)
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .bind(holder)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl MaintenanceStore for PostgresStore {
+    async fn sweep_flows(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let done =
+            sqlx::query(sql::SWEEP_FLOWS).bind(before.unix_timestamp()).execute(&self.pool).await.map_err(backend)?;
+        Ok(done.rows_affected())
     }
 
     async fn list_all_apps(&self, page: &PageRequest) -> Result<Page<AppRecord>, StoreError> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            app_columns!(),
-            " FROM dravo_apps \
-             WHERE ($1::BIGINT IS NULL OR created_at > $1 OR (created_at = $1 AND id > $2)) \
-             ORDER BY created_at, id LIMIT $3"
-        ))
-        .bind(page.after.as_ref().map(|c| c.created_at))
-        .bind(page.after.as_ref().map(|c| c.id.as_str()))
-        .bind(fetch_limit(page))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(backend)?;
+        let rows = sqlx::query(sql::LIST_ALL_APPS)
+            .bind(page.after.as_ref().map(|c| c.created_at))
+            .bind(page.after.as_ref().map(|c| c.id.as_str()))
+            .bind(fetch_limit(page))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
         let items = rows.iter().map(app_from_row).collect::<Result<Vec<_>, _>>()?;
         Ok(into_page(items, page, app_cursor))
     }
 
     async fn list_all_accounts(&self, page: &PageRequest) -> Result<Page<AccountRecord>, StoreError> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            account_columns!(),
-            " FROM dravo_accounts \
-             WHERE ($1::BIGINT IS NULL OR connected_at > $1 OR (connected_at = $1 AND id > $2)) \
-             ORDER BY connected_at, id LIMIT $3"
-        ))
-        .bind(page.after.as_ref().map(|c| c.created_at))
-        .bind(page.after.as_ref().map(|c| c.id.as_str()))
-        .bind(fetch_limit(page))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(backend)?;
+        let rows = sqlx::query(sql::LIST_ALL_ACCOUNTS)
+            .bind(page.after.as_ref().map(|c| c.created_at))
+            .bind(page.after.as_ref().map(|c| c.id.as_str()))
+            .bind(fetch_limit(page))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
         let items = rows.iter().map(account_from_row).collect::<Result<Vec<_>, _>>()?;
         Ok(into_page(items, page, account_cursor))
     }
@@ -769,16 +714,14 @@ impl Store for PostgresStore {
         current: &Sealed,
         new: &Sealed,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE dravo_apps SET client_secret = $4 WHERE tenant = $1 AND id = $2 AND client_secret = $3",
-        )
-        .bind(tenant.as_str())
-        .bind(id.as_str())
-        .bind(current.as_bytes())
-        .bind(new.as_bytes())
-        .execute(&self.pool)
-        .await
-        .map_err(backend)?;
+        let done = sqlx::query(sql::SWAP_APP_SECRET)
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .bind(current.as_bytes())
+            .bind(new.as_bytes())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -789,99 +732,80 @@ impl Store for PostgresStore {
         current: SealedTokens<'_>,
         new: SealedTokens<'_>,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE dravo_accounts SET access_token = $5, refresh_token = $6 \
-             WHERE tenant = $1 AND id = $2 AND access_token = $3 \
-             AND refresh_token IS NOT DISTINCT FROM $4::BYTEA",
-        )
-        .bind(tenant.as_str())
-        .bind(id.as_str())
-        .bind(current.access_token.as_bytes())
-        .bind(current.refresh_token.map(Sealed::as_bytes))
-        .bind(new.access_token.as_bytes())
-        .bind(new.refresh_token.map(Sealed::as_bytes))
-        .execute(&self.pool)
-        .await
-        .map_err(backend)?;
+        let done = sqlx::query(sql::SWAP_ACCOUNT_TOKENS)
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .bind(current.access_token.as_bytes())
+            .bind(current.refresh_token.map(Sealed::as_bytes))
+            .bind(new.access_token.as_bytes())
+            .bind(new.refresh_token.map(Sealed::as_bytes))
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
         Ok(done.rows_affected() > 0)
     }
+}
 
-    async fn get_instance_registration(
-        &self,
-        tenant: &TenantId,
-        app_id: &AppId,
-        instance: &str,
-    ) -> Result<Option<InstanceRegistration>, StoreError> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            registration_columns!(),
-            " FROM dravo_instance_registrations WHERE tenant = $1 AND app_id = $2 AND instance = $3"
-        ))
-        .bind(tenant.as_str())
-        .bind(app_id.as_str())
-        .bind(instance)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(backend)?;
-        row.map(|r| Cols::new(&r, "dravo_instance_registrations").registration()).transpose()
-    }
-
-    async fn insert_instance_registration(&self, r: &InstanceRegistration) -> Result<bool, StoreError> {
-        let done = sqlx::query(concat!(
-            "INSERT INTO dravo_instance_registrations (",
-            registration_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             ON CONFLICT (tenant, app_id, instance) DO NOTHING"
-        ))
-        .bind(r.tenant.as_str())
-        .bind(r.app_id.as_str())
-        .bind(r.instance.as_str())
-        .bind(r.origin.as_str())
-        .bind(r.client_id.as_str())
-        .bind(r.client_secret.as_bytes())
-        .bind(json_list(&r.scopes)?)
-        .bind(r.created_at.unix_timestamp())
-        .execute(&self.pool)
-        .await
-        .map_err(backend)?;
+#[async_trait]
+impl ProviderStateStore for PostgresStore {
+    async fn insert_provider_state(&self, e: &ProviderStateRecord) -> Result<bool, StoreError> {
+        let done = sqlx::query(sql::INSERT_PROVIDER_STATE)
+            .bind(e.tenant.as_str())
+            .bind(e.app_id.as_str())
+            .bind(e.namespace.as_str())
+            .bind(e.key.as_str())
+            .bind(e.metadata.as_str())
+            .bind(e.secret.as_bytes())
+            .bind(e.created_at.unix_timestamp())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn list_instance_registrations(
+    async fn get_provider_state(
         &self,
         tenant: &TenantId,
         app_id: &AppId,
-    ) -> Result<Vec<InstanceRegistration>, StoreError> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            registration_columns!(),
-            " FROM dravo_instance_registrations WHERE tenant = $1 AND app_id = $2 ORDER BY instance"
-        ))
-        .bind(tenant.as_str())
-        .bind(app_id.as_str())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(backend)?;
-        rows.iter().map(|r| Cols::new(r, "dravo_instance_registrations").registration()).collect()
+        namespace: &ProviderId,
+        key: &str,
+    ) -> Result<Option<ProviderStateRecord>, StoreError> {
+        let row = sqlx::query(sql::GET_PROVIDER_STATE)
+            .bind(tenant.as_str())
+            .bind(app_id.as_str())
+            .bind(namespace.as_str())
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.map(|r| Cols::new(&r, "dravo_provider_state").provider_state()).transpose()
     }
 
-    async fn swap_instance_registration_secret(
+    async fn list_provider_state(
         &self,
-        r: &InstanceRegistration,
-        new: &Sealed,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE dravo_instance_registrations SET client_secret = $5 \
-             WHERE tenant = $1 AND app_id = $2 AND instance = $3 AND client_secret = $4",
-        )
-        .bind(r.tenant.as_str())
-        .bind(r.app_id.as_str())
-        .bind(r.instance.as_str())
-        .bind(r.client_secret.as_bytes())
-        .bind(new.as_bytes())
-        .execute(&self.pool)
-        .await
-        .map_err(backend)?;
+        tenant: &TenantId,
+        app_id: &AppId,
+    ) -> Result<Vec<ProviderStateRecord>, StoreError> {
+        let rows = sqlx::query(sql::LIST_PROVIDER_STATE)
+            .bind(tenant.as_str())
+            .bind(app_id.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        rows.iter().map(|r| Cols::new(r, "dravo_provider_state").provider_state()).collect()
+    }
+
+    async fn swap_provider_state_secret(&self, e: &ProviderStateRecord, new: &Sealed) -> Result<bool, StoreError> {
+        let done = sqlx::query(sql::SWAP_PROVIDER_STATE_SECRET)
+            .bind(e.tenant.as_str())
+            .bind(e.app_id.as_str())
+            .bind(e.namespace.as_str())
+            .bind(e.key.as_str())
+            .bind(e.secret.as_bytes())
+            .bind(new.as_bytes())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
         Ok(done.rows_affected() > 0)
     }
 }

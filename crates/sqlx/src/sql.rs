@@ -1,7 +1,9 @@
-//! What the SQL stores (SQLite, PostgreSQL) share: reading rows back into records, the column
-//! lists, error mapping and paging. Both stores keep the same column types (text, integer
-//! unix seconds, JSON text lists, blobs), so one decoder, generic over the row type, serves
-//! both; the SQL itself (placeholders, locking, upserts) stays in each store.
+//! What the SQL stores (SQLite, PostgreSQL) share: their statements, reading rows back into
+//! records, the column lists, error mapping and paging. Both stores keep the same column
+//! types (text, integer unix seconds, JSON text lists, blobs), so one decoder, generic over
+//! the row type, serves both. Every statement on which the dialects agree is written once,
+//! here; what differs (locking in `delete_app`, transactions, migrations and their lock) stays
+//! in each store.
 
 use std::str::FromStr;
 
@@ -13,7 +15,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    AccountRecord, AccountStatus, AppRecord, Cursor, InstanceRegistration, Page, PageRequest, PendingFlow, Sealed,
+    AccountRecord, AccountStatus, AppRecord, Cursor, Page, PageRequest, PendingFlow, ProviderStateRecord, Sealed,
     SelectionRecord, SelectionTarget, StoreError, TargetType,
 };
 use dravo_connect_core::FlowId;
@@ -79,13 +81,13 @@ fn targets_from_json(table: &str, raw: &str) -> Result<Vec<SelectionTarget>, Sto
                 Some(b64) => Some(STANDARD.decode(b64).ok().and_then(|b| Sealed::from_bytes(b).ok()).ok_or_else(bad)?),
                 None => None,
             };
-            Ok(SelectionTarget {
-                id: t.id,
-                target_type: TargetType::parse(&t.target_type).ok_or_else(bad)?,
-                username: t.username,
-                display_name: t.display_name,
-                avatar_url: t.avatar_url,
-                access_token,
+            Ok({
+                let mut record = SelectionTarget::new(t.id, TargetType::parse(&t.target_type).ok_or_else(bad)?);
+                record.username = t.username;
+                record.display_name = t.display_name;
+                record.avatar_url = t.avatar_url;
+                record.access_token = access_token;
+                record
             })
         })
         .collect()
@@ -158,17 +160,20 @@ where
     /// An app row.
     pub(super) fn app(&self) -> Result<AppRecord, StoreError> {
         let c = self;
-        Ok(AppRecord {
-            id: c.parse("id")?,
-            tenant: c.parse("tenant")?,
-            provider: c.parse("provider")?,
-            name: c.get("name")?,
-            client_id: c.get("client_id")?,
-            client_secret: c.sealed("client_secret")?,
-            allowed_return_urls: c.list("allowed_return_urls")?,
-            scopes: c.list("scopes")?,
-            created_at: c.time("created_at")?,
-            updated_at: c.time("updated_at")?,
+        Ok({
+            let mut record = AppRecord::new(
+                c.parse("id")?,
+                c.parse("tenant")?,
+                c.parse("provider")?,
+                c.get::<String>("client_id")?,
+                c.sealed("client_secret")?,
+                c.time("created_at")?,
+            );
+            record.name = c.get("name")?;
+            record.allowed_return_urls = c.list("allowed_return_urls")?;
+            record.scopes = c.list("scopes")?;
+            record.updated_at = c.time("updated_at")?;
+            record
         })
     }
 
@@ -176,28 +181,32 @@ where
     pub(super) fn account(&self) -> Result<AccountRecord, StoreError> {
         let c = self;
         let status: String = c.get("status")?;
-        Ok(AccountRecord {
-            id: c.parse("id")?,
-            tenant: c.parse("tenant")?,
-            provider: c.parse("provider")?,
-            app_id: c.parse_opt("app_id")?,
-            provider_account_id: c.get("provider_account_id")?,
-            username: c.get("username")?,
-            display_name: c.get("display_name")?,
-            avatar_url: c.get("avatar_url")?,
-            scopes: c.list("scopes")?,
-            status: AccountStatus::parse(&status).ok_or_else(|| corrupt(c.table, "status", "not a known status"))?,
-            external_id: c.parse_opt("external_id")?,
-            access_token: c.sealed("access_token")?,
-            refresh_token: c.sealed_opt("refresh_token")?,
-            token_expires_at: c.time_opt("token_expires_at")?,
-            connected_at: c.time("connected_at")?,
-            updated_at: c.time("updated_at")?,
-            target_type: {
+        Ok({
+            let mut record = AccountRecord::new(
+                c.parse("id")?,
+                c.parse("tenant")?,
+                c.parse("provider")?,
+                c.get::<String>("provider_account_id")?,
+                c.sealed("access_token")?,
+                c.time("connected_at")?,
+            );
+            record.app_id = c.parse_opt("app_id")?;
+            record.username = c.get("username")?;
+            record.display_name = c.get("display_name")?;
+            record.avatar_url = c.get("avatar_url")?;
+            record.scopes = c.list("scopes")?;
+            record.status =
+                AccountStatus::parse(&status).ok_or_else(|| corrupt(c.table, "status", "not a known status"))?;
+            record.external_id = c.parse_opt("external_id")?;
+            record.refresh_token = c.sealed_opt("refresh_token")?;
+            record.token_expires_at = c.time_opt("token_expires_at")?;
+            record.updated_at = c.time("updated_at")?;
+            record.target_type = {
                 let t: String = c.get("target_type")?;
                 TargetType::parse(&t).ok_or_else(|| corrupt(c.table, "target_type", "not a known target type"))?
-            },
-            parent_account_id: c.parse_opt("parent_account_id")?,
+            };
+            record.parent_account_id = c.parse_opt("parent_account_id")?;
+            record
         })
     }
 
@@ -205,33 +214,35 @@ where
     pub(super) fn selection(&self) -> Result<SelectionRecord, StoreError> {
         let c = self;
         let targets: String = c.get("targets")?;
-        Ok(SelectionRecord {
-            id: c.parse("id")?,
-            tenant: c.parse("tenant")?,
-            provider: c.parse("provider")?,
-            app_id: c.parse_opt("app_id")?,
-            account_id: c.parse("account_id")?,
-            external_id: c.parse_opt("external_id")?,
-            targets: targets_from_json(c.table, &targets)?,
-            created_at: c.time("created_at")?,
-            expires_at: c.time("expires_at")?,
-            consumed_at: c.time_opt("consumed_at")?,
+        Ok({
+            let mut record = SelectionRecord::new(
+                c.parse("id")?,
+                c.parse("tenant")?,
+                c.parse("provider")?,
+                c.parse("account_id")?,
+                targets_from_json(c.table, &targets)?,
+                c.time("created_at")?,
+                c.time("expires_at")?,
+            );
+            record.app_id = c.parse_opt("app_id")?;
+            record.external_id = c.parse_opt("external_id")?;
+            record.consumed_at = c.time_opt("consumed_at")?;
+            record
         })
     }
 
-    /// A registration row.
-    pub(super) fn registration(&self) -> Result<InstanceRegistration, StoreError> {
+    /// A provider-state row.
+    pub(super) fn provider_state(&self) -> Result<ProviderStateRecord, StoreError> {
         let c = self;
-        Ok(InstanceRegistration {
-            tenant: c.parse("tenant")?,
-            app_id: c.parse("app_id")?,
-            instance: c.get("instance")?,
-            origin: c.get("origin")?,
-            client_id: c.get("client_id")?,
-            client_secret: c.sealed("client_secret")?,
-            scopes: c.list("scopes")?,
-            created_at: c.time("created_at")?,
-        })
+        Ok(ProviderStateRecord::new(
+            c.parse("tenant")?,
+            c.parse("app_id")?,
+            c.parse("namespace")?,
+            c.get::<String>("state_key")?,
+            c.get::<String>("metadata")?,
+            c.sealed("secret")?,
+            c.time("created_at")?,
+        ))
     }
 
     /// A pending-flow row.
@@ -239,26 +250,29 @@ where
         let c = self;
         let id: Vec<u8> = c.get("id")?;
         let id: [u8; FlowId::LEN] = id.try_into().map_err(|_| corrupt(c.table, "id", "not a flow id"))?;
-        Ok(PendingFlow {
-            id: FlowId::from_bytes(id),
-            tenant: c.parse("tenant")?,
-            app_id: c.parse("app_id")?,
-            provider: c.parse("provider")?,
-            return_url: c.get("return_url")?,
-            redirect_uri: c.get("redirect_uri")?,
-            pkce_verifier: c.sealed_opt("pkce_verifier")?,
-            scopes: c.list("scopes")?,
-            external_id: c.parse_opt("external_id")?,
-            instance: c.get("instance")?,
-            created_at: c.time("created_at")?,
-            expires_at: c.time("expires_at")?,
-            consumed_at: c.time_opt("consumed_at")?,
-            browser_binding: {
+        Ok({
+            let mut record = PendingFlow::new(
+                FlowId::from_bytes(id),
+                c.parse("tenant")?,
+                c.parse("app_id")?,
+                c.parse("provider")?,
+                c.get::<String>("return_url")?,
+                c.get::<String>("redirect_uri")?,
+                c.time("created_at")?,
+                c.time("expires_at")?,
+            );
+            record.pkce_verifier = c.sealed_opt("pkce_verifier")?;
+            record.scopes = c.list("scopes")?;
+            record.external_id = c.parse_opt("external_id")?;
+            record.instance = c.get("instance")?;
+            record.consumed_at = c.time_opt("consumed_at")?;
+            record.browser_binding = {
                 let digest: Option<Vec<u8>> = c.get("browser_binding")?;
                 digest
                     .map(|d| <[u8; 32]>::try_from(d).map_err(|_| corrupt(c.table, "browser_binding", "not a digest")))
                     .transpose()?
-            },
+            };
+            record
         })
     }
 }
@@ -292,11 +306,209 @@ macro_rules! flow_columns {
     };
 }
 
-macro_rules! registration_columns {
+macro_rules! provider_state_columns {
     () => {
-        "tenant, app_id, instance, origin, client_id, client_secret, scopes, created_at"
+        "tenant, app_id, namespace, state_key, metadata, secret, created_at"
     };
 }
+
+// ---------------------------------------------------------------------------------------
+// Statements both dialects run as written. Placeholders are `$1`, `$2`, …: PostgreSQL's
+// own, and SQLite's numbered form (`$NNN`, bound by number like `?NNN`). A parameter that
+// may be NULL on its own is written `CAST($n AS TEXT)` (or `BIGINT`), the spelling both
+// accept, so PostgreSQL knows its type.
+
+/// `insert_app`.
+pub(super) const INSERT_APP: &str =
+    concat!("INSERT INTO dravo_apps (", app_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
+
+/// `get_app`.
+pub(super) const GET_APP: &str = concat!("SELECT ", app_columns!(), " FROM dravo_apps WHERE tenant = $1 AND id = $2");
+
+/// `list_apps`.
+pub(super) const LIST_APPS: &str = concat!(
+    "SELECT ",
+    app_columns!(),
+    " FROM dravo_apps WHERE tenant = $1 AND (CAST($2 AS TEXT) IS NULL OR provider = $2) \
+    AND (CAST($3 AS BIGINT) IS NULL OR created_at > $3 OR (created_at = $3 AND id > $4)) \
+    ORDER BY created_at, id LIMIT $5"
+);
+
+/// `update_app`.
+pub(super) const UPDATE_APP: &str = "UPDATE dravo_apps SET name = $3, client_id = $4, client_secret = $5, \
+             allowed_return_urls = $6, scopes = $7, updated_at = $8 WHERE tenant = $1 AND id = $2";
+
+/// Whether accounts use an app (`delete_app` without cascade).
+pub(super) const APP_IN_USE: &str = "SELECT 1 FROM dravo_accounts WHERE tenant = $1 AND app_id = $2 LIMIT 1";
+
+/// Deletes an app's accounts (`delete_app`).
+pub(super) const DELETE_APP_ACCOUNTS: &str = "DELETE FROM dravo_accounts WHERE tenant = $1 AND app_id = $2";
+
+/// Deletes an app's flows (`delete_app`).
+pub(super) const DELETE_APP_FLOWS: &str = "DELETE FROM dravo_flows WHERE tenant = $1 AND app_id = $2";
+
+/// Deletes the app row (`delete_app`).
+pub(super) const DELETE_APP: &str = "DELETE FROM dravo_apps WHERE tenant = $1 AND id = $2";
+
+/// `find_account`.
+pub(super) const FIND_ACCOUNT: &str = concat!(
+    "SELECT ",
+    account_columns!(),
+    " FROM dravo_accounts WHERE tenant = $1 AND provider = $2 \
+    AND provider_account_id = $3 AND external_key = coalesce(CAST($4 AS TEXT), '')"
+);
+
+/// Inserts an account unless its identity exists (`insert_account`).
+pub(super) const INSERT_ACCOUNT: &str = concat!(
+    "INSERT INTO dravo_accounts (",
+    account_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+    ON CONFLICT (tenant, provider, provider_account_id, external_key) DO NOTHING \
+    RETURNING id"
+);
+
+/// `update_account`.
+pub(super) const UPDATE_ACCOUNT: &str = "UPDATE dravo_accounts SET app_id = $3, username = $4, display_name = $5, \
+             avatar_url = $6, scopes = $7, status = $8, access_token = $9, \
+             refresh_token = $10, token_expires_at = $11, updated_at = $12, \
+             target_type = $13, parent_account_id = $14 \
+             WHERE tenant = $1 AND id = $2";
+
+/// `get_account`.
+pub(super) const GET_ACCOUNT: &str =
+    concat!("SELECT ", account_columns!(), " FROM dravo_accounts WHERE tenant = $1 AND id = $2");
+
+/// `list_accounts`.
+pub(super) const LIST_ACCOUNTS: &str = concat!(
+    "SELECT ",
+    account_columns!(),
+    " FROM dravo_accounts WHERE tenant = $1 AND (CAST($2 AS TEXT) IS NULL OR provider = $2) \
+    AND (CAST($3 AS TEXT) IS NULL OR external_id = $3) \
+    AND (CAST($4 AS BIGINT) IS NULL OR connected_at > $4 OR (connected_at = $4 AND id > $5)) \
+    ORDER BY connected_at, id LIMIT $6"
+);
+
+/// `delete_account`.
+pub(super) const DELETE_ACCOUNT: &str = "DELETE FROM dravo_accounts WHERE tenant = $1 AND id = $2";
+
+/// Inserts a flow while the tenant is under its pending cap (`insert_flow`).
+pub(super) const INSERT_FLOW: &str = concat!(
+    "INSERT INTO dravo_flows (",
+    flow_columns!(),
+    ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 \
+    WHERE (SELECT count(*) FROM (SELECT 1 FROM dravo_flows \
+    WHERE tenant = $2 AND consumed_at IS NULL AND expires_at > $10 LIMIT $15) AS pending) < $15"
+);
+
+/// When the tenant's earliest pending flow expires (`insert_flow`, refused).
+pub(super) const NEXT_PENDING_EXPIRY: &str = "SELECT min(expires_at) FROM dravo_flows \
+             WHERE tenant = $1 AND consumed_at IS NULL AND expires_at > $2";
+
+/// `bind_flow`.
+pub(super) const BIND_FLOW: &str = "UPDATE dravo_flows SET browser_binding = $2 WHERE id = $1 AND browser_binding IS NULL \
+             AND consumed_at IS NULL AND expires_at > $3";
+
+/// `get_flow`.
+pub(super) const GET_FLOW: &str = concat!("SELECT ", flow_columns!(), " FROM dravo_flows WHERE id = $1");
+
+/// `take_flow`.
+pub(super) const TAKE_FLOW: &str = concat!(
+    "UPDATE dravo_flows SET consumed_at = $2 WHERE id = $1 AND consumed_at IS NULL \
+    RETURNING ",
+    flow_columns!()
+);
+
+/// `insert_selection`.
+pub(super) const INSERT_SELECTION: &str = concat!(
+    "INSERT INTO dravo_selections (",
+    selection_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+);
+
+/// `get_selection`.
+pub(super) const GET_SELECTION: &str = concat!(
+    "SELECT ",
+    selection_columns!(),
+    " FROM dravo_selections WHERE tenant = $1 AND id = $2 AND consumed_at IS NULL \
+    AND expires_at > $3"
+);
+
+/// `take_selection`.
+pub(super) const TAKE_SELECTION: &str = concat!(
+    "UPDATE dravo_selections SET consumed_at = $3 WHERE tenant = $1 AND id = $2 \
+    AND consumed_at IS NULL AND expires_at > $3 RETURNING ",
+    selection_columns!()
+);
+
+/// `sweep_selections`.
+pub(super) const SWEEP_SELECTIONS: &str = "DELETE FROM dravo_selections WHERE expires_at < $1";
+
+/// `try_lease_account`.
+pub(super) const TRY_LEASE_ACCOUNT: &str = "UPDATE dravo_accounts SET lease_holder = $3, lease_until = $4 \
+             WHERE tenant = $1 AND id = $2 \
+             AND (lease_holder IS NULL OR lease_until <= $5 OR lease_holder = $3)";
+
+/// `release_account_lease`.
+pub(super) const RELEASE_ACCOUNT_LEASE: &str = "UPDATE dravo_accounts SET lease_holder = NULL, lease_until = NULL \
+             WHERE tenant = $1 AND id = $2 AND lease_holder = $3";
+
+/// `sweep_flows`.
+pub(super) const SWEEP_FLOWS: &str = "DELETE FROM dravo_flows WHERE expires_at < $1";
+
+/// `list_all_apps`.
+pub(super) const LIST_ALL_APPS: &str = concat!(
+    "SELECT ",
+    app_columns!(),
+    " FROM dravo_apps \
+    WHERE (CAST($1 AS BIGINT) IS NULL OR created_at > $1 OR (created_at = $1 AND id > $2)) \
+    ORDER BY created_at, id LIMIT $3"
+);
+
+/// `list_all_accounts`.
+pub(super) const LIST_ALL_ACCOUNTS: &str = concat!(
+    "SELECT ",
+    account_columns!(),
+    " FROM dravo_accounts \
+    WHERE (CAST($1 AS BIGINT) IS NULL OR connected_at > $1 OR (connected_at = $1 AND id > $2)) \
+    ORDER BY connected_at, id LIMIT $3"
+);
+
+/// `swap_app_secret`.
+pub(super) const SWAP_APP_SECRET: &str =
+    "UPDATE dravo_apps SET client_secret = $4 WHERE tenant = $1 AND id = $2 AND client_secret = $3";
+
+/// `swap_account_tokens` (`IS NOT DISTINCT FROM`: null-safe equality in both dialects).
+pub(super) const SWAP_ACCOUNT_TOKENS: &str = "UPDATE dravo_accounts SET access_token = $5, refresh_token = $6 \
+             WHERE tenant = $1 AND id = $2 AND access_token = $3 \
+             AND refresh_token IS NOT DISTINCT FROM $4";
+
+/// Deletes an app's provider-state entries (`delete_app`).
+pub(super) const DELETE_APP_PROVIDER_STATE: &str = "DELETE FROM dravo_provider_state WHERE tenant = $1 AND app_id = $2";
+
+/// Inserts a provider-state entry unless its key exists.
+pub(super) const INSERT_PROVIDER_STATE: &str = concat!(
+    "INSERT INTO dravo_provider_state (",
+    provider_state_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant, app_id, namespace, state_key) DO NOTHING"
+);
+
+/// Reads one provider-state entry.
+pub(super) const GET_PROVIDER_STATE: &str = concat!(
+    "SELECT ",
+    provider_state_columns!(),
+    " FROM dravo_provider_state WHERE tenant = $1 AND app_id = $2 AND namespace = $3 AND state_key = $4"
+);
+
+/// Lists an app's provider-state entries.
+pub(super) const LIST_PROVIDER_STATE: &str = concat!(
+    "SELECT ",
+    provider_state_columns!(),
+    " FROM dravo_provider_state WHERE tenant = $1 AND app_id = $2 ORDER BY namespace, state_key"
+);
+
+/// Replaces a provider-state entry's sealed part if it is unchanged.
+pub(super) const SWAP_PROVIDER_STATE_SECRET: &str = "UPDATE dravo_provider_state SET secret = $6 \
+     WHERE tenant = $1 AND app_id = $2 AND namespace = $3 AND state_key = $4 AND secret = $5";
 
 /// The page size asked of the database: one more than the page, to know whether another
 /// page follows.

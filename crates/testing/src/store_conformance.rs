@@ -11,14 +11,20 @@ use time::{Duration, OffsetDateTime};
 use dravo_connect_core::Secret;
 use dravo_connect_core::secret_box::{Sealed, SecretBox};
 use dravo_connect_core::store::{
-    AccountFilter, AccountRecord, AccountStatus, AppRecord, Cursor, DeleteApp, InsertAccount, InsertFlow,
-    InstanceRegistration, PageRequest, PendingFlow, ProviderApp, SealedTokens, SelectionRecord, SelectionTarget, Store,
-    StoreError, TakeFlow, TargetType,
+    AccountFilter, AccountRecord, AccountStatus, AppRecord, Cursor, DeleteApp, InsertAccount, InsertFlow, LeaseStore,
+    MaintenanceStore, PageRequest, PendingFlow, ProviderStateRecord, ProviderStateStore, SealedTokens, SelectionRecord,
+    SelectionStore, SelectionTarget, Store, StoreError, TakeFlow, TargetType,
 };
 use dravo_connect_core::{AccountId, AppId, ExternalId, FlowId, KeyId, ProviderId, SelectionId, TenantId};
 
-/// Runs every conformance case against stores made by `make_store`, and panics on the
-/// first failure with a message naming the case.
+/// Runs the conformance cases against stores made by `make_store`, and panics on the first
+/// failure with a message naming the case.
+///
+/// The cases come in sets, one per trait: the core [`Store`] cases always run; the cases of
+/// each opt-in trait ([`SelectionStore`], [`LeaseStore`], [`MaintenanceStore`],
+/// [`ProviderStateStore`]) run when the store announces it through its accessor
+/// ([`Store::selections`], …), so a store that implements only `Store` passes with the core
+/// set.
 ///
 /// Each case gets a fresh, empty store from `make_store` and runs in its own
 /// `tokio::spawn`ed task, so call this from inside a Tokio runtime (`#[tokio::test]`; the
@@ -32,12 +38,14 @@ use dravo_connect_core::{AccountId, AppId, ExternalId, FlowId, KeyId, ProviderId
 /// (exactly one of 50 concurrent takes wins); the browser binding (set once, a
 /// compare-and-set: exactly one of 20 concurrent binds wins, never on a consumed or expired
 /// flow); the per-tenant cap on pending flows (exact, per tenant, counting neither consumed nor
-/// expired flows, freed by a take or an app's deletion); the sweep; the refresh lease (a
-/// compare-and-set: exactly one of 20 concurrent holders wins, renewals, release, expiry,
-/// tenant isolation); the walks over every tenant's apps and accounts; and the
-/// compare-and-set swaps of sealed secrets used by re-encryption; and target selections
-/// (round trip with sealed tokens, expiry, tenant isolation, a single consumption of 20
-/// concurrent takes, the sweep).
+/// expired flows, freed by a take or an app's deletion). Then, per opt-in trait: target
+/// selections (round trip with sealed tokens, expiry, tenant isolation, a single
+/// consumption of 20 concurrent takes, the sweep); the refresh lease (a compare-and-set:
+/// exactly one of 20 concurrent holders wins, renewals, release, expiry, tenant isolation);
+/// maintenance (the flow sweep, the walks over every tenant's apps and accounts, and the
+/// compare-and-set swaps of sealed secrets used by re-encryption); provider state
+/// (insert-if-absent, one of 20 concurrent inserts kept, keys per tenant, app and
+/// namespace, the list, the compare-and-set swap, deletion with the app).
 ///
 /// All times the suite writes are whole seconds in UTC, the precision stores keep.
 ///
@@ -63,6 +71,17 @@ where
             $( run_case(stringify!($case), make_store().await, $case::<S>).await; )+
         };
     }
+    // Which opt-in traits the store announces: their case sets run only then.
+    let (has_selections, has_lease, has_maintenance, has_provider_state) = {
+        let probe = make_store().await;
+        (
+            probe.selections().is_some(),
+            probe.lease().is_some(),
+            probe.maintenance().is_some(),
+            probe.provider_state().is_some(),
+        )
+    };
+    // `Store`: apps, accounts, flows.
     cases!(
         app_round_trips_byte_for_byte,
         unknown_ids_are_not_found,
@@ -70,7 +89,6 @@ where
         apps_of_one_tenant_are_invisible_to_another,
         update_app_changes_only_the_mutable_fields,
         list_apps_orders_filters_and_pages,
-        provider_app_finds_none_one_or_several,
         delete_app_of_an_unknown_app_is_not_found,
         delete_app_without_cascade_refuses_while_accounts_use_it,
         delete_app_with_cascade_deletes_its_accounts_and_flows,
@@ -94,24 +112,40 @@ where
         concurrent_binds_of_one_flow_have_exactly_one_winner,
         insert_flow_keeps_each_tenant_under_its_pending_cap,
         insert_flow_counts_only_pending_flows_toward_the_cap,
-        sweep_deletes_flows_that_expired_before_the_cutoff,
-        a_lease_is_held_by_one_holder_until_released_or_run_out,
-        a_lease_is_per_account_and_tenant,
-        a_lease_outlives_account_updates_and_goes_with_the_account,
-        concurrent_leases_of_one_account_have_exactly_one_winner,
-        list_all_apps_walks_every_tenant_in_order,
-        list_all_accounts_walks_every_tenant_in_order,
-        swap_app_secret_is_a_compare_and_set,
-        swap_account_tokens_is_a_compare_and_set,
-        selection_round_trips_and_is_read_only_by_its_tenant_until_it_expires,
-        take_selection_consumes_once,
-        concurrent_takes_of_one_selection_have_exactly_one_winner,
-        sweep_selections_deletes_those_that_expired_before_the_cutoff,
-        instance_registration_round_trips_and_is_insert_if_absent,
-        concurrent_inserts_of_one_instance_registration_keep_one,
-        delete_app_deletes_its_instance_registrations,
-        instance_registrations_are_listed_per_app_and_their_secret_swapped_by_compare_and_set,
     );
+    if has_selections {
+        cases!(
+            selection_round_trips_and_is_read_only_by_its_tenant_until_it_expires,
+            take_selection_consumes_once,
+            concurrent_takes_of_one_selection_have_exactly_one_winner,
+            sweep_selections_deletes_those_that_expired_before_the_cutoff,
+        );
+    }
+    if has_lease {
+        cases!(
+            a_lease_is_held_by_one_holder_until_released_or_run_out,
+            a_lease_is_per_account_and_tenant,
+            a_lease_outlives_account_updates_and_goes_with_the_account,
+            concurrent_leases_of_one_account_have_exactly_one_winner,
+        );
+    }
+    if has_maintenance {
+        cases!(
+            sweep_deletes_flows_that_expired_before_the_cutoff,
+            list_all_apps_walks_every_tenant_in_order,
+            list_all_accounts_walks_every_tenant_in_order,
+            swap_app_secret_is_a_compare_and_set,
+            swap_account_tokens_is_a_compare_and_set,
+        );
+    }
+    if has_provider_state {
+        cases!(
+            provider_state_round_trips_and_is_insert_if_absent,
+            concurrent_inserts_of_one_provider_state_key_keep_one,
+            delete_app_deletes_its_provider_state,
+            provider_state_is_listed_per_app_and_its_secret_swapped_by_compare_and_set,
+        );
+    }
 }
 
 /// Runs one case in its own task, turning a panic into one that names the case.
@@ -171,18 +205,12 @@ fn ext(s: &str) -> ExternalId {
 
 fn app(tenant: &TenantId, provider: &ProviderId, created: i64) -> AppRecord {
     let id = AppId::generate();
-    AppRecord {
-        client_secret: seal(id.as_str(), "client_secret", "client-secret-value"),
-        id,
-        tenant: tenant.clone(),
-        provider: provider.clone(),
-        name: Some("My app".to_owned()),
-        client_id: "client-id-123".to_owned(),
-        allowed_return_urls: vec!["https://app.example.com/connect".to_owned(), "http://localhost:3000/".to_owned()],
-        scopes: vec!["read".to_owned(), "write".to_owned()],
-        created_at: at(created),
-        updated_at: at(created),
-    }
+    let secret = seal(id.as_str(), "client_secret", "client-secret-value");
+    let mut app = AppRecord::new(id, tenant.clone(), provider.clone(), "client-id-123", secret, at(created));
+    app.name = Some("My app".to_owned());
+    app.allowed_return_urls = vec!["https://app.example.com/connect".to_owned(), "http://localhost:3000/".to_owned()];
+    app.scopes = vec!["read".to_owned(), "write".to_owned()];
+    app
 }
 
 fn account(
@@ -194,92 +222,91 @@ fn account(
     connected: i64,
 ) -> AccountRecord {
     let id = AccountId::generate();
-    AccountRecord {
-        access_token: seal(id.as_str(), "access_token", "access-token-value"),
-        refresh_token: Some(seal(id.as_str(), "refresh_token", "refresh-token-value")),
-        id,
-        tenant: tenant.clone(),
-        provider: provider.clone(),
-        app_id: app_id.cloned(),
-        provider_account_id: provider_account_id.to_owned(),
-        username: Some("someone".to_owned()),
-        display_name: Some("Someone Ü".to_owned()),
-        avatar_url: Some("https://cdn.example.com/a.png".to_owned()),
-        scopes: vec!["read".to_owned()],
-        status: AccountStatus::Active,
-        external_id: external_id.map(ext),
-        token_expires_at: Some(at(connected + 3600)),
-        connected_at: at(connected),
-        updated_at: at(connected),
-        target_type: TargetType::Person,
-        parent_account_id: None,
-    }
+    let access_token = seal(id.as_str(), "access_token", "access-token-value");
+    let refresh_token = seal(id.as_str(), "refresh_token", "refresh-token-value");
+    let mut account =
+        AccountRecord::new(id, tenant.clone(), provider.clone(), provider_account_id, access_token, at(connected));
+    account.refresh_token = Some(refresh_token);
+    account.app_id = app_id.cloned();
+    account.username = Some("someone".to_owned());
+    account.display_name = Some("Someone Ü".to_owned());
+    account.avatar_url = Some("https://cdn.example.com/a.png".to_owned());
+    account.scopes = vec!["read".to_owned()];
+    account.external_id = external_id.map(ext);
+    account.token_expires_at = Some(at(connected + 3600));
+    account
 }
 
 fn selection(tenant: &TenantId, created: i64, expires: i64) -> SelectionRecord {
     let id = SelectionId::generate();
-    SelectionRecord {
-        targets: vec![
-            SelectionTarget {
-                id: "page-1".to_owned(),
-                target_type: TargetType::Page,
-                username: Some("bakery".to_owned()),
-                display_name: Some("Bakery Ü".to_owned()),
-                avatar_url: Some("https://cdn.example.com/p.png".to_owned()),
-                access_token: Some(seal(id.as_str(), "target_access_token:page-1", "page-token-value")),
-            },
-            SelectionTarget {
-                id: "page-2".to_owned(),
-                target_type: TargetType::InstagramAccount,
-                username: None,
-                display_name: None,
-                avatar_url: None,
-                access_token: None,
-            },
-        ],
+    let mut page = SelectionTarget::new("page-1", TargetType::Page);
+    page.username = Some("bakery".to_owned());
+    page.display_name = Some("Bakery Ü".to_owned());
+    page.avatar_url = Some("https://cdn.example.com/p.png".to_owned());
+    page.access_token = Some(seal(id.as_str(), "target_access_token:page-1", "page-token-value"));
+    let instagram = SelectionTarget::new("page-2", TargetType::InstagramAccount);
+    let mut selection = SelectionRecord::new(
         id,
-        tenant: tenant.clone(),
-        provider: provider("facebook"),
-        app_id: Some(AppId::generate()),
-        account_id: AccountId::generate(),
-        external_id: Some(ext("user-42")),
-        created_at: at(created),
-        expires_at: at(expires),
-        consumed_at: None,
-    }
+        tenant.clone(),
+        provider("facebook"),
+        AccountId::generate(),
+        vec![page, instagram],
+        at(created),
+        at(expires),
+    );
+    selection.app_id = Some(AppId::generate());
+    selection.external_id = Some(ext("user-42"));
+    selection
 }
 
 fn flow(app: &AppRecord, created: i64, expires: i64) -> PendingFlow {
     let id = FlowId::generate();
-    PendingFlow {
-        pkce_verifier: Some(seal(&id.to_string(), "pkce_verifier", "pkce-verifier-value-0123456789-0123456789-abc")),
+    let verifier = seal(&id.to_string(), "pkce_verifier", "pkce-verifier-value-0123456789-0123456789-abc");
+    let redirect_uri = format!("https://api.example.com/v1/oauth/{}/callback", app.provider);
+    let return_url = "https://app.example.com/connect/done?step=2";
+    let mut flow = PendingFlow::new(
         id,
-        tenant: app.tenant.clone(),
-        app_id: app.id.clone(),
-        provider: app.provider.clone(),
-        return_url: "https://app.example.com/connect/done?step=2".to_owned(),
-        redirect_uri: format!("https://api.example.com/v1/oauth/{}/callback", app.provider),
-        scopes: vec!["read".to_owned()],
-        external_id: Some(ext("user-42")),
-        instance: None,
-        created_at: at(created),
-        expires_at: at(expires),
-        consumed_at: None,
-        browser_binding: None,
-    }
+        app.tenant.clone(),
+        app.id.clone(),
+        app.provider.clone(),
+        return_url,
+        redirect_uri,
+        at(created),
+        at(expires),
+    );
+    flow.pkce_verifier = Some(verifier);
+    flow.scopes = vec!["read".to_owned()];
+    flow.external_id = Some(ext("user-42"));
+    flow
 }
 
-fn registration(app: &AppRecord, instance: &str, client_id: &str) -> InstanceRegistration {
-    InstanceRegistration {
-        tenant: app.tenant.clone(),
-        app_id: app.id.clone(),
-        instance: instance.to_owned(),
-        origin: format!("https://{instance}"),
-        client_id: client_id.to_owned(),
-        client_secret: seal(&format!("{}@{instance}", app.id), "client_secret", "instance-secret-value"),
-        scopes: vec!["profile".to_owned(), "write:statuses".to_owned()],
-        created_at: at(5),
-    }
+fn entry(app: &AppRecord, namespace: &str, key: &str, client_id: &str) -> ProviderStateRecord {
+    ProviderStateRecord::new(
+        app.tenant.clone(),
+        app.id.clone(),
+        provider(namespace),
+        key,
+        format!(r#"{{"client_id":"{client_id}"}}"#),
+        seal(&format!("{}@{key}", app.id), "client_secret", "instance-secret-value"),
+        at(5),
+    )
+}
+
+/// The store's opt-in traits, for the case sets that run only when it announces them.
+fn selections<S: Store>(store: &S) -> &dyn SelectionStore {
+    store.selections().expect("the selection cases run only on a store with a SelectionStore")
+}
+
+fn lease<S: Store>(store: &S) -> &dyn LeaseStore {
+    store.lease().expect("the lease cases run only on a store with a LeaseStore")
+}
+
+fn maint<S: Store>(store: &S) -> &dyn MaintenanceStore {
+    store.maintenance().expect("the maintenance cases run only on a store with a MaintenanceStore")
+}
+
+fn state<S: Store>(store: &S) -> &dyn ProviderStateStore {
+    store.provider_state().expect("the provider-state cases run only on a store with a ProviderStateStore")
 }
 
 fn page(limit: u32, after: Option<Cursor>) -> PageRequest {
@@ -399,7 +426,6 @@ async fn unknown_ids_are_not_found<S: Store>(store: Arc<S>) {
     assert!(!store.delete_account(&t, &acc.id).await.unwrap());
     assert_eq!(store.find_account(&t, &provider("x"), "1", None).await.unwrap(), None);
     assert_eq!(store.take_flow(&FlowId::generate(), at(0)).await.unwrap(), TakeFlow::Missing);
-    assert_eq!(store.sweep_flows(at(1_000_000)).await.unwrap(), 0);
     let apps = store.list_apps(&t, None, &PageRequest::default()).await.unwrap();
     assert!(apps.items.is_empty() && apps.next.is_none());
     let accounts = store.list_accounts(&t, &AccountFilter::default(), &PageRequest::default()).await.unwrap();
@@ -502,36 +528,6 @@ async fn list_apps_orders_filters_and_pages<S: Store>(store: Arc<S>) {
     let none = store.list_apps(&ta, Some(&provider("z")), &PageRequest::default()).await.unwrap();
     assert!(none.items.is_empty());
 }
-
-async fn provider_app_finds_none_one_or_several<S: Store>(store: Arc<S>) {
-    let (ta, tb) = (tenant("tenant-a"), tenant("tenant-b"));
-    let (x, y) = (provider("x"), provider("y"));
-    assert_eq!(store.provider_app(&ta, &x).await.unwrap(), ProviderApp::None);
-    let first = app(&ta, &x, 10);
-    store.insert_app(&first).await.unwrap();
-    // Another tenant's app and another provider's app do not count.
-    store.insert_app(&app(&tb, &x, 5)).await.unwrap();
-    store.insert_app(&app(&ta, &y, 5)).await.unwrap();
-    assert_eq!(
-        store.provider_app(&ta, &x).await.unwrap(),
-        ProviderApp::One(Arc::new(first.clone())),
-        "the tenant's one app for the provider, as get_app reads it"
-    );
-    let mut changed = first.clone();
-    changed.client_id = "changed".to_owned();
-    assert!(store.update_app(&changed).await.unwrap());
-    assert_eq!(
-        store.provider_app(&ta, &x).await.unwrap(),
-        ProviderApp::One(Arc::new(changed)),
-        "provider_app reads the app as updated"
-    );
-    store.insert_app(&app(&ta, &x, 20)).await.unwrap();
-    assert_eq!(store.provider_app(&ta, &x).await.unwrap(), ProviderApp::Several);
-    assert_eq!(store.provider_app(&tb, &y).await.unwrap(), ProviderApp::None);
-}
-
-// ---------------------------------------------------------------------------------------
-// Deleting apps
 
 async fn delete_app_of_an_unknown_app_is_not_found<S: Store>(store: Arc<S>) {
     let t = tenant("tenant-a");
@@ -1216,7 +1212,7 @@ async fn sweep_deletes_flows_that_expired_before_the_cutoff<S: Store>(store: Arc
     }
 
     assert_eq!(
-        store.sweep_flows(at(30)).await.unwrap(),
+        maint(&*store).sweep_flows(at(30)).await.unwrap(),
         2,
         "sweep deletes pending and consumed flows expiring before the cutoff, across tenants"
     );
@@ -1230,8 +1226,8 @@ async fn sweep_deletes_flows_that_expired_before_the_cutoff<S: Store>(store: Arc
     );
     assert!(store.get_flow(&later_consumed.id).await.unwrap().is_some_and(|f| f.consumed_at == Some(at(5))));
     assert_eq!(store.get_flow(&later_pending.id).await.unwrap(), Some(later_pending));
-    assert_eq!(store.sweep_flows(at(30)).await.unwrap(), 0);
-    assert_eq!(store.sweep_flows(at(41)).await.unwrap(), 2);
+    assert_eq!(maint(&*store).sweep_flows(at(30)).await.unwrap(), 0);
+    assert_eq!(maint(&*store).sweep_flows(at(41)).await.unwrap(), 2);
     assert_eq!(store.get_flow(&at_cutoff.id).await.unwrap(), None);
 }
 
@@ -1243,28 +1239,34 @@ async fn a_lease_is_held_by_one_holder_until_released_or_run_out<S: Store>(store
     let acc = account(&t, &provider("x"), None, "42", None, 0);
     store.insert_account(&acc).await.unwrap();
 
-    assert!(store.try_lease_account(&t, &acc.id, "one", at(160), at(100)).await.unwrap(), "a free lease is taken");
     assert!(
-        !store.try_lease_account(&t, &acc.id, "two", at(170), at(110)).await.unwrap(),
+        lease(&*store).try_lease_account(&t, &acc.id, "one", at(160), at(100)).await.unwrap(),
+        "a free lease is taken"
+    );
+    assert!(
+        !lease(&*store).try_lease_account(&t, &acc.id, "two", at(170), at(110)).await.unwrap(),
         "a held lease is refused to another holder"
     );
     assert!(
-        store.try_lease_account(&t, &acc.id, "one", at(180), at(120)).await.unwrap(),
+        lease(&*store).try_lease_account(&t, &acc.id, "one", at(180), at(120)).await.unwrap(),
         "the holder renews its own lease"
     );
     assert!(
-        !store.try_lease_account(&t, &acc.id, "two", at(200), at(179)).await.unwrap(),
+        !lease(&*store).try_lease_account(&t, &acc.id, "two", at(200), at(179)).await.unwrap(),
         "the renewal moved the end: still held a second before it"
     );
-    store.release_account_lease(&t, &acc.id, "two").await.unwrap();
+    lease(&*store).release_account_lease(&t, &acc.id, "two").await.unwrap();
     assert!(
-        !store.try_lease_account(&t, &acc.id, "two", at(200), at(130)).await.unwrap(),
+        !lease(&*store).try_lease_account(&t, &acc.id, "two", at(200), at(130)).await.unwrap(),
         "releasing someone else's lease does nothing"
     );
-    store.release_account_lease(&t, &acc.id, "one").await.unwrap();
-    assert!(store.try_lease_account(&t, &acc.id, "two", at(200), at(130)).await.unwrap(), "a released lease is free");
+    lease(&*store).release_account_lease(&t, &acc.id, "one").await.unwrap();
     assert!(
-        store.try_lease_account(&t, &acc.id, "three", at(300), at(200)).await.unwrap(),
+        lease(&*store).try_lease_account(&t, &acc.id, "two", at(200), at(130)).await.unwrap(),
+        "a released lease is free"
+    );
+    assert!(
+        lease(&*store).try_lease_account(&t, &acc.id, "three", at(300), at(200)).await.unwrap(),
         "a lease that ran out (its end at or before now) is free"
     );
     assert_eq!(store.get_account(&t, &acc.id).await.unwrap(), Some(acc), "leasing changes no account field");
@@ -1278,16 +1280,19 @@ async fn a_lease_is_per_account_and_tenant<S: Store>(store: Arc<S>) {
     store.insert_account(&one).await.unwrap();
     store.insert_account(&two).await.unwrap();
 
-    assert!(store.try_lease_account(&t, &one.id, "h", at(60), at(0)).await.unwrap());
-    assert!(store.try_lease_account(&t, &two.id, "other", at(60), at(0)).await.unwrap(), "leases are per account");
+    assert!(lease(&*store).try_lease_account(&t, &one.id, "h", at(60), at(0)).await.unwrap());
     assert!(
-        !store.try_lease_account(&other, &one.id, "x", at(60), at(100)).await.unwrap(),
+        lease(&*store).try_lease_account(&t, &two.id, "other", at(60), at(0)).await.unwrap(),
+        "leases are per account"
+    );
+    assert!(
+        !lease(&*store).try_lease_account(&other, &one.id, "x", at(60), at(100)).await.unwrap(),
         "another tenant cannot lease the account, even when the lease ran out"
     );
-    assert!(!store.try_lease_account(&t, &AccountId::generate(), "h", at(60), at(0)).await.unwrap());
-    store.release_account_lease(&other, &one.id, "h").await.unwrap();
+    assert!(!lease(&*store).try_lease_account(&t, &AccountId::generate(), "h", at(60), at(0)).await.unwrap());
+    lease(&*store).release_account_lease(&other, &one.id, "h").await.unwrap();
     assert!(
-        !store.try_lease_account(&t, &one.id, "z", at(60), at(10)).await.unwrap(),
+        !lease(&*store).try_lease_account(&t, &one.id, "z", at(60), at(10)).await.unwrap(),
         "another tenant cannot release it"
     );
 }
@@ -1296,13 +1301,13 @@ async fn a_lease_outlives_account_updates_and_goes_with_the_account<S: Store>(st
     let t = tenant("tenant-a");
     let acc = account(&t, &provider("x"), None, "42", None, 0);
     store.insert_account(&acc).await.unwrap();
-    assert!(store.try_lease_account(&t, &acc.id, "h", at(60), at(0)).await.unwrap());
+    assert!(lease(&*store).try_lease_account(&t, &acc.id, "h", at(60), at(0)).await.unwrap());
     let mut changed = acc.clone();
     changed.access_token = seal(acc.id.as_str(), "access_token", "new-access-token");
     changed.updated_at = at(5);
     assert!(store.update_account(&changed).await.unwrap());
     assert!(
-        !store.try_lease_account(&t, &acc.id, "other", at(60), at(10)).await.unwrap(),
+        !lease(&*store).try_lease_account(&t, &acc.id, "other", at(60), at(10)).await.unwrap(),
         "update_account leaves the lease alone"
     );
     assert!(store.delete_account(&t, &acc.id).await.unwrap());
@@ -1312,7 +1317,7 @@ async fn a_lease_outlives_account_updates_and_goes_with_the_account<S: Store>(st
     again.refresh_token = None;
     assert_eq!(store.insert_account(&again).await.unwrap(), InsertAccount::Inserted);
     assert!(
-        store.try_lease_account(&t, &acc.id, "other", at(60), at(20)).await.unwrap(),
+        lease(&*store).try_lease_account(&t, &acc.id, "other", at(60), at(20)).await.unwrap(),
         "a deleted account's lease is gone with it"
     );
 }
@@ -1325,7 +1330,9 @@ async fn concurrent_leases_of_one_account_have_exactly_one_winner<S: Store>(stor
         .map(|i| {
             let store = Arc::clone(&store);
             let (t, id) = (t.clone(), acc.id.clone());
-            tokio::spawn(async move { store.try_lease_account(&t, &id, &format!("holder-{i}"), at(60), at(0)).await })
+            tokio::spawn(async move {
+                lease(&*store).try_lease_account(&t, &id, &format!("holder-{i}"), at(60), at(0)).await
+            })
         })
         .collect();
     let mut winners = 0;
@@ -1353,7 +1360,7 @@ async fn list_all_apps_walks_every_tenant_in_order<S: Store>(store: Arc<S>) {
         let mut all = Vec::new();
         let mut after = None;
         loop {
-            let p = store.list_all_apps(&page(limit, after)).await.unwrap();
+            let p = maint(&*store).list_all_apps(&page(limit, after)).await.unwrap();
             assert!(p.items.len() <= limit as usize);
             all.extend(p.items);
             match p.next {
@@ -1372,7 +1379,11 @@ async fn list_all_apps_walks_every_tenant_in_order<S: Store>(store: Arc<S>) {
         }
         assert_eq!(all, expected, "list_all_apps with limit {limit} walks every tenant's apps in order, once");
     }
-    assert_eq!(store.list_all_apps(&page(23, None)).await.unwrap().next, None, "no cursor after the last page");
+    assert_eq!(
+        maint(&*store).list_all_apps(&page(23, None)).await.unwrap().next,
+        None,
+        "no cursor after the last page"
+    );
 }
 
 async fn list_all_accounts_walks_every_tenant_in_order<S: Store>(store: Arc<S>) {
@@ -1388,7 +1399,7 @@ async fn list_all_accounts_walks_every_tenant_in_order<S: Store>(store: Arc<S>) 
         let mut all = Vec::new();
         let mut after = None;
         loop {
-            let p = store.list_all_accounts(&page(limit, after)).await.unwrap();
+            let p = maint(&*store).list_all_accounts(&page(limit, after)).await.unwrap();
             assert!(p.items.len() <= limit as usize);
             all.extend(p.items);
             match p.next {
@@ -1406,19 +1417,22 @@ async fn swap_app_secret_is_a_compare_and_set<S: Store>(store: Arc<S>) {
     store.insert_app(&a).await.unwrap();
     let new = seal(a.id.as_str(), "client_secret", "resealed");
     let stale = seal(a.id.as_str(), "client_secret", "stale");
-    assert!(!store.swap_app_secret(&t, &a.id, &stale, &new).await.unwrap(), "a different current value swaps nothing");
     assert!(
-        !store.swap_app_secret(&tenant("tenant-b"), &a.id, &a.client_secret, &new).await.unwrap(),
+        !maint(&*store).swap_app_secret(&t, &a.id, &stale, &new).await.unwrap(),
+        "a different current value swaps nothing"
+    );
+    assert!(
+        !maint(&*store).swap_app_secret(&tenant("tenant-b"), &a.id, &a.client_secret, &new).await.unwrap(),
         "another tenant swaps nothing"
     );
-    assert!(!store.swap_app_secret(&t, &AppId::generate(), &a.client_secret, &new).await.unwrap());
+    assert!(!maint(&*store).swap_app_secret(&t, &AppId::generate(), &a.client_secret, &new).await.unwrap());
     assert_eq!(store.get_app(&t, &a.id).await.unwrap(), Some(a.clone()));
-    assert!(store.swap_app_secret(&t, &a.id, &a.client_secret, &new).await.unwrap());
+    assert!(maint(&*store).swap_app_secret(&t, &a.id, &a.client_secret, &new).await.unwrap());
     let mut expected = a.clone();
     expected.client_secret = new.clone();
     assert_eq!(store.get_app(&t, &a.id).await.unwrap(), Some(expected), "only the secret changed, not updated_at");
     assert!(
-        !store.swap_app_secret(&t, &a.id, &a.client_secret, &new).await.unwrap(),
+        !maint(&*store).swap_app_secret(&t, &a.id, &a.client_secret, &new).await.unwrap(),
         "the old value no longer matches"
     );
 }
@@ -1437,25 +1451,31 @@ async fn swap_account_tokens_is_a_compare_and_set<S: Store>(store: Arc<S>) {
 
     let wrong_refresh = SealedTokens { access_token: &acc.access_token, refresh_token: None };
     assert!(
-        !store.swap_account_tokens(&t, &acc.id, wrong_refresh, new).await.unwrap(),
+        !maint(&*store).swap_account_tokens(&t, &acc.id, wrong_refresh, new).await.unwrap(),
         "an absent refresh token does not match a present one"
     );
     let wrong_access = SealedTokens { access_token: &access, refresh_token: acc.refresh_token.as_ref() };
-    assert!(!store.swap_account_tokens(&t, &acc.id, wrong_access, new).await.unwrap());
-    assert!(!store.swap_account_tokens(&tenant("tenant-b"), &acc.id, current, new).await.unwrap());
+    assert!(!maint(&*store).swap_account_tokens(&t, &acc.id, wrong_access, new).await.unwrap());
+    assert!(!maint(&*store).swap_account_tokens(&tenant("tenant-b"), &acc.id, current, new).await.unwrap());
     assert_eq!(store.get_account(&t, &acc.id).await.unwrap(), Some(acc.clone()));
 
-    assert!(store.swap_account_tokens(&t, &acc.id, current, new).await.unwrap());
+    assert!(maint(&*store).swap_account_tokens(&t, &acc.id, current, new).await.unwrap());
     let mut expected = acc.clone();
     expected.access_token = access.clone();
     expected.refresh_token = Some(refresh.clone());
     assert_eq!(store.get_account(&t, &acc.id).await.unwrap(), Some(expected), "only the tokens changed");
-    assert!(!store.swap_account_tokens(&t, &acc.id, current, new).await.unwrap(), "the old values no longer match");
+    assert!(
+        !maint(&*store).swap_account_tokens(&t, &acc.id, current, new).await.unwrap(),
+        "the old values no longer match"
+    );
 
     let bare_access = seal(bare.id.as_str(), "access_token", "bare-new");
     let bare_current = SealedTokens { access_token: &bare.access_token, refresh_token: None };
     let bare_new = SealedTokens { access_token: &bare_access, refresh_token: None };
-    assert!(store.swap_account_tokens(&t, &bare.id, bare_current, bare_new).await.unwrap(), "absent matches absent");
+    assert!(
+        maint(&*store).swap_account_tokens(&t, &bare.id, bare_current, bare_new).await.unwrap(),
+        "absent matches absent"
+    );
     let mut expected = bare.clone();
     expected.access_token = bare_access;
     assert_eq!(store.get_account(&t, &bare.id).await.unwrap(), Some(expected));
@@ -1468,44 +1488,73 @@ async fn selection_round_trips_and_is_read_only_by_its_tenant_until_it_expires<S
     bare.app_id = None;
     bare.external_id = None;
     bare.targets.truncate(1);
-    store.insert_selection(&sel).await.unwrap();
-    store.insert_selection(&bare).await.unwrap();
-    assert!(matches!(store.insert_selection(&sel).await, Err(StoreError::Duplicate)), "a repeated id is Duplicate");
+    selections(&*store).insert_selection(&sel).await.unwrap();
+    selections(&*store).insert_selection(&bare).await.unwrap();
+    assert!(
+        matches!(selections(&*store).insert_selection(&sel).await, Err(StoreError::Duplicate)),
+        "a repeated id is Duplicate"
+    );
 
-    let got = store.get_selection(&a, &sel.id, at(10)).await.unwrap();
+    let got = selections(&*store).get_selection(&a, &sel.id, at(10)).await.unwrap();
     assert_eq!(got.as_ref(), Some(&sel), "get_selection returns what was inserted");
     assert_eq!(
         got.unwrap().targets[0].access_token.as_ref().map(Sealed::as_bytes),
         sel.targets[0].access_token.as_ref().map(Sealed::as_bytes),
         "sealed target tokens come back byte for byte"
     );
-    assert_eq!(store.get_selection(&a, &bare.id, at(10)).await.unwrap(), Some(bare.clone()));
-    assert_eq!(store.get_selection(&b, &sel.id, at(10)).await.unwrap(), None, "another tenant's selection is None");
-    assert_eq!(store.take_selection(&b, &sel.id, at(10)).await.unwrap(), None, "nor can another tenant take it");
-    assert_eq!(store.get_selection(&a, &sel.id, at(599)).await.unwrap(), Some(sel.clone()));
-    assert_eq!(store.get_selection(&a, &sel.id, at(600)).await.unwrap(), None, "expired at expires_at");
-    assert_eq!(store.take_selection(&a, &sel.id, at(600)).await.unwrap(), None, "an expired selection is not taken");
-    assert_eq!(store.get_selection(&a, &SelectionId::generate(), at(10)).await.unwrap(), None);
-    assert_eq!(store.take_selection(&a, &SelectionId::generate(), at(10)).await.unwrap(), None);
+    assert_eq!(selections(&*store).get_selection(&a, &bare.id, at(10)).await.unwrap(), Some(bare.clone()));
+    assert_eq!(
+        selections(&*store).get_selection(&b, &sel.id, at(10)).await.unwrap(),
+        None,
+        "another tenant's selection is None"
+    );
+    assert_eq!(
+        selections(&*store).take_selection(&b, &sel.id, at(10)).await.unwrap(),
+        None,
+        "nor can another tenant take it"
+    );
+    assert_eq!(selections(&*store).get_selection(&a, &sel.id, at(599)).await.unwrap(), Some(sel.clone()));
+    assert_eq!(selections(&*store).get_selection(&a, &sel.id, at(600)).await.unwrap(), None, "expired at expires_at");
+    assert_eq!(
+        selections(&*store).take_selection(&a, &sel.id, at(600)).await.unwrap(),
+        None,
+        "an expired selection is not taken"
+    );
+    assert_eq!(selections(&*store).get_selection(&a, &SelectionId::generate(), at(10)).await.unwrap(), None);
+    assert_eq!(selections(&*store).take_selection(&a, &SelectionId::generate(), at(10)).await.unwrap(), None);
 }
 
 async fn take_selection_consumes_once<S: Store>(store: Arc<S>) {
     let t = tenant("tenant-a");
     let sel = selection(&t, 0, 600);
-    store.insert_selection(&sel).await.unwrap();
-    assert_eq!(store.take_selection(&t, &sel.id, at(5)).await.unwrap(), Some(sel.clone()), "taken as it was");
-    assert_eq!(store.take_selection(&t, &sel.id, at(6)).await.unwrap(), None, "a second take gets nothing");
-    assert_eq!(store.get_selection(&t, &sel.id, at(6)).await.unwrap(), None, "a consumed selection is not readable");
+    selections(&*store).insert_selection(&sel).await.unwrap();
+    assert_eq!(
+        selections(&*store).take_selection(&t, &sel.id, at(5)).await.unwrap(),
+        Some(sel.clone()),
+        "taken as it was"
+    );
+    assert_eq!(
+        selections(&*store).take_selection(&t, &sel.id, at(6)).await.unwrap(),
+        None,
+        "a second take gets nothing"
+    );
+    assert_eq!(
+        selections(&*store).get_selection(&t, &sel.id, at(6)).await.unwrap(),
+        None,
+        "a consumed selection is not readable"
+    );
 }
 
 async fn concurrent_takes_of_one_selection_have_exactly_one_winner<S: Store>(store: Arc<S>) {
     let t = tenant("tenant-a");
     let sel = selection(&t, 0, 600);
-    store.insert_selection(&sel).await.unwrap();
+    selections(&*store).insert_selection(&sel).await.unwrap();
     let mut tasks = Vec::new();
     for _ in 0..20 {
         let (store, t, id) = (store.clone(), t.clone(), sel.id.clone());
-        tasks.push(tokio::spawn(async move { store.take_selection(&t, &id, at(5)).await.unwrap().is_some() }));
+        tasks.push(tokio::spawn(
+            async move { selections(&*store).take_selection(&t, &id, at(5)).await.unwrap().is_some() },
+        ));
     }
     let mut winners = 0;
     for task in tasks {
@@ -1521,104 +1570,118 @@ async fn sweep_selections_deletes_those_that_expired_before_the_cutoff<S: Store>
     let at_cutoff = selection(&a, 0, 30);
     let later = selection(&b, 0, 50);
     for s in [&old, &old_taken, &at_cutoff, &later] {
-        store.insert_selection(s).await.unwrap();
+        selections(&*store).insert_selection(s).await.unwrap();
     }
-    assert!(store.take_selection(&b, &old_taken.id, at(5)).await.unwrap().is_some());
-    assert_eq!(store.sweep_selections(at(30)).await.unwrap(), 2, "pending and consumed, across tenants");
-    assert_eq!(store.get_selection(&a, &at_cutoff.id, at(29)).await.unwrap(), Some(at_cutoff), "the cutoff one stays");
-    assert_eq!(store.get_selection(&b, &later.id, at(29)).await.unwrap(), Some(later));
-    assert_eq!(store.sweep_selections(at(30)).await.unwrap(), 0);
+    assert!(selections(&*store).take_selection(&b, &old_taken.id, at(5)).await.unwrap().is_some());
+    assert_eq!(selections(&*store).sweep_selections(at(30)).await.unwrap(), 2, "pending and consumed, across tenants");
+    assert_eq!(
+        selections(&*store).get_selection(&a, &at_cutoff.id, at(29)).await.unwrap(),
+        Some(at_cutoff),
+        "the cutoff one stays"
+    );
+    assert_eq!(selections(&*store).get_selection(&b, &later.id, at(29)).await.unwrap(), Some(later));
+    assert_eq!(selections(&*store).sweep_selections(at(30)).await.unwrap(), 0);
 }
 
-async fn instance_registration_round_trips_and_is_insert_if_absent<S: Store>(store: Arc<S>) {
+async fn provider_state_round_trips_and_is_insert_if_absent<S: Store>(store: Arc<S>) {
     let a = app(&tenant("tenant-a"), &provider("mastodon"), 0);
     let b = app(&tenant("tenant-b"), &provider("mastodon"), 0);
     store.insert_app(&a).await.unwrap();
     store.insert_app(&b).await.unwrap();
-    let first = registration(&a, "mastodon.social", "client-1");
-    assert!(store.insert_instance_registration(&first).await.unwrap(), "the first insert stores it");
-    let got = store.get_instance_registration(&a.tenant, &a.id, "mastodon.social").await.unwrap();
+    let ps = state(&*store);
+    let ns = provider("mastodon");
+    let first = entry(&a, "mastodon", "mastodon.social", "client-1");
+    assert!(ps.insert_provider_state(&first).await.unwrap(), "the first insert stores it");
+    let got = ps.get_provider_state(&a.tenant, &a.id, &ns, "mastodon.social").await.unwrap();
     assert_eq!(got.as_ref(), Some(&first), "it reads back byte for byte");
-    assert_eq!(got.unwrap().client_secret.as_bytes(), first.client_secret.as_bytes());
+    assert_eq!(got.unwrap().secret.as_bytes(), first.secret.as_bytes());
 
-    let second = registration(&a, "mastodon.social", "client-2");
-    assert!(!store.insert_instance_registration(&second).await.unwrap(), "an existing one is kept");
-    let got = store.get_instance_registration(&a.tenant, &a.id, "mastodon.social").await.unwrap().unwrap();
-    assert_eq!(got.client_id, "client-1");
+    let second = entry(&a, "mastodon", "mastodon.social", "client-2");
+    assert!(!ps.insert_provider_state(&second).await.unwrap(), "an existing one is kept");
+    let got = ps.get_provider_state(&a.tenant, &a.id, &ns, "mastodon.social").await.unwrap().unwrap();
+    assert_eq!(got.metadata, first.metadata);
 
-    assert_eq!(store.get_instance_registration(&a.tenant, &a.id, "fosstodon.org").await.unwrap(), None);
-    assert_eq!(store.get_instance_registration(&b.tenant, &a.id, "mastodon.social").await.unwrap(), None);
-    assert_eq!(store.get_instance_registration(&a.tenant, &b.id, "mastodon.social").await.unwrap(), None);
-    let other = registration(&a, "127.0.0.1:4000", "client-3");
-    assert!(store.insert_instance_registration(&other).await.unwrap(), "another instance is another key");
-    let theirs = registration(&b, "mastodon.social", "client-4");
-    assert!(store.insert_instance_registration(&theirs).await.unwrap(), "another app is another key");
-    let got = store.get_instance_registration(&b.tenant, &b.id, "mastodon.social").await.unwrap();
+    assert_eq!(ps.get_provider_state(&a.tenant, &a.id, &ns, "fosstodon.org").await.unwrap(), None);
+    assert_eq!(ps.get_provider_state(&b.tenant, &a.id, &ns, "mastodon.social").await.unwrap(), None);
+    assert_eq!(ps.get_provider_state(&a.tenant, &b.id, &ns, "mastodon.social").await.unwrap(), None);
+    assert_eq!(ps.get_provider_state(&a.tenant, &a.id, &provider("other"), "mastodon.social").await.unwrap(), None);
+    let other = entry(&a, "mastodon", "127.0.0.1:4000", "client-3");
+    assert!(ps.insert_provider_state(&other).await.unwrap(), "another key is another entry");
+    let elsewhere = entry(&a, "other", "mastodon.social", "client-5");
+    assert!(ps.insert_provider_state(&elsewhere).await.unwrap(), "another namespace is another entry");
+    let theirs = entry(&b, "mastodon", "mastodon.social", "client-4");
+    assert!(ps.insert_provider_state(&theirs).await.unwrap(), "another app is another entry");
+    let got = ps.get_provider_state(&b.tenant, &b.id, &ns, "mastodon.social").await.unwrap();
     assert_eq!(got, Some(theirs));
 }
 
-async fn concurrent_inserts_of_one_instance_registration_keep_one<S: Store>(store: Arc<S>) {
+async fn concurrent_inserts_of_one_provider_state_key_keep_one<S: Store>(store: Arc<S>) {
     let a = app(&tenant("tenant-a"), &provider("mastodon"), 0);
     store.insert_app(&a).await.unwrap();
     let tasks: Vec<_> = (0..20)
         .map(|i| {
             let store = Arc::clone(&store);
-            let r = registration(&a, "mastodon.social", &format!("client-{i}"));
-            tokio::spawn(async move { (store.insert_instance_registration(&r).await, r) })
+            let e = entry(&a, "mastodon", "mastodon.social", &format!("client-{i}"));
+            tokio::spawn(async move { (state(&*store).insert_provider_state(&e).await, e) })
         })
         .collect();
     let mut winners = Vec::new();
     for task in tasks {
-        let (inserted, r) = task.await.expect("an insert task panicked");
+        let (inserted, e) = task.await.expect("an insert task panicked");
         if inserted.unwrap() {
-            winners.push(r);
+            winners.push(e);
         }
     }
     assert_eq!(winners.len(), 1, "exactly one of 20 concurrent inserts stores it");
-    let kept = store.get_instance_registration(&a.tenant, &a.id, "mastodon.social").await.unwrap();
+    let kept =
+        state(&*store).get_provider_state(&a.tenant, &a.id, &provider("mastodon"), "mastodon.social").await.unwrap();
     assert_eq!(kept.as_ref(), winners.first(), "the stored one is the winner's");
 }
 
-async fn delete_app_deletes_its_instance_registrations<S: Store>(store: Arc<S>) {
+async fn delete_app_deletes_its_provider_state<S: Store>(store: Arc<S>) {
     let a = app(&tenant("tenant-a"), &provider("mastodon"), 0);
     let b = app(&tenant("tenant-a"), &provider("mastodon"), 1);
     store.insert_app(&a).await.unwrap();
     store.insert_app(&b).await.unwrap();
-    for r in [registration(&a, "mastodon.social", "c1"), registration(&b, "mastodon.social", "c2")] {
-        store.insert_instance_registration(&r).await.unwrap();
+    let ps = state(&*store);
+    for e in [entry(&a, "mastodon", "mastodon.social", "c1"), entry(&b, "mastodon", "mastodon.social", "c2")] {
+        ps.insert_provider_state(&e).await.unwrap();
     }
     assert_eq!(store.delete_app(&a.tenant, &a.id, false).await.unwrap(), DeleteApp::Deleted { accounts_deleted: 0 });
-    assert_eq!(store.get_instance_registration(&a.tenant, &a.id, "mastodon.social").await.unwrap(), None);
-    assert!(store.get_instance_registration(&b.tenant, &b.id, "mastodon.social").await.unwrap().is_some());
+    let ns = provider("mastodon");
+    assert_eq!(ps.get_provider_state(&a.tenant, &a.id, &ns, "mastodon.social").await.unwrap(), None);
+    assert!(ps.get_provider_state(&b.tenant, &b.id, &ns, "mastodon.social").await.unwrap().is_some());
 }
 
-async fn instance_registrations_are_listed_per_app_and_their_secret_swapped_by_compare_and_set<S: Store>(
-    store: Arc<S>,
-) {
+async fn provider_state_is_listed_per_app_and_its_secret_swapped_by_compare_and_set<S: Store>(store: Arc<S>) {
     let a = app(&tenant("tenant-a"), &provider("mastodon"), 0);
     let b = app(&tenant("tenant-b"), &provider("mastodon"), 0);
     for x in [&a, &b] {
         store.insert_app(x).await.unwrap();
     }
-    let social = registration(&a, "mastodon.social", "c1");
-    let local = registration(&a, "127.0.0.1:4000", "c2");
-    for r in [&social, &local, &registration(&b, "mastodon.social", "c3")] {
-        store.insert_instance_registration(r).await.unwrap();
+    let ps = state(&*store);
+    let social = entry(&a, "mastodon", "mastodon.social", "c1");
+    let local = entry(&a, "mastodon", "127.0.0.1:4000", "c2");
+    let elsewhere = entry(&a, "atproto", "bsky.social", "c4");
+    for e in [&social, &local, &elsewhere, &entry(&b, "mastodon", "mastodon.social", "c3")] {
+        ps.insert_provider_state(e).await.unwrap();
     }
-    let listed = store.list_instance_registrations(&a.tenant, &a.id).await.unwrap();
-    assert_eq!(listed, vec![local.clone(), social.clone()], "the app's own, ordered by instance");
-    assert!(store.list_instance_registrations(&a.tenant, &b.id).await.unwrap().is_empty(), "tenant isolation");
+    let listed = ps.list_provider_state(&a.tenant, &a.id).await.unwrap();
+    assert_eq!(
+        listed,
+        vec![elsewhere.clone(), local.clone(), social.clone()],
+        "the app's own, ordered by namespace and key"
+    );
+    assert!(ps.list_provider_state(&a.tenant, &b.id).await.unwrap().is_empty(), "tenant isolation");
 
     let new = seal(&format!("{}@mastodon.social", a.id), "client_secret", "instance-secret-value");
-    assert!(store.swap_instance_registration_secret(&social, &new).await.unwrap());
-    assert!(!store.swap_instance_registration_secret(&social, &new).await.unwrap(), "a stale current is refused");
-    let got = store.get_instance_registration(&a.tenant, &a.id, "mastodon.social").await.unwrap().unwrap();
-    assert_eq!(got.client_secret.as_bytes(), new.as_bytes());
-    assert_eq!(
-        InstanceRegistration { client_secret: social.client_secret.clone(), ..got },
-        social,
-        "nothing else changed"
-    );
-    let untouched = store.get_instance_registration(&b.tenant, &b.id, "mastodon.social").await.unwrap().unwrap();
-    assert_eq!(untouched.client_id, "c3");
+    assert!(ps.swap_provider_state_secret(&social, &new).await.unwrap());
+    assert!(!ps.swap_provider_state_secret(&social, &new).await.unwrap(), "a stale current is refused");
+    let got = ps.get_provider_state(&a.tenant, &a.id, &provider("mastodon"), "mastodon.social").await.unwrap().unwrap();
+    assert_eq!(got.secret.as_bytes(), new.as_bytes());
+    let mut unchanged = got.clone();
+    unchanged.secret = social.secret.clone();
+    assert_eq!(unchanged, social, "nothing else changed");
+    let untouched = ps.get_provider_state(&b.tenant, &b.id, &provider("mastodon"), "mastodon.social").await.unwrap();
+    assert_eq!(untouched.unwrap().metadata, r#"{"client_id":"c3"}"#);
 }

@@ -14,8 +14,9 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{
-    AccountFilter, AccountRecord, AppRecord, Cursor, DeleteApp, InsertAccount, InsertFlow, InstanceRegistration, Page,
-    PageRequest, PendingFlow, ProviderApp, Sealed, SealedTokens, SelectionRecord, Store, StoreError, TakeFlow,
+    AccountFilter, AccountRecord, AppRecord, Cursor, DeleteApp, InsertAccount, InsertFlow, LeaseStore,
+    MaintenanceStore, Page, PageRequest, PendingFlow, ProviderStateRecord, ProviderStateStore, Sealed, SealedTokens,
+    SelectionRecord, SelectionStore, Store, StoreError, TakeFlow,
 };
 use crate::ids::{AccountId, AppId, ExternalId, FlowId, ProviderId, SelectionId, TenantId};
 
@@ -184,8 +185,8 @@ struct Inner {
     leases: HashMap<AccountId, (String, i64)>,
     /// Target selections.
     selections: HashMap<SelectionId, SelectionRecord>,
-    /// Clients registered at instances: (tenant, app, instance) → registration.
-    registrations: HashMap<(TenantId, AppId, String), InstanceRegistration>,
+    /// Provider state: (tenant, app, namespace, key) → entry.
+    provider_state: HashMap<(TenantId, AppId, ProviderId, String), ProviderStateRecord>,
 }
 
 /// A pending flow in its shard's table: the id beside the stored flow, exactly one 64-byte
@@ -539,16 +540,6 @@ impl Store for MemoryStore {
         Ok(paginate(items, |a: &AppRecord| (a.created_at.unix_timestamp(), a.id.as_str()), page))
     }
 
-    async fn provider_app(&self, tenant: &TenantId, provider: &ProviderId) -> Result<ProviderApp, StoreError> {
-        let inner = self.lock();
-        let mut apps = inner.apps.values().filter(|a| a.tenant == *tenant && a.provider == *provider);
-        Ok(match (apps.next(), apps.next()) {
-            (None, _) => ProviderApp::None,
-            (Some(app), None) => ProviderApp::One(Arc::clone(app)),
-            (Some(_), Some(_)) => ProviderApp::Several,
-        })
-    }
-
     async fn update_app(&self, app: &AppRecord) -> Result<bool, StoreError> {
         let new = normalize_app(app)?;
         let mut inner = self.lock();
@@ -598,7 +589,7 @@ impl Store for MemoryStore {
             });
             shard.prune_flow_parts();
         }
-        inner.registrations.retain(|(t, a, _), _| !(t == tenant && a == id));
+        inner.provider_state.retain(|(t, a, _, _), _| !(t == tenant && a == id));
         inner.apps.remove(id);
         drop(inner);
         self.untally(&cancelled);
@@ -759,33 +750,25 @@ impl Store for MemoryStore {
         Ok(TakeFlow::Taken(taken))
     }
 
-    async fn sweep_flows(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
-        let before = before.unix_timestamp();
-        let mut swept = 0;
-        for shard in &self.flows {
-            {
-                let mut shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
-                let count = shard.flows.len();
-                shard.flows.retain(|e| e.flow.expires_at >= before);
-                let gone = count.saturating_sub(shard.flows.len());
-                if gone > 0 {
-                    shard.prune_flow_parts();
-                }
-                swept += gone;
-            }
-            // One shard at a time, then let the requests waiting on this thread run: a sweep
-            // over a million pending flows would otherwise hold a single-threaded server for
-            // milliseconds.
-            tokio::task::yield_now().await;
-        }
-        // Tallies of tenants whose flows have all expired go too.
-        self.pending().retain(|_, tally| {
-            tally.expire(before);
-            tally.total > 0
-        });
-        Ok(swept as u64)
+    fn selections(&self) -> Option<&dyn SelectionStore> {
+        Some(self)
     }
 
+    fn lease(&self) -> Option<&dyn LeaseStore> {
+        Some(self)
+    }
+
+    fn maintenance(&self) -> Option<&dyn MaintenanceStore> {
+        Some(self)
+    }
+
+    fn provider_state(&self) -> Option<&dyn ProviderStateStore> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl SelectionStore for MemoryStore {
     async fn insert_selection(&self, selection: &SelectionRecord) -> Result<(), StoreError> {
         let mut record = selection.clone();
         record.created_at = whole_seconds(record.created_at)?;
@@ -839,7 +822,10 @@ impl Store for MemoryStore {
         inner.selections.retain(|_, s| s.expires_at >= before);
         Ok(count.saturating_sub(inner.selections.len()) as u64)
     }
+}
 
+#[async_trait]
+impl LeaseStore for MemoryStore {
     async fn try_lease_account(
         &self,
         tenant: &TenantId,
@@ -868,6 +854,36 @@ impl Store for MemoryStore {
             inner.leases.remove(id);
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl MaintenanceStore for MemoryStore {
+    async fn sweep_flows(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let before = before.unix_timestamp();
+        let mut swept = 0;
+        for shard in &self.flows {
+            {
+                let mut shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
+                let count = shard.flows.len();
+                shard.flows.retain(|e| e.flow.expires_at >= before);
+                let gone = count.saturating_sub(shard.flows.len());
+                if gone > 0 {
+                    shard.prune_flow_parts();
+                }
+                swept += gone;
+            }
+            // One shard at a time, then let the requests waiting on this thread run: a sweep
+            // over a million pending flows would otherwise hold a single-threaded server for
+            // milliseconds.
+            tokio::task::yield_now().await;
+        }
+        // Tallies of tenants whose flows have all expired go too.
+        self.pending().retain(|_, tally| {
+            tally.expire(before);
+            tally.total > 0
+        });
+        Ok(swept as u64)
     }
 
     async fn list_all_apps(&self, page: &PageRequest) -> Result<Page<AppRecord>, StoreError> {
@@ -916,53 +932,52 @@ impl Store for MemoryStore {
         account.refresh_token = new.refresh_token.cloned();
         Ok(true)
     }
+}
 
-    async fn get_instance_registration(
-        &self,
-        tenant: &TenantId,
-        app_id: &AppId,
-        instance: &str,
-    ) -> Result<Option<InstanceRegistration>, StoreError> {
-        let inner = self.lock();
-        Ok(inner.registrations.get(&(tenant.clone(), app_id.clone(), instance.to_owned())).cloned())
-    }
-
-    async fn insert_instance_registration(&self, registration: &InstanceRegistration) -> Result<bool, StoreError> {
-        let mut r = registration.clone();
-        r.created_at = whole_seconds(r.created_at)?;
+#[async_trait]
+impl ProviderStateStore for MemoryStore {
+    async fn insert_provider_state(&self, entry: &ProviderStateRecord) -> Result<bool, StoreError> {
+        let mut e = entry.clone();
+        e.created_at = whole_seconds(e.created_at)?;
         let mut inner = self.lock();
-        let key = (r.tenant.clone(), r.app_id.clone(), r.instance.clone());
-        if inner.registrations.contains_key(&key) {
+        let key = (e.tenant.clone(), e.app_id.clone(), e.namespace.clone(), e.key.clone());
+        if inner.provider_state.contains_key(&key) {
             return Ok(false);
         }
-        inner.registrations.insert(key, r);
+        inner.provider_state.insert(key, e);
         Ok(true)
     }
 
-    async fn list_instance_registrations(
+    async fn get_provider_state(
         &self,
         tenant: &TenantId,
         app_id: &AppId,
-    ) -> Result<Vec<InstanceRegistration>, StoreError> {
+        namespace: &ProviderId,
+        key: &str,
+    ) -> Result<Option<ProviderStateRecord>, StoreError> {
         let inner = self.lock();
-        let mut list: Vec<InstanceRegistration> =
-            inner.registrations.values().filter(|r| r.tenant == *tenant && r.app_id == *app_id).cloned().collect();
-        list.sort_unstable_by(|a, b| a.instance.cmp(&b.instance));
+        Ok(inner.provider_state.get(&(tenant.clone(), app_id.clone(), namespace.clone(), key.to_owned())).cloned())
+    }
+
+    async fn list_provider_state(
+        &self,
+        tenant: &TenantId,
+        app_id: &AppId,
+    ) -> Result<Vec<ProviderStateRecord>, StoreError> {
+        let inner = self.lock();
+        let mut list: Vec<ProviderStateRecord> =
+            inner.provider_state.values().filter(|e| e.tenant == *tenant && e.app_id == *app_id).cloned().collect();
+        list.sort_unstable_by(|a, b| (a.namespace.as_str(), &a.key).cmp(&(b.namespace.as_str(), &b.key)));
         Ok(list)
     }
 
-    async fn swap_instance_registration_secret(
-        &self,
-        registration: &InstanceRegistration,
-        new: &Sealed,
-    ) -> Result<bool, StoreError> {
+    async fn swap_provider_state_secret(&self, entry: &ProviderStateRecord, new: &Sealed) -> Result<bool, StoreError> {
         let mut inner = self.lock();
-        let key = (registration.tenant.clone(), registration.app_id.clone(), registration.instance.clone());
-        let Some(r) = inner.registrations.get_mut(&key).filter(|r| r.client_secret == registration.client_secret)
-        else {
+        let key = (entry.tenant.clone(), entry.app_id.clone(), entry.namespace.clone(), entry.key.clone());
+        let Some(e) = inner.provider_state.get_mut(&key).filter(|e| e.secret == entry.secret) else {
             return Ok(false);
         };
-        r.client_secret = new.clone();
+        e.secret = new.clone();
         Ok(true)
     }
 }

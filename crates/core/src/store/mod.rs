@@ -1,18 +1,40 @@
-//! Storage: the [`Store`] trait, its records, and the built-in stores.
+//! Storage: the [`Store`] trait and its opt-in companions, their records, and the built-in
+//! stores.
 //!
-//! A store keeps four kinds of rows, each belonging to exactly one tenant: OAuth apps,
-//! connected accounts, pending flows and pending target selections. Secrets arrive already sealed ([`Sealed`]): a store
-//! only ever sees ciphertext. Time is always passed in (from the injected `Clock`), never read
-//! from the database's `now()`, so every store agrees with the tests' manual clock.
+//! Every row belongs to exactly one tenant. Secrets arrive already sealed ([`Sealed`]): a
+//! store only ever sees ciphertext. Time is always passed in (from the injected `Clock`),
+//! never read from the database's `now()`, so every store agrees with the tests' manual
+//! clock.
+//!
+//! # The contracts
+//! - [`Store`] (required): apps, accounts and pending flows, in fifteen methods.
+//! - Opt-in traits, each small, which a store implements when it can and announces through a
+//!   provided accessor of [`Store`] (`fn selections(&self) -> Option<&dyn SelectionStore>
+//!   { Some(self) }`):
+//!   - [`SelectionStore`] ([`Store::selections`]): pending target selections. Needed by a
+//!     provider that lists targets after consent; the builder refuses such a provider
+//!     without it.
+//!   - [`LeaseStore`] ([`Store::lease`]): the cross-instance refresh lease. Without it the
+//!     engine serialises refreshes in-process only (correct for one app instance).
+//!   - [`MaintenanceStore`] ([`Store::maintenance`]): the sweep of expired flows, and the
+//!     walks and swaps of a re-seal after a key rotation. Without it nothing is swept and
+//!     `reseal_secrets` fails.
+//!   - [`ProviderStateStore`] ([`Store::provider_state`]): a namespaced, sealed key–value
+//!     collection for what one provider needs (Mastodon: the client registered at each
+//!     instance). The builder refuses a provider that keeps state without it.
+//!
+//! A new capability adds a new opt-in trait and accessor, never a required method; records
+//! are `#[non_exhaustive]` with constructors, so a new field breaks nobody.
 //!
 //! # Writing your own store
-//! Implement [`Store`] (with `#[async_trait]`) and run the public conformance suite,
-//! `dravo_connect_testing::store_conformance` (also `dravo_connect::test_util::store_conformance`
-//! with the feature `test-util`) against it: it checks
-//! every method, tenant isolation, the upsert rule, ordering, paging and the atomic take.
+//! Implement [`Store`] (with `#[async_trait]`) and the opt-in traits you can, override their
+//! accessors, and run the public conformance suite, `dravo_connect_testing::store_conformance`
+//! (also `dravo_connect::test_util::store_conformance` with the feature `test-util`) against
+//! it: it runs the core cases, and the cases of each opt-in trait the store announces. It
+//! checks every method, tenant isolation, the upsert rule, ordering, paging and the atomic
+//! takes.
 
 use std::fmt;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -28,6 +50,7 @@ pub use memory::MemoryStore;
 
 /// A stored OAuth app (the tenant's own client credentials for one provider).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AppRecord {
     /// The app's id.
     pub id: AppId,
@@ -97,6 +120,7 @@ impl serde::Serialize for AccountStatus {
 /// `external_id` is one value, not many: a store must never hold two accounts with the same
 /// identity (SQL stores: a unique key over those columns, with `NULL` stored as a sentinel).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AccountRecord {
     /// The account's id.
     pub id: AccountId,
@@ -139,6 +163,7 @@ pub struct AccountRecord {
 
 /// A pending OAuth flow: created by `start`, consumed once by the callback.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PendingFlow {
     /// The flow id (the random part of the state).
     pub id: FlowId,
@@ -190,6 +215,7 @@ pub enum InsertFlow {
 
 /// One target of a [`SelectionRecord`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SelectionTarget {
     /// The target's id at the provider.
     pub id: String,
@@ -209,6 +235,7 @@ pub struct SelectionTarget {
 /// A pending target selection: stored by the callback when a connect finds several
 /// publishable targets, read by `GET /oauth/selections/{id}`, consumed once by `POST`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SelectionRecord {
     /// `sel_…`
     pub id: SelectionId,
@@ -232,27 +259,169 @@ pub struct SelectionRecord {
     pub consumed_at: Option<OffsetDateTime>,
 }
 
-/// A client registered at one instance of a per-instance provider (Mastodon) for one app,
-/// with `POST /api/v1/apps` on the app's first flow there.
+/// One entry of provider state (see [`ProviderStateStore`]): what one provider keeps for one
+/// app, under a key of its own.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InstanceRegistration {
+#[non_exhaustive]
+pub struct ProviderStateRecord {
     /// The tenant of the app.
     pub tenant: TenantId,
-    /// The app.
+    /// The app the entry belongs to (deleted with it).
     pub app_id: AppId,
-    /// The instance's host, with a non-default port (`mastodon.social`): the key.
-    pub instance: String,
-    /// The instance's origin (`https://mastodon.social`).
-    pub origin: String,
-    /// The client id the instance issued.
-    pub client_id: String,
-    /// The client secret the instance issued, sealed with associated data
-    /// `{app_id}@{instance}`.
-    pub client_secret: Sealed,
-    /// The scopes registered.
-    pub scopes: Vec<String>,
-    /// When it was registered.
+    /// The namespace: the id of the provider that owns the entry.
+    pub namespace: ProviderId,
+    /// The provider's key (Mastodon: the instance's host with a non-default port).
+    pub key: String,
+    /// Plain metadata, opaque to the store (the built-in providers write JSON).
+    pub metadata: String,
+    /// The secret part, sealed by the engine (associated data `{app_id}@{key}`).
+    pub secret: Sealed,
+    /// When it was stored.
     pub created_at: OffsetDateTime,
+}
+
+impl ProviderStateRecord {
+    /// An entry.
+    pub fn new(
+        tenant: TenantId,
+        app_id: AppId,
+        namespace: ProviderId,
+        key: impl Into<String>,
+        metadata: impl Into<String>,
+        secret: Sealed,
+        created_at: OffsetDateTime,
+    ) -> Self {
+        Self { tenant, app_id, namespace, key: key.into(), metadata: metadata.into(), secret, created_at }
+    }
+}
+
+impl AppRecord {
+    /// An app with no name, no allowed return URLs and the provider's default scopes
+    /// (set the public fields to change them), last changed when it was created.
+    pub fn new(
+        id: AppId,
+        tenant: TenantId,
+        provider: ProviderId,
+        client_id: impl Into<String>,
+        client_secret: Sealed,
+        created_at: OffsetDateTime,
+    ) -> Self {
+        Self {
+            id,
+            tenant,
+            provider,
+            name: None,
+            client_id: client_id.into(),
+            client_secret,
+            allowed_return_urls: Vec::new(),
+            scopes: Vec::new(),
+            created_at,
+            updated_at: created_at,
+        }
+    }
+}
+
+impl AccountRecord {
+    /// An active person account without app, profile fields, scopes, external id, refresh
+    /// token or expiry (set the public fields to change them), last changed when it was
+    /// connected.
+    pub fn new(
+        id: AccountId,
+        tenant: TenantId,
+        provider: ProviderId,
+        provider_account_id: impl Into<String>,
+        access_token: Sealed,
+        connected_at: OffsetDateTime,
+    ) -> Self {
+        Self {
+            id,
+            tenant,
+            provider,
+            app_id: None,
+            provider_account_id: provider_account_id.into(),
+            username: None,
+            display_name: None,
+            avatar_url: None,
+            scopes: Vec::new(),
+            status: AccountStatus::Active,
+            external_id: None,
+            access_token,
+            refresh_token: None,
+            token_expires_at: None,
+            connected_at,
+            updated_at: connected_at,
+            target_type: TargetType::Person,
+            parent_account_id: None,
+        }
+    }
+}
+
+impl PendingFlow {
+    /// A pending flow without PKCE verifier, scopes, external id, instance or browser
+    /// binding (set the public fields to change them).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: FlowId,
+        tenant: TenantId,
+        app_id: AppId,
+        provider: ProviderId,
+        return_url: impl Into<String>,
+        redirect_uri: impl Into<String>,
+        created_at: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Self {
+        Self {
+            id,
+            tenant,
+            app_id,
+            provider,
+            return_url: return_url.into(),
+            redirect_uri: redirect_uri.into(),
+            pkce_verifier: None,
+            scopes: Vec::new(),
+            external_id: None,
+            instance: None,
+            created_at,
+            expires_at,
+            consumed_at: None,
+            browser_binding: None,
+        }
+    }
+}
+
+impl SelectionTarget {
+    /// A target without handle, display name, avatar or token of its own (set the public
+    /// fields to change them).
+    pub fn new(id: impl Into<String>, target_type: TargetType) -> Self {
+        Self { id: id.into(), target_type, username: None, display_name: None, avatar_url: None, access_token: None }
+    }
+}
+
+impl SelectionRecord {
+    /// A pending selection without app or external id (set the public fields to change
+    /// them).
+    pub fn new(
+        id: SelectionId,
+        tenant: TenantId,
+        provider: ProviderId,
+        account_id: AccountId,
+        targets: Vec<SelectionTarget>,
+        created_at: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Self {
+        Self {
+            id,
+            tenant,
+            provider,
+            app_id: None,
+            account_id,
+            external_id: None,
+            targets,
+            created_at,
+            expires_at,
+            consumed_at: None,
+        }
+    }
 }
 
 /// What [`Store::take_flow`] found.
@@ -264,18 +433,6 @@ pub enum TakeFlow {
     AlreadyConsumed(PendingFlow),
     /// No such flow (never existed, swept, or its app was deleted).
     Missing,
-}
-
-/// What [`Store::provider_app`] found: the tenant's apps for one provider, as `start`
-/// without an `app_id` needs them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProviderApp {
-    /// The tenant has no app for the provider.
-    None,
-    /// Exactly one app (shared: a store that keeps its rows in memory hands out its own).
-    One(Arc<AppRecord>),
-    /// Two or more apps: the caller must name one.
-    Several,
 }
 
 /// What [`Store::insert_account`] did.
@@ -385,7 +542,7 @@ pub struct Page<T> {
     pub next: Option<Cursor>,
 }
 
-/// An account's sealed tokens, as compared and replaced by [`Store::swap_account_tokens`].
+/// An account's sealed tokens, as compared and replaced by [`MaintenanceStore::swap_account_tokens`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SealedTokens<'a> {
     /// The sealed access token.
@@ -416,7 +573,10 @@ impl StoreError {
     }
 }
 
-/// Persistence for apps, accounts, pending flows and target selections.
+/// Persistence for apps, accounts and pending flows: what every store holds. What more a
+/// feature needs comes from an opt-in trait, reached through a provided accessor
+/// ([`selections`](Self::selections), [`lease`](Self::lease),
+/// [`maintenance`](Self::maintenance), [`provider_state`](Self::provider_state)).
 ///
 /// Every method that names a tenant only ever sees and touches that tenant's rows. All times
 /// are passed in by the caller. Implementations must be safe to share between tasks and, for
@@ -437,24 +597,12 @@ pub trait Store: fmt::Debug + Send + Sync + 'static {
         page: &PageRequest,
     ) -> Result<Page<AppRecord>, StoreError>;
 
-    /// Whether the tenant has no, one or several apps for `provider`, and the one if there
-    /// is exactly one: what `start` without an `app_id` asks. The default lists up to two
-    /// apps with [`list_apps`](Self::list_apps); a store may answer without building a page.
-    async fn provider_app(&self, tenant: &TenantId, provider: &ProviderId) -> Result<ProviderApp, StoreError> {
-        let page = self.list_apps(tenant, Some(provider), &PageRequest { limit: 2, after: None }).await?;
-        let mut items = page.items.into_iter();
-        Ok(match (items.next(), items.next()) {
-            (None, _) => ProviderApp::None,
-            (Some(app), None) => ProviderApp::One(Arc::new(app)),
-            (Some(_), Some(_)) => ProviderApp::Several,
-        })
-    }
-
     /// Replaces an existing app (matched by tenant and id; `id`, `tenant`, `provider` and
     /// `created_at` are not changed). Returns `false` if there is no such app.
     async fn update_app(&self, app: &AppRecord) -> Result<bool, StoreError>;
 
-    /// Deletes an app and its pending flows; with `cascade` also its accounts, without it
+    /// Deletes an app, its pending flows and (in a store with [`ProviderStateStore`]) its
+    /// provider-state entries; with `cascade` also its accounts, without it
     /// refuses ([`DeleteApp::InUse`]) while accounts use it. Atomic: all or nothing.
     async fn delete_app(&self, tenant: &TenantId, id: &AppId, cascade: bool) -> Result<DeleteApp, StoreError>;
 
@@ -516,12 +664,46 @@ pub trait Store: fmt::Debug + Send + Sync + 'static {
     /// AND consumed_at IS NULL RETURNING …`). The consumed row stays until swept.
     async fn take_flow(&self, id: &FlowId, now: OffsetDateTime) -> Result<TakeFlow, StoreError>;
 
-    /// Deletes every flow (pending or consumed) whose `expires_at` is before `before`.
-    /// Returns how many were deleted.
-    async fn sweep_flows(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+    /// The opt-in [`SelectionStore`], if this store implements it: `Some(self)`. Needed by
+    /// every provider that lists publishable targets after consent; [`ConnectBuilder::build`]
+    /// refuses such a provider with a store that answers `None`.
+    ///
+    /// [`ConnectBuilder::build`]: crate::ConnectBuilder::build
+    fn selections(&self) -> Option<&dyn SelectionStore> {
+        None
+    }
 
-    // ------------------------------------------------------------- target selections
+    /// The opt-in [`LeaseStore`], if this store implements it: `Some(self)`. Without it the
+    /// engine refreshes an account's token under an in-process lock only, which is correct
+    /// for one app instance; several instances sharing the store may then refresh one
+    /// account at once (and a provider that rotates refresh tokens may revoke one of them).
+    fn lease(&self) -> Option<&dyn LeaseStore> {
+        None
+    }
 
+    /// The opt-in [`MaintenanceStore`], if this store implements it: `Some(self)`. Without
+    /// it expired flows are never swept by the engine (the store must expire them its own
+    /// way) and [`Connect::reseal_secrets`](crate::Connect::reseal_secrets) fails.
+    fn maintenance(&self) -> Option<&dyn MaintenanceStore> {
+        None
+    }
+
+    /// The opt-in [`ProviderStateStore`], if this store implements it: `Some(self)`. Needed
+    /// by every provider that keeps state of its own (Mastodon: the client registered at each
+    /// instance); [`ConnectBuilder::build`] refuses such a provider with a store that answers
+    /// `None`.
+    ///
+    /// [`ConnectBuilder::build`]: crate::ConnectBuilder::build
+    fn provider_state(&self) -> Option<&dyn ProviderStateStore> {
+        None
+    }
+}
+
+/// Opt-in: pending target selections (see [`Store::selections`]).
+///
+/// [`Store::delete_app`] need not touch selections: they expire within minutes.
+#[async_trait]
+pub trait SelectionStore: Send + Sync {
     /// Stores a new selection. Fails with [`StoreError::Duplicate`] if the id exists.
     async fn insert_selection(&self, selection: &SelectionRecord) -> Result<(), StoreError>;
 
@@ -548,9 +730,11 @@ pub trait Store: fmt::Debug + Send + Sync + 'static {
     /// Deletes every selection (pending or consumed) whose `expires_at` is before `before`.
     /// Returns how many were deleted.
     async fn sweep_selections(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+}
 
-    // ------------------------------------------------------------- the refresh lease
-
+/// Opt-in: the cross-instance refresh lease on accounts (see [`Store::lease`]).
+#[async_trait]
+pub trait LeaseStore: Send + Sync {
     /// Takes the account's refresh lease for `holder` until `until`, as a compare-and-set
     /// on the account row: it succeeds when nobody holds the lease, when the lease ran out
     /// (its `until` is at or before `now`), or when `holder` already holds it (a renewal).
@@ -571,8 +755,16 @@ pub trait Store: fmt::Debug + Send + Sync + 'static {
 
     /// Gives the lease back, if `holder` holds it (otherwise does nothing).
     async fn release_account_lease(&self, tenant: &TenantId, id: &AccountId, holder: &str) -> Result<(), StoreError>;
+}
 
-    // ------------------------------------------------------------- walks and re-sealing
+/// Opt-in: maintenance over every tenant: the sweep of expired flows, and the walks and
+/// compare-and-set swaps that re-seal secrets after a key rotation (see
+/// [`Store::maintenance`]). Never exposed to tenants.
+#[async_trait]
+pub trait MaintenanceStore: Send + Sync {
+    /// Deletes every flow (pending or consumed) whose `expires_at` is before `before`.
+    /// Returns how many were deleted.
+    async fn sweep_flows(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
 
     /// Lists the apps of every tenant, ordered by (`created_at`, `id`), for maintenance
     /// walks such as re-encryption after a key rotation. Never exposed to tenants.
@@ -604,39 +796,41 @@ pub trait Store: fmt::Debug + Send + Sync + 'static {
         current: SealedTokens<'_>,
         new: SealedTokens<'_>,
     ) -> Result<bool, StoreError>;
+}
 
-    // ------------------------------------------------------------- per-instance clients
+/// Opt-in: provider state, a namespaced, sealed key–value collection for what one provider
+/// needs beyond apps and accounts (see [`Store::provider_state`]).
+///
+/// Each entry belongs to one app of one tenant and is keyed by (tenant, app, namespace,
+/// key): the namespace is the provider's id, the key the provider's own (Mastodon: the
+/// instance's host and port, `mastodon.social`). The value is plain metadata, opaque to the
+/// store, and a sealed secret part. [`Store::delete_app`] deletes the app's entries.
+#[async_trait]
+pub trait ProviderStateStore: Send + Sync {
+    /// Stores the entry unless one is already stored under its (tenant, app, namespace, key):
+    /// insert-if-absent, so two callers racing to create one keep one, and both then use it.
+    /// Returns whether this call stored it.
+    async fn insert_provider_state(&self, entry: &ProviderStateRecord) -> Result<bool, StoreError>;
 
-    /// The client registered for the app at an instance of a per-instance provider
-    /// (Mastodon), keyed by the instance's host and port (`mastodon.social`,
-    /// `127.0.0.1:4000`), if one was stored.
-    async fn get_instance_registration(
+    /// The entry stored under (tenant, app, namespace, key), if any.
+    async fn get_provider_state(
         &self,
         tenant: &TenantId,
         app_id: &AppId,
-        instance: &str,
-    ) -> Result<Option<InstanceRegistration>, StoreError>;
+        namespace: &ProviderId,
+        key: &str,
+    ) -> Result<Option<ProviderStateRecord>, StoreError>;
 
-    /// Stores the client registered at an instance unless one is already stored for (tenant,
-    /// app, instance): insert-if-absent, so two first flows racing at one instance keep one
-    /// registration, and both then use it. Returns whether this call stored it.
-    /// [`delete_app`](Self::delete_app) deletes the app's registrations.
-    async fn insert_instance_registration(&self, registration: &InstanceRegistration) -> Result<bool, StoreError>;
-
-    /// The app's registrations at every instance, ordered by instance (for re-sealing after
-    /// a key rotation).
-    async fn list_instance_registrations(
+    /// Every entry of the app, in every namespace, ordered by (namespace, key): for
+    /// re-sealing after a key rotation.
+    async fn list_provider_state(
         &self,
         tenant: &TenantId,
         app_id: &AppId,
-    ) -> Result<Vec<InstanceRegistration>, StoreError>;
+    ) -> Result<Vec<ProviderStateRecord>, StoreError>;
 
-    /// Replaces the sealed client secret of `registration` (tenant, app, instance) with `new`
-    /// if it is still byte for byte `registration.client_secret` (a compare-and-set). Changes
-    /// nothing else. Returns whether it replaced it.
-    async fn swap_instance_registration_secret(
-        &self,
-        registration: &InstanceRegistration,
-        new: &Sealed,
-    ) -> Result<bool, StoreError>;
+    /// Replaces the sealed part of `entry` (matched by tenant, app, namespace and key) with
+    /// `new` if it is still byte for byte `entry.secret` (a compare-and-set). Changes nothing
+    /// else. Returns whether it replaced it.
+    async fn swap_provider_state_secret(&self, entry: &ProviderStateRecord, new: &Sealed) -> Result<bool, StoreError>;
 }
