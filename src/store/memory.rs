@@ -342,22 +342,20 @@ impl Store for MemoryStore {
         if t.flows.contains_key(&flow.id) {
             return Err(StoreError::Duplicate);
         }
-        let index = t.pending.entry(flow.tenant.clone()).or_default();
-        // The tenant's pending flows are its unconsumed ones that expire after this flow's
-        // creation: the index from just past (created_at, the largest id) on. Counted at most
-        // `cap` deep, and only when the index could hold that many.
-        let mut still_pending = index.range((Excluded((flow.created_at, [u8::MAX; FlowId::LEN])), Unbounded));
-        if index.len() >= cap && still_pending.clone().take(cap).count() >= cap {
-            let next_expiry = still_pending.next().map_or(flow.expires_at, |(expires_at, _)| *expires_at);
-            if index.is_empty() {
-                t.pending.remove(&flow.tenant);
+        // The tenant's pending flows are its unconsumed ones (the index) that expire after this
+        // flow's creation: the index's entries after (created_at, the largest id). Counted at
+        // most `cap` deep, and only when the index holds that many at all.
+        let no_flows = PendingIndex::new();
+        let index = t.pending.get(&flow.tenant).unwrap_or(&no_flows);
+        if index.len() >= cap {
+            let mut still_pending = index.range((Excluded((flow.created_at, [u8::MAX; FlowId::LEN])), Unbounded));
+            if still_pending.clone().take(cap).count() >= cap {
+                let next_expiry = still_pending.next().map_or(flow.expires_at, |(expires_at, _)| *expires_at);
+                return Ok(InsertFlow::TooManyPending { next_expiry });
             }
-            return Ok(InsertFlow::TooManyPending { next_expiry });
         }
         if flow.consumed_at.is_none() {
-            index.insert((flow.expires_at, *flow.id.as_bytes()));
-        } else if index.is_empty() {
-            t.pending.remove(&flow.tenant);
+            t.pending.entry(flow.tenant.clone()).or_default().insert((flow.expires_at, *flow.id.as_bytes()));
         }
         t.flows.insert(flow.id, flow);
         Ok(InsertFlow::Inserted)
