@@ -7,8 +7,9 @@
 //! lease, the swaps) are plain checks and writes under the lock.
 //!
 //! Limits: the rows live in one process and are lost when it exits (run several instances
-//! against the SQL stores instead); lists are built by filtering and sorting the whole map,
-//! which is fine for the hundreds of rows a test or a demo holds.
+//! against the SQL stores instead); lists and the flow sweep walk a whole map under the lock,
+//! which is fine for the thousands of rows a test, a demo or a small host holds; a pending
+//! flow takes about 1 KB.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
