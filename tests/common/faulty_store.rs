@@ -232,7 +232,7 @@ impl LeaseStore for FaultyStore {
 impl MaintenanceStore for FaultyStore {
     async fn sweep_flows(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         // Counted apart from `calls`: `start` sweeps in the background, at a moment no test
-        // controls. Counted once finished: the memory store yields between its shards.
+        // controls. Counted once finished: the inner store may await inside its sweep.
         let result = match self.check_sweep() {
             Ok(()) => self.inner.sweep_flows(before).await,
             Err(e) => Err(e),
