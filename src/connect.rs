@@ -1,10 +1,8 @@
 //! [`Connect`], the handle a host keeps, its [`ConnectBuilder`], and the host-side Rust API
 //! that the HTTP routes are a thin face over.
 
-// foldhash, not SipHash: these maps are keyed by random ids and configured names, looked up
-// on every request; seeded per process.
-use foldhash::HashMap;
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex};

@@ -173,11 +173,7 @@ impl Connect {
         if !keyed {
             return Ok(None);
         }
-        let authenticated = match self.inner.auth.authenticate_now(parts) {
-            Some(answer) => answer,
-            None => self.inner.auth.authenticate(parts).await,
-        };
-        match authenticated {
+        match self.inner.auth.authenticate(parts).await {
             Ok(tenant) => Ok(Some(tenant)),
             // Names the credential the authenticator takes (an API key, a session), or none.
             Err(_) => Err(json::error_response(&Error::new(

@@ -1,7 +1,7 @@
 //! `/oauth/{provider}/start` and `/oauth/{provider}/callback`.
 
 use bytes::Bytes;
-use http::Response;
+use http::{Response, StatusCode};
 
 use super::json::{self, Query};
 use crate::Error;
@@ -40,7 +40,7 @@ impl Connect {
         let instance = q.get("instance").map(str::to_owned);
         let params = StartParams { return_url: return_url.to_owned(), app_id, scopes, external_id, instance };
         let started = self.start(tenant, provider, params).await?;
-        Ok(json::started(&started))
+        Ok(json::json(StatusCode::OK, &started))
     }
 
     pub(super) async fn serve_callback(

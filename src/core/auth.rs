@@ -1,7 +1,6 @@
 //! Authentication of keyed routes: the [`Authenticator`] trait and [`ApiKeyAuth`].
 
-// Keyed by SHA-256 digests: a fast seeded hasher is enough.
-use foldhash::HashMap;
+use std::collections::HashMap;
 use std::fmt;
 
 use async_trait::async_trait;
@@ -35,16 +34,6 @@ pub trait Authenticator: Send + Sync + 'static {
     /// # Errors
     /// [`AuthError`] when the request carries no acceptable credentials.
     async fn authenticate(&self, request: &http::request::Parts) -> Result<TenantId, AuthError>;
-
-    /// The same answer as [`authenticate`](Self::authenticate), given at once by an
-    /// authenticator that never waits (no I/O): Connect asks this first and awaits
-    /// `authenticate` only on `None`, which saves boxing a future on every keyed request.
-    /// The default is `None`. An implementation must check exactly what `authenticate`
-    /// checks.
-    fn authenticate_now(&self, request: &http::request::Parts) -> Option<Result<TenantId, AuthError>> {
-        let _ = request;
-        None
-    }
 
     /// The credential a refused request lacks, named in the `401`'s message: "missing or
     /// invalid {name}". The default, `credentials`, names none; [`ApiKeyAuth`] says
@@ -150,21 +139,11 @@ pub(crate) fn bearer_token(parts: &http::request::Parts) -> Option<&str> {
 #[async_trait]
 impl Authenticator for ApiKeyAuth {
     async fn authenticate(&self, request: &http::request::Parts) -> Result<TenantId, AuthError> {
-        self.check(request)
-    }
-
-    fn authenticate_now(&self, request: &http::request::Parts) -> Option<Result<TenantId, AuthError>> {
-        Some(self.check(request))
+        bearer_token(request).and_then(|k| self.tenant_for_key(k)).ok_or(AuthError)
     }
 
     fn credential_name(&self) -> &str {
         "API key"
-    }
-}
-
-impl ApiKeyAuth {
-    fn check(&self, request: &http::request::Parts) -> Result<TenantId, AuthError> {
-        bearer_token(request).and_then(|k| self.tenant_for_key(k)).ok_or(AuthError)
     }
 }
 
@@ -218,17 +197,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_immediate_answer_is_the_awaited_one_and_custom_authenticators_are_awaited() {
+    async fn a_refusal_names_the_api_key_only_where_one_is_the_credential() {
         let a = auth();
-        for h in [
-            vec![("authorization", "Bearer key_tenant_two_0123456789")],
-            vec![("authorization", "Bearer nope_nope_nope_nope_nope")],
-            vec![("authorization", "Basic key_tenant_one_0123456789")],
-            vec![],
-        ] {
-            let p = parts(&h, "/");
-            assert_eq!(a.authenticate_now(&p), Some(a.authenticate(&p).await), "{h:?}");
-        }
         struct Custom;
         #[async_trait]
         impl Authenticator for Custom {
@@ -236,8 +206,7 @@ mod tests {
                 Ok("custom".parse().map_err(|_| AuthError)?)
             }
         }
-        assert_eq!(Custom.authenticate_now(&parts(&[], "/")), None);
-        // A refusal names the API key only where one is the credential.
+        assert_eq!(Custom.authenticate(&parts(&[], "/")).await.unwrap().as_str(), "custom");
         assert_eq!((a.credential_name(), Custom.credential_name()), ("API key", "credentials"));
     }
 

@@ -131,7 +131,7 @@ impl SecretBox {
 
         let tag = out
             .get_mut(body_start..)
-            .and_then(|body| key.key.encrypt_in_place_detached(&Nonce::from(nonce), aad.as_slice(), body).ok());
+            .and_then(|body| key.key.encrypt_in_place_detached(&Nonce::from(nonce), &aad, body).ok());
         match tag {
             Some(tag) => {
                 out.extend_from_slice(&tag);
@@ -181,12 +181,7 @@ impl SecretBox {
         let key = self.keys.find(parts.key_id.as_bytes()).ok_or(OpenError::UNKNOWN_KEY)?;
         let aad = associated_data(row_id, field, parts.header);
         let mut buf = parts.ciphertext.to_vec();
-        match key.key.decrypt_in_place_detached(
-            &Nonce::from(parts.nonce),
-            aad.as_slice(),
-            &mut buf,
-            &Tag::from(parts.tag),
-        ) {
+        match key.key.decrypt_in_place_detached(&Nonce::from(parts.nonce), &aad, &mut buf, &Tag::from(parts.tag)) {
             Ok(()) => Ok(buf),
             Err(_) => Err(OpenError::DECRYPT),
         }
@@ -212,42 +207,10 @@ impl fmt::Debug for SecretBox {
 
 /// Label, row id and field (each length-prefixed), then the header (version, key id length,
 /// key id), which ends the input so needs no prefix.
-fn associated_data(row_id: &str, field: &str, header: &[u8]) -> Aad {
+fn associated_data(row_id: &str, field: &str, header: &[u8]) -> Vec<u8> {
     // usize is at most 64 bits on every target Rust supports.
     let (row_len, field_len) = ((row_id.len() as u64).to_be_bytes(), (field.len() as u64).to_be_bytes());
-    let parts: [&[u8]; 6] = [LABEL, &row_len, row_id.as_bytes(), &field_len, field.as_bytes(), header];
-    let len = parts.iter().map(|p| p.len()).sum();
-    if len > AAD_INLINE {
-        return Aad { inline: [0; AAD_INLINE], len, heap: parts.concat() };
-    }
-    let mut inline = [0; AAD_INLINE];
-    let mut at = 0;
-    for part in parts {
-        if let Some(slot) = inline.get_mut(at..at + part.len()) {
-            slot.copy_from_slice(part);
-        }
-        at += part.len();
-    }
-    Aad { inline, len, heap: Vec::new() }
-}
-
-/// Room for the usual associated data: the label, two lengths, an id of about 30 bytes, a
-/// field name and a header of a few bytes come to about 100.
-const AAD_INLINE: usize = 160;
-
-/// Associated data, on the stack when it fits (every seal and open of a flow's verifier or an
-/// app's secret), on the heap otherwise: sealing allocates only its output.
-struct Aad {
-    inline: [u8; AAD_INLINE],
-    len: usize,
-    /// Used (non-empty) only when `len` is over [`AAD_INLINE`].
-    heap: Vec<u8>,
-}
-
-impl Aad {
-    fn as_slice(&self) -> &[u8] {
-        if self.len > AAD_INLINE { &self.heap } else { self.inline.get(..self.len).unwrap_or_default() }
-    }
+    [LABEL, &row_len, row_id.as_bytes(), &field_len, field.as_bytes(), header].concat()
 }
 
 /// The fields of a well-formed sealed value.
@@ -381,7 +344,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn associated_data_is_the_same_on_the_stack_and_on_the_heap() {
+    fn associated_data_is_the_label_then_the_prefixed_ids_then_the_header() {
         for (row_id, field) in [("app_x", "client_secret"), ("", ""), (&*"r".repeat(200), "f")] {
             let header = [VERSION, 2, b'k', b'1'];
             let mut expected = LABEL.to_vec();
