@@ -807,18 +807,11 @@ impl Connect {
         check_scopes(&scopes)?;
         let now = self.now();
         let id = AppId::generate();
-        let record = {
-            let client_secret = self.inner.secrets.seal(id.as_str(), FIELD_CLIENT_SECRET, secret.as_bytes());
-            let tenant = tenant.clone();
-            let name = new.name;
-            let client_id = new.client_id;
-            let mut record = AppRecord::new(id, tenant, provider, client_id, client_secret, now);
-            record.name = name;
-            record.allowed_return_urls = allowed_return_urls;
-            record.scopes = scopes;
-            record.updated_at = now;
-            record
-        };
+        let client_secret = self.inner.secrets.seal(id.as_str(), FIELD_CLIENT_SECRET, secret.as_bytes());
+        let mut record = AppRecord::new(id, tenant.clone(), provider, new.client_id, client_secret, now);
+        record.name = new.name;
+        record.allowed_return_urls = allowed_return_urls;
+        record.scopes = scopes;
         self.inner.store.insert_app(&record).await?;
         tracing::info!(app_id = %record.id, provider = %record.provider, "oauth app created");
         Ok(self.app_view(record))
@@ -981,26 +974,21 @@ impl Connect {
         };
         let flow_text = flow_id.to_string();
         let flow_key = flow_text.as_str();
-        let flow = {
-            let mut record = PendingFlow::new(
-                flow_id,
-                tenant.clone(),
-                app.id.clone(),
-                provider_id.clone(),
-                return_url,
-                redirect_uri,
-                now,
-                expires_at,
-            );
-            record.pkce_verifier = verifier
-                .map(|v| self.inner.secrets.seal(flow_key, FIELD_PKCE_VERIFIER, v.secret().expose_secret().as_bytes()));
-            record.scopes = scopes;
-            record.external_id = params.external_id;
-            record.instance = instance.as_ref().map(crate::provider::mastodon::Instance::origin);
-            record.consumed_at = None;
-            record.browser_binding = None;
-            record
-        };
+        let mut flow = PendingFlow::new(
+            flow_id,
+            tenant.clone(),
+            app.id.clone(),
+            provider_id.clone(),
+            return_url,
+            redirect_uri,
+            now,
+            expires_at,
+        );
+        flow.pkce_verifier = verifier
+            .map(|v| self.inner.secrets.seal(flow_key, FIELD_PKCE_VERIFIER, v.secret().expose_secret().as_bytes()));
+        flow.scopes = scopes;
+        flow.external_id = params.external_id;
+        flow.instance = instance.as_ref().map(crate::provider::mastodon::Instance::origin);
         if let InsertFlow::TooManyPending { next_expiry } =
             self.inner.store.insert_flow(&flow, self.inner.max_pending_flows).await?
         {
@@ -1261,19 +1249,11 @@ impl Connect {
                 record
             })
             .collect();
-        {
-            let tenant = account.tenant.clone();
-            let provider = account.provider.clone();
-            let app_id = account.app_id.clone();
-            let account_id = account.id.clone();
-            let external_id = account.external_id.clone();
-            let expires_at = now + SELECTION_TTL;
-            let mut record = SelectionRecord::new(id, tenant, provider, account_id, targets, now, expires_at);
-            record.app_id = app_id;
-            record.external_id = external_id;
-            record.consumed_at = None;
-            record
-        }
+        let (tenant, provider, person) = (account.tenant.clone(), account.provider.clone(), account.id.clone());
+        let mut selection = SelectionRecord::new(id, tenant, provider, person, targets, now, now + SELECTION_TTL);
+        selection.app_id = account.app_id.clone();
+        selection.external_id = account.external_id.clone();
+        selection
     }
 
     /// The provider bound to the flow's instance and the app's client there; the instance
@@ -1353,81 +1333,51 @@ impl Connect {
                     // A reconnect never overwrites a stored refresh token with nothing.
                     None => existing.refresh_token.clone(),
                 };
-                let record = {
-                    let access_token = self.inner.secrets.seal(
-                        id.as_str(),
-                        FIELD_ACCESS_TOKEN,
-                        s.tokens.access_token.expose_secret().as_bytes(),
-                    );
-                    let refresh_token = refresh_token;
-                    let app_id = s.app_id.clone().or(existing.app_id.clone());
-                    let username = s.profile.username.clone();
-                    let display_name = s.profile.display_name.clone();
-                    let avatar_url = s.profile.avatar_url.clone();
-                    let scopes = scopes.clone();
-                    let status = AccountStatus::Active;
-                    let token_expires_at = expires_at;
-                    let updated_at = now;
-                    let target_type = s.target_type;
-                    let parent_account_id = s.parent_account_id.clone();
-                    let mut record = existing;
-                    record.access_token = access_token;
-                    record.refresh_token = refresh_token;
-                    record.app_id = app_id;
-                    record.username = username;
-                    record.display_name = display_name;
-                    record.avatar_url = avatar_url;
-                    record.scopes = scopes;
-                    record.status = status;
-                    record.token_expires_at = token_expires_at;
-                    record.updated_at = updated_at;
-                    record.target_type = target_type;
-                    record.parent_account_id = parent_account_id;
-                    record
-                };
+                let mut record = existing;
+                record.access_token = self.inner.secrets.seal(
+                    id.as_str(),
+                    FIELD_ACCESS_TOKEN,
+                    s.tokens.access_token.expose_secret().as_bytes(),
+                );
+                record.refresh_token = refresh_token;
+                record.app_id = s.app_id.clone().or(record.app_id);
+                record.username = s.profile.username.clone();
+                record.display_name = s.profile.display_name.clone();
+                record.avatar_url = s.profile.avatar_url.clone();
+                record.scopes = scopes.clone();
+                record.status = AccountStatus::Active;
+                record.token_expires_at = expires_at;
+                record.updated_at = now;
+                record.target_type = s.target_type;
+                record.parent_account_id = s.parent_account_id.clone();
                 if store.update_account(&record).await? {
                     return Ok((record, false));
                 }
                 continue;
             }
             let id = AccountId::generate();
-            let record = {
-                let access_token = self.inner.secrets.seal(
-                    id.as_str(),
-                    FIELD_ACCESS_TOKEN,
-                    s.tokens.access_token.expose_secret().as_bytes(),
-                );
-                let refresh_token =
-                    s.tokens.refresh_token.as_ref().map(|t| {
-                        self.inner.secrets.seal(id.as_str(), FIELD_REFRESH_TOKEN, t.expose_secret().as_bytes())
-                    });
-                let tenant = s.tenant.clone();
-                let provider = s.provider.clone();
-                let app_id = s.app_id.clone();
-                let provider_account_id = s.profile.id.clone();
-                let username = s.profile.username.clone();
-                let display_name = s.profile.display_name.clone();
-                let avatar_url = s.profile.avatar_url.clone();
-                let scopes = scopes.clone();
-                let status = AccountStatus::Active;
-                let external_id = s.external_id.clone();
-                let target_type = s.target_type;
-                let parent_account_id = s.parent_account_id.clone();
-                let mut record = AccountRecord::new(id, tenant, provider, provider_account_id, access_token, now);
-                record.refresh_token = refresh_token;
-                record.app_id = app_id;
-                record.username = username;
-                record.display_name = display_name;
-                record.avatar_url = avatar_url;
-                record.scopes = scopes;
-                record.status = status;
-                record.external_id = external_id;
-                record.token_expires_at = expires_at;
-                record.updated_at = now;
-                record.target_type = target_type;
-                record.parent_account_id = parent_account_id;
-                record
-            };
+            let access_token = self.inner.secrets.seal(
+                id.as_str(),
+                FIELD_ACCESS_TOKEN,
+                s.tokens.access_token.expose_secret().as_bytes(),
+            );
+            let refresh_token = s
+                .tokens
+                .refresh_token
+                .as_ref()
+                .map(|t| self.inner.secrets.seal(id.as_str(), FIELD_REFRESH_TOKEN, t.expose_secret().as_bytes()));
+            let mut record =
+                AccountRecord::new(id, s.tenant.clone(), s.provider.clone(), s.profile.id.clone(), access_token, now);
+            record.refresh_token = refresh_token;
+            record.app_id = s.app_id.clone();
+            record.username = s.profile.username.clone();
+            record.display_name = s.profile.display_name.clone();
+            record.avatar_url = s.profile.avatar_url.clone();
+            record.scopes = scopes.clone();
+            record.external_id = s.external_id.clone();
+            record.token_expires_at = expires_at;
+            record.target_type = s.target_type;
+            record.parent_account_id = s.parent_account_id.clone();
             match store.insert_account(&record).await? {
                 InsertAccount::Inserted => return Ok((record, true)),
                 InsertAccount::Exists(_) => continue,
@@ -1911,17 +1861,11 @@ impl Connect {
         // The person is never itself a picked target, so this does not recurse further.
         let token = self.access_token_own(&tenant, parent).await?;
         let Some(person) = self.inner.store.get_account(&tenant, parent).await? else { return Ok(Some(token)) };
-        let record = {
-            let access_token =
-                self.inner.secrets.seal(account.id.as_str(), FIELD_ACCESS_TOKEN, token.expose_secret().as_bytes());
-            let token_expires_at = person.token_expires_at;
-            let updated_at = self.now();
-            let mut record = account;
-            record.access_token = access_token;
-            record.token_expires_at = token_expires_at;
-            record.updated_at = updated_at;
-            record
-        };
+        let mut record = account;
+        record.access_token =
+            self.inner.secrets.seal(record.id.as_str(), FIELD_ACCESS_TOKEN, token.expose_secret().as_bytes());
+        record.token_expires_at = person.token_expires_at;
+        record.updated_at = self.now();
         self.inner.store.update_account(&record).await?;
         Ok(Some(token))
     }
@@ -2054,35 +1998,25 @@ impl Connect {
         });
         match result {
             Ok(tokens) => {
-                let record = {
-                    let access_token = self.inner.secrets.seal(
-                        id.as_str(),
-                        FIELD_ACCESS_TOKEN,
-                        tokens.access_token.expose_secret().as_bytes(),
-                    );
-                    // No new refresh token: keep the stored one.
-                    let refresh_token = match &tokens.refresh_token {
-                        Some(t) => Some(self.inner.secrets.seal(
-                            id.as_str(),
-                            FIELD_REFRESH_TOKEN,
-                            t.expose_secret().as_bytes(),
-                        )),
-                        None => account.refresh_token.clone(),
-                    };
-                    let token_expires_at = tokens
-                        .expires_in
-                        .map(|s| now + time::Duration::seconds(i64::try_from(s).unwrap_or(3600).min(10 * 365 * 86_400)))
-                        .or_else(|| provider.access_token_expires_at(&tokens.access_token).map(whole_seconds));
-                    let scopes = tokens.scopes.clone().unwrap_or_else(|| account.scopes.clone());
-                    let updated_at = now;
-                    let mut record = account;
-                    record.access_token = access_token;
-                    record.refresh_token = refresh_token;
-                    record.token_expires_at = token_expires_at;
-                    record.scopes = scopes;
-                    record.updated_at = updated_at;
-                    record
-                };
+                let mut record = account;
+                record.access_token = self.inner.secrets.seal(
+                    id.as_str(),
+                    FIELD_ACCESS_TOKEN,
+                    tokens.access_token.expose_secret().as_bytes(),
+                );
+                // No new refresh token: keep the stored one.
+                if let Some(t) = &tokens.refresh_token {
+                    record.refresh_token =
+                        Some(self.inner.secrets.seal(id.as_str(), FIELD_REFRESH_TOKEN, t.expose_secret().as_bytes()));
+                }
+                record.token_expires_at = tokens
+                    .expires_in
+                    .map(|s| now + time::Duration::seconds(i64::try_from(s).unwrap_or(3600).min(10 * 365 * 86_400)))
+                    .or_else(|| provider.access_token_expires_at(&tokens.access_token).map(whole_seconds));
+                if let Some(scopes) = &tokens.scopes {
+                    record.scopes.clone_from(scopes);
+                }
+                record.updated_at = now;
                 if !self.inner.store.update_account(&record).await? {
                     return Err(Error::not_found("account"));
                 }
@@ -2117,14 +2051,9 @@ impl Connect {
             let token = self.open_string(account.id.as_str(), FIELD_ACCESS_TOKEN, &account.access_token)?;
             return Ok((Ok(token), None));
         }
-        let record = {
-            let status = AccountStatus::Expired;
-            let updated_at = self.now();
-            let mut record = account;
-            record.status = status;
-            record.updated_at = updated_at;
-            record
-        };
+        let mut record = account;
+        record.status = AccountStatus::Expired;
+        record.updated_at = self.now();
         self.inner.store.update_account(&record).await?;
         let err =
             Error::new(ErrorCode::InvalidToken, "the token expired and cannot be refreshed; reconnect the account");
