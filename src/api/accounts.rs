@@ -76,7 +76,7 @@ impl Connect {
         }
         let Some(access_token) = access_token else {
             return Err(Error::validation(
-                "field `access_token` is required (or, for app-password providers such as bluesky, \
+                "field `access_token` is required (or, for providers with app-password logins, \
                  identifier and app_password)",
             ));
         };

@@ -115,7 +115,10 @@ impl Connect {
             let apps = store.list_all_apps(&page).await?;
             for app in apps.items {
                 report.apps_checked += 1;
-                if super::instances::is_per_instance(&app.provider) {
+                // Registrations exist only for providers that register clients per server;
+                // an app of a provider this instance does not know is checked too.
+                let registers = self.inner.providers.get(&app.provider).is_none_or(|p| p.registration().is_some());
+                if registers {
                     for registration in store.list_instance_registrations(&app.tenant, &app.id).await? {
                         report.registrations_checked += 1;
                         match self.reseal_registration(registration).await? {

@@ -51,6 +51,30 @@ pub struct Capabilities {
 }
 
 impl Capabilities {
+    /// The description that follows from the parts `provider` implements: the login method
+    /// (a code flow, else a password login), PKCE, the renewal kind and its minimum age, and
+    /// the kind of target it lists; RFC 6749 defaults for the rest
+    /// ([`unknown`](Self::unknown)). The default of
+    /// [`Provider::capabilities`](super::Provider::capabilities).
+    pub fn of<P: super::Provider + ?Sized>(provider: &P) -> Self {
+        let flow = provider.code_flow();
+        let mut caps = Self::unknown(flow.is_some_and(super::CodeFlow::uses_pkce));
+        caps.refresh = match flow.map(super::CodeFlow::renewal) {
+            Some(super::Renewal::RefreshGrant(_)) => RefreshModel::Grant { rotation: Rotation::Unknown },
+            Some(super::Renewal::Reexchange(r)) => {
+                RefreshModel::Reexchange { min_age_secs: r.min_age().map(|d| d.as_secs()) }
+            }
+            Some(super::Renewal::None) | None => RefreshModel::None,
+        };
+        if flow.is_none() && provider.password_login().is_some() {
+            caps.login = LoginMethod::AppPassword;
+            caps.client_auth = ClientAuth::None;
+            caps.refresh = RefreshModel::Session { rotation: Rotation::Unknown };
+        }
+        caps.target_selection = provider.targets().map(super::TargetListing::target_type);
+        caps
+    }
+
     /// The capabilities of a provider that says nothing but whether it uses PKCE: RFC 6749
     /// defaults (Basic client auth, space-separated scopes, `client_id`) and everything else
     /// unknown.
@@ -227,10 +251,9 @@ impl TargetType {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provider::Provider;
-    use crate::provider::ProviderErrorKind;
     use crate::provider::config::build_registry;
     use crate::provider::fixtures::*;
+    use crate::provider::{Provider, Renewal};
 
     const ANSWER: &str = r#"{"access_token":"a1","token_type":"bearer","expires_in":3600,"refresh_token":"r1"}"#;
 
@@ -241,9 +264,8 @@ mod tests {
             .into_iter()
             .map(|p| match p.id().as_str() {
                 "mastodon" => {
-                    let instance = crate::provider::mastodon::Instance::parse("mastodon.example", false).unwrap();
-                    std::sync::Arc::new(crate::provider::mastodon::provider().at(&instance))
-                        as std::sync::Arc<dyn Provider>
+                    let instance = crate::provider::Instance::parse("mastodon.example", false).unwrap();
+                    p.registration().unwrap().at(&instance)
                 }
                 _ => p,
             })
@@ -277,21 +299,27 @@ mod tests {
         for p in builtins() {
             let caps = p.capabilities();
             let id = p.id().to_string();
-            assert_eq!(caps.pkce, p.uses_pkce(), "{id}");
-            assert_eq!(caps.login, p.login_method(), "{id}: login_method answers the row's login");
-            if caps.login == LoginMethod::AppPassword {
-                // No OAuth flow: no authorize URL, no PKCE, no scopes.
-                let request = crate::provider::AuthorizeRequest {
-                    client_id: CLIENT_ID,
-                    redirect_uri: REDIRECT_URI,
-                    scopes: &[],
-                    state: "s",
-                    code_challenge: None,
-                };
-                assert_eq!(p.authorize_url(&request).unwrap_err().kind(), ProviderErrorKind::Unsupported, "{id}");
-                assert!(!caps.pkce && p.default_scopes().is_empty(), "{id}");
-                continue;
+            // The row describes the parts the provider implements.
+            let derived = Capabilities::of(p.as_ref());
+            assert_eq!(caps.login, derived.login, "{id}: login");
+            assert_eq!(caps.pkce, derived.pkce, "{id}: PKCE");
+            assert_eq!(
+                std::mem::discriminant(&caps.refresh),
+                std::mem::discriminant(&derived.refresh),
+                "{id}: renewal kind"
+            );
+            if let (RefreshModel::Reexchange { min_age_secs }, RefreshModel::Reexchange { min_age_secs: d }) =
+                (caps.refresh, derived.refresh)
+            {
+                assert_eq!(min_age_secs, d, "{id}: minimum age");
             }
+            assert_eq!(caps.target_selection, derived.target_selection, "{id}: targets");
+            let Some(flow) = p.code_flow() else {
+                // No OAuth flow: a password login, no PKCE.
+                assert_eq!(caps.login, LoginMethod::AppPassword, "{id}");
+                assert!(p.password_login().is_some() && !caps.pkce, "{id}");
+                continue;
+            };
             assert_eq!(caps.login, LoginMethod::OAuth2, "{id}");
             let (_, pairs) = authorize(p.as_ref());
             assert_eq!(param(&pairs, "code_challenge").is_some(), caps.pkce, "{id}: PKCE");
@@ -300,8 +328,8 @@ mod tests {
                 assert_eq!(param(&pairs, "client_id"), None, "{id}");
             }
             let scope = param(&pairs, "scope").unwrap();
-            assert_eq!(scope, p.default_scopes().join(&caps.scope_separator), "{id}: separator");
-            assert!(p.default_scopes().len() > 1 && scope.contains(caps.scope_separator.as_str()), "{id}");
+            assert_eq!(scope, flow.default_scopes().join(&caps.scope_separator), "{id}: separator");
+            assert!(flow.default_scopes().len() > 1 && scope.contains(caps.scope_separator.as_str()), "{id}");
             match &caps.refresh_token {
                 RefreshTokenRequirement::AuthorizeParams { params } => {
                     for (k, v) in params {
@@ -309,7 +337,7 @@ mod tests {
                     }
                 }
                 RefreshTokenRequirement::Scope { scope } => {
-                    assert!(p.default_scopes().contains(scope), "{id}: {scope}");
+                    assert!(flow.default_scopes().contains(scope), "{id}: {scope}");
                 }
                 _ => {}
             }
@@ -321,10 +349,10 @@ mod tests {
         for p in builtins() {
             let caps = p.capabilities();
             let id = p.id().to_string();
-            if caps.login == LoginMethod::AppPassword {
+            let Some(p) = p.code_flow() else {
                 app_password_row_matches(p.as_ref(), &caps).await;
                 continue;
-            }
+            };
             let (http, seen) = replay(&[(200, ANSWER), (200, ANSWER)]);
             let s = secret();
             let verifier = token("v".repeat(43).as_str());
@@ -347,18 +375,22 @@ mod tests {
             }
 
             let (http, seen) = replay(&[(200, ANSWER)]);
-            let refreshed = p.refresh(ctx(&http, &s), &token("r0")).await;
-            let reexchanged = p.reexchange(ctx(&http, &s), &token("a0")).await;
-            let sent = requests(&seen);
-            match caps.refresh {
-                RefreshModel::Grant { .. } => {
-                    refreshed.unwrap();
-                    assert_eq!(reexchanged.unwrap_err().kind(), ProviderErrorKind::Unsupported, "{id}");
+            let renewal = p.renewal();
+            let sent = |seen| requests(seen);
+            match (caps.refresh, renewal) {
+                (RefreshModel::Grant { .. }, Renewal::RefreshGrant(grant)) => {
+                    grant.refresh(ctx(&http, &s), &token("r0")).await.unwrap();
+                    let sent = sent(&seen);
                     assert_eq!(param(&form(&sent[0]), "grant_type"), Some("refresh_token"), "{id}");
+                    assert_eq!(sent.len(), 1, "{id}: exactly one renewal request");
                 }
-                RefreshModel::Reexchange { .. } => {
-                    assert_eq!(refreshed.unwrap_err().kind(), ProviderErrorKind::Unsupported, "{id}");
-                    assert!(reexchanged.unwrap().refresh_token.is_none(), "{id}");
+                (RefreshModel::Reexchange { .. }, Renewal::Reexchange(swap)) => {
+                    assert!(
+                        swap.reexchange(ctx(&http, &s), &token("a0")).await.unwrap().refresh_token.is_none(),
+                        "{id}"
+                    );
+                    let sent = sent(&seen);
+                    assert_eq!(sent.len(), 1, "{id}: exactly one renewal request");
                     assert_eq!(
                         param(&query(&sent[0]), "access_token").is_some(),
                         id != "facebook" && id != "instagram_facebook",
@@ -366,15 +398,11 @@ mod tests {
                     );
                     assert_eq!(caps.refresh_token, RefreshTokenRequirement::Never, "{id}");
                 }
-                RefreshModel::Session { .. } => panic!("{id}: only app-password providers refresh sessions"),
-                RefreshModel::None => {
-                    assert_eq!(refreshed.unwrap_err().kind(), ProviderErrorKind::Unsupported, "{id}");
-                    assert_eq!(reexchanged.unwrap_err().kind(), ProviderErrorKind::Unsupported, "{id}");
+                (RefreshModel::None, Renewal::None) => {
                     assert_eq!(caps.refresh_token, RefreshTokenRequirement::Never, "{id}");
                 }
+                (row, renewal) => panic!("{id}: the row says {row:?}, the flow renews by {renewal:?}"),
             }
-            let renewals = usize::from(caps.refresh != RefreshModel::None);
-            assert_eq!(sent.len(), renewals, "{id}: exactly one renewal request, none without renewal");
 
             let (http, seen) = replay(&[(200, "{}")]);
             let revoked = p.revoke(ctx(&http, &s), access_only(&token("a1"))).await;
@@ -394,26 +422,20 @@ mod tests {
         .to_string();
         assert_eq!(caps.client_auth, ClientAuth::None, "{id}");
         assert_eq!(caps.refresh_token, RefreshTokenRequirement::Always, "{id}");
+        let login_part = p.password_login().unwrap();
         let (http, seen) = replay(&[(200, &session), (500, ""), (200, &session), (200, "")]);
-        let s = secret();
-        let login = p.create_session(&http, "a.test", &token("abcd-efgh-ijkl-mnop")).await.unwrap();
+        let login = login_part.create_session(&http, "a.test", &token("abcd-efgh-ijkl-mnop")).await.unwrap();
         assert!(login.tokens.refresh_token.is_some(), "{id}");
-        let exchanged = p.exchange_code(ctx(&http, &s), "code", REDIRECT_URI, None).await;
-        assert_eq!(exchanged.unwrap_err().kind(), ProviderErrorKind::Unsupported, "{id}");
-        let refreshed = p.refresh(ctx(&http, &s), &token("r1")).await.unwrap();
+        let refreshed = login_part.refresh_session(&http, &token("r1")).await.unwrap();
         assert_eq!(
             refreshed.refresh_token.is_some(),
             caps.refresh == RefreshModel::Session { rotation: Rotation::Always },
             "{id}: rotation"
         );
-        assert_eq!(
-            p.reexchange(ctx(&http, &s), &token("a0")).await.unwrap_err().kind(),
-            ProviderErrorKind::Unsupported
-        );
-        let revoked = p.revoke(ctx(&http, &s), GrantTokens::new(&token("a2"), Some(&token("r2")))).await;
+        let revoked = login_part.end_session(&http, GrantTokens::new(&token("a2"), Some(&token("r2")))).await;
         assert_eq!(revoked.is_ok(), caps.revocation, "{id}: revocation");
         let sent = requests(&seen);
-        assert_eq!(sent.len(), 4, "{id}: login, profile, refresh, revoke");
+        assert_eq!(sent.len(), 4, "{id}: login, profile, refresh, end");
         for request in &sent[2..] {
             let auth = header(request, "authorization").unwrap();
             assert!(auth.starts_with("Bearer r"), "{id}: the refresh token is the credential");
@@ -459,7 +481,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn every_provider_with_target_selection_lists_targets_and_no_other_does() {
+    async fn every_provider_with_target_selection_lists_targets_of_its_kind() {
         let tokens = crate::provider::TokenSet {
             access_token: token("a1"),
             refresh_token: None,
@@ -470,11 +492,16 @@ mod tests {
         let person = crate::provider::Profile { id: "p".into(), username: None, display_name: None, avatar_url: None };
         for p in builtins() {
             let id = p.id().to_string();
+            let Some(listing) = p.targets() else {
+                assert_eq!(p.capabilities().target_selection, None, "{id}");
+                continue;
+            };
             let (http, seen) = replay(&[(200, r#"{"data":[],"items":[],"elements":[]}"#)]);
-            let targets = p.list_targets(&http, &tokens, &person).await.unwrap();
+            let targets = listing.list_targets(&http, &tokens, &person).await.unwrap();
             assert!(targets.is_empty(), "{id}");
             let asked = requests(&seen).len();
-            assert_eq!(asked > 0, p.capabilities().target_selection.is_some(), "{id}: {asked} requests");
+            assert!(asked > 0, "{id}: {asked} requests");
+            assert_eq!(p.capabilities().target_selection, Some(listing.target_type()), "{id}");
         }
     }
 }

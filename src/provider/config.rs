@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use url::Url;
 
-use super::{GenericProvider, Provider, XProvider};
+use super::{GenericProvider, Provider};
 use crate::error::ConfigError;
 use crate::ids::ProviderId;
 
@@ -424,10 +424,7 @@ pub(crate) fn build_registry(configs: &[ProviderConfig]) -> Result<Vec<Arc<dyn P
 /// One built-in provider, with `overrides` applied when given.
 fn builtin_provider(id: &str, overrides: Option<&ProviderConfig>) -> Result<Arc<dyn Provider>, ConfigError> {
     match id {
-        "x" => Ok(Arc::new(match overrides {
-            Some(config) => XProvider::with_overrides(config)?,
-            None => XProvider::new(),
-        })),
+        "x" => with_overrides(super::x::provider(), overrides),
         "linkedin" => with_overrides(super::linkedin::provider(), overrides),
         "facebook" => with_overrides(super::facebook::provider(), overrides),
         "instagram" => with_overrides(super::instagram::provider(), overrides),
@@ -531,7 +528,7 @@ mod tests {
         assert_eq!(acme.profile.as_ref().unwrap().avatar_url.as_deref(), Some("/picture"));
         let registry = build_registry(&table.providers).unwrap();
         assert_eq!(ids(&registry)[BUILTIN_PROVIDERS.len()..], ["acme"]);
-        let acme = &registry[BUILTIN_PROVIDERS.len()];
+        let acme = registry[BUILTIN_PROVIDERS.len()].code_flow().unwrap();
         assert_eq!(acme.issuer(), Some("https://auth.acme.example"));
         assert!(acme.requires_iss());
         assert!(!acme.uses_pkce());
@@ -685,7 +682,7 @@ mod tests {
             .with_authorize_url("http://127.0.0.1:4000/authorize");
         let registry = build_registry(&[config]).unwrap();
         assert_eq!(ids(&registry), BUILTIN_PROVIDERS);
-        let x = &registry[0];
+        let x = registry[0].code_flow().unwrap();
         assert!(x.uses_pkce());
         assert_eq!(x.default_scopes(), ["tweet.read", "users.read", "tweet.write", "offline.access"]);
         let url = x
@@ -734,7 +731,8 @@ mod tests {
             let mut expected = original.capabilities();
             expected.revocation = true;
             assert_eq!(p.capabilities(), expected, "{id}");
-            assert_eq!(p.default_scopes(), original.default_scopes(), "{id}");
+            let (flow, original_flow) = (p.code_flow().unwrap(), original.code_flow().unwrap());
+            assert_eq!(flow.default_scopes(), original_flow.default_scopes(), "{id}");
             let (url, _) = authorize(p.as_ref());
             assert_eq!(url, format!("{base}/authorize"), "{id}");
             let (http, seen) = replay(&[
@@ -743,11 +741,11 @@ mod tests {
             ]);
             let s = secret();
             let v = token(&"v".repeat(43));
-            p.exchange_code(ctx(&http, &s), "c", REDIRECT_URI, Some(&v)).await.unwrap();
+            flow.exchange_code(ctx(&http, &s), "c", REDIRECT_URI, Some(&v)).await.unwrap();
             let first = &requests(&seen)[0];
             assert_eq!(endpoint(first), format!("{base}/token"), "{id}");
             let (http, seen) = replay(&[(500, "")]);
-            let _ = p.fetch_profile(&http, &token("a")).await;
+            let _ = flow.fetch_profile(&http, &token("a")).await;
             assert_eq!(endpoint(&requests(&seen)[0]), format!("{base}/me"), "{id}");
         }
         let refused = build_registry(&[ProviderConfig::new("mastodon").with_token_url("https://a.example/t")]);
@@ -768,7 +766,7 @@ mod tests {
         let p = registry.iter().find(|p| p.id().as_str() == "bluesky").unwrap();
         assert_eq!(p.capabilities(), builtin_provider("bluesky", None).unwrap().capabilities());
         let (http, seen) = replay(&[(500, "")]);
-        let _ = p.refresh(ctx(&http, &secret()), &token("r")).await;
+        let _ = p.password_login().unwrap().refresh_session(&http, &token("r")).await;
         assert_eq!(endpoint(&requests(&seen)[0]), "http://127.0.0.1:4000/xrpc/com.atproto.server.refreshSession");
         for refused in [
             ProviderConfig::new("bluesky").with_token_url("https://pds.example/t"),

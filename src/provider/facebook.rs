@@ -37,7 +37,7 @@
 //! `exchange_url` moves only the swap.
 
 use super::capabilities::{RefreshTokenRequirement, TargetType};
-use super::generic::{GenericProvider, ProfileToken, Renewal, RevokeStyle, TokenMethod, TokenSwap};
+use super::generic::{GenericProvider, ProfileToken, RenewalKnob, RevokeStyle, TokenMethod, TokenSwap};
 use super::targets::TargetSource;
 use super::{ProfilePointers, TokenAuth};
 
@@ -73,7 +73,7 @@ pub(super) fn meta_login(id: &'static str, userinfo_url: &str, profile: ProfileP
     p.token_auth = TokenAuth::Body;
     p.scope_separator = ",".to_owned();
     p.knobs.long_lived = Some(fb_exchange());
-    p.knobs.renewal = Renewal::Reexchange { swap: fb_exchange(), min_age_secs: None };
+    p.knobs.renewal = RenewalKnob::Reexchange { swap: fb_exchange(), min_age_secs: None };
     p.knobs.profile_token = ProfileToken::Query;
     p.knobs.graph_errors = true;
     p.knobs.revoke_style = RevokeStyle::MetaPermissions;
@@ -104,7 +104,7 @@ mod tests {
     use super::*;
     use crate::OAuthErrorReason;
     use crate::provider::fixtures::*;
-    use crate::provider::{Profile, Provider, ProviderErrorKind};
+    use crate::provider::{CodeFlow as _, Profile, ProviderErrorKind, Reexchange as _, RefreshGrant as _};
 
     /// The code exchange: a short-lived user token.
     const SHORT: &str = r#"{"access_token":"EAAGm0PX4ZCpsBAShort","token_type":"bearer","expires_in":5183}"#;

@@ -28,7 +28,7 @@
 //! `ig_refresh_token` one) besides the usual four.
 
 use super::capabilities::RefreshTokenRequirement;
-use super::generic::{GenericProvider, ProfileToken, Renewal, TokenMethod, TokenSwap};
+use super::generic::{GenericProvider, ProfileToken, RenewalKnob, TokenMethod, TokenSwap};
 use super::{ProfilePointers, TokenAuth};
 
 /// The built-in id.
@@ -73,8 +73,10 @@ pub fn provider() -> GenericProvider {
     p.knobs.token_wrapper = Some("/data/0");
     p.knobs.scope_fallback = Some("permissions");
     p.knobs.long_lived = Some(graph_swap(EXCHANGE_URL, "ig_exchange_token", true));
-    p.knobs.renewal =
-        Renewal::Reexchange { swap: graph_swap(REFRESH_URL, "ig_refresh_token", false), min_age_secs: Some(86_400) };
+    p.knobs.renewal = RenewalKnob::Reexchange {
+        swap: graph_swap(REFRESH_URL, "ig_refresh_token", false),
+        min_age_secs: Some(86_400),
+    };
     p.knobs.userinfo_params = &[("fields", "user_id,username,name,profile_picture_url,account_type")];
     p.knobs.profile_token = ProfileToken::Query;
     p.knobs.graph_errors = true;
@@ -91,7 +93,7 @@ mod tests {
     use super::*;
     use crate::OAuthErrorReason;
     use crate::provider::fixtures::*;
-    use crate::provider::{Profile, Provider, ProviderConfig, ProviderErrorKind};
+    use crate::provider::{CodeFlow as _, Profile, ProviderConfig, ProviderErrorKind, Reexchange as _};
 
     /// The code exchange, flat (as Nango and Postiz read it).
     const SHORT: &str = r#"{"access_token":"IGAAShortLived","user_id":17841405793187218,"permissions":"instagram_business_basic,instagram_business_content_publish"}"#;

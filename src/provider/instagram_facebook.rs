@@ -61,7 +61,7 @@ mod tests {
     use crate::OAuthErrorReason;
     use crate::provider::facebook::TOKEN_URL;
     use crate::provider::fixtures::*;
-    use crate::provider::{Profile, Provider, ProviderErrorKind};
+    use crate::provider::{CodeFlow as _, Profile, ProviderErrorKind};
 
     #[test]
     fn the_authorize_url_asks_for_the_instagram_and_page_scopes() {

@@ -35,7 +35,7 @@
 //! a failure is logged and never blocks a disconnect.
 
 use super::capabilities::{RefreshTokenRequirement, Rotation, TargetType};
-use super::generic::{GenericProvider, Renewal, RevokeStyle};
+use super::generic::{GenericProvider, RenewalKnob, RevokeStyle};
 use super::targets::TargetSource;
 use super::{ProfilePointers, TokenAuth};
 
@@ -65,7 +65,7 @@ pub fn provider() -> GenericProvider {
     p.pkce = false;
     p.token_auth = TokenAuth::Body;
     // A partner's refresh answers the same refresh token with its remaining lifetime.
-    p.knobs.renewal = Renewal::Grant(Rotation::Never);
+    p.knobs.renewal = RenewalKnob::Grant(Rotation::Never);
     p.knobs.refresh_token = RefreshTokenRequirement::PartnerApproval;
     p.knobs.access_token_lifetime_secs = Some(60 * 86_400);
     p.knobs.refresh_token_lifetime_secs = Some(365 * 86_400);
@@ -80,7 +80,7 @@ mod tests {
     use super::*;
     use crate::OAuthErrorReason;
     use crate::provider::fixtures::*;
-    use crate::provider::{Profile, Provider, ProviderErrorKind};
+    use crate::provider::{CodeFlow as _, Profile, ProviderErrorKind, RefreshGrant as _};
 
     /// `POST /oauth/v2/accessToken` as LinkedIn documents it (OIDC products add `id_token`;
     /// the granted scopes come back comma-separated).

@@ -43,16 +43,18 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use bytes::Bytes;
 use serde_json::Value;
 use url::Url;
 
 use super::capabilities::RefreshTokenRequirement;
-use super::generic::{GenericProvider, Renewal, USER_AGENT_VALUE, error_for_status};
+use super::generic::{GenericProvider, RenewalKnob, USER_AGENT_VALUE, error_for_status};
 use super::{
-    AuthorizeRequest, Capabilities, GrantTokens, ProfilePointers, Provider, ProviderContext, ProviderError,
-    ProviderErrorKind, TokenSet,
+    Capabilities, ClientRegistration, CodeFlow, ProfilePointers, Provider, ProviderError, ProviderErrorKind,
+    RegisteredClient, RegistrationRequest,
 };
 use crate::http_client::{HttpClient, is_public_ip as is_public};
 use crate::ids::ProviderId;
@@ -67,10 +69,11 @@ const PROFILE_FALLBACK: &str = "read:accounts";
 /// The longest instance parameter accepted.
 const MAX_INSTANCE_LEN: usize = 300;
 
-/// A checked Mastodon instance: an `https` origin (`http` only when private instances are
-/// allowed), IDNA-normalised, without userinfo, path, query or fragment.
+/// A checked server a tenant named (a Mastodon instance): an `https` origin (`http` only
+/// when private instances are allowed), IDNA-normalised, without userinfo, path, query or
+/// fragment.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Instance {
+pub struct Instance {
     origin: Url,
 }
 
@@ -80,7 +83,7 @@ impl Instance {
     ///
     /// # Errors
     /// A message for the client (no value echoed).
-    pub(crate) fn parse(raw: &str, allow_http: bool) -> Result<Self, &'static str> {
+    pub fn parse(raw: &str, allow_http: bool) -> Result<Self, &'static str> {
         const BAD: &str = "instance must be a host name such as mastodon.social, or an https origin";
         if raw.is_empty() || raw.len() > MAX_INSTANCE_LEN {
             return Err("instance must be 1 to 300 characters");
@@ -130,13 +133,13 @@ impl Instance {
     }
 
     /// The origin, without a trailing slash (`https://mastodon.social`).
-    pub(crate) fn origin(&self) -> String {
+    pub fn origin(&self) -> String {
         self.origin.origin().ascii_serialization()
     }
 
     /// The host with a non-default port (`mastodon.social`, `127.0.0.1:4000`): the key of the
     /// instance's registration and the suffix of its account ids.
-    pub(crate) fn authority(&self) -> String {
+    pub fn authority(&self) -> String {
         let host = self.origin.host_str().unwrap_or_default();
         match self.origin.port() {
             Some(port) => format!("{host}:{port}"),
@@ -144,7 +147,8 @@ impl Instance {
         }
     }
 
-    fn endpoint(&self, path: &str) -> String {
+    /// `path` on this origin.
+    pub fn endpoint(&self, path: &str) -> String {
         format!("{}{path}", self.origin())
     }
 
@@ -153,7 +157,7 @@ impl Instance {
     /// # Errors
     /// A message for the client when the host does not resolve or resolves to a
     /// non-public address.
-    pub(crate) async fn check_public(&self) -> Result<(), &'static str> {
+    pub async fn check_public(&self) -> Result<(), &'static str> {
         const REFUSED: &str = "instance resolves to a private, loopback, link-local or reserved address";
         let port = self.origin.port_or_known_default().unwrap_or(443);
         let addresses: Vec<IpAddr> = match self.origin.host() {
@@ -180,33 +184,17 @@ impl Instance {
     }
 }
 
-/// A client registered at an instance with `POST /api/v1/apps`.
-pub(crate) struct Registered {
-    pub(crate) client_id: String,
-    pub(crate) client_secret: Secret<String>,
-    /// The scopes registered (with `read:accounts` for `profile` on servers older than 4.3).
-    pub(crate) scopes: Vec<String>,
-}
-
-/// What a registration sends.
-pub(crate) struct Registration<'a> {
-    pub(crate) client_name: &'a str,
-    pub(crate) redirect_uri: &'a str,
-    pub(crate) scopes: &'a [String],
-    pub(crate) website: &'a str,
-}
-
 /// Registers a client at the instance; retried once with `read:accounts` for `profile` when
 /// the server refuses the scopes (Mastodon older than 4.3).
 ///
 /// # Errors
 /// [`ProviderErrorKind::Rejected`] for a 4xx, `Unavailable` for a 5xx, `InvalidResponse`
 /// for an answer without a client id and secret, `Transport` when the call failed.
-pub(crate) async fn register(
+async fn register(
     http: &dyn HttpClient,
     instance: &Instance,
-    r: &Registration<'_>,
-) -> Result<Registered, ProviderError> {
+    r: &RegistrationRequest<'_>,
+) -> Result<RegisteredClient, ProviderError> {
     match register_once(http, instance, r, r.scopes).await {
         Err(e) if e.kind() == ProviderErrorKind::Rejected && r.scopes.iter().any(|s| s == "profile") => {
             let fallback: Vec<String> =
@@ -220,9 +208,9 @@ pub(crate) async fn register(
 async fn register_once(
     http: &dyn HttpClient,
     instance: &Instance,
-    r: &Registration<'_>,
+    r: &RegistrationRequest<'_>,
     scopes: &[String],
-) -> Result<Registered, ProviderError> {
+) -> Result<RegisteredClient, ProviderError> {
     let body = serde_json::json!({
         "client_name": r.client_name,
         "redirect_uris": r.redirect_uri,
@@ -247,28 +235,28 @@ async fn register_once(
     let (Some(client_id), Some(client_secret)) = (text("client_id"), text("client_secret")) else {
         return Err(invalid());
     };
-    Ok(Registered { client_id, client_secret: Secret::new(client_secret), scopes: scopes.to_vec() })
+    Ok(RegisteredClient::new(client_id, Secret::new(client_secret), scopes.to_vec()))
 }
 
 /// The scopes to request at an instance whose client was registered with `registered`:
 /// `profile` becomes `read:accounts` where the instance only knows that.
-pub(crate) fn scopes_for(requested: &[String], registered: &[String]) -> Vec<String> {
+fn scopes_for(requested: &[String], registered: &[String]) -> Vec<String> {
     let fallback = !registered.iter().any(|s| s == "profile") && registered.iter().any(|s| s == PROFILE_FALLBACK);
     requested.iter().map(|s| if fallback && s == "profile" { PROFILE_FALLBACK.to_owned() } else { s.clone() }).collect()
 }
 
-/// Mastodon: the provider registered under `mastodon` knows no instance (its calls fail as
-/// unsupported); Connect binds it to the instance given at `start`.
+/// Mastodon: the provider registered under `mastodon` is no server of its own: it
+/// registers clients at the instance given at `start` and binds the code flow there
+/// ([`ClientRegistration::at`]).
 #[derive(Debug, Clone)]
 pub struct MastodonProvider {
+    /// The instance-less description (its endpoints are placeholders).
     base: GenericProvider,
-    /// `None` for the registered, instance-less provider.
-    authority: Option<String>,
 }
 
 /// The instance-less Mastodon provider (see the module docs).
 pub fn provider() -> MastodonProvider {
-    MastodonProvider { base: base("https://mastodon.invalid"), authority: None }
+    MastodonProvider { base: base("https://mastodon.invalid") }
 }
 
 fn base(origin: &str) -> GenericProvider {
@@ -286,86 +274,61 @@ fn base(origin: &str) -> GenericProvider {
     p.revoke_url = Some(format!("{origin}/oauth/revoke"));
     p.pkce = true;
     p.token_auth = super::TokenAuth::Body;
-    p.knobs.renewal = Renewal::None;
+    p.knobs.renewal = RenewalKnob::None;
     p.knobs.refresh_token = RefreshTokenRequirement::Never;
     p
 }
 
 impl MastodonProvider {
-    /// The provider bound to one instance.
-    pub(crate) fn at(&self, instance: &Instance) -> Self {
-        Self { base: base(&instance.origin()), authority: Some(instance.authority()) }
-    }
-
-    fn bound(&self) -> Result<&str, ProviderError> {
-        self.authority.as_deref().ok_or_else(|| {
-            ProviderError::new(ProviderErrorKind::Unsupported, "mastodon needs an instance (start with instance=…)")
-        })
+    /// The provider bound to one instance: the generic flow on its endpoints, account ids
+    /// and usernames suffixed with `@{authority}`.
+    fn bound(instance: &Instance) -> GenericProvider {
+        let mut p = base(&instance.origin());
+        p.knobs.account_server = Some(instance.authority());
+        p
     }
 }
 
-#[async_trait]
 impl Provider for MastodonProvider {
     fn id(&self) -> &ProviderId {
         self.base.id()
-    }
-
-    fn default_scopes(&self) -> &[String] {
-        self.base.default_scopes()
-    }
-
-    fn uses_pkce(&self) -> bool {
-        self.base.uses_pkce()
     }
 
     fn capabilities(&self) -> Capabilities {
         self.base.capabilities()
     }
 
-    fn authorize_url(&self, request: &AuthorizeRequest<'_>) -> Result<Url, ProviderError> {
-        self.bound()?;
-        self.base.authorize_url(request)
+    fn registration(&self) -> Option<&dyn ClientRegistration> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl ClientRegistration for MastodonProvider {
+    fn default_scopes(&self) -> &[String] {
+        CodeFlow::default_scopes(&self.base)
     }
 
-    fn authorize_url_string(&self, request: &AuthorizeRequest<'_>) -> Result<String, ProviderError> {
-        self.bound()?;
-        self.base.authorize_url_string(request)
-    }
-
-    async fn exchange_code(
-        &self,
-        ctx: ProviderContext<'_>,
-        code: &str,
-        redirect_uri: &str,
-        pkce_verifier: Option<&Secret<String>>,
-    ) -> Result<TokenSet, ProviderError> {
-        self.bound()?;
-        self.base.exchange_code(ctx, code, redirect_uri, pkce_verifier).await
-    }
-
-    async fn fetch_profile(
+    async fn register(
         &self,
         http: &dyn HttpClient,
-        access_token: &Secret<String>,
-    ) -> Result<super::Profile, ProviderError> {
-        let authority = self.bound()?;
-        let mut profile = self.base.fetch_profile(http, access_token).await?;
-        profile.id = format!("{}@{authority}", profile.id);
-        profile.username = profile.username.map(|u| format!("{u}@{authority}"));
-        Ok(profile)
+        server: &Instance,
+        request: &RegistrationRequest<'_>,
+    ) -> Result<RegisteredClient, ProviderError> {
+        register(http, server, request).await
     }
 
-    async fn refresh(
-        &self,
-        ctx: ProviderContext<'_>,
-        refresh_token: &Secret<String>,
-    ) -> Result<TokenSet, ProviderError> {
-        self.base.refresh(ctx, refresh_token).await
+    fn at(&self, server: &Instance) -> Arc<dyn Provider> {
+        Arc::new(Self::bound(server))
     }
 
-    async fn revoke(&self, ctx: ProviderContext<'_>, tokens: GrantTokens<'_>) -> Result<(), ProviderError> {
-        self.bound()?;
-        self.base.revoke(ctx, tokens).await
+    fn scopes_for(&self, requested: &[String], registered: &[String]) -> Vec<String> {
+        scopes_for(requested, registered)
+    }
+
+    /// The suffix of the account's `{id}@{authority}`.
+    fn account_server<'a>(&self, provider_account_id: &'a str) -> Option<&'a str> {
+        provider_account_id.rsplit_once('@').map(|(_, authority)| authority)
     }
 }
 
@@ -374,7 +337,7 @@ mod tests {
     use super::*;
     use crate::OAuthErrorReason;
     use crate::provider::fixtures::*;
-    use crate::provider::{Profile, RefreshModel};
+    use crate::provider::{AuthorizeRequest, Profile, RefreshModel, Renewal};
 
     /// `POST /api/v1/apps` (Mastodon 4.3).
     const APP: &str = r#"{"id":"563419","name":"dravo test","website":"https://app.example.com","scopes":["profile","write:statuses","write:media"],"redirect_uri":"https://app.example.com/v1/oauth/mastodon/callback","redirect_uris":["https://app.example.com/v1/oauth/mastodon/callback"],"vapid_key":"BCk-QqERU0q-CfYZjcuB6lnyyOYfJ2AifKqfeGIm7Z-HiTU5T9eTG5GxVA0_OH5mMlI4UkkDTpaZwozy0TzdZ2M=","client_id":"TWhM-tNSuncnqN7DBJmoyeLnk6K3iJJ71KKXxgL1hPM","client_secret":"ZEaFUFmF0umgBX1qKJDjaU99Q31lDkOU8NutzTOoliw","client_secret_expires_at":0}"#;
@@ -391,8 +354,8 @@ mod tests {
         Instance::parse("mastodon.social", false).unwrap()
     }
 
-    fn registration(scopes: &[String]) -> Registration<'_> {
-        Registration {
+    fn registration(scopes: &[String]) -> RegistrationRequest<'_> {
+        RegistrationRequest {
             client_name: "dravo test",
             redirect_uri: REDIRECT_URI,
             scopes,
@@ -591,7 +554,8 @@ mod tests {
 
     #[tokio::test]
     async fn the_bound_provider_talks_to_its_instance() {
-        let p = provider().at(&social());
+        let p = MastodonProvider::bound(&social());
+        assert!(matches!(p.renewal(), Renewal::None));
         let (base, pairs) = authorize(&p);
         assert_eq!(base, "https://mastodon.social/oauth/authorize");
         assert_eq!(param(&pairs, "scope"), Some("profile write:statuses write:media"));
@@ -630,28 +594,25 @@ mod tests {
         assert_eq!(OAuthErrorReason::from_provider_error("access_denied"), OAuthErrorReason::AccessDenied);
     }
 
-    #[tokio::test]
-    async fn the_instance_less_provider_calls_nothing_and_never_refreshes() {
+    #[test]
+    fn the_instance_less_provider_has_no_flow_of_its_own_and_binds_one_per_instance() {
         let p = provider();
-        let (http, seen) = replay(&[]);
-        let s = secret();
-        let err = p
-            .authorize_url(&AuthorizeRequest {
-                client_id: CLIENT_ID,
-                redirect_uri: REDIRECT_URI,
-                scopes: p.default_scopes(),
-                state: "s",
-                code_challenge: Some(CHALLENGE),
-            })
-            .unwrap_err();
-        assert_eq!(err.kind(), ProviderErrorKind::Unsupported);
-        assert_eq!(p.fetch_profile(&http, &token("t")).await.unwrap_err().kind(), ProviderErrorKind::Unsupported);
-        assert_eq!(
-            p.revoke(ctx(&http, &s), access_only(&token("t"))).await.unwrap_err().kind(),
-            ProviderErrorKind::Unsupported
-        );
-        assert_eq!(p.refresh(ctx(&http, &s), &token("r")).await.unwrap_err().kind(), ProviderErrorKind::Unsupported);
-        assert!(requests(&seen).is_empty());
+        assert!(p.code_flow().is_none() && p.password_login().is_none() && p.targets().is_none());
+        let registration = p.registration().unwrap();
+        assert_eq!(registration.default_scopes(), DEFAULT_SCOPES);
+        assert_eq!(registration.account_server("14715@mastodon.social:8443"), Some("mastodon.social:8443"));
+        assert_eq!(registration.account_server("14715"), None);
+        let bound = registration.at(&social());
+        assert_eq!(bound.id().as_str(), ID);
+        let flow = bound.code_flow().unwrap();
+        let request = AuthorizeRequest {
+            client_id: CLIENT_ID,
+            redirect_uri: REDIRECT_URI,
+            scopes: flow.default_scopes(),
+            state: "s",
+            code_challenge: Some(CHALLENGE),
+        };
+        assert!(flow.authorize_url(&request).unwrap().as_str().starts_with("https://mastodon.social/oauth/authorize?"));
         let caps = p.capabilities();
         assert_eq!(caps.refresh, RefreshModel::None);
         assert_eq!(caps.refresh_token, RefreshTokenRequirement::Never);

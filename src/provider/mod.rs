@@ -7,6 +7,7 @@
 //! every provider and lives outside it.
 
 use std::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use url::Url;
@@ -22,7 +23,6 @@ pub(crate) mod config;
 mod fixtures;
 mod generic;
 mod targets;
-mod x;
 
 pub mod facebook;
 pub mod instagram;
@@ -33,6 +33,7 @@ pub mod pinterest;
 pub mod reddit;
 pub mod threads;
 pub mod tiktok;
+pub mod x;
 pub mod youtube;
 
 pub use bluesky::BlueskyProvider;
@@ -41,8 +42,7 @@ pub use capabilities::{
 };
 pub use config::{ProfilePointers, ProviderConfig, TokenAuth};
 pub use generic::GenericProvider;
-pub use mastodon::MastodonProvider;
-pub use x::XProvider;
+pub use mastodon::{Instance, MastodonProvider};
 
 /// The client credentials of a tenant's OAuth app at the provider.
 #[derive(Debug, Clone, Copy)]
@@ -68,7 +68,8 @@ impl fmt::Debug for ProviderContext<'_> {
     }
 }
 
-/// The tokens of one account's grant, as [`Provider::revoke`] gets them.
+/// The tokens of one account's grant, as [`CodeFlow::revoke`] and
+/// [`PasswordLogin::end_session`] get them.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct GrantTokens<'a> {
@@ -126,7 +127,7 @@ pub struct Profile {
     pub avatar_url: Option<String>,
 }
 
-/// A session created with an app password ([`Provider::create_session`]): its tokens and
+/// A session created with an app password ([`PasswordLogin::create_session`]): its tokens and
 /// the account behind them.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -145,7 +146,7 @@ impl PasswordSession {
 }
 
 /// A publishable target behind a token (a Facebook Page, a LinkedIn organisation, an
-/// Instagram business account, a Pinterest board), as [`Provider::list_targets`] finds it.
+/// Instagram business account, a Pinterest board), as [`TargetListing::list_targets`] finds it.
 #[derive(Debug, Clone)]
 pub struct Target {
     /// The target's id at the provider (it becomes the account's `provider_account_id`).
@@ -224,7 +225,17 @@ impl From<HttpError> for ProviderError {
     }
 }
 
-/// One social network (or any OAuth 2.0 authorization server).
+/// One social network (or any OAuth 2.0 authorization server): its id, its description, and
+/// what it does, each through a small trait of its own.
+///
+/// `Connect` never asks which provider it holds: it asks the provider for the parts it
+/// implements. A provider that connects accounts with the OAuth 2.0 code flow answers
+/// [`code_flow`](Self::code_flow); one that logs in with a password and keeps a session
+/// (Bluesky's app passwords) answers [`password_login`](Self::password_login); one whose
+/// clients are registered at each server a tenant names (Mastodon) answers
+/// [`registration`](Self::registration); one whose identities publish as several targets
+/// (Pages, organisations, boards) answers [`targets`](Self::targets). Each answers `None` by
+/// default.
 ///
 /// Object-safe: `Connect` keeps `Arc<dyn Provider>` values in a registry keyed by
 /// [`Provider::id`]. Implement it for a network the crate does not know, or describe the
@@ -237,11 +248,46 @@ impl From<HttpError> for ProviderError {
 /// first 500 kept). An answer over a bound fails the connect, registration or refresh as a
 /// provider failure would, and nothing of it is stored. An avatar URL that is not an
 /// absolute http(s) URL of at most 2 KiB is dropped instead.
-#[async_trait]
 pub trait Provider: fmt::Debug + Send + Sync + 'static {
     /// The provider's id; it is part of the registered callback URL and never changes.
     fn id(&self) -> &ProviderId;
 
+    /// What the provider does, for `GET /providers`: a description only, never read to
+    /// decide what `Connect` does. The default derives the login method, PKCE, the renewal
+    /// kind and target selection from the parts the provider implements
+    /// ([`Capabilities::of`]) and assumes RFC 6749 for the rest.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::of(self)
+    }
+
+    /// The OAuth 2.0 authorization-code flow, when accounts connect through `start` and the
+    /// callback.
+    fn code_flow(&self) -> Option<&dyn CodeFlow> {
+        None
+    }
+
+    /// A login with an identifier and a password that opens a session (Bluesky's app
+    /// passwords), when accounts are registered so.
+    fn password_login(&self) -> Option<&dyn PasswordLogin> {
+        None
+    }
+
+    /// Client registration at each server a tenant names (Mastodon instances), when the
+    /// provider is not one server but many.
+    fn registration(&self) -> Option<&dyn ClientRegistration> {
+        None
+    }
+
+    /// The targets an identity can publish as, when a connect may end in a selection.
+    fn targets(&self) -> Option<&dyn TargetListing> {
+        None
+    }
+}
+
+/// The OAuth 2.0 authorization-code flow of a provider: the authorize request, the code
+/// exchange, the profile, how its tokens are renewed, and revocation.
+#[async_trait]
+pub trait CodeFlow: Send + Sync {
     /// The scopes requested when an app names none.
     fn default_scopes(&self) -> &[String];
 
@@ -259,35 +305,11 @@ pub trait Provider: fmt::Debug + Send + Sync + 'static {
         false
     }
 
-    /// What the provider does: PKCE, client authentication, scopes, refresh model,
-    /// lifetimes, revocation, target selection. The default knows only
-    /// [`uses_pkce`](Self::uses_pkce) and assumes RFC 6749 for the rest
-    /// ([`Capabilities::unknown`]).
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::unknown(self.uses_pkce())
-    }
-
-    /// How an account is connected: [`capabilities`](Self::capabilities)`().login`, asked on
-    /// every `start`. A provider whose capabilities take building may answer it directly.
-    fn login_method(&self) -> LoginMethod {
-        self.capabilities().login
-    }
-
     /// Builds the URL the user is sent to for consent.
     ///
     /// # Errors
     /// When the configured endpoint cannot hold the parameters.
     fn authorize_url(&self, request: &AuthorizeRequest<'_>) -> Result<Url, ProviderError>;
-
-    /// The same URL as [`authorize_url`](Self::authorize_url), serialised: what `start` and
-    /// the browser-binding hop send the browser to. The default serialises
-    /// `authorize_url`; a provider on a hot path can build the string directly.
-    ///
-    /// # Errors
-    /// As [`authorize_url`](Self::authorize_url).
-    fn authorize_url_string(&self, request: &AuthorizeRequest<'_>) -> Result<String, ProviderError> {
-        self.authorize_url(request).map(String::from)
-    }
 
     /// Exchanges an authorization code for tokens.
     ///
@@ -302,7 +324,8 @@ pub trait Provider: fmt::Debug + Send + Sync + 'static {
         pkce_verifier: Option<&Secret<String>>,
     ) -> Result<TokenSet, ProviderError>;
 
-    /// Reads the profile of the account behind `access_token`.
+    /// Reads the profile of the account behind `access_token` (also for accounts
+    /// registered from a token the host already holds).
     ///
     /// # Errors
     /// [`ProviderErrorKind::Rejected`] when the provider refuses the token.
@@ -312,6 +335,49 @@ pub trait Provider: fmt::Debug + Send + Sync + 'static {
         access_token: &Secret<String>,
     ) -> Result<Profile, ProviderError>;
 
+    /// How this flow's access tokens are renewed: what `Connect` calls when one is about to
+    /// expire. The implementation that renews answers it, so a renewal is never skipped
+    /// because a description says otherwise.
+    fn renewal(&self) -> Renewal<'_>;
+
+    /// Revokes an account's grant at the provider, where it can: every token of `tokens`
+    /// its endpoint takes, the refresh token (the long-lived one) before the access token,
+    /// trying each even when an earlier one failed. The default does nothing and says so.
+    ///
+    /// # Errors
+    /// [`ProviderErrorKind::Unsupported`] when the provider has no revocation endpoint; the
+    /// first failure when any revocation call failed (`Ok` means every call succeeded).
+    async fn revoke(&self, ctx: ProviderContext<'_>, tokens: GrantTokens<'_>) -> Result<(), ProviderError> {
+        let _ = (ctx, tokens);
+        Err(ProviderError::new(ProviderErrorKind::Unsupported, "no revocation endpoint"))
+    }
+}
+
+/// How a code flow's access tokens are renewed, as [`CodeFlow::renewal`] answers it.
+#[derive(Clone, Copy)]
+#[non_exhaustive]
+pub enum Renewal<'a> {
+    /// The RFC 6749 `refresh_token` grant.
+    RefreshGrant(&'a dyn RefreshGrant),
+    /// The still-valid access token is exchanged for a new one (Meta's long-lived tokens).
+    Reexchange(&'a dyn Reexchange),
+    /// No renewal: the token lasts until revoked, or the user reconnects.
+    None,
+}
+
+impl fmt::Debug for Renewal<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::RefreshGrant(_) => "RefreshGrant",
+            Self::Reexchange(_) => "Reexchange",
+            Self::None => "None",
+        })
+    }
+}
+
+/// The RFC 6749 `refresh_token` grant.
+#[async_trait]
+pub trait RefreshGrant: Send + Sync {
     /// Gets a new access token with a refresh token.
     ///
     /// # Errors
@@ -321,33 +387,41 @@ pub trait Provider: fmt::Debug + Send + Sync + 'static {
         ctx: ProviderContext<'_>,
         refresh_token: &Secret<String>,
     ) -> Result<TokenSet, ProviderError>;
+}
 
-    /// Renews a still-valid access token by exchanging it for a new one, for providers whose
-    /// [`Capabilities::refresh`] is [`RefreshModel::Reexchange`] (Facebook, Instagram,
-    /// Threads: they have no refresh token). The returned set has no refresh token. The
-    /// default does nothing and says so.
+/// Renewal by exchanging a still-valid access token for a new one (Facebook
+/// `fb_exchange_token`, Instagram `ig_refresh_token`, Threads `th_refresh_token`: they have
+/// no refresh token). `Connect` renews such tokens a week before they expire.
+#[async_trait]
+pub trait Reexchange: Send + Sync {
+    /// The youngest a token may be to be re-exchanged (Instagram and Threads refuse tokens
+    /// under 24 hours old). The default: any age.
+    fn min_age(&self) -> Option<std::time::Duration> {
+        None
+    }
+
+    /// Exchanges `access_token` for a new one. The returned set has no refresh token.
     ///
     /// # Errors
-    /// [`ProviderErrorKind::Unsupported`] when the provider has no re-exchange;
     /// [`ProviderErrorKind::Rejected`] when the provider refuses the token (expired, revoked,
     /// or younger than the provider's minimum age).
     async fn reexchange(
         &self,
         ctx: ProviderContext<'_>,
         access_token: &Secret<String>,
-    ) -> Result<TokenSet, ProviderError> {
-        let _ = (ctx, access_token);
-        Err(ProviderError::new(ProviderErrorKind::Unsupported, "no re-exchange"))
-    }
+    ) -> Result<TokenSet, ProviderError>;
+}
 
-    /// Creates a session from an identifier and an app password, for providers whose
-    /// [`Capabilities::login`] is [`LoginMethod::AppPassword`] (Bluesky). The password is
-    /// used for this one request and never kept. The default does nothing and says so.
+/// A login with an identifier and a password that opens a session at the provider (AT
+/// Protocol app passwords). Such accounts have no app: the session is refreshed and ended
+/// with its own refresh token, without client credentials.
+#[async_trait]
+pub trait PasswordLogin: Send + Sync {
+    /// Creates a session. The password is used for this one request and never kept.
     ///
     /// # Errors
-    /// [`ProviderErrorKind::Unsupported`] when the provider takes no app passwords;
-    /// [`ProviderErrorKind::Rejected`] when it refuses the login (the provider's error name,
-    /// such as `AuthenticationRequired` or `AuthFactorTokenRequired`, is
+    /// [`ProviderErrorKind::Rejected`] when the provider refuses the login (the provider's
+    /// error name, such as `AuthenticationRequired` or `AuthFactorTokenRequired`, is
     /// [`ProviderError::oauth_error`]); [`ProviderErrorKind::Unavailable`] for a 5xx or a
     /// 429.
     async fn create_session(
@@ -355,23 +429,45 @@ pub trait Provider: fmt::Debug + Send + Sync + 'static {
         http: &dyn HttpClient,
         identifier: &str,
         password: &Secret<String>,
-    ) -> Result<PasswordSession, ProviderError> {
-        let _ = (http, identifier, password);
-        Err(ProviderError::new(ProviderErrorKind::Unsupported, "no app-password login"))
-    }
+    ) -> Result<PasswordSession, ProviderError>;
 
-    /// When an access token expires, for providers whose token responses carry no
-    /// `expires_in` but whose tokens say it themselves (Bluesky's JWTs). Only schedules the
-    /// refresh. The default knows nothing.
+    /// Refreshes a session with its refresh token as the only credential.
+    ///
+    /// # Errors
+    /// [`ProviderErrorKind::Rejected`] when the session is gone for good.
+    async fn refresh_session(
+        &self,
+        http: &dyn HttpClient,
+        refresh_token: &Secret<String>,
+    ) -> Result<TokenSet, ProviderError>;
+
+    /// Ends a session at the provider (with its refresh token, which also ends its access
+    /// tokens).
+    ///
+    /// # Errors
+    /// [`ProviderErrorKind::Unsupported`] when `tokens` cannot end it; the provider's
+    /// failure otherwise.
+    async fn end_session(&self, http: &dyn HttpClient, tokens: GrantTokens<'_>) -> Result<(), ProviderError>;
+
+    /// When a session's access token expires, for tokens that say it themselves (Bluesky's
+    /// JWTs carry no `expires_in` beside them). Only schedules the refresh. The default
+    /// knows nothing.
     fn access_token_expires_at(&self, access_token: &Secret<String>) -> Option<time::OffsetDateTime> {
         let _ = access_token;
         None
     }
+}
 
-    /// The publishable targets the person behind `tokens` can choose from after consent
-    /// (Pages, organisations, Instagram business accounts, boards). When it finds any, the
-    /// callback stores a selection and redirects with `selection_id` instead of
-    /// `connected`. The default finds none.
+/// The publishable targets behind a person's token (Pages, organisations, Instagram
+/// business accounts, boards).
+#[async_trait]
+pub trait TargetListing: Send + Sync {
+    /// The kind of target it lists.
+    fn target_type(&self) -> TargetType;
+
+    /// The targets the person behind `tokens` can choose from after consent. When it finds
+    /// any, the callback stores a selection and redirects with `selection_id` instead of
+    /// `connected`.
     ///
     /// # Errors
     /// [`ProviderError`] when the provider fails or refuses the listing.
@@ -380,23 +476,73 @@ pub trait Provider: fmt::Debug + Send + Sync + 'static {
         http: &dyn HttpClient,
         tokens: &TokenSet,
         profile: &Profile,
-    ) -> Result<Vec<Target>, ProviderError> {
-        let _ = (http, tokens, profile);
-        Ok(Vec::new())
-    }
+    ) -> Result<Vec<Target>, ProviderError>;
+}
 
-    /// Revokes an account's grant at the provider, where it can: every token of `tokens`
-    /// its endpoint takes, the refresh token (the long-lived one) before the access token,
-    /// trying each even when an earlier one failed. The default does nothing and says so.
-    ///
-    /// Providers whose [`Capabilities::refresh`] is [`RefreshModel::Session`] end the
-    /// session with its refresh token, without client credentials.
+/// What a client registration at a server sends.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct RegistrationRequest<'a> {
+    /// The client's name (the app's name).
+    pub client_name: &'a str,
+    /// Our callback URL for this provider.
+    pub redirect_uri: &'a str,
+    /// The scopes to register.
+    pub scopes: &'a [String],
+    /// The host's public base URL.
+    pub website: &'a str,
+}
+
+/// A client registered at a server.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RegisteredClient {
+    /// The client id there.
+    pub client_id: String,
+    /// The client secret there.
+    pub client_secret: Secret<String>,
+    /// The scopes registered (they may differ from those asked for).
+    pub scopes: Vec<String>,
+}
+
+impl RegisteredClient {
+    /// A registered client.
+    pub fn new(client_id: String, client_secret: Secret<String>, scopes: Vec<String>) -> Self {
+        Self { client_id, client_secret, scopes }
+    }
+}
+
+/// Client registration at each server a tenant names: `start` takes the server as its
+/// `instance` parameter, the first flow of an app there registers a client (kept per app
+/// and server, the secret sealed), and the flow runs against the provider bound to it.
+#[async_trait]
+pub trait ClientRegistration: Send + Sync {
+    /// The scopes a client is registered with when the app names none.
+    fn default_scopes(&self) -> &[String];
+
+    /// Registers a client at `server`.
     ///
     /// # Errors
-    /// [`ProviderErrorKind::Unsupported`] when the provider has no revocation endpoint; the
-    /// first failure when any revocation call failed (`Ok` means every call succeeded).
-    async fn revoke(&self, ctx: ProviderContext<'_>, tokens: GrantTokens<'_>) -> Result<(), ProviderError> {
-        let _ = (ctx, tokens);
-        Err(ProviderError::new(ProviderErrorKind::Unsupported, "no revocation endpoint"))
+    /// [`ProviderErrorKind::Rejected`] for a refusal, `Unavailable` for a 5xx,
+    /// `InvalidResponse` for an unusable answer, `Transport` when the call failed.
+    async fn register(
+        &self,
+        http: &dyn HttpClient,
+        server: &Instance,
+        request: &RegistrationRequest<'_>,
+    ) -> Result<RegisteredClient, ProviderError>;
+
+    /// The provider bound to `server`: its code flow runs there.
+    fn at(&self, server: &Instance) -> Arc<dyn Provider>;
+
+    /// The scopes to request at a server whose client was registered with `registered`.
+    /// The default asks for `requested` unchanged.
+    fn scopes_for(&self, requested: &[String], registered: &[String]) -> Vec<String> {
+        let _ = registered;
+        requested.to_vec()
     }
+
+    /// The server (its [`Instance::authority`]) an account of this provider lives at, read
+    /// from its `provider_account_id`; `None` when it says none.
+    fn account_server<'a>(&self, provider_account_id: &'a str) -> Option<&'a str>;
 }

@@ -25,7 +25,7 @@
 //!   `connected`. Override the listing with `targets_url`.
 
 use super::capabilities::{RefreshTokenRequirement, Rotation, TargetType};
-use super::generic::{GenericProvider, Renewal};
+use super::generic::{GenericProvider, RenewalKnob};
 use super::targets::TargetSource;
 use super::{ProfilePointers, TokenAuth};
 
@@ -54,7 +54,7 @@ pub fn provider() -> GenericProvider {
     p.pkce = true;
     p.token_auth = TokenAuth::Basic;
     p.scope_separator = ",".to_owned();
-    p.knobs.renewal = Renewal::Grant(Rotation::Always);
+    p.knobs.renewal = RenewalKnob::Grant(Rotation::Always);
     p.knobs.refresh_token = RefreshTokenRequirement::Always;
     p.knobs.access_token_lifetime_secs = Some(30 * 86_400);
     p.knobs.refresh_token_lifetime_secs = Some(60 * 86_400);
@@ -71,7 +71,7 @@ mod tests {
     use super::*;
     use crate::OAuthErrorReason;
     use crate::provider::fixtures::*;
-    use crate::provider::{Profile, Provider, ProviderErrorKind};
+    use crate::provider::{CodeFlow as _, Profile, ProviderErrorKind, RefreshGrant as _};
 
     /// `POST /v5/oauth/token` as the OpenAPI description shows it.
     const TOKEN: &str = r#"{"access_token":"pina_AMAZ2WQWAAAAAAA","refresh_token":"pinr_AQAZ2WQWAAAAAAA","response_type":"authorization_code","token_type":"bearer","expires_in":2592000,"refresh_token_expires_in":5184000,"refresh_token_expires_at":1719936000,"scope":"boards:read,pins:read,pins:write,user_accounts:read"}"#;

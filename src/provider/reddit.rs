@@ -23,7 +23,7 @@
 //! - One redirect URI per app, exact match; commercial API use needs Reddit's approval.
 
 use super::capabilities::{RefreshTokenRequirement, Rotation};
-use super::generic::{GenericProvider, Renewal};
+use super::generic::{GenericProvider, RenewalKnob};
 use super::{ProfilePointers, TokenAuth};
 
 /// The built-in id.
@@ -54,7 +54,7 @@ pub fn provider() -> GenericProvider {
     p.authorize_params.insert("duration".to_owned(), "permanent".to_owned());
     p.knobs.user_agent = REDDIT_USER_AGENT;
     p.knobs.avatar_html_unescape = true;
-    p.knobs.renewal = Renewal::Grant(Rotation::Never);
+    p.knobs.renewal = RenewalKnob::Grant(Rotation::Never);
     p.knobs.refresh_token =
         RefreshTokenRequirement::AuthorizeParams { params: vec![("duration".to_owned(), "permanent".to_owned())] };
     p.knobs.access_token_lifetime_secs = Some(3600);
@@ -66,7 +66,7 @@ mod tests {
     use super::*;
     use crate::OAuthErrorReason;
     use crate::provider::fixtures::*;
-    use crate::provider::{Profile, Provider, ProviderErrorKind};
+    use crate::provider::{CodeFlow as _, Profile, ProviderErrorKind, RefreshGrant as _};
 
     /// `POST /api/v1/access_token` with `duration=permanent`.
     const TOKEN: &str = r#"{"access_token":"eyJhbGciOiJSUzI1NiIsImtpZCI6IlNIQTI1NjpzS3dsMnlsV0VtMjVmcXhwTU40cWY4MXE2OWFFdWFyMnpLMUdhVGxjdWNZIiwidHlwIjoiSldUIn0","token_type":"bearer","expires_in":3600,"refresh_token":"1234567890-abcdefRefresh","scope":"identity submit read"}"#;

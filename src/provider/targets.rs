@@ -300,7 +300,7 @@ impl GenericProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provider::Provider;
+    use crate::provider::TargetListing as _;
     use crate::provider::fixtures::*;
 
     fn tokens(access: &str, scopes: Option<&[&str]>) -> TokenSet {

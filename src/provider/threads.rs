@@ -27,7 +27,7 @@
 //! Endpoint overrides: `exchange_url` and `refresh_url` besides the usual four.
 
 use super::capabilities::RefreshTokenRequirement;
-use super::generic::{GenericProvider, ProfileToken, Renewal};
+use super::generic::{GenericProvider, ProfileToken, RenewalKnob};
 use super::instagram::graph_swap;
 use super::{ProfilePointers, TokenAuth};
 
@@ -59,8 +59,10 @@ pub fn provider() -> GenericProvider {
     p.scope_separator = ",".to_owned();
     p.knobs.strip_code_suffix = true;
     p.knobs.long_lived = Some(graph_swap(EXCHANGE_URL, "th_exchange_token", true));
-    p.knobs.renewal =
-        Renewal::Reexchange { swap: graph_swap(REFRESH_URL, "th_refresh_token", false), min_age_secs: Some(86_400) };
+    p.knobs.renewal = RenewalKnob::Reexchange {
+        swap: graph_swap(REFRESH_URL, "th_refresh_token", false),
+        min_age_secs: Some(86_400),
+    };
     p.knobs.userinfo_params = &[("fields", "id,username,name,threads_profile_picture_url")];
     p.knobs.profile_token = ProfileToken::Query;
     p.knobs.graph_errors = true;
@@ -76,7 +78,7 @@ mod tests {
     use super::*;
     use crate::OAuthErrorReason;
     use crate::provider::fixtures::*;
-    use crate::provider::{Profile, Provider, ProviderErrorKind};
+    use crate::provider::{CodeFlow as _, Profile, ProviderErrorKind, Reexchange as _};
 
     /// The code exchange.
     const SHORT: &str = r#"{"access_token":"THQVJShortLived","user_id":"25787416157612345"}"#;

@@ -25,7 +25,7 @@
 //! - Web redirect URIs must be https (no `http://localhost`), without query or fragment.
 
 use super::capabilities::{RefreshTokenRequirement, Rotation};
-use super::generic::{GenericProvider, Renewal, RevokeStyle};
+use super::generic::{GenericProvider, RenewalKnob, RevokeStyle};
 use super::{ProfilePointers, TokenAuth};
 
 /// The built-in id.
@@ -60,7 +60,7 @@ pub fn provider() -> GenericProvider {
     p.knobs.userinfo_params = &[("fields", "open_id,union_id,avatar_url,display_name,username")];
     p.knobs.profile_ok = Some(("/error/code", "ok"));
     p.knobs.profile_transient_codes = &["rate_limit_exceeded", "internal_error"];
-    p.knobs.renewal = Renewal::Grant(Rotation::Sometimes);
+    p.knobs.renewal = RenewalKnob::Grant(Rotation::Sometimes);
     p.knobs.refresh_token = RefreshTokenRequirement::Always;
     p.knobs.access_token_lifetime_secs = Some(86_400);
     p.knobs.refresh_token_lifetime_secs = Some(365 * 86_400);
@@ -72,7 +72,7 @@ mod tests {
     use super::*;
     use crate::OAuthErrorReason;
     use crate::provider::fixtures::*;
-    use crate::provider::{Profile, Provider, ProviderErrorKind};
+    use crate::provider::{CodeFlow as _, Profile, ProviderErrorKind, RefreshGrant as _};
 
     /// `POST /v2/oauth/token/` as TikTok documents it.
     const TOKEN: &str = r#"{"access_token":"act.example12345Example12345Example","expires_in":86400,"open_id":"afd97af1-b87b-48b9-ac98-410aghda5344","refresh_expires_in":31536000,"refresh_token":"rft.example12345Example12345Example","scope":"user.info.basic,user.info.profile,video.publish","token_type":"Bearer"}"#;

@@ -29,7 +29,7 @@
 //! - Redirect URIs: https, except `http://localhost` (any port) for development.
 
 use super::capabilities::{RefreshTokenRequirement, Rotation};
-use super::generic::{GenericProvider, Renewal, RevokeStyle};
+use super::generic::{GenericProvider, RenewalKnob, RevokeStyle};
 use super::{ProfilePointers, TokenAuth};
 
 /// The built-in id.
@@ -63,7 +63,7 @@ pub fn provider() -> GenericProvider {
     p.token_auth = TokenAuth::Body;
     p.authorize_params = OFFLINE.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
     p.knobs.userinfo_params = &[("part", "snippet"), ("mine", "true")];
-    p.knobs.renewal = Renewal::Grant(Rotation::Never);
+    p.knobs.renewal = RenewalKnob::Grant(Rotation::Never);
     p.knobs.refresh_token = RefreshTokenRequirement::AuthorizeParams {
         params: OFFLINE.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
     };
@@ -76,7 +76,7 @@ mod tests {
     use super::*;
     use crate::OAuthErrorReason;
     use crate::provider::fixtures::*;
-    use crate::provider::{Profile, Provider, ProviderErrorKind};
+    use crate::provider::{CodeFlow as _, Profile, ProviderErrorKind, RefreshGrant as _};
 
     /// The code exchange with `access_type=offline`.
     const TOKEN: &str = r#"{"access_token":"ya29.a0AfB_byC","expires_in":3599,"refresh_token":"1//0gLq-refresh","scope":"https://www.googleapis.com/auth/youtube.upload https://www.googleapis.com/auth/youtube.readonly","token_type":"Bearer"}"#;
