@@ -145,8 +145,11 @@ pub struct ConnectBuilder {
     store: Option<Arc<dyn Store>>,
     http: Option<Arc<dyn HttpClient>>,
     clock: Arc<dyn Clock>,
+    /// The providers in place of the built-in ones (`None`: the built-in ones).
+    base_providers: Option<Vec<Arc<dyn Provider>>>,
     providers: Vec<Arc<dyn Provider>>,
     provider_configs: Vec<ProviderConfig>,
+    providers_off: Vec<String>,
     state_ttl: Duration,
     max_body_bytes: usize,
     max_url_bytes: usize,
@@ -190,8 +193,10 @@ impl ConnectBuilder {
             store: None,
             http: None,
             clock: Arc::new(SystemClock),
+            base_providers: None,
             providers: Vec::new(),
             provider_configs: Vec::new(),
+            providers_off: Vec::new(),
             state_ttl: Duration::from_secs(crate::config::DEFAULT_STATE_TTL_SECS),
             max_body_bytes: crate::config::DEFAULT_MAX_BODY_BYTES,
             max_url_bytes: crate::config::DEFAULT_MAX_URL_BYTES,
@@ -268,9 +273,28 @@ impl ConnectBuilder {
         self
     }
 
-    /// Registers a provider implemented in code.
+    /// Adds a provider implemented in code. It replaces any provider with the same id: a
+    /// built-in one, one from configuration, or one added before.
     pub fn provider(mut self, provider: Arc<dyn Provider>) -> Self {
         self.providers.push(provider);
+        self
+    }
+
+    /// Chooses the providers in place of the built-in ones: the instance knows these, the
+    /// generic providers of [`provider_config`](Self::provider_config) and those added with
+    /// [`provider`](Self::provider), and no built-in one unless it is among them (e.g.
+    /// `[provider::builtin("x", None)?]`). `build` refuses two with one id, and
+    /// `[[providers]]` entries that name a built-in provider (choose it with its overrides
+    /// through [`provider::builtin`](crate::provider::builtin)).
+    pub fn providers(mut self, providers: impl IntoIterator<Item = Arc<dyn Provider>>) -> Self {
+        self.base_providers = Some(providers.into_iter().collect());
+        self
+    }
+
+    /// Turns a provider off (a built-in one, or any other): the instance does not know it.
+    /// `build` refuses an id that names no provider.
+    pub fn without_provider(mut self, id: impl Into<String>) -> Self {
+        self.providers_off.push(id.into());
         self
     }
 
@@ -429,12 +453,27 @@ impl ConnectBuilder {
                 (h, i)
             }
         };
-        let mut providers = HashMap::default();
-        let registry = crate::provider::config::build_registry(&self.provider_configs)?;
-        for p in registry.into_iter().chain(self.providers) {
+        let registry = match self.base_providers {
+            None => crate::provider::config::build_registry(&self.provider_configs)?,
+            Some(chosen) => crate::provider::config::build_registry_on(chosen, &self.provider_configs)?,
+        };
+        let mut providers: HashMap<ProviderId, Arc<dyn Provider>> = HashMap::default();
+        for p in registry {
             let id = p.id().clone();
             if providers.insert(id.clone(), p).is_some() {
                 return Err(ConfigError::Provider { id: id.to_string(), reason: "defined twice".into() });
+            }
+        }
+        // Added in code: each replaces whatever had its id.
+        for p in self.providers {
+            providers.insert(p.id().clone(), p);
+        }
+        for id in &self.providers_off {
+            if providers.remove(id.as_str()).is_none() {
+                return Err(ConfigError::Provider {
+                    id: id.clone(),
+                    reason: "cannot be turned off: no such provider".into(),
+                });
             }
         }
         let browser_binding = self.browser_binding.unwrap_or_else(|| public_base_url.starts_with("https:"));

@@ -411,9 +411,9 @@ pub(crate) fn build_registry(configs: &[ProviderConfig]) -> Result<Vec<Arc<dyn P
     }
 
     let mut registry: Vec<Arc<dyn Provider>> = Vec::with_capacity(BUILTIN_PROVIDERS.len() + configs.len());
-    for &builtin in BUILTIN_PROVIDERS {
-        let overrides = configs.iter().find(|c| c.id == builtin);
-        registry.push(builtin_provider(builtin, overrides)?);
+    for &id in BUILTIN_PROVIDERS {
+        let overrides = configs.iter().find(|c| c.id == id);
+        registry.push(builtin(id, overrides)?);
     }
     for config in configs.iter().filter(|c| !BUILTIN_PROVIDERS.contains(&c.id.as_str())) {
         registry.push(Arc::new(GenericProvider::from_config(config)?));
@@ -421,8 +421,45 @@ pub(crate) fn build_registry(configs: &[ProviderConfig]) -> Result<Vec<Arc<dyn P
     Ok(registry)
 }
 
-/// One built-in provider, with `overrides` applied when given.
-fn builtin_provider(id: &str, overrides: Option<&ProviderConfig>) -> Result<Arc<dyn Provider>, ConfigError> {
+/// Builds the registry on `chosen` in place of the built-in providers: `chosen`, then every
+/// generic provider of `configs`, in order.
+///
+/// # Errors
+/// As [`build_registry`], and [`ConfigError::Provider`] for an entry of `configs` that names
+/// a built-in provider (endpoint overrides apply to the built-in providers only, which
+/// `chosen` replaces: choose a built-in with its overrides through [`builtin`]).
+pub(crate) fn build_registry_on(
+    chosen: Vec<Arc<dyn Provider>>,
+    configs: &[ProviderConfig],
+) -> Result<Vec<Arc<dyn Provider>>, ConfigError> {
+    let mut seen = BTreeSet::new();
+    for config in configs {
+        parse_provider_id(&config.id)?;
+        if !seen.insert(config.id.as_str()) {
+            return Err(provider_error(&config.id, "configured more than once"));
+        }
+        if BUILTIN_PROVIDERS.contains(&config.id.as_str()) {
+            return Err(provider_error(
+                &config.id,
+                "endpoint overrides apply to the built-in providers, which the chosen providers replace",
+            ));
+        }
+    }
+    let mut registry = chosen;
+    for config in configs {
+        registry.push(Arc::new(GenericProvider::from_config(config)?));
+    }
+    Ok(registry)
+}
+
+/// One built-in provider by its id (`x`, `linkedin`, … `mastodon`), with the endpoint
+/// overrides of a `[[providers]]` entry applied when given: for choosing it with
+/// [`ConnectBuilder::providers`](crate::ConnectBuilder::providers).
+///
+/// # Errors
+/// [`ConfigError::Provider`] for an id that names no built-in provider, and for overrides
+/// the provider refuses (see [`ProviderConfig`]).
+pub fn builtin(id: &str, overrides: Option<&ProviderConfig>) -> Result<Arc<dyn Provider>, ConfigError> {
     match id {
         "x" => with_overrides(super::x::provider(), overrides),
         "linkedin" => with_overrides(super::linkedin::provider(), overrides),
@@ -443,7 +480,7 @@ fn builtin_provider(id: &str, overrides: Option<&ProviderConfig>) -> Result<Arc<
             None => Ok(Arc::new(super::mastodon::provider())),
         },
         // Every id of BUILTIN_PROVIDERS has an arm above (a test checks it).
-        _ => Err(provider_error(id, "built-in provider is not available in this build")),
+        _ => Err(provider_error(id, "no built-in provider has this id")),
     }
 }
 
@@ -701,7 +738,7 @@ mod tests {
     fn every_built_in_id_builds_and_is_a_valid_provider_id() {
         for &id in BUILTIN_PROVIDERS {
             assert!(id.parse::<ProviderId>().is_ok());
-            let provider = builtin_provider(id, None).unwrap();
+            let provider = builtin(id, None).unwrap();
             assert_eq!(provider.id().as_str(), id);
         }
     }
@@ -726,7 +763,7 @@ mod tests {
                 .with_revoke_url(format!("{base}/revoke"));
             let registry = build_registry(std::slice::from_ref(&config)).unwrap();
             let p = registry.iter().find(|p| p.id().as_str() == id).unwrap();
-            let original = builtin_provider(id, None).unwrap();
+            let original = builtin(id, None).unwrap();
             assert!(p.capabilities().revocation, "{id}: a revoke_url override adds revocation");
             let mut expected = original.capabilities();
             expected.revocation = true;
@@ -764,7 +801,7 @@ mod tests {
         let config = ProviderConfig::new("bluesky").with_service_url("http://127.0.0.1:4000");
         let registry = build_registry(std::slice::from_ref(&config)).unwrap();
         let p = registry.iter().find(|p| p.id().as_str() == "bluesky").unwrap();
-        assert_eq!(p.capabilities(), builtin_provider("bluesky", None).unwrap().capabilities());
+        assert_eq!(p.capabilities(), builtin("bluesky", None).unwrap().capabilities());
         let (http, seen) = replay(&[(500, "")]);
         let _ = p.password_login().unwrap().refresh_session(&http, &token("r")).await;
         assert_eq!(endpoint(&requests(&seen)[0]), "http://127.0.0.1:4000/xrpc/com.atproto.server.refreshSession");
