@@ -729,10 +729,9 @@ impl Connect {
         whole_seconds(self.inner.clock.now())
     }
 
-    fn provider(&self, id: &str) -> Result<(ProviderId, Arc<dyn Provider>), Error> {
-        // Looked up by the string: a registered id is a valid one, and no id is built per request.
-        let (pid, p) = self.inner.providers.get_key_value(id).ok_or_else(|| Error::not_found("provider"))?;
-        Ok((pid.clone(), Arc::clone(p)))
+    fn provider(&self, id: &ProviderId) -> Result<(ProviderId, Arc<dyn Provider>), Error> {
+        let p = self.inner.providers.get(id).ok_or_else(|| Error::not_found("provider"))?;
+        Ok((id.clone(), Arc::clone(p)))
     }
 
     fn allowlist(&self, entries: &[String]) -> Result<ReturnUrlAllowlist, crate::core::AllowlistError> {
@@ -785,7 +784,7 @@ impl Connect {
             let (id, p) = self
                 .inner
                 .providers
-                .get_key_value(new.provider.as_str())
+                .get_key_value(&new.provider)
                 .ok_or_else(|| Error::validation("unknown provider"))?;
             let registers = p.registration().is_some();
             if p.code_flow().is_none() && !registers {
@@ -926,7 +925,7 @@ impl Connect {
     /// The state carries only a key id, the random flow id, the expiry and a tag; the
     /// verifier stays in the store. `external_id` attributes the resulting account to the
     /// host's user whoever's browser completes the flow.
-    pub async fn start(&self, tenant: &TenantId, provider: &str, params: StartParams) -> Result<Started, Error> {
+    pub async fn start(&self, tenant: &TenantId, provider: &ProviderId, params: StartParams) -> Result<Started, Error> {
         let (provider_id, mut provider) = self.provider(provider)?;
         let registers = provider.registration().is_some();
         if provider.code_flow().is_none() && !registers {
@@ -1461,7 +1460,7 @@ impl Connect {
     /// `invalid_token` (the provider refuses the token), `provider_error` (also for a profile
     /// over the bounds of [`Provider`]), `server_error`.
     pub async fn register_account(&self, tenant: &TenantId, new: NewAccount) -> Result<Account, Error> {
-        let provider_id: ProviderId = new.provider.parse().map_err(|_| Error::validation("unknown provider"))?;
+        let provider_id = new.provider.clone();
         let provider =
             self.inner.providers.get(&provider_id).cloned().ok_or_else(|| Error::validation("unknown provider"))?;
         if provider.password_login().is_some() {
@@ -1554,7 +1553,7 @@ impl Connect {
         tenant: &TenantId,
         new: NewAppPasswordAccount,
     ) -> Result<Account, Error> {
-        let provider_id: ProviderId = new.provider.parse().map_err(|_| Error::validation("unknown provider"))?;
+        let provider_id = new.provider.clone();
         let provider =
             self.inner.providers.get(&provider_id).cloned().ok_or_else(|| Error::validation("unknown provider"))?;
         let Some(login) = provider.password_login() else {

@@ -61,10 +61,10 @@
 //! // 1. The host's OAuth app, and where its users may come back to.
 //! let return_url = "http://127.0.0.1:3000/settings/accounts";
 //! let (client_id, client_secret) = (provider.config().client_id.clone(), provider.config().client_secret.clone());
-//! connect.create_app(&acme, NewApp::new("demo", client_id, client_secret, vec![return_url.into()])).await?;
+//! connect.create_app(&acme, NewApp::new("demo".parse()?, client_id, client_secret, vec![return_url.into()])).await?;
 //!
 //! // 2. Start: the browser goes to `authorize_url`.
-//! let started = connect.start(&acme, "demo", StartParams::new(return_url)).await?;
+//! let started = connect.start(&acme, &"demo".parse()?, StartParams::new(return_url)).await?;
 //!
 //! // 3. The user consents; the provider sends the browser to Connect's callback.
 //! let callback = provider.consent(&started.authorize_url).await?;

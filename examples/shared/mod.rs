@@ -232,7 +232,7 @@ pub async fn build(config_toml: Option<&str>, data_dir: &Path, bound: Option<Soc
         }
         None => {
             let new = NewApp::new(
-                DEMO_PROVIDER,
+                DEMO_PROVIDER.parse().map_err(|e| format!("{e}"))?,
                 mock.config().client_id.clone(),
                 mock.config().client_secret.clone(),
                 vec![return_url.clone()],
@@ -273,7 +273,10 @@ impl Host {
 
     /// `POST /demo/connect/{provider}`.
     pub async fn start(&self, provider: &str) -> Reply {
-        match self.connect.start(&self.tenant, provider, StartParams::new(self.return_url.clone())).await {
+        let Ok(provider) = provider.parse() else {
+            return Reply::error(StatusCode::NOT_FOUND, "unknown provider");
+        };
+        match self.connect.start(&self.tenant, &provider, StartParams::new(self.return_url.clone())).await {
             Ok(started) => Reply::ok(serde_json::to_value(started).unwrap_or_default()),
             Err(e) => Reply::error(e.status(), e.message()),
         }

@@ -53,6 +53,7 @@ impl Connect {
         let app_password = json::field::<String>(&obj, "app_password", "a string")?.map(Secret::new);
         let access_token = json::field::<String>(&obj, "access_token", "a string")?.map(Secret::new);
         let provider: String = json::required(&obj, "provider", "a string")?;
+        let provider: ProviderId = provider.parse().map_err(|_| Error::validation("unknown provider"))?;
         let external_id = match json::field::<String>(&obj, "external_id", "a string")? {
             None => None,
             Some(s) => Some(s.parse::<ExternalId>().map_err(|e| Error::validation(e.to_string()))?),

@@ -31,6 +31,7 @@ impl Connect {
         let obj = json::json_object(&parts.headers, body, self.inner.max_body_bytes)?;
         json::only_fields(&obj, APP_FIELDS)?;
         let provider: String = json::required(&obj, "provider", STRING)?;
+        let provider: ProviderId = provider.parse().map_err(|_| Error::validation("unknown provider"))?;
         // Whether the credentials may be left out (a provider that registers its client at
         // each server) is the engine's to say: absent ones are empty here.
         let client_id = json::field::<String>(&obj, "client_id", STRING)?.unwrap_or_default();
