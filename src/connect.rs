@@ -299,8 +299,8 @@ impl ConnectBuilder {
     }
 
     /// Adds a generic provider, or endpoint overrides of a built-in one.
-    pub fn provider_config(mut self, config: ProviderConfig) -> Self {
-        self.provider_configs.push(config);
+    pub fn provider_config(mut self, config: impl Into<ProviderConfig>) -> Self {
+        self.provider_configs.push(config.into());
         self
     }
 

@@ -197,9 +197,9 @@ pub async fn build(config_toml: Option<&str>, data_dir: &Path, bound: Option<Soc
     let mock = Arc::new(MockProvider::start_with(mock_config).await.map_err(|e| format!("demo provider: {e}"))?);
     let mut connect_config = config.connect;
     let public_base_url = connect_config.public_base_url.trim_end_matches('/').to_owned();
-    let has_demo = connect_config.providers.iter().any(|p| p.id == DEMO_PROVIDER);
+    let has_demo = connect_config.providers.iter().any(|p| p.id() == DEMO_PROVIDER);
     if !has_demo {
-        connect_config.providers.push(mock.provider_config(DEMO_PROVIDER));
+        connect_config.providers.push(mock.provider_config(DEMO_PROVIDER).into());
     }
     let store: Arc<dyn dravo_connect::store::Store> = if config.database_url.starts_with("sqlite:") {
         Arc::new(SqliteStore::connect(&config.database_url).await.map_err(|e| format!("database: {e}"))?)

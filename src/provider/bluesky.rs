@@ -42,7 +42,7 @@ use url::Url;
 use zeroize::Zeroizing;
 
 use super::capabilities::{Capabilities, ClientAuth, LoginMethod, RefreshModel, RefreshTokenRequirement, Rotation};
-use super::config::{ProviderConfig, parse_endpoint, provider_error};
+use super::config::{BuiltinOverrides, parse_endpoint, provider_error};
 use super::generic::{USER_AGENT_VALUE, bearer_authorization, request_not_built};
 use super::{
     GrantTokens, PasswordLogin, PasswordSession, Profile, Provider, ProviderError, ProviderErrorKind, TokenSet,
@@ -103,8 +103,8 @@ impl BlueskyProvider {
 
     /// The provider with the `[[providers]]` entry of id `bluesky` applied: it takes
     /// `service_url` only.
-    pub(crate) fn with_overrides(config: &ProviderConfig) -> Result<Self, ConfigError> {
-        let mut extra = config.non_endpoint_fields();
+    pub(crate) fn with_overrides(config: &BuiltinOverrides) -> Result<Self, ConfigError> {
+        let mut extra = Vec::new();
         for (set, name) in [
             (config.authorize_url.is_some(), "authorize_url"),
             (config.token_url.is_some(), "token_url"),
@@ -112,6 +112,7 @@ impl BlueskyProvider {
             (config.revoke_url.is_some(), "revoke_url"),
             (config.exchange_url.is_some(), "exchange_url"),
             (config.refresh_url.is_some(), "refresh_url"),
+            (config.targets_url.is_some(), "targets_url"),
         ] {
             if set {
                 extra.push(name);
@@ -593,7 +594,7 @@ mod tests {
             BlueskyProvider::with_service_url("https://pds.example.com/").unwrap().service_url(),
             "https://pds.example.com"
         );
-        let refused = BlueskyProvider::with_overrides(&ProviderConfig::new(ID).with_token_url("https://x.example/t"));
+        let refused = BlueskyProvider::with_overrides(&BuiltinOverrides::new(ID).with_token_url("https://x.example/t"));
         assert!(refused.unwrap_err().to_string().contains("token_url"));
     }
 }

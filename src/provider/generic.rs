@@ -16,9 +16,9 @@ use zeroize::Zeroizing;
 use super::capabilities::{Capabilities, RefreshModel, RefreshTokenRequirement, Rotation, TargetType};
 use super::config::{parse_endpoint, parse_provider_id, provider_error};
 use super::{
-    AuthorizeRequest, ClientCredentials, CodeFlow, GrantTokens, Profile, ProfilePointers, Provider, ProviderConfig,
-    ProviderContext, ProviderError, ProviderErrorKind, Reexchange, RefreshGrant, Renewal, Target, TargetListing,
-    TokenAuth, TokenSet,
+    AuthorizeRequest, BuiltinOverrides, ClientCredentials, CodeFlow, GenericConfig, GrantTokens, Profile,
+    ProfilePointers, Provider, ProviderContext, ProviderError, ProviderErrorKind, Reexchange, RefreshGrant, Renewal,
+    Target, TargetListing, TokenAuth, TokenSet,
 };
 use crate::error::ConfigError;
 use crate::http_client::HttpClient;
@@ -286,22 +286,11 @@ impl GenericProvider {
     /// anything but endpoint URLs, when it gives a swap endpoint this provider does not have,
     /// or when an endpoint URL is not https (http only for a loopback host), has userinfo or
     /// a fragment, or does not parse.
-    pub(super) fn apply_overrides(&mut self, config: &ProviderConfig) -> Result<(), ConfigError> {
+    pub(super) fn apply_overrides(&mut self, config: &BuiltinOverrides) -> Result<(), ConfigError> {
         let id = self.id.as_str().to_owned();
         let id = id.as_str();
         if config.id != id {
             return Err(provider_error(&config.id, format!("overrides of {id} must have id {id:?}")));
-        }
-        let extra = config.non_endpoint_fields();
-        if !extra.is_empty() {
-            return Err(provider_error(
-                id,
-                format!(
-                    "a built-in provider only takes endpoint URLs (authorize_url, token_url, \
-                     userinfo_url, revoke_url, exchange_url, refresh_url, targets_url); remove {}",
-                    extra.join(", ")
-                ),
-            ));
         }
         if config.service_url.is_some() {
             return Err(provider_error(id, "service_url: only bluesky takes a service URL"));
@@ -352,21 +341,10 @@ impl GenericProvider {
     /// not such a URL without a query, or `requires_iss` is set without it; when a scope is
     /// empty or holds whitespace, `"`, `\` or the separator; when the separator is empty;
     /// when an extra authorize parameter is unnamed or one the flow sets; when a profile
-    /// pointer does not start with `/`; and when it gives `exchange_url` or `refresh_url`
-    /// (built-in providers only).
-    pub fn from_config(config: &ProviderConfig) -> Result<Self, ConfigError> {
+    /// pointer does not start with `/`.
+    pub fn from_config(config: &GenericConfig) -> Result<Self, ConfigError> {
         let id = parse_provider_id(&config.id)?;
         let name = config.id.as_str();
-        if config.exchange_url.is_some()
-            || config.refresh_url.is_some()
-            || config.service_url.is_some()
-            || config.targets_url.is_some()
-        {
-            return Err(provider_error(
-                name,
-                "exchange_url, refresh_url, service_url and targets_url apply to built-in providers only",
-            ));
-        }
         let required = |field: &str, value: &Option<String>| -> Result<Url, ConfigError> {
             match value {
                 Some(value) => parse_endpoint(name, field, value),
@@ -1210,8 +1188,8 @@ mod tests {
         (client, seen)
     }
 
-    fn config(auth: TokenAuth) -> ProviderConfig {
-        ProviderConfig::new("acme")
+    fn config(auth: TokenAuth) -> GenericConfig {
+        GenericConfig::new("acme")
             .with_authorize_url("https://auth.acme.example/oauth/authorize?tenant=t1")
             .with_token_url("https://auth.acme.example/oauth/token")
             .with_userinfo_url("https://api.acme.example/v1/me")
@@ -1790,7 +1768,7 @@ mod tests {
 
     #[test]
     fn configuration_mistakes_are_refused() {
-        let refused = |cfg: ProviderConfig| GenericProvider::from_config(&cfg).unwrap_err().to_string();
+        let refused = |cfg: GenericConfig| GenericProvider::from_config(&cfg).unwrap_err().to_string();
         let base = || config(TokenAuth::Basic);
         assert!(refused(base().with_requires_iss(true)).contains("requires_iss needs issuer"));
         assert!(refused(base().with_issuer("https://auth.acme.example?x=1")).contains("issuer"));

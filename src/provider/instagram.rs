@@ -93,7 +93,7 @@ mod tests {
     use super::*;
     use crate::OAuthErrorReason;
     use crate::provider::fixtures::*;
-    use crate::provider::{CodeFlow as _, Profile, ProviderConfig, ProviderErrorKind, Reexchange as _};
+    use crate::provider::{BuiltinOverrides, CodeFlow as _, Profile, ProviderErrorKind, Reexchange as _};
 
     /// The code exchange, flat (as Nango and Postiz read it).
     const SHORT: &str = r#"{"access_token":"IGAAShortLived","user_id":17841405793187218,"permissions":"instagram_business_basic,instagram_business_content_publish"}"#;
@@ -178,7 +178,7 @@ mod tests {
     async fn renewal_is_the_ig_refresh_token_swap_and_its_endpoints_can_be_overridden() {
         let mut p = provider();
         p.apply_overrides(
-            &ProviderConfig::new(ID)
+            &BuiltinOverrides::new(ID)
                 .with_token_url("http://127.0.0.1:9/oauth/access_token")
                 .with_exchange_url("http://127.0.0.1:9/access_token")
                 .with_refresh_url("http://127.0.0.1:9/refresh_access_token"),

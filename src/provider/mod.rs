@@ -40,7 +40,7 @@ pub use bluesky::BlueskyProvider;
 pub use capabilities::{
     Capabilities, ClientAuth, LoginMethod, RefreshModel, RefreshTokenRequirement, Rotation, TargetType,
 };
-pub use config::{ProfilePointers, ProviderConfig, TokenAuth, builtin};
+pub use config::{BuiltinOverrides, GenericConfig, ProfilePointers, ProviderConfig, TokenAuth, builtin};
 pub use generic::GenericProvider;
 pub use mastodon::{Instance, MastodonProvider};
 

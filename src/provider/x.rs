@@ -72,8 +72,8 @@ mod tests {
     use super::*;
     use crate::http_client::{HttpClient, HttpError};
     use crate::provider::{
-        AuthorizeRequest, ClientCredentials, CodeFlow, GrantTokens, Profile, Provider, ProviderConfig, ProviderContext,
-        ProviderErrorKind, RefreshGrant,
+        AuthorizeRequest, BuiltinOverrides, ClientCredentials, CodeFlow, GrantTokens, Profile, Provider,
+        ProviderContext, ProviderErrorKind, RefreshGrant,
     };
     use crate::secret::Secret;
 
@@ -99,7 +99,7 @@ mod tests {
     }
 
     /// X with the overrides of `config` applied.
-    fn with_overrides(config: &ProviderConfig) -> Result<GenericProvider, crate::error::ConfigError> {
+    fn with_overrides(config: &BuiltinOverrides) -> Result<GenericProvider, crate::error::ConfigError> {
         let mut x = provider();
         x.apply_overrides(config).map(|()| x)
     }
@@ -156,8 +156,9 @@ mod tests {
 
     #[tokio::test]
     async fn an_own_user_fields_parameter_is_replaced_and_the_others_kept() {
-        let x = with_overrides(&ProviderConfig::new("x").with_userinfo_url("http://127.0.0.1:9/me?a=1&user.fields=x"))
-            .unwrap();
+        let x =
+            with_overrides(&BuiltinOverrides::new("x").with_userinfo_url("http://127.0.0.1:9/me?a=1&user.fields=x"))
+                .unwrap();
         let (http, seen) = answering(200, USERS_ME);
         x.fetch_profile(&http, &Secret::new("at".to_owned())).await.unwrap();
         assert_eq!(first(&seen).uri(), "http://127.0.0.1:9/me?a=1&user.fields=profile_image_url");
@@ -185,7 +186,7 @@ mod tests {
     #[tokio::test]
     async fn an_overridden_userinfo_url_still_gets_user_fields() {
         let x =
-            with_overrides(&ProviderConfig::new("x").with_userinfo_url("http://127.0.0.1:8080/2/users/me")).unwrap();
+            with_overrides(&BuiltinOverrides::new("x").with_userinfo_url("http://127.0.0.1:8080/2/users/me")).unwrap();
         let (http, seen) = answering(200, USERS_ME);
         x.fetch_profile(&http, &Secret::new("at".to_owned())).await.unwrap();
         assert_eq!(first(&seen).uri(), "http://127.0.0.1:8080/2/users/me?user.fields=profile_image_url");
@@ -265,7 +266,7 @@ mod tests {
     #[test]
     fn overrides_replace_only_the_endpoints_they_give() {
         let x = with_overrides(
-            &ProviderConfig::new("x")
+            &BuiltinOverrides::new("x")
                 .with_authorize_url("http://localhost:4000/i/oauth2/authorize")
                 .with_revoke_url("http://[::1]:4000/revoke"),
         )
@@ -275,18 +276,18 @@ mod tests {
         assert_eq!(x.token_url, TOKEN_URL);
         assert_eq!(x.userinfo_url, USERS_ME_URL);
         assert_eq!(x.default_scopes(), scopes());
-        let none = with_overrides(&ProviderConfig::new("x")).unwrap();
+        let none = with_overrides(&BuiltinOverrides::new("x")).unwrap();
         assert_eq!(format!("{none:?}"), format!("{:?}", provider()));
     }
 
     #[test]
     fn overrides_with_anything_but_endpoints_or_another_id_are_refused() {
-        let err = with_overrides(&ProviderConfig::new("x").with_token_auth(TokenAuth::Body)).unwrap_err();
-        assert!(err.to_string().contains("token_auth"), "{err}");
-        let err = with_overrides(&ProviderConfig::new("y")).unwrap_err();
+        let err = with_overrides(&BuiltinOverrides::new("x").with_service_url("https://pds.example")).unwrap_err();
+        assert!(err.to_string().contains("service_url"), "{err}");
+        let err = with_overrides(&BuiltinOverrides::new("y")).unwrap_err();
         assert!(err.to_string().contains("\"y\""), "{err}");
         let err =
-            with_overrides(&ProviderConfig::new("x").with_token_url("http://api.x.com/2/oauth2/token")).unwrap_err();
+            with_overrides(&BuiltinOverrides::new("x").with_token_url("http://api.x.com/2/oauth2/token")).unwrap_err();
         assert!(err.to_string().contains("token_url"), "{err}");
     }
 }

@@ -15,7 +15,7 @@ use http::{Method, Request, StatusCode};
 
 use crate::core::StateSigner;
 use crate::http_client::HttpError;
-use crate::provider::{ProfilePointers, ProviderConfig};
+use crate::provider::{GenericConfig, ProfilePointers};
 use crate::store::MemoryStore;
 use crate::{Connect, KeyId, ProviderId, ReturnUrlAllowlist, Secret, TenantId};
 
@@ -91,7 +91,7 @@ fn world() -> &'static World {
         // Offline: every outbound request fails at once.
         let offline =
             |_: Request<Bytes>| async { Err::<http::Response<Bytes>, _>(HttpError::Connect("offline".into())) };
-        let provider = ProviderConfig::new("fz")
+        let provider = GenericConfig::new("fz")
             .with_authorize_url("https://fz.example/authorize")
             .with_token_url("https://fz.example/token")
             .with_userinfo_url("https://fz.example/me")

@@ -381,7 +381,7 @@ async fn a_bluesky_session_whose_profile_is_over_a_bound_fails_the_app_password_
     let h = H::with(MockConfig::default().with_app_password(APP_PASSWORD), |b| b).await;
     h.mock.set_clock(h.clock.clone());
     let connect = base_builder(&h.store, &h.clock)
-        .provider_config(dravo_connect::provider::ProviderConfig::new("bluesky").with_service_url(h.mock.base_url()))
+        .provider_config(dravo_connect::provider::BuiltinOverrides::new("bluesky").with_service_url(h.mock.base_url()))
         .build()
         .unwrap();
     let app = axum::Router::new().layer(ConnectLayer::new(connect.clone()));

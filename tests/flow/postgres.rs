@@ -53,7 +53,7 @@ fn config_with_keys(mock: &MockProvider, encryption_keys: serde_json::Value) -> 
         "browser_binding": false,
     }))
     .unwrap();
-    config.providers.push(mock.provider_config("mock"));
+    config.providers.push(mock.provider_config("mock").into());
     config
 }
 

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use dravo_connect::core::SecretBox;
 use dravo_connect::http_client::HttpError;
-use dravo_connect::provider::ProviderConfig;
+use dravo_connect::provider::BuiltinOverrides;
 use dravo_connect::store::Store;
 use dravo_connect::test_util::{MockConfig, MockTokenKind};
 use dravo_connect::{AccountId, KeyId, OAuthErrorReason, Revocation, Secret};
@@ -128,7 +128,7 @@ async fn instagram_harness() -> (H, Seen) {
     let (client, seen) = instagram_fixtures();
     let h = H::with(MockConfig::default(), |b| {
         b.http_client(client).provider_config(
-            ProviderConfig::new("instagram")
+            BuiltinOverrides::new("instagram")
                 .with_token_url("http://127.0.0.1:9/oauth/access_token")
                 .with_exchange_url("http://127.0.0.1:9/access_token")
                 .with_refresh_url("http://127.0.0.1:9/refresh_access_token")

@@ -190,12 +190,12 @@ fn the_builder_refuses_unknown_duplicate_and_orphaned_providers() {
     let twice = build(&|b| b.providers([x(), x()])).unwrap();
     assert!(twice.contains("defined twice"), "{twice}");
     let orphan = build(&|b| {
-        b.providers([x()]).provider_config(provider::ProviderConfig::new("x").with_token_url("http://127.0.0.1:1/t"))
+        b.providers([x()]).provider_config(provider::BuiltinOverrides::new("x").with_token_url("http://127.0.0.1:1/t"))
     })
     .unwrap();
     assert!(orphan.contains("built-in"), "{orphan}");
     let overridden =
-        provider::builtin("x", Some(&provider::ProviderConfig::new("x").with_token_url("http://127.0.0.1:1/t")));
+        provider::builtin("x", Some(&provider::BuiltinOverrides::new("x").with_token_url("http://127.0.0.1:1/t")));
     assert!(overridden.is_ok());
     assert!(provider::builtin("nope", None).unwrap_err().to_string().contains("no built-in provider"));
 }
