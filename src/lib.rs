@@ -207,7 +207,13 @@
 //! Any standard OAuth 2.0 provider can be described in configuration
 //! ([`provider::ProviderConfig`], run by [`provider::GenericProvider`]); an entry with a
 //! built-in's id overrides only its endpoints. A provider with its own rules implements
-//! [`provider::Provider`] and is added with [`ConnectBuilder::provider`]. Outbound HTTP goes
+//! [`provider::Provider`] and the small traits for what it does: the OAuth code flow with the
+//! renewal it answers ([`provider::CodeFlow`]), a password login ([`provider::PasswordLogin`]),
+//! client registration per server ([`provider::ClientRegistration`]), target listing
+//! ([`provider::TargetListing`]). `Connect` asks a provider for these parts and never for its
+//! id; its [`provider::Capabilities`] only describe it. [`ConnectBuilder::provider`] adds one
+//! (replacing a provider with the same id), [`ConnectBuilder::providers`] chooses the set in
+//! place of the built-in ones, and [`ConnectBuilder::without_provider`] turns one off. Outbound HTTP goes
 //! through [`http_client::HttpClient`] ([`http_client::ReqwestClient`] by default: no
 //! redirects, timeouts, capped responses). Whatever a provider answers is bounded before it is
 //! stored (tokens 8 KiB, 100 scopes, names 1 KiB), built-in or not.

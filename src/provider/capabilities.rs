@@ -46,7 +46,7 @@ pub struct Capabilities {
     /// The kind of target the user picks after consent (Pages, organisations, Instagram
     /// accounts, boards), when one identity can publish as several targets: a connect that
     /// finds any redirects with `selection_id` instead of `connected` (see
-    /// [`Provider::list_targets`](super::Provider::list_targets)).
+    /// [`TargetListing::list_targets`](super::TargetListing::list_targets)).
     pub target_selection: Option<TargetType>,
 }
 
@@ -172,7 +172,7 @@ pub enum RefreshModel {
     },
     /// The still-valid access token itself is exchanged for a new one (Facebook
     /// `fb_exchange_token`, Instagram `ig_refresh_token`, Threads `th_refresh_token`), through
-    /// [`Provider::reexchange`](super::Provider::reexchange).
+    /// [`Reexchange::reexchange`](super::Reexchange::reexchange).
     Reexchange {
         /// The youngest a token may be to be re-exchanged, in seconds (Instagram and Threads
         /// refuse tokens under 24 hours old).
@@ -180,7 +180,7 @@ pub enum RefreshModel {
     },
     /// A session refresh with the refresh token as the credential and no client
     /// authentication (AT Protocol `com.atproto.server.refreshSession`, `Authorization:
-    /// Bearer {refreshJwt}`), through [`Provider::refresh`](super::Provider::refresh).
+    /// Bearer {refreshJwt}`), through [`PasswordLogin::refresh_session`](super::PasswordLogin::refresh_session).
     /// Such accounts have no app; revocation ends the session with the refresh token.
     Session {
         /// Whether each refresh returns a new refresh token.

@@ -13,7 +13,7 @@
 //!   An expired token cannot be swapped.
 //! - **No refresh token.** A still-valid long-lived token is renewed by the same swap
 //!   ([`RefreshModel::Reexchange`](super::RefreshModel::Reexchange) through
-//!   [`Provider::reexchange`](super::Provider::reexchange)); once it has expired the user
+//!   [`Reexchange::reexchange`](super::Reexchange::reexchange)); once it has expired the user
 //!   logs in again.
 //! - The profile is `GET /me?fields=id,name,picture` (people have no username); the token
 //!   goes as the documented `access_token` query parameter.

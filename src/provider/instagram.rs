@@ -13,7 +13,7 @@
 //!   &client_secret=…&access_token=…`.
 //! - **No refresh token.** A long-lived token at least 24 hours old and unexpired is renewed
 //!   for 60 more days with `GET https://graph.instagram.com/refresh_access_token
-//!   ?grant_type=ig_refresh_token&access_token=…` ([`Provider::reexchange`](super::Provider::reexchange)).
+//!   ?grant_type=ig_refresh_token&access_token=…` ([`Reexchange::reexchange`](super::Reexchange::reexchange)).
 //! - The code arrives with `#_` appended to the redirect: stripped before the exchange.
 //! - The profile is `GET https://graph.instagram.com/v25.0/me?fields=user_id,username,name,
 //!   profile_picture_url,account_type` with the token as the documented `access_token`

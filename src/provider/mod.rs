@@ -1,10 +1,17 @@
-//! Providers: the [`Provider`] trait, the generic OAuth 2.0 provider described by
-//! configuration ([`GenericProvider`]), and the built-in social networks.
+//! Providers: the [`Provider`] trait and the small traits for what a provider does, the
+//! generic OAuth 2.0 provider described by configuration ([`GenericProvider`]), and the
+//! built-in social networks.
 //!
-//! A provider knows one network's endpoints and quirks: how to build its authorize URL, how
-//! to exchange a code (client-auth style, PKCE), how to read the account's profile, refresh
-//! and revoke. Everything else (state, PKCE verifier, storage, redirects) is the same for
-//! every provider and lives outside it.
+//! A provider knows one network's endpoints and quirks. What it does comes through the part
+//! it implements, each a trait of its own: the OAuth code flow ([`CodeFlow`]: the authorize
+//! URL, the code exchange with its client-auth style and PKCE, the profile, revocation, and
+//! the [`Renewal`] of its tokens, by refresh grant ([`RefreshGrant`]) or re-exchange
+//! ([`Reexchange`])), a password login with its session ([`PasswordLogin`]), client
+//! registration per server ([`ClientRegistration`]), target listing ([`TargetListing`]).
+//! `Connect` asks [`Provider`] for these parts and never for a provider's id; the
+//! [`Capabilities`] table describes a provider for `GET /providers` and decides nothing.
+//! Everything else (state, PKCE verifier, storage, redirects) is the same for every provider
+//! and lives outside it.
 
 use std::fmt;
 use std::sync::Arc;

@@ -11,7 +11,7 @@
 //!   &client_secret=…&access_token=…`.
 //! - **No refresh token.** A long-lived token at least 24 hours old and unexpired is renewed
 //!   with `GET https://graph.threads.net/refresh_access_token?grant_type=th_refresh_token
-//!   &access_token=…` ([`Provider::reexchange`](super::Provider::reexchange)).
+//!   &access_token=…` ([`Reexchange::reexchange`](super::Reexchange::reexchange)).
 //! - A trailing `#_` on the code is stripped. Unverified for Threads (Meta documents it for
 //!   Instagram, and implementers report it for Threads): harmless either way, since a code
 //!   never ends in `#_`.
