@@ -649,24 +649,6 @@ fn check_identifier(identifier: &str) -> Result<(), Error> {
     }
 }
 
-/// An app password as Bluesky issues them: four groups of four letters or digits joined by
-/// hyphens (19 characters). Anything else, notably an account's main password, is refused
-/// before it is sent anywhere.
-fn check_app_password(password: &Secret<String>) -> Result<(), Error> {
-    let p = password.expose_secret();
-    let ok = p.len() == 19
-        && p.split('-').count() == 4
-        && p.split('-').all(|group| group.len() == 4 && group.bytes().all(|b| b.is_ascii_alphanumeric()));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::validation(
-            "app_password must be an app password (xxxx-xxxx-xxxx-xxxx: four groups of four letters or digits); \
-             create one in the account's settings, the main password is not accepted",
-        ))
-    }
-}
-
 /// The API error for a failed app-password login. The provider's own message is never
 /// echoed; its error name picks one of a few fixed messages.
 fn login_error(e: ProviderError) -> Error {
@@ -1562,7 +1544,7 @@ impl Connect {
             )));
         };
         check_identifier(&new.identifier)?;
-        check_app_password(&new.app_password)?;
+        login.check_password(&new.app_password).map_err(Error::validation)?;
         let session = login
             .create_session(self.inner.http.as_ref(), &new.identifier, &new.app_password)
             .await

@@ -250,6 +250,21 @@ impl PasswordLogin for BlueskyProvider {
         Ok(PasswordSession::new(tokens, profile))
     }
 
+    /// An app password as Bluesky issues them: four groups of four letters or digits joined
+    /// by hyphens (19 characters). Anything else, notably an account's main password, is
+    /// refused before it is sent anywhere.
+    fn check_password(&self, password: &Secret<String>) -> Result<(), &'static str> {
+        let p = password.expose_secret();
+        let ok = p.len() == 19
+            && p.split('-').count() == 4
+            && p.split('-').all(|group| group.len() == 4 && group.bytes().all(|b| b.is_ascii_alphanumeric()));
+        match ok {
+            true => Ok(()),
+            false => Err("app_password must be an app password (xxxx-xxxx-xxxx-xxxx: four groups of four letters \
+                          or digits); create one in the account's settings, the main password is not accepted"),
+        }
+    }
+
     async fn refresh_session(
         &self,
         http: &dyn HttpClient,

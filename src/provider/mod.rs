@@ -438,6 +438,17 @@ pub trait PasswordLogin: Send + Sync {
         password: &Secret<String>,
     ) -> Result<PasswordSession, ProviderError>;
 
+    /// Checks a password before it is sent anywhere (e.g. that it has the shape of an app
+    /// password, so an account's main password is refused). The error is for the client.
+    /// The default accepts any.
+    ///
+    /// # Errors
+    /// A message saying what the password must be.
+    fn check_password(&self, password: &Secret<String>) -> Result<(), &'static str> {
+        let _ = password;
+        Ok(())
+    }
+
     /// Refreshes a session with its refresh token as the only credential.
     ///
     /// # Errors
