@@ -651,20 +651,13 @@ fn check_identifier(identifier: &str) -> Result<(), Error> {
 
 /// The API error for a failed app-password login. The provider's own message is never
 /// echoed; its error name picks one of a few fixed messages.
-fn login_error(e: ProviderError) -> Error {
-    let err = match (e.kind(), e.oauth_error()) {
-        (ProviderErrorKind::Rejected, Some("AuthFactorTokenRequired")) => Error::new(
+fn login_error(login: &dyn PasswordLogin, e: ProviderError) -> Error {
+    let err = match e.kind() {
+        ProviderErrorKind::Rejected => Error::new(
             ErrorCode::InvalidToken,
-            "the provider asks for a sign-in code sent by email, so this is not an app password: \
-             create an app password in the account's settings and use it",
+            login.refusal_message(&e).unwrap_or("the provider refused the identifier or app password"),
         ),
-        (ProviderErrorKind::Rejected, Some("AccountTakedown" | "AccountInactive")) => {
-            Error::new(ErrorCode::InvalidToken, "the account is suspended, taken down or deactivated at the provider")
-        }
-        (ProviderErrorKind::Rejected, _) => {
-            Error::new(ErrorCode::InvalidToken, "the provider refused the identifier or app password")
-        }
-        (ProviderErrorKind::Unavailable, _) => {
+        ProviderErrorKind::Unavailable => {
             Error::new(ErrorCode::ProviderError, "the provider is unavailable or rate limiting; try again later")
         }
         _ => Error::new(ErrorCode::ProviderError, "the provider failed to answer the login request"),
@@ -1548,7 +1541,7 @@ impl Connect {
         let session = login
             .create_session(self.inner.http.as_ref(), &new.identifier, &new.app_password)
             .await
-            .map_err(login_error)?;
+            .map_err(|e| login_error(login, e))?;
         let over = |cap: bounds::Cap| {
             Error::new(ErrorCode::ProviderError, "the provider's session answer is over the size limits")
                 .with_source(cap)

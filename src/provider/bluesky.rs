@@ -265,6 +265,19 @@ impl PasswordLogin for BlueskyProvider {
         }
     }
 
+    fn refusal_message(&self, error: &ProviderError) -> Option<&'static str> {
+        match error.oauth_error()? {
+            "AuthFactorTokenRequired" => Some(
+                "the provider asks for a sign-in code sent by email, so this is not an app password: \
+                 create an app password in the account's settings and use it",
+            ),
+            "AccountTakedown" | "AccountInactive" => {
+                Some("the account is suspended, taken down or deactivated at the provider")
+            }
+            _ => None,
+        }
+    }
+
     async fn refresh_session(
         &self,
         http: &dyn HttpClient,

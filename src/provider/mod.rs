@@ -449,6 +449,15 @@ pub trait PasswordLogin: Send + Sync {
         Ok(())
     }
 
+    /// What to tell the client when the provider refused a login with `error` (its error name
+    /// is [`ProviderError::oauth_error`]), where the provider's refusals say more than "wrong
+    /// identifier or password" (a sign-in code asked for, a suspended account). Never the
+    /// provider's own message. The default says nothing more.
+    fn refusal_message(&self, error: &ProviderError) -> Option<&'static str> {
+        let _ = error;
+        None
+    }
+
     /// Refreshes a session with its refresh token as the only credential.
     ///
     /// # Errors
