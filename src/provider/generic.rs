@@ -70,6 +70,9 @@ const MAX_EXPIRES_IN_SECS: u64 = 100 * 365 * 24 * 60 * 60;
 pub struct GenericProvider {
     pub(super) id: ProviderId,
     pub(super) authorize_url: String,
+    /// `authorize_url`, parsed on first use: every authorize URL starts from a clone of it
+    /// rather than parsing the endpoint again. Reset whenever `authorize_url` is overridden.
+    pub(super) authorize_parsed: std::sync::OnceLock<Option<Url>>,
     pub(super) token_url: String,
     pub(super) userinfo_url: String,
     pub(super) revoke_url: Option<String>,
@@ -256,6 +259,7 @@ impl GenericProvider {
         Self {
             id: ProviderId::from_static(id),
             authorize_url: authorize_url.to_owned(),
+            authorize_parsed: std::sync::OnceLock::new(),
             token_url: token_url.to_owned(),
             userinfo_url: userinfo_url.to_owned(),
             revoke_url: None,
@@ -297,6 +301,7 @@ impl GenericProvider {
         }
         if let Some(url) = &config.authorize_url {
             self.authorize_url = parse_endpoint(id, "authorize_url", url)?.into();
+            self.authorize_parsed = std::sync::OnceLock::new();
         }
         if let Some(url) = &config.token_url {
             self.token_url = parse_endpoint(id, "token_url", url)?.into();
@@ -418,6 +423,7 @@ impl GenericProvider {
         Ok(Self {
             id,
             authorize_url: authorize_url.into(),
+            authorize_parsed: std::sync::OnceLock::new(),
             token_url: token_url.into(),
             userinfo_url: userinfo_url.into(),
             revoke_url: revoke_url.map(Into::into),
@@ -687,8 +693,10 @@ impl CodeFlow for GenericProvider {
     /// The endpoint with the request's parameters appended to its own query
     /// (`Url::query_pairs_mut`, `application/x-www-form-urlencoded`).
     fn authorize_url(&self, request: &AuthorizeRequest<'_>) -> Result<Url, ProviderError> {
-        let mut url = Url::parse(&self.authorize_url)
-            .map_err(|_| ProviderError::new(ProviderErrorKind::Unsupported, "the authorize endpoint is not a URL"))?;
+        let mut url =
+            self.authorize_parsed.get_or_init(|| Url::parse(&self.authorize_url).ok()).clone().ok_or_else(|| {
+                ProviderError::new(ProviderErrorKind::Unsupported, "the authorize endpoint is not a URL")
+            })?;
         let challenge = match (self.pkce, request.code_challenge) {
             (true, Some(challenge)) => Some(challenge),
             (true, None) => {
