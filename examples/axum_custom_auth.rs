@@ -112,7 +112,9 @@ pub async fn build(origin: &str) -> Result<(Router, MockProvider), Box<dyn std::
         .build()?;
     for (_, _, tenant) in USERS {
         let (id, secret) = (mock.config().client_id.clone(), mock.config().client_secret.clone());
-        connect.create_app(&tenant.parse()?, NewApp::new("demo", id, secret, vec![format!("{origin}/")])).await?;
+        connect
+            .create_app(&tenant.parse()?, NewApp::new("demo".parse()?, id, secret, vec![format!("{origin}/")]))
+            .await?;
     }
 
     let app = Router::new()

@@ -42,7 +42,10 @@ async fn connect(store: &str, base: &str, mock: &MockProvider) -> Connect {
     let connect = builder.build().expect("connect");
     let tenant: TenantId = "bench".parse().expect("tenant");
     connect
-        .create_app(&tenant, NewApp::new("mock", "mock-client", "mock-secret", vec![format!("{base}/done")]))
+        .create_app(
+            &tenant,
+            NewApp::new("mock".parse().unwrap(), "mock-client", "mock-secret", vec![format!("{base}/done")]),
+        )
         .await
         .expect("app");
     connect

@@ -32,7 +32,12 @@ pub async fn connect(mock: &MockProvider, binding: bool) -> Connect {
     connect
         .create_app(
             &tenant,
-            NewApp::new("mock", "mock-client", "mock-secret", vec!["https://app.acme.example/connect".into()]),
+            NewApp::new(
+                "mock".parse().unwrap(),
+                "mock-client",
+                "mock-secret",
+                vec!["https://app.acme.example/connect".into()],
+            ),
         )
         .await
         .expect("app");

@@ -60,7 +60,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .outbound_loopback_only(true)
         .build()?;
     let app = NewApp::new(
-        "demo",
+        "demo".parse()?,
         mock.config().client_id.clone(),
         mock.config().client_secret.clone(),
         vec![format!("{base}/done")],

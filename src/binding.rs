@@ -149,8 +149,8 @@ impl Connect {
             },
             None => None,
         };
-        // A per-instance provider (Mastodon): the provider and client bound to the flow's
-        // instance, whose address is checked again.
+        // A flow at a server the tenant named: the provider and client bound to it, its
+        // address checked again.
         let (p, client_id) = match flow.instance.as_deref() {
             None => (p, app.client_id.clone()),
             Some(origin) => match self.flow_instance_client(&flow, origin).await {
@@ -158,7 +158,10 @@ impl Connect {
                 Err(_) => return json::callback_rejected(),
             },
         };
-        let Ok(authorize_url) = p.authorize_url_string(&AuthorizeRequest {
+        let Some(code_flow) = p.code_flow() else {
+            return json::callback_rejected();
+        };
+        let Ok(authorize_url) = code_flow.authorize_url(&AuthorizeRequest {
             client_id: &client_id,
             redirect_uri: &flow.redirect_uri,
             scopes: &flow.scopes,
@@ -167,6 +170,7 @@ impl Connect {
         }) else {
             return json::callback_rejected();
         };
+        let authorize_url = String::from(authorize_url);
         let max_age = (verified.expires_at - now).whole_seconds().max(1);
         let (path, secure) = match Url::parse(&flow.redirect_uri) {
             Ok(u) => (u.path().replace(';', "%3B"), u.scheme() == "https"),

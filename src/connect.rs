@@ -24,8 +24,8 @@ use crate::model::{
     Started,
 };
 use crate::provider::{
-    AuthorizeRequest, ClientCredentials, GrantTokens, LoginMethod, Profile, Provider, ProviderConfig, ProviderContext,
-    ProviderError, ProviderErrorKind, RefreshModel, Target, TargetType, TokenSet,
+    AuthorizeRequest, ClientCredentials, ClientRegistration, GrantTokens, Instance, PasswordLogin, Profile, Provider,
+    ProviderConfig, ProviderContext, ProviderError, ProviderErrorKind, Renewal, Target, TargetType, TokenSet,
 };
 use crate::store::{
     AccountFilter, AccountRecord, AccountStatus, AppRecord, Cursor, DeleteApp, InsertAccount, InsertFlow, PageRequest,
@@ -143,8 +143,11 @@ pub struct ConnectBuilder {
     store: Option<Arc<dyn Store>>,
     http: Option<Arc<dyn HttpClient>>,
     clock: Arc<dyn Clock>,
+    /// The providers in place of the built-in ones (`None`: the built-in ones).
+    base_providers: Option<Vec<Arc<dyn Provider>>>,
     providers: Vec<Arc<dyn Provider>>,
     provider_configs: Vec<ProviderConfig>,
+    providers_off: Vec<String>,
     state_ttl: Duration,
     max_body_bytes: usize,
     max_url_bytes: usize,
@@ -188,8 +191,10 @@ impl ConnectBuilder {
             store: None,
             http: None,
             clock: Arc::new(SystemClock),
+            base_providers: None,
             providers: Vec::new(),
             provider_configs: Vec::new(),
+            providers_off: Vec::new(),
             state_ttl: Duration::from_secs(crate::config::DEFAULT_STATE_TTL_SECS),
             max_body_bytes: crate::config::DEFAULT_MAX_BODY_BYTES,
             max_url_bytes: crate::config::DEFAULT_MAX_URL_BYTES,
@@ -266,15 +271,34 @@ impl ConnectBuilder {
         self
     }
 
-    /// Registers a provider implemented in code.
+    /// Adds a provider implemented in code. It replaces any provider with the same id: a
+    /// built-in one, one from configuration, or one added before.
     pub fn provider(mut self, provider: Arc<dyn Provider>) -> Self {
         self.providers.push(provider);
         self
     }
 
+    /// Chooses the providers in place of the built-in ones: the instance knows these, the
+    /// generic providers of [`provider_config`](Self::provider_config) and those added with
+    /// [`provider`](Self::provider), and no built-in one unless it is among them (e.g.
+    /// `[provider::builtin("x", None)?]`). `build` refuses two with one id, and
+    /// `[[providers]]` entries that name a built-in provider (choose it with its overrides
+    /// through [`provider::builtin`](crate::provider::builtin)).
+    pub fn providers(mut self, providers: impl IntoIterator<Item = Arc<dyn Provider>>) -> Self {
+        self.base_providers = Some(providers.into_iter().collect());
+        self
+    }
+
+    /// Turns a provider off (a built-in one, or any other): the instance does not know it.
+    /// `build` refuses an id that names no provider.
+    pub fn without_provider(mut self, id: impl Into<String>) -> Self {
+        self.providers_off.push(id.into());
+        self
+    }
+
     /// Adds a generic provider, or endpoint overrides of a built-in one.
-    pub fn provider_config(mut self, config: ProviderConfig) -> Self {
-        self.provider_configs.push(config);
+    pub fn provider_config(mut self, config: impl Into<ProviderConfig>) -> Self {
+        self.provider_configs.push(config.into());
         self
     }
 
@@ -434,28 +458,52 @@ impl ConnectBuilder {
                 (h, i)
             }
         };
-        let mut providers = HashMap::default();
-        let registry = crate::provider::build_registry(&self.provider_configs)?;
-        // Providers the host named (configured or added), as opposed to built-ins present by
-        // default: a store that cannot serve a named one fails the build.
-        let named: std::collections::HashSet<String> = self
+        // Providers the host named (configured, chosen or added), as opposed to built-ins
+        // present by default: a store that cannot serve a named one fails the build.
+        let mut named: std::collections::HashSet<String> = self
             .provider_configs
             .iter()
-            .map(|c| c.id.clone())
+            .map(|c| c.id().to_owned())
             .chain(self.providers.iter().map(|p| p.id().to_string()))
             .collect();
-        for p in registry.into_iter().chain(self.providers) {
-            if let Some(store_trait) = missing_store_trait(store.as_ref(), p.as_ref()) {
-                if named.contains(p.id().as_str()) {
-                    return Err(ConfigError::StoreTrait { store_trait, needed_by: format!("provider {}", p.id()) });
-                }
-                tracing::warn!(provider = %p.id(), store_trait, "built-in provider left out: the store lacks what it needs");
-                continue;
-            }
+        if let Some(chosen) = &self.base_providers {
+            named.extend(chosen.iter().map(|p| p.id().to_string()));
+        }
+        let registry = match self.base_providers {
+            None => crate::provider::build_registry(&self.provider_configs)?,
+            Some(chosen) => crate::provider::build_registry_on(chosen, &self.provider_configs)?,
+        };
+        let mut providers: HashMap<ProviderId, Arc<dyn Provider>> = HashMap::default();
+        for p in registry {
             let id = p.id().clone();
             if providers.insert(id.clone(), p).is_some() {
                 return Err(ConfigError::Provider { id: id.to_string(), reason: "defined twice".into() });
             }
+        }
+        // Added in code: each replaces whatever had its id.
+        for p in self.providers {
+            providers.insert(p.id().clone(), p);
+        }
+        for id in &self.providers_off {
+            if providers.remove(id.as_str()).is_none() {
+                return Err(ConfigError::Provider {
+                    id: id.clone(),
+                    reason: "cannot be turned off: no such provider".into(),
+                });
+            }
+        }
+        let mut left_out = Vec::new();
+        for (id, p) in &providers {
+            if let Some(store_trait) = missing_store_trait(store.as_ref(), p.as_ref()) {
+                if named.contains(id.as_str()) {
+                    return Err(ConfigError::StoreTrait { store_trait, needed_by: format!("provider {id}") });
+                }
+                tracing::warn!(provider = %id, store_trait, "built-in provider left out: the store lacks what it needs");
+                left_out.push(id.clone());
+            }
+        }
+        for id in left_out {
+            providers.remove(&id);
         }
         let browser_binding = self.browser_binding.unwrap_or_else(|| public_base_url.starts_with("https:"));
         let cors_allowed_origins = crate::api::cors::check_origins(&self.cors_allowed_origins)?;
@@ -514,10 +562,10 @@ fn default_http_client(_: Duration, _: bool, _: bool) -> Result<Arc<dyn HttpClie
 /// a [`SelectionStore`], state of its own (Mastodon's registrations) a
 /// [`ProviderStateStore`](crate::store::ProviderStateStore).
 fn missing_store_trait(store: &dyn Store, p: &dyn Provider) -> Option<&'static str> {
-    if p.capabilities().target_selection.is_some() && store.selections().is_none() {
+    if p.targets().is_some() && store.selections().is_none() {
         return Some("SelectionStore");
     }
-    if instances::is_per_instance(p.id()) && store.provider_state().is_none() {
+    if p.registration().is_some() && store.provider_state().is_none() {
         return Some("ProviderStateStore");
     }
     None
@@ -623,6 +671,15 @@ fn app_password_only(provider: &ProviderId) -> Error {
     ))
 }
 
+/// The refusal of an OAuth flow (or app) for a provider that has none: one with a password
+/// login says how its accounts are registered.
+fn no_code_flow(id: &ProviderId, provider: &dyn Provider) -> Error {
+    match provider.password_login() {
+        Some(_) => app_password_only(id),
+        None => Error::validation(format!("{id} has no OAuth flow")),
+    }
+}
+
 /// A login identifier: a handle, a DID or an email, 1 to 253 visible characters.
 fn check_identifier(identifier: &str) -> Result<(), Error> {
     let ok = (1..=253).contains(&identifier.chars().count())
@@ -634,40 +691,15 @@ fn check_identifier(identifier: &str) -> Result<(), Error> {
     }
 }
 
-/// An app password as Bluesky issues them: four groups of four letters or digits joined by
-/// hyphens (19 characters). Anything else, notably an account's main password, is refused
-/// before it is sent anywhere.
-fn check_app_password(password: &Secret<String>) -> Result<(), Error> {
-    let p = password.expose_secret();
-    let ok = p.len() == 19
-        && p.split('-').count() == 4
-        && p.split('-').all(|group| group.len() == 4 && group.bytes().all(|b| b.is_ascii_alphanumeric()));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::validation(
-            "app_password must be an app password (xxxx-xxxx-xxxx-xxxx: four groups of four letters or digits); \
-             create one in the account's settings, the main password is not accepted",
-        ))
-    }
-}
-
 /// The API error for a failed app-password login. The provider's own message is never
 /// echoed; its error name picks one of a few fixed messages.
-fn login_error(e: ProviderError) -> Error {
-    let err = match (e.kind(), e.oauth_error()) {
-        (ProviderErrorKind::Rejected, Some("AuthFactorTokenRequired")) => Error::new(
+fn login_error(login: &dyn PasswordLogin, e: ProviderError) -> Error {
+    let err = match e.kind() {
+        ProviderErrorKind::Rejected => Error::new(
             ErrorCode::InvalidToken,
-            "the provider asks for a sign-in code sent by email, so this is not an app password: \
-             create an app password in the account's settings and use it",
+            login.refusal_message(&e).unwrap_or("the provider refused the identifier or app password"),
         ),
-        (ProviderErrorKind::Rejected, Some("AccountTakedown" | "AccountInactive")) => {
-            Error::new(ErrorCode::InvalidToken, "the account is suspended, taken down or deactivated at the provider")
-        }
-        (ProviderErrorKind::Rejected, _) => {
-            Error::new(ErrorCode::InvalidToken, "the provider refused the identifier or app password")
-        }
-        (ProviderErrorKind::Unavailable, _) => {
+        ProviderErrorKind::Unavailable => {
             Error::new(ErrorCode::ProviderError, "the provider is unavailable or rate limiting; try again later")
         }
         _ => Error::new(ErrorCode::ProviderError, "the provider failed to answer the login request"),
@@ -723,10 +755,9 @@ impl Connect {
         whole_seconds(self.inner.clock.now())
     }
 
-    fn provider(&self, id: &str) -> Result<(ProviderId, Arc<dyn Provider>), Error> {
-        // Looked up by the string: a registered id is a valid one, and no id is built per request.
-        let (pid, p) = self.inner.providers.get_key_value(id).ok_or_else(|| Error::not_found("provider"))?;
-        Ok((pid.clone(), Arc::clone(p)))
+    fn provider(&self, id: &ProviderId) -> Result<(ProviderId, Arc<dyn Provider>), Error> {
+        let p = self.inner.providers.get(id).ok_or_else(|| Error::not_found("provider"))?;
+        Ok((id.clone(), Arc::clone(p)))
     }
 
     fn allowlist(&self, entries: &[String]) -> Result<ReturnUrlAllowlist, crate::core::AllowlistError> {
@@ -775,20 +806,23 @@ impl Connect {
     /// `validation_failed` for an unknown provider, an empty client id or secret, a bad
     /// allowlist or scope; `server_error` when the store fails.
     pub async fn create_app(&self, tenant: &TenantId, new: NewApp) -> Result<App, Error> {
-        let provider: ProviderId = new
-            .provider
-            .parse()
-            .ok()
-            .filter(|p| self.inner.providers.contains_key(p))
-            .ok_or_else(|| Error::validation("unknown provider"))?;
-        if self.is_app_password_provider(&provider) {
-            return Err(app_password_only(&provider));
-        }
+        let (provider, registers) = {
+            let (id, p) = self
+                .inner
+                .providers
+                .get_key_value(&new.provider)
+                .ok_or_else(|| Error::validation("unknown provider"))?;
+            let registers = p.registration().is_some();
+            if p.code_flow().is_none() && !registers {
+                return Err(no_code_flow(id, p.as_ref()));
+            }
+            (id.clone(), registers)
+        };
         if let Some(name) = &new.name {
             check_text("name", name, 200)?;
         }
         let secret = new.client_secret.expose_secret();
-        if instances::is_per_instance(&provider) {
+        if registers {
             // The credentials come from each instance; whatever is given is kept unused.
             if new.client_id.chars().count() > 512 || new.client_id.chars().any(char::is_control) {
                 return Err(Error::validation("client_id must be at most 512 characters without control characters"));
@@ -910,12 +944,13 @@ impl Connect {
     /// The state carries only a key id, the random flow id, the expiry and a tag; the
     /// verifier stays in the store. `external_id` attributes the resulting account to the
     /// host's user whoever's browser completes the flow.
-    pub async fn start(&self, tenant: &TenantId, provider: &str, params: StartParams) -> Result<Started, Error> {
+    pub async fn start(&self, tenant: &TenantId, provider: &ProviderId, params: StartParams) -> Result<Started, Error> {
         let (provider_id, mut provider) = self.provider(provider)?;
-        if provider.login_method() == LoginMethod::AppPassword {
-            return Err(app_password_only(&provider_id));
+        let registers = provider.registration().is_some();
+        if provider.code_flow().is_none() && !registers {
+            return Err(no_code_flow(&provider_id, provider.as_ref()));
         }
-        let instance = self.check_instance_param(&provider_id, params.instance.as_deref())?;
+        let instance = self.check_instance_param(&provider_id, registers, params.instance.as_deref())?;
         let app = self.resolve_app(tenant, &provider_id, params.app_id.as_ref()).await?;
         if params.return_url.len() > MAX_RETURN_URL_BYTES {
             return Err(Error::new(
@@ -927,7 +962,12 @@ impl Connect {
         let return_url = allowlist
             .check(&params.return_url)
             .map_err(|e| Error::new(ErrorCode::ReturnUrlNotAllowed, format!("return_url is not allowed: {e}")))?;
-        let app_scopes: &[String] = if app.scopes.is_empty() { provider.default_scopes() } else { &app.scopes };
+        let default_scopes = match (provider.registration(), provider.code_flow()) {
+            (Some(registration), _) => registration.default_scopes(),
+            (None, Some(flow)) => flow.default_scopes(),
+            (None, None) => &[],
+        };
+        let app_scopes: &[String] = if app.scopes.is_empty() { default_scopes } else { &app.scopes };
         let mut scopes = match params.scopes {
             Some(s) => {
                 if s.iter().any(|x| !app_scopes.contains(x)) {
@@ -938,20 +978,22 @@ impl Connect {
             None => app_scopes.to_vec(),
         };
         let mut client_id = Cow::Borrowed(app.client_id.as_str());
-        if let Some(instance) = &instance {
-            // Boxed: these futures (DNS, registration over HTTP) are large and only Mastodon
-            // needs them; inline they would grow every `start`'s future, which adapters box.
+        if let (Some(instance), Some(registration)) = (&instance, provider.registration()) {
+            // Boxed: these futures (DNS, registration over HTTP) are large and only providers
+            // with per-server clients need them; inline they would grow every `start`'s
+            // future, which adapters box.
             Box::pin(self.check_instance_address(instance)).await?;
-            let client = Box::pin(self.instance_client(&app, instance)).await?;
-            scopes = crate::provider::mastodon::scopes_for(&scopes, &client.scopes);
+            let client = Box::pin(self.instance_client(registration, &app, instance)).await?;
+            scopes = registration.scopes_for(&scopes, &client.scopes);
             client_id = Cow::Owned(client.client_id);
-            provider = Arc::new(client.provider);
+            provider = client.provider;
         }
+        let flow = provider.code_flow().ok_or_else(|| no_code_flow(&provider_id, provider.as_ref()))?;
         let now = self.now();
         let expires_at = now + self.inner.state_ttl;
         let flow_id = FlowId::generate();
         let state = self.inner.signer.sign(&provider_id, &flow_id, expires_at);
-        let verifier = provider.uses_pkce().then(PkceVerifier::generate);
+        let verifier = flow.uses_pkce().then(PkceVerifier::generate);
         let redirect_uri = self.redirect_uri(&provider_id);
         // With browser binding the browser goes to our hop first, and the hop builds the
         // provider's URL (and the PKCE challenge) from the stored flow; building it here too
@@ -960,17 +1002,17 @@ impl Connect {
             self.hop_url(&provider_id, &state)
         } else {
             let challenge = verifier.as_ref().map(PkceVerifier::challenge);
-            provider
-                .authorize_url_string(&AuthorizeRequest {
-                    client_id: &client_id,
-                    redirect_uri: &redirect_uri,
-                    scopes: &scopes,
-                    state: &state,
-                    code_challenge: challenge.as_deref(),
-                })
-                .map_err(|e| {
-                    Error::new(ErrorCode::ProviderError, "provider authorize URL could not be built").with_source(e)
-                })?
+            flow.authorize_url(&AuthorizeRequest {
+                client_id: &client_id,
+                redirect_uri: &redirect_uri,
+                scopes: &scopes,
+                state: &state,
+                code_challenge: challenge.as_deref(),
+            })
+            .map(String::from)
+            .map_err(|e| {
+                Error::new(ErrorCode::ProviderError, "provider authorize URL could not be built").with_source(e)
+            })?
         };
         let flow_text = flow_id.to_string();
         let flow_key = flow_text.as_str();
@@ -988,7 +1030,7 @@ impl Connect {
             .map(|v| self.inner.secrets.seal(flow_key, FIELD_PKCE_VERIFIER, v.secret().expose_secret().as_bytes()));
         flow.scopes = scopes;
         flow.external_id = params.external_id;
-        flow.instance = instance.as_ref().map(crate::provider::mastodon::Instance::origin);
+        flow.instance = instance.as_ref().map(Instance::origin);
         if let InsertFlow::TooManyPending { next_expiry } =
             self.inner.store.insert_flow(&flow, self.inner.max_pending_flows).await?
         {
@@ -1105,10 +1147,11 @@ impl Connect {
         // RFC 9207: a present `iss` must equal the issuer exactly; a provider that always
         // sends it must send it. Checked before `error` (RFC 9207 §2.4: error responses too),
         // so a forged `error=access_denied` from a mix-up is not reported as the user's denial.
-        match (p.issuer(), params.iss.as_deref()) {
+        let (issuer, requires_iss) = p.code_flow().map_or((None, false), |f| (f.issuer(), f.requires_iss()));
+        match (issuer, params.iss.as_deref()) {
             (Some(expected), Some(got)) if expected != got => return fail(OAuthErrorReason::ProviderError),
             (None, Some(_)) | (Some(_), Some(_)) | (None, None) => {}
-            (Some(_), None) if p.requires_iss() => return fail(OAuthErrorReason::ProviderError),
+            (Some(_), None) if requires_iss => return fail(OAuthErrorReason::ProviderError),
             (Some(_), None) => {}
         }
         if let Some(error) = params.error.as_deref() {
@@ -1134,29 +1177,33 @@ impl Connect {
             },
             None => None,
         };
+        let Some(code_flow) = p.code_flow() else {
+            return fail(OAuthErrorReason::ProviderError);
+        };
         let http = if flow.instance.is_some() { self.inner.instance_http.as_ref() } else { self.inner.http.as_ref() };
         let ctx = ProviderContext {
             http,
             credentials: ClientCredentials { client_id: &client_id, client_secret: &client_secret },
         };
-        let tokens = match p.exchange_code(ctx, code.expose_secret(), &flow.redirect_uri, verifier.as_ref()).await {
-            Ok(t) => t,
-            Err(e) => {
-                tracing::warn!(flow_id = %flow_key, error = %e, "code exchange failed");
-                return fail(match e.kind() {
-                    ProviderErrorKind::Rejected | ProviderErrorKind::InvalidResponse => {
-                        OAuthErrorReason::TokenExchangeFailed
-                    }
-                    _ => OAuthErrorReason::ProviderError,
-                });
-            }
-        };
+        let tokens =
+            match code_flow.exchange_code(ctx, code.expose_secret(), &flow.redirect_uri, verifier.as_ref()).await {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::warn!(flow_id = %flow_key, error = %e, "code exchange failed");
+                    return fail(match e.kind() {
+                        ProviderErrorKind::Rejected | ProviderErrorKind::InvalidResponse => {
+                            OAuthErrorReason::TokenExchangeFailed
+                        }
+                        _ => OAuthErrorReason::ProviderError,
+                    });
+                }
+            };
         // Every provider answer is bounded before anything of it is used or stored.
         if let Err(cap) = bounds::check_tokens(&tokens) {
             tracing::warn!(flow_id = %flow_key, error = %cap, "token response refused");
             return fail(OAuthErrorReason::TokenExchangeFailed);
         }
-        let profile = match p.fetch_profile(http, &tokens.access_token).await.map(bounds::check_profile) {
+        let profile = match code_flow.fetch_profile(http, &tokens.access_token).await.map(bounds::check_profile) {
             Ok(Ok(profile)) => profile,
             Ok(Err(cap)) => {
                 tracing::warn!(flow_id = %flow_key, error = %cap, "profile refused");
@@ -1167,8 +1214,10 @@ impl Connect {
                 return fail(OAuthErrorReason::ProfileFetchFailed);
             }
         };
-        let listed = match p.capabilities().target_selection {
-            Some(_) => p.list_targets(self.inner.http.as_ref(), &tokens, &profile).await.map(bounds::check_targets),
+        let listed = match p.targets() {
+            Some(listing) => {
+                listing.list_targets(self.inner.http.as_ref(), &tokens, &profile).await.map(bounds::check_targets)
+            }
             None => Ok(Ok(Vec::new())),
         };
         let targets = match listed {
@@ -1263,14 +1312,19 @@ impl Connect {
         flow: &PendingFlow,
         origin: &str,
     ) -> Result<(Arc<dyn Provider>, String, Secret<String>), OAuthErrorReason> {
-        let instance = crate::provider::mastodon::Instance::parse(origin, self.inner.allow_private_instances)
-            .map_err(|_| OAuthErrorReason::ServerError)?;
+        let provider = self.inner.providers.get(&flow.provider).cloned().ok_or(OAuthErrorReason::ServerError)?;
+        let registration = provider.registration().ok_or(OAuthErrorReason::ServerError)?;
+        let instance =
+            Instance::parse(origin, self.inner.allow_private_instances).map_err(|_| OAuthErrorReason::ServerError)?;
         if let Err(e) = self.check_instance_address(&instance).await {
             tracing::warn!(error = %e, "instance refused at callback");
             return Err(OAuthErrorReason::ProviderError);
         }
-        match self.stored_instance_client(&flow.tenant, &flow.app_id, &instance.authority()).await {
-            Ok(Some((client, _))) => Ok((Arc::new(client.provider), client.client_id, client.client_secret)),
+        match self
+            .stored_instance_client(registration, &flow.provider, &flow.tenant, &flow.app_id, &instance.authority())
+            .await
+        {
+            Ok(Some((client, _))) => Ok((client.provider, client.client_id, client.client_secret)),
             Ok(None) => Err(OAuthErrorReason::ServerError),
             Err(e) => {
                 tracing::error!(error = ?e, "reading the instance registration failed");
@@ -1419,19 +1473,22 @@ impl Connect {
     /// `invalid_token` (the provider refuses the token), `provider_error` (also for a profile
     /// over the bounds of [`Provider`]), `server_error`.
     pub async fn register_account(&self, tenant: &TenantId, new: NewAccount) -> Result<Account, Error> {
-        let provider_id: ProviderId = new.provider.parse().map_err(|_| Error::validation("unknown provider"))?;
+        let provider_id = new.provider.clone();
         let provider =
             self.inner.providers.get(&provider_id).cloned().ok_or_else(|| Error::validation("unknown provider"))?;
-        if provider.login_method() == LoginMethod::AppPassword {
+        if provider.password_login().is_some() {
             return Err(Error::validation(format!(
                 "{provider_id} accounts are registered with identifier and app_password, not access_token"
             )));
         }
-        if instances::is_per_instance(&provider_id) {
+        if provider.registration().is_some() {
             return Err(Error::validation(format!(
                 "{provider_id} accounts are connected through start with an instance, not registered from a token"
             )));
         }
+        let Some(code_flow) = provider.code_flow() else {
+            return Err(no_code_flow(&provider_id, provider.as_ref()));
+        };
         let token = new.access_token.expose_secret();
         if token.is_empty() || token.len() > bounds::MAX_TOKEN_BYTES {
             return Err(Error::validation("access_token must be 1 to 8192 bytes"));
@@ -1452,7 +1509,7 @@ impl Connect {
                 .filter(|a| a.provider == provider_id)
                 .ok_or_else(|| Error::not_found("app"))?;
         }
-        let profile = provider.fetch_profile(self.inner.http.as_ref(), &new.access_token).await.map_err(|e| {
+        let profile = code_flow.fetch_profile(self.inner.http.as_ref(), &new.access_token).await.map_err(|e| {
             match e.kind() {
                 ProviderErrorKind::Rejected => {
                     Error::new(ErrorCode::InvalidToken, "the provider refused the access token")
@@ -1509,27 +1566,27 @@ impl Connect {
         tenant: &TenantId,
         new: NewAppPasswordAccount,
     ) -> Result<Account, Error> {
-        let provider_id: ProviderId = new.provider.parse().map_err(|_| Error::validation("unknown provider"))?;
+        let provider_id = new.provider.clone();
         let provider =
             self.inner.providers.get(&provider_id).cloned().ok_or_else(|| Error::validation("unknown provider"))?;
-        if provider.login_method() != LoginMethod::AppPassword {
+        let Some(login) = provider.password_login() else {
             return Err(Error::validation(format!(
                 "{provider_id} takes no app password: connect it with the OAuth flow or pass access_token"
             )));
-        }
+        };
         check_identifier(&new.identifier)?;
-        check_app_password(&new.app_password)?;
-        let session = provider
+        login.check_password(&new.app_password).map_err(Error::validation)?;
+        let session = login
             .create_session(self.inner.http.as_ref(), &new.identifier, &new.app_password)
             .await
-            .map_err(login_error)?;
+            .map_err(|e| login_error(login, e))?;
         let over = |cap: bounds::Cap| {
             Error::new(ErrorCode::ProviderError, "the provider's session answer is over the size limits")
                 .with_source(cap)
         };
         bounds::check_tokens(&session.tokens).map_err(over)?;
         let (tokens, profile) = (session.tokens, bounds::check_profile(session.profile).map_err(over)?);
-        let expires_at = provider.access_token_expires_at(&tokens.access_token).map(whole_seconds);
+        let expires_at = login.access_token_expires_at(&tokens.access_token).map(whole_seconds);
         // Registering the same account again replaces its session: the old one is ended
         // after the new one is stored (best effort), so it does not linger at the provider.
         let previous = self
@@ -1554,15 +1611,11 @@ impl Connect {
             .await?;
         tracing::info!(account_id = %record.id, provider = %provider_id, created, "account registered with an app password");
         if let Some(previous) = previous.filter(|p| p.id == record.id) {
-            let ended = self.end_session(provider.as_ref(), &previous).await;
+            let ended = self.end_session(login, &previous).await;
             tracing::debug!(account_id = %record.id, revocation = ?ended, "the replaced session was ended");
         }
         self.account_saved_hook(tenant, &record, created).await;
         Ok(record.into())
-    }
-
-    fn is_app_password_provider(&self, id: &ProviderId) -> bool {
-        self.inner.providers.get(id).is_some_and(|p| p.login_method() == LoginMethod::AppPassword)
     }
 
     // ---------------------------------------------------------------- target selection
@@ -1723,16 +1776,19 @@ impl Connect {
         let Some(provider) = self.inner.providers.get(&account.provider).cloned() else {
             return Revocation::Unsupported;
         };
-        if matches!(provider.capabilities().refresh, RefreshModel::Session { .. }) {
-            return self.end_session(provider.as_ref(), account).await;
+        // An account without an app holds a password login's session, where the provider
+        // has one; the others were connected with the app's code flow.
+        if let (Some(login), None) = (provider.password_login(), &account.app_id) {
+            return self.end_session(login, account).await;
         }
         let Some(app_id) = &account.app_id else { return Revocation::Unsupported };
         let Ok(Some(app)) = self.inner.store.get_app(&account.tenant, app_id).await else {
             return Revocation::Unsupported;
         };
-        if instances::is_per_instance(&account.provider) {
-            return self.revoke_at_instance(account, app_id).await;
+        if let Some(registration) = provider.registration() {
+            return self.revoke_at_instance(registration, account, app_id).await;
         }
+        let Some(code_flow) = provider.code_flow() else { return Revocation::Unsupported };
         let Ok(secret) = self.open_string(app.id.as_str(), FIELD_CLIENT_SECRET, &app.client_secret) else {
             return Revocation::Failed;
         };
@@ -1741,7 +1797,7 @@ impl Connect {
             http: self.inner.http.as_ref(),
             credentials: ClientCredentials { client_id: &app.client_id, client_secret: &secret },
         };
-        match provider.revoke(ctx, GrantTokens::new(&access, refresh.as_ref())).await {
+        match code_flow.revoke(ctx, GrantTokens::new(&access, refresh.as_ref())).await {
             Ok(()) => Revocation::Revoked,
             Err(e) if e.kind() == ProviderErrorKind::Unsupported => Revocation::Unsupported,
             Err(e) => {
@@ -1751,15 +1807,14 @@ impl Connect {
         }
     }
 
-    /// Ends a session-model account's session at the provider with its refresh token (no
-    /// client credentials).
-    async fn end_session(&self, provider: &dyn Provider, account: &AccountRecord) -> Revocation {
+    /// Ends a password login's session at the provider with its refresh token (no client
+    /// credentials).
+    async fn end_session(&self, login: &dyn PasswordLogin, account: &AccountRecord) -> Revocation {
         if account.refresh_token.is_none() {
             return Revocation::Unsupported;
         }
         let Some((access, refresh)) = self.open_tokens(account) else { return Revocation::Failed };
-        let none = Secret::new(String::new());
-        match provider.revoke(self.no_credentials(&none), GrantTokens::new(&access, refresh.as_ref())).await {
+        match login.end_session(self.inner.http.as_ref(), GrantTokens::new(&access, refresh.as_ref())).await {
             Ok(()) => Revocation::Revoked,
             Err(e) if e.kind() == ProviderErrorKind::Unsupported => Revocation::Unsupported,
             Err(e) => {
@@ -1771,11 +1826,19 @@ impl Connect {
 
     /// Revokes an account's token at its instance, with the app's client there: the instance
     /// is the suffix of the account's `{id}@{host}`.
-    async fn revoke_at_instance(&self, account: &AccountRecord, app_id: &AppId) -> Revocation {
-        let Some((_, authority)) = account.provider_account_id.rsplit_once('@') else {
+    async fn revoke_at_instance(
+        &self,
+        registration: &dyn ClientRegistration,
+        account: &AccountRecord,
+        app_id: &AppId,
+    ) -> Revocation {
+        let Some(authority) = registration.account_server(&account.provider_account_id) else {
             return Revocation::Unsupported;
         };
-        let (client, instance) = match self.stored_instance_client(&account.tenant, app_id, authority).await {
+        let (client, instance) = match self
+            .stored_instance_client(registration, &account.provider, &account.tenant, app_id, authority)
+            .await
+        {
             Ok(Some(found)) => found,
             Ok(None) => return Revocation::Unsupported,
             Err(_) => return Revocation::Failed,
@@ -1789,7 +1852,8 @@ impl Connect {
             http: self.inner.instance_http.as_ref(),
             credentials: ClientCredentials { client_id: &client.client_id, client_secret: &client.client_secret },
         };
-        match client.provider.revoke(ctx, GrantTokens::new(&access, refresh.as_ref())).await {
+        let Some(code_flow) = client.provider.code_flow() else { return Revocation::Unsupported };
+        match code_flow.revoke(ctx, GrantTokens::new(&access, refresh.as_ref())).await {
             Ok(()) => Revocation::Revoked,
             Err(e) => {
                 tracing::warn!(account_id = %account.id, error = %e, "revocation failed");
@@ -1806,14 +1870,6 @@ impl Connect {
         let refresh =
             account.refresh_token.as_ref().map(|t| self.open_string(id, FIELD_REFRESH_TOKEN, t)).transpose().ok()?;
         Some((access, refresh))
-    }
-
-    /// A provider context without client credentials (session-model providers need none).
-    fn no_credentials<'a>(&'a self, empty: &'a Secret<String>) -> ProviderContext<'a> {
-        ProviderContext {
-            http: self.inner.http.as_ref(),
-            credentials: ClientCredentials { client_id: "", client_secret: empty },
-        }
     }
 
     /// A valid access token for the account, refreshed first when it is expired or about to
@@ -1912,8 +1968,9 @@ impl Connect {
     /// long-lived tokens renewed by re-exchanging them (Meta, Instagram, Threads), so that
     /// ordinary use renews them well before they lapse.
     fn refresh_margin(&self, account: &AccountRecord) -> time::Duration {
-        match self.inner.providers.get(&account.provider).map(|p| p.capabilities().refresh) {
-            Some(RefreshModel::Reexchange { .. }) => REEXCHANGE_MARGIN,
+        let provider = self.inner.providers.get(&account.provider);
+        match provider.and_then(|p| p.code_flow()).map(|f| f.renewal()) {
+            Some(Renewal::Reexchange(_)) => REEXCHANGE_MARGIN,
             _ => REFRESH_MARGIN,
         }
     }
@@ -1954,42 +2011,48 @@ impl Connect {
         let Some(provider) = provider else {
             return self.expire(account, still_valid).await;
         };
-        let model = provider.capabilities().refresh;
-        // A session is refreshed with its refresh token alone; the other models need the
-        // app's client credentials.
-        let session = matches!(model, RefreshModel::Session { .. });
-        let secret = match &app {
-            _ if session => Secret::new(String::new()),
-            Some(app) => self.open_string(app.id.as_str(), FIELD_CLIENT_SECRET, &app.client_secret)?,
-            None => return self.expire(account, still_valid).await,
-        };
-        let ctx = match &app {
-            Some(app) if !session => ProviderContext {
-                http: self.inner.http.as_ref(),
-                credentials: ClientCredentials { client_id: &app.client_id, client_secret: &secret },
-            },
-            _ => self.no_credentials(&secret),
-        };
         let current = self.open_string(id.as_str(), FIELD_ACCESS_TOKEN, &account.access_token)?;
-        let result = match (&model, &account.refresh_token) {
-            (RefreshModel::Reexchange { min_age_secs }, _) => {
-                if !still_valid && account.token_expires_at.is_some_and(|t| t <= now) {
-                    // A lapsed token cannot be re-exchanged.
-                    return self.expire(account, false).await;
-                }
-                let age = now - account.updated_at;
-                if min_age_secs.is_some_and(|min| age < time::Duration::seconds(i64::try_from(min).unwrap_or(i64::MAX)))
-                {
-                    // Too young to re-exchange (Instagram, Threads: 24 h); still valid.
-                    return Ok((Ok(current), None));
-                }
-                provider.reexchange(ctx, &current).await
-            }
-            (_, Some(refresh_sealed)) => {
+        let result = match (provider.password_login(), &app) {
+            // A password login's session (no app): refreshed with its refresh token alone.
+            (Some(login), None) => {
+                let Some(refresh_sealed) = &account.refresh_token else {
+                    return self.expire(account, still_valid).await;
+                };
                 let refresh_token = self.open_string(id.as_str(), FIELD_REFRESH_TOKEN, refresh_sealed)?;
-                provider.refresh(ctx, &refresh_token).await
+                login.refresh_session(self.inner.http.as_ref(), &refresh_token).await
             }
-            (_, None) => return self.expire(account, still_valid).await,
+            // Anything else is renewed as the app's code flow says, with its credentials.
+            (_, app) => {
+                let (Some(code_flow), Some(app)) = (provider.code_flow(), app) else {
+                    return self.expire(account, still_valid).await;
+                };
+                let secret = self.open_string(app.id.as_str(), FIELD_CLIENT_SECRET, &app.client_secret)?;
+                let ctx = ProviderContext {
+                    http: self.inner.http.as_ref(),
+                    credentials: ClientCredentials { client_id: &app.client_id, client_secret: &secret },
+                };
+                match (code_flow.renewal(), &account.refresh_token) {
+                    (Renewal::Reexchange(swap), _) => {
+                        if !still_valid && account.token_expires_at.is_some_and(|t| t <= now) {
+                            // A lapsed token cannot be re-exchanged.
+                            return self.expire(account, false).await;
+                        }
+                        let age = now - account.updated_at;
+                        if swap.min_age().is_some_and(|min| age < min) {
+                            // Too young to re-exchange (Instagram, Threads: 24 h); still valid.
+                            return Ok((Ok(current), None));
+                        }
+                        swap.reexchange(ctx, &current).await
+                    }
+                    (Renewal::RefreshGrant(grant), Some(refresh_sealed)) => {
+                        let refresh_token = self.open_string(id.as_str(), FIELD_REFRESH_TOKEN, refresh_sealed)?;
+                        grant.refresh(ctx, &refresh_token).await
+                    }
+                    // No refresh token to grant with, no renewal, or a kind this engine does
+                    // not know: the token stands until it expires.
+                    _ => return self.expire(account, still_valid).await,
+                }
+            }
         };
         // An answer over the bounds is a provider failure: the stored tokens are kept.
         let result = result.and_then(|tokens| match bounds::check_tokens(&tokens) {
@@ -2012,7 +2075,10 @@ impl Connect {
                 record.token_expires_at = tokens
                     .expires_in
                     .map(|s| now + time::Duration::seconds(i64::try_from(s).unwrap_or(3600).min(10 * 365 * 86_400)))
-                    .or_else(|| provider.access_token_expires_at(&tokens.access_token).map(whole_seconds));
+                    .or_else(|| {
+                        let login = provider.password_login()?;
+                        login.access_token_expires_at(&tokens.access_token).map(whole_seconds)
+                    });
                 if let Some(scopes) = &tokens.scopes {
                     record.scopes.clone_from(scopes);
                 }

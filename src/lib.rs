@@ -61,10 +61,10 @@
 //! // 1. The host's OAuth app, and where its users may come back to.
 //! let return_url = "http://127.0.0.1:3000/settings/accounts";
 //! let (client_id, client_secret) = (provider.config().client_id.clone(), provider.config().client_secret.clone());
-//! connect.create_app(&acme, NewApp::new("demo", client_id, client_secret, vec![return_url.into()])).await?;
+//! connect.create_app(&acme, NewApp::new("demo".parse()?, client_id, client_secret, vec![return_url.into()])).await?;
 //!
 //! // 2. Start: the browser goes to `authorize_url`.
-//! let started = connect.start(&acme, "demo", StartParams::new(return_url)).await?;
+//! let started = connect.start(&acme, &"demo".parse()?, StartParams::new(return_url)).await?;
 //!
 //! // 3. The user consents; the provider sends the browser to Connect's callback.
 //! let callback = provider.consent(&started.authorize_url).await?;
@@ -211,7 +211,13 @@
 //! Any standard OAuth 2.0 provider can be described in configuration
 //! ([`provider::ProviderConfig`], run by [`provider::GenericProvider`]); an entry with a
 //! built-in's id overrides only its endpoints. A provider with its own rules implements
-//! [`provider::Provider`] and is added with [`ConnectBuilder::provider`]. Outbound HTTP goes
+//! [`provider::Provider`] and the small traits for what it does: the OAuth code flow with the
+//! renewal it answers ([`provider::CodeFlow`]), a password login ([`provider::PasswordLogin`]),
+//! client registration per server ([`provider::ClientRegistration`]), target listing
+//! ([`provider::TargetListing`]). `Connect` asks a provider for these parts and never for its
+//! id; its [`provider::Capabilities`] only describe it. [`ConnectBuilder::provider`] adds one
+//! (replacing a provider with the same id), [`ConnectBuilder::providers`] chooses the set in
+//! place of the built-in ones, and [`ConnectBuilder::without_provider`] turns one off. Outbound HTTP goes
 //! through [`http_client::HttpClient`] ([`http_client::ReqwestClient`] by default: no
 //! redirects, timeouts, capped responses). Whatever a provider answers is bounded before it is
 //! stored (tokens 8 KiB, 100 scopes, names 1 KiB), built-in or not.

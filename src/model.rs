@@ -181,7 +181,7 @@ pub struct List<T> {
 #[non_exhaustive]
 pub struct NewApp {
     /// The provider id.
-    pub provider: String,
+    pub provider: ProviderId,
     /// A display name (at most 200 characters).
     pub name: Option<String>,
     /// The provider's client id.
@@ -197,13 +197,13 @@ pub struct NewApp {
 impl NewApp {
     /// A new app with the required fields.
     pub fn new(
-        provider: impl Into<String>,
+        provider: ProviderId,
         client_id: impl Into<String>,
         client_secret: impl Into<Secret<String>>,
         allowed_return_urls: Vec<String>,
     ) -> Self {
         Self {
-            provider: provider.into(),
+            provider,
             name: None,
             client_id: client_id.into(),
             client_secret: client_secret.into(),
@@ -310,7 +310,7 @@ pub struct Started {
 #[non_exhaustive]
 pub struct NewAccount {
     /// The provider id.
-    pub provider: String,
+    pub provider: ProviderId,
     /// The access token; checked by a profile call.
     pub access_token: Secret<String>,
     /// A refresh token.
@@ -325,9 +325,9 @@ pub struct NewAccount {
 
 impl NewAccount {
     /// A new account from an access token.
-    pub fn new(provider: impl Into<String>, access_token: impl Into<Secret<String>>) -> Self {
+    pub fn new(provider: ProviderId, access_token: impl Into<Secret<String>>) -> Self {
         Self {
-            provider: provider.into(),
+            provider,
             access_token: access_token.into(),
             refresh_token: None,
             expires_at: None,
@@ -343,9 +343,8 @@ impl NewAccount {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct NewAppPasswordAccount {
-    /// The provider id (one whose [`LoginMethod`](crate::provider::LoginMethod) is
-    /// `AppPassword`).
-    pub provider: String,
+    /// The provider id (one with a [`PasswordLogin`](crate::provider::PasswordLogin)).
+    pub provider: ProviderId,
     /// The handle, DID or email the user signs in with.
     pub identifier: String,
     /// The app password (`xxxx-xxxx-xxxx-xxxx`).
@@ -356,17 +355,8 @@ pub struct NewAppPasswordAccount {
 
 impl NewAppPasswordAccount {
     /// A new account from an identifier and an app password.
-    pub fn new(
-        provider: impl Into<String>,
-        identifier: impl Into<String>,
-        app_password: impl Into<Secret<String>>,
-    ) -> Self {
-        Self {
-            provider: provider.into(),
-            identifier: identifier.into(),
-            app_password: app_password.into(),
-            external_id: None,
-        }
+    pub fn new(provider: ProviderId, identifier: impl Into<String>, app_password: impl Into<Secret<String>>) -> Self {
+        Self { provider, identifier: identifier.into(), app_password: app_password.into(), external_id: None }
     }
 
     /// Sets the host's reference to its end user.

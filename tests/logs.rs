@@ -289,7 +289,7 @@ async fn no_secret_token_code_verifier_or_key_ever_reaches_a_trace_log() {
     let pds = MockProvider::start_with(MockConfig::default().with_app_password("wxyz-2345-abcd-6789")).await.unwrap();
     let service = pds.base_url();
     let h = H::with(MockConfig::default(), |b| {
-        b.provider_config(dravo_connect::provider::ProviderConfig::new("bluesky").with_service_url(service))
+        b.provider_config(dravo_connect::provider::BuiltinOverrides::new("bluesky").with_service_url(service))
     })
     .await;
     pds.set_clock(h.clock.clone());

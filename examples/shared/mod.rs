@@ -197,9 +197,9 @@ pub async fn build(config_toml: Option<&str>, data_dir: &Path, bound: Option<Soc
     let mock = Arc::new(MockProvider::start_with(mock_config).await.map_err(|e| format!("demo provider: {e}"))?);
     let mut connect_config = config.connect;
     let public_base_url = connect_config.public_base_url.trim_end_matches('/').to_owned();
-    let has_demo = connect_config.providers.iter().any(|p| p.id == DEMO_PROVIDER);
+    let has_demo = connect_config.providers.iter().any(|p| p.id() == DEMO_PROVIDER);
     if !has_demo {
-        connect_config.providers.push(mock.provider_config(DEMO_PROVIDER));
+        connect_config.providers.push(mock.provider_config(DEMO_PROVIDER).into());
     }
     let store: Arc<dyn dravo_connect::store::Store> = if config.database_url.starts_with("sqlite:") {
         Arc::new(SqliteStore::connect(&config.database_url).await.map_err(|e| format!("database: {e}"))?)
@@ -232,7 +232,7 @@ pub async fn build(config_toml: Option<&str>, data_dir: &Path, bound: Option<Soc
         }
         None => {
             let new = NewApp::new(
-                DEMO_PROVIDER,
+                DEMO_PROVIDER.parse().map_err(|e| format!("{e}"))?,
                 mock.config().client_id.clone(),
                 mock.config().client_secret.clone(),
                 vec![return_url.clone()],
@@ -273,7 +273,10 @@ impl Host {
 
     /// `POST /demo/connect/{provider}`.
     pub async fn start(&self, provider: &str) -> Reply {
-        match self.connect.start(&self.tenant, provider, StartParams::new(self.return_url.clone())).await {
+        let Ok(provider) = provider.parse() else {
+            return Reply::error(StatusCode::NOT_FOUND, "unknown provider");
+        };
+        match self.connect.start(&self.tenant, &provider, StartParams::new(self.return_url.clone())).await {
             Ok(started) => Reply::ok(serde_json::to_value(started).unwrap_or_default()),
             Err(e) => Reply::error(e.status(), e.message()),
         }

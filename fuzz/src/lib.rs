@@ -15,7 +15,7 @@ use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 
 use dravo_connect::http_client::HttpError;
-use dravo_connect::provider::{ProfilePointers, ProviderConfig};
+use dravo_connect::provider::{GenericConfig, ProfilePointers};
 use dravo_connect::store::MemoryStore;
 use dravo_connect::{Connect, KeyId, ProviderId, ReturnUrlAllowlist, Secret, TenantId};
 use dravo_connect_core::state::StateSigner;
@@ -92,7 +92,7 @@ fn world() -> &'static World {
         // Offline: every outbound request fails at once.
         let offline =
             |_: Request<Bytes>| async { Err::<http::Response<Bytes>, _>(HttpError::Connect("offline".into())) };
-        let provider = ProviderConfig::new("fz")
+        let provider = GenericConfig::new("fz")
             .with_authorize_url("https://fz.example/authorize")
             .with_token_url("https://fz.example/token")
             .with_userinfo_url("https://fz.example/me")

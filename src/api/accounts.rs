@@ -53,6 +53,7 @@ impl Connect {
         let app_password = json::field::<String>(&obj, "app_password", "a string")?.map(Secret::new);
         let access_token = json::field::<String>(&obj, "access_token", "a string")?.map(Secret::new);
         let provider: String = json::required(&obj, "provider", "a string")?;
+        let provider: ProviderId = provider.parse().map_err(|_| Error::validation("unknown provider"))?;
         let external_id = match json::field::<String>(&obj, "external_id", "a string")? {
             None => None,
             Some(s) => Some(s.parse::<ExternalId>().map_err(|e| Error::validation(e.to_string()))?),
@@ -76,7 +77,7 @@ impl Connect {
         }
         let Some(access_token) = access_token else {
             return Err(Error::validation(
-                "field `access_token` is required (or, for app-password providers such as bluesky, \
+                "field `access_token` is required (or, for providers with app-password logins, \
                  identifier and app_password)",
             ));
         };

@@ -31,16 +31,11 @@ impl Connect {
         let obj = json::json_object(&parts.headers, body, self.inner.max_body_bytes)?;
         json::only_fields(&obj, APP_FIELDS)?;
         let provider: String = json::required(&obj, "provider", STRING)?;
-        // A per-instance provider (Mastodon) gets its client at each instance: the
-        // credentials may be left out.
-        let (client_id, client_secret) = if provider == crate::provider::mastodon::ID {
-            (
-                json::field::<String>(&obj, "client_id", STRING)?.unwrap_or_default(),
-                json::field::<String>(&obj, "client_secret", STRING)?.unwrap_or_default(),
-            )
-        } else {
-            (json::required(&obj, "client_id", STRING)?, json::required::<String>(&obj, "client_secret", STRING)?)
-        };
+        let provider: ProviderId = provider.parse().map_err(|_| Error::validation("unknown provider"))?;
+        // Whether the credentials may be left out (a provider that registers its client at
+        // each server) is the engine's to say: absent ones are empty here.
+        let client_id = json::field::<String>(&obj, "client_id", STRING)?.unwrap_or_default();
+        let client_secret = json::field::<String>(&obj, "client_secret", STRING)?.unwrap_or_default();
         let new = NewApp {
             provider,
             name: json::field(&obj, "name", STRING)?,

@@ -39,7 +39,8 @@ impl Connect {
         };
         let instance = q.get("instance").map(str::to_owned);
         let params = StartParams { return_url: return_url.to_owned(), app_id, scopes, external_id, instance };
-        let started = self.start(tenant, provider, params).await?;
+        let provider = provider.parse::<crate::ProviderId>().map_err(|_| Error::not_found("provider"))?;
+        let started = self.start(tenant, &provider, params).await?;
         Ok(json::json(StatusCode::OK, &started))
     }
 

@@ -33,11 +33,16 @@ impl Connect {
         let providers = self.providers();
         let data = providers
             .iter()
-            .map(|p| ProviderView {
-                id: p.id().as_str(),
-                default_scopes: p.default_scopes(),
-                pkce: p.uses_pkce(),
-                capabilities: p.capabilities(),
+            .map(|p| {
+                // The scopes a flow asks for when the app names none: those registered at a
+                // server where the provider registers clients, else its code flow's.
+                let default_scopes = match (p.registration(), p.code_flow()) {
+                    (Some(registration), _) => registration.default_scopes(),
+                    (None, Some(flow)) => flow.default_scopes(),
+                    (None, None) => &[],
+                };
+                let capabilities = p.capabilities();
+                ProviderView { id: p.id().as_str(), default_scopes, pkce: capabilities.pkce, capabilities }
             })
             .collect();
         Ok(json::json(StatusCode::OK, &ProviderList { data, next_cursor: None }))

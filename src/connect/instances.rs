@@ -1,16 +1,15 @@
-//! Per-instance providers (Mastodon): the `instance` parameter of `start`, its SSRF check,
-//! and the client registered at each instance for each app, kept in the store's provider
-//! state (namespace `mastodon`, key the instance) and cached in memory in front of it.
+//! Providers with client registration per server ([`ClientRegistration`]): the `instance`
+//! parameter of `start`, its SSRF check, and the client registered at each instance for
+//! each app, kept in the store's provider state (namespace the provider's id, key the
+//! instance) and cached in memory in front of it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::{Connect, FIELD_CLIENT_SECRET};
-use crate::Secret;
-use crate::provider::mastodon::{self, Instance, MastodonProvider, Registration};
+use crate::provider::{ClientRegistration, Instance, Provider, RegistrationRequest};
 use crate::store::{AppRecord, ProviderStateRecord, ProviderStateStore};
-use crate::{AppId, ProviderId, TenantId};
-use crate::{Error, ErrorCode};
+use crate::{AppId, Error, ErrorCode, ProviderId, Secret, TenantId};
 
 /// Registrations kept in memory at most; past it the cache starts over.
 const CACHE_MAX: usize = 10_000;
@@ -21,6 +20,8 @@ const CACHE_MAX: usize = 10_000;
 pub(crate) struct InstanceRegistration {
     tenant: TenantId,
     app_id: AppId,
+    /// The provider's id: the entry's namespace.
+    namespace: ProviderId,
     /// The instance's host, with a non-default port (`mastodon.social`): the entry's key.
     instance: String,
     /// The entry's sealed part: the client secret, associated data `{app_id}@{instance}`.
@@ -47,6 +48,7 @@ impl InstanceRegistration {
         Ok(Self {
             tenant: e.tenant,
             app_id: e.app_id,
+            namespace: e.namespace,
             instance: e.key,
             client_secret: e.secret,
             created_at: e.created_at,
@@ -59,18 +61,13 @@ impl InstanceRegistration {
         Ok(ProviderStateRecord::new(
             self.tenant.clone(),
             self.app_id.clone(),
-            namespace(),
+            self.namespace.clone(),
             self.instance.clone(),
             metadata,
             self.client_secret.clone(),
             self.created_at,
         ))
     }
-}
-
-/// The provider-state namespace of registrations: Mastodon's id.
-fn namespace() -> ProviderId {
-    ProviderId::from_static(mastodon::ID)
 }
 
 /// The key of a registration: (tenant, app, instance host and port).
@@ -86,15 +83,10 @@ pub(crate) struct Instances {
 
 /// A client at an instance, opened for use.
 pub(crate) struct InstanceClient {
-    pub(crate) provider: MastodonProvider,
+    pub(crate) provider: Arc<dyn Provider>,
     pub(crate) client_id: String,
     pub(crate) client_secret: Secret<String>,
     pub(crate) scopes: Vec<String>,
-}
-
-/// Whether the provider is one whose apps live per instance.
-pub(crate) fn is_per_instance(provider: &ProviderId) -> bool {
-    provider.as_str() == mastodon::ID
 }
 
 /// The associated data row of a registration's sealed secret.
@@ -103,17 +95,18 @@ pub(crate) fn sealed_row(app_id: &AppId, instance: &str) -> String {
 }
 
 impl Connect {
-    /// Parses `start`'s `instance` against the provider: required for a per-instance
-    /// provider, refused for any other.
+    /// Parses `start`'s `instance` against the provider: required for a provider with
+    /// client registration per server, refused for any other.
     pub(crate) fn check_instance_param(
         &self,
         provider: &ProviderId,
+        registers: bool,
         raw: Option<&str>,
     ) -> Result<Option<Instance>, Error> {
-        match (is_per_instance(provider), raw) {
-            (true, None) => {
-                Err(Error::validation(format!("instance is required for {provider} (e.g. mastodon.social)")))
-            }
+        match (registers, raw) {
+            (true, None) => Err(Error::validation(format!(
+                "instance is required for {provider} (a server's host name or https origin)"
+            ))),
             (false, Some(_)) => Err(Error::validation(format!("{provider} takes no instance parameter"))),
             (false, None) => Ok(None),
             (true, Some(raw)) => {
@@ -133,9 +126,14 @@ impl Connect {
 
     /// The app's client at the instance: from memory, else from the store, else registered
     /// there now (once per process at a time; across processes the store keeps the first).
-    pub(crate) async fn instance_client(&self, app: &AppRecord, instance: &Instance) -> Result<InstanceClient, Error> {
+    pub(crate) async fn instance_client(
+        &self,
+        registration: &dyn ClientRegistration,
+        app: &AppRecord,
+        instance: &Instance,
+    ) -> Result<InstanceClient, Error> {
         let key: RegistrationKey = (app.tenant.clone(), app.id.clone(), instance.authority());
-        let registration = match self.cached_registration(&key) {
+        let record = match self.cached_registration(&key) {
             Some(r) => r,
             None => {
                 let gate = {
@@ -144,7 +142,7 @@ impl Connect {
                 };
                 let result = {
                     let _held = gate.lock().await;
-                    self.load_or_register(&key, app, instance).await
+                    self.load_or_register(registration, &key, app, instance).await
                 };
                 {
                     let mut gates = self.inner.instances.gates.lock().unwrap_or_else(|e| e.into_inner());
@@ -155,21 +153,23 @@ impl Connect {
                 result?
             }
         };
-        self.open_registration(&registration, instance)
+        self.open_registration(registration, &record, instance)
     }
 
     /// The registration stored for the app at the instance (for callbacks and revocation,
     /// which never register).
     pub(crate) async fn stored_instance_client(
         &self,
+        registration: &dyn ClientRegistration,
+        provider: &ProviderId,
         tenant: &TenantId,
         app_id: &AppId,
         authority: &str,
     ) -> Result<Option<(InstanceClient, Instance)>, Error> {
         let key: RegistrationKey = (tenant.clone(), app_id.clone(), authority.to_owned());
-        let registration = match self.cached_registration(&key) {
+        let record = match self.cached_registration(&key) {
             Some(r) => r,
-            None => match self.load_registration(tenant, app_id, authority).await? {
+            None => match self.load_registration(provider, tenant, app_id, authority).await? {
                 Some(r) => {
                     self.cache_registration(key, r.clone());
                     r
@@ -177,9 +177,9 @@ impl Connect {
                 None => return Ok(None),
             },
         };
-        let instance = Instance::parse(&registration.meta.origin, self.inner.allow_private_instances)
+        let instance = Instance::parse(&record.meta.origin, self.inner.allow_private_instances)
             .map_err(|e| Error::server(std::io::Error::other(format!("stored instance origin is not usable: {e}"))))?;
-        Ok(Some((self.open_registration(&registration, &instance)?, instance)))
+        Ok(Some((self.open_registration(registration, &record, &instance)?, instance)))
     }
 
     fn cached_registration(&self, key: &RegistrationKey) -> Option<InstanceRegistration> {
@@ -194,11 +194,16 @@ impl Connect {
         cache.insert(key, r);
     }
 
-    fn open_registration(&self, r: &InstanceRegistration, instance: &Instance) -> Result<InstanceClient, Error> {
+    fn open_registration(
+        &self,
+        registration: &dyn ClientRegistration,
+        r: &InstanceRegistration,
+        instance: &Instance,
+    ) -> Result<InstanceClient, Error> {
         let client_secret =
             self.open_string(&sealed_row(&r.app_id, &r.instance), FIELD_CLIENT_SECRET, &r.client_secret)?;
         Ok(InstanceClient {
-            provider: mastodon::provider().at(instance),
+            provider: registration.at(instance),
             client_id: r.meta.client_id.clone(),
             client_secret,
             scopes: r.meta.scopes.clone(),
@@ -207,6 +212,7 @@ impl Connect {
 
     async fn load_or_register(
         &self,
+        registration: &dyn ClientRegistration,
         key: &RegistrationKey,
         app: &AppRecord,
         instance: &Instance,
@@ -215,29 +221,18 @@ impl Connect {
         if let Some(r) = self.cached_registration(key) {
             return Ok(r);
         }
-        if let Some(r) = self.load_registration(&app.tenant, &app.id, &key.2).await? {
+        if let Some(r) = self.load_registration(&app.provider, &app.tenant, &app.id, &key.2).await? {
             self.cache_registration(key.clone(), r.clone());
             return Ok(r);
         }
-        let provider = mastodon::provider();
-        let scopes: Vec<String> = if app.scopes.is_empty() {
-            crate::provider::Provider::default_scopes(&provider).to_vec()
-        } else {
-            app.scopes.clone()
-        };
+        let scopes: Vec<String> =
+            if app.scopes.is_empty() { registration.default_scopes().to_vec() } else { app.scopes.clone() };
         let redirect_uri = self.redirect_uri(&app.provider);
         let client_name = app.name.clone().unwrap_or_else(|| "dravo-connect".to_owned());
-        let registered = mastodon::register(
-            self.inner.instance_http.as_ref(),
-            instance,
-            &Registration {
-                client_name: &client_name,
-                redirect_uri: &redirect_uri,
-                scopes: &scopes,
-                website: &self.inner.public_base_url,
-            },
-        )
-        .await
+        let request = RegistrationRequest::new(&client_name, &redirect_uri, &scopes, &self.inner.public_base_url);
+        let registered = registration
+            .register(self.inner.instance_http.as_ref(), instance, &request)
+            .await
         .map_err(|e| {
             tracing::warn!(app_id = %app.id, instance = %key.2, error = %e, "app registration at the instance failed");
             Error::new(ErrorCode::ProviderError, "the instance refused or failed the app registration").with_source(e)
@@ -245,6 +240,7 @@ impl Connect {
         let record = InstanceRegistration {
             tenant: app.tenant.clone(),
             app_id: app.id.clone(),
+            namespace: app.provider.clone(),
             instance: key.2.clone(),
             meta: RegistrationMeta {
                 origin: instance.origin(),
@@ -263,7 +259,7 @@ impl Connect {
         let kept = match inserted {
             true => record,
             false => self
-                .load_registration(&app.tenant, &app.id, &key.2)
+                .load_registration(&app.provider, &app.tenant, &app.id, &key.2)
                 .await?
                 .ok_or_else(|| Error::server(std::io::Error::other("instance registration vanished")))?,
         };
@@ -284,11 +280,12 @@ impl Connect {
     /// The registration stored for the app at the instance, if any.
     async fn load_registration(
         &self,
+        provider: &ProviderId,
         tenant: &TenantId,
         app_id: &AppId,
         instance: &str,
     ) -> Result<Option<InstanceRegistration>, Error> {
-        let entry = self.state_store()?.get_provider_state(tenant, app_id, &namespace(), instance).await?;
+        let entry = self.state_store()?.get_provider_state(tenant, app_id, provider, instance).await?;
         entry.map(InstanceRegistration::from_entry).transpose()
     }
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use dravo_connect::provider::ProviderConfig;
+use dravo_connect::provider::BuiltinOverrides;
 use dravo_connect::store::{AccountStatus, Store};
 use dravo_connect::test_util::{MockBehavior, MockConfig, MockUser};
 use dravo_connect::{AccountId, ErrorCode, KeyId, Secret};
@@ -32,7 +32,7 @@ async fn bluesky() -> H {
         .outbound_loopback_only(true)
         .browser_binding(false)
         .provider_config(h.mock.provider_config("mock"))
-        .provider_config(ProviderConfig::new("bluesky").with_service_url(h.mock.base_url()))
+        .provider_config(BuiltinOverrides::new("bluesky").with_service_url(h.mock.base_url()))
         .build()
         .unwrap();
     let app = axum::Router::new().layer(dravo_connect::ConnectLayer::new(connect.clone()));

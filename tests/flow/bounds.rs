@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use dravo_connect::http_client::HttpClient;
 use dravo_connect::provider::{
-    AuthorizeRequest, Capabilities, GenericProvider, Profile, Provider, ProviderContext, ProviderError, Target,
-    TargetType, TokenSet,
+    AuthorizeRequest, CodeFlow, GenericProvider, Profile, Provider, ProviderContext, ProviderError, Renewal, Target,
+    TargetListing, TargetType, TokenSet,
 };
 use dravo_connect::store::{AccountStatus, Store};
 use dravo_connect::test_util::{MockBehavior, MockConfig, MockUser};
@@ -166,21 +166,25 @@ struct Hostile {
     script: Arc<Mutex<Script>>,
 }
 
-#[async_trait]
 impl Provider for Hostile {
     fn id(&self) -> &ProviderId {
         self.inner.id()
     }
+    fn code_flow(&self) -> Option<&dyn CodeFlow> {
+        Some(self)
+    }
+    fn targets(&self) -> Option<&dyn TargetListing> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl CodeFlow for Hostile {
     fn default_scopes(&self) -> &[String] {
         self.inner.default_scopes()
     }
     fn uses_pkce(&self) -> bool {
         self.inner.uses_pkce()
-    }
-    fn capabilities(&self) -> Capabilities {
-        let mut c = self.inner.capabilities();
-        c.target_selection = Some(TargetType::Page);
-        c
     }
     fn authorize_url(&self, request: &AuthorizeRequest<'_>) -> Result<Url, ProviderError> {
         self.inner.authorize_url(request)
@@ -202,12 +206,15 @@ impl Provider for Hostile {
         let real = self.inner.fetch_profile(http, access_token).await?;
         Ok(self.script.lock().unwrap().profile.clone().unwrap_or(real))
     }
-    async fn refresh(
-        &self,
-        ctx: ProviderContext<'_>,
-        refresh_token: &Secret<String>,
-    ) -> Result<TokenSet, ProviderError> {
-        self.inner.refresh(ctx, refresh_token).await
+    fn renewal(&self) -> Renewal<'_> {
+        self.inner.renewal()
+    }
+}
+
+#[async_trait]
+impl TargetListing for Hostile {
+    fn target_type(&self) -> TargetType {
+        TargetType::Page
     }
     async fn list_targets(&self, _: &dyn HttpClient, _: &TokenSet, _: &Profile) -> Result<Vec<Target>, ProviderError> {
         Ok(self.script.lock().unwrap().targets.clone().unwrap_or_default())
@@ -374,7 +381,7 @@ async fn a_bluesky_session_whose_profile_is_over_a_bound_fails_the_app_password_
     let h = H::with(MockConfig::default().with_app_password(APP_PASSWORD), |b| b).await;
     h.mock.set_clock(h.clock.clone());
     let connect = base_builder(&h.store, &h.clock)
-        .provider_config(dravo_connect::provider::ProviderConfig::new("bluesky").with_service_url(h.mock.base_url()))
+        .provider_config(dravo_connect::provider::BuiltinOverrides::new("bluesky").with_service_url(h.mock.base_url()))
         .build()
         .unwrap();
     let app = axum::Router::new().layer(ConnectLayer::new(connect.clone()));

@@ -39,9 +39,10 @@ async fn pair_with_an_expired_account() -> (Pair, AccountId) {
     };
     let instances = [build(), build()];
     let c = mock.config();
-    let new = NewApp::new("mock", c.client_id.clone(), c.client_secret.clone(), vec![RETURN.to_owned()]);
+    let new =
+        NewApp::new("mock".parse().unwrap(), c.client_id.clone(), c.client_secret.clone(), vec![RETURN.to_owned()]);
     instances[0].create_app(&tenant("t1"), new).await.unwrap();
-    let started = instances[0].start(&tenant("t1"), "mock", StartParams::new(RETURN)).await.unwrap();
+    let started = instances[0].start(&tenant("t1"), &"mock".parse().unwrap(), StartParams::new(RETURN)).await.unwrap();
     let to = mock.consent(&started.authorize_url).await.unwrap();
     let r = instances[1]
         .handle(http::Request::get(format!("{}?{}", to.path(), to.query().unwrap())).body(Bytes::new()).unwrap())

@@ -23,6 +23,7 @@ mod openapi;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod providers;
+mod seams;
 mod security;
 mod selection;
 #[cfg(feature = "sqlite")]

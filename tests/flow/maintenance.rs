@@ -151,7 +151,7 @@ fn location_param(r: &http::Response<Bytes>, name: &str) -> Option<String> {
 async fn started_callback(connect: &Connect, mock: &MockProvider, external_id: Option<String>) -> String {
     let mut params = StartParams::new(RETURN);
     params.external_id = external_id.map(|e| e.parse().unwrap());
-    let started = connect.start(&tenant("t1"), "mock", params).await.unwrap();
+    let started = connect.start(&tenant("t1"), &"mock".parse().unwrap(), params).await.unwrap();
     let to = mock.consent(&started.authorize_url).await.unwrap();
     format!("{}?{}", to.path(), to.query().unwrap())
 }
@@ -165,7 +165,7 @@ async fn a_new_state_key_verifies_old_states_until_the_old_key_is_removed() {
     let c = mock.config();
     old.create_app(
         &tenant("t1"),
-        NewApp::new("mock", c.client_id.clone(), c.client_secret.clone(), vec![RETURN.to_owned()]),
+        NewApp::new("mock".parse().unwrap(), c.client_id.clone(), c.client_secret.clone(), vec![RETURN.to_owned()]),
     )
     .await
     .unwrap();
@@ -195,7 +195,8 @@ async fn reseal_moves_every_secret_to_the_newest_key_while_the_app_serves() {
     let old = instance(&store, &mock, &clock, &[("s1", STATE_OLD)], &[("e1", ENC_OLD)]);
     let c = mock.config();
     for t in ["t1", "t2"] {
-        let new = NewApp::new("mock", c.client_id.clone(), c.client_secret.clone(), vec![RETURN.to_owned()]);
+        let new =
+            NewApp::new("mock".parse().unwrap(), c.client_id.clone(), c.client_secret.clone(), vec![RETURN.to_owned()]);
         old.create_app(&tenant(t), new).await.unwrap();
     }
     // 150 accounts sealed with the old key (more than a page).
@@ -271,7 +272,7 @@ async fn reseal_reports_a_secret_it_cannot_open_and_leaves_it_as_it_was() {
     let app = old
         .create_app(
             &tenant("t1"),
-            NewApp::new("mock", c.client_id.clone(), c.client_secret.clone(), vec![RETURN.to_owned()]),
+            NewApp::new("mock".parse().unwrap(), c.client_id.clone(), c.client_secret.clone(), vec![RETURN.to_owned()]),
         )
         .await
         .unwrap();

@@ -124,7 +124,8 @@ async fn concurrent_first_starts_on_two_connects_sharing_a_store_keep_one_regist
         .unwrap();
     let params = || StartParams::new(RETURN).instance(h.mock.base_url());
     let t = tenant("t1");
-    let (a, b) = tokio::join!(h.connect.start(&t, "mastodon", params()), other.start(&t, "mastodon", params()));
+    let mastodon = "mastodon".parse().unwrap();
+    let (a, b) = tokio::join!(h.connect.start(&t, &mastodon, params()), other.start(&t, &mastodon, params()));
     let (a, b) = (a.unwrap(), b.unwrap());
     let client =
         |url: &str| url::Url::parse(url).unwrap().query_pairs().find(|(k, _)| k == "client_id").unwrap().1.into_owned();
@@ -160,12 +161,15 @@ async fn the_registration_survives_a_new_connect_over_the_same_sqlite_store() {
     };
     let t = tenant("t1");
     let first = build(SqliteStore::connect(&url).await.unwrap());
-    let new = dravo_connect::NewApp::new("mastodon", "", "", vec![RETURN.to_owned()]);
+    let new = dravo_connect::NewApp::new("mastodon".parse().unwrap(), "", "", vec![RETURN.to_owned()]);
     first.create_app(&t, new).await.unwrap();
-    first.start(&t, "mastodon", StartParams::new(RETURN).instance(mock.base_url())).await.unwrap();
+    first.start(&t, &"mastodon".parse().unwrap(), StartParams::new(RETURN).instance(mock.base_url())).await.unwrap();
     drop(first);
     let second = build(SqliteStore::connect(&url).await.unwrap());
-    let started = second.start(&t, "mastodon", StartParams::new(RETURN).instance(mock.base_url())).await.unwrap();
+    let started = second
+        .start(&t, &"mastodon".parse().unwrap(), StartParams::new(RETURN).instance(mock.base_url()))
+        .await
+        .unwrap();
     assert_eq!(mock.counts().app_registrations, 1, "the stored registration was reused");
     // And the flow completes on it: the callback opens the stored, sealed secret.
     let to = mock.consent(&started.authorize_url).await.unwrap();
@@ -345,7 +349,10 @@ async fn a_key_rotation_reseals_the_instance_client_and_flows_go_on_with_the_new
     // With the old key gone, a new Connect still opens the instance's client from the store.
     let only_new = with_keys(&[("e2", 0x33)]);
     let t = tenant("t1");
-    let started = only_new.start(&t, "mastodon", StartParams::new(RETURN).instance(h.mock.base_url())).await.unwrap();
+    let started = only_new
+        .start(&t, &"mastodon".parse().unwrap(), StartParams::new(RETURN).instance(h.mock.base_url()))
+        .await
+        .unwrap();
     assert_eq!(h.mock.counts().app_registrations, 1, "no new registration");
     let to = h.mock.consent(&started.authorize_url).await.unwrap();
     let app = axum::Router::new().layer(dravo_connect::ConnectLayer::new(only_new.clone()));

@@ -53,7 +53,7 @@ fn config_with_keys(mock: &MockProvider, encryption_keys: serde_json::Value) -> 
         "browser_binding": false,
     }))
     .unwrap();
-    config.providers.push(mock.provider_config("mock"));
+    config.providers.push(mock.provider_config("mock").into());
     config
 }
 
@@ -92,7 +92,8 @@ impl Cluster {
     /// Creates the tenant's app for the mock, on the first instance.
     pub async fn create_app(&self) {
         let c = self.mock.config();
-        let new = NewApp::new("mock", c.client_id.clone(), c.client_secret.clone(), vec![RETURN.to_owned()]);
+        let new =
+            NewApp::new("mock".parse().unwrap(), c.client_id.clone(), c.client_secret.clone(), vec![RETURN.to_owned()]);
         self.instances[0].create_app(&self.t(), new).await.unwrap();
     }
 }
@@ -107,7 +108,7 @@ async fn flow(
 ) -> (String, http::Response<Bytes>) {
     let mut params = StartParams::new(RETURN);
     params.external_id = external_id.map(|e| e.parse().unwrap());
-    let started = start_on.start(&tenant("t1"), "mock", params).await.unwrap();
+    let started = start_on.start(&tenant("t1"), &"mock".parse().unwrap(), params).await.unwrap();
     let to = mock.consent(&started.authorize_url).await.unwrap();
     let callback = format!("{}?{}", to.path(), to.query().unwrap());
     let response = callback_on(finish_on, &callback).await;
@@ -332,7 +333,8 @@ async fn a_leaked_hop_binds_only_the_first_browser_across_two_instances() {
     let one = crate::security::bound_instance(Arc::new(db.store_in(&schema, 4).await), &mock);
     let two = crate::security::bound_instance(Arc::new(db.store_in(&schema, 4).await), &mock);
     let c = mock.config();
-    let new = NewApp::new("mock", c.client_id.clone(), c.client_secret.clone(), vec![RETURN.to_owned()]);
+    let new =
+        NewApp::new("mock".parse().unwrap(), c.client_id.clone(), c.client_secret.clone(), vec![RETURN.to_owned()]);
     one.create_app(&tenant("t1"), new).await.unwrap();
     crate::security::a_leaked_hop_binds_only_the_first_browser(&one, &two, &mock).await;
 }
@@ -353,7 +355,8 @@ async fn the_pending_flow_cap_holds_across_instances_within_the_starts_in_flight
     }
     let c = mock.config();
     for t in ["t1", "t2"] {
-        let new = NewApp::new("mock", c.client_id.clone(), c.client_secret.clone(), vec![RETURN.to_owned()]);
+        let new =
+            NewApp::new("mock".parse().unwrap(), c.client_id.clone(), c.client_secret.clone(), vec![RETURN.to_owned()]);
         instances[0].create_app(&tenant(t), new).await.unwrap();
     }
     // Every worker starts flows until it is refused.
@@ -365,7 +368,7 @@ async fn the_pending_flow_cap_holds_across_instances_within_the_starts_in_flight
                 let mut ok = 0;
                 // Bounded, so a broken cap fails the assertion below rather than hanging.
                 for _ in 0..CAP * 4 {
-                    match connect.start(&tenant("t1"), "mock", StartParams::new(RETURN)).await {
+                    match connect.start(&tenant("t1"), &"mock".parse().unwrap(), StartParams::new(RETURN)).await {
                         Ok(_) => ok += 1,
                         Err(e) if e.code() == dravo_connect::ErrorCode::TooManyPendingFlows => return ok,
                         Err(e) => panic!("unexpected {e:?}"),
@@ -391,8 +394,8 @@ async fn the_pending_flow_cap_holds_across_instances_within_the_starts_in_flight
     assert_eq!(pending, started as i64, "a refused start stores nothing");
     // Once over, every instance refuses; the other tenant is untouched.
     for instance in &instances {
-        let e = instance.start(&tenant("t1"), "mock", StartParams::new(RETURN)).await.unwrap_err();
+        let e = instance.start(&tenant("t1"), &"mock".parse().unwrap(), StartParams::new(RETURN)).await.unwrap_err();
         assert_eq!(e.code(), dravo_connect::ErrorCode::TooManyPendingFlows);
-        assert!(instance.start(&tenant("t2"), "mock", StartParams::new(RETURN)).await.is_ok());
+        assert!(instance.start(&tenant("t2"), &"mock".parse().unwrap(), StartParams::new(RETURN)).await.is_ok());
     }
 }

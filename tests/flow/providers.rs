@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use dravo_connect::http_client::HttpError;
-use dravo_connect::provider::ProviderConfig;
+use dravo_connect::provider::BuiltinOverrides;
 use dravo_connect::store::Store;
 use dravo_connect::test_util::{MockConfig, MockTokenKind};
 use dravo_connect::{AccountId, KeyId, OAuthErrorReason, Revocation, Secret};
@@ -128,7 +128,7 @@ async fn instagram_harness() -> (H, Seen) {
     let (client, seen) = instagram_fixtures();
     let h = H::with(MockConfig::default(), |b| {
         b.http_client(client).provider_config(
-            ProviderConfig::new("instagram")
+            BuiltinOverrides::new("instagram")
                 .with_token_url("http://127.0.0.1:9/oauth/access_token")
                 .with_exchange_url("http://127.0.0.1:9/access_token")
                 .with_refresh_url("http://127.0.0.1:9/refresh_access_token")
@@ -302,13 +302,13 @@ async fn a_refused_re_exchange_expires_the_account_and_a_transient_one_keeps_the
     let app_id: dravo_connect::AppId =
         h.get("/v1/oauth-apps", Some(KEY1)).await.json()["data"][0]["id"].as_str().unwrap().parse().unwrap();
     // Without its app, a token cannot be renewed: it is handed out while it is valid.
-    let mut orphan = dravo_connect::NewAccount::new("instagram", "IGAADead");
+    let mut orphan = dravo_connect::NewAccount::new("instagram".parse().unwrap(), "IGAADead");
     orphan.expires_at = Some(START + time::Duration::days(3));
     orphan.external_id = Some("orphan".parse().unwrap());
     let orphan = h.connect.register_account(&t1, orphan).await.unwrap();
     assert_eq!(h.connect.access_token(&t1, &orphan.id).await.unwrap().expose_secret(), "IGAADead");
     // A token the fixture answers with a transient 503: still valid, so it is handed out.
-    let mut fail = dravo_connect::NewAccount::new("instagram", "IGAAFail");
+    let mut fail = dravo_connect::NewAccount::new("instagram".parse().unwrap(), "IGAAFail");
     fail.app_id = Some(app_id.clone());
     fail.expires_at = Some(START + time::Duration::days(3));
     let fail = h.connect.register_account(&t1, fail).await;
@@ -321,7 +321,7 @@ async fn a_refused_re_exchange_expires_the_account_and_a_transient_one_keeps_the
     assert_eq!(tried, ["/refresh_access_token"], "the renewal was attempted");
     assert_eq!(h.get(&format!("/v1/accounts/{}", fail.id), Some(KEY1)).await.json()["status"], "active");
     // A token the provider refuses (code 190): the account is expired, the caller told.
-    let mut dead = dravo_connect::NewAccount::new("instagram", "IGAADead");
+    let mut dead = dravo_connect::NewAccount::new("instagram".parse().unwrap(), "IGAADead");
     dead.expires_at = Some(START + time::Duration::days(5));
     dead.external_id = Some("other".parse().unwrap());
     dead.app_id = Some(app_id);

@@ -205,9 +205,10 @@ async fn start_url(mock: &MockProvider, c: ConnectConfig) -> String {
         .provider_config(mock.provider_config("mock"))
         .build()
         .unwrap();
-    let app = dravo_connect::NewApp::new("mock", "mock-client", "mock-secret", vec![RETURN.to_owned()]);
+    let app =
+        dravo_connect::NewApp::new("mock".parse().unwrap(), "mock-client", "mock-secret", vec![RETURN.to_owned()]);
     connect.create_app(&t, app).await.unwrap();
-    connect.start(&t, "mock", dravo_connect::StartParams::new(RETURN)).await.unwrap().authorize_url
+    connect.start(&t, &"mock".parse().unwrap(), dravo_connect::StartParams::new(RETURN)).await.unwrap().authorize_url
 }
 
 #[tokio::test]
@@ -436,7 +437,8 @@ fn is_static_page(r: &http::Response<bytes::Bytes>) -> bool {
 
 /// A started flow's hop, as path and query.
 async fn hop_of(connect: &Connect) -> String {
-    let started = connect.start(&tenant("t1"), "mock", dravo_connect::StartParams::new(RETURN)).await.unwrap();
+    let started =
+        connect.start(&tenant("t1"), &"mock".parse().unwrap(), dravo_connect::StartParams::new(RETURN)).await.unwrap();
     let hop = url::Url::parse(&started.authorize_url).unwrap();
     format!("{}?{}", hop.path(), hop.query().unwrap())
 }
@@ -501,7 +503,12 @@ pub(crate) async fn a_leaked_hop_binds_only_the_first_browser(first: &Connect, s
 
 async fn create_mock_app(connect: &Connect, mock: &MockProvider) {
     let c = mock.config();
-    let new = dravo_connect::NewApp::new("mock", c.client_id.clone(), c.client_secret.clone(), vec![RETURN.to_owned()]);
+    let new = dravo_connect::NewApp::new(
+        "mock".parse().unwrap(),
+        c.client_id.clone(),
+        c.client_secret.clone(),
+        vec![RETURN.to_owned()],
+    );
     connect.create_app(&tenant("t1"), new).await.unwrap();
 }
 
@@ -544,7 +551,9 @@ async fn the_pending_flow_cap_is_reached_exactly_and_other_tenants_are_untouched
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..20 {
         let connect = h.connect.clone();
-        tasks.spawn(async move { connect.start(&tenant("t1"), "mock", dravo_connect::StartParams::new(RETURN)).await });
+        tasks.spawn(async move {
+            connect.start(&tenant("t1"), &"mock".parse().unwrap(), dravo_connect::StartParams::new(RETURN)).await
+        });
     }
     let (mut started, mut refused) = (Vec::new(), 0);
     while let Some(r) = tasks.join_next().await {

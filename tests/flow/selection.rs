@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use dravo_connect::hooks::{ConnectHooks, HookError};
 use dravo_connect::http_client::HttpError;
-use dravo_connect::provider::ProviderConfig;
+use dravo_connect::provider::BuiltinOverrides;
 use dravo_connect::test_util::MockConfig;
 use dravo_connect::{Account, ErrorCode, TenantId};
 use http::{Method, StatusCode};
@@ -118,14 +118,14 @@ async fn fb(pages: usize) -> Fb {
         b.http_client(facebook(p, s))
             .hooks(r)
             .provider_config(
-                ProviderConfig::new("facebook")
+                BuiltinOverrides::new("facebook")
                     .with_token_url("http://127.0.0.1:9/v25.0/oauth/access_token")
                     .with_userinfo_url("http://127.0.0.1:9/v25.0/me")
                     .with_targets_url("http://127.0.0.1:9/v25.0/me/accounts")
                     .with_revoke_url("http://127.0.0.1:9/v25.0/me/permissions"),
             )
             .provider_config(
-                ProviderConfig::new("instagram_facebook")
+                BuiltinOverrides::new("instagram_facebook")
                     .with_token_url("http://127.0.0.1:9/v25.0/oauth/access_token")
                     .with_userinfo_url("http://127.0.0.1:9/v25.0/me")
                     .with_targets_url("http://127.0.0.1:9/v25.0/me/accounts"),

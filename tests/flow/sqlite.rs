@@ -30,14 +30,17 @@ async fn after_a_flow_the_sqlite_file_and_its_wal_hold_no_plaintext_secret_or_to
     let t = tenant("t1");
     let secret = "client-secret-PLAINTEXT-0123456789";
     let app = connect
-        .create_app(&t, dravo_connect::NewApp::new("mock", "mock-client", secret, vec![RETURN.to_owned()]))
+        .create_app(
+            &t,
+            dravo_connect::NewApp::new("mock".parse().unwrap(), "mock-client", secret, vec![RETURN.to_owned()]),
+        )
         .await
         .unwrap();
     // The mock checks the secret, so give it the one we stored.
-    let started = connect.start(&t, "mock", StartParams::new(RETURN)).await;
+    let started = connect.start(&t, &"mock".parse().unwrap(), StartParams::new(RETURN)).await;
     assert!(started.is_ok());
     let token = mock.issue_access_token(&mock.user());
-    let mut new = dravo_connect::NewAccount::new("mock", token.clone());
+    let mut new = dravo_connect::NewAccount::new("mock".parse().unwrap(), token.clone());
     new.refresh_token = Some(Secret::from("refresh-PLAINTEXT-token-42"));
     let account = connect.register_account(&t, new).await.unwrap();
     assert_eq!(connect.access_token(&t, &account.id).await.unwrap().expose_secret(), &token);

@@ -1,7 +1,7 @@
 //! The built-in X adapter, its endpoints overridden in config to point at the mock serving
 //! X's documented response shapes.
 
-use dravo_connect::provider::ProviderConfig;
+use dravo_connect::provider::BuiltinOverrides;
 use dravo_connect::test_util::{MockBehavior, MockConfig, MockProfileShape, MockUser};
 use http::{Method, StatusCode};
 use serde_json::json;
@@ -12,7 +12,7 @@ async fn x_harness() -> H {
     let cfg = MockConfig::default().with_profile_shape(MockProfileShape::X);
     let h = H::with(cfg, |b| b).await;
     let base = h.mock.base_url();
-    let over = ProviderConfig::new("x")
+    let over = BuiltinOverrides::new("x")
         .with_authorize_url(format!("{base}/oauth/authorize"))
         .with_token_url(format!("{base}/oauth/token"))
         .with_userinfo_url(format!("{base}/2/users/me"))

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use dravo_connect::ConfigError;
-use dravo_connect::provider::ProviderConfig;
+use dravo_connect::provider::BuiltinOverrides;
 use dravo_connect::store::{
     AccountFilter, AccountRecord, AppRecord, DeleteApp, InsertAccount, InsertFlow, MemoryStore, Page, PageRequest,
     PendingFlow, Store, StoreError, TakeFlow,
@@ -107,7 +107,7 @@ fn built_ins_that_need_a_missing_trait_are_left_out() {
 
 #[test]
 fn a_named_provider_that_needs_a_missing_trait_fails_the_build() {
-    let err = builder().provider_config(ProviderConfig::new("facebook")).build().unwrap_err();
+    let err = builder().provider_config(BuiltinOverrides::new("facebook")).build().unwrap_err();
     assert!(matches!(err, ConfigError::StoreTrait { store_trait: "SelectionStore", .. }), "{err}");
     assert!(err.to_string().contains("SelectionStore"), "{err}");
     let mastodon = std::sync::Arc::new(dravo_connect::provider::mastodon::provider());

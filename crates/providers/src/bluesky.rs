@@ -41,11 +41,10 @@ use time::OffsetDateTime;
 use url::Url;
 use zeroize::Zeroizing;
 
-use super::config::{ProviderConfig, parse_endpoint, provider_error};
+use super::config::{BuiltinOverrides, parse_endpoint, provider_error};
 use super::generic::{USER_AGENT_VALUE, bearer_authorization, request_not_built};
 use super::{
-    AuthorizeRequest, GrantTokens, PasswordSession, Profile, Provider, ProviderContext, ProviderError,
-    ProviderErrorKind, TokenSet,
+    GrantTokens, PasswordLogin, PasswordSession, Profile, Provider, ProviderError, ProviderErrorKind, TokenSet,
 };
 use crate::{Capabilities, ClientAuth, LoginMethod, RefreshModel, RefreshTokenRequirement, Rotation};
 use dravo_connect_core::ConfigError;
@@ -104,8 +103,8 @@ impl BlueskyProvider {
 
     /// The provider with the `[[providers]]` entry of id `bluesky` applied: it takes
     /// `service_url` only.
-    pub(crate) fn with_overrides(config: &ProviderConfig) -> Result<Self, ConfigError> {
-        let mut extra = config.non_endpoint_fields();
+    pub(crate) fn with_overrides(config: &BuiltinOverrides) -> Result<Self, ConfigError> {
+        let mut extra = Vec::new();
         for (set, name) in [
             (config.authorize_url.is_some(), "authorize_url"),
             (config.token_url.is_some(), "token_url"),
@@ -113,6 +112,7 @@ impl BlueskyProvider {
             (config.revoke_url.is_some(), "revoke_url"),
             (config.exchange_url.is_some(), "exchange_url"),
             (config.refresh_url.is_some(), "refresh_url"),
+            (config.targets_url.is_some(), "targets_url"),
         ] {
             if set {
                 extra.push(name);
@@ -186,18 +186,9 @@ impl BlueskyProvider {
     }
 }
 
-#[async_trait]
 impl Provider for BlueskyProvider {
     fn id(&self) -> &ProviderId {
         &self.id
-    }
-
-    fn default_scopes(&self) -> &[String] {
-        &[]
-    }
-
-    fn uses_pkce(&self) -> bool {
-        false
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -212,48 +203,13 @@ impl Provider for BlueskyProvider {
         caps
     }
 
-    fn authorize_url(&self, _: &AuthorizeRequest<'_>) -> Result<Url, ProviderError> {
-        Err(no_oauth())
+    fn password_login(&self) -> Option<&dyn PasswordLogin> {
+        Some(self)
     }
+}
 
-    async fn exchange_code(
-        &self,
-        _: ProviderContext<'_>,
-        _: &str,
-        _: &str,
-        _: Option<&Secret<String>>,
-    ) -> Result<TokenSet, ProviderError> {
-        Err(no_oauth())
-    }
-
-    /// The profile of the account the access token belongs to (its `sub` claim names the
-    /// DID; the PDS checks the token).
-    async fn fetch_profile(
-        &self,
-        http: &dyn HttpClient,
-        access_token: &Secret<String>,
-    ) -> Result<Profile, ProviderError> {
-        let claims = jwt_claims(access_token).ok_or_else(|| ProviderError::rejected("InvalidToken"))?;
-        let did = claims
-            .get("sub")
-            .and_then(Value::as_str)
-            .filter(|d| is_did(d))
-            .ok_or_else(|| ProviderError::rejected("InvalidToken"))?;
-        self.get_profile(http, access_token, did).await
-    }
-
-    async fn refresh(
-        &self,
-        ctx: ProviderContext<'_>,
-        refresh_token: &Secret<String>,
-    ) -> Result<TokenSet, ProviderError> {
-        let request = self.bearer_post(REFRESH_SESSION, refresh_token)?;
-        let response = ctx.http.send(request).await?;
-        let json = success_json(&response)?;
-        let (tokens, _) = session_of(&json)?;
-        Ok(tokens)
-    }
-
+#[async_trait]
+impl PasswordLogin for BlueskyProvider {
     async fn create_session(
         &self,
         http: &dyn HttpClient,
@@ -294,6 +250,56 @@ impl Provider for BlueskyProvider {
         Ok(PasswordSession::new(tokens, profile))
     }
 
+    /// An app password as Bluesky issues them: four groups of four letters or digits joined
+    /// by hyphens (19 characters). Anything else, notably an account's main password, is
+    /// refused before it is sent anywhere.
+    fn check_password(&self, password: &Secret<String>) -> Result<(), &'static str> {
+        let p = password.expose_secret();
+        let ok = p.len() == 19
+            && p.split('-').count() == 4
+            && p.split('-').all(|group| group.len() == 4 && group.bytes().all(|b| b.is_ascii_alphanumeric()));
+        match ok {
+            true => Ok(()),
+            false => Err("app_password must be an app password (xxxx-xxxx-xxxx-xxxx: four groups of four letters \
+                          or digits); create one in the account's settings, the main password is not accepted"),
+        }
+    }
+
+    fn refusal_message(&self, error: &ProviderError) -> Option<&'static str> {
+        match error.oauth_error()? {
+            "AuthFactorTokenRequired" => Some(
+                "the provider asks for a sign-in code sent by email, so this is not an app password: \
+                 create an app password in the account's settings and use it",
+            ),
+            "AccountTakedown" | "AccountInactive" => {
+                Some("the account is suspended, taken down or deactivated at the provider")
+            }
+            _ => None,
+        }
+    }
+
+    async fn refresh_session(
+        &self,
+        http: &dyn HttpClient,
+        refresh_token: &Secret<String>,
+    ) -> Result<TokenSet, ProviderError> {
+        let request = self.bearer_post(REFRESH_SESSION, refresh_token)?;
+        let response = http.send(request).await?;
+        let json = success_json(&response)?;
+        let (tokens, _) = session_of(&json)?;
+        Ok(tokens)
+    }
+
+    async fn end_session(&self, http: &dyn HttpClient, tokens: GrantTokens<'_>) -> Result<(), ProviderError> {
+        // The session ends with its refresh token (which also ends its access tokens).
+        let Some(token) = tokens.refresh_token else {
+            return Err(ProviderError::new(ProviderErrorKind::Unsupported, "a session ends with its refresh token"));
+        };
+        let request = self.bearer_post(DELETE_SESSION, token)?;
+        let response = http.send(request).await?;
+        success_json(&response).map(|_| ())
+    }
+
     /// The access token's `exp` claim.
     ///
     /// The JWT's signature is **not** verified, on purpose: the PDS signs access tokens
@@ -305,23 +311,6 @@ impl Provider for BlueskyProvider {
         let exp = jwt_claims(access_token)?.get("exp")?.as_i64()?;
         OffsetDateTime::from_unix_timestamp(exp).ok()
     }
-
-    async fn revoke(&self, ctx: ProviderContext<'_>, tokens: GrantTokens<'_>) -> Result<(), ProviderError> {
-        // The session ends with its refresh token (which also ends its access tokens).
-        let Some(token) = tokens.refresh_token else {
-            return Err(ProviderError::new(ProviderErrorKind::Unsupported, "a session ends with its refresh token"));
-        };
-        let request = self.bearer_post(DELETE_SESSION, token)?;
-        let response = ctx.http.send(request).await?;
-        success_json(&response).map(|_| ())
-    }
-}
-
-fn no_oauth() -> ProviderError {
-    ProviderError::new(
-        ProviderErrorKind::Unsupported,
-        "bluesky has no OAuth flow here: register accounts with an app password (POST /accounts)",
-    )
 }
 
 fn invalid(detail: &'static str) -> ProviderError {
@@ -570,10 +559,10 @@ mod tests {
         })
         .to_string();
         let (http, seen) = replay(&[(200, &rotated), (400, EXPIRED), (401, INVALID), (502, UPSTREAM)]);
-        let s = secret();
+        let _s = secret();
         let p = local();
         let old = token(&refresh_jwt("first"));
-        let tokens = p.refresh(ctx(&http, &s), &old).await.unwrap();
+        let tokens = p.refresh_session(&http, &old).await.unwrap();
         assert_eq!(tokens.refresh_token.unwrap().expose_secret(), &refresh_jwt("second"));
         assert_eq!(
             p.access_token_expires_at(&tokens.access_token),
@@ -584,29 +573,25 @@ mod tests {
         assert_eq!(request.method(), Method::POST);
         assert_eq!(header(request, "authorization"), Some(format!("Bearer {}", refresh_jwt("first")).as_str()));
         assert!(request.body().is_empty());
-        let expired = p.refresh(ctx(&http, &s), &old).await.unwrap_err();
+        let expired = p.refresh_session(&http, &old).await.unwrap_err();
         assert_eq!((expired.kind(), expired.oauth_error()), (ProviderErrorKind::Rejected, Some("ExpiredToken")));
-        let invalid = p.refresh(ctx(&http, &s), &old).await.unwrap_err();
+        let invalid = p.refresh_session(&http, &old).await.unwrap_err();
         assert_eq!((invalid.kind(), invalid.oauth_error()), (ProviderErrorKind::Rejected, Some("InvalidToken")));
-        assert_eq!(p.refresh(ctx(&http, &s), &old).await.unwrap_err().kind(), ProviderErrorKind::Unavailable);
+        assert_eq!(p.refresh_session(&http, &old).await.unwrap_err().kind(), ProviderErrorKind::Unavailable);
     }
 
     #[tokio::test]
-    async fn revoke_deletes_the_session_and_fetch_profile_reads_the_tokens_subject() {
-        let (http, seen) = replay(&[(200, ""), (200, PROFILE)]);
-        let s = secret();
+    async fn end_session_deletes_the_session_with_its_refresh_token() {
+        let (http, seen) = replay(&[(200, "")]);
         let p = local();
-        p.revoke(ctx(&http, &s), GrantTokens::new(&token("a1"), Some(&token("r1")))).await.unwrap();
-        let profile = p.fetch_profile(&http, &token(&access_jwt(1))).await.unwrap();
-        assert_eq!(profile.username.as_deref(), Some("bsky.app"));
+        p.end_session(&http, GrantTokens::new(&token("a1"), Some(&token("r1")))).await.unwrap();
         let sent = requests(&seen);
         assert_eq!(endpoint(&sent[0]), "http://127.0.0.1:4000/xrpc/com.atproto.server.deleteSession");
         assert_eq!(header(&sent[0], "authorization"), Some("Bearer r1"));
-        assert_eq!(param(&query(&sent[1]), "actor"), Some(DID));
-        // A token that is not a JWT is refused without a request.
+        // Without a refresh token nothing can end it, and nothing is sent.
         let (http, seen) = replay(&[]);
-        let e = p.fetch_profile(&http, &token("opaque")).await.unwrap_err();
-        assert_eq!(e.kind(), ProviderErrorKind::Rejected);
+        let e = p.end_session(&http, GrantTokens::new(&token("a1"), None)).await.unwrap_err();
+        assert_eq!(e.kind(), ProviderErrorKind::Unsupported);
         assert!(requests(&seen).is_empty());
     }
 
@@ -625,14 +610,7 @@ mod tests {
         let p = BlueskyProvider::new();
         assert_eq!(p.service_url(), DEFAULT_SERVICE_URL);
         assert_eq!(p.xrpc(CREATE_SESSION), "https://bsky.social/xrpc/com.atproto.server.createSession");
-        let request = AuthorizeRequest {
-            client_id: "c",
-            redirect_uri: REDIRECT_URI,
-            scopes: &[],
-            state: "s",
-            code_challenge: None,
-        };
-        assert_eq!(p.authorize_url(&request).unwrap_err().kind(), ProviderErrorKind::Unsupported);
+        assert!(p.code_flow().is_none() && p.registration().is_none() && p.targets().is_none());
         let caps = p.capabilities();
         assert_eq!(caps.login, LoginMethod::AppPassword);
         assert_eq!(caps.refresh, RefreshModel::Session { rotation: Rotation::Always });
@@ -644,7 +622,7 @@ mod tests {
             BlueskyProvider::with_service_url("https://pds.example.com/").unwrap().service_url(),
             "https://pds.example.com"
         );
-        let refused = BlueskyProvider::with_overrides(&ProviderConfig::new(ID).with_token_url("https://x.example/t"));
+        let refused = BlueskyProvider::with_overrides(&BuiltinOverrides::new(ID).with_token_url("https://x.example/t"));
         assert!(refused.unwrap_err().to_string().contains("token_url"));
     }
 }

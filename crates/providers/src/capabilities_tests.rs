@@ -2,6 +2,7 @@
 
 use crate::config::build_registry;
 use crate::fixtures::*;
+use crate::{Provider, Renewal};
 use dravo_connect_core::provider::*;
 
 const ANSWER: &str = r#"{"access_token":"a1","token_type":"bearer","expires_in":3600,"refresh_token":"r1"}"#;
@@ -13,8 +14,8 @@ fn builtins() -> Vec<std::sync::Arc<dyn Provider>> {
         .into_iter()
         .map(|p| match p.id().as_str() {
             "mastodon" => {
-                let instance = crate::mastodon::Instance::parse("mastodon.example", false).unwrap();
-                std::sync::Arc::new(crate::mastodon::provider().at(&instance)) as std::sync::Arc<dyn Provider>
+                let instance = crate::Instance::parse("mastodon.example", false).unwrap();
+                p.registration().unwrap().at(&instance)
             }
             _ => p,
         })
@@ -48,21 +49,27 @@ fn the_authorize_url_of_every_provider_matches_its_row() {
     for p in builtins() {
         let caps = p.capabilities();
         let id = p.id().to_string();
-        assert_eq!(caps.pkce, p.uses_pkce(), "{id}");
-        assert_eq!(caps.login, p.login_method(), "{id}: login_method answers the row's login");
-        if caps.login == LoginMethod::AppPassword {
-            // No OAuth flow: no authorize URL, no PKCE, no scopes.
-            let request = crate::AuthorizeRequest {
-                client_id: CLIENT_ID,
-                redirect_uri: REDIRECT_URI,
-                scopes: &[],
-                state: "s",
-                code_challenge: None,
-            };
-            assert_eq!(p.authorize_url(&request).unwrap_err().kind(), ProviderErrorKind::Unsupported, "{id}");
-            assert!(!caps.pkce && p.default_scopes().is_empty(), "{id}");
-            continue;
+        // The row describes the parts the provider implements.
+        let derived = Capabilities::of(p.as_ref());
+        assert_eq!(caps.login, derived.login, "{id}: login");
+        assert_eq!(caps.pkce, derived.pkce, "{id}: PKCE");
+        assert_eq!(
+            std::mem::discriminant(&caps.refresh),
+            std::mem::discriminant(&derived.refresh),
+            "{id}: renewal kind"
+        );
+        if let (RefreshModel::Reexchange { min_age_secs }, RefreshModel::Reexchange { min_age_secs: d }) =
+            (caps.refresh, derived.refresh)
+        {
+            assert_eq!(min_age_secs, d, "{id}: minimum age");
         }
+        assert_eq!(caps.target_selection, derived.target_selection, "{id}: targets");
+        let Some(flow) = p.code_flow() else {
+            // No OAuth flow: a password login, no PKCE.
+            assert_eq!(caps.login, LoginMethod::AppPassword, "{id}");
+            assert!(p.password_login().is_some() && !caps.pkce, "{id}");
+            continue;
+        };
         assert_eq!(caps.login, LoginMethod::OAuth2, "{id}");
         let (_, pairs) = authorize(p.as_ref());
         assert_eq!(param(&pairs, "code_challenge").is_some(), caps.pkce, "{id}: PKCE");
@@ -71,8 +78,8 @@ fn the_authorize_url_of_every_provider_matches_its_row() {
             assert_eq!(param(&pairs, "client_id"), None, "{id}");
         }
         let scope = param(&pairs, "scope").unwrap();
-        assert_eq!(scope, p.default_scopes().join(&caps.scope_separator), "{id}: separator");
-        assert!(p.default_scopes().len() > 1 && scope.contains(caps.scope_separator.as_str()), "{id}");
+        assert_eq!(scope, flow.default_scopes().join(&caps.scope_separator), "{id}: separator");
+        assert!(flow.default_scopes().len() > 1 && scope.contains(caps.scope_separator.as_str()), "{id}");
         match &caps.refresh_token {
             RefreshTokenRequirement::AuthorizeParams { params } => {
                 for (k, v) in params {
@@ -80,7 +87,7 @@ fn the_authorize_url_of_every_provider_matches_its_row() {
                 }
             }
             RefreshTokenRequirement::Scope { scope } => {
-                assert!(p.default_scopes().contains(scope), "{id}: {scope}");
+                assert!(flow.default_scopes().contains(scope), "{id}: {scope}");
             }
             _ => {}
         }
@@ -92,10 +99,10 @@ async fn the_token_requests_of_every_provider_match_its_row() {
     for p in builtins() {
         let caps = p.capabilities();
         let id = p.id().to_string();
-        if caps.login == LoginMethod::AppPassword {
+        let Some(p) = p.code_flow() else {
             app_password_row_matches(p.as_ref(), &caps).await;
             continue;
-        }
+        };
         let (http, seen) = replay(&[(200, ANSWER), (200, ANSWER)]);
         let s = secret();
         let verifier = token("v".repeat(43).as_str());
@@ -119,18 +126,19 @@ async fn the_token_requests_of_every_provider_match_its_row() {
         }
 
         let (http, seen) = replay(&[(200, ANSWER)]);
-        let refreshed = p.refresh(ctx(&http, &s), &token("r0")).await;
-        let reexchanged = p.reexchange(ctx(&http, &s), &token("a0")).await;
-        let sent = requests(&seen);
-        match caps.refresh {
-            RefreshModel::Grant { .. } => {
-                refreshed.unwrap();
-                assert_eq!(reexchanged.unwrap_err().kind(), ProviderErrorKind::Unsupported, "{id}");
+        let renewal = p.renewal();
+        let sent = |seen| requests(seen);
+        match (caps.refresh, renewal) {
+            (RefreshModel::Grant { .. }, Renewal::RefreshGrant(grant)) => {
+                grant.refresh(ctx(&http, &s), &token("r0")).await.unwrap();
+                let sent = sent(&seen);
                 assert_eq!(param(&form(&sent[0]), "grant_type"), Some("refresh_token"), "{id}");
+                assert_eq!(sent.len(), 1, "{id}: exactly one renewal request");
             }
-            RefreshModel::Reexchange { .. } => {
-                assert_eq!(refreshed.unwrap_err().kind(), ProviderErrorKind::Unsupported, "{id}");
-                assert!(reexchanged.unwrap().refresh_token.is_none(), "{id}");
+            (RefreshModel::Reexchange { .. }, Renewal::Reexchange(swap)) => {
+                assert!(swap.reexchange(ctx(&http, &s), &token("a0")).await.unwrap().refresh_token.is_none(), "{id}");
+                let sent = sent(&seen);
+                assert_eq!(sent.len(), 1, "{id}: exactly one renewal request");
                 assert_eq!(
                     param(&query(&sent[0]), "access_token").is_some(),
                     id != "facebook" && id != "instagram_facebook",
@@ -138,16 +146,11 @@ async fn the_token_requests_of_every_provider_match_its_row() {
                 );
                 assert_eq!(caps.refresh_token, RefreshTokenRequirement::Never, "{id}");
             }
-            RefreshModel::Session { .. } => panic!("{id}: only app-password providers refresh sessions"),
-            RefreshModel::None => {
-                assert_eq!(refreshed.unwrap_err().kind(), ProviderErrorKind::Unsupported, "{id}");
-                assert_eq!(reexchanged.unwrap_err().kind(), ProviderErrorKind::Unsupported, "{id}");
+            (RefreshModel::None, Renewal::None) => {
                 assert_eq!(caps.refresh_token, RefreshTokenRequirement::Never, "{id}");
             }
-            other => panic!("{id}: unknown refresh model {other:?}"),
+            (row, renewal) => panic!("{id}: the row says {row:?}, the flow renews by {renewal:?}"),
         }
-        let renewals = usize::from(caps.refresh != RefreshModel::None);
-        assert_eq!(sent.len(), renewals, "{id}: exactly one renewal request, none without renewal");
 
         let (http, seen) = replay(&[(200, "{}")]);
         let revoked = p.revoke(ctx(&http, &s), access_only(&token("a1"))).await;
@@ -167,23 +170,20 @@ async fn app_password_row_matches(p: &dyn Provider, caps: &Capabilities) {
     .to_string();
     assert_eq!(caps.client_auth, ClientAuth::None, "{id}");
     assert_eq!(caps.refresh_token, RefreshTokenRequirement::Always, "{id}");
+    let login_part = p.password_login().unwrap();
     let (http, seen) = replay(&[(200, &session), (500, ""), (200, &session), (200, "")]);
-    let s = secret();
-    let login = p.create_session(&http, "a.test", &token("abcd-efgh-ijkl-mnop")).await.unwrap();
+    let login = login_part.create_session(&http, "a.test", &token("abcd-efgh-ijkl-mnop")).await.unwrap();
     assert!(login.tokens.refresh_token.is_some(), "{id}");
-    let exchanged = p.exchange_code(ctx(&http, &s), "code", REDIRECT_URI, None).await;
-    assert_eq!(exchanged.unwrap_err().kind(), ProviderErrorKind::Unsupported, "{id}");
-    let refreshed = p.refresh(ctx(&http, &s), &token("r1")).await.unwrap();
+    let refreshed = login_part.refresh_session(&http, &token("r1")).await.unwrap();
     assert_eq!(
         refreshed.refresh_token.is_some(),
         caps.refresh == RefreshModel::Session { rotation: Rotation::Always },
         "{id}: rotation"
     );
-    assert_eq!(p.reexchange(ctx(&http, &s), &token("a0")).await.unwrap_err().kind(), ProviderErrorKind::Unsupported);
-    let revoked = p.revoke(ctx(&http, &s), GrantTokens::new(&token("a2"), Some(&token("r2")))).await;
+    let revoked = login_part.end_session(&http, GrantTokens::new(&token("a2"), Some(&token("r2")))).await;
     assert_eq!(revoked.is_ok(), caps.revocation, "{id}: revocation");
     let sent = requests(&seen);
-    assert_eq!(sent.len(), 4, "{id}: login, profile, refresh, revoke");
+    assert_eq!(sent.len(), 4, "{id}: login, profile, refresh, end");
     for request in &sent[2..] {
         let auth = header(request, "authorization").unwrap();
         assert!(auth.starts_with("Bearer r"), "{id}: the refresh token is the credential");
@@ -229,7 +229,7 @@ fn the_table_serialises_with_snake_case_tags() {
 }
 
 #[tokio::test]
-async fn every_provider_with_target_selection_lists_targets_and_no_other_does() {
+async fn every_provider_with_target_selection_lists_targets_of_its_kind() {
     let tokens = crate::TokenSet {
         access_token: token("a1"),
         refresh_token: None,
@@ -240,10 +240,15 @@ async fn every_provider_with_target_selection_lists_targets_and_no_other_does() 
     let person = crate::Profile { id: "p".into(), username: None, display_name: None, avatar_url: None };
     for p in builtins() {
         let id = p.id().to_string();
+        let Some(listing) = p.targets() else {
+            assert_eq!(p.capabilities().target_selection, None, "{id}");
+            continue;
+        };
         let (http, seen) = replay(&[(200, r#"{"data":[],"items":[],"elements":[]}"#)]);
-        let targets = p.list_targets(&http, &tokens, &person).await.unwrap();
+        let targets = listing.list_targets(&http, &tokens, &person).await.unwrap();
         assert!(targets.is_empty(), "{id}");
         let asked = requests(&seen).len();
-        assert_eq!(asked > 0, p.capabilities().target_selection.is_some(), "{id}: {asked} requests");
+        assert!(asked > 0, "{id}: {asked} requests");
+        assert_eq!(p.capabilities().target_selection, Some(listing.target_type()), "{id}");
     }
 }

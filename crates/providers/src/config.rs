@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use url::Url;
 
-use super::{GenericProvider, Provider, XProvider};
+use super::{GenericProvider, Provider};
 use dravo_connect_core::ConfigError;
 use dravo_connect_core::ProviderId;
 
@@ -31,25 +31,25 @@ pub(crate) const BUILTIN_PROVIDERS: &[&str] = &[
     "mastodon",
 ];
 
-/// One `[[providers]]` entry: a generic OAuth 2.0 provider, or endpoint overrides of a
-/// built-in one.
+/// One `[[providers]]` entry: a generic OAuth 2.0 provider described by configuration, or
+/// endpoint overrides of a built-in one.
 ///
-/// A generic provider needs `authorize_url`, `token_url`, `userinfo_url` and a
-/// `[providers.profile]` table with at least `id`; everything else has a default. An entry
-/// whose `id` names a built-in provider (`x`, `linkedin`, `facebook`, `instagram`,
-/// `instagram_facebook`, `threads`, `youtube`, `tiktok`, `pinterest`, `reddit`, `bluesky`) may only give
-/// endpoint URLs (`authorize_url`, `token_url`, `userinfo_url`, `revoke_url`, and for the Meta
-/// providers `exchange_url` and `refresh_url`, for those with target selection `targets_url`;
-/// `bluesky` takes `service_url` alone, its XRPC endpoints follow from it); the built-in
-/// keeps everything else, so a test
-/// or a staging setup can point a real provider's adapter at a local server. `mastodon`
-/// takes no entry at all: its endpoints are those of the instance given at `start`.
+/// In TOML the `id` says which: an entry whose `id` names a built-in provider (`x`,
+/// `linkedin`, `facebook`, `instagram`, `instagram_facebook`, `threads`, `youtube`,
+/// `tiktok`, `pinterest`, `reddit`, `bluesky`) is [`BuiltinOverrides`] and may only give
+/// endpoint URLs (`authorize_url`, `token_url`, `userinfo_url`, `revoke_url`, and for the
+/// Meta providers `exchange_url` and `refresh_url`, for those with target selection
+/// `targets_url`; `bluesky` takes `service_url` alone, its XRPC endpoints follow from it):
+/// the built-in keeps everything else, so a test or a staging setup can point a real
+/// provider's adapter at a local server. `mastodon` takes no entry at all: its endpoints are
+/// those of the instance given at `start`. Any other `id` is a [`GenericConfig`]. A field
+/// that belongs to the other kind of entry is refused when the entry is read, never ignored.
 ///
 /// Every endpoint must be an `https` URL without userinfo or fragment; `http` is accepted
 /// only for loopback hosts (`localhost`, `127.0.0.0/8`, `[::1]`).
 ///
 /// ```
-/// use dravo_connect_providers::{GenericProvider, ProviderConfig, TokenAuth};
+/// use dravo_connect::provider::{GenericProvider, ProviderConfig, TokenAuth};
 ///
 /// #[derive(serde::Deserialize)]
 /// struct Config {
@@ -69,15 +69,56 @@ pub(crate) const BUILTIN_PROVIDERS: &[&str] = &[
 ///     [providers.profile]
 ///     id = "/data/id"
 ///     username = "/data/handle"
+///
+///     [[providers]]
+///     id = "x"
+///     token_url = "http://127.0.0.1:4000/2/oauth2/token"
 /// "#).unwrap();
-/// assert_eq!(config.providers[0].token_auth, Some(TokenAuth::Body));
-/// let acme = GenericProvider::from_config(&config.providers[0]).unwrap();
+/// let ProviderConfig::Generic(acme) = &config.providers[0] else { panic!("a generic entry") };
+/// assert_eq!(acme.token_auth, Some(TokenAuth::Body));
+/// let acme = GenericProvider::from_config(acme).unwrap();
+/// assert!(matches!(config.providers[1], ProviderConfig::Builtin(_)));
 /// # let _ = acme;
 /// ```
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "RawEntry")]
 #[non_exhaustive]
-pub struct ProviderConfig {
+pub enum ProviderConfig {
+    /// A generic OAuth 2.0 provider.
+    Generic(GenericConfig),
+    /// Endpoint overrides of a built-in provider.
+    Builtin(BuiltinOverrides),
+}
+
+impl ProviderConfig {
+    /// The entry's id.
+    pub fn id(&self) -> &str {
+        match self {
+            Self::Generic(c) => &c.id,
+            Self::Builtin(c) => &c.id,
+        }
+    }
+}
+
+impl From<GenericConfig> for ProviderConfig {
+    fn from(config: GenericConfig) -> Self {
+        Self::Generic(config)
+    }
+}
+
+impl From<BuiltinOverrides> for ProviderConfig {
+    fn from(config: BuiltinOverrides) -> Self {
+        Self::Builtin(config)
+    }
+}
+
+/// A generic OAuth 2.0 provider described by configuration (run by [`GenericProvider`]).
+///
+/// It needs `authorize_url`, `token_url`, `userinfo_url` and a `[providers.profile]` table
+/// with at least `id`; everything else has a default.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct GenericConfig {
     /// The provider id, `[a-z0-9_]{1,32}`; part of the registered callback URL.
     pub id: String,
     /// The authorization endpoint (its own query parameters are kept).
@@ -90,20 +131,6 @@ pub struct ProviderConfig {
     /// the account's refresh token there (`token_type_hint=refresh_token`), then its access
     /// token (`token_type_hint=access_token`).
     pub revoke_url: Option<String>,
-    /// Built-in Meta providers only: the long-lived token exchange endpoint
-    /// (`fb_exchange_token`, `ig_exchange_token`, `th_exchange_token`).
-    pub exchange_url: Option<String>,
-    /// Built-in Meta providers only: the re-exchange (refresh) endpoint
-    /// (`ig_refresh_token`, `th_refresh_token`; Facebook's is `exchange_url`'s).
-    pub refresh_url: Option<String>,
-    /// Built-in `bluesky` only: the AT Protocol service its XRPC calls go to (a PDS or
-    /// Bluesky's entryway). Default `https://bsky.social`.
-    pub service_url: Option<String>,
-    /// Built-in providers with target selection only: the endpoint that lists the targets
-    /// (Facebook's and Instagram's `/me/accounts`, Pinterest's `/v5/boards`, LinkedIn's
-    /// `/rest/organizationAcls`; LinkedIn reads each organisation's name from
-    /// `/rest/organizations/{id}` on the same host).
-    pub targets_url: Option<String>,
     /// The RFC 9207 issuer identifier the provider sends as `iss` on its callback.
     pub issuer: Option<String>,
     /// Whether the provider always sends `iss`, so a callback without it is refused
@@ -120,13 +147,12 @@ pub struct ProviderConfig {
     pub scope_separator: Option<String>,
     /// Extra query parameters of the authorize request (e.g. Google's
     /// `access_type = "offline"`). They cannot replace the standard ones.
-    #[serde(default)]
     pub authorize_params: BTreeMap<String, String>,
     /// Where the profile fields sit in the userinfo response.
     pub profile: Option<ProfilePointers>,
 }
 
-impl ProviderConfig {
+impl GenericConfig {
     /// An entry with only its id set.
     pub fn new(id: impl Into<String>) -> Self {
         Self { id: id.into(), ..Self::default() }
@@ -157,34 +183,6 @@ impl ProviderConfig {
     #[must_use]
     pub fn with_revoke_url(mut self, url: impl Into<String>) -> Self {
         self.revoke_url = Some(url.into());
-        self
-    }
-
-    /// Sets the long-lived token exchange endpoint (built-in Meta providers only).
-    #[must_use]
-    pub fn with_exchange_url(mut self, url: impl Into<String>) -> Self {
-        self.exchange_url = Some(url.into());
-        self
-    }
-
-    /// Sets the target listing endpoint (built-in providers with target selection only).
-    #[must_use]
-    pub fn with_targets_url(mut self, url: impl Into<String>) -> Self {
-        self.targets_url = Some(url.into());
-        self
-    }
-
-    /// Sets the re-exchange (refresh) endpoint (built-in Meta providers only).
-    #[must_use]
-    pub fn with_refresh_url(mut self, url: impl Into<String>) -> Self {
-        self.refresh_url = Some(url.into());
-        self
-    }
-
-    /// Sets the AT Protocol service URL (built-in `bluesky` only).
-    #[must_use]
-    pub fn with_service_url(mut self, url: impl Into<String>) -> Self {
-        self.service_url = Some(url.into());
         self
     }
 
@@ -252,20 +250,140 @@ impl ProviderConfig {
         self.profile = Some(profile);
         self
     }
+}
 
-    /// The names of the fields set that are not endpoint URLs (what a built-in provider
-    /// refuses to take from configuration).
-    pub(crate) fn non_endpoint_fields(&self) -> Vec<&'static str> {
-        let Self {
-            id: _,
-            authorize_url: _,
-            token_url: _,
-            userinfo_url: _,
-            revoke_url: _,
-            exchange_url: _,
-            refresh_url: _,
-            service_url: _,
-            targets_url: _,
+/// Endpoint overrides of a built-in provider: each URL given replaces the built-in's, which
+/// keeps everything else.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct BuiltinOverrides {
+    /// The built-in provider's id.
+    pub id: String,
+    /// The authorization endpoint.
+    pub authorize_url: Option<String>,
+    /// The token endpoint.
+    pub token_url: Option<String>,
+    /// The profile endpoint.
+    pub userinfo_url: Option<String>,
+    /// The revocation endpoint.
+    pub revoke_url: Option<String>,
+    /// Meta providers only: the long-lived token exchange endpoint (`fb_exchange_token`,
+    /// `ig_exchange_token`, `th_exchange_token`).
+    pub exchange_url: Option<String>,
+    /// Meta providers only: the re-exchange (refresh) endpoint (`ig_refresh_token`,
+    /// `th_refresh_token`; Facebook's is `exchange_url`'s).
+    pub refresh_url: Option<String>,
+    /// `bluesky` only: the AT Protocol service its XRPC calls go to (a PDS or Bluesky's
+    /// entryway). Default `https://bsky.social`.
+    pub service_url: Option<String>,
+    /// Providers with target selection only: the endpoint that lists the targets
+    /// (Facebook's and Instagram's `/me/accounts`, Pinterest's `/v5/boards`, LinkedIn's
+    /// `/rest/organizationAcls`; LinkedIn reads each organisation's name from
+    /// `/rest/organizations/{id}` on the same host).
+    pub targets_url: Option<String>,
+}
+
+impl BuiltinOverrides {
+    /// Overrides of the built-in provider `id`, none set yet.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self { id: id.into(), ..Self::default() }
+    }
+
+    /// Sets the authorization endpoint.
+    #[must_use]
+    pub fn with_authorize_url(mut self, url: impl Into<String>) -> Self {
+        self.authorize_url = Some(url.into());
+        self
+    }
+
+    /// Sets the token endpoint.
+    #[must_use]
+    pub fn with_token_url(mut self, url: impl Into<String>) -> Self {
+        self.token_url = Some(url.into());
+        self
+    }
+
+    /// Sets the userinfo endpoint.
+    #[must_use]
+    pub fn with_userinfo_url(mut self, url: impl Into<String>) -> Self {
+        self.userinfo_url = Some(url.into());
+        self
+    }
+
+    /// Sets the revocation endpoint.
+    #[must_use]
+    pub fn with_revoke_url(mut self, url: impl Into<String>) -> Self {
+        self.revoke_url = Some(url.into());
+        self
+    }
+
+    /// Sets the long-lived token exchange endpoint (Meta providers only).
+    #[must_use]
+    pub fn with_exchange_url(mut self, url: impl Into<String>) -> Self {
+        self.exchange_url = Some(url.into());
+        self
+    }
+
+    /// Sets the re-exchange (refresh) endpoint (Meta providers only).
+    #[must_use]
+    pub fn with_refresh_url(mut self, url: impl Into<String>) -> Self {
+        self.refresh_url = Some(url.into());
+        self
+    }
+
+    /// Sets the AT Protocol service URL (`bluesky` only).
+    #[must_use]
+    pub fn with_service_url(mut self, url: impl Into<String>) -> Self {
+        self.service_url = Some(url.into());
+        self
+    }
+
+    /// Sets the target listing endpoint (providers with target selection only).
+    #[must_use]
+    pub fn with_targets_url(mut self, url: impl Into<String>) -> Self {
+        self.targets_url = Some(url.into());
+        self
+    }
+}
+
+/// A `[[providers]]` entry as written: every field of both kinds, sorted into one by its id.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEntry {
+    id: String,
+    authorize_url: Option<String>,
+    token_url: Option<String>,
+    userinfo_url: Option<String>,
+    revoke_url: Option<String>,
+    exchange_url: Option<String>,
+    refresh_url: Option<String>,
+    service_url: Option<String>,
+    targets_url: Option<String>,
+    issuer: Option<String>,
+    requires_iss: Option<bool>,
+    scopes: Option<Vec<String>>,
+    pkce: Option<bool>,
+    token_auth: Option<TokenAuth>,
+    scope_separator: Option<String>,
+    #[serde(default)]
+    authorize_params: BTreeMap<String, String>,
+    profile: Option<ProfilePointers>,
+}
+
+impl TryFrom<RawEntry> for ProviderConfig {
+    type Error = String;
+
+    fn try_from(raw: RawEntry) -> Result<Self, String> {
+        let RawEntry {
+            id,
+            authorize_url,
+            token_url,
+            userinfo_url,
+            revoke_url,
+            exchange_url,
+            refresh_url,
+            service_url,
+            targets_url,
             issuer,
             requires_iss,
             scopes,
@@ -274,22 +392,68 @@ impl ProviderConfig {
             scope_separator,
             authorize_params,
             profile,
-        } = self;
-        let mut fields = Vec::new();
-        let mut note = |set: bool, name: &'static str| {
-            if set {
-                fields.push(name);
-            }
+        } = raw;
+        let named = |fields: &[(bool, &'static str)]| -> Vec<&'static str> {
+            fields.iter().filter(|(set, _)| *set).map(|(_, name)| *name).collect()
         };
-        note(issuer.is_some(), "issuer");
-        note(requires_iss.is_some(), "requires_iss");
-        note(scopes.is_some(), "scopes");
-        note(pkce.is_some(), "pkce");
-        note(token_auth.is_some(), "token_auth");
-        note(scope_separator.is_some(), "scope_separator");
-        note(!authorize_params.is_empty(), "authorize_params");
-        note(profile.is_some(), "profile");
-        fields
+        if BUILTIN_PROVIDERS.contains(&id.as_str()) {
+            let generic_only = named(&[
+                (issuer.is_some(), "issuer"),
+                (requires_iss.is_some(), "requires_iss"),
+                (scopes.is_some(), "scopes"),
+                (pkce.is_some(), "pkce"),
+                (token_auth.is_some(), "token_auth"),
+                (scope_separator.is_some(), "scope_separator"),
+                (!authorize_params.is_empty(), "authorize_params"),
+                (profile.is_some(), "profile"),
+            ]);
+            if !generic_only.is_empty() {
+                return Err(format!(
+                    "providers entry {id:?}: a built-in provider only takes endpoint URLs (authorize_url, \
+                     token_url, userinfo_url, revoke_url, exchange_url, refresh_url, service_url, targets_url); \
+                     remove {}",
+                    generic_only.join(", ")
+                ));
+            }
+            return Ok(Self::Builtin(BuiltinOverrides {
+                id,
+                authorize_url,
+                token_url,
+                userinfo_url,
+                revoke_url,
+                exchange_url,
+                refresh_url,
+                service_url,
+                targets_url,
+            }));
+        }
+        let builtin_only = named(&[
+            (exchange_url.is_some(), "exchange_url"),
+            (refresh_url.is_some(), "refresh_url"),
+            (service_url.is_some(), "service_url"),
+            (targets_url.is_some(), "targets_url"),
+        ]);
+        if !builtin_only.is_empty() {
+            return Err(format!(
+                "providers entry {id:?}: {} apply to built-in providers only (this id names none)",
+                builtin_only.join(", ")
+            ));
+        }
+        Ok(Self::Generic(GenericConfig {
+            id,
+            authorize_url,
+            token_url,
+            userinfo_url,
+            revoke_url,
+            issuer,
+            requires_iss,
+            scopes,
+            pkce,
+            token_auth,
+            scope_separator,
+            authorize_params,
+            profile,
+        }))
     }
 }
 
@@ -412,32 +576,84 @@ pub(crate) fn parse_endpoint(id: &str, field: &str, value: &str) -> Result<Url, 
 /// endpoint URLs, and any endpoint URL that is not https (http only for a loopback host),
 /// has userinfo, or does not parse.
 pub fn build_registry(configs: &[ProviderConfig]) -> Result<Vec<Arc<dyn Provider>>, ConfigError> {
-    let mut seen = BTreeSet::new();
-    for config in configs {
-        parse_provider_id(&config.id)?;
-        if !seen.insert(config.id.as_str()) {
-            return Err(provider_error(&config.id, "configured more than once"));
-        }
-    }
-
+    check_entries(configs)?;
     let mut registry: Vec<Arc<dyn Provider>> = Vec::with_capacity(BUILTIN_PROVIDERS.len() + configs.len());
-    for &builtin in BUILTIN_PROVIDERS {
-        let overrides = configs.iter().find(|c| c.id == builtin);
-        registry.push(builtin_provider(builtin, overrides)?);
+    for &id in BUILTIN_PROVIDERS {
+        let overrides = configs.iter().find_map(|c| match c {
+            ProviderConfig::Builtin(o) if o.id == id => Some(o),
+            _ => None,
+        });
+        registry.push(builtin(id, overrides)?);
     }
-    for config in configs.iter().filter(|c| !BUILTIN_PROVIDERS.contains(&c.id.as_str())) {
-        registry.push(Arc::new(GenericProvider::from_config(config)?));
+    for config in configs {
+        if let ProviderConfig::Generic(config) = config {
+            registry.push(Arc::new(GenericProvider::from_config(config)?));
+        }
     }
     Ok(registry)
 }
 
-/// One built-in provider, with `overrides` applied when given.
-fn builtin_provider(id: &str, overrides: Option<&ProviderConfig>) -> Result<Arc<dyn Provider>, ConfigError> {
+/// Checks the entries' ids: valid, each once, a built-in's for overrides and another for a
+/// generic provider (entries made in code may mix them up; those read from TOML cannot).
+fn check_entries(configs: &[ProviderConfig]) -> Result<(), ConfigError> {
+    let mut seen = BTreeSet::new();
+    for config in configs {
+        let id = config.id();
+        parse_provider_id(id)?;
+        if !seen.insert(id) {
+            return Err(provider_error(id, "configured more than once"));
+        }
+        match (config, BUILTIN_PROVIDERS.contains(&id)) {
+            (ProviderConfig::Generic(_), true) => {
+                return Err(provider_error(
+                    id,
+                    "is a built-in provider: give it endpoint overrides (BuiltinOverrides)",
+                ));
+            }
+            (ProviderConfig::Builtin(_), false) => return Err(provider_error(id, "no built-in provider has this id")),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Builds the registry on `chosen` in place of the built-in providers: `chosen`, then every
+/// generic provider of `configs`, in order.
+///
+/// # Errors
+/// As [`build_registry`], and [`ConfigError::Provider`] for an entry of `configs` that names
+/// a built-in provider (endpoint overrides apply to the built-in providers only, which
+/// `chosen` replaces: choose a built-in with its overrides through [`builtin`]).
+pub fn build_registry_on(
+    chosen: Vec<Arc<dyn Provider>>,
+    configs: &[ProviderConfig],
+) -> Result<Vec<Arc<dyn Provider>>, ConfigError> {
+    check_entries(configs)?;
+    let mut registry = chosen;
+    for config in configs {
+        match config {
+            ProviderConfig::Generic(config) => registry.push(Arc::new(GenericProvider::from_config(config)?)),
+            ProviderConfig::Builtin(o) => {
+                return Err(provider_error(
+                    &o.id,
+                    "endpoint overrides apply to the built-in providers, which the chosen providers replace",
+                ));
+            }
+        }
+    }
+    Ok(registry)
+}
+
+/// One built-in provider by its id (`x`, `linkedin`, … `mastodon`), with the endpoint
+/// overrides of a `[[providers]]` entry applied when given: for choosing it with
+/// `ConnectBuilder::providers` (in `dravo-connect`).
+///
+/// # Errors
+/// [`ConfigError::Provider`] for an id that names no built-in provider, and for overrides
+/// the provider refuses (see [`ProviderConfig`]).
+pub fn builtin(id: &str, overrides: Option<&BuiltinOverrides>) -> Result<Arc<dyn Provider>, ConfigError> {
     match id {
-        "x" => Ok(Arc::new(match overrides {
-            Some(config) => XProvider::with_overrides(config)?,
-            None => XProvider::new(),
-        })),
+        "x" => with_overrides(super::x::provider(), overrides),
         "linkedin" => with_overrides(super::linkedin::provider(), overrides),
         "facebook" => with_overrides(super::facebook::provider(), overrides),
         "instagram" => with_overrides(super::instagram::provider(), overrides),
@@ -456,14 +672,14 @@ fn builtin_provider(id: &str, overrides: Option<&ProviderConfig>) -> Result<Arc<
             None => Ok(Arc::new(super::mastodon::provider())),
         },
         // Every id of BUILTIN_PROVIDERS has an arm above (a test checks it).
-        _ => Err(provider_error(id, "built-in provider is not available in this build")),
+        _ => Err(provider_error(id, "no built-in provider has this id")),
     }
 }
 
 /// A built-in provider built on [`GenericProvider`], with `overrides` applied when given.
 fn with_overrides(
     mut provider: GenericProvider,
-    overrides: Option<&ProviderConfig>,
+    overrides: Option<&BuiltinOverrides>,
 ) -> Result<Arc<dyn Provider>, ConfigError> {
     if let Some(config) = overrides {
         provider.apply_overrides(config)?;
@@ -480,8 +696,8 @@ mod tests {
         providers: Vec<ProviderConfig>,
     }
 
-    fn generic(id: &str) -> ProviderConfig {
-        ProviderConfig::new(id)
+    fn generic(id: &str) -> GenericConfig {
+        GenericConfig::new(id)
             .with_authorize_url("https://auth.example.com/authorize")
             .with_token_url("https://auth.example.com/token")
             .with_userinfo_url("https://api.example.com/me")
@@ -534,14 +750,14 @@ mod tests {
             "#,
         )
         .unwrap();
-        let acme = &table.providers[0];
+        let ProviderConfig::Generic(acme) = &table.providers[0] else { panic!("a generic entry") };
         assert_eq!(acme.token_auth, Some(TokenAuth::None));
         assert_eq!(acme.requires_iss, Some(true));
         assert_eq!(acme.authorize_params.get("access_type").map(String::as_str), Some("offline"));
         assert_eq!(acme.profile.as_ref().unwrap().avatar_url.as_deref(), Some("/picture"));
         let registry = build_registry(&table.providers).unwrap();
         assert_eq!(ids(&registry)[BUILTIN_PROVIDERS.len()..], ["acme"]);
-        let acme = &registry[BUILTIN_PROVIDERS.len()];
+        let acme = registry[BUILTIN_PROVIDERS.len()].code_flow().unwrap();
         assert_eq!(acme.issuer(), Some("https://auth.acme.example"));
         assert!(acme.requires_iss());
         assert!(!acme.uses_pkce());
@@ -589,11 +805,11 @@ mod tests {
     fn a_generic_provider_without_profile_pointers_is_refused() {
         let mut config = generic("acme");
         config.profile = None;
-        let (id, why) = reason(build_registry(&[config]).unwrap_err());
+        let (id, why) = reason(build_registry(&[config.into()]).unwrap_err());
         assert_eq!(id, "acme");
         assert!(why.contains("profile"), "{why}");
         let config = generic("acme").with_profile(ProfilePointers::new(""));
-        let (_, why) = reason(build_registry(&[config]).unwrap_err());
+        let (_, why) = reason(build_registry(&[config.into()]).unwrap_err());
         assert!(why.contains("profile.id"), "{why}");
     }
 
@@ -606,24 +822,24 @@ mod tests {
                 "token_url" => config.token_url = None,
                 _ => config.userinfo_url = None,
             }
-            let (_, why) = reason(build_registry(&[config]).unwrap_err());
+            let (_, why) = reason(build_registry(&[config.into()]).unwrap_err());
             assert!(why.contains(field), "{why}");
         }
     }
 
     #[test]
     fn duplicate_ids_are_refused() {
-        let (id, why) = reason(build_registry(&[generic("acme"), generic("acme")]).unwrap_err());
+        let (id, why) = reason(build_registry(&[generic("acme").into(), generic("acme").into()]).unwrap_err());
         assert_eq!(id, "acme");
         assert!(why.contains("more than once"), "{why}");
-        let x = ProviderConfig::new("x");
-        assert!(build_registry(&[x.clone(), x]).is_err());
+        let x = BuiltinOverrides::new("x");
+        assert!(build_registry(&[x.clone().into(), x.into()]).is_err());
     }
 
     #[test]
     fn malformed_ids_are_refused() {
         for bad in ["", "Acme", "a-b", "a/b", "x y", &"a".repeat(33)] {
-            let (id, _) = reason(build_registry(&[generic(bad)]).unwrap_err());
+            let (id, _) = reason(build_registry(&[generic(bad).into()]).unwrap_err());
             assert_eq!(id, bad);
         }
     }
@@ -631,13 +847,13 @@ mod tests {
     #[test]
     fn an_http_endpoint_on_a_public_host_is_refused() {
         let config = generic("acme").with_token_url("http://auth.example.com/token");
-        let (_, why) = reason(build_registry(&[config]).unwrap_err());
+        let (_, why) = reason(build_registry(&[config.into()]).unwrap_err());
         assert!(why.starts_with("token_url: must be https"), "{why}");
-        let config = ProviderConfig::new("x").with_userinfo_url("http://api.x.com/2/users/me");
-        assert!(build_registry(&[config]).is_err());
+        let config = BuiltinOverrides::new("x").with_userinfo_url("http://api.x.com/2/users/me");
+        assert!(build_registry(&[config.into()]).is_err());
         // "localhost." and a name that merely starts with 127 are not loopback.
         for url in ["http://localhost./t", "http://127.0.0.1.nip.io/t", "http://10.0.0.1/t", "http://[::2]/t"] {
-            assert!(build_registry(&[generic("acme").with_token_url(url)]).is_err(), "{url}");
+            assert!(build_registry(&[generic("acme").with_token_url(url).into()]).is_err(), "{url}");
         }
     }
 
@@ -651,7 +867,7 @@ mod tests {
             "http://[::1]:9/t",
         ] {
             let config = generic("acme").with_token_url(url).with_revoke_url(url);
-            build_registry(&[config]).unwrap_or_else(|e| panic!("{url}: {e}"));
+            build_registry(&[config.into()]).unwrap_or_else(|e| panic!("{url}: {e}"));
         }
     }
 
@@ -670,32 +886,100 @@ mod tests {
             "",
         ] {
             let config = generic("acme").with_revoke_url(url);
-            let (_, why) = reason(build_registry(&[config]).unwrap_err());
+            let (_, why) = reason(build_registry(&[config.into()]).unwrap_err());
             assert!(why.starts_with("revoke_url: "), "{url}: {why}");
             assert!(url.is_empty() || !why.contains(url), "the value is not repeated: {why}");
         }
     }
 
     #[test]
-    fn a_built_in_entry_with_a_non_endpoint_field_is_refused() {
-        let config = ProviderConfig::new("x").with_scopes(["tweet.read"]).with_pkce(false);
-        let (id, why) = reason(build_registry(&[config]).unwrap_err());
+    fn a_field_of_the_other_kind_of_entry_is_refused_when_read() {
+        // A built-in entry with a generic provider's fields.
+        for (field, toml) in [
+            ("scopes", "scopes = [\"tweet.read\"]\npkce = false"),
+            ("authorize_params", "authorize_params = { prompt = \"consent\" }"),
+            ("profile", "[providers.profile]\nid = \"/id\""),
+        ] {
+            let err = toml::from_str::<Table>(&format!("[[providers]]\nid = \"x\"\n{toml}\n")).unwrap_err();
+            let err = err.to_string();
+            assert!(err.contains("\"x\"") && err.contains("only takes endpoint URLs") && err.contains(field), "{err}");
+        }
+        // A generic entry with a built-in's fields.
+        for field in ["exchange_url", "refresh_url", "service_url", "targets_url"] {
+            let err =
+                toml::from_str::<Table>(&format!("[[providers]]\nid = \"acme\"\n{field} = \"https://a.example/x\"\n"))
+                    .unwrap_err()
+                    .to_string();
+            assert!(
+                err.contains("\"acme\"") && err.contains(field) && err.contains("built-in providers only"),
+                "{err}"
+            );
+        }
+        // Made in code, the kinds can still be mixed up: refused when built.
+        let (id, why) = reason(build_registry(&[GenericConfig::new("x").into()]).unwrap_err());
         assert_eq!(id, "x");
-        assert!(why.contains("scopes") && why.contains("pkce"), "{why}");
-        let config = ProviderConfig::new("x").with_authorize_params([("prompt", "consent")]);
-        assert!(build_registry(&[config]).is_err());
-        let config = ProviderConfig::new("x").with_profile(ProfilePointers::new("/id"));
-        assert!(build_registry(&[config]).is_err());
+        assert!(why.contains("built-in"), "{why}");
+        let (_, why) = reason(build_registry(&[BuiltinOverrides::new("acme").into()]).unwrap_err());
+        assert!(why.contains("no built-in provider"), "{why}");
+    }
+
+    /// Every shape of `[[providers]]` entry the crate documents, as written before the entry
+    /// became an enum, still reads, each as the kind its id says.
+    #[test]
+    fn todays_entries_read_unchanged() {
+        let table: Table = toml::from_str(
+            r#"
+            [[providers]]
+            id = "acme"
+            authorize_url = "https://auth.acme.example/authorize?tenant=t1"
+            token_url = "https://auth.acme.example/token"
+            userinfo_url = "https://api.acme.example/me"
+            revoke_url = "https://auth.acme.example/revoke"
+            issuer = "https://auth.acme.example"
+            requires_iss = true
+            scopes = ["read"]
+            pkce = true
+            token_auth = "basic"
+            scope_separator = ","
+            authorize_params = { access_type = "offline" }
+            [providers.profile]
+            id = "/sub"
+
+            [[providers]]
+            id = "facebook"
+            authorize_url = "http://127.0.0.1:1/dialog/oauth"
+            token_url = "http://127.0.0.1:1/oauth/access_token"
+            userinfo_url = "http://127.0.0.1:1/me"
+            revoke_url = "http://127.0.0.1:1/me/permissions"
+            exchange_url = "http://127.0.0.1:1/oauth/access_token"
+            targets_url = "http://127.0.0.1:1/me/accounts"
+
+            [[providers]]
+            id = "instagram"
+            refresh_url = "http://127.0.0.1:1/refresh_access_token"
+
+            [[providers]]
+            id = "bluesky"
+            service_url = "http://127.0.0.1:2"
+            "#,
+        )
+        .unwrap();
+        let kinds: Vec<(&str, bool)> =
+            table.providers.iter().map(|p| (p.id(), matches!(p, ProviderConfig::Builtin(_)))).collect();
+        assert_eq!(kinds, [("acme", false), ("facebook", true), ("instagram", true), ("bluesky", true)]);
+        let ProviderConfig::Builtin(facebook) = &table.providers[1] else { unreachable!() };
+        assert_eq!(facebook.targets_url.as_deref(), Some("http://127.0.0.1:1/me/accounts"));
+        build_registry(&table.providers).unwrap();
     }
 
     #[test]
     fn a_built_in_entry_with_endpoint_urls_overrides_only_those() {
-        let config = ProviderConfig::new("x")
+        let config = BuiltinOverrides::new("x")
             .with_token_url("http://127.0.0.1:4000/token")
             .with_authorize_url("http://127.0.0.1:4000/authorize");
-        let registry = build_registry(&[config]).unwrap();
+        let registry = build_registry(&[config.into()]).unwrap();
         assert_eq!(ids(&registry), BUILTIN_PROVIDERS);
-        let x = &registry[0];
+        let x = registry[0].code_flow().unwrap();
         assert!(x.uses_pkce());
         assert_eq!(x.default_scopes(), ["tweet.read", "users.read", "tweet.write", "offline.access"]);
         let url = x
@@ -714,14 +998,14 @@ mod tests {
     fn every_built_in_id_builds_and_is_a_valid_provider_id() {
         for &id in BUILTIN_PROVIDERS {
             assert!(id.parse::<ProviderId>().is_ok());
-            let provider = builtin_provider(id, None).unwrap();
+            let provider = builtin(id, None).unwrap();
             assert_eq!(provider.id().as_str(), id);
         }
     }
 
     #[test]
     fn the_registry_keeps_generic_providers_in_configuration_order() {
-        let registry = build_registry(&[generic("zeta"), generic("alpha")]).unwrap();
+        let registry = build_registry(&[generic("zeta").into(), generic("alpha").into()]).unwrap();
         assert_eq!(ids(&registry)[BUILTIN_PROVIDERS.len()..], ["zeta", "alpha"]);
     }
 
@@ -732,19 +1016,20 @@ mod tests {
         // instance's.
         for &id in BUILTIN_PROVIDERS.iter().filter(|&&id| id != super::super::bluesky::ID && id != "mastodon") {
             let base = "http://127.0.0.1:4000";
-            let config = ProviderConfig::new(id)
+            let config = BuiltinOverrides::new(id)
                 .with_authorize_url(format!("{base}/authorize"))
                 .with_token_url(format!("{base}/token"))
                 .with_userinfo_url(format!("{base}/me"))
                 .with_revoke_url(format!("{base}/revoke"));
-            let registry = build_registry(std::slice::from_ref(&config)).unwrap();
+            let registry = build_registry(&[config.clone().into()]).unwrap();
             let p = registry.iter().find(|p| p.id().as_str() == id).unwrap();
-            let original = builtin_provider(id, None).unwrap();
+            let original = builtin(id, None).unwrap();
             assert!(p.capabilities().revocation, "{id}: a revoke_url override adds revocation");
             let mut expected = original.capabilities();
             expected.revocation = true;
             assert_eq!(p.capabilities(), expected, "{id}");
-            assert_eq!(p.default_scopes(), original.default_scopes(), "{id}");
+            let (flow, original_flow) = (p.code_flow().unwrap(), original.code_flow().unwrap());
+            assert_eq!(flow.default_scopes(), original_flow.default_scopes(), "{id}");
             let (url, _) = authorize(p.as_ref());
             assert_eq!(url, format!("{base}/authorize"), "{id}");
             let (http, seen) = replay(&[
@@ -753,43 +1038,42 @@ mod tests {
             ]);
             let s = secret();
             let v = token(&"v".repeat(43));
-            p.exchange_code(ctx(&http, &s), "c", REDIRECT_URI, Some(&v)).await.unwrap();
+            flow.exchange_code(ctx(&http, &s), "c", REDIRECT_URI, Some(&v)).await.unwrap();
             let first = &requests(&seen)[0];
             assert_eq!(endpoint(first), format!("{base}/token"), "{id}");
             let (http, seen) = replay(&[(500, "")]);
-            let _ = p.fetch_profile(&http, &token("a")).await;
+            let _ = flow.fetch_profile(&http, &token("a")).await;
             assert_eq!(endpoint(&requests(&seen)[0]), format!("{base}/me"), "{id}");
         }
-        let refused = build_registry(&[ProviderConfig::new("mastodon").with_token_url("https://a.example/t")]);
+        let refused = build_registry(&[BuiltinOverrides::new("mastodon").with_token_url("https://a.example/t").into()]);
         assert!(refused.unwrap_err().to_string().contains("instance"), "mastodon has no fixed endpoints");
-        let refused = build_registry(&[ProviderConfig::new("tiktok").with_exchange_url("http://127.0.0.1:1/x")]);
+        let refused =
+            build_registry(&[BuiltinOverrides::new("tiktok").with_exchange_url("http://127.0.0.1:1/x").into()]);
         assert!(refused.unwrap_err().to_string().contains("exchange_url"));
-        let refused = build_registry(&[ProviderConfig::new("youtube").with_scopes(["a"])]);
-        assert!(refused.unwrap_err().to_string().contains("scopes"));
-        let refused = build_registry(&[generic("acme").with_refresh_url("https://a.example/r")]);
-        assert!(refused.unwrap_err().to_string().contains("built-in"));
+        let refused =
+            build_registry(&[BuiltinOverrides::new("youtube").with_refresh_url("http://127.0.0.1:1/r").into()]);
+        assert!(refused.unwrap_err().to_string().contains("refresh_url"));
     }
 
     #[tokio::test]
     async fn bluesky_takes_a_service_url_and_nothing_else() {
         use crate::fixtures::*;
-        let config = ProviderConfig::new("bluesky").with_service_url("http://127.0.0.1:4000");
-        let registry = build_registry(std::slice::from_ref(&config)).unwrap();
+        let config = BuiltinOverrides::new("bluesky").with_service_url("http://127.0.0.1:4000");
+        let registry = build_registry(&[config.clone().into()]).unwrap();
         let p = registry.iter().find(|p| p.id().as_str() == "bluesky").unwrap();
-        assert_eq!(p.capabilities(), builtin_provider("bluesky", None).unwrap().capabilities());
+        assert_eq!(p.capabilities(), builtin("bluesky", None).unwrap().capabilities());
         let (http, seen) = replay(&[(500, "")]);
-        let _ = p.refresh(ctx(&http, &secret()), &token("r")).await;
+        let _ = p.password_login().unwrap().refresh_session(&http, &token("r")).await;
         assert_eq!(endpoint(&requests(&seen)[0]), "http://127.0.0.1:4000/xrpc/com.atproto.server.refreshSession");
         for refused in [
-            ProviderConfig::new("bluesky").with_token_url("https://pds.example/t"),
-            ProviderConfig::new("bluesky").with_scopes(["atproto"]),
-            ProviderConfig::new("bluesky").with_service_url("http://pds.example"),
-            ProviderConfig::new("x").with_service_url("https://pds.example"),
-            ProviderConfig::new("reddit").with_service_url("https://pds.example"),
-            generic("acme").with_service_url("https://pds.example"),
+            BuiltinOverrides::new("bluesky").with_token_url("https://pds.example/t"),
+            BuiltinOverrides::new("bluesky").with_targets_url("https://pds.example/t"),
+            BuiltinOverrides::new("bluesky").with_service_url("http://pds.example"),
+            BuiltinOverrides::new("x").with_service_url("https://pds.example"),
+            BuiltinOverrides::new("reddit").with_service_url("https://pds.example"),
         ] {
             let id = refused.id.clone();
-            assert!(build_registry(&[refused]).is_err(), "{id}");
+            assert!(build_registry(&[refused.into()]).is_err(), "{id}");
         }
         let table: Table =
             toml::from_str("[[providers]]\nid = \"bluesky\"\nservice_url = \"https://pds.example.com\"\n").unwrap();

@@ -13,7 +13,7 @@
 //!   An expired token cannot be swapped.
 //! - **No refresh token.** A still-valid long-lived token is renewed by the same swap
 //!   ([`RefreshModel::Reexchange`](super::RefreshModel::Reexchange) through
-//!   [`Provider::reexchange`](super::Provider::reexchange)); once it has expired the user
+//!   [`Reexchange::reexchange`](super::Reexchange::reexchange)); once it has expired the user
 //!   logs in again.
 //! - The profile is `GET /me?fields=id,name,picture` (people have no username); the token
 //!   goes as the documented `access_token` query parameter.
@@ -36,7 +36,7 @@
 //! Endpoint overrides: `token_url` moves the code exchange and the swap together;
 //! `exchange_url` moves only the swap.
 
-use super::generic::{GenericProvider, ProfileToken, Renewal, RevokeStyle, TokenMethod, TokenSwap};
+use super::generic::{GenericProvider, ProfileToken, RenewalKnob, RevokeStyle, TokenMethod, TokenSwap};
 use super::targets::TargetSource;
 use super::{ProfilePointers, TokenAuth};
 use crate::{RefreshTokenRequirement, TargetType};
@@ -73,7 +73,7 @@ pub(super) fn meta_login(id: &'static str, userinfo_url: &str, profile: ProfileP
     p.token_auth = TokenAuth::Body;
     p.scope_separator = ",".to_owned();
     p.knobs.long_lived = Some(fb_exchange());
-    p.knobs.renewal = Renewal::Reexchange { swap: fb_exchange(), min_age_secs: None };
+    p.knobs.renewal = RenewalKnob::Reexchange { swap: fb_exchange(), min_age_secs: None };
     p.knobs.profile_token = ProfileToken::Query;
     p.knobs.graph_errors = true;
     p.knobs.revoke_style = RevokeStyle::MetaPermissions;
@@ -103,7 +103,7 @@ mod tests {
 
     use super::*;
     use crate::fixtures::*;
-    use crate::{Profile, Provider, ProviderErrorKind};
+    use crate::{CodeFlow as _, Profile, ProviderErrorKind, Reexchange as _, RefreshGrant as _};
     use dravo_connect_core::OAuthErrorReason;
 
     /// The code exchange: a short-lived user token.

@@ -63,6 +63,7 @@ pub(crate) fn ctx<'a>(http: &'a dyn HttpClient, secret: &'a Secret<String>) -> P
 /// The authorize URL of `provider` for its default scopes, with a challenge when it uses
 /// PKCE: the URL without query, and the query pairs.
 pub(crate) fn authorize(provider: &dyn Provider) -> (String, Vec<(String, String)>) {
+    let provider = provider.code_flow().expect("a provider with a code flow");
     let url = provider
         .authorize_url(&AuthorizeRequest {
             client_id: CLIENT_ID,

@@ -13,7 +13,7 @@
 //!   &client_secret=…&access_token=…`.
 //! - **No refresh token.** A long-lived token at least 24 hours old and unexpired is renewed
 //!   for 60 more days with `GET https://graph.instagram.com/refresh_access_token
-//!   ?grant_type=ig_refresh_token&access_token=…` ([`Provider::reexchange`](super::Provider::reexchange)).
+//!   ?grant_type=ig_refresh_token&access_token=…` ([`Reexchange::reexchange`](super::Reexchange::reexchange)).
 //! - The code arrives with `#_` appended to the redirect: stripped before the exchange.
 //! - The profile is `GET https://graph.instagram.com/v25.0/me?fields=user_id,username,name,
 //!   profile_picture_url,account_type` with the token as the documented `access_token`
@@ -27,7 +27,7 @@
 //! Endpoint overrides: `exchange_url` (the `ig_exchange_token` swap) and `refresh_url` (the
 //! `ig_refresh_token` one) besides the usual four.
 
-use super::generic::{GenericProvider, ProfileToken, Renewal, TokenMethod, TokenSwap};
+use super::generic::{GenericProvider, ProfileToken, RenewalKnob, TokenMethod, TokenSwap};
 use super::{ProfilePointers, TokenAuth};
 use crate::RefreshTokenRequirement;
 
@@ -73,8 +73,10 @@ pub fn provider() -> GenericProvider {
     p.knobs.token_wrapper = Some("/data/0");
     p.knobs.scope_fallback = Some("permissions");
     p.knobs.long_lived = Some(graph_swap(EXCHANGE_URL, "ig_exchange_token", true));
-    p.knobs.renewal =
-        Renewal::Reexchange { swap: graph_swap(REFRESH_URL, "ig_refresh_token", false), min_age_secs: Some(86_400) };
+    p.knobs.renewal = RenewalKnob::Reexchange {
+        swap: graph_swap(REFRESH_URL, "ig_refresh_token", false),
+        min_age_secs: Some(86_400),
+    };
     p.knobs.userinfo_params = &[("fields", "user_id,username,name,profile_picture_url,account_type")];
     p.knobs.profile_token = ProfileToken::Query;
     p.knobs.graph_errors = true;
@@ -90,7 +92,7 @@ mod tests {
 
     use super::*;
     use crate::fixtures::*;
-    use crate::{Profile, Provider, ProviderConfig, ProviderErrorKind};
+    use crate::{BuiltinOverrides, CodeFlow as _, Profile, ProviderErrorKind, Reexchange as _};
     use dravo_connect_core::OAuthErrorReason;
 
     /// The code exchange, flat (as Nango and Postiz read it).
@@ -176,7 +178,7 @@ mod tests {
     async fn renewal_is_the_ig_refresh_token_swap_and_its_endpoints_can_be_overridden() {
         let mut p = provider();
         p.apply_overrides(
-            &ProviderConfig::new(ID)
+            &BuiltinOverrides::new(ID)
                 .with_token_url("http://127.0.0.1:9/oauth/access_token")
                 .with_exchange_url("http://127.0.0.1:9/access_token")
                 .with_refresh_url("http://127.0.0.1:9/refresh_access_token"),

@@ -60,7 +60,7 @@ mod tests {
     use super::*;
     use crate::facebook::TOKEN_URL;
     use crate::fixtures::*;
-    use crate::{Profile, Provider, ProviderErrorKind};
+    use crate::{CodeFlow as _, Profile, ProviderErrorKind};
     use dravo_connect_core::OAuthErrorReason;
 
     #[test]

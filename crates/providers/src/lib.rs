@@ -20,7 +20,6 @@ mod config;
 mod fixtures;
 mod generic;
 mod targets;
-mod x;
 
 pub mod facebook;
 pub mod instagram;
@@ -31,10 +30,13 @@ pub mod pinterest;
 pub mod reddit;
 pub mod threads;
 pub mod tiktok;
+pub mod x;
 pub mod youtube;
 
 pub use bluesky::BlueskyProvider;
-pub use config::{ProfilePointers, ProviderConfig, TokenAuth, build_registry};
+pub use config::{
+    BuiltinOverrides, GenericConfig, ProfilePointers, ProviderConfig, TokenAuth, build_registry, build_registry_on,
+    builtin,
+};
 pub use generic::GenericProvider;
 pub use mastodon::MastodonProvider;
-pub use x::XProvider;

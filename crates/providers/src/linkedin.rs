@@ -34,7 +34,7 @@
 //! found no page for it, but ten independent open-source integrations call it exactly so;
 //! a failure is logged and never blocks a disconnect.
 
-use super::generic::{GenericProvider, Renewal, RevokeStyle};
+use super::generic::{GenericProvider, RenewalKnob, RevokeStyle};
 use super::targets::TargetSource;
 use super::{ProfilePointers, TokenAuth};
 use crate::{RefreshTokenRequirement, Rotation, TargetType};
@@ -65,7 +65,7 @@ pub fn provider() -> GenericProvider {
     p.pkce = false;
     p.token_auth = TokenAuth::Body;
     // A partner's refresh answers the same refresh token with its remaining lifetime.
-    p.knobs.renewal = Renewal::Grant(Rotation::Never);
+    p.knobs.renewal = RenewalKnob::Grant(Rotation::Never);
     p.knobs.refresh_token = RefreshTokenRequirement::PartnerApproval;
     p.knobs.access_token_lifetime_secs = Some(60 * 86_400);
     p.knobs.refresh_token_lifetime_secs = Some(365 * 86_400);
@@ -79,7 +79,7 @@ pub fn provider() -> GenericProvider {
 mod tests {
     use super::*;
     use crate::fixtures::*;
-    use crate::{Profile, Provider, ProviderErrorKind};
+    use crate::{CodeFlow as _, Profile, ProviderErrorKind, RefreshGrant as _};
     use dravo_connect_core::OAuthErrorReason;
 
     /// `POST /oauth/v2/accessToken` as LinkedIn documents it (OIDC products add `id_token`;

@@ -41,22 +41,21 @@
 //! the default client for instance calls connects only to public addresses; the residual
 //! risk with a host's own client is described in SECURITY.md.
 
-use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use serde_json::Value;
-use url::Url;
 
-use super::generic::{GenericProvider, Renewal, USER_AGENT_VALUE, error_for_status};
+use super::generic::{GenericProvider, RenewalKnob, USER_AGENT_VALUE, error_for_status};
 use super::{
-    AuthorizeRequest, Capabilities, GrantTokens, ProfilePointers, Provider, ProviderContext, ProviderError,
-    ProviderErrorKind, TokenSet,
+    Capabilities, ClientRegistration, CodeFlow, Instance, ProfilePointers, Provider, ProviderError, ProviderErrorKind,
+    RegisteredClient, RegistrationRequest,
 };
 use crate::RefreshTokenRequirement;
 use dravo_connect_core::ProviderId;
 use dravo_connect_core::Secret;
-use dravo_connect_core::http_client::{HttpClient, is_public_ip as is_public};
+use dravo_connect_core::http_client::HttpClient;
 
 /// The built-in id.
 pub const ID: &str = "mastodon";
@@ -65,154 +64,17 @@ pub const DEFAULT_SCOPES: &[&str] = &["profile", "write:statuses", "write:media"
 /// What replaces `profile` on servers older than 4.3.
 const PROFILE_FALLBACK: &str = "read:accounts";
 /// The longest instance parameter accepted.
-const MAX_INSTANCE_LEN: usize = 300;
-
-/// A checked Mastodon instance: an `https` origin (`http` only when private instances are
-/// allowed), IDNA-normalised, without userinfo, path, query or fragment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Instance {
-    origin: Url,
-}
-
-impl Instance {
-    /// Parses the `instance` parameter: a host (`mastodon.social`, `xn--…`, Unicode) with an
-    /// optional port, or an origin (`https://mastodon.social`, with an optional trailing `/`).
-    ///
-    /// # Errors
-    /// A message for the client (no value echoed).
-    pub fn parse(raw: &str, allow_http: bool) -> Result<Self, &'static str> {
-        const BAD: &str = "instance must be a host name such as mastodon.social, or an https origin";
-        if raw.is_empty() || raw.len() > MAX_INSTANCE_LEN {
-            return Err("instance must be 1 to 300 characters");
-        }
-        if raw.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '@' | '\\' | '?' | '#' | '%')) {
-            return Err(BAD);
-        }
-        let lower = raw.to_ascii_lowercase();
-        let with_scheme = if lower.starts_with("https://") {
-            raw.to_owned()
-        } else if lower.starts_with("http://") {
-            if !allow_http {
-                return Err("instance must be an https origin");
-            }
-            raw.to_owned()
-        } else if raw.contains("://") || raw.contains(':') && raw.split(':').next().is_some_and(|s| s.contains('/')) {
-            return Err(BAD);
-        } else {
-            format!("https://{raw}")
-        };
-        let url = Url::parse(&with_scheme).map_err(|_| BAD)?;
-        let path_ok = url.path().is_empty() || url.path() == "/";
-        let authority_len = with_scheme.find("://").map_or(0, |i| i + 3);
-        let after = with_scheme.get(authority_len..).unwrap_or("");
-        let raw_path = after.find('/').map_or("", |i| after.get(i..).unwrap_or(""));
-        if !matches!(url.scheme(), "https" | "http")
-            || !path_ok
-            || !(raw_path.is_empty() || raw_path == "/")
-            || url.query().is_some()
-            || url.fragment().is_some()
-            || !url.username().is_empty()
-            || url.password().is_some()
-        {
-            return Err(BAD);
-        }
-        match url.host() {
-            Some(url::Host::Domain(d)) => {
-                if d.is_empty() || d.ends_with('.') || d.len() > 253 || d.split('.').any(str::is_empty) {
-                    return Err(BAD);
-                }
-            }
-            Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) => {}
-            None => return Err(BAD),
-        }
-        let origin = Url::parse(&url.origin().ascii_serialization()).map_err(|_| BAD)?;
-        Ok(Self { origin })
-    }
-
-    /// The origin, without a trailing slash (`https://mastodon.social`).
-    pub fn origin(&self) -> String {
-        self.origin.origin().ascii_serialization()
-    }
-
-    /// The host with a non-default port (`mastodon.social`, `127.0.0.1:4000`): the key of the
-    /// instance's registration and the suffix of its account ids.
-    pub fn authority(&self) -> String {
-        let host = self.origin.host_str().unwrap_or_default();
-        match self.origin.port() {
-            Some(port) => format!("{host}:{port}"),
-            None => host.to_owned(),
-        }
-    }
-
-    fn endpoint(&self, path: &str) -> String {
-        format!("{}{path}", self.origin())
-    }
-
-    /// Checks that every address the host resolves to is public (see the module docs).
-    ///
-    /// # Errors
-    /// A message for the client when the host does not resolve or resolves to a
-    /// non-public address.
-    pub async fn check_public(&self) -> Result<(), &'static str> {
-        const REFUSED: &str = "instance resolves to a private, loopback, link-local or reserved address";
-        let port = self.origin.port_or_known_default().unwrap_or(443);
-        let addresses: Vec<IpAddr> = match self.origin.host() {
-            Some(url::Host::Ipv4(ip)) => vec![IpAddr::V4(ip)],
-            Some(url::Host::Ipv6(ip)) => vec![IpAddr::V6(ip)],
-            Some(url::Host::Domain(d)) => {
-                let host = d.to_owned();
-                let resolved = tokio::task::spawn_blocking(move || {
-                    std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
-                        .map(|it| it.map(|a: SocketAddr| a.ip()).collect::<Vec<_>>())
-                })
-                .await;
-                match resolved {
-                    Ok(Ok(list)) => list,
-                    _ => return Err("instance could not be resolved"),
-                }
-            }
-            None => return Err("instance has no host"),
-        };
-        if addresses.is_empty() {
-            return Err("instance could not be resolved");
-        }
-        if addresses.iter().all(|ip| is_public(*ip)) { Ok(()) } else { Err(REFUSED) }
-    }
-}
-
-/// A client registered at an instance with `POST /api/v1/apps`.
-pub struct Registered {
-    /// The client id the instance gave.
-    pub client_id: String,
-    /// The client secret the instance gave.
-    pub client_secret: Secret<String>,
-    /// The scopes registered (with `read:accounts` for `profile` on servers older than 4.3).
-    pub scopes: Vec<String>,
-}
-
-/// What a registration sends.
-pub struct Registration<'a> {
-    /// The application's name, shown to the person at consent.
-    pub client_name: &'a str,
-    /// The redirect URI to register.
-    pub redirect_uri: &'a str,
-    /// The scopes to register.
-    pub scopes: &'a [String],
-    /// The application's website.
-    pub website: &'a str,
-}
-
 /// Registers a client at the instance; retried once with `read:accounts` for `profile` when
 /// the server refuses the scopes (Mastodon older than 4.3).
 ///
 /// # Errors
 /// [`ProviderErrorKind::Rejected`] for a 4xx, `Unavailable` for a 5xx, `InvalidResponse`
 /// for an answer without a client id and secret, `Transport` when the call failed.
-pub async fn register(
+async fn register(
     http: &dyn HttpClient,
     instance: &Instance,
-    r: &Registration<'_>,
-) -> Result<Registered, ProviderError> {
+    r: &RegistrationRequest<'_>,
+) -> Result<RegisteredClient, ProviderError> {
     match register_once(http, instance, r, r.scopes).await {
         Err(e) if e.kind() == ProviderErrorKind::Rejected && r.scopes.iter().any(|s| s == "profile") => {
             let fallback: Vec<String> =
@@ -226,9 +88,9 @@ pub async fn register(
 async fn register_once(
     http: &dyn HttpClient,
     instance: &Instance,
-    r: &Registration<'_>,
+    r: &RegistrationRequest<'_>,
     scopes: &[String],
-) -> Result<Registered, ProviderError> {
+) -> Result<RegisteredClient, ProviderError> {
     let body = serde_json::json!({
         "client_name": r.client_name,
         "redirect_uris": r.redirect_uri,
@@ -253,28 +115,28 @@ async fn register_once(
     let (Some(client_id), Some(client_secret)) = (text("client_id"), text("client_secret")) else {
         return Err(invalid());
     };
-    Ok(Registered { client_id, client_secret: Secret::new(client_secret), scopes: scopes.to_vec() })
+    Ok(RegisteredClient::new(client_id, Secret::new(client_secret), scopes.to_vec()))
 }
 
 /// The scopes to request at an instance whose client was registered with `registered`:
 /// `profile` becomes `read:accounts` where the instance only knows that.
-pub fn scopes_for(requested: &[String], registered: &[String]) -> Vec<String> {
+fn scopes_for(requested: &[String], registered: &[String]) -> Vec<String> {
     let fallback = !registered.iter().any(|s| s == "profile") && registered.iter().any(|s| s == PROFILE_FALLBACK);
     requested.iter().map(|s| if fallback && s == "profile" { PROFILE_FALLBACK.to_owned() } else { s.clone() }).collect()
 }
 
-/// Mastodon: the provider registered under `mastodon` knows no instance (its calls fail as
-/// unsupported); Connect binds it to the instance given at `start`.
+/// Mastodon: the provider registered under `mastodon` is no server of its own: it
+/// registers clients at the instance given at `start` and binds the code flow there
+/// ([`ClientRegistration::at`]).
 #[derive(Debug, Clone)]
 pub struct MastodonProvider {
+    /// The instance-less description (its endpoints are placeholders).
     base: GenericProvider,
-    /// `None` for the registered, instance-less provider.
-    authority: Option<String>,
 }
 
 /// The instance-less Mastodon provider (see the module docs).
 pub fn provider() -> MastodonProvider {
-    MastodonProvider { base: base("https://mastodon.invalid"), authority: None }
+    MastodonProvider { base: base("https://mastodon.invalid") }
 }
 
 fn base(origin: &str) -> GenericProvider {
@@ -292,86 +154,61 @@ fn base(origin: &str) -> GenericProvider {
     p.revoke_url = Some(format!("{origin}/oauth/revoke"));
     p.pkce = true;
     p.token_auth = super::TokenAuth::Body;
-    p.knobs.renewal = Renewal::None;
+    p.knobs.renewal = RenewalKnob::None;
     p.knobs.refresh_token = RefreshTokenRequirement::Never;
     p
 }
 
 impl MastodonProvider {
-    /// The provider bound to one instance.
-    pub fn at(&self, instance: &Instance) -> Self {
-        Self { base: base(&instance.origin()), authority: Some(instance.authority()) }
-    }
-
-    fn bound(&self) -> Result<&str, ProviderError> {
-        self.authority.as_deref().ok_or_else(|| {
-            ProviderError::new(ProviderErrorKind::Unsupported, "mastodon needs an instance (start with instance=…)")
-        })
+    /// The provider bound to one instance: the generic flow on its endpoints, account ids
+    /// and usernames suffixed with `@{authority}`.
+    fn bound(instance: &Instance) -> GenericProvider {
+        let mut p = base(&instance.origin());
+        p.knobs.account_server = Some(instance.authority());
+        p
     }
 }
 
-#[async_trait]
 impl Provider for MastodonProvider {
     fn id(&self) -> &ProviderId {
         self.base.id()
-    }
-
-    fn default_scopes(&self) -> &[String] {
-        self.base.default_scopes()
-    }
-
-    fn uses_pkce(&self) -> bool {
-        self.base.uses_pkce()
     }
 
     fn capabilities(&self) -> Capabilities {
         self.base.capabilities()
     }
 
-    fn authorize_url(&self, request: &AuthorizeRequest<'_>) -> Result<Url, ProviderError> {
-        self.bound()?;
-        self.base.authorize_url(request)
+    fn registration(&self) -> Option<&dyn ClientRegistration> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl ClientRegistration for MastodonProvider {
+    fn default_scopes(&self) -> &[String] {
+        CodeFlow::default_scopes(&self.base)
     }
 
-    fn authorize_url_string(&self, request: &AuthorizeRequest<'_>) -> Result<String, ProviderError> {
-        self.bound()?;
-        self.base.authorize_url_string(request)
-    }
-
-    async fn exchange_code(
-        &self,
-        ctx: ProviderContext<'_>,
-        code: &str,
-        redirect_uri: &str,
-        pkce_verifier: Option<&Secret<String>>,
-    ) -> Result<TokenSet, ProviderError> {
-        self.bound()?;
-        self.base.exchange_code(ctx, code, redirect_uri, pkce_verifier).await
-    }
-
-    async fn fetch_profile(
+    async fn register(
         &self,
         http: &dyn HttpClient,
-        access_token: &Secret<String>,
-    ) -> Result<super::Profile, ProviderError> {
-        let authority = self.bound()?;
-        let mut profile = self.base.fetch_profile(http, access_token).await?;
-        profile.id = format!("{}@{authority}", profile.id);
-        profile.username = profile.username.map(|u| format!("{u}@{authority}"));
-        Ok(profile)
+        server: &Instance,
+        request: &RegistrationRequest<'_>,
+    ) -> Result<RegisteredClient, ProviderError> {
+        register(http, server, request).await
     }
 
-    async fn refresh(
-        &self,
-        ctx: ProviderContext<'_>,
-        refresh_token: &Secret<String>,
-    ) -> Result<TokenSet, ProviderError> {
-        self.base.refresh(ctx, refresh_token).await
+    fn at(&self, server: &Instance) -> Arc<dyn Provider> {
+        Arc::new(Self::bound(server))
     }
 
-    async fn revoke(&self, ctx: ProviderContext<'_>, tokens: GrantTokens<'_>) -> Result<(), ProviderError> {
-        self.bound()?;
-        self.base.revoke(ctx, tokens).await
+    fn scopes_for(&self, requested: &[String], registered: &[String]) -> Vec<String> {
+        scopes_for(requested, registered)
+    }
+
+    /// The suffix of the account's `{id}@{authority}`.
+    fn account_server<'a>(&self, provider_account_id: &'a str) -> Option<&'a str> {
+        provider_account_id.rsplit_once('@').map(|(_, authority)| authority)
     }
 }
 
@@ -379,8 +216,9 @@ impl Provider for MastodonProvider {
 mod tests {
     use super::*;
     use crate::fixtures::*;
-    use crate::{Profile, RefreshModel};
+    use crate::{AuthorizeRequest, Profile, RefreshModel, Renewal};
     use dravo_connect_core::OAuthErrorReason;
+    use dravo_connect_core::http_client::is_public_ip as is_public;
 
     /// `POST /api/v1/apps` (Mastodon 4.3).
     const APP: &str = r#"{"id":"563419","name":"dravo test","website":"https://app.example.com","scopes":["profile","write:statuses","write:media"],"redirect_uri":"https://app.example.com/v1/oauth/mastodon/callback","redirect_uris":["https://app.example.com/v1/oauth/mastodon/callback"],"vapid_key":"BCk-QqERU0q-CfYZjcuB6lnyyOYfJ2AifKqfeGIm7Z-HiTU5T9eTG5GxVA0_OH5mMlI4UkkDTpaZwozy0TzdZ2M=","client_id":"TWhM-tNSuncnqN7DBJmoyeLnk6K3iJJ71KKXxgL1hPM","client_secret":"ZEaFUFmF0umgBX1qKJDjaU99Q31lDkOU8NutzTOoliw","client_secret_expires_at":0}"#;
@@ -397,13 +235,8 @@ mod tests {
         Instance::parse("mastodon.social", false).unwrap()
     }
 
-    fn registration(scopes: &[String]) -> Registration<'_> {
-        Registration {
-            client_name: "dravo test",
-            redirect_uri: REDIRECT_URI,
-            scopes,
-            website: "https://app.example.com",
-        }
+    fn registration(scopes: &[String]) -> RegistrationRequest<'_> {
+        RegistrationRequest::new("dravo test", REDIRECT_URI, scopes, "https://app.example.com")
     }
 
     #[test]
@@ -597,7 +430,8 @@ mod tests {
 
     #[tokio::test]
     async fn the_bound_provider_talks_to_its_instance() {
-        let p = provider().at(&social());
+        let p = MastodonProvider::bound(&social());
+        assert!(matches!(p.renewal(), Renewal::None));
         let (base, pairs) = authorize(&p);
         assert_eq!(base, "https://mastodon.social/oauth/authorize");
         assert_eq!(param(&pairs, "scope"), Some("profile write:statuses write:media"));
@@ -636,28 +470,25 @@ mod tests {
         assert_eq!(OAuthErrorReason::from_provider_error("access_denied"), OAuthErrorReason::AccessDenied);
     }
 
-    #[tokio::test]
-    async fn the_instance_less_provider_calls_nothing_and_never_refreshes() {
+    #[test]
+    fn the_instance_less_provider_has_no_flow_of_its_own_and_binds_one_per_instance() {
         let p = provider();
-        let (http, seen) = replay(&[]);
-        let s = secret();
-        let err = p
-            .authorize_url(&AuthorizeRequest {
-                client_id: CLIENT_ID,
-                redirect_uri: REDIRECT_URI,
-                scopes: p.default_scopes(),
-                state: "s",
-                code_challenge: Some(CHALLENGE),
-            })
-            .unwrap_err();
-        assert_eq!(err.kind(), ProviderErrorKind::Unsupported);
-        assert_eq!(p.fetch_profile(&http, &token("t")).await.unwrap_err().kind(), ProviderErrorKind::Unsupported);
-        assert_eq!(
-            p.revoke(ctx(&http, &s), access_only(&token("t"))).await.unwrap_err().kind(),
-            ProviderErrorKind::Unsupported
-        );
-        assert_eq!(p.refresh(ctx(&http, &s), &token("r")).await.unwrap_err().kind(), ProviderErrorKind::Unsupported);
-        assert!(requests(&seen).is_empty());
+        assert!(p.code_flow().is_none() && p.password_login().is_none() && p.targets().is_none());
+        let registration = p.registration().unwrap();
+        assert_eq!(registration.default_scopes(), DEFAULT_SCOPES);
+        assert_eq!(registration.account_server("14715@mastodon.social:8443"), Some("mastodon.social:8443"));
+        assert_eq!(registration.account_server("14715"), None);
+        let bound = registration.at(&social());
+        assert_eq!(bound.id().as_str(), ID);
+        let flow = bound.code_flow().unwrap();
+        let request = AuthorizeRequest {
+            client_id: CLIENT_ID,
+            redirect_uri: REDIRECT_URI,
+            scopes: flow.default_scopes(),
+            state: "s",
+            code_challenge: Some(CHALLENGE),
+        };
+        assert!(flow.authorize_url(&request).unwrap().as_str().starts_with("https://mastodon.social/oauth/authorize?"));
         let caps = p.capabilities();
         assert_eq!(caps.refresh, RefreshModel::None);
         assert_eq!(caps.refresh_token, RefreshTokenRequirement::Never);

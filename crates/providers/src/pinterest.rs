@@ -24,7 +24,7 @@
 //!   a copy of the person's tokens, their parent the person); with none, a plain
 //!   `connected`. Override the listing with `targets_url`.
 
-use super::generic::{GenericProvider, Renewal};
+use super::generic::{GenericProvider, RenewalKnob};
 use super::targets::TargetSource;
 use super::{ProfilePointers, TokenAuth};
 use crate::{RefreshTokenRequirement, Rotation, TargetType};
@@ -54,7 +54,7 @@ pub fn provider() -> GenericProvider {
     p.pkce = true;
     p.token_auth = TokenAuth::Basic;
     p.scope_separator = ",".to_owned();
-    p.knobs.renewal = Renewal::Grant(Rotation::Always);
+    p.knobs.renewal = RenewalKnob::Grant(Rotation::Always);
     p.knobs.refresh_token = RefreshTokenRequirement::Always;
     p.knobs.access_token_lifetime_secs = Some(30 * 86_400);
     p.knobs.refresh_token_lifetime_secs = Some(60 * 86_400);
@@ -70,7 +70,7 @@ mod tests {
 
     use super::*;
     use crate::fixtures::*;
-    use crate::{Profile, Provider, ProviderErrorKind};
+    use crate::{CodeFlow as _, Profile, ProviderErrorKind, RefreshGrant as _};
     use dravo_connect_core::OAuthErrorReason;
 
     /// `POST /v5/oauth/token` as the OpenAPI description shows it.

@@ -22,7 +22,7 @@
 //!   access token.
 //! - One redirect URI per app, exact match; commercial API use needs Reddit's approval.
 
-use super::generic::{GenericProvider, Renewal};
+use super::generic::{GenericProvider, RenewalKnob};
 use super::{ProfilePointers, TokenAuth};
 use crate::{RefreshTokenRequirement, Rotation};
 
@@ -54,7 +54,7 @@ pub fn provider() -> GenericProvider {
     p.authorize_params.insert("duration".to_owned(), "permanent".to_owned());
     p.knobs.user_agent = REDDIT_USER_AGENT;
     p.knobs.avatar_html_unescape = true;
-    p.knobs.renewal = Renewal::Grant(Rotation::Never);
+    p.knobs.renewal = RenewalKnob::Grant(Rotation::Never);
     p.knobs.refresh_token =
         RefreshTokenRequirement::AuthorizeParams { params: vec![("duration".to_owned(), "permanent".to_owned())] };
     p.knobs.access_token_lifetime_secs = Some(3600);
@@ -65,7 +65,7 @@ pub fn provider() -> GenericProvider {
 mod tests {
     use super::*;
     use crate::fixtures::*;
-    use crate::{Profile, Provider, ProviderErrorKind};
+    use crate::{CodeFlow as _, Profile, ProviderErrorKind, RefreshGrant as _};
     use dravo_connect_core::OAuthErrorReason;
 
     /// `POST /api/v1/access_token` with `duration=permanent`.

@@ -300,7 +300,7 @@ impl GenericProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Provider;
+    use crate::TargetListing as _;
     use crate::fixtures::*;
 
     fn tokens(access: &str, scopes: Option<&[&str]>) -> TokenSet {

@@ -11,7 +11,7 @@
 //!   &client_secret=…&access_token=…`.
 //! - **No refresh token.** A long-lived token at least 24 hours old and unexpired is renewed
 //!   with `GET https://graph.threads.net/refresh_access_token?grant_type=th_refresh_token
-//!   &access_token=…` ([`Provider::reexchange`](super::Provider::reexchange)).
+//!   &access_token=…` ([`Reexchange::reexchange`](super::Reexchange::reexchange)).
 //! - A trailing `#_` on the code is stripped. Unverified for Threads (Meta documents it for
 //!   Instagram, and implementers report it for Threads): harmless either way, since a code
 //!   never ends in `#_`.
@@ -26,7 +26,7 @@
 //!
 //! Endpoint overrides: `exchange_url` and `refresh_url` besides the usual four.
 
-use super::generic::{GenericProvider, ProfileToken, Renewal};
+use super::generic::{GenericProvider, ProfileToken, RenewalKnob};
 use super::instagram::graph_swap;
 use super::{ProfilePointers, TokenAuth};
 use crate::RefreshTokenRequirement;
@@ -59,8 +59,10 @@ pub fn provider() -> GenericProvider {
     p.scope_separator = ",".to_owned();
     p.knobs.strip_code_suffix = true;
     p.knobs.long_lived = Some(graph_swap(EXCHANGE_URL, "th_exchange_token", true));
-    p.knobs.renewal =
-        Renewal::Reexchange { swap: graph_swap(REFRESH_URL, "th_refresh_token", false), min_age_secs: Some(86_400) };
+    p.knobs.renewal = RenewalKnob::Reexchange {
+        swap: graph_swap(REFRESH_URL, "th_refresh_token", false),
+        min_age_secs: Some(86_400),
+    };
     p.knobs.userinfo_params = &[("fields", "id,username,name,threads_profile_picture_url")];
     p.knobs.profile_token = ProfileToken::Query;
     p.knobs.graph_errors = true;
@@ -75,7 +77,7 @@ mod tests {
 
     use super::*;
     use crate::fixtures::*;
-    use crate::{Profile, Provider, ProviderErrorKind};
+    use crate::{CodeFlow as _, Profile, ProviderErrorKind, Reexchange as _};
     use dravo_connect_core::OAuthErrorReason;
 
     /// The code exchange.

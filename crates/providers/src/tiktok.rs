@@ -24,7 +24,7 @@
 //!   authorization of the app; the refresh token is not sent.
 //! - Web redirect URIs must be https (no `http://localhost`), without query or fragment.
 
-use super::generic::{GenericProvider, Renewal, RevokeStyle};
+use super::generic::{GenericProvider, RenewalKnob, RevokeStyle};
 use super::{ProfilePointers, TokenAuth};
 use crate::{RefreshTokenRequirement, Rotation};
 
@@ -60,7 +60,7 @@ pub fn provider() -> GenericProvider {
     p.knobs.userinfo_params = &[("fields", "open_id,union_id,avatar_url,display_name,username")];
     p.knobs.profile_ok = Some(("/error/code", "ok"));
     p.knobs.profile_transient_codes = &["rate_limit_exceeded", "internal_error"];
-    p.knobs.renewal = Renewal::Grant(Rotation::Sometimes);
+    p.knobs.renewal = RenewalKnob::Grant(Rotation::Sometimes);
     p.knobs.refresh_token = RefreshTokenRequirement::Always;
     p.knobs.access_token_lifetime_secs = Some(86_400);
     p.knobs.refresh_token_lifetime_secs = Some(365 * 86_400);
@@ -71,7 +71,7 @@ pub fn provider() -> GenericProvider {
 mod tests {
     use super::*;
     use crate::fixtures::*;
-    use crate::{Profile, Provider, ProviderErrorKind};
+    use crate::{CodeFlow as _, Profile, ProviderErrorKind, RefreshGrant as _};
     use dravo_connect_core::OAuthErrorReason;
 
     /// `POST /v2/oauth/token/` as TikTok documents it.

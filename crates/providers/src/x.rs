@@ -1,214 +1,65 @@
-//! [`XProvider`]: X (Twitter), OAuth 2.0 user context.
+//! X (`x`, Twitter) with OAuth 2.0 user context (authorization code + PKCE).
+//!
+//! - Authorize at `https://x.com/i/oauth2/authorize` with PKCE S256 (X requires PKCE) and
+//!   space-separated scopes; the default scopes are `tweet.read users.read tweet.write
+//!   offline.access` (add `media.write` for media upload). Without `offline.access` X
+//!   issues no refresh token.
+//! - Exchange and refresh at `https://api.x.com/2/oauth2/token` with HTTP Basic client
+//!   authentication (a confidential "Web App" client), revoke at
+//!   `https://api.x.com/2/oauth2/revoke` (either token with its `token_type_hint`: both go).
+//! - The profile comes from `https://api.x.com/2/users/me?user.fields=profile_image_url`:
+//!   `data.id`, `data.username`, `data.name`, `data.profile_image_url`. The `user.fields`
+//!   parameter is set on an overridden userinfo URL too.
+//!
+//! Quirks the rest of the crate must respect:
+//! - **Authorization codes live 30 seconds**: exchange in the callback, never queue it.
+//! - **X refuses `localhost` redirect URIs**: for local development register and use
+//!   `http://127.0.0.1:<port>/…` as `public_base_url`. Redirect URIs match exactly,
+//!   trailing slash included.
+//! - **Refresh tokens rotate**: each refresh returns a new refresh token and the old one
+//!   stops working, so refreshes of one account are serialised and the new pair stored
+//!   atomically.
+//! - X refuses a `state` over 500 characters (ours stay under 200).
+//!
+//! Endpoint URLs can be overridden (to point the adapter at a local mock) with a
+//! `[[providers]]` entry with `id = "x"`.
 
-use async_trait::async_trait;
-use url::Url;
-
-use super::config::{parse_endpoint, provider_error};
-use super::generic::{GenericProvider, Renewal};
-use super::{
-    AuthorizeRequest, Capabilities, GrantTokens, Profile, ProfilePointers, Provider, ProviderConfig, ProviderContext,
-    ProviderError, RefreshTokenRequirement, Rotation, TokenAuth, TokenSet,
-};
-use dravo_connect_core::ConfigError;
-use dravo_connect_core::ProviderId;
-use dravo_connect_core::Secret;
-use dravo_connect_core::http_client::HttpClient;
+use super::generic::{GenericProvider, RenewalKnob};
+use super::{ProfilePointers, TokenAuth};
+use crate::{RefreshTokenRequirement, Rotation};
 
 /// The built-in id.
-const ID: &str = "x";
+pub const ID: &str = "x";
 const AUTHORIZE_URL: &str = "https://x.com/i/oauth2/authorize";
 const TOKEN_URL: &str = "https://api.x.com/2/oauth2/token";
 const REVOKE_URL: &str = "https://api.x.com/2/oauth2/revoke";
+const USERS_ME_URL: &str = "https://api.x.com/2/users/me";
 /// `users/me` answers only `id`, `name` and `username` unless asked for more.
-const USER_FIELDS: (&str, &str) = ("user.fields", "profile_image_url");
-/// `https://api.x.com/2/users/me` with [`USER_FIELDS`], as [`with_user_fields`] writes it
-/// (a test checks).
-const USERS_ME_WITH_FIELDS_URL: &str = "https://api.x.com/2/users/me?user.fields=profile_image_url";
+const USER_FIELDS: &[(&str, &str)] = &[("user.fields", "profile_image_url")];
 /// Profile and posting; `offline.access` is what makes X issue a refresh token.
-const DEFAULT_SCOPES: &[&str] = &["tweet.read", "users.read", "tweet.write", "offline.access"];
+pub const DEFAULT_SCOPES: &[&str] = &["tweet.read", "users.read", "tweet.write", "offline.access"];
 
-/// X (Twitter) with OAuth 2.0 user context (authorization code + PKCE).
-///
-/// - Authorize at `https://x.com/i/oauth2/authorize` with PKCE S256 (X requires PKCE) and
-///   space-separated scopes; the default scopes are `tweet.read users.read tweet.write
-///   offline.access` (add `media.write` for media upload). Without `offline.access` X
-///   issues no refresh token.
-/// - Exchange and refresh at `https://api.x.com/2/oauth2/token` with HTTP Basic client
-///   authentication (a confidential "Web App" client), revoke at
-///   `https://api.x.com/2/oauth2/revoke`.
-/// - The profile comes from `https://api.x.com/2/users/me?user.fields=profile_image_url`:
-///   `data.id`, `data.username`, `data.name`, `data.profile_image_url`.
-///
-/// Quirks the rest of the crate must respect:
-/// - **Authorization codes live 30 seconds**: exchange in the callback, never queue it.
-/// - **X refuses `localhost` redirect URIs**: for local development register and use
-///   `http://127.0.0.1:<port>/…` as `public_base_url`. Redirect URIs match exactly,
-///   trailing slash included.
-/// - **Refresh tokens rotate**: each refresh returns a new refresh token and the old one
-///   stops working, so refreshes of one account must be serialised and the new pair stored
-///   atomically. This provider returns what X sends.
-/// - X refuses a `state` over 500 characters (ours stay under 200).
-///
-/// Endpoint URLs can be overridden (to point the adapter at a local mock) with
-/// [`XProvider::with_overrides`] or a `[[providers]]` entry with `id = "x"`; the
-/// `user.fields` parameter is added to an overridden userinfo URL too.
-#[derive(Debug, Clone)]
-pub struct XProvider {
-    inner: GenericProvider,
-}
-
-impl Default for XProvider {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl XProvider {
-    /// X with its production endpoints.
-    pub fn new() -> Self {
-        Self {
-            inner: {
-                let mut p = GenericProvider::builtin(
-                    ID,
-                    AUTHORIZE_URL,
-                    TOKEN_URL,
-                    USERS_ME_WITH_FIELDS_URL,
-                    ProfilePointers::new("/data/id")
-                        .with_username("/data/username")
-                        .with_display_name("/data/name")
-                        .with_avatar_url("/data/profile_image_url"),
-                )
-                .with_default_scopes(DEFAULT_SCOPES);
-                p.revoke_url = Some(REVOKE_URL.to_owned());
-                p.pkce = true;
-                p.token_auth = TokenAuth::Basic;
-                p.knobs.renewal = Renewal::Grant(Rotation::Always);
-                p.knobs.refresh_token = RefreshTokenRequirement::Scope { scope: "offline.access".to_owned() };
-                p.knobs.access_token_lifetime_secs = Some(7200);
-                p
-            },
-        }
-    }
-
-    /// X with the endpoint URLs `config` gives (`authorize_url`, `token_url`,
-    /// `userinfo_url`, `revoke_url`) in place of the production ones.
-    ///
-    /// # Errors
-    /// [`ConfigError::Provider`] when `config.id` is not `x`, when it sets anything but
-    /// endpoint URLs, or when an endpoint URL is not https (http only for a loopback host),
-    /// has userinfo or a fragment, or does not parse.
-    pub fn with_overrides(config: &ProviderConfig) -> Result<Self, ConfigError> {
-        if config.id != ID {
-            return Err(provider_error(&config.id, "X overrides must have id \"x\""));
-        }
-        let extra = config.non_endpoint_fields();
-        if !extra.is_empty() {
-            return Err(provider_error(
-                ID,
-                format!(
-                    "a built-in provider only takes endpoint URLs (authorize_url, token_url, \
-                     userinfo_url, revoke_url); remove {}",
-                    extra.join(", ")
-                ),
-            ));
-        }
-        if config.service_url.is_some() {
-            return Err(provider_error(ID, "service_url: only bluesky takes a service URL"));
-        }
-        let mut x = Self::new();
-        if let Some(url) = &config.authorize_url {
-            x.inner.authorize_url = parse_endpoint(ID, "authorize_url", url)?.into();
-            x.inner.authorize_parsed = std::sync::OnceLock::new();
-        }
-        if let Some(url) = &config.token_url {
-            x.inner.token_url = parse_endpoint(ID, "token_url", url)?.into();
-        }
-        if let Some(url) = &config.userinfo_url {
-            x.inner.userinfo_url = with_user_fields(parse_endpoint(ID, "userinfo_url", url)?).into();
-        }
-        if let Some(url) = &config.revoke_url {
-            x.inner.revoke_url = Some(parse_endpoint(ID, "revoke_url", url)?.into());
-        }
-        Ok(x)
-    }
-}
-
-/// Asks `users/me` for the avatar: sets `user.fields=profile_image_url`, replacing any
-/// `user.fields` the URL had and keeping its other parameters.
-fn with_user_fields(mut url: Url) -> Url {
-    let kept: Vec<(String, String)> = url
-        .query_pairs()
-        .filter(|(name, _)| name != USER_FIELDS.0)
-        .map(|(name, value)| (name.into_owned(), value.into_owned()))
-        .collect();
-    url.query_pairs_mut().clear().extend_pairs(kept).append_pair(USER_FIELDS.0, USER_FIELDS.1);
-    url
-}
-
-#[async_trait]
-impl Provider for XProvider {
-    fn id(&self) -> &ProviderId {
-        self.inner.id()
-    }
-
-    fn default_scopes(&self) -> &[String] {
-        self.inner.default_scopes()
-    }
-
-    fn uses_pkce(&self) -> bool {
-        self.inner.uses_pkce()
-    }
-
-    fn issuer(&self) -> Option<&str> {
-        self.inner.issuer()
-    }
-
-    fn requires_iss(&self) -> bool {
-        self.inner.requires_iss()
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-
-    fn authorize_url(&self, request: &AuthorizeRequest<'_>) -> Result<Url, ProviderError> {
-        self.inner.authorize_url(request)
-    }
-
-    fn authorize_url_string(&self, request: &AuthorizeRequest<'_>) -> Result<String, ProviderError> {
-        self.inner.authorize_url_string(request)
-    }
-
-    async fn exchange_code(
-        &self,
-        ctx: ProviderContext<'_>,
-        code: &str,
-        redirect_uri: &str,
-        pkce_verifier: Option<&Secret<String>>,
-    ) -> Result<TokenSet, ProviderError> {
-        self.inner.exchange_code(ctx, code, redirect_uri, pkce_verifier).await
-    }
-
-    async fn fetch_profile(
-        &self,
-        http: &dyn HttpClient,
-        access_token: &Secret<String>,
-    ) -> Result<Profile, ProviderError> {
-        self.inner.fetch_profile(http, access_token).await
-    }
-
-    async fn refresh(
-        &self,
-        ctx: ProviderContext<'_>,
-        refresh_token: &Secret<String>,
-    ) -> Result<TokenSet, ProviderError> {
-        self.inner.refresh(ctx, refresh_token).await
-    }
-
-    async fn revoke(&self, ctx: ProviderContext<'_>, tokens: GrantTokens<'_>) -> Result<(), ProviderError> {
-        // X's endpoint takes either token with its `token_type_hint` (RFC 7009): both go.
-        self.inner.revoke(ctx, tokens).await
-    }
+/// X with its production endpoints (see the module docs).
+pub fn provider() -> GenericProvider {
+    let mut p = GenericProvider::builtin(
+        ID,
+        AUTHORIZE_URL,
+        TOKEN_URL,
+        USERS_ME_URL,
+        ProfilePointers::new("/data/id")
+            .with_username("/data/username")
+            .with_display_name("/data/name")
+            .with_avatar_url("/data/profile_image_url"),
+    )
+    .with_default_scopes(DEFAULT_SCOPES);
+    p.revoke_url = Some(REVOKE_URL.to_owned());
+    p.pkce = true;
+    p.token_auth = TokenAuth::Basic;
+    p.knobs.userinfo_params = USER_FIELDS;
+    p.knobs.renewal = RenewalKnob::Grant(Rotation::Always);
+    p.knobs.refresh_token = RefreshTokenRequirement::Scope { scope: "offline.access".to_owned() };
+    p.knobs.access_token_lifetime_secs = Some(7200);
+    p
 }
 
 #[cfg(test)]
@@ -219,8 +70,12 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::{ClientCredentials, ProviderErrorKind};
-    use dravo_connect_core::http_client::HttpError;
+    use crate::{
+        AuthorizeRequest, BuiltinOverrides, ClientCredentials, CodeFlow, GrantTokens, Profile, Provider,
+        ProviderContext, ProviderErrorKind, RefreshGrant,
+    };
+    use dravo_connect_core::Secret;
+    use dravo_connect_core::http_client::{HttpClient, HttpError};
 
     type Seen = Arc<Mutex<Vec<http::Request<Bytes>>>>;
 
@@ -243,7 +98,11 @@ mod tests {
         (client, seen)
     }
 
-    const USERS_ME_URL: &str = "https://api.x.com/2/users/me";
+    /// X with the overrides of `config` applied.
+    fn with_overrides(config: &BuiltinOverrides) -> Result<GenericProvider, dravo_connect_core::ConfigError> {
+        let mut x = provider();
+        x.apply_overrides(config).map(|()| x)
+    }
 
     /// `GET /2/users/me` as X documents it.
     const USERS_ME: &str = r#"{"data":{"id":"2244994945","name":"X Dev","username":"XDevelopers","profile_image_url":"https://pbs.twimg.com/profile_images/1445764922474827784/W2zEPN7U_normal.jpg"}}"#;
@@ -254,7 +113,7 @@ mod tests {
 
     #[test]
     fn the_authorize_url_has_every_parameter_with_s256_and_space_separated_scopes() {
-        let x = XProvider::new();
+        let x = provider();
         let scopes = scopes();
         let url = x
             .authorize_url(&AuthorizeRequest {
@@ -285,29 +144,30 @@ mod tests {
 
     #[test]
     fn x_uses_pkce_basic_auth_and_its_documented_defaults() {
-        let x = XProvider::new();
+        let x = provider();
         assert_eq!(x.id().as_str(), "x");
         assert!(x.uses_pkce());
-        assert_eq!(x.inner.token_auth, TokenAuth::Basic);
+        assert_eq!(x.token_auth, TokenAuth::Basic);
         assert_eq!(x.default_scopes(), scopes());
         assert_eq!(x.issuer(), None);
         assert!(!x.requires_iss());
-        assert_eq!(x.inner.revoke_url.as_deref(), Some(REVOKE_URL));
+        assert_eq!(x.revoke_url.as_deref(), Some(REVOKE_URL));
     }
 
-    #[test]
-    fn the_preset_userinfo_url_is_what_the_query_api_writes() {
-        let built = with_user_fields(Url::parse(USERS_ME_URL).unwrap());
-        assert_eq!(built.as_str(), USERS_ME_WITH_FIELDS_URL);
-        assert_eq!(XProvider::new().inner.userinfo_url, USERS_ME_WITH_FIELDS_URL);
-        let with_own = with_user_fields(Url::parse("http://127.0.0.1:9/me?a=1&user.fields=x").unwrap());
-        assert_eq!(with_own.as_str(), "http://127.0.0.1:9/me?a=1&user.fields=profile_image_url");
+    #[tokio::test]
+    async fn an_own_user_fields_parameter_is_replaced_and_the_others_kept() {
+        let x =
+            with_overrides(&BuiltinOverrides::new("x").with_userinfo_url("http://127.0.0.1:9/me?a=1&user.fields=x"))
+                .unwrap();
+        let (http, seen) = answering(200, USERS_ME);
+        x.fetch_profile(&http, &Secret::new("at".to_owned())).await.unwrap();
+        assert_eq!(first(&seen).uri(), "http://127.0.0.1:9/me?a=1&user.fields=profile_image_url");
     }
 
     #[tokio::test]
     async fn the_profile_call_asks_for_the_avatar_and_reads_x_users_me() {
         let (http, seen) = answering(200, USERS_ME);
-        let profile = XProvider::new().fetch_profile(&http, &Secret::new("at".to_owned())).await.unwrap();
+        let profile = provider().fetch_profile(&http, &Secret::new("at".to_owned())).await.unwrap();
         assert_eq!(
             profile,
             Profile {
@@ -326,8 +186,7 @@ mod tests {
     #[tokio::test]
     async fn an_overridden_userinfo_url_still_gets_user_fields() {
         let x =
-            XProvider::with_overrides(&ProviderConfig::new("x").with_userinfo_url("http://127.0.0.1:8080/2/users/me"))
-                .unwrap();
+            with_overrides(&BuiltinOverrides::new("x").with_userinfo_url("http://127.0.0.1:8080/2/users/me")).unwrap();
         let (http, seen) = answering(200, USERS_ME);
         x.fetch_profile(&http, &Secret::new("at".to_owned())).await.unwrap();
         assert_eq!(first(&seen).uri(), "http://127.0.0.1:8080/2/users/me?user.fields=profile_image_url");
@@ -345,7 +204,7 @@ mod tests {
             credentials: ClientCredentials { client_id: "cid", client_secret: &secret },
         };
         let verifier = Secret::new("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".to_owned());
-        let tokens = XProvider::new()
+        let tokens = provider()
             .exchange_code(ctx, "code", "http://127.0.0.1:3000/v1/oauth/x/callback", Some(&verifier))
             .await
             .unwrap();
@@ -370,7 +229,7 @@ mod tests {
             http: &http,
             credentials: ClientCredentials { client_id: "cid", client_secret: &secret },
         };
-        let tokens = XProvider::new().refresh(ctx, &Secret::new("rt1".to_owned())).await.unwrap();
+        let tokens = provider().refresh(ctx, &Secret::new("rt1".to_owned())).await.unwrap();
         assert_eq!(tokens.refresh_token.unwrap().expose_secret(), "rt2");
         let fields: Vec<(String, String)> = form_urlencoded::parse(first(&seen).body()).into_owned().collect();
         assert_eq!(fields, [("grant_type".into(), "refresh_token".into()), ("refresh_token".into(), "rt1".into())]);
@@ -387,7 +246,7 @@ mod tests {
             http: &http,
             credentials: ClientCredentials { client_id: "cid", client_secret: &secret },
         };
-        let err = XProvider::new().exchange_code(ctx, "c", "https://a/cb", None).await.unwrap_err();
+        let err = provider().exchange_code(ctx, "c", "https://a/cb", None).await.unwrap_err();
         assert_eq!(err.kind(), ProviderErrorKind::Rejected);
         assert_eq!(err.oauth_error(), Some("invalid_request"));
     }
@@ -400,36 +259,35 @@ mod tests {
             http: &http,
             credentials: ClientCredentials { client_id: "cid", client_secret: &secret },
         };
-        XProvider::new().revoke(ctx, GrantTokens::new(&Secret::new("at".to_owned()), None)).await.unwrap();
+        provider().revoke(ctx, GrantTokens::new(&Secret::new("at".to_owned()), None)).await.unwrap();
         assert_eq!(first(&seen).uri(), "https://api.x.com/2/oauth2/revoke");
     }
 
     #[test]
     fn overrides_replace_only_the_endpoints_they_give() {
-        let x = XProvider::with_overrides(
-            &ProviderConfig::new("x")
+        let x = with_overrides(
+            &BuiltinOverrides::new("x")
                 .with_authorize_url("http://localhost:4000/i/oauth2/authorize")
                 .with_revoke_url("http://[::1]:4000/revoke"),
         )
         .unwrap();
-        assert_eq!(x.inner.authorize_url, "http://localhost:4000/i/oauth2/authorize");
-        assert_eq!(x.inner.revoke_url.as_deref(), Some("http://[::1]:4000/revoke"));
-        assert_eq!(x.inner.token_url, TOKEN_URL);
-        assert_eq!(x.inner.userinfo_url, USERS_ME_WITH_FIELDS_URL);
+        assert_eq!(x.authorize_url, "http://localhost:4000/i/oauth2/authorize");
+        assert_eq!(x.revoke_url.as_deref(), Some("http://[::1]:4000/revoke"));
+        assert_eq!(x.token_url, TOKEN_URL);
+        assert_eq!(x.userinfo_url, USERS_ME_URL);
         assert_eq!(x.default_scopes(), scopes());
-        let none = XProvider::with_overrides(&ProviderConfig::new("x")).unwrap();
-        assert_eq!(format!("{none:?}"), format!("{:?}", XProvider::new()));
+        let none = with_overrides(&BuiltinOverrides::new("x")).unwrap();
+        assert_eq!(format!("{none:?}"), format!("{:?}", provider()));
     }
 
     #[test]
     fn overrides_with_anything_but_endpoints_or_another_id_are_refused() {
-        let err = XProvider::with_overrides(&ProviderConfig::new("x").with_token_auth(TokenAuth::Body)).unwrap_err();
-        assert!(err.to_string().contains("token_auth"), "{err}");
-        let err = XProvider::with_overrides(&ProviderConfig::new("y")).unwrap_err();
+        let err = with_overrides(&BuiltinOverrides::new("x").with_service_url("https://pds.example")).unwrap_err();
+        assert!(err.to_string().contains("service_url"), "{err}");
+        let err = with_overrides(&BuiltinOverrides::new("y")).unwrap_err();
         assert!(err.to_string().contains("\"y\""), "{err}");
         let err =
-            XProvider::with_overrides(&ProviderConfig::new("x").with_token_url("http://api.x.com/2/oauth2/token"))
-                .unwrap_err();
+            with_overrides(&BuiltinOverrides::new("x").with_token_url("http://api.x.com/2/oauth2/token")).unwrap_err();
         assert!(err.to_string().contains("token_url"), "{err}");
     }
 }

@@ -28,7 +28,7 @@
 //!   `redirect_uri_mismatch`…).
 //! - Redirect URIs: https, except `http://localhost` (any port) for development.
 
-use super::generic::{GenericProvider, Renewal, RevokeStyle};
+use super::generic::{GenericProvider, RenewalKnob, RevokeStyle};
 use super::{ProfilePointers, TokenAuth};
 use crate::{RefreshTokenRequirement, Rotation};
 
@@ -63,7 +63,7 @@ pub fn provider() -> GenericProvider {
     p.token_auth = TokenAuth::Body;
     p.authorize_params = OFFLINE.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
     p.knobs.userinfo_params = &[("part", "snippet"), ("mine", "true")];
-    p.knobs.renewal = Renewal::Grant(Rotation::Never);
+    p.knobs.renewal = RenewalKnob::Grant(Rotation::Never);
     p.knobs.refresh_token = RefreshTokenRequirement::AuthorizeParams {
         params: OFFLINE.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
     };
@@ -75,7 +75,7 @@ pub fn provider() -> GenericProvider {
 mod tests {
     use super::*;
     use crate::fixtures::*;
-    use crate::{Profile, Provider, ProviderErrorKind};
+    use crate::{CodeFlow as _, Profile, ProviderErrorKind, RefreshGrant as _};
     use dravo_connect_core::OAuthErrorReason;
 
     /// The code exchange with `access_type=offline`.

@@ -2112,8 +2112,8 @@ impl MockProvider {
     /// A generic provider definition (`[[providers]]` entry) named `id` that points at this
     /// mock: its endpoints, its client-auth style, PKCE unless the mock has it off, its
     /// issuer, and profile pointers for the OIDC shape (or X's shape).
-    pub fn provider_config(&self, id: &str) -> dravo_connect_providers::ProviderConfig {
-        use dravo_connect_providers::{ProfilePointers, ProviderConfig, TokenAuth};
+    pub fn provider_config(&self, id: &str) -> dravo_connect_providers::GenericConfig {
+        use dravo_connect_providers::{GenericConfig, ProfilePointers, TokenAuth};
         let config = self.config();
         let pointers = match config.profile_shape {
             MockProfileShape::X => ProfilePointers::new("/data/id")
@@ -2130,7 +2130,7 @@ impl MockProvider {
             MockClientAuth::None => TokenAuth::None,
             _ => TokenAuth::Basic,
         };
-        let mut p = ProviderConfig::new(id)
+        let mut p = GenericConfig::new(id)
             .with_authorize_url(self.authorize_url())
             .with_token_url(self.token_url())
             .with_userinfo_url(self.userinfo_url())

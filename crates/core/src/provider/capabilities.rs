@@ -44,11 +44,35 @@ pub struct Capabilities {
     /// The kind of target the user picks after consent (Pages, organisations, Instagram
     /// accounts, boards), when one identity can publish as several targets: a connect that
     /// finds any redirects with `selection_id` instead of `connected` (see
-    /// [`Provider::list_targets`](super::Provider::list_targets)).
+    /// [`TargetListing::list_targets`](super::TargetListing::list_targets)).
     pub target_selection: Option<TargetType>,
 }
 
 impl Capabilities {
+    /// The description that follows from the parts `provider` implements: the login method
+    /// (a code flow, else a password login), PKCE, the renewal kind and its minimum age, and
+    /// the kind of target it lists; RFC 6749 defaults for the rest
+    /// ([`unknown`](Self::unknown)). The default of
+    /// [`Provider::capabilities`](super::Provider::capabilities).
+    pub fn of<P: super::Provider + ?Sized>(provider: &P) -> Self {
+        let flow = provider.code_flow();
+        let mut caps = Self::unknown(flow.is_some_and(super::CodeFlow::uses_pkce));
+        caps.refresh = match flow.map(super::CodeFlow::renewal) {
+            Some(super::Renewal::RefreshGrant(_)) => RefreshModel::Grant { rotation: Rotation::Unknown },
+            Some(super::Renewal::Reexchange(r)) => {
+                RefreshModel::Reexchange { min_age_secs: r.min_age().map(|d| d.as_secs()) }
+            }
+            Some(super::Renewal::None) | None => RefreshModel::None,
+        };
+        if flow.is_none() && provider.password_login().is_some() {
+            caps.login = LoginMethod::AppPassword;
+            caps.client_auth = ClientAuth::None;
+            caps.refresh = RefreshModel::Session { rotation: Rotation::Unknown };
+        }
+        caps.target_selection = provider.targets().map(super::TargetListing::target_type);
+        caps
+    }
+
     /// The capabilities of a provider that says nothing but whether it uses PKCE: RFC 6749
     /// defaults (Basic client auth, space-separated scopes, `client_id`) and everything else
     /// unknown.
@@ -136,7 +160,7 @@ pub enum RefreshModel {
     },
     /// The still-valid access token itself is exchanged for a new one (Facebook
     /// `fb_exchange_token`, Instagram `ig_refresh_token`, Threads `th_refresh_token`), through
-    /// [`Provider::reexchange`](super::Provider::reexchange).
+    /// [`Reexchange::reexchange`](super::Reexchange::reexchange).
     Reexchange {
         /// The youngest a token may be to be re-exchanged, in seconds (Instagram and Threads
         /// refuse tokens under 24 hours old).
@@ -144,7 +168,7 @@ pub enum RefreshModel {
     },
     /// A session refresh with the refresh token as the credential and no client
     /// authentication (AT Protocol `com.atproto.server.refreshSession`, `Authorization:
-    /// Bearer {refreshJwt}`), through [`Provider::refresh`](super::Provider::refresh).
+    /// Bearer {refreshJwt}`), through [`PasswordLogin::refresh_session`](super::PasswordLogin::refresh_session).
     /// Such accounts have no app; revocation ends the session with the refresh token.
     Session {
         /// Whether each refresh returns a new refresh token.

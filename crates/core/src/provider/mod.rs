@@ -1,26 +1,35 @@
-//! Providers: the [`Provider`] trait and the records a provider answers with. The generic
-//! OAuth 2.0 provider described by configuration and the built-in social networks are in
-//! `dravo-connect-providers`, written against exactly this.
+//! Providers: the [`Provider`] trait and the small traits for what a provider does, with the
+//! records a provider answers with. The generic OAuth 2.0 provider described by
+//! configuration and the built-in social networks (`dravo-connect-providers`) are written
+//! against exactly these.
 //!
-//! A provider knows one network's endpoints and quirks: how to build its authorize URL, how
-//! to exchange a code (client-auth style, PKCE), how to read the account's profile, refresh
-//! and revoke. Everything else (state, PKCE verifier, storage, redirects) is the same for
-//! every provider and lives outside it.
+//! A provider knows one network's endpoints and quirks. What it does comes through the part
+//! it implements, each a trait of its own: the OAuth code flow ([`CodeFlow`]: the authorize
+//! URL, the code exchange with its client-auth style and PKCE, the profile, revocation, and
+//! the [`Renewal`] of its tokens, by refresh grant ([`RefreshGrant`]) or re-exchange
+//! ([`Reexchange`])), a password login with its session ([`PasswordLogin`]), client
+//! registration per server ([`ClientRegistration`]), target listing ([`TargetListing`]).
+//! `Connect` asks [`Provider`] for these parts and never for a provider's id; the
+//! [`Capabilities`] table describes a provider for `GET /providers` and decides nothing.
+//! Everything else (state, PKCE verifier, storage, redirects) is the same for every provider
+//! and lives outside it.
 
 use std::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use url::Url;
 
 use crate::http_client::{HttpClient, HttpError};
-use crate::ids::ProviderId;
-use crate::secret::Secret;
+use crate::{ProviderId, Secret};
 
 mod capabilities;
+mod instance;
 
 pub use capabilities::{
     Capabilities, ClientAuth, LoginMethod, RefreshModel, RefreshTokenRequirement, Rotation, TargetType,
 };
+pub use instance::Instance;
 
 /// The client credentials of a tenant's OAuth app at the provider.
 #[derive(Debug, Clone, Copy)]
@@ -46,7 +55,8 @@ impl fmt::Debug for ProviderContext<'_> {
     }
 }
 
-/// The tokens of one account's grant, as [`Provider::revoke`] gets them.
+/// The tokens of one account's grant, as [`CodeFlow::revoke`] and
+/// [`PasswordLogin::end_session`] get them.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct GrantTokens<'a> {
@@ -104,7 +114,7 @@ pub struct Profile {
     pub avatar_url: Option<String>,
 }
 
-/// A session created with an app password ([`Provider::create_session`]): its tokens and
+/// A session created with an app password ([`PasswordLogin::create_session`]): its tokens and
 /// the account behind them.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -123,7 +133,7 @@ impl PasswordSession {
 }
 
 /// A publishable target behind a token (a Facebook Page, a LinkedIn organisation, an
-/// Instagram business account, a Pinterest board), as [`Provider::list_targets`] finds it.
+/// Instagram business account, a Pinterest board), as [`TargetListing::list_targets`] finds it.
 #[derive(Debug, Clone)]
 pub struct Target {
     /// The target's id at the provider (it becomes the account's `provider_account_id`).
@@ -202,11 +212,21 @@ impl From<HttpError> for ProviderError {
     }
 }
 
-/// One social network (or any OAuth 2.0 authorization server).
+/// One social network (or any OAuth 2.0 authorization server): its id, its description, and
+/// what it does, each through a small trait of its own.
+///
+/// `Connect` never asks which provider it holds: it asks the provider for the parts it
+/// implements. A provider that connects accounts with the OAuth 2.0 code flow answers
+/// [`code_flow`](Self::code_flow); one that logs in with a password and keeps a session
+/// (Bluesky's app passwords) answers [`password_login`](Self::password_login); one whose
+/// clients are registered at each server a tenant names (Mastodon) answers
+/// [`registration`](Self::registration); one whose identities publish as several targets
+/// (Pages, organisations, boards) answers [`targets`](Self::targets). Each answers `None` by
+/// default.
 ///
 /// Object-safe: `Connect` keeps `Arc<dyn Provider>` values in a registry keyed by
 /// [`Provider::id`]. Implement it for a network the crate does not know, or describe the
-/// network in configuration and use `GenericProvider` (`dravo-connect-providers`).
+/// network in configuration and use [`GenericProvider`].
 ///
 /// Whatever a provider answers, `Connect` bounds it before storing anything of it: access,
 /// refresh and target tokens of at most 8 KiB (an access token of at least one byte), at
@@ -215,11 +235,46 @@ impl From<HttpError> for ProviderError {
 /// first 500 kept). An answer over a bound fails the connect, registration or refresh as a
 /// provider failure would, and nothing of it is stored. An avatar URL that is not an
 /// absolute http(s) URL of at most 2 KiB is dropped instead.
-#[async_trait]
 pub trait Provider: fmt::Debug + Send + Sync + 'static {
     /// The provider's id; it is part of the registered callback URL and never changes.
     fn id(&self) -> &ProviderId;
 
+    /// What the provider does, for `GET /providers`: a description only, never read to
+    /// decide what `Connect` does. The default derives the login method, PKCE, the renewal
+    /// kind and target selection from the parts the provider implements
+    /// ([`Capabilities::of`]) and assumes RFC 6749 for the rest.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::of(self)
+    }
+
+    /// The OAuth 2.0 authorization-code flow, when accounts connect through `start` and the
+    /// callback.
+    fn code_flow(&self) -> Option<&dyn CodeFlow> {
+        None
+    }
+
+    /// A login with an identifier and a password that opens a session (Bluesky's app
+    /// passwords), when accounts are registered so.
+    fn password_login(&self) -> Option<&dyn PasswordLogin> {
+        None
+    }
+
+    /// Client registration at each server a tenant names (Mastodon instances), when the
+    /// provider is not one server but many.
+    fn registration(&self) -> Option<&dyn ClientRegistration> {
+        None
+    }
+
+    /// The targets an identity can publish as, when a connect may end in a selection.
+    fn targets(&self) -> Option<&dyn TargetListing> {
+        None
+    }
+}
+
+/// The OAuth 2.0 authorization-code flow of a provider: the authorize request, the code
+/// exchange, the profile, how its tokens are renewed, and revocation.
+#[async_trait]
+pub trait CodeFlow: Send + Sync {
     /// The scopes requested when an app names none.
     fn default_scopes(&self) -> &[String];
 
@@ -237,35 +292,11 @@ pub trait Provider: fmt::Debug + Send + Sync + 'static {
         false
     }
 
-    /// What the provider does: PKCE, client authentication, scopes, refresh model,
-    /// lifetimes, revocation, target selection. The default knows only
-    /// [`uses_pkce`](Self::uses_pkce) and assumes RFC 6749 for the rest
-    /// ([`Capabilities::unknown`]).
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::unknown(self.uses_pkce())
-    }
-
-    /// How an account is connected: [`capabilities`](Self::capabilities)`().login`, asked on
-    /// every `start`. A provider whose capabilities take building may answer it directly.
-    fn login_method(&self) -> LoginMethod {
-        self.capabilities().login
-    }
-
     /// Builds the URL the user is sent to for consent.
     ///
     /// # Errors
     /// When the configured endpoint cannot hold the parameters.
     fn authorize_url(&self, request: &AuthorizeRequest<'_>) -> Result<Url, ProviderError>;
-
-    /// The same URL as [`authorize_url`](Self::authorize_url), serialised: what `start` and
-    /// the browser-binding hop send the browser to. The default serialises
-    /// `authorize_url`; a provider on a hot path can build the string directly.
-    ///
-    /// # Errors
-    /// As [`authorize_url`](Self::authorize_url).
-    fn authorize_url_string(&self, request: &AuthorizeRequest<'_>) -> Result<String, ProviderError> {
-        self.authorize_url(request).map(String::from)
-    }
 
     /// Exchanges an authorization code for tokens.
     ///
@@ -280,7 +311,8 @@ pub trait Provider: fmt::Debug + Send + Sync + 'static {
         pkce_verifier: Option<&Secret<String>>,
     ) -> Result<TokenSet, ProviderError>;
 
-    /// Reads the profile of the account behind `access_token`.
+    /// Reads the profile of the account behind `access_token` (also for accounts
+    /// registered from a token the host already holds).
     ///
     /// # Errors
     /// [`ProviderErrorKind::Rejected`] when the provider refuses the token.
@@ -290,6 +322,49 @@ pub trait Provider: fmt::Debug + Send + Sync + 'static {
         access_token: &Secret<String>,
     ) -> Result<Profile, ProviderError>;
 
+    /// How this flow's access tokens are renewed: what `Connect` calls when one is about to
+    /// expire. The implementation that renews answers it, so a renewal is never skipped
+    /// because a description says otherwise.
+    fn renewal(&self) -> Renewal<'_>;
+
+    /// Revokes an account's grant at the provider, where it can: every token of `tokens`
+    /// its endpoint takes, the refresh token (the long-lived one) before the access token,
+    /// trying each even when an earlier one failed. The default does nothing and says so.
+    ///
+    /// # Errors
+    /// [`ProviderErrorKind::Unsupported`] when the provider has no revocation endpoint; the
+    /// first failure when any revocation call failed (`Ok` means every call succeeded).
+    async fn revoke(&self, ctx: ProviderContext<'_>, tokens: GrantTokens<'_>) -> Result<(), ProviderError> {
+        let _ = (ctx, tokens);
+        Err(ProviderError::new(ProviderErrorKind::Unsupported, "no revocation endpoint"))
+    }
+}
+
+/// How a code flow's access tokens are renewed, as [`CodeFlow::renewal`] answers it.
+#[derive(Clone, Copy)]
+#[non_exhaustive]
+pub enum Renewal<'a> {
+    /// The RFC 6749 `refresh_token` grant.
+    RefreshGrant(&'a dyn RefreshGrant),
+    /// The still-valid access token is exchanged for a new one (Meta's long-lived tokens).
+    Reexchange(&'a dyn Reexchange),
+    /// No renewal: the token lasts until revoked, or the user reconnects.
+    None,
+}
+
+impl fmt::Debug for Renewal<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::RefreshGrant(_) => "RefreshGrant",
+            Self::Reexchange(_) => "Reexchange",
+            Self::None => "None",
+        })
+    }
+}
+
+/// The RFC 6749 `refresh_token` grant.
+#[async_trait]
+pub trait RefreshGrant: Send + Sync {
     /// Gets a new access token with a refresh token.
     ///
     /// # Errors
@@ -299,33 +374,41 @@ pub trait Provider: fmt::Debug + Send + Sync + 'static {
         ctx: ProviderContext<'_>,
         refresh_token: &Secret<String>,
     ) -> Result<TokenSet, ProviderError>;
+}
 
-    /// Renews a still-valid access token by exchanging it for a new one, for providers whose
-    /// [`Capabilities::refresh`] is [`RefreshModel::Reexchange`] (Facebook, Instagram,
-    /// Threads: they have no refresh token). The returned set has no refresh token. The
-    /// default does nothing and says so.
+/// Renewal by exchanging a still-valid access token for a new one (Facebook
+/// `fb_exchange_token`, Instagram `ig_refresh_token`, Threads `th_refresh_token`: they have
+/// no refresh token). `Connect` renews such tokens a week before they expire.
+#[async_trait]
+pub trait Reexchange: Send + Sync {
+    /// The youngest a token may be to be re-exchanged (Instagram and Threads refuse tokens
+    /// under 24 hours old). The default: any age.
+    fn min_age(&self) -> Option<std::time::Duration> {
+        None
+    }
+
+    /// Exchanges `access_token` for a new one. The returned set has no refresh token.
     ///
     /// # Errors
-    /// [`ProviderErrorKind::Unsupported`] when the provider has no re-exchange;
     /// [`ProviderErrorKind::Rejected`] when the provider refuses the token (expired, revoked,
     /// or younger than the provider's minimum age).
     async fn reexchange(
         &self,
         ctx: ProviderContext<'_>,
         access_token: &Secret<String>,
-    ) -> Result<TokenSet, ProviderError> {
-        let _ = (ctx, access_token);
-        Err(ProviderError::new(ProviderErrorKind::Unsupported, "no re-exchange"))
-    }
+    ) -> Result<TokenSet, ProviderError>;
+}
 
-    /// Creates a session from an identifier and an app password, for providers whose
-    /// [`Capabilities::login`] is [`LoginMethod::AppPassword`] (Bluesky). The password is
-    /// used for this one request and never kept. The default does nothing and says so.
+/// A login with an identifier and a password that opens a session at the provider (AT
+/// Protocol app passwords). Such accounts have no app: the session is refreshed and ended
+/// with its own refresh token, without client credentials.
+#[async_trait]
+pub trait PasswordLogin: Send + Sync {
+    /// Creates a session. The password is used for this one request and never kept.
     ///
     /// # Errors
-    /// [`ProviderErrorKind::Unsupported`] when the provider takes no app passwords;
-    /// [`ProviderErrorKind::Rejected`] when it refuses the login (the provider's error name,
-    /// such as `AuthenticationRequired` or `AuthFactorTokenRequired`, is
+    /// [`ProviderErrorKind::Rejected`] when the provider refuses the login (the provider's
+    /// error name, such as `AuthenticationRequired` or `AuthFactorTokenRequired`, is
     /// [`ProviderError::oauth_error`]); [`ProviderErrorKind::Unavailable`] for a 5xx or a
     /// 429.
     async fn create_session(
@@ -333,23 +416,65 @@ pub trait Provider: fmt::Debug + Send + Sync + 'static {
         http: &dyn HttpClient,
         identifier: &str,
         password: &Secret<String>,
-    ) -> Result<PasswordSession, ProviderError> {
-        let _ = (http, identifier, password);
-        Err(ProviderError::new(ProviderErrorKind::Unsupported, "no app-password login"))
+    ) -> Result<PasswordSession, ProviderError>;
+
+    /// Checks a password before it is sent anywhere (e.g. that it has the shape of an app
+    /// password, so an account's main password is refused). The error is for the client.
+    /// The default accepts any.
+    ///
+    /// # Errors
+    /// A message saying what the password must be.
+    fn check_password(&self, password: &Secret<String>) -> Result<(), &'static str> {
+        let _ = password;
+        Ok(())
     }
 
-    /// When an access token expires, for providers whose token responses carry no
-    /// `expires_in` but whose tokens say it themselves (Bluesky's JWTs). Only schedules the
-    /// refresh. The default knows nothing.
+    /// What to tell the client when the provider refused a login with `error` (its error name
+    /// is [`ProviderError::oauth_error`]), where the provider's refusals say more than "wrong
+    /// identifier or password" (a sign-in code asked for, a suspended account). Never the
+    /// provider's own message. The default says nothing more.
+    fn refusal_message(&self, error: &ProviderError) -> Option<&'static str> {
+        let _ = error;
+        None
+    }
+
+    /// Refreshes a session with its refresh token as the only credential.
+    ///
+    /// # Errors
+    /// [`ProviderErrorKind::Rejected`] when the session is gone for good.
+    async fn refresh_session(
+        &self,
+        http: &dyn HttpClient,
+        refresh_token: &Secret<String>,
+    ) -> Result<TokenSet, ProviderError>;
+
+    /// Ends a session at the provider (with its refresh token, which also ends its access
+    /// tokens).
+    ///
+    /// # Errors
+    /// [`ProviderErrorKind::Unsupported`] when `tokens` cannot end it; the provider's
+    /// failure otherwise.
+    async fn end_session(&self, http: &dyn HttpClient, tokens: GrantTokens<'_>) -> Result<(), ProviderError>;
+
+    /// When a session's access token expires, for tokens that say it themselves (Bluesky's
+    /// JWTs carry no `expires_in` beside them). Only schedules the refresh. The default
+    /// knows nothing.
     fn access_token_expires_at(&self, access_token: &Secret<String>) -> Option<time::OffsetDateTime> {
         let _ = access_token;
         None
     }
+}
 
-    /// The publishable targets the person behind `tokens` can choose from after consent
-    /// (Pages, organisations, Instagram business accounts, boards). When it finds any, the
-    /// callback stores a selection and redirects with `selection_id` instead of
-    /// `connected`. The default finds none.
+/// The publishable targets behind a person's token (Pages, organisations, Instagram
+/// business accounts, boards).
+#[async_trait]
+pub trait TargetListing: Send + Sync {
+    /// The kind of target it lists.
+    fn target_type(&self) -> TargetType;
+
+    /// The targets the person behind `tokens` can choose from after consent. When it finds
+    /// any, the callback stores a selection and redirects with `selection_id` instead of
+    /// `connected`.
     ///
     /// # Errors
     /// [`ProviderError`] when the provider fails or refuses the listing.
@@ -358,23 +483,80 @@ pub trait Provider: fmt::Debug + Send + Sync + 'static {
         http: &dyn HttpClient,
         tokens: &TokenSet,
         profile: &Profile,
-    ) -> Result<Vec<Target>, ProviderError> {
-        let _ = (http, tokens, profile);
-        Ok(Vec::new())
-    }
+    ) -> Result<Vec<Target>, ProviderError>;
+}
 
-    /// Revokes an account's grant at the provider, where it can: every token of `tokens`
-    /// its endpoint takes, the refresh token (the long-lived one) before the access token,
-    /// trying each even when an earlier one failed. The default does nothing and says so.
-    ///
-    /// Providers whose [`Capabilities::refresh`] is [`RefreshModel::Session`] end the
-    /// session with its refresh token, without client credentials.
+/// What a client registration at a server sends.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct RegistrationRequest<'a> {
+    /// The client's name (the app's name).
+    pub client_name: &'a str,
+    /// Our callback URL for this provider.
+    pub redirect_uri: &'a str,
+    /// The scopes to register.
+    pub scopes: &'a [String],
+    /// The host's public base URL.
+    pub website: &'a str,
+}
+
+impl<'a> RegistrationRequest<'a> {
+    /// A registration request.
+    pub fn new(client_name: &'a str, redirect_uri: &'a str, scopes: &'a [String], website: &'a str) -> Self {
+        Self { client_name, redirect_uri, scopes, website }
+    }
+}
+
+/// A client registered at a server.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RegisteredClient {
+    /// The client id there.
+    pub client_id: String,
+    /// The client secret there.
+    pub client_secret: Secret<String>,
+    /// The scopes registered (they may differ from those asked for).
+    pub scopes: Vec<String>,
+}
+
+impl RegisteredClient {
+    /// A registered client.
+    pub fn new(client_id: String, client_secret: Secret<String>, scopes: Vec<String>) -> Self {
+        Self { client_id, client_secret, scopes }
+    }
+}
+
+/// Client registration at each server a tenant names: `start` takes the server as its
+/// `instance` parameter, the first flow of an app there registers a client (kept per app
+/// and server, the secret sealed), and the flow runs against the provider bound to it.
+#[async_trait]
+pub trait ClientRegistration: Send + Sync {
+    /// The scopes a client is registered with when the app names none.
+    fn default_scopes(&self) -> &[String];
+
+    /// Registers a client at `server`.
     ///
     /// # Errors
-    /// [`ProviderErrorKind::Unsupported`] when the provider has no revocation endpoint; the
-    /// first failure when any revocation call failed (`Ok` means every call succeeded).
-    async fn revoke(&self, ctx: ProviderContext<'_>, tokens: GrantTokens<'_>) -> Result<(), ProviderError> {
-        let _ = (ctx, tokens);
-        Err(ProviderError::new(ProviderErrorKind::Unsupported, "no revocation endpoint"))
+    /// [`ProviderErrorKind::Rejected`] for a refusal, `Unavailable` for a 5xx,
+    /// `InvalidResponse` for an unusable answer, `Transport` when the call failed.
+    async fn register(
+        &self,
+        http: &dyn HttpClient,
+        server: &Instance,
+        request: &RegistrationRequest<'_>,
+    ) -> Result<RegisteredClient, ProviderError>;
+
+    /// The provider bound to `server`: its code flow runs there.
+    fn at(&self, server: &Instance) -> Arc<dyn Provider>;
+
+    /// The scopes to request at a server whose client was registered with `registered`.
+    /// The default asks for `requested` unchanged.
+    fn scopes_for(&self, requested: &[String], registered: &[String]) -> Vec<String> {
+        let _ = registered;
+        requested.to_vec()
     }
+
+    /// The server (its [`Instance::authority`]) an account of this provider lives at, read
+    /// from its `provider_account_id`; `None` when it says none.
+    fn account_server<'a>(&self, provider_account_id: &'a str) -> Option<&'a str>;
 }
