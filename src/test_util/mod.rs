@@ -5,7 +5,8 @@
 //! enforces client authentication, exact `redirect_uri` matching, single-use codes and
 //! PKCE S256 (including the downgrade defence of RFC 9700 §4.8.2), and its failure modes
 //! are switched on at run time with [`MockBehavior`]. The crate's demo app serves it as
-//! the built-in `demo` provider. [`store_conformance`] is the public store conformance suite.
+//! the built-in `demo` provider. [`store_conformance`] and [`provider_conformance`] are the public
+//! conformance suites of stores and providers.
 //!
 //! ```rust,no_run
 //! use dravo_connect::test_util::{MockBehavior, MockProvider};

@@ -22,6 +22,7 @@ mod mastodon;
 mod openapi;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod provider_conformance;
 mod providers;
 mod seams;
 mod security;

@@ -49,7 +49,7 @@ pub(crate) const BUILTIN_PROVIDERS: &[&str] = &[
 /// only for loopback hosts (`localhost`, `127.0.0.0/8`, `[::1]`).
 ///
 /// ```
-/// use dravo_connect::provider::{GenericProvider, ProviderConfig, TokenAuth};
+/// use dravo_connect_providers::{GenericProvider, ProviderConfig, TokenAuth};
 ///
 /// #[derive(serde::Deserialize)]
 /// struct Config {

@@ -8,7 +8,9 @@
 //!   enforces client authentication, exact `redirect_uri` matching, single-use codes and
 //!   PKCE S256 (including the downgrade defence of RFC 9700 §4.8.2), and its failure modes
 //!   are switched on at run time with [`MockBehavior`].
-//! - [`store_conformance`]: the public conformance suite every store passes.
+//! - [`store_conformance`]: the public conformance suite every store passes;
+//! - [`provider_conformance`]: the public conformance suite every OAuth code-flow provider
+//!   passes, against its network's answers replayed in process.
 //!
 //! ```rust,no_run
 //! use dravo_connect_testing::{MockBehavior, MockProvider};
@@ -26,6 +28,9 @@
 
 mod mock_provider;
 pub use mock_provider::*;
+
+mod provider_conformance;
+pub use provider_conformance::{ProviderAnswers, provider_conformance};
 
 mod store_conformance;
 pub use store_conformance::store_conformance;
