@@ -2,6 +2,9 @@
 //! crates and with only their public API, pass the public conformance suites and complete a
 //! connect flow through `dravo-connect` against its in-process mock provider.
 
+// Test code: a failed step panics.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 
 use bytes::Bytes;
