@@ -220,7 +220,11 @@
 //! place of the built-in ones, and [`ConnectBuilder::without_provider`] turns one off. Outbound HTTP goes
 //! through [`http_client::HttpClient`] ([`http_client::ReqwestClient`] by default: no
 //! redirects, timeouts, capped responses). Whatever a provider answers is bounded before it is
-//! stored (tokens 8 KiB, 100 scopes, names 1 KiB), built-in or not.
+//! stored (tokens 8 KiB, 100 scopes, names 1 KiB), built-in or not. A provider of your own
+//! runs the public suite every built-in code-flow provider passes,
+//! `test_util::provider_conformance` (feature `test-util`), against its network's answers;
+//! `crates/third-party` in the repository is a worked example of a provider and a store
+//! written with nothing but the public API.
 //!
 //! ## Hooks
 //! [`hooks::ConnectHooks`] runs the host's own code when an account is connected,
@@ -257,7 +261,7 @@
 //! | `dravo-connect-core` | ids, records, errors, `Secret`, `Clock`, the store and provider traits, `HttpClient`, signed state, allowlist, PKCE, sealed secrets | the crate root, [`store`], [`provider`], [`http_client`] |
 //! | `dravo-connect-providers` | the generic provider and the built-in networks | [`provider`] |
 //! | `dravo-connect-sqlx` | `SqliteStore`, `PostgresStore` (features `sqlite`, `postgres`) | [`store`] |
-//! | `dravo-connect-testing` | `MockProvider`, the store conformance suite (feature `test-util`) | `test_util` |
+//! | `dravo-connect-testing` | `MockProvider`, the store and provider conformance suites (feature `test-util`) | `test_util` |
 //!
 //! ## Non-goals
 //! - No dashboard and no user accounts of its own: the host owns its users, its login and
