@@ -81,14 +81,12 @@ fn targets_from_json(table: &str, raw: &str) -> Result<Vec<SelectionTarget>, Sto
                 Some(b64) => Some(STANDARD.decode(b64).ok().and_then(|b| Sealed::from_bytes(b).ok()).ok_or_else(bad)?),
                 None => None,
             };
-            Ok({
-                let mut record = SelectionTarget::new(t.id, TargetType::parse(&t.target_type).ok_or_else(bad)?);
-                record.username = t.username;
-                record.display_name = t.display_name;
-                record.avatar_url = t.avatar_url;
-                record.access_token = access_token;
-                record
-            })
+            let mut target = SelectionTarget::new(t.id, TargetType::parse(&t.target_type).ok_or_else(bad)?);
+            target.username = t.username;
+            target.display_name = t.display_name;
+            target.avatar_url = t.avatar_url;
+            target.access_token = access_token;
+            Ok(target)
         })
         .collect()
 }
@@ -160,75 +158,69 @@ where
     /// An app row.
     pub(super) fn app(&self) -> Result<AppRecord, StoreError> {
         let c = self;
-        Ok({
-            let mut record = AppRecord::new(
-                c.parse("id")?,
-                c.parse("tenant")?,
-                c.parse("provider")?,
-                c.get::<String>("client_id")?,
-                c.sealed("client_secret")?,
-                c.time("created_at")?,
-            );
-            record.name = c.get("name")?;
-            record.allowed_return_urls = c.list("allowed_return_urls")?;
-            record.scopes = c.list("scopes")?;
-            record.updated_at = c.time("updated_at")?;
-            record
-        })
+        let mut record = AppRecord::new(
+            c.parse("id")?,
+            c.parse("tenant")?,
+            c.parse("provider")?,
+            c.get::<String>("client_id")?,
+            c.sealed("client_secret")?,
+            c.time("created_at")?,
+        );
+        record.name = c.get("name")?;
+        record.allowed_return_urls = c.list("allowed_return_urls")?;
+        record.scopes = c.list("scopes")?;
+        record.updated_at = c.time("updated_at")?;
+        Ok(record)
     }
 
     /// An account row.
     pub(super) fn account(&self) -> Result<AccountRecord, StoreError> {
         let c = self;
         let status: String = c.get("status")?;
-        Ok({
-            let mut record = AccountRecord::new(
-                c.parse("id")?,
-                c.parse("tenant")?,
-                c.parse("provider")?,
-                c.get::<String>("provider_account_id")?,
-                c.sealed("access_token")?,
-                c.time("connected_at")?,
-            );
-            record.app_id = c.parse_opt("app_id")?;
-            record.username = c.get("username")?;
-            record.display_name = c.get("display_name")?;
-            record.avatar_url = c.get("avatar_url")?;
-            record.scopes = c.list("scopes")?;
-            record.status =
-                AccountStatus::parse(&status).ok_or_else(|| corrupt(c.table, "status", "not a known status"))?;
-            record.external_id = c.parse_opt("external_id")?;
-            record.refresh_token = c.sealed_opt("refresh_token")?;
-            record.token_expires_at = c.time_opt("token_expires_at")?;
-            record.updated_at = c.time("updated_at")?;
-            record.target_type = {
-                let t: String = c.get("target_type")?;
-                TargetType::parse(&t).ok_or_else(|| corrupt(c.table, "target_type", "not a known target type"))?
-            };
-            record.parent_account_id = c.parse_opt("parent_account_id")?;
-            record
-        })
+        let mut record = AccountRecord::new(
+            c.parse("id")?,
+            c.parse("tenant")?,
+            c.parse("provider")?,
+            c.get::<String>("provider_account_id")?,
+            c.sealed("access_token")?,
+            c.time("connected_at")?,
+        );
+        record.app_id = c.parse_opt("app_id")?;
+        record.username = c.get("username")?;
+        record.display_name = c.get("display_name")?;
+        record.avatar_url = c.get("avatar_url")?;
+        record.scopes = c.list("scopes")?;
+        record.status =
+            AccountStatus::parse(&status).ok_or_else(|| corrupt(c.table, "status", "not a known status"))?;
+        record.external_id = c.parse_opt("external_id")?;
+        record.refresh_token = c.sealed_opt("refresh_token")?;
+        record.token_expires_at = c.time_opt("token_expires_at")?;
+        record.updated_at = c.time("updated_at")?;
+        record.target_type = {
+            let t: String = c.get("target_type")?;
+            TargetType::parse(&t).ok_or_else(|| corrupt(c.table, "target_type", "not a known target type"))?
+        };
+        record.parent_account_id = c.parse_opt("parent_account_id")?;
+        Ok(record)
     }
 
     /// A selection row.
     pub(super) fn selection(&self) -> Result<SelectionRecord, StoreError> {
         let c = self;
         let targets: String = c.get("targets")?;
-        Ok({
-            let mut record = SelectionRecord::new(
-                c.parse("id")?,
-                c.parse("tenant")?,
-                c.parse("provider")?,
-                c.parse("account_id")?,
-                targets_from_json(c.table, &targets)?,
-                c.time("created_at")?,
-                c.time("expires_at")?,
-            );
-            record.app_id = c.parse_opt("app_id")?;
-            record.external_id = c.parse_opt("external_id")?;
-            record.consumed_at = c.time_opt("consumed_at")?;
-            record
-        })
+        let mut record = SelectionRecord::new(
+            c.parse("id")?,
+            c.parse("tenant")?,
+            c.parse("provider")?,
+            c.parse("account_id")?,
+            targets_from_json(c.table, &targets)?,
+            c.time("created_at")?,
+            c.time("expires_at")?,
+        );
+        record.app_id = c.parse_opt("app_id")?;
+        record.external_id = c.parse_opt("external_id")?;
+        record.consumed_at = c.time_opt("consumed_at")?;
+        Ok(record)
     }
 
     /// A provider-state row.
@@ -250,30 +242,28 @@ where
         let c = self;
         let id: Vec<u8> = c.get("id")?;
         let id: [u8; FlowId::LEN] = id.try_into().map_err(|_| corrupt(c.table, "id", "not a flow id"))?;
-        Ok({
-            let mut record = PendingFlow::new(
-                FlowId::from_bytes(id),
-                c.parse("tenant")?,
-                c.parse("app_id")?,
-                c.parse("provider")?,
-                c.get::<String>("return_url")?,
-                c.get::<String>("redirect_uri")?,
-                c.time("created_at")?,
-                c.time("expires_at")?,
-            );
-            record.pkce_verifier = c.sealed_opt("pkce_verifier")?;
-            record.scopes = c.list("scopes")?;
-            record.external_id = c.parse_opt("external_id")?;
-            record.instance = c.get("instance")?;
-            record.consumed_at = c.time_opt("consumed_at")?;
-            record.browser_binding = {
-                let digest: Option<Vec<u8>> = c.get("browser_binding")?;
-                digest
-                    .map(|d| <[u8; 32]>::try_from(d).map_err(|_| corrupt(c.table, "browser_binding", "not a digest")))
-                    .transpose()?
-            };
-            record
-        })
+        let mut record = PendingFlow::new(
+            FlowId::from_bytes(id),
+            c.parse("tenant")?,
+            c.parse("app_id")?,
+            c.parse("provider")?,
+            c.get::<String>("return_url")?,
+            c.get::<String>("redirect_uri")?,
+            c.time("created_at")?,
+            c.time("expires_at")?,
+        );
+        record.pkce_verifier = c.sealed_opt("pkce_verifier")?;
+        record.scopes = c.list("scopes")?;
+        record.external_id = c.parse_opt("external_id")?;
+        record.instance = c.get("instance")?;
+        record.consumed_at = c.time_opt("consumed_at")?;
+        record.browser_binding = {
+            let digest: Option<Vec<u8>> = c.get("browser_binding")?;
+            digest
+                .map(|d| <[u8; 32]>::try_from(d).map_err(|_| corrupt(c.table, "browser_binding", "not a digest")))
+                .transpose()?
+        };
+        Ok(record)
     }
 }
 
