@@ -272,597 +272,227 @@ fn flow_from_row(row: &SqliteRow) -> Result<PendingFlow, StoreError> {
 
 // ---------------------------------------------------------------------------------------
 
-#[async_trait]
-impl Store for SqliteStore {
-    async fn insert_app(&self, app: &AppRecord) -> Result<(), StoreError> {
-        sqlx::query(sql::INSERT_APP)
-            .bind(app.id.as_str())
-            .bind(app.tenant.as_str())
-            .bind(app.provider.as_str())
-            .bind(app.name.as_deref())
-            .bind(app.client_id.as_str())
-            .bind(app.client_secret.as_bytes())
-            .bind(json_list(&app.allowed_return_urls)?)
-            .bind(json_list(&app.scopes)?)
-            .bind(app.created_at.unix_timestamp())
-            .bind(app.updated_at.unix_timestamp())
-            .execute(&self.pool)
-            .await
-            .map_err(insert_error)?;
-        Ok(())
-    }
-
-    async fn get_app(&self, tenant: &TenantId, id: &AppId) -> Result<Option<AppRecord>, StoreError> {
-        let row = sqlx::query(sql::GET_APP)
-            .bind(tenant.as_str())
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?;
-        row.as_ref().map(app_from_row).transpose()
-    }
-
-    async fn list_apps(
-        &self,
-        tenant: &TenantId,
-        provider: Option<&ProviderId>,
-        page: &PageRequest,
-    ) -> Result<Page<AppRecord>, StoreError> {
-        let rows = sqlx::query(sql::LIST_APPS)
-            .bind(tenant.as_str())
-            .bind(provider.map(ProviderId::as_str))
-            .bind(page.after.as_ref().map(|c| c.created_at))
-            .bind(page.after.as_ref().map(|c| c.id.as_str()))
-            .bind(fetch_limit(page))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?;
-        let items = rows.iter().map(app_from_row).collect::<Result<Vec<_>, _>>()?;
-        Ok(into_page(items, page, |a| Cursor {
-            created_at: a.created_at.unix_timestamp(),
-            id: a.id.as_str().to_owned(),
-        }))
-    }
-
-    async fn update_app(&self, app: &AppRecord) -> Result<bool, StoreError> {
-        let done = sqlx::query(sql::UPDATE_APP)
-            .bind(app.tenant.as_str())
-            .bind(app.id.as_str())
-            .bind(app.name.as_deref())
-            .bind(app.client_id.as_str())
-            .bind(app.client_secret.as_bytes())
-            .bind(json_list(&app.allowed_return_urls)?)
-            .bind(json_list(&app.scopes)?)
-            .bind(app.updated_at.unix_timestamp())
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    async fn delete_app(&self, tenant: &TenantId, id: &AppId, cascade: bool) -> Result<DeleteApp, StoreError> {
-        // IMMEDIATE takes the write lock up front: no account can start using the app
-        // between the check and the delete. Dropping the transaction rolls it back.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(backend)?;
-        let exists = sqlx::query("SELECT 1 FROM dravo_apps WHERE tenant = ?1 AND id = ?2")
-            .bind(tenant.as_str())
-            .bind(id.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(backend)?;
-        if exists.is_none() {
-            return Ok(DeleteApp::NotFound);
+// The store traits: the methods both SQL stores share are written once in `sql_store_impls!`
+// (`sql.rs`); here are the ones where SQLite differs (locking, upserts, paging).
+sql_store_impls!(
+    SqliteStore,
+    store: {
+        async fn list_apps(
+            &self,
+            tenant: &TenantId,
+            provider: Option<&ProviderId>,
+            page: &PageRequest,
+        ) -> Result<Page<AppRecord>, StoreError> {
+            let rows = sqlx::query(sql::LIST_APPS)
+                .bind(tenant.as_str())
+                .bind(provider.map(ProviderId::as_str))
+                .bind(page.after.as_ref().map(|c| c.created_at))
+                .bind(page.after.as_ref().map(|c| c.id.as_str()))
+                .bind(fetch_limit(page))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend)?;
+            let items = rows.iter().map(app_from_row).collect::<Result<Vec<_>, _>>()?;
+            Ok(into_page(items, page, |a| Cursor {
+                created_at: a.created_at.unix_timestamp(),
+                id: a.id.as_str().to_owned(),
+            }))
         }
-        if !cascade {
-            let used = sqlx::query(sql::APP_IN_USE)
+
+        async fn delete_app(&self, tenant: &TenantId, id: &AppId, cascade: bool) -> Result<DeleteApp, StoreError> {
+            // IMMEDIATE takes the write lock up front: no account can start using the app
+            // between the check and the delete. Dropping the transaction rolls it back.
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(backend)?;
+            let exists = sqlx::query("SELECT 1 FROM dravo_apps WHERE tenant = ?1 AND id = ?2")
                 .bind(tenant.as_str())
                 .bind(id.as_str())
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(backend)?;
-            if used.is_some() {
-                return Ok(DeleteApp::InUse);
+            if exists.is_none() {
+                return Ok(DeleteApp::NotFound);
+            }
+            if !cascade {
+                let used = sqlx::query(sql::APP_IN_USE)
+                    .bind(tenant.as_str())
+                    .bind(id.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                if used.is_some() {
+                    return Ok(DeleteApp::InUse);
+                }
+            }
+            let accounts = sqlx::query(sql::DELETE_APP_ACCOUNTS)
+                .bind(tenant.as_str())
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            sqlx::query(sql::DELETE_APP_FLOWS)
+                .bind(tenant.as_str())
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            sqlx::query(sql::DELETE_APP_PROVIDER_STATE)
+                .bind(tenant.as_str())
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            sqlx::query(sql::DELETE_APP)
+                .bind(tenant.as_str())
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            tx.commit().await.map_err(backend)?;
+            Ok(DeleteApp::Deleted { accounts_deleted: accounts.rows_affected() })
+        }
+
+        async fn insert_account(&self, account: &AccountRecord) -> Result<InsertAccount, StoreError> {
+            // One transaction, so the existing row read after a conflict is the one that
+            // conflicted (no delete can slip in between).
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(backend)?;
+            // The conflict target is the identity only: a colliding primary key still fails,
+            // as `Duplicate`.
+            let inserted = sqlx::query(sql::INSERT_ACCOUNT)
+                .bind(account.id.as_str())
+                .bind(account.tenant.as_str())
+                .bind(account.provider.as_str())
+                .bind(account.app_id.as_ref().map(AppId::as_str))
+                .bind(account.provider_account_id.as_str())
+                .bind(account.external_id.as_ref().map(ExternalId::as_str))
+                .bind(account.username.as_deref())
+                .bind(account.display_name.as_deref())
+                .bind(account.avatar_url.as_deref())
+                .bind(json_list(&account.scopes)?)
+                .bind(account.status.as_str())
+                .bind(account.access_token.as_bytes())
+                .bind(account.refresh_token.as_ref().map(Sealed::as_bytes))
+                .bind(account.token_expires_at.map(OffsetDateTime::unix_timestamp))
+                .bind(account.connected_at.unix_timestamp())
+                .bind(account.updated_at.unix_timestamp())
+                .bind(account.target_type.as_str())
+                .bind(account.parent_account_id.as_ref().map(AccountId::as_str))
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(insert_error)?;
+            if inserted.is_some() {
+                tx.commit().await.map_err(backend)?;
+                return Ok(InsertAccount::Inserted);
+            }
+            let existing = sqlx::query(sql::FIND_ACCOUNT)
+                .bind(account.tenant.as_str())
+                .bind(account.provider.as_str())
+                .bind(account.provider_account_id.as_str())
+                .bind(account.external_id.as_ref().map(ExternalId::as_str))
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+            tx.commit().await.map_err(backend)?;
+            match existing {
+                Some(row) => Ok(InsertAccount::Exists(account_from_row(&row)?)),
+                None => Err(corrupt("dravo_accounts", "external_key", "an identity conflict without a matching row")),
             }
         }
-        let accounts = sqlx::query(sql::DELETE_APP_ACCOUNTS)
-            .bind(tenant.as_str())
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        sqlx::query(sql::DELETE_APP_FLOWS)
-            .bind(tenant.as_str())
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        sqlx::query(sql::DELETE_APP_PROVIDER_STATE)
-            .bind(tenant.as_str())
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        sqlx::query(sql::DELETE_APP)
-            .bind(tenant.as_str())
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        tx.commit().await.map_err(backend)?;
-        Ok(DeleteApp::Deleted { accounts_deleted: accounts.rows_affected() })
-    }
 
-    async fn find_account(
-        &self,
-        tenant: &TenantId,
-        provider: &ProviderId,
-        provider_account_id: &str,
-        external_id: Option<&ExternalId>,
-    ) -> Result<Option<AccountRecord>, StoreError> {
-        let row = sqlx::query(sql::FIND_ACCOUNT)
-            .bind(tenant.as_str())
-            .bind(provider.as_str())
-            .bind(provider_account_id)
-            .bind(external_id.map(ExternalId::as_str))
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?;
-        row.as_ref().map(account_from_row).transpose()
-    }
-
-    async fn insert_account(&self, account: &AccountRecord) -> Result<InsertAccount, StoreError> {
-        // One transaction, so the existing row read after a conflict is the one that
-        // conflicted (no delete can slip in between).
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(backend)?;
-        // The conflict target is the identity only: a colliding primary key still fails,
-        // as `Duplicate`.
-        let inserted = sqlx::query(sql::INSERT_ACCOUNT)
-            .bind(account.id.as_str())
-            .bind(account.tenant.as_str())
-            .bind(account.provider.as_str())
-            .bind(account.app_id.as_ref().map(AppId::as_str))
-            .bind(account.provider_account_id.as_str())
-            .bind(account.external_id.as_ref().map(ExternalId::as_str))
-            .bind(account.username.as_deref())
-            .bind(account.display_name.as_deref())
-            .bind(account.avatar_url.as_deref())
-            .bind(json_list(&account.scopes)?)
-            .bind(account.status.as_str())
-            .bind(account.access_token.as_bytes())
-            .bind(account.refresh_token.as_ref().map(Sealed::as_bytes))
-            .bind(account.token_expires_at.map(OffsetDateTime::unix_timestamp))
-            .bind(account.connected_at.unix_timestamp())
-            .bind(account.updated_at.unix_timestamp())
-            .bind(account.target_type.as_str())
-            .bind(account.parent_account_id.as_ref().map(AccountId::as_str))
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(insert_error)?;
-        if inserted.is_some() {
-            tx.commit().await.map_err(backend)?;
-            return Ok(InsertAccount::Inserted);
+        async fn list_accounts(
+            &self,
+            tenant: &TenantId,
+            filter: &AccountFilter,
+            page: &PageRequest,
+        ) -> Result<Page<AccountRecord>, StoreError> {
+            let rows = sqlx::query(sql::LIST_ACCOUNTS)
+                .bind(tenant.as_str())
+                .bind(filter.provider.as_ref().map(ProviderId::as_str))
+                .bind(filter.external_id.as_ref().map(ExternalId::as_str))
+                .bind(page.after.as_ref().map(|c| c.created_at))
+                .bind(page.after.as_ref().map(|c| c.id.as_str()))
+                .bind(fetch_limit(page))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend)?;
+            let items = rows.iter().map(account_from_row).collect::<Result<Vec<_>, _>>()?;
+            Ok(into_page(items, page, |a| Cursor {
+                created_at: a.connected_at.unix_timestamp(),
+                id: a.id.as_str().to_owned(),
+            }))
         }
-        let existing = sqlx::query(sql::FIND_ACCOUNT)
-            .bind(account.tenant.as_str())
-            .bind(account.provider.as_str())
-            .bind(account.provider_account_id.as_str())
-            .bind(account.external_id.as_ref().map(ExternalId::as_str))
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(backend)?;
-        tx.commit().await.map_err(backend)?;
-        match existing {
-            Some(row) => Ok(InsertAccount::Exists(account_from_row(&row)?)),
-            None => Err(corrupt("dravo_accounts", "external_key", "an identity conflict without a matching row")),
+
+        async fn take_flow(&self, id: &FlowId, now: OffsetDateTime) -> Result<TakeFlow, StoreError> {
+            // The compare-and-set: of concurrent calls, only one sees `consumed_at IS NULL`.
+            let taken = sqlx::query(sql::TAKE_FLOW)
+                .bind(id.as_bytes().as_slice())
+                .bind(now.unix_timestamp())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)?;
+            if let Some(row) = taken {
+                let mut flow = flow_from_row(&row)?;
+                // RETURNING shows the row after the update; the caller gets it as it was.
+                flow.consumed_at = None;
+                return Ok(TakeFlow::Taken(flow));
+            }
+            match self.get_flow(id).await? {
+                Some(flow) if flow.consumed_at.is_some() => Ok(TakeFlow::AlreadyConsumed(flow)),
+                // Absent, or inserted after our update looked: it did not exist for this call.
+                _ => Ok(TakeFlow::Missing),
+            }
         }
-    }
-
-    async fn update_account(&self, account: &AccountRecord) -> Result<bool, StoreError> {
-        let done = sqlx::query(sql::UPDATE_ACCOUNT)
-            .bind(account.tenant.as_str())
-            .bind(account.id.as_str())
-            .bind(account.app_id.as_ref().map(AppId::as_str))
-            .bind(account.username.as_deref())
-            .bind(account.display_name.as_deref())
-            .bind(account.avatar_url.as_deref())
-            .bind(json_list(&account.scopes)?)
-            .bind(account.status.as_str())
-            .bind(account.access_token.as_bytes())
-            .bind(account.refresh_token.as_ref().map(Sealed::as_bytes))
-            .bind(account.token_expires_at.map(OffsetDateTime::unix_timestamp))
-            .bind(account.updated_at.unix_timestamp())
-            .bind(account.target_type.as_str())
-            .bind(account.parent_account_id.as_ref().map(AccountId::as_str))
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    async fn get_account(&self, tenant: &TenantId, id: &AccountId) -> Result<Option<AccountRecord>, StoreError> {
-        let row = sqlx::query(sql::GET_ACCOUNT)
-            .bind(tenant.as_str())
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?;
-        row.as_ref().map(account_from_row).transpose()
-    }
-
-    async fn list_accounts(
-        &self,
-        tenant: &TenantId,
-        filter: &AccountFilter,
-        page: &PageRequest,
-    ) -> Result<Page<AccountRecord>, StoreError> {
-        let rows = sqlx::query(sql::LIST_ACCOUNTS)
-            .bind(tenant.as_str())
-            .bind(filter.provider.as_ref().map(ProviderId::as_str))
-            .bind(filter.external_id.as_ref().map(ExternalId::as_str))
-            .bind(page.after.as_ref().map(|c| c.created_at))
-            .bind(page.after.as_ref().map(|c| c.id.as_str()))
-            .bind(fetch_limit(page))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?;
-        let items = rows.iter().map(account_from_row).collect::<Result<Vec<_>, _>>()?;
-        Ok(into_page(items, page, |a| Cursor {
-            created_at: a.connected_at.unix_timestamp(),
-            id: a.id.as_str().to_owned(),
-        }))
-    }
-
-    async fn delete_account(&self, tenant: &TenantId, id: &AccountId) -> Result<bool, StoreError> {
-        let done = sqlx::query(sql::DELETE_ACCOUNT)
-            .bind(tenant.as_str())
-            .bind(id.as_str())
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    async fn insert_flow(&self, flow: &PendingFlow, max_pending: u32) -> Result<InsertFlow, StoreError> {
-        // One statement: the row goes in only while the tenant has fewer than `max_pending`
-        // pending flows, counted from the partial index `dravo_flows_pending`, at most
-        // `max_pending` entries deep.
-        let inserted = sqlx::query(sql::INSERT_FLOW)
-            .bind(flow.id.as_bytes().as_slice())
-            .bind(flow.tenant.as_str())
-            .bind(flow.app_id.as_str())
-            .bind(flow.provider.as_str())
-            .bind(flow.return_url.as_str())
-            .bind(flow.redirect_uri.as_str())
-            .bind(flow.pkce_verifier.as_ref().map(Sealed::as_bytes))
-            .bind(json_list(&flow.scopes)?)
-            .bind(flow.external_id.as_ref().map(ExternalId::as_str))
-            .bind(flow.created_at.unix_timestamp())
-            .bind(flow.expires_at.unix_timestamp())
-            .bind(flow.consumed_at.map(OffsetDateTime::unix_timestamp))
-            .bind(flow.instance.as_deref())
-            .bind(flow.browser_binding.as_ref().map(<[u8; 32]>::as_slice))
-            .bind(i64::from(max_pending))
-            .execute(&self.pool)
-            .await
-            .map_err(insert_error)?;
-        if inserted.rows_affected() > 0 {
-            return Ok(InsertFlow::Inserted);
+    },
+    lease: {
+        async fn try_lease_account(
+            &self,
+            tenant: &TenantId,
+            id: &AccountId,
+            holder: &str,
+            until: OffsetDateTime,
+            now: OffsetDateTime,
+        ) -> Result<bool, StoreError> {
+            // One statement: the compare-and-set runs under SQLite's write lock.
+            let done = sqlx::query(sql::TRY_LEASE_ACCOUNT)
+                .bind(tenant.as_str())
+                .bind(id.as_str())
+                .bind(holder)
+                .bind(until.unix_timestamp())
+                .bind(now.unix_timestamp())
+                .execute(&self.pool)
+                .await
+                .map_err(backend)?;
+            Ok(done.rows_affected() > 0)
         }
-        // Refused: when does the earliest pending flow expire (the same index, one entry)?
-        let next: Option<i64> = sqlx::query_scalar(sql::NEXT_PENDING_EXPIRY)
-            .bind(flow.tenant.as_str())
-            .bind(flow.created_at.unix_timestamp())
-            .fetch_one(&self.pool)
-            .await
-            .map_err(backend)?;
-        let next_expiry = match next {
-            Some(secs) => OffsetDateTime::from_unix_timestamp(secs)
-                .map_err(|_| corrupt("dravo_flows", "expires_at", "time out of range"))?,
-            // They ended between the two statements: a slot is free now.
-            None => flow.created_at,
-        };
-        Ok(InsertFlow::TooManyPending { next_expiry })
-    }
-
-    async fn bind_flow(&self, id: &FlowId, digest: &[u8; 32], now: OffsetDateTime) -> Result<bool, StoreError> {
-        // The compare-and-set: of concurrent binds, only one sees `browser_binding IS NULL`.
-        let done = sqlx::query(sql::BIND_FLOW)
-            .bind(id.as_bytes().as_slice())
-            .bind(digest.as_slice())
-            .bind(now.unix_timestamp())
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn get_flow(&self, id: &FlowId) -> Result<Option<PendingFlow>, StoreError> {
-        let row = sqlx::query(sql::GET_FLOW)
-            .bind(id.as_bytes().as_slice())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?;
-        row.as_ref().map(flow_from_row).transpose()
-    }
-
-    async fn take_flow(&self, id: &FlowId, now: OffsetDateTime) -> Result<TakeFlow, StoreError> {
-        // The compare-and-set: of concurrent calls, only one sees `consumed_at IS NULL`.
-        let taken = sqlx::query(sql::TAKE_FLOW)
-            .bind(id.as_bytes().as_slice())
-            .bind(now.unix_timestamp())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?;
-        if let Some(row) = taken {
-            let mut flow = flow_from_row(&row)?;
-            // RETURNING shows the row after the update; the caller gets it as it was.
-            flow.consumed_at = None;
-            return Ok(TakeFlow::Taken(flow));
+    },
+    maintenance: {
+        async fn list_all_apps(&self, page: &PageRequest) -> Result<Page<AppRecord>, StoreError> {
+            let rows = sqlx::query(sql::LIST_ALL_APPS)
+                .bind(page.after.as_ref().map(|c| c.created_at))
+                .bind(page.after.as_ref().map(|c| c.id.as_str()))
+                .bind(fetch_limit(page))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend)?;
+            let items = rows.iter().map(app_from_row).collect::<Result<Vec<_>, _>>()?;
+            Ok(into_page(items, page, |a| Cursor {
+                created_at: a.created_at.unix_timestamp(),
+                id: a.id.as_str().to_owned(),
+            }))
         }
-        match self.get_flow(id).await? {
-            Some(flow) if flow.consumed_at.is_some() => Ok(TakeFlow::AlreadyConsumed(flow)),
-            // Absent, or inserted after our update looked: it did not exist for this call.
-            _ => Ok(TakeFlow::Missing),
+
+        async fn list_all_accounts(&self, page: &PageRequest) -> Result<Page<AccountRecord>, StoreError> {
+            let rows = sqlx::query(sql::LIST_ALL_ACCOUNTS)
+                .bind(page.after.as_ref().map(|c| c.created_at))
+                .bind(page.after.as_ref().map(|c| c.id.as_str()))
+                .bind(fetch_limit(page))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend)?;
+            let items = rows.iter().map(account_from_row).collect::<Result<Vec<_>, _>>()?;
+            Ok(into_page(items, page, |a| Cursor {
+                created_at: a.connected_at.unix_timestamp(),
+                id: a.id.as_str().to_owned(),
+            }))
         }
     }
-
-    fn selections(&self) -> Option<&dyn SelectionStore> {
-        Some(self)
-    }
-
-    fn lease(&self) -> Option<&dyn LeaseStore> {
-        Some(self)
-    }
-
-    fn maintenance(&self) -> Option<&dyn MaintenanceStore> {
-        Some(self)
-    }
-
-    fn provider_state(&self) -> Option<&dyn ProviderStateStore> {
-        Some(self)
-    }
-}
-
-#[async_trait]
-impl SelectionStore for SqliteStore {
-    async fn insert_selection(&self, selection: &SelectionRecord) -> Result<(), StoreError> {
-        sqlx::query(sql::INSERT_SELECTION)
-            .bind(selection.id.as_str())
-            .bind(selection.tenant.as_str())
-            .bind(selection.provider.as_str())
-            .bind(selection.app_id.as_ref().map(AppId::as_str))
-            .bind(selection.account_id.as_str())
-            .bind(selection.external_id.as_ref().map(ExternalId::as_str))
-            .bind(targets_json(&selection.targets)?)
-            .bind(selection.created_at.unix_timestamp())
-            .bind(selection.expires_at.unix_timestamp())
-            .bind(selection.consumed_at.map(OffsetDateTime::unix_timestamp))
-            .execute(&self.pool)
-            .await
-            .map_err(insert_error)?;
-        Ok(())
-    }
-
-    async fn get_selection(
-        &self,
-        tenant: &TenantId,
-        id: &SelectionId,
-        now: OffsetDateTime,
-    ) -> Result<Option<SelectionRecord>, StoreError> {
-        let row = sqlx::query(sql::GET_SELECTION)
-            .bind(tenant.as_str())
-            .bind(id.as_str())
-            .bind(now.unix_timestamp())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?;
-        row.as_ref().map(|r| Cols::new(r, "dravo_selections").selection()).transpose()
-    }
-
-    async fn take_selection(
-        &self,
-        tenant: &TenantId,
-        id: &SelectionId,
-        now: OffsetDateTime,
-    ) -> Result<Option<SelectionRecord>, StoreError> {
-        // The compare-and-set: of concurrent calls, only one sees `consumed_at IS NULL`.
-        let row = sqlx::query(sql::TAKE_SELECTION)
-            .bind(tenant.as_str())
-            .bind(id.as_str())
-            .bind(now.unix_timestamp())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?;
-        let mut taken = row.as_ref().map(|r| Cols::new(r, "dravo_selections").selection()).transpose()?;
-        if let Some(s) = taken.as_mut() {
-            // RETURNING shows the row after the update; the caller gets it as it was.
-            s.consumed_at = None;
-        }
-        Ok(taken)
-    }
-
-    async fn sweep_selections(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
-        let done = sqlx::query(sql::SWEEP_SELECTIONS)
-            .bind(before.unix_timestamp())
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
-        Ok(done.rows_affected())
-    }
-}
-
-#[async_trait]
-impl LeaseStore for SqliteStore {
-    async fn try_lease_account(
-        &self,
-        tenant: &TenantId,
-        id: &AccountId,
-        holder: &str,
-        until: OffsetDateTime,
-        now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        // One statement: the compare-and-set runs under SQLite's write lock.
-        let done = sqlx::query(sql::TRY_LEASE_ACCOUNT)
-            .bind(tenant.as_str())
-            .bind(id.as_str())
-            .bind(holder)
-            .bind(until.unix_timestamp())
-            .bind(now.unix_timestamp())
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    async fn release_account_lease(&self, tenant: &TenantId, id: &AccountId, holder: &str) -> Result<(), StoreError> {
-        sqlx::query(sql::RELEASE_ACCOUNT_LEASE)
-            .bind(tenant.as_str())
-            .bind(id.as_str())
-            .bind(holder)
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl MaintenanceStore for SqliteStore {
-    async fn sweep_flows(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
-        let done =
-            sqlx::query(sql::SWEEP_FLOWS).bind(before.unix_timestamp()).execute(&self.pool).await.map_err(backend)?;
-        Ok(done.rows_affected())
-    }
-
-    async fn list_all_apps(&self, page: &PageRequest) -> Result<Page<AppRecord>, StoreError> {
-        let rows = sqlx::query(sql::LIST_ALL_APPS)
-            .bind(page.after.as_ref().map(|c| c.created_at))
-            .bind(page.after.as_ref().map(|c| c.id.as_str()))
-            .bind(fetch_limit(page))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?;
-        let items = rows.iter().map(app_from_row).collect::<Result<Vec<_>, _>>()?;
-        Ok(into_page(items, page, |a| Cursor {
-            created_at: a.created_at.unix_timestamp(),
-            id: a.id.as_str().to_owned(),
-        }))
-    }
-
-    async fn list_all_accounts(&self, page: &PageRequest) -> Result<Page<AccountRecord>, StoreError> {
-        let rows = sqlx::query(sql::LIST_ALL_ACCOUNTS)
-            .bind(page.after.as_ref().map(|c| c.created_at))
-            .bind(page.after.as_ref().map(|c| c.id.as_str()))
-            .bind(fetch_limit(page))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?;
-        let items = rows.iter().map(account_from_row).collect::<Result<Vec<_>, _>>()?;
-        Ok(into_page(items, page, |a| Cursor {
-            created_at: a.connected_at.unix_timestamp(),
-            id: a.id.as_str().to_owned(),
-        }))
-    }
-
-    async fn swap_app_secret(
-        &self,
-        tenant: &TenantId,
-        id: &AppId,
-        current: &Sealed,
-        new: &Sealed,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(sql::SWAP_APP_SECRET)
-            .bind(tenant.as_str())
-            .bind(id.as_str())
-            .bind(current.as_bytes())
-            .bind(new.as_bytes())
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    async fn swap_account_tokens(
-        &self,
-        tenant: &TenantId,
-        id: &AccountId,
-        current: SealedTokens<'_>,
-        new: SealedTokens<'_>,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(sql::SWAP_ACCOUNT_TOKENS)
-            .bind(tenant.as_str())
-            .bind(id.as_str())
-            .bind(current.access_token.as_bytes())
-            .bind(current.refresh_token.map(Sealed::as_bytes))
-            .bind(new.access_token.as_bytes())
-            .bind(new.refresh_token.map(Sealed::as_bytes))
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
-        Ok(done.rows_affected() > 0)
-    }
-}
-
-#[async_trait]
-impl ProviderStateStore for SqliteStore {
-    async fn insert_provider_state(&self, e: &ProviderStateRecord) -> Result<bool, StoreError> {
-        let done = sqlx::query(sql::INSERT_PROVIDER_STATE)
-            .bind(e.tenant.as_str())
-            .bind(e.app_id.as_str())
-            .bind(e.namespace.as_str())
-            .bind(e.key.as_str())
-            .bind(e.metadata.as_str())
-            .bind(e.secret.as_bytes())
-            .bind(e.created_at.unix_timestamp())
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn get_provider_state(
-        &self,
-        tenant: &TenantId,
-        app_id: &AppId,
-        namespace: &ProviderId,
-        key: &str,
-    ) -> Result<Option<ProviderStateRecord>, StoreError> {
-        let row = sqlx::query(sql::GET_PROVIDER_STATE)
-            .bind(tenant.as_str())
-            .bind(app_id.as_str())
-            .bind(namespace.as_str())
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?;
-        row.map(|r| Cols::new(&r, "dravo_provider_state").provider_state()).transpose()
-    }
-
-    async fn list_provider_state(
-        &self,
-        tenant: &TenantId,
-        app_id: &AppId,
-    ) -> Result<Vec<ProviderStateRecord>, StoreError> {
-        let rows = sqlx::query(sql::LIST_PROVIDER_STATE)
-            .bind(tenant.as_str())
-            .bind(app_id.as_str())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?;
-        rows.iter().map(|r| Cols::new(r, "dravo_provider_state").provider_state()).collect()
-    }
-
-    async fn swap_provider_state_secret(&self, e: &ProviderStateRecord, new: &Sealed) -> Result<bool, StoreError> {
-        let done = sqlx::query(sql::SWAP_PROVIDER_STATE_SECRET)
-            .bind(e.tenant.as_str())
-            .bind(e.app_id.as_str())
-            .bind(e.namespace.as_str())
-            .bind(e.key.as_str())
-            .bind(e.secret.as_bytes())
-            .bind(new.as_bytes())
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
-        Ok(done.rows_affected() > 0)
-    }
-}
+);
