@@ -163,7 +163,7 @@ async fn no_secret_token_code_verifier_or_key_ever_reaches_a_trace_log() {
     secrets.push(("page token".into(), page_token.as_bytes().to_vec()));
     let selection_id = dravo_connect::SelectionId::generate();
     let now = time::OffsetDateTime::from_unix_timestamp(START.unix_timestamp() + 7200).unwrap();
-    let mut target = dravo_connect::store::SelectionTarget::new("1011", dravo_connect::store::TargetType::Page);
+    let mut target = dravo_connect::store::SelectionTarget::new("1011", dravo_connect::provider::TargetType::Page);
     target.display_name = Some("Bakery".into());
     target.access_token = Some(boxes().seal(selection_id.as_str(), "target_access_token:1011", page_token.as_bytes()));
     let mut selection = dravo_connect::store::SelectionRecord::new(

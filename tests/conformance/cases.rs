@@ -1222,7 +1222,8 @@ pub async fn an_empty_prefix_serves_the_routes_at_the_mount_point<S: Harness>() 
 
 pub async fn a_target_selection_is_read_and_chosen_once_with_a_key<S: Harness>() {
     use dravo_connect::SelectionId;
-    use dravo_connect::store::{SelectionRecord, SelectionTarget, TargetType};
+    use dravo_connect::provider::TargetType;
+    use dravo_connect::store::{SelectionRecord, SelectionTarget};
 
     let h = H::<S>::new().await;
     let person_id = h.connect_once().await.location_param("account_id").unwrap();

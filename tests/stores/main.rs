@@ -11,9 +11,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use dravo_connect::provider::TargetType;
 use dravo_connect::store::{
     AccountRecord, AccountStatus, AppRecord, InsertAccount, MemoryStore, PendingFlow, SqliteStore, Store, StoreError,
-    TargetType,
 };
 use dravo_connect::test_util::store_conformance;
 use dravo_connect::{AccountId, AppId, FlowId, KeyId, ProviderId, Secret, TenantId};

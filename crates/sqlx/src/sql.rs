@@ -16,9 +16,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     AccountRecord, AccountStatus, AppRecord, Cursor, Page, PageRequest, PendingFlow, ProviderStateRecord, Sealed,
-    SelectionRecord, SelectionTarget, StoreError, TargetType,
+    SelectionRecord, SelectionTarget, StoreError,
 };
 use dravo_connect_core::FlowId;
+use dravo_connect_core::provider::TargetType;
 
 // ---------------------------------------------------------------------------------------
 // Encoding and decoding. A row that cannot be read back is `Corrupt`, never a panic; the

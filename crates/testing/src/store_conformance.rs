@@ -9,11 +9,12 @@ use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
 use dravo_connect_core::Secret;
+use dravo_connect_core::provider::TargetType;
 use dravo_connect_core::secret_box::{Sealed, SecretBox};
 use dravo_connect_core::store::{
     AccountFilter, AccountRecord, AccountStatus, AppRecord, Cursor, DeleteApp, InsertAccount, InsertFlow, LeaseStore,
     MaintenanceStore, PageRequest, PendingFlow, ProviderStateRecord, ProviderStateStore, SealedTokens, SelectionRecord,
-    SelectionStore, SelectionTarget, Store, StoreError, TakeFlow, TargetType,
+    SelectionStore, SelectionTarget, Store, StoreError, TakeFlow,
 };
 use dravo_connect_core::{AccountId, AppId, ExternalId, FlowId, KeyId, ProviderId, SelectionId, TenantId};
 

@@ -42,7 +42,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use time::OffsetDateTime;
 
 use crate::ids::{AccountId, AppId, ExternalId, FlowId, ProviderId, SelectionId, TenantId};
-pub use crate::provider::TargetType;
+use crate::provider::TargetType;
 pub use crate::secret_box::Sealed;
 
 mod memory;
