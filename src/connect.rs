@@ -1,5 +1,19 @@
 //! [`Connect`], the handle a host keeps, its [`ConnectBuilder`], and the host-side Rust API
 //! that the HTTP routes are a thin face over.
+//!
+//! Module dependencies point one way (an arrow: "imports"; none points back):
+//!
+//! ```text
+//! adapters ──► api ──► connect ──► hooks, model, core, store/provider traits
+//!    │          │         ▲
+//!    └──────────┴► api::json (leaf)      config ──► connect   binding ──► connect
+//! ```
+//!
+//! `config` builds a [`ConnectBuilder`]; the engine reads no configuration file. `hooks`
+//! defines the hook trait, its events and how one runs; the engine calls it. The router
+//! (`api`) and the adapters reach the engine through its methods only (the few settings
+//! they need beyond the public ones are in `connect/for_router.rs`), never its fields; the
+//! engine never builds an HTTP response.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -25,21 +39,40 @@ use crate::model::{
 };
 use crate::provider::{
     AuthorizeRequest, ClientCredentials, ClientRegistration, GrantTokens, Instance, PasswordLogin, Profile, Provider,
-    ProviderConfig, ProviderContext, ProviderError, ProviderErrorKind, Renewal, Target, TargetType, TokenSet,
+    ProviderConfig, ProviderContext, ProviderError, ProviderErrorKind, Renewal, TargetType, TokenSet,
 };
 use crate::store::{
     AccountFilter, AccountRecord, AccountStatus, AppRecord, Cursor, DeleteApp, InsertAccount, InsertFlow, PageRequest,
-    PendingFlow, SelectionRecord, SelectionStore, SelectionTarget, Store, TakeFlow,
+    PendingFlow, SelectionStore, Store,
 };
 use crate::{AccountId, AppId, ExternalId, FlowId, KeyId, ProviderId, SelectionId, TenantId};
 use crate::{Clock, SystemClock};
-use crate::{ConfigError, Error, ErrorCode, OAuthErrorReason};
+use crate::{ConfigError, Error, ErrorCode};
 
 mod bounds;
+mod callback;
+mod for_router;
 mod instances;
 mod lease;
 mod maintenance;
 pub use maintenance::ResealReport;
+
+pub(crate) use callback::{CallbackOutcome, CallbackParams};
+
+/// Default route prefix.
+pub(crate) const DEFAULT_PREFIX: &str = "/v1";
+/// Default state lifetime: 10 minutes.
+pub(crate) const DEFAULT_STATE_TTL_SECS: u64 = 600;
+/// Default body limit: 64 KiB.
+pub(crate) const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+/// Default URL limit: 8 KiB.
+pub(crate) const DEFAULT_MAX_URL_BYTES: usize = 8 * 1024;
+/// Default outbound timeout: 10 seconds.
+pub(crate) const DEFAULT_HTTP_TIMEOUT_SECS: u64 = 10;
+/// Default cap on one tenant's unfinished flows.
+pub(crate) const DEFAULT_MAX_PENDING_FLOWS: u32 = 1000;
+/// Default time consumed and expired flows are kept after expiry: one hour.
+pub(crate) const DEFAULT_EXPIRED_FLOW_RETENTION_SECS: u64 = 3600;
 
 /// Field labels bound into the associated data of sealed secrets.
 pub(crate) const FIELD_CLIENT_SECRET: &str = "client_secret";
@@ -183,7 +216,7 @@ impl ConnectBuilder {
     pub fn new() -> Self {
         Self {
             public_base_url: None,
-            prefix: crate::config::DEFAULT_PREFIX.to_owned(),
+            prefix: DEFAULT_PREFIX.to_owned(),
             api_keys: Vec::new(),
             authenticator: None,
             state_keys: Vec::new(),
@@ -195,10 +228,10 @@ impl ConnectBuilder {
             providers: Vec::new(),
             provider_configs: Vec::new(),
             providers_off: Vec::new(),
-            state_ttl: Duration::from_secs(crate::config::DEFAULT_STATE_TTL_SECS),
-            max_body_bytes: crate::config::DEFAULT_MAX_BODY_BYTES,
-            max_url_bytes: crate::config::DEFAULT_MAX_URL_BYTES,
-            http_timeout: Duration::from_secs(crate::config::DEFAULT_HTTP_TIMEOUT_SECS),
+            state_ttl: Duration::from_secs(DEFAULT_STATE_TTL_SECS),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_url_bytes: DEFAULT_MAX_URL_BYTES,
+            http_timeout: Duration::from_secs(DEFAULT_HTTP_TIMEOUT_SECS),
             allow_http_return_urls: false,
             outbound_loopback_only: false,
             hooks: None,
@@ -206,8 +239,8 @@ impl ConnectBuilder {
             browser_binding: None,
             cors_allowed_origins: Vec::new(),
             allow_private_instances: false,
-            max_pending_flows: crate::config::DEFAULT_MAX_PENDING_FLOWS,
-            flow_retention: Duration::from_secs(crate::config::DEFAULT_EXPIRED_FLOW_RETENTION_SECS),
+            max_pending_flows: DEFAULT_MAX_PENDING_FLOWS,
+            flow_retention: Duration::from_secs(DEFAULT_EXPIRED_FLOW_RETENTION_SECS),
         }
     }
 
@@ -506,7 +539,7 @@ impl ConnectBuilder {
             providers.remove(&id);
         }
         let browser_binding = self.browser_binding.unwrap_or_else(|| public_base_url.starts_with("https:"));
-        let cors_allowed_origins = crate::api::cors::check_origins(&self.cors_allowed_origins)?;
+        let cors_allowed_origins = for_router::check_origins(&self.cors_allowed_origins)?;
         let state_ttl = time::Duration::seconds(i64::try_from(self.state_ttl.as_secs()).unwrap_or(600));
         Ok(Connect {
             inner: Arc::new(Inner {
@@ -598,48 +631,6 @@ fn check_prefix(prefix: &str) -> Result<String, ConfigError> {
             && prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b"/-_.~".contains(&b))
             && !prefix.split('/').any(|s| s == "." || s == ".."));
     if ok { Ok(prefix.to_owned()) } else { Err(ConfigError::Prefix(prefix.to_owned())) }
-}
-
-/// What the callback decided.
-#[derive(Debug)]
-pub(crate) enum CallbackOutcome {
-    /// Send the browser to the (checked) return URL with our parameters.
-    Redirect(Url),
-    /// No trustworthy destination: a 400 page, no redirect.
-    Rejected,
-}
-
-/// The callback's query, parsed by the router (duplicates already refused).
-#[derive(Debug, Default)]
-pub(crate) struct CallbackParams {
-    pub(crate) state: Option<String>,
-    pub(crate) code: Option<Secret<String>>,
-    pub(crate) error: Option<String>,
-    pub(crate) iss: Option<String>,
-    /// The request's `Cookie` header (for browser binding).
-    pub(crate) cookie: Option<String>,
-}
-
-/// Parameter names the callback adds to the return URL (and removes from it first).
-const OUR_PARAMS: [&str; 4] = ["connected", "account_id", "oauth_error", "selection_id"];
-
-fn with_params(mut url: Url, params: &[(&str, &str)]) -> Url {
-    let kept: Vec<(String, String)> = url
-        .query_pairs()
-        .filter(|(k, _)| !OUR_PARAMS.contains(&k.as_ref()))
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    url.set_query(None);
-    {
-        let mut q = url.query_pairs_mut();
-        for (k, v) in &kept {
-            q.append_pair(k, v);
-        }
-        for (k, v) in params {
-            q.append_pair(k, v);
-        }
-    }
-    url
 }
 
 fn check_scopes(scopes: &[String]) -> Result<(), Error> {
@@ -735,6 +726,11 @@ impl Connect {
         let mut v: Vec<_> = self.inner.providers.values().cloned().collect();
         v.sort_by(|a, b| a.id().cmp(b.id()));
         v
+    }
+
+    /// The body limit adapters read requests under.
+    pub fn max_body_bytes(&self) -> usize {
+        self.inner.max_body_bytes
     }
 
     /// The store.
@@ -1079,279 +1075,6 @@ impl Connect {
                 ErrorCode::AppIdRequired,
                 format!("several oauth apps exist for provider {provider}; pass app_id"),
             )),
-        }
-    }
-
-    // ---------------------------------------------------------------- callback
-
-    /// The callback: verify the state (before touching the store), consume the flow
-    /// atomically, re-check the return URL, exchange the code, read the profile, store the
-    /// account, and decide where the browser goes.
-    pub(crate) async fn callback(&self, provider: &ProviderId, params: CallbackParams) -> CallbackOutcome {
-        let Some(p) = self.inner.providers.get(provider).cloned() else {
-            return CallbackOutcome::Rejected;
-        };
-        let Some(state) = params.state.as_deref() else {
-            tracing::debug!("callback without state");
-            return CallbackOutcome::Rejected;
-        };
-        let verified = match self.inner.signer.verify(provider, state) {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::debug!(reason = ?e.kind(), "callback with an invalid state");
-                return CallbackOutcome::Rejected;
-            }
-        };
-        let flow_key = verified.flow_id.to_string();
-        let now = self.now();
-        if now > verified.expires_at {
-            tracing::debug!(flow_id = %flow_key, "callback with an expired state");
-            return match self.inner.store.get_flow(&verified.flow_id).await {
-                Ok(Some(flow)) => self.finish_error(&flow, OAuthErrorReason::StateExpired).await,
-                Ok(None) => CallbackOutcome::Rejected,
-                Err(e) => {
-                    tracing::error!(error = %e, "store failed reading an expired flow");
-                    CallbackOutcome::Rejected
-                }
-            };
-        }
-        let flow = match self.inner.store.take_flow(&verified.flow_id, now).await {
-            Ok(TakeFlow::Taken(flow)) => flow,
-            Ok(TakeFlow::AlreadyConsumed(flow)) => {
-                tracing::info!(flow_id = %flow_key, "callback replayed");
-                return self.finish_error(&flow, OAuthErrorReason::StateReused).await;
-            }
-            Ok(TakeFlow::Missing) => {
-                tracing::debug!(flow_id = %flow_key, "callback for an unknown flow");
-                return CallbackOutcome::Rejected;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "store failed taking a flow");
-                return CallbackOutcome::Rejected;
-            }
-        };
-        if &flow.provider != provider {
-            return CallbackOutcome::Rejected;
-        }
-        let (app, destination) = match self.destination(&flow).await {
-            Some(x) => x,
-            None => return CallbackOutcome::Rejected,
-        };
-        let fail = |reason: OAuthErrorReason| {
-            tracing::info!(flow_id = %flow_key, reason = reason.as_str(), "connect flow failed");
-            CallbackOutcome::Redirect(with_params(destination.clone(), &[("oauth_error", reason.as_str())]))
-        };
-        if self.inner.browser_binding && !self.binding_matches(&flow, params.cookie.as_deref()) {
-            return fail(OAuthErrorReason::BrowserMismatch);
-        }
-        // RFC 9207: a present `iss` must equal the issuer exactly; a provider that always
-        // sends it must send it. Checked before `error` (RFC 9207 §2.4: error responses too),
-        // so a forged `error=access_denied` from a mix-up is not reported as the user's denial.
-        let (issuer, requires_iss) = p.code_flow().map_or((None, false), |f| (f.issuer(), f.requires_iss()));
-        match (issuer, params.iss.as_deref()) {
-            (Some(expected), Some(got)) if expected != got => return fail(OAuthErrorReason::ProviderError),
-            (None, Some(_)) | (Some(_), Some(_)) | (None, None) => {}
-            (Some(_), None) if requires_iss => return fail(OAuthErrorReason::ProviderError),
-            (Some(_), None) => {}
-        }
-        if let Some(error) = params.error.as_deref() {
-            return fail(OAuthErrorReason::from_provider_error(error));
-        }
-        let Some(code) = params.code.as_ref() else {
-            return fail(OAuthErrorReason::ProviderError);
-        };
-        let (p, client_id, client_secret) = match flow.instance.as_deref() {
-            None => match self.open_string(app.id.as_str(), FIELD_CLIENT_SECRET, &app.client_secret) {
-                Ok(s) => (p, app.client_id.clone(), s),
-                Err(_) => return fail(OAuthErrorReason::ServerError),
-            },
-            Some(origin) => match self.flow_instance_client(&flow, origin).await {
-                Ok((p, id, secret)) => (p, id, secret),
-                Err(reason) => return fail(reason),
-            },
-        };
-        let verifier = match &flow.pkce_verifier {
-            Some(sealed) => match self.open_string(&flow_key, FIELD_PKCE_VERIFIER, sealed) {
-                Ok(v) => Some(v),
-                Err(_) => return fail(OAuthErrorReason::ServerError),
-            },
-            None => None,
-        };
-        let Some(code_flow) = p.code_flow() else {
-            return fail(OAuthErrorReason::ProviderError);
-        };
-        let http = if flow.instance.is_some() { self.inner.instance_http.as_ref() } else { self.inner.http.as_ref() };
-        let ctx = ProviderContext {
-            http,
-            credentials: ClientCredentials { client_id: &client_id, client_secret: &client_secret },
-        };
-        let tokens =
-            match code_flow.exchange_code(ctx, code.expose_secret(), &flow.redirect_uri, verifier.as_ref()).await {
-                Ok(t) => t,
-                Err(e) => {
-                    tracing::warn!(flow_id = %flow_key, error = %e, "code exchange failed");
-                    return fail(match e.kind() {
-                        ProviderErrorKind::Rejected | ProviderErrorKind::InvalidResponse => {
-                            OAuthErrorReason::TokenExchangeFailed
-                        }
-                        _ => OAuthErrorReason::ProviderError,
-                    });
-                }
-            };
-        // Every provider answer is bounded before anything of it is used or stored.
-        if let Err(cap) = bounds::check_tokens(&tokens) {
-            tracing::warn!(flow_id = %flow_key, error = %cap, "token response refused");
-            return fail(OAuthErrorReason::TokenExchangeFailed);
-        }
-        let profile = match code_flow.fetch_profile(http, &tokens.access_token).await.map(bounds::check_profile) {
-            Ok(Ok(profile)) => profile,
-            Ok(Err(cap)) => {
-                tracing::warn!(flow_id = %flow_key, error = %cap, "profile refused");
-                return fail(OAuthErrorReason::ProfileFetchFailed);
-            }
-            Err(e) => {
-                tracing::warn!(flow_id = %flow_key, error = %e, "profile fetch failed");
-                return fail(OAuthErrorReason::ProfileFetchFailed);
-            }
-        };
-        let listed = match p.targets() {
-            Some(listing) => {
-                listing.list_targets(self.inner.http.as_ref(), &tokens, &profile).await.map(bounds::check_targets)
-            }
-            None => Ok(Ok(Vec::new())),
-        };
-        let targets = match listed {
-            Ok(Ok(targets)) => targets,
-            Ok(Err(cap)) => {
-                tracing::warn!(flow_id = %flow_key, error = %cap, "targets refused");
-                return fail(OAuthErrorReason::ProviderError);
-            }
-            Err(e) => {
-                tracing::warn!(flow_id = %flow_key, error = %e, "listing the targets failed");
-                return fail(OAuthErrorReason::ProviderError);
-            }
-        };
-        let saved = self
-            .save_account(SaveAccount {
-                tenant: &flow.tenant,
-                provider,
-                app_id: Some(app.id.clone()),
-                external_id: flow.external_id.clone(),
-                profile,
-                requested_scopes: flow.scopes.clone(),
-                tokens,
-                expires_at: None,
-                target_type: TargetType::Person,
-                parent_account_id: None,
-            })
-            .await;
-        let (account, created) = match saved {
-            Ok(saved) => saved,
-            Err(e) => {
-                tracing::error!(flow_id = %flow_key, error = ?e, "storing the account failed");
-                return fail(OAuthErrorReason::ServerError);
-            }
-        };
-        tracing::info!(flow_id = %flow_key, account_id = %account.id, provider = %provider, "account connected");
-        self.account_saved_hook(&flow.tenant, &account, created).await;
-        if targets.is_empty() {
-            return CallbackOutcome::Redirect(with_params(
-                destination,
-                &[("connected", provider.as_str()), ("account_id", account.id.as_str())],
-            ));
-        }
-        let selection = self.selection_record(&account, targets);
-        let stored = match self.selection_store() {
-            Ok(store) => store.insert_selection(&selection).await.map_err(Error::from),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = stored {
-            tracing::error!(flow_id = %flow_key, error = %e, "storing the selection failed");
-            return fail(OAuthErrorReason::ServerError);
-        }
-        tracing::info!(
-            flow_id = %flow_key,
-            selection_id = %selection.id,
-            targets = selection.targets.len(),
-            "targets await selection"
-        );
-        CallbackOutcome::Redirect(with_params(destination, &[("selection_id", selection.id.as_str())]))
-    }
-
-    /// A new selection of `targets` (as [`bounds::check_targets`] keeps them) found through
-    /// the person `account`, their own tokens sealed under the selection's id.
-    fn selection_record(&self, account: &AccountRecord, targets: Vec<Target>) -> SelectionRecord {
-        let now = self.now();
-        let id = SelectionId::generate();
-        let targets = targets
-            .into_iter()
-            .map(|t| {
-                let access_token = t.access_token.as_ref().map(|token| {
-                    let field = format!("{FIELD_TARGET_TOKEN}{}", t.id);
-                    self.inner.secrets.seal(id.as_str(), &field, token.expose_secret().as_bytes())
-                });
-                let mut record = SelectionTarget::new(t.id, t.target_type);
-                record.access_token = access_token;
-                record.username = t.username;
-                record.display_name = t.display_name;
-                record.avatar_url = t.avatar_url;
-                record
-            })
-            .collect();
-        let (tenant, provider, person) = (account.tenant.clone(), account.provider.clone(), account.id.clone());
-        let mut selection = SelectionRecord::new(id, tenant, provider, person, targets, now, now + SELECTION_TTL);
-        selection.app_id = account.app_id.clone();
-        selection.external_id = account.external_id.clone();
-        selection
-    }
-
-    /// The provider bound to the flow's instance and the app's client there; the instance
-    /// passes the SSRF check again (its addresses may have changed since `start`).
-    pub(crate) async fn flow_instance_client(
-        &self,
-        flow: &PendingFlow,
-        origin: &str,
-    ) -> Result<(Arc<dyn Provider>, String, Secret<String>), OAuthErrorReason> {
-        let provider = self.inner.providers.get(&flow.provider).cloned().ok_or(OAuthErrorReason::ServerError)?;
-        let registration = provider.registration().ok_or(OAuthErrorReason::ServerError)?;
-        let instance =
-            Instance::parse(origin, self.inner.allow_private_instances).map_err(|_| OAuthErrorReason::ServerError)?;
-        if let Err(e) = self.check_instance_address(&instance).await {
-            tracing::warn!(error = %e, "instance refused at callback");
-            return Err(OAuthErrorReason::ProviderError);
-        }
-        match self
-            .stored_instance_client(registration, &flow.provider, &flow.tenant, &flow.app_id, &instance.authority())
-            .await
-        {
-            Ok(Some((client, _))) => Ok((client.provider, client.client_id, client.client_secret)),
-            Ok(None) => Err(OAuthErrorReason::ServerError),
-            Err(e) => {
-                tracing::error!(error = ?e, "reading the instance registration failed");
-                Err(OAuthErrorReason::ServerError)
-            }
-        }
-    }
-
-    /// The flow's app and its return URL re-checked against the app's allowlist as it is now;
-    /// `None` when there is no trustworthy destination.
-    pub(crate) async fn destination(&self, flow: &PendingFlow) -> Option<(AppRecord, Url)> {
-        let app = match self.inner.store.get_app(&flow.tenant, &flow.app_id).await {
-            Ok(Some(app)) => app,
-            Ok(None) => return None,
-            Err(e) => {
-                tracing::error!(error = %e, "store failed reading the flow's app");
-                return None;
-            }
-        };
-        let url = self.app_allowlist(&app).ok()?.check(&flow.return_url).ok()?;
-        Some((app, url))
-    }
-
-    async fn finish_error(&self, flow: &PendingFlow, reason: OAuthErrorReason) -> CallbackOutcome {
-        match self.destination(flow).await {
-            Some((_, url)) => CallbackOutcome::Redirect(with_params(url, &[("oauth_error", reason.as_str())])),
-            None => CallbackOutcome::Rejected,
         }
     }
 
@@ -1763,6 +1486,16 @@ impl Connect {
     }
 
     /// Runs the `connected` or `reconnected` hook for a saved account.
+    /// Runs the host's hook for `event` (see [`crate::hooks::run`]).
+    pub(crate) async fn run_hook(&self, event: crate::hooks::HookEvent<'_>) {
+        crate::hooks::run(self.inner.hooks.as_deref(), self.inner.hook_timeout, event).await;
+    }
+
+    /// Runs the `refreshed` / `refresh_failed` hook for a refresh outcome.
+    pub(crate) async fn refresh_hook(&self, tenant: &TenantId, event: RefreshEvent) {
+        crate::hooks::report_refresh(self.inner.hooks.as_deref(), self.inner.hook_timeout, tenant, event).await;
+    }
+
     async fn account_saved_hook(&self, tenant: &TenantId, record: &AccountRecord, created: bool) {
         let view = Account::from(record.clone());
         let event = match created {
