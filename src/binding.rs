@@ -62,8 +62,15 @@ impl Connect {
     pub(crate) fn hop_url(&self, provider: &ProviderId, state: &str) -> String {
         // The state is base64url: nothing in it needs escaping in a query. `concat` sizes the
         // string once.
-        [self.inner.public_base_url.as_str(), &self.inner.prefix, "/oauth/", provider.as_str(), "/go?state=", state]
-            .concat()
+        [
+            self.inner.shared.public_base_url.as_str(),
+            &self.inner.shared.prefix,
+            "/oauth/",
+            provider.as_str(),
+            "/go?state=",
+            state,
+        ]
+        .concat()
     }
 
     /// True when the flow was bound at the hop and the `Cookie` header carries its binding
@@ -113,7 +120,7 @@ impl Connect {
     /// refused). The provider's authorize URL and the cookie to set, or `None` for anything
     /// wrong (the callback's static 400 page: the hop never redirects anywhere else).
     pub(crate) async fn bind_browser(&self, provider_id: &ProviderId, state: &str) -> Option<HopRedirect> {
-        let p = self.inner.providers.get(provider_id).cloned()?;
+        let p = self.inner.shared.providers.get(provider_id).cloned()?;
         if state.len() > MAX_STATE {
             return None;
         }
@@ -125,7 +132,7 @@ impl Connect {
         if now > verified.expires_at {
             return None;
         }
-        let flow = match self.inner.store.get_flow(&verified.flow_id).await {
+        let flow = match self.inner.shared.store.get_flow(&verified.flow_id).await {
             Ok(Some(flow))
                 if flow.consumed_at.is_none() && flow.browser_binding.is_none() && flow.provider == *provider_id =>
             {
@@ -137,7 +144,7 @@ impl Connect {
                 return None;
             }
         };
-        let app = match self.inner.store.get_app(&flow.tenant, &flow.app_id).await {
+        let app = match self.inner.shared.store.get_app(&flow.tenant, &flow.app_id).await {
             Ok(Some(app)) => app,
             Ok(None) => return None,
             Err(e) => {
@@ -189,7 +196,7 @@ impl Connect {
         let Ok(cookie) = HeaderValue::from_str(&cookie) else { return None };
         // The compare-and-set: of every browser that opens this hop, only the first is bound.
         let digest: [u8; 32] = Sha256::digest(value).into();
-        match self.inner.store.bind_flow(&verified.flow_id, &digest, now).await {
+        match self.inner.shared.store.bind_flow(&verified.flow_id, &digest, now).await {
             Ok(true) => {}
             Ok(false) => {
                 tracing::info!(flow_id = %flow_key, "hop refused: the flow is bound to another browser already");

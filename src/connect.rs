@@ -26,7 +26,7 @@ use time::OffsetDateTime;
 use url::Url;
 
 use crate::Secret;
-use crate::core::allowlist::{AllowlistOptions, ReturnUrlAllowlist};
+use crate::core::allowlist::AllowlistOptions;
 use crate::core::auth::{ApiKeyAuth, Authenticator};
 use crate::core::pkce::PkceVerifier;
 use crate::core::secret_box::{Sealed, SecretBox};
@@ -42,22 +42,25 @@ use crate::provider::{
     ProviderConfig, ProviderContext, ProviderError, ProviderErrorKind, Renewal, TargetType, TokenSet,
 };
 use crate::store::{
-    AccountFilter, AccountRecord, AccountStatus, AppRecord, Cursor, DeleteApp, InsertAccount, InsertFlow, PageRequest,
+    AccountFilter, AccountRecord, AccountStatus, AppRecord, Cursor, InsertAccount, InsertFlow, PageRequest,
     PendingFlow, SelectionStore, Store,
 };
 use crate::{AccountId, AppId, ExternalId, FlowId, KeyId, ProviderId, SelectionId, TenantId};
 use crate::{Clock, SystemClock};
 use crate::{ConfigError, Error, ErrorCode};
 
+mod apps;
 mod bounds;
 mod callback;
 mod for_router;
 mod instances;
 mod lease;
 mod maintenance;
+mod shared;
 pub use maintenance::ResealReport;
 
 pub(crate) use callback::{CallbackOutcome, CallbackParams};
+use shared::{Shared, whole_seconds};
 
 /// Default route prefix.
 pub(crate) const DEFAULT_PREFIX: &str = "/v1";
@@ -101,22 +104,19 @@ pub struct Connect {
 }
 
 pub(crate) struct Inner {
-    pub(crate) public_base_url: String,
-    pub(crate) prefix: String,
-    pub(crate) store: Arc<dyn Store>,
-    pub(crate) providers: HashMap<ProviderId, Arc<dyn Provider>>,
+    /// What every service uses: store, providers, clock, secret box, public URL.
+    pub(crate) shared: Arc<Shared>,
+    /// The apps service.
+    apps: apps::Apps,
     pub(crate) http: Arc<dyn HttpClient>,
     /// The client for tenant-supplied hosts (Mastodon instances): the default client made
     /// public-only unless private instances are allowed; the host's own client if it gave one.
     pub(crate) instance_http: Arc<dyn HttpClient>,
-    pub(crate) clock: Arc<dyn Clock>,
     pub(crate) signer: StateSigner,
-    pub(crate) secrets: SecretBox,
     pub(crate) auth: Arc<dyn Authenticator>,
     pub(crate) state_ttl: time::Duration,
     pub(crate) max_body_bytes: usize,
     pub(crate) max_url_bytes: usize,
-    pub(crate) allowlist_options: AllowlistOptions,
     pub(crate) hooks: Option<Arc<dyn crate::hooks::ConnectHooks>>,
     pub(crate) hook_timeout: Duration,
     /// Browser binding (see [`ConnectBuilder::browser_binding`]).
@@ -128,10 +128,6 @@ pub(crate) struct Inner {
     /// Clients registered at instances, cached.
     pub(crate) instances: instances::Instances,
     refresh_locks: Mutex<HashMap<AccountId, Arc<tokio::sync::Mutex<()>>>>,
-    /// Parsed allowlists by app, each kept with the exact entries it was built from: a hit
-    /// requires the app row read for this request to hold the same entries, so a changed
-    /// allowlist (on any instance) is never served stale.
-    allowlists: Mutex<HashMap<AppId, CachedAllowlist>>,
     /// When this instance last swept expired flows (unix seconds; `i64::MIN`: never).
     last_sweep: AtomicI64,
     /// Pending flows a tenant may have at once (see [`ConnectBuilder::max_pending_flows`]).
@@ -141,15 +137,9 @@ pub(crate) struct Inner {
     pub(crate) flow_retention: time::Duration,
 }
 
-/// An allowlist and the entries it was parsed from.
-type CachedAllowlist = (Vec<String>, Arc<ReturnUrlAllowlist>);
-
-/// Parsed allowlists kept at most; past it the cache starts over.
-const ALLOWLIST_CACHE_MAX: usize = 10_000;
-
 impl fmt::Debug for Connect {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let i = &self.inner;
+        let i = &self.inner.shared;
         let mut providers: Vec<&str> = i.providers.keys().map(ProviderId::as_str).collect();
         providers.sort_unstable();
         f.debug_struct("Connect")
@@ -157,7 +147,7 @@ impl fmt::Debug for Connect {
             .field("prefix", &i.prefix)
             .field("providers", &providers)
             .field("store", &i.store)
-            .field("signer", &i.signer)
+            .field("signer", &self.inner.signer)
             .field("secrets", &i.secrets)
             .finish_non_exhaustive()
     }
@@ -541,22 +531,18 @@ impl ConnectBuilder {
         let browser_binding = self.browser_binding.unwrap_or_else(|| public_base_url.starts_with("https:"));
         let cors_allowed_origins = for_router::check_origins(&self.cors_allowed_origins)?;
         let state_ttl = time::Duration::seconds(i64::try_from(self.state_ttl.as_secs()).unwrap_or(600));
+        let shared = Arc::new(Shared { public_base_url, prefix, store, providers, clock: self.clock, secrets });
         Ok(Connect {
             inner: Arc::new(Inner {
-                public_base_url,
-                prefix,
-                store,
-                providers,
+                shared: shared.clone(),
+                apps: apps::Apps::new(shared, AllowlistOptions::default().allow_http(self.allow_http_return_urls)),
                 http,
                 instance_http,
-                clock: self.clock,
                 signer,
-                secrets,
                 auth,
                 state_ttl,
                 max_body_bytes: self.max_body_bytes,
                 max_url_bytes: self.max_url_bytes,
-                allowlist_options: AllowlistOptions::default().allow_http(self.allow_http_return_urls),
                 hooks: self.hooks,
                 hook_timeout: self.hook_timeout,
                 browser_binding,
@@ -564,7 +550,6 @@ impl ConnectBuilder {
                 allow_private_instances: self.allow_private_instances,
                 instances: instances::Instances::default(),
                 refresh_locks: Mutex::new(HashMap::default()),
-                allowlists: Mutex::new(HashMap::default()),
                 last_sweep: AtomicI64::new(i64::MIN),
                 max_pending_flows: self.max_pending_flows,
                 flow_retention: time::Duration::seconds(i64::try_from(self.flow_retention.as_secs()).unwrap_or(3600)),
@@ -706,24 +691,23 @@ impl Connect {
 
     /// The route prefix (e.g. `/v1`).
     pub fn prefix(&self) -> &str {
-        &self.inner.prefix
+        &self.inner.shared.prefix
     }
 
     /// The public base URL, without a trailing slash.
     pub fn public_base_url(&self) -> &str {
-        &self.inner.public_base_url
+        &self.inner.shared.public_base_url
     }
 
     /// The callback URL of a provider: `{public_base_url}{prefix}/oauth/{provider}/callback`.
     /// Register it at the provider.
     pub fn redirect_uri(&self, provider: &ProviderId) -> String {
-        // `concat` sizes the string once: no formatting machinery, one allocation.
-        [self.inner.public_base_url.as_str(), &self.inner.prefix, "/oauth/", provider.as_str(), "/callback"].concat()
+        self.inner.shared.redirect_uri(provider)
     }
 
     /// The providers this instance knows, sorted by id.
     pub fn providers(&self) -> Vec<Arc<dyn Provider>> {
-        let mut v: Vec<_> = self.inner.providers.values().cloned().collect();
+        let mut v: Vec<_> = self.inner.shared.providers.values().cloned().collect();
         v.sort_by(|a, b| a.id().cmp(b.id()));
         v
     }
@@ -735,62 +719,26 @@ impl Connect {
 
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
-        &self.inner.store
+        &self.inner.shared.store
     }
 
     /// The store's [`SelectionStore`]; the builder refuses a provider that lists targets
     /// with a store without one, so its absence here is a server error.
     fn selection_store(&self) -> Result<&dyn SelectionStore, Error> {
         self.inner
+            .shared
             .store
             .selections()
             .ok_or_else(|| Error::server(std::io::Error::other("the store has no SelectionStore")))
     }
 
     pub(crate) fn now(&self) -> OffsetDateTime {
-        whole_seconds(self.inner.clock.now())
+        self.inner.shared.now()
     }
 
     fn provider(&self, id: &ProviderId) -> Result<(ProviderId, Arc<dyn Provider>), Error> {
-        let p = self.inner.providers.get(id).ok_or_else(|| Error::not_found("provider"))?;
+        let p = self.inner.shared.providers.get(id).ok_or_else(|| Error::not_found("provider"))?;
         Ok((id.clone(), Arc::clone(p)))
-    }
-
-    fn allowlist(&self, entries: &[String]) -> Result<ReturnUrlAllowlist, crate::core::AllowlistError> {
-        ReturnUrlAllowlist::with_options(entries, self.inner.allowlist_options)
-    }
-
-    /// The app's allowlist, parsed once per distinct entry list.
-    fn app_allowlist(&self, app: &AppRecord) -> Result<Arc<ReturnUrlAllowlist>, crate::core::AllowlistError> {
-        {
-            let cache = self.inner.allowlists.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some((_, list)) = cache.get(&app.id).filter(|(entries, _)| *entries == app.allowed_return_urls) {
-                return Ok(list.clone());
-            }
-        }
-        let list = Arc::new(self.allowlist(&app.allowed_return_urls)?);
-        let mut cache = self.inner.allowlists.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.len() >= ALLOWLIST_CACHE_MAX {
-            cache.clear();
-        }
-        cache.insert(app.id.clone(), (app.allowed_return_urls.clone(), list.clone()));
-        Ok(list)
-    }
-
-    fn app_view(&self, r: AppRecord) -> App {
-        let redirect_uri = self.redirect_uri(&r.provider);
-        App::from_record(r, redirect_uri)
-    }
-
-    fn check_allowlist_entries(&self, entries: &[String]) -> Result<Vec<String>, Error> {
-        if entries.is_empty() || entries.len() > 100 {
-            return Err(Error::validation("allowed_return_urls must have 1 to 100 entries"));
-        }
-        if entries.iter().any(|e| e.len() > 2048) {
-            return Err(Error::validation("each allowed_return_urls entry must be at most 2 KiB"));
-        }
-        let list = self.allowlist(entries).map_err(|e| Error::validation(e.to_string()))?;
-        Ok(list.entries().to_vec())
     }
 
     // ---------------------------------------------------------------- apps
@@ -802,49 +750,7 @@ impl Connect {
     /// `validation_failed` for an unknown provider, an empty client id or secret, a bad
     /// allowlist or scope; `server_error` when the store fails.
     pub async fn create_app(&self, tenant: &TenantId, new: NewApp) -> Result<App, Error> {
-        let (provider, registers) = {
-            let (id, p) = self
-                .inner
-                .providers
-                .get_key_value(&new.provider)
-                .ok_or_else(|| Error::validation("unknown provider"))?;
-            let registers = p.registration().is_some();
-            if p.code_flow().is_none() && !registers {
-                return Err(no_code_flow(id, p.as_ref()));
-            }
-            (id.clone(), registers)
-        };
-        if let Some(name) = &new.name {
-            check_text("name", name, 200)?;
-        }
-        let secret = new.client_secret.expose_secret();
-        if registers {
-            // The credentials come from each instance; whatever is given is kept unused.
-            if new.client_id.chars().count() > 512 || new.client_id.chars().any(char::is_control) {
-                return Err(Error::validation("client_id must be at most 512 characters without control characters"));
-            }
-            if secret.len() > 4096 {
-                return Err(Error::validation("client_secret must be at most 4096 bytes"));
-            }
-        } else {
-            check_text("client_id", &new.client_id, 512)?;
-            if secret.is_empty() || secret.len() > 4096 {
-                return Err(Error::validation("client_secret must be 1 to 4096 bytes"));
-            }
-        }
-        let allowed_return_urls = self.check_allowlist_entries(&new.allowed_return_urls)?;
-        let scopes = new.scopes.unwrap_or_default();
-        check_scopes(&scopes)?;
-        let now = self.now();
-        let id = AppId::generate();
-        let client_secret = self.inner.secrets.seal(id.as_str(), FIELD_CLIENT_SECRET, secret.as_bytes());
-        let mut record = AppRecord::new(id, tenant.clone(), provider, new.client_id, client_secret, now);
-        record.name = new.name;
-        record.allowed_return_urls = allowed_return_urls;
-        record.scopes = scopes;
-        self.inner.store.insert_app(&record).await?;
-        tracing::info!(app_id = %record.id, provider = %record.provider, "oauth app created");
-        Ok(self.app_view(record))
+        self.inner.apps.create(tenant, new).await
     }
 
     /// Lists the tenant's apps, optionally for one provider.
@@ -857,9 +763,7 @@ impl Connect {
         provider: Option<&ProviderId>,
         page: PageRequest,
     ) -> Result<List<App>, Error> {
-        let p = self.inner.store.list_apps(tenant, provider, &page).await?;
-        let next_cursor = p.next.map(|c| c.encode());
-        Ok(List { data: p.items.into_iter().map(|r| self.app_view(r)).collect(), next_cursor })
+        self.inner.apps.list(tenant, provider, page).await
     }
 
     /// Reads one of the tenant's apps.
@@ -867,8 +771,7 @@ impl Connect {
     /// # Errors
     /// `not_found` (also for another tenant's app); `server_error`.
     pub async fn app(&self, tenant: &TenantId, id: &AppId) -> Result<App, Error> {
-        let r = self.inner.store.get_app(tenant, id).await?.ok_or_else(|| Error::not_found("app"))?;
-        Ok(self.app_view(r))
+        self.inner.apps.get(tenant, id).await
     }
 
     /// Changes an app; absent fields are unchanged.
@@ -876,36 +779,7 @@ impl Connect {
     /// # Errors
     /// `not_found`; `validation_failed` as for [`create_app`](Self::create_app); `server_error`.
     pub async fn update_app(&self, tenant: &TenantId, id: &AppId, patch: AppPatch) -> Result<App, Error> {
-        let mut r = self.inner.store.get_app(tenant, id).await?.ok_or_else(|| Error::not_found("app"))?;
-        if let Some(name) = patch.name {
-            if let Some(n) = &name {
-                check_text("name", n, 200)?;
-            }
-            r.name = name;
-        }
-        if let Some(client_id) = patch.client_id {
-            check_text("client_id", &client_id, 512)?;
-            r.client_id = client_id;
-        }
-        if let Some(secret) = patch.client_secret {
-            let s = secret.expose_secret();
-            if s.is_empty() || s.len() > 4096 {
-                return Err(Error::validation("client_secret must be 1 to 4096 bytes"));
-            }
-            r.client_secret = self.inner.secrets.seal(r.id.as_str(), FIELD_CLIENT_SECRET, s.as_bytes());
-        }
-        if let Some(urls) = patch.allowed_return_urls {
-            r.allowed_return_urls = self.check_allowlist_entries(&urls)?;
-        }
-        if let Some(scopes) = patch.scopes {
-            check_scopes(&scopes)?;
-            r.scopes = scopes;
-        }
-        r.updated_at = self.now();
-        if !self.inner.store.update_app(&r).await? {
-            return Err(Error::not_found("app"));
-        }
-        Ok(self.app_view(r))
+        self.inner.apps.update(tenant, id, patch).await
     }
 
     /// Deletes an app. Its pending flows are cancelled; with `cascade` its accounts are
@@ -914,17 +788,7 @@ impl Connect {
     /// # Errors
     /// `not_found`; `app_in_use`; `server_error`.
     pub async fn delete_app(&self, tenant: &TenantId, id: &AppId, cascade: bool) -> Result<(), Error> {
-        match self.inner.store.delete_app(tenant, id, cascade).await? {
-            DeleteApp::Deleted { accounts_deleted } => {
-                tracing::info!(app_id = %id, accounts_deleted, "oauth app deleted");
-                Ok(())
-            }
-            DeleteApp::InUse => Err(Error::new(
-                ErrorCode::AppInUse,
-                "accounts still use this app; delete them first or pass cascade=true",
-            )),
-            DeleteApp::NotFound => Err(Error::not_found("app")),
-        }
+        self.inner.apps.delete(tenant, id, cascade).await
     }
 
     // ---------------------------------------------------------------- start
@@ -954,7 +818,7 @@ impl Connect {
                 format!("return_url is longer than {MAX_RETURN_URL_BYTES} bytes"),
             ));
         }
-        let allowlist = self.app_allowlist(&app).map_err(Error::server)?;
+        let allowlist = self.inner.apps.allowlist_for(&app).map_err(Error::server)?;
         let return_url = allowlist
             .check(&params.return_url)
             .map_err(|e| Error::new(ErrorCode::ReturnUrlNotAllowed, format!("return_url is not allowed: {e}")))?;
@@ -1022,13 +886,14 @@ impl Connect {
             now,
             expires_at,
         );
-        flow.pkce_verifier = verifier
-            .map(|v| self.inner.secrets.seal(flow_key, FIELD_PKCE_VERIFIER, v.secret().expose_secret().as_bytes()));
+        flow.pkce_verifier = verifier.map(|v| {
+            self.inner.shared.secrets.seal(flow_key, FIELD_PKCE_VERIFIER, v.secret().expose_secret().as_bytes())
+        });
         flow.scopes = scopes;
         flow.external_id = params.external_id;
         flow.instance = instance.as_ref().map(Instance::origin);
         if let InsertFlow::TooManyPending { next_expiry } =
-            self.inner.store.insert_flow(&flow, self.inner.max_pending_flows).await?
+            self.inner.shared.store.insert_flow(&flow, self.inner.max_pending_flows).await?
         {
             let wait = (next_expiry - now).whole_seconds().max(1);
             tracing::info!(tenant = %tenant, "start refused: too many pending flows");
@@ -1055,6 +920,7 @@ impl Connect {
         if let Some(id) = app_id {
             return self
                 .inner
+                .shared
                 .store
                 .get_app(tenant, id)
                 .await?
@@ -1064,7 +930,7 @@ impl Connect {
         }
         // Two apps are enough to know whether the caller must name one.
         let page = PageRequest { limit: 2, after: None };
-        let mut apps = self.inner.store.list_apps(tenant, Some(provider), &page).await?.items.into_iter();
+        let mut apps = self.inner.shared.store.list_apps(tenant, Some(provider), &page).await?.items.into_iter();
         match (apps.next(), apps.next()) {
             (Some(app), None) => Ok(Arc::new(app)),
             (None, _) => Err(Error::new(
@@ -1079,10 +945,7 @@ impl Connect {
     }
 
     pub(crate) fn open_string(&self, row: &str, field: &str, sealed: &Sealed) -> Result<Secret<String>, Error> {
-        self.inner.secrets.open_string(row, field, sealed).map_err(|e| {
-            tracing::error!(field, error = %e, "a stored secret could not be opened");
-            Error::server(e)
-        })
+        self.inner.shared.open_string(row, field, sealed)
     }
 
     // ---------------------------------------------------------------- accounts
@@ -1097,21 +960,23 @@ impl Connect {
                 now + time::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 2).min(10 * 365 * 86_400))
             })
         });
-        let store = &self.inner.store;
+        let store = &self.inner.shared.store;
         for _ in 0..4 {
             if let Some(existing) =
                 store.find_account(s.tenant, s.provider, &s.profile.id, s.external_id.as_ref()).await?
             {
                 let id = existing.id.clone();
                 let refresh_token = match &s.tokens.refresh_token {
-                    Some(t) => {
-                        Some(self.inner.secrets.seal(id.as_str(), FIELD_REFRESH_TOKEN, t.expose_secret().as_bytes()))
-                    }
+                    Some(t) => Some(self.inner.shared.secrets.seal(
+                        id.as_str(),
+                        FIELD_REFRESH_TOKEN,
+                        t.expose_secret().as_bytes(),
+                    )),
                     // A reconnect never overwrites a stored refresh token with nothing.
                     None => existing.refresh_token.clone(),
                 };
                 let mut record = existing;
-                record.access_token = self.inner.secrets.seal(
+                record.access_token = self.inner.shared.secrets.seal(
                     id.as_str(),
                     FIELD_ACCESS_TOKEN,
                     s.tokens.access_token.expose_secret().as_bytes(),
@@ -1133,16 +998,14 @@ impl Connect {
                 continue;
             }
             let id = AccountId::generate();
-            let access_token = self.inner.secrets.seal(
+            let access_token = self.inner.shared.secrets.seal(
                 id.as_str(),
                 FIELD_ACCESS_TOKEN,
                 s.tokens.access_token.expose_secret().as_bytes(),
             );
-            let refresh_token = s
-                .tokens
-                .refresh_token
-                .as_ref()
-                .map(|t| self.inner.secrets.seal(id.as_str(), FIELD_REFRESH_TOKEN, t.expose_secret().as_bytes()));
+            let refresh_token = s.tokens.refresh_token.as_ref().map(|t| {
+                self.inner.shared.secrets.seal(id.as_str(), FIELD_REFRESH_TOKEN, t.expose_secret().as_bytes())
+            });
             let mut record =
                 AccountRecord::new(id, s.tenant.clone(), s.provider.clone(), s.profile.id.clone(), access_token, now);
             record.refresh_token = refresh_token;
@@ -1173,7 +1036,7 @@ impl Connect {
         filter: AccountFilter,
         page: PageRequest,
     ) -> Result<List<Account>, Error> {
-        let p = self.inner.store.list_accounts(tenant, &filter, &page).await?;
+        let p = self.inner.shared.store.list_accounts(tenant, &filter, &page).await?;
         let next_cursor = p.next.as_ref().map(Cursor::encode);
         Ok(List { data: p.items.into_iter().map(Account::from).collect(), next_cursor })
     }
@@ -1183,7 +1046,7 @@ impl Connect {
     /// # Errors
     /// `not_found` (also for another tenant's account); `server_error`.
     pub async fn account(&self, tenant: &TenantId, id: &AccountId) -> Result<Account, Error> {
-        let r = self.inner.store.get_account(tenant, id).await?.ok_or_else(|| Error::not_found("account"))?;
+        let r = self.inner.shared.store.get_account(tenant, id).await?.ok_or_else(|| Error::not_found("account"))?;
         Ok(r.into())
     }
 
@@ -1197,8 +1060,13 @@ impl Connect {
     /// over the bounds of [`Provider`]), `server_error`.
     pub async fn register_account(&self, tenant: &TenantId, new: NewAccount) -> Result<Account, Error> {
         let provider_id = new.provider.clone();
-        let provider =
-            self.inner.providers.get(&provider_id).cloned().ok_or_else(|| Error::validation("unknown provider"))?;
+        let provider = self
+            .inner
+            .shared
+            .providers
+            .get(&provider_id)
+            .cloned()
+            .ok_or_else(|| Error::validation("unknown provider"))?;
         if provider.password_login().is_some() {
             return Err(Error::validation(format!(
                 "{provider_id} accounts are registered with identifier and app_password, not access_token"
@@ -1226,6 +1094,7 @@ impl Connect {
         }
         if let Some(app_id) = &new.app_id {
             self.inner
+                .shared
                 .store
                 .get_app(tenant, app_id)
                 .await?
@@ -1290,8 +1159,13 @@ impl Connect {
         new: NewAppPasswordAccount,
     ) -> Result<Account, Error> {
         let provider_id = new.provider.clone();
-        let provider =
-            self.inner.providers.get(&provider_id).cloned().ok_or_else(|| Error::validation("unknown provider"))?;
+        let provider = self
+            .inner
+            .shared
+            .providers
+            .get(&provider_id)
+            .cloned()
+            .ok_or_else(|| Error::validation("unknown provider"))?;
         let Some(login) = provider.password_login() else {
             return Err(Error::validation(format!(
                 "{provider_id} takes no app password: connect it with the OAuth flow or pass access_token"
@@ -1314,6 +1188,7 @@ impl Connect {
         // after the new one is stored (best effort), so it does not linger at the provider.
         let previous = self
             .inner
+            .shared
             .store
             .find_account(tenant, &provider_id, &profile.id, new.external_id.as_ref())
             .await?
@@ -1401,12 +1276,13 @@ impl Connect {
             .ok_or_else(|| Error::not_found("selection"))?;
         let person = self
             .inner
+            .shared
             .store
             .get_account(tenant, &selection.account_id)
             .await?
             .ok_or_else(|| Error::not_found("selection"))?;
         if let Some(app_id) = &selection.app_id
-            && self.inner.store.get_app(tenant, app_id).await?.is_none()
+            && self.inner.shared.store.get_app(tenant, app_id).await?.is_none()
         {
             // The app was deleted meanwhile: its credentials can renew nothing.
             return Err(Error::not_found("selection"));
@@ -1474,10 +1350,11 @@ impl Connect {
     /// # Errors
     /// `not_found`; `server_error`.
     pub async fn disconnect(&self, tenant: &TenantId, id: &AccountId) -> Result<Revocation, Error> {
-        let account = self.inner.store.get_account(tenant, id).await?.ok_or_else(|| Error::not_found("account"))?;
+        let account =
+            self.inner.shared.store.get_account(tenant, id).await?.ok_or_else(|| Error::not_found("account"))?;
         let revocation = self.revoke(&account).await;
         tracing::info!(account_id = %id, revocation = ?revocation, "account disconnected");
-        if !self.inner.store.delete_account(tenant, id).await? {
+        if !self.inner.shared.store.delete_account(tenant, id).await? {
             return Err(Error::not_found("account"));
         }
         let view = Account::from(account);
@@ -1506,7 +1383,7 @@ impl Connect {
     }
 
     async fn revoke(&self, account: &AccountRecord) -> Revocation {
-        let Some(provider) = self.inner.providers.get(&account.provider).cloned() else {
+        let Some(provider) = self.inner.shared.providers.get(&account.provider).cloned() else {
             return Revocation::Unsupported;
         };
         // An account without an app holds a password login's session, where the provider
@@ -1515,7 +1392,7 @@ impl Connect {
             return self.end_session(login, account).await;
         }
         let Some(app_id) = &account.app_id else { return Revocation::Unsupported };
-        let Ok(Some(app)) = self.inner.store.get_app(&account.tenant, app_id).await else {
+        let Ok(Some(app)) = self.inner.shared.store.get_app(&account.tenant, app_id).await else {
             return Revocation::Unsupported;
         };
         if let Some(registration) = provider.registration() {
@@ -1621,7 +1498,8 @@ impl Connect {
     /// # Security
     /// The returned value is the live credential: keep it out of logs.
     pub async fn access_token(&self, tenant: &TenantId, id: &AccountId) -> Result<Secret<String>, Error> {
-        let account = self.inner.store.get_account(tenant, id).await?.ok_or_else(|| Error::not_found("account"))?;
+        let account =
+            self.inner.shared.store.get_account(tenant, id).await?.ok_or_else(|| Error::not_found("account"))?;
         if let Some(token) = self.usable_token(&account)? {
             return Ok(token);
         }
@@ -1644,24 +1522,25 @@ impl Connect {
         parent: &AccountId,
     ) -> Result<Option<Secret<String>>, Error> {
         let tenant = account.tenant.clone();
-        if self.inner.store.get_account(&tenant, parent).await?.is_none() {
+        if self.inner.shared.store.get_account(&tenant, parent).await?.is_none() {
             return Ok(None);
         }
         // The person is never itself a picked target, so this does not recurse further.
         let token = self.access_token_own(&tenant, parent).await?;
-        let Some(person) = self.inner.store.get_account(&tenant, parent).await? else { return Ok(Some(token)) };
+        let Some(person) = self.inner.shared.store.get_account(&tenant, parent).await? else { return Ok(Some(token)) };
         let mut record = account;
         record.access_token =
-            self.inner.secrets.seal(record.id.as_str(), FIELD_ACCESS_TOKEN, token.expose_secret().as_bytes());
+            self.inner.shared.secrets.seal(record.id.as_str(), FIELD_ACCESS_TOKEN, token.expose_secret().as_bytes());
         record.token_expires_at = person.token_expires_at;
         record.updated_at = self.now();
-        self.inner.store.update_account(&record).await?;
+        self.inner.shared.store.update_account(&record).await?;
         Ok(Some(token))
     }
 
     /// [`access_token`](Self::access_token) with the account's own tokens only.
     async fn access_token_own(&self, tenant: &TenantId, id: &AccountId) -> Result<Secret<String>, Error> {
-        let account = self.inner.store.get_account(tenant, id).await?.ok_or_else(|| Error::not_found("account"))?;
+        let account =
+            self.inner.shared.store.get_account(tenant, id).await?.ok_or_else(|| Error::not_found("account"))?;
         if let Some(token) = self.usable_token(&account)? {
             return Ok(token);
         }
@@ -1701,7 +1580,7 @@ impl Connect {
     /// long-lived tokens renewed by re-exchanging them (Meta, Instagram, Threads), so that
     /// ordinary use renews them well before they lapse.
     fn refresh_margin(&self, account: &AccountRecord) -> time::Duration {
-        let provider = self.inner.providers.get(&account.provider);
+        let provider = self.inner.shared.providers.get(&account.provider);
         match provider.and_then(|p| p.code_flow()).map(|f| f.renewal()) {
             Some(Renewal::Reexchange(_)) => REEXCHANGE_MARGIN,
             _ => REFRESH_MARGIN,
@@ -1728,7 +1607,8 @@ impl Connect {
         id: &AccountId,
     ) -> Result<(Result<Secret<String>, Error>, Option<RefreshEvent>), Error> {
         // Re-read under the lock: another caller may have refreshed already.
-        let account = self.inner.store.get_account(tenant, id).await?.ok_or_else(|| Error::not_found("account"))?;
+        let account =
+            self.inner.shared.store.get_account(tenant, id).await?.ok_or_else(|| Error::not_found("account"))?;
         if let Some(token) = self.usable_token(&account)? {
             return Ok((Ok(token), None));
         }
@@ -1736,9 +1616,9 @@ impl Connect {
         // Still usable (only inside the renewal margin): on a failed or premature renewal,
         // hand out the current token rather than an error.
         let still_valid = account.token_expires_at.is_none_or(|t| t - REFRESH_MARGIN > now);
-        let provider = self.inner.providers.get(&account.provider).cloned();
+        let provider = self.inner.shared.providers.get(&account.provider).cloned();
         let app = match &account.app_id {
-            Some(app_id) => self.inner.store.get_app(tenant, app_id).await?,
+            Some(app_id) => self.inner.shared.store.get_app(tenant, app_id).await?,
             None => None,
         };
         let Some(provider) = provider else {
@@ -1795,15 +1675,18 @@ impl Connect {
         match result {
             Ok(tokens) => {
                 let mut record = account;
-                record.access_token = self.inner.secrets.seal(
+                record.access_token = self.inner.shared.secrets.seal(
                     id.as_str(),
                     FIELD_ACCESS_TOKEN,
                     tokens.access_token.expose_secret().as_bytes(),
                 );
                 // No new refresh token: keep the stored one.
                 if let Some(t) = &tokens.refresh_token {
-                    record.refresh_token =
-                        Some(self.inner.secrets.seal(id.as_str(), FIELD_REFRESH_TOKEN, t.expose_secret().as_bytes()));
+                    record.refresh_token = Some(self.inner.shared.secrets.seal(
+                        id.as_str(),
+                        FIELD_REFRESH_TOKEN,
+                        t.expose_secret().as_bytes(),
+                    ));
                 }
                 record.token_expires_at = tokens
                     .expires_in
@@ -1816,7 +1699,7 @@ impl Connect {
                     record.scopes.clone_from(scopes);
                 }
                 record.updated_at = now;
-                if !self.inner.store.update_account(&record).await? {
+                if !self.inner.shared.store.update_account(&record).await? {
                     return Err(Error::not_found("account"));
                 }
                 tracing::info!(account_id = %id, "access token refreshed");
@@ -1853,7 +1736,7 @@ impl Connect {
         let mut record = account;
         record.status = AccountStatus::Expired;
         record.updated_at = self.now();
-        self.inner.store.update_account(&record).await?;
+        self.inner.shared.store.update_account(&record).await?;
         let err =
             Error::new(ErrorCode::InvalidToken, "the token expired and cannot be refreshed; reconnect the account");
         Ok((Err(err), Some(RefreshEvent::Failed(record, RefreshFailure::Refused))))
@@ -1871,11 +1754,11 @@ impl Connect {
     /// `server_error` when the store fails.
     pub async fn sweep_flows(&self) -> Result<u64, Error> {
         let cutoff = self.now() - self.inner.flow_retention;
-        let flows = match self.inner.store.maintenance() {
+        let flows = match self.inner.shared.store.maintenance() {
             Some(store) => store.sweep_flows(cutoff).await?,
             None => 0,
         };
-        let selections = match self.inner.store.selections() {
+        let selections = match self.inner.shared.store.selections() {
             Some(store) => store.sweep_selections(cutoff).await?,
             None => 0,
         };
@@ -1894,9 +1777,4 @@ struct SaveAccount<'a> {
     expires_at: Option<OffsetDateTime>,
     target_type: TargetType,
     parent_account_id: Option<AccountId>,
-}
-
-/// `t` truncated to whole seconds (every time the crate stores or shows is whole seconds).
-fn whole_seconds(t: OffsetDateTime) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp(t.unix_timestamp()).unwrap_or(t)
 }

@@ -85,7 +85,7 @@ struct FlowClient {
 impl Connect {
     /// The callback, as the steps of the flow (see the module's documentation).
     pub(crate) async fn callback(&self, provider: &ProviderId, params: CallbackParams) -> CallbackOutcome {
-        let Some(p) = self.inner.providers.get(provider).cloned() else {
+        let Some(p) = self.inner.shared.providers.get(provider).cloned() else {
             return CallbackOutcome::Rejected;
         };
         let Some(verified) = self.verify_state(provider, params.state.as_deref()) else {
@@ -163,7 +163,7 @@ impl Connect {
         let now = self.now();
         if now > verified.expires_at {
             tracing::debug!(flow_id = %flow_key, "callback with an expired state");
-            return Err(match self.inner.store.get_flow(&verified.flow_id).await {
+            return Err(match self.inner.shared.store.get_flow(&verified.flow_id).await {
                 Ok(Some(flow)) => self.finish_error(&flow, OAuthErrorReason::StateExpired).await,
                 Ok(None) => CallbackOutcome::Rejected,
                 Err(e) => {
@@ -172,7 +172,7 @@ impl Connect {
                 }
             });
         }
-        match self.inner.store.take_flow(&verified.flow_id, now).await {
+        match self.inner.shared.store.take_flow(&verified.flow_id, now).await {
             Ok(TakeFlow::Taken(flow)) => Ok(flow),
             Ok(TakeFlow::AlreadyConsumed(flow)) => {
                 tracing::info!(flow_id = %flow_key, "callback replayed");
@@ -381,7 +381,7 @@ impl Connect {
             .map(|t| {
                 let access_token = t.access_token.as_ref().map(|token| {
                     let field = format!("{FIELD_TARGET_TOKEN}{}", t.id);
-                    self.inner.secrets.seal(id.as_str(), &field, token.expose_secret().as_bytes())
+                    self.inner.shared.secrets.seal(id.as_str(), &field, token.expose_secret().as_bytes())
                 });
                 let mut record = SelectionTarget::new(t.id, t.target_type);
                 record.access_token = access_token;
@@ -405,7 +405,7 @@ impl Connect {
         flow: &PendingFlow,
         origin: &str,
     ) -> Result<(Arc<dyn Provider>, String, Secret<String>), OAuthErrorReason> {
-        let provider = self.inner.providers.get(&flow.provider).cloned().ok_or(OAuthErrorReason::ServerError)?;
+        let provider = self.inner.shared.providers.get(&flow.provider).cloned().ok_or(OAuthErrorReason::ServerError)?;
         let registration = provider.registration().ok_or(OAuthErrorReason::ServerError)?;
         let instance =
             Instance::parse(origin, self.inner.allow_private_instances).map_err(|_| OAuthErrorReason::ServerError)?;
@@ -429,7 +429,7 @@ impl Connect {
     /// The flow's app and its return URL re-checked against the app's allowlist as it is now;
     /// `None` when there is no trustworthy destination.
     pub(crate) async fn destination(&self, flow: &PendingFlow) -> Option<(AppRecord, Url)> {
-        let app = match self.inner.store.get_app(&flow.tenant, &flow.app_id).await {
+        let app = match self.inner.shared.store.get_app(&flow.tenant, &flow.app_id).await {
             Ok(Some(app)) => app,
             Ok(None) => return None,
             Err(e) => {
@@ -437,7 +437,7 @@ impl Connect {
                 return None;
             }
         };
-        let url = self.app_allowlist(&app).ok()?.check(&flow.return_url).ok()?;
+        let url = self.inner.apps.allowlist_for(&app).ok()?.check(&flow.return_url).ok()?;
         Some((app, url))
     }
 

@@ -62,7 +62,7 @@ impl Connect {
 
     /// Whether this instance knows the provider `id`.
     pub(crate) fn has_provider(&self, id: &ProviderId) -> bool {
-        self.inner.providers.contains_key(id)
+        self.inner.shared.providers.contains_key(id)
     }
 }
 

@@ -33,7 +33,7 @@ impl Connect {
     /// Refreshes the account's token under its store lease, or waits for the instance that
     /// holds the lease. Called with the in-process gate held.
     pub(super) async fn refresh_leased(&self, tenant: &TenantId, id: &AccountId) -> Result<Secret<String>, Error> {
-        let Some(lease) = self.inner.store.lease() else {
+        let Some(lease) = self.inner.shared.store.lease() else {
             // No lease in the store: the in-process gate, held by the caller, is the lock.
             let (result, event) = self.refresh_locked(tenant, id).await;
             if let Some(event) = event {
@@ -41,7 +41,7 @@ impl Connect {
             }
             return result;
         };
-        let store = &self.inner.store;
+        let store = &self.inner.shared.store;
         // A fresh holder name per attempt: a lease left behind by a crashed call is never
         // mistaken for ours.
         let holder = format!("{:032x}", rand::random::<u128>());

@@ -69,7 +69,7 @@ impl Connect {
         }
         let this = self.clone();
         let sweep = async move {
-            let swept = match this.inner.store.maintenance() {
+            let swept = match this.inner.shared.store.maintenance() {
                 Some(store) => store.sweep_flows(now - this.inner.flow_retention).await,
                 None => Ok(0),
             };
@@ -78,7 +78,7 @@ impl Connect {
                 Ok(swept) => tracing::debug!(swept, "expired flows swept"),
                 Err(e) => tracing::warn!(error = %e, "sweeping expired flows failed"),
             }
-            let swept = match this.inner.store.selections() {
+            let swept = match this.inner.shared.store.selections() {
                 Some(store) => store.sweep_selections(now - this.inner.flow_retention).await,
                 None => Ok(0),
             };
@@ -124,7 +124,7 @@ impl Connect {
             let apps = store.list_all_apps(&page).await?;
             for app in apps.items {
                 report.apps_checked += 1;
-                if let Some(state) = self.inner.store.provider_state() {
+                if let Some(state) = self.inner.shared.store.provider_state() {
                     for entry in state.list_provider_state(&app.tenant, &app.id).await? {
                         report.registrations_checked += 1;
                         match self.reseal_provider_state(entry).await? {
@@ -166,7 +166,7 @@ impl Connect {
     }
 
     async fn reseal_app(&self, mut app: AppRecord) -> Result<Outcome, Error> {
-        let secrets = &self.inner.secrets;
+        let secrets = &self.inner.shared.secrets;
         for _ in 0..RESEAL_ATTEMPTS {
             if !secrets.needs_reseal(&app.client_secret) {
                 return Ok(Outcome::Current);
@@ -177,7 +177,7 @@ impl Connect {
             if self.maintenance_store()?.swap_app_secret(&app.tenant, &app.id, &app.client_secret, &new).await? {
                 return Ok(Outcome::Resealed);
             }
-            match self.inner.store.get_app(&app.tenant, &app.id).await? {
+            match self.inner.shared.store.get_app(&app.tenant, &app.id).await? {
                 Some(now) => app = now,
                 None => return Ok(Outcome::Current),
             }
@@ -187,8 +187,8 @@ impl Connect {
     }
 
     async fn reseal_provider_state(&self, mut r: ProviderStateRecord) -> Result<Outcome, Error> {
-        let secrets = &self.inner.secrets;
-        let Some(store) = self.inner.store.provider_state() else { return Ok(Outcome::Current) };
+        let secrets = &self.inner.shared.secrets;
+        let Some(store) = self.inner.shared.store.provider_state() else { return Ok(Outcome::Current) };
         for _ in 0..RESEAL_ATTEMPTS {
             if !secrets.needs_reseal(&r.secret) {
                 return Ok(Outcome::Current);
@@ -211,13 +211,13 @@ impl Connect {
 
     /// The store's [`MaintenanceStore`], or a server error naming what is missing.
     fn maintenance_store(&self) -> Result<&dyn MaintenanceStore, Error> {
-        self.inner.store.maintenance().ok_or_else(|| {
+        self.inner.shared.store.maintenance().ok_or_else(|| {
             Error::server(std::io::Error::other("the store has no MaintenanceStore: nothing to walk with"))
         })
     }
 
     async fn reseal_account(&self, mut account: AccountRecord) -> Result<Outcome, Error> {
-        let secrets = &self.inner.secrets;
+        let secrets = &self.inner.shared.secrets;
         for _ in 0..RESEAL_ATTEMPTS {
             let stale_refresh = account.refresh_token.as_ref().is_some_and(|t| secrets.needs_reseal(t));
             if !secrets.needs_reseal(&account.access_token) && !stale_refresh {
@@ -245,7 +245,7 @@ impl Connect {
             if self.maintenance_store()?.swap_account_tokens(&account.tenant, &account.id, current, new).await? {
                 return Ok(Outcome::Resealed);
             }
-            match self.inner.store.get_account(&account.tenant, &account.id).await? {
+            match self.inner.shared.store.get_account(&account.tenant, &account.id).await? {
                 Some(now) => account = now,
                 None => return Ok(Outcome::Current),
             }
@@ -257,8 +257,8 @@ impl Connect {
     /// Opens a secret and seals it again with the newest key; `None` (logged) when it cannot
     /// be opened.
     fn reseal_one(&self, row: &str, field: &'static str, sealed: &Sealed) -> Option<Sealed> {
-        match self.inner.secrets.open(row, field, sealed) {
-            Ok(plain) => Some(self.inner.secrets.seal(row, field, plain.expose_secret())),
+        match self.inner.shared.secrets.open(row, field, sealed) {
+            Ok(plain) => Some(self.inner.shared.secrets.seal(row, field, plain.expose_secret())),
             Err(e) => {
                 tracing::error!(row_id = row, field, error = %e, "a stored secret could not be opened for re-sealing");
                 None
