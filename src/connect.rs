@@ -18,7 +18,6 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -128,13 +127,10 @@ pub(crate) struct Inner {
     /// Clients registered at instances, cached.
     pub(crate) instances: instances::Instances,
     refresh_locks: Mutex<HashMap<AccountId, Arc<tokio::sync::Mutex<()>>>>,
-    /// When this instance last swept expired flows (unix seconds; `i64::MIN`: never).
-    last_sweep: AtomicI64,
     /// Pending flows a tenant may have at once (see [`ConnectBuilder::max_pending_flows`]).
     pub(crate) max_pending_flows: u32,
-    /// How long consumed and expired flows are kept after they expire (see
-    /// [`ConnectBuilder::expired_flow_retention`]).
-    pub(crate) flow_retention: time::Duration,
+    /// The maintenance service.
+    maintenance: maintenance::Maintenance,
 }
 
 impl fmt::Debug for Connect {
@@ -531,11 +527,15 @@ impl ConnectBuilder {
         let browser_binding = self.browser_binding.unwrap_or_else(|| public_base_url.starts_with("https:"));
         let cors_allowed_origins = for_router::check_origins(&self.cors_allowed_origins)?;
         let state_ttl = time::Duration::seconds(i64::try_from(self.state_ttl.as_secs()).unwrap_or(600));
+        let flow_retention = time::Duration::seconds(i64::try_from(self.flow_retention.as_secs()).unwrap_or(3600));
         let shared = Arc::new(Shared { public_base_url, prefix, store, providers, clock: self.clock, secrets });
         Ok(Connect {
             inner: Arc::new(Inner {
                 shared: shared.clone(),
-                apps: apps::Apps::new(shared, AllowlistOptions::default().allow_http(self.allow_http_return_urls)),
+                apps: apps::Apps::new(
+                    shared.clone(),
+                    AllowlistOptions::default().allow_http(self.allow_http_return_urls),
+                ),
                 http,
                 instance_http,
                 signer,
@@ -550,9 +550,8 @@ impl ConnectBuilder {
                 allow_private_instances: self.allow_private_instances,
                 instances: instances::Instances::default(),
                 refresh_locks: Mutex::new(HashMap::default()),
-                last_sweep: AtomicI64::new(i64::MIN),
                 max_pending_flows: self.max_pending_flows,
-                flow_retention: time::Duration::seconds(i64::try_from(self.flow_retention.as_secs()).unwrap_or(3600)),
+                maintenance: maintenance::Maintenance::new(shared.clone(), flow_retention),
             }),
         })
     }
@@ -907,7 +906,7 @@ impl Connect {
             .with_retry_after(Duration::from_secs(wait.unsigned_abs())));
         }
         tracing::debug!(flow_id = %flow_key, provider = %provider_id, app_id = %app.id, "flow started");
-        self.sweep_if_due(now).await;
+        self.inner.maintenance.sweep_if_due(now).await;
         Ok(Started { authorize_url, state_expires_at: expires_at })
     }
 
@@ -1753,16 +1752,7 @@ impl Connect {
     /// # Errors
     /// `server_error` when the store fails.
     pub async fn sweep_flows(&self) -> Result<u64, Error> {
-        let cutoff = self.now() - self.inner.flow_retention;
-        let flows = match self.inner.shared.store.maintenance() {
-            Some(store) => store.sweep_flows(cutoff).await?,
-            None => 0,
-        };
-        let selections = match self.inner.shared.store.selections() {
-            Some(store) => store.sweep_selections(cutoff).await?,
-            None => 0,
-        };
-        Ok(flows + selections)
+        self.inner.maintenance.sweep_flows(self.now()).await
     }
 }
 
