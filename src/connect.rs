@@ -18,7 +18,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use time::OffsetDateTime;
@@ -30,7 +30,6 @@ use crate::core::auth::{ApiKeyAuth, Authenticator};
 use crate::core::pkce::PkceVerifier;
 use crate::core::secret_box::{Sealed, SecretBox};
 use crate::core::state::StateSigner;
-use crate::hooks::{RefreshEvent, RefreshFailure};
 use crate::http_client::HttpClient;
 use crate::model::{
     Account, App, AppPatch, List, NewAccount, NewApp, NewAppPasswordAccount, Revocation, Selection, StartParams,
@@ -38,7 +37,7 @@ use crate::model::{
 };
 use crate::provider::{
     AuthorizeRequest, ClientCredentials, ClientRegistration, GrantTokens, Instance, PasswordLogin, Profile, Provider,
-    ProviderConfig, ProviderContext, ProviderError, ProviderErrorKind, Renewal, TargetType, TokenSet,
+    ProviderConfig, ProviderContext, ProviderError, ProviderErrorKind, TargetType, TokenSet,
 };
 use crate::store::{
     AccountFilter, AccountRecord, AccountStatus, AppRecord, Cursor, InsertAccount, InsertFlow, PageRequest,
@@ -56,6 +55,7 @@ mod instances;
 mod lease;
 mod maintenance;
 mod shared;
+mod tokens;
 pub use maintenance::ResealReport;
 
 pub(crate) use callback::{CallbackOutcome, CallbackParams};
@@ -86,10 +86,6 @@ pub(crate) const FIELD_TARGET_TOKEN: &str = "target_access_token:";
 
 /// How long a target selection can be read and chosen from after the callback.
 pub(crate) const SELECTION_TTL: time::Duration = time::Duration::minutes(10);
-/// Access tokens this close to expiry are refreshed before being handed out.
-const REFRESH_MARGIN: time::Duration = time::Duration::seconds(60);
-/// Long-lived tokens renewed by re-exchange are renewed this long before they expire.
-const REEXCHANGE_MARGIN: time::Duration = time::Duration::days(7);
 /// The longest `return_url` `start` takes, as long as an allowlist entry may be.
 const MAX_RETURN_URL_BYTES: usize = 2048;
 
@@ -107,7 +103,8 @@ pub(crate) struct Inner {
     pub(crate) shared: Arc<Shared>,
     /// The apps service.
     apps: apps::Apps,
-    pub(crate) http: Arc<dyn HttpClient>,
+    /// The tokens service.
+    tokens: tokens::Tokens,
     /// The client for tenant-supplied hosts (Mastodon instances): the default client made
     /// public-only unless private instances are allowed; the host's own client if it gave one.
     pub(crate) instance_http: Arc<dyn HttpClient>,
@@ -116,8 +113,6 @@ pub(crate) struct Inner {
     pub(crate) state_ttl: time::Duration,
     pub(crate) max_body_bytes: usize,
     pub(crate) max_url_bytes: usize,
-    pub(crate) hooks: Option<Arc<dyn crate::hooks::ConnectHooks>>,
-    pub(crate) hook_timeout: Duration,
     /// Browser binding (see [`ConnectBuilder::browser_binding`]).
     pub(crate) browser_binding: bool,
     /// Origins allowed to call the keyed routes from a browser (CORS); empty: none.
@@ -126,7 +121,6 @@ pub(crate) struct Inner {
     pub(crate) allow_private_instances: bool,
     /// Clients registered at instances, cached.
     pub(crate) instances: instances::Instances,
-    refresh_locks: Mutex<HashMap<AccountId, Arc<tokio::sync::Mutex<()>>>>,
     /// Pending flows a tenant may have at once (see [`ConnectBuilder::max_pending_flows`]).
     pub(crate) max_pending_flows: u32,
     /// The maintenance service.
@@ -528,28 +522,35 @@ impl ConnectBuilder {
         let cors_allowed_origins = for_router::check_origins(&self.cors_allowed_origins)?;
         let state_ttl = time::Duration::seconds(i64::try_from(self.state_ttl.as_secs()).unwrap_or(600));
         let flow_retention = time::Duration::seconds(i64::try_from(self.flow_retention.as_secs()).unwrap_or(3600));
-        let shared = Arc::new(Shared { public_base_url, prefix, store, providers, clock: self.clock, secrets });
+        let shared = Arc::new(Shared {
+            public_base_url,
+            prefix,
+            store,
+            providers,
+            clock: self.clock,
+            secrets,
+            http,
+            hooks: self.hooks,
+            hook_timeout: self.hook_timeout,
+        });
         Ok(Connect {
             inner: Arc::new(Inner {
                 shared: shared.clone(),
+                tokens: tokens::Tokens::new(shared.clone()),
                 apps: apps::Apps::new(
                     shared.clone(),
                     AllowlistOptions::default().allow_http(self.allow_http_return_urls),
                 ),
-                http,
                 instance_http,
                 signer,
                 auth,
                 state_ttl,
                 max_body_bytes: self.max_body_bytes,
                 max_url_bytes: self.max_url_bytes,
-                hooks: self.hooks,
-                hook_timeout: self.hook_timeout,
                 browser_binding,
                 cors_allowed_origins,
                 allow_private_instances: self.allow_private_instances,
                 instances: instances::Instances::default(),
-                refresh_locks: Mutex::new(HashMap::default()),
                 max_pending_flows: self.max_pending_flows,
                 maintenance: maintenance::Maintenance::new(shared.clone(), flow_retention),
             }),
@@ -1100,15 +1101,16 @@ impl Connect {
                 .filter(|a| a.provider == provider_id)
                 .ok_or_else(|| Error::not_found("app"))?;
         }
-        let profile = code_flow.fetch_profile(self.inner.http.as_ref(), &new.access_token).await.map_err(|e| {
-            match e.kind() {
-                ProviderErrorKind::Rejected => {
-                    Error::new(ErrorCode::InvalidToken, "the provider refused the access token")
+        let profile =
+            code_flow.fetch_profile(self.inner.shared.http.as_ref(), &new.access_token).await.map_err(|e| {
+                match e.kind() {
+                    ProviderErrorKind::Rejected => {
+                        Error::new(ErrorCode::InvalidToken, "the provider refused the access token")
+                    }
+                    _ => Error::new(ErrorCode::ProviderError, "the provider failed to answer the profile request"),
                 }
-                _ => Error::new(ErrorCode::ProviderError, "the provider failed to answer the profile request"),
-            }
-            .with_source(e)
-        })?;
+                .with_source(e)
+            })?;
         let profile = bounds::check_profile(profile).map_err(|cap| {
             Error::new(ErrorCode::ProviderError, "the provider's profile answer is over the size limits")
                 .with_source(cap)
@@ -1173,7 +1175,7 @@ impl Connect {
         check_identifier(&new.identifier)?;
         login.check_password(&new.app_password).map_err(Error::validation)?;
         let session = login
-            .create_session(self.inner.http.as_ref(), &new.identifier, &new.app_password)
+            .create_session(self.inner.shared.http.as_ref(), &new.identifier, &new.app_password)
             .await
             .map_err(|e| login_error(login, e))?;
         let over = |cap: bounds::Cap| {
@@ -1364,12 +1366,7 @@ impl Connect {
     /// Runs the `connected` or `reconnected` hook for a saved account.
     /// Runs the host's hook for `event` (see [`crate::hooks::run`]).
     pub(crate) async fn run_hook(&self, event: crate::hooks::HookEvent<'_>) {
-        crate::hooks::run(self.inner.hooks.as_deref(), self.inner.hook_timeout, event).await;
-    }
-
-    /// Runs the `refreshed` / `refresh_failed` hook for a refresh outcome.
-    pub(crate) async fn refresh_hook(&self, tenant: &TenantId, event: RefreshEvent) {
-        crate::hooks::report_refresh(self.inner.hooks.as_deref(), self.inner.hook_timeout, tenant, event).await;
+        self.inner.shared.run_hook(event).await;
     }
 
     async fn account_saved_hook(&self, tenant: &TenantId, record: &AccountRecord, created: bool) {
@@ -1403,7 +1400,7 @@ impl Connect {
         };
         let Some((access, refresh)) = self.open_tokens(account) else { return Revocation::Failed };
         let ctx = ProviderContext {
-            http: self.inner.http.as_ref(),
+            http: self.inner.shared.http.as_ref(),
             credentials: ClientCredentials { client_id: &app.client_id, client_secret: &secret },
         };
         match code_flow.revoke(ctx, GrantTokens::new(&access, refresh.as_ref())).await {
@@ -1423,7 +1420,7 @@ impl Connect {
             return Revocation::Unsupported;
         }
         let Some((access, refresh)) = self.open_tokens(account) else { return Revocation::Failed };
-        match login.end_session(self.inner.http.as_ref(), GrantTokens::new(&access, refresh.as_ref())).await {
+        match login.end_session(self.inner.shared.http.as_ref(), GrantTokens::new(&access, refresh.as_ref())).await {
             Ok(()) => Revocation::Revoked,
             Err(e) if e.kind() == ProviderErrorKind::Unsupported => Revocation::Unsupported,
             Err(e) => {
@@ -1497,248 +1494,7 @@ impl Connect {
     /// # Security
     /// The returned value is the live credential: keep it out of logs.
     pub async fn access_token(&self, tenant: &TenantId, id: &AccountId) -> Result<Secret<String>, Error> {
-        let account =
-            self.inner.shared.store.get_account(tenant, id).await?.ok_or_else(|| Error::not_found("account"))?;
-        if let Some(token) = self.usable_token(&account)? {
-            return Ok(token);
-        }
-        // A picked target that shares its person's token (a board, an organisation) renews
-        // through the person: one refresh token, refreshed in one place.
-        if account.refresh_token.is_none()
-            && let Some(parent) = account.parent_account_id.clone()
-            && let Some(token) = self.token_through_parent(account, &parent).await?
-        {
-            return Ok(token);
-        }
-        self.access_token_own(tenant, id).await
-    }
-
-    /// The person's valid token, copied into the target account that shares it; `None`
-    /// when the person account is gone.
-    async fn token_through_parent(
-        &self,
-        account: AccountRecord,
-        parent: &AccountId,
-    ) -> Result<Option<Secret<String>>, Error> {
-        let tenant = account.tenant.clone();
-        if self.inner.shared.store.get_account(&tenant, parent).await?.is_none() {
-            return Ok(None);
-        }
-        // The person is never itself a picked target, so this does not recurse further.
-        let token = self.access_token_own(&tenant, parent).await?;
-        let Some(person) = self.inner.shared.store.get_account(&tenant, parent).await? else { return Ok(Some(token)) };
-        let mut record = account;
-        record.access_token =
-            self.inner.shared.secrets.seal(record.id.as_str(), FIELD_ACCESS_TOKEN, token.expose_secret().as_bytes());
-        record.token_expires_at = person.token_expires_at;
-        record.updated_at = self.now();
-        self.inner.shared.store.update_account(&record).await?;
-        Ok(Some(token))
-    }
-
-    /// [`access_token`](Self::access_token) with the account's own tokens only.
-    async fn access_token_own(&self, tenant: &TenantId, id: &AccountId) -> Result<Secret<String>, Error> {
-        let account =
-            self.inner.shared.store.get_account(tenant, id).await?.ok_or_else(|| Error::not_found("account"))?;
-        if let Some(token) = self.usable_token(&account)? {
-            return Ok(token);
-        }
-        let lock = {
-            let mut locks = self.inner.refresh_locks.lock().unwrap_or_else(|e| e.into_inner());
-            locks.entry(id.clone()).or_default().clone()
-        };
-        let result = {
-            // The in-process gate first, then the store's lease across instances.
-            let _guard = lock.lock().await;
-            self.refresh_leased(tenant, id).await
-        };
-        {
-            let mut locks = self.inner.refresh_locks.lock().unwrap_or_else(|e| e.into_inner());
-            if locks.get(id).is_some_and(|l| Arc::strong_count(l) <= 2) {
-                locks.remove(id);
-            }
-        }
-        result
-    }
-
-    fn usable_token(&self, account: &AccountRecord) -> Result<Option<Secret<String>>, Error> {
-        if account.status != AccountStatus::Active {
-            return Err(Error::new(
-                ErrorCode::InvalidToken,
-                format!("the account is {}; reconnect it", account.status.as_str()),
-            ));
-        }
-        let fresh = account.token_expires_at.is_none_or(|t| t - self.refresh_margin(account) > self.now());
-        if fresh {
-            return self.open_string(account.id.as_str(), FIELD_ACCESS_TOKEN, &account.access_token).map(Some);
-        }
-        Ok(None)
-    }
-
-    /// How long before expiry a token is renewed: a minute for the refresh grant; a week for
-    /// long-lived tokens renewed by re-exchanging them (Meta, Instagram, Threads), so that
-    /// ordinary use renews them well before they lapse.
-    fn refresh_margin(&self, account: &AccountRecord) -> time::Duration {
-        let provider = self.inner.shared.providers.get(&account.provider);
-        match provider.and_then(|p| p.code_flow()).map(|f| f.renewal()) {
-            Some(Renewal::Reexchange(_)) => REEXCHANGE_MARGIN,
-            _ => REFRESH_MARGIN,
-        }
-    }
-
-    /// Refreshes (or re-exchanges) the account's token if it is still stale once re-read.
-    /// Runs under the account's lease; the hook event it returns is run after the lease is
-    /// given back.
-    pub(super) async fn refresh_locked(
-        &self,
-        tenant: &TenantId,
-        id: &AccountId,
-    ) -> (Result<Secret<String>, Error>, Option<RefreshEvent>) {
-        match self.refresh_locked_inner(tenant, id).await {
-            Ok(done) => done,
-            Err(e) => (Err(e), None),
-        }
-    }
-
-    async fn refresh_locked_inner(
-        &self,
-        tenant: &TenantId,
-        id: &AccountId,
-    ) -> Result<(Result<Secret<String>, Error>, Option<RefreshEvent>), Error> {
-        // Re-read under the lock: another caller may have refreshed already.
-        let account =
-            self.inner.shared.store.get_account(tenant, id).await?.ok_or_else(|| Error::not_found("account"))?;
-        if let Some(token) = self.usable_token(&account)? {
-            return Ok((Ok(token), None));
-        }
-        let now = self.now();
-        // Still usable (only inside the renewal margin): on a failed or premature renewal,
-        // hand out the current token rather than an error.
-        let still_valid = account.token_expires_at.is_none_or(|t| t - REFRESH_MARGIN > now);
-        let provider = self.inner.shared.providers.get(&account.provider).cloned();
-        let app = match &account.app_id {
-            Some(app_id) => self.inner.shared.store.get_app(tenant, app_id).await?,
-            None => None,
-        };
-        let Some(provider) = provider else {
-            return self.expire(account, still_valid).await;
-        };
-        let current = self.open_string(id.as_str(), FIELD_ACCESS_TOKEN, &account.access_token)?;
-        let result = match (provider.password_login(), &app) {
-            // A password login's session (no app): refreshed with its refresh token alone.
-            (Some(login), None) => {
-                let Some(refresh_sealed) = &account.refresh_token else {
-                    return self.expire(account, still_valid).await;
-                };
-                let refresh_token = self.open_string(id.as_str(), FIELD_REFRESH_TOKEN, refresh_sealed)?;
-                login.refresh_session(self.inner.http.as_ref(), &refresh_token).await
-            }
-            // Anything else is renewed as the app's code flow says, with its credentials.
-            (_, app) => {
-                let (Some(code_flow), Some(app)) = (provider.code_flow(), app) else {
-                    return self.expire(account, still_valid).await;
-                };
-                let secret = self.open_string(app.id.as_str(), FIELD_CLIENT_SECRET, &app.client_secret)?;
-                let ctx = ProviderContext {
-                    http: self.inner.http.as_ref(),
-                    credentials: ClientCredentials { client_id: &app.client_id, client_secret: &secret },
-                };
-                match (code_flow.renewal(), &account.refresh_token) {
-                    (Renewal::Reexchange(swap), _) => {
-                        if !still_valid && account.token_expires_at.is_some_and(|t| t <= now) {
-                            // A lapsed token cannot be re-exchanged.
-                            return self.expire(account, false).await;
-                        }
-                        let age = now - account.updated_at;
-                        if swap.min_age().is_some_and(|min| age < min) {
-                            // Too young to re-exchange (Instagram, Threads: 24 h); still valid.
-                            return Ok((Ok(current), None));
-                        }
-                        swap.reexchange(ctx, &current).await
-                    }
-                    (Renewal::RefreshGrant(grant), Some(refresh_sealed)) => {
-                        let refresh_token = self.open_string(id.as_str(), FIELD_REFRESH_TOKEN, refresh_sealed)?;
-                        grant.refresh(ctx, &refresh_token).await
-                    }
-                    // No refresh token to grant with, no renewal, or a kind this engine does
-                    // not know: the token stands until it expires.
-                    _ => return self.expire(account, still_valid).await,
-                }
-            }
-        };
-        // An answer over the bounds is a provider failure: the stored tokens are kept.
-        let result = result.and_then(|tokens| match bounds::check_tokens(&tokens) {
-            Ok(()) => Ok(tokens),
-            Err(cap) => Err(ProviderError::new(ProviderErrorKind::InvalidResponse, cap.to_string())),
-        });
-        match result {
-            Ok(tokens) => {
-                let mut record = account;
-                record.access_token = self.inner.shared.secrets.seal(
-                    id.as_str(),
-                    FIELD_ACCESS_TOKEN,
-                    tokens.access_token.expose_secret().as_bytes(),
-                );
-                // No new refresh token: keep the stored one.
-                if let Some(t) = &tokens.refresh_token {
-                    record.refresh_token = Some(self.inner.shared.secrets.seal(
-                        id.as_str(),
-                        FIELD_REFRESH_TOKEN,
-                        t.expose_secret().as_bytes(),
-                    ));
-                }
-                record.token_expires_at = tokens
-                    .expires_in
-                    .map(|s| now + time::Duration::seconds(i64::try_from(s).unwrap_or(3600).min(10 * 365 * 86_400)))
-                    .or_else(|| {
-                        let login = provider.password_login()?;
-                        login.access_token_expires_at(&tokens.access_token).map(whole_seconds)
-                    });
-                if let Some(scopes) = &tokens.scopes {
-                    record.scopes.clone_from(scopes);
-                }
-                record.updated_at = now;
-                if !self.inner.shared.store.update_account(&record).await? {
-                    return Err(Error::not_found("account"));
-                }
-                tracing::info!(account_id = %id, "access token refreshed");
-                Ok((Ok(tokens.access_token), Some(RefreshEvent::Refreshed(record))))
-            }
-            Err(e) if e.kind() == ProviderErrorKind::Rejected => {
-                tracing::warn!(account_id = %id, error = %e, "refresh refused; account marked expired");
-                self.expire(account, false).await
-            }
-            Err(e) => {
-                tracing::warn!(account_id = %id, error = %e, "refresh failed; tokens kept");
-                let event = Some(RefreshEvent::Failed(account, RefreshFailure::Transient));
-                if still_valid {
-                    return Ok((Ok(current), event));
-                }
-                let err =
-                    Error::new(ErrorCode::ProviderError, "the provider failed to refresh the token").with_source(e);
-                Ok((Err(err), event))
-            }
-        }
-    }
-
-    /// The account's token cannot be renewed: hand out the current one while it is still
-    /// valid, else mark the account expired.
-    async fn expire(
-        &self,
-        account: AccountRecord,
-        still_valid: bool,
-    ) -> Result<(Result<Secret<String>, Error>, Option<RefreshEvent>), Error> {
-        if still_valid {
-            let token = self.open_string(account.id.as_str(), FIELD_ACCESS_TOKEN, &account.access_token)?;
-            return Ok((Ok(token), None));
-        }
-        let mut record = account;
-        record.status = AccountStatus::Expired;
-        record.updated_at = self.now();
-        self.inner.shared.store.update_account(&record).await?;
-        let err =
-            Error::new(ErrorCode::InvalidToken, "the token expired and cannot be refreshed; reconnect the account");
-        Ok((Err(err), Some(RefreshEvent::Failed(record, RefreshFailure::Refused))))
+        self.inner.tokens.access_token(tenant, id).await
     }
 
     /// Deletes pending and consumed flows (and target selections) that expired more than an

@@ -217,7 +217,7 @@ impl Connect {
 
     /// The client flows of `flow` use: the instance client for an instance's flow.
     fn flow_http(&self, flow: &PendingFlow) -> &dyn HttpClient {
-        if flow.instance.is_some() { self.inner.instance_http.as_ref() } else { self.inner.http.as_ref() }
+        if flow.instance.is_some() { self.inner.instance_http.as_ref() } else { self.inner.shared.http.as_ref() }
     }
 
     /// The code exchanged for tokens (with the flow's PKCE verifier), the answer bounded.
@@ -294,7 +294,7 @@ impl Connect {
     ) -> Result<Vec<Target>, OAuthErrorReason> {
         let listed = match client.provider.targets() {
             Some(listing) => {
-                listing.list_targets(self.inner.http.as_ref(), tokens, profile).await.map(bounds::check_targets)
+                listing.list_targets(self.inner.shared.http.as_ref(), tokens, profile).await.map(bounds::check_targets)
             }
             None => Ok(Ok(Vec::new())),
         };

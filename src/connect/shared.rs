@@ -1,16 +1,19 @@
 //! What the engine's services share: the public URL and prefix, the store, the providers,
-//! the clock and the secret box. Built once by the builder and held by each service through
+//! the clock, the secret box, the outbound client and the host's hooks. Built once by the builder and held by each service through
 //! an `Arc`; nothing in it changes after start-up.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use time::OffsetDateTime;
 
 use crate::core::secret_box::{Sealed, SecretBox};
+use crate::hooks::{self, ConnectHooks, HookEvent, RefreshEvent};
+use crate::http_client::HttpClient;
 use crate::provider::Provider;
 use crate::store::Store;
-use crate::{Clock, Error, ProviderId, Secret};
+use crate::{Clock, Error, ProviderId, Secret, TenantId};
 
 /// The engine's shared dependencies.
 pub(crate) struct Shared {
@@ -22,9 +25,24 @@ pub(crate) struct Shared {
     pub(crate) providers: HashMap<ProviderId, Arc<dyn Provider>>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) secrets: SecretBox,
+    /// The outbound client for the providers' fixed endpoints.
+    pub(crate) http: Arc<dyn HttpClient>,
+    /// The host's hooks, each run bounded by `hook_timeout`.
+    pub(crate) hooks: Option<Arc<dyn ConnectHooks>>,
+    pub(crate) hook_timeout: Duration,
 }
 
 impl Shared {
+    /// Runs the host's hook for `event` (see [`hooks::run`]).
+    pub(crate) async fn run_hook(&self, event: HookEvent<'_>) {
+        hooks::run(self.hooks.as_deref(), self.hook_timeout, event).await;
+    }
+
+    /// Runs the `refreshed` / `refresh_failed` hook for a refresh outcome.
+    pub(crate) async fn refresh_hook(&self, tenant: &TenantId, event: RefreshEvent) {
+        hooks::report_refresh(self.hooks.as_deref(), self.hook_timeout, tenant, event).await;
+    }
+
     /// Now, to the whole second (as the stores keep times).
     pub(crate) fn now(&self) -> OffsetDateTime {
         whole_seconds(self.clock.now())
