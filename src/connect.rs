@@ -98,6 +98,9 @@ pub struct Connect {
     pub(crate) inner: Arc<Inner>,
 }
 
+/// The engine's state: the shared dependencies, the services, and the settings of the
+/// flows and the routes. Its fields are private to the engine but for the three the
+/// browser binding (`binding.rs`) reads.
 pub(crate) struct Inner {
     /// What every service uses: store, providers, clock, secret box, public URL.
     pub(crate) shared: Arc<Shared>,
@@ -107,22 +110,22 @@ pub(crate) struct Inner {
     tokens: tokens::Tokens,
     /// The client for tenant-supplied hosts (Mastodon instances): the default client made
     /// public-only unless private instances are allowed; the host's own client if it gave one.
-    pub(crate) instance_http: Arc<dyn HttpClient>,
+    instance_http: Arc<dyn HttpClient>,
     pub(crate) signer: StateSigner,
-    pub(crate) auth: Arc<dyn Authenticator>,
-    pub(crate) state_ttl: time::Duration,
-    pub(crate) max_body_bytes: usize,
-    pub(crate) max_url_bytes: usize,
+    auth: Arc<dyn Authenticator>,
+    state_ttl: time::Duration,
+    max_body_bytes: usize,
+    max_url_bytes: usize,
     /// Browser binding (see [`ConnectBuilder::browser_binding`]).
     pub(crate) browser_binding: bool,
     /// Origins allowed to call the keyed routes from a browser (CORS); empty: none.
-    pub(crate) cors_allowed_origins: Vec<String>,
+    cors_allowed_origins: Vec<String>,
     /// Whether instances (Mastodon) may be `http` and resolve to non-public addresses.
-    pub(crate) allow_private_instances: bool,
+    allow_private_instances: bool,
     /// Clients registered at instances, cached.
-    pub(crate) instances: instances::Instances,
+    instances: instances::Instances,
     /// Pending flows a tenant may have at once (see [`ConnectBuilder::max_pending_flows`]).
-    pub(crate) max_pending_flows: u32,
+    max_pending_flows: u32,
     /// The maintenance service.
     maintenance: maintenance::Maintenance,
 }
