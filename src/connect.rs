@@ -40,13 +40,13 @@ use crate::provider::{
     ProviderConfig, ProviderContext, ProviderError, ProviderErrorKind, TargetType, TokenSet,
 };
 use crate::store::{
-    AccountFilter, AccountRecord, AccountStatus, AppRecord, Cursor, InsertAccount, InsertFlow, PageRequest,
-    PendingFlow, SelectionStore, Store,
+    AccountFilter, AccountRecord, AppRecord, Cursor, InsertFlow, PageRequest, PendingFlow, SelectionStore, Store,
 };
-use crate::{AccountId, AppId, ExternalId, FlowId, KeyId, ProviderId, SelectionId, TenantId};
+use crate::{AccountId, AppId, FlowId, KeyId, ProviderId, SelectionId, TenantId};
 use crate::{Clock, SystemClock};
 use crate::{ConfigError, Error, ErrorCode};
 
+mod accounts;
 mod apps;
 mod bounds;
 mod callback;
@@ -58,6 +58,7 @@ mod shared;
 mod tokens;
 pub use maintenance::ResealReport;
 
+use accounts::SaveAccount;
 pub(crate) use callback::{CallbackOutcome, CallbackParams};
 use shared::{Shared, whole_seconds};
 
@@ -953,82 +954,6 @@ impl Connect {
 
     // ---------------------------------------------------------------- accounts
 
-    /// Inserts the account, or updates the one it reconnects; the record and whether it is
-    /// new.
-    async fn save_account(&self, s: SaveAccount<'_>) -> Result<(AccountRecord, bool), Error> {
-        let now = self.now();
-        let scopes = s.tokens.scopes.clone().unwrap_or_else(|| s.requested_scopes.clone());
-        let expires_at = s.expires_at.or_else(|| {
-            s.tokens.expires_in.map(|secs| {
-                now + time::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 2).min(10 * 365 * 86_400))
-            })
-        });
-        let store = &self.inner.shared.store;
-        for _ in 0..4 {
-            if let Some(existing) =
-                store.find_account(s.tenant, s.provider, &s.profile.id, s.external_id.as_ref()).await?
-            {
-                let id = existing.id.clone();
-                let refresh_token = match &s.tokens.refresh_token {
-                    Some(t) => Some(self.inner.shared.secrets.seal(
-                        id.as_str(),
-                        FIELD_REFRESH_TOKEN,
-                        t.expose_secret().as_bytes(),
-                    )),
-                    // A reconnect never overwrites a stored refresh token with nothing.
-                    None => existing.refresh_token.clone(),
-                };
-                let mut record = existing;
-                record.access_token = self.inner.shared.secrets.seal(
-                    id.as_str(),
-                    FIELD_ACCESS_TOKEN,
-                    s.tokens.access_token.expose_secret().as_bytes(),
-                );
-                record.refresh_token = refresh_token;
-                record.app_id = s.app_id.clone().or(record.app_id);
-                record.username = s.profile.username.clone();
-                record.display_name = s.profile.display_name.clone();
-                record.avatar_url = s.profile.avatar_url.clone();
-                record.scopes = scopes.clone();
-                record.status = AccountStatus::Active;
-                record.token_expires_at = expires_at;
-                record.updated_at = now;
-                record.target_type = s.target_type;
-                record.parent_account_id = s.parent_account_id.clone();
-                if store.update_account(&record).await? {
-                    return Ok((record, false));
-                }
-                continue;
-            }
-            let id = AccountId::generate();
-            let access_token = self.inner.shared.secrets.seal(
-                id.as_str(),
-                FIELD_ACCESS_TOKEN,
-                s.tokens.access_token.expose_secret().as_bytes(),
-            );
-            let refresh_token = s.tokens.refresh_token.as_ref().map(|t| {
-                self.inner.shared.secrets.seal(id.as_str(), FIELD_REFRESH_TOKEN, t.expose_secret().as_bytes())
-            });
-            let mut record =
-                AccountRecord::new(id, s.tenant.clone(), s.provider.clone(), s.profile.id.clone(), access_token, now);
-            record.refresh_token = refresh_token;
-            record.app_id = s.app_id.clone();
-            record.username = s.profile.username.clone();
-            record.display_name = s.profile.display_name.clone();
-            record.avatar_url = s.profile.avatar_url.clone();
-            record.scopes = scopes.clone();
-            record.external_id = s.external_id.clone();
-            record.token_expires_at = expires_at;
-            record.target_type = s.target_type;
-            record.parent_account_id = s.parent_account_id.clone();
-            match store.insert_account(&record).await? {
-                InsertAccount::Inserted => return Ok((record, true)),
-                InsertAccount::Exists(_) => continue,
-            }
-        }
-        Err(Error::server(std::io::Error::other("account upsert did not settle after retries")))
-    }
-
     /// Lists the tenant's accounts.
     ///
     /// # Errors
@@ -1118,8 +1043,9 @@ impl Connect {
             Error::new(ErrorCode::ProviderError, "the provider's profile answer is over the size limits")
                 .with_source(cap)
         })?;
-        let (record, created) = self
-            .save_account(SaveAccount {
+        let (record, created) = accounts::save(
+            &self.inner.shared,
+            SaveAccount {
                 tenant,
                 provider: &provider_id,
                 app_id: new.app_id,
@@ -1135,9 +1061,10 @@ impl Connect {
                 expires_at: new.expires_at.map(whole_seconds),
                 target_type: TargetType::Person,
                 parent_account_id: None,
-            })
-            .await?;
-        self.account_saved_hook(tenant, &record, created).await;
+            },
+        )
+        .await?;
+        accounts::report_saved(&self.inner.shared, tenant, &record, created).await;
         Ok(record.into())
     }
 
@@ -1197,8 +1124,9 @@ impl Connect {
             .find_account(tenant, &provider_id, &profile.id, new.external_id.as_ref())
             .await?
             .filter(|a| a.refresh_token.is_some());
-        let (record, created) = self
-            .save_account(SaveAccount {
+        let (record, created) = accounts::save(
+            &self.inner.shared,
+            SaveAccount {
                 tenant,
                 provider: &provider_id,
                 app_id: None,
@@ -1209,14 +1137,15 @@ impl Connect {
                 expires_at,
                 target_type: TargetType::Person,
                 parent_account_id: None,
-            })
-            .await?;
+            },
+        )
+        .await?;
         tracing::info!(account_id = %record.id, provider = %provider_id, created, "account registered with an app password");
         if let Some(previous) = previous.filter(|p| p.id == record.id) {
             let ended = self.end_session(login, &previous).await;
             tracing::debug!(account_id = %record.id, revocation = ?ended, "the replaced session was ended");
         }
-        self.account_saved_hook(tenant, &record, created).await;
+        accounts::report_saved(&self.inner.shared, tenant, &record, created).await;
         Ok(record.into())
     }
 
@@ -1315,8 +1244,9 @@ impl Connect {
                     (tokens, person.token_expires_at)
                 }
             };
-            let (record, created) = self
-                .save_account(SaveAccount {
+            let (record, created) = accounts::save(
+                &self.inner.shared,
+                SaveAccount {
                     tenant,
                     provider: &selection.provider,
                     app_id: selection.app_id.clone(),
@@ -1332,15 +1262,16 @@ impl Connect {
                     expires_at,
                     target_type: target.target_type,
                     parent_account_id: Some(person.id.clone()),
-                })
-                .await?;
+                },
+            )
+            .await?;
             tracing::info!(
                 selection_id = %selection.id,
                 account_id = %record.id,
                 target_type = record.target_type.as_str(),
                 "target connected"
             );
-            self.account_saved_hook(tenant, &record, created).await;
+            accounts::report_saved(&self.inner.shared, tenant, &record, created).await;
             accounts.push(Account::from(record));
         }
         Ok(accounts)
@@ -1370,15 +1301,6 @@ impl Connect {
     /// Runs the host's hook for `event` (see [`crate::hooks::run`]).
     pub(crate) async fn run_hook(&self, event: crate::hooks::HookEvent<'_>) {
         self.inner.shared.run_hook(event).await;
-    }
-
-    async fn account_saved_hook(&self, tenant: &TenantId, record: &AccountRecord, created: bool) {
-        let view = Account::from(record.clone());
-        let event = match created {
-            true => crate::hooks::HookEvent::Connected(tenant, &view),
-            false => crate::hooks::HookEvent::Reconnected(tenant, &view),
-        };
-        self.run_hook(event).await;
     }
 
     async fn revoke(&self, account: &AccountRecord) -> Revocation {
@@ -1513,17 +1435,4 @@ impl Connect {
     pub async fn sweep_flows(&self) -> Result<u64, Error> {
         self.inner.maintenance.sweep_flows(self.now()).await
     }
-}
-
-struct SaveAccount<'a> {
-    tenant: &'a TenantId,
-    provider: &'a ProviderId,
-    app_id: Option<AppId>,
-    external_id: Option<ExternalId>,
-    profile: Profile,
-    requested_scopes: Vec<String>,
-    tokens: TokenSet,
-    expires_at: Option<OffsetDateTime>,
-    target_type: TargetType,
-    parent_account_id: Option<AccountId>,
 }

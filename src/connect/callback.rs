@@ -320,8 +320,9 @@ impl Connect {
         profile: Profile,
         tokens: TokenSet,
     ) -> Result<AccountRecord, OAuthErrorReason> {
-        let saved = self
-            .save_account(SaveAccount {
+        let saved = super::accounts::save(
+            &self.inner.shared,
+            SaveAccount {
                 tenant: &flow.tenant,
                 provider: &flow.provider,
                 app_id: Some(app.id.clone()),
@@ -332,8 +333,9 @@ impl Connect {
                 expires_at: None,
                 target_type: TargetType::Person,
                 parent_account_id: None,
-            })
-            .await;
+            },
+        )
+        .await;
         let (account, created) = match saved {
             Ok(saved) => saved,
             Err(e) => {
@@ -342,7 +344,7 @@ impl Connect {
             }
         };
         tracing::info!(flow_id = %flow_key, account_id = %account.id, provider = %flow.provider, "account connected");
-        self.account_saved_hook(&flow.tenant, &account, created).await;
+        super::accounts::report_saved(&self.inner.shared, &flow.tenant, &account, created).await;
         Ok(account)
     }
 
