@@ -716,11 +716,6 @@ impl Connect {
         v
     }
 
-    /// The body limit adapters read requests under.
-    pub fn max_body_bytes(&self) -> usize {
-        self.inner.max_body_bytes
-    }
-
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.shared.store

@@ -92,6 +92,11 @@ impl Connect {
         strip_path_prefix(path, self.prefix()).is_some()
     }
 
+    /// The body limit adapters read requests under.
+    pub fn max_body_bytes(&self) -> usize {
+        self.body_limit()
+    }
+
     /// Serves one request, its body already read (under
     /// [`max_body_bytes`](Self::max_body_bytes)): for a host on another framework. Connect's
     /// own adapters answer what needs no body (a missing key, a wrong route or method, a

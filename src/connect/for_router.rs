@@ -50,6 +50,11 @@ impl Connect {
         !self.inner.cors_allowed_origins.is_empty()
     }
 
+    /// The body limit (see [`Connect::max_body_bytes`]).
+    pub(crate) fn body_limit(&self) -> usize {
+        self.inner.max_body_bytes
+    }
+
     /// The URL limit (path and query) the router answers `414` past.
     pub(crate) fn max_url_bytes(&self) -> usize {
         self.inner.max_url_bytes
