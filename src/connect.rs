@@ -36,12 +36,10 @@ use crate::model::{
     Started,
 };
 use crate::provider::{
-    AuthorizeRequest, ClientCredentials, ClientRegistration, GrantTokens, Instance, PasswordLogin, Profile, Provider,
+    AuthorizeRequest, ClientCredentials, ClientRegistration, GrantTokens, Instance, PasswordLogin, Provider,
     ProviderConfig, ProviderContext, ProviderError, ProviderErrorKind, TargetType, TokenSet,
 };
-use crate::store::{
-    AccountFilter, AccountRecord, AppRecord, Cursor, InsertFlow, PageRequest, PendingFlow, SelectionStore, Store,
-};
+use crate::store::{AccountFilter, AccountRecord, AppRecord, Cursor, InsertFlow, PageRequest, PendingFlow, Store};
 use crate::{AccountId, AppId, FlowId, KeyId, ProviderId, SelectionId, TenantId};
 use crate::{Clock, SystemClock};
 use crate::{ConfigError, Error, ErrorCode};
@@ -54,6 +52,7 @@ mod for_router;
 mod instances;
 mod lease;
 mod maintenance;
+mod selections;
 mod shared;
 mod tokens;
 pub use maintenance::ResealReport;
@@ -109,6 +108,8 @@ pub(crate) struct Inner {
     apps: apps::Apps,
     /// The tokens service.
     tokens: tokens::Tokens,
+    /// The target-selection service.
+    selections: selections::Selections,
     /// The client for tenant-supplied hosts (Mastodon instances): the default client made
     /// public-only unless private instances are allowed; the host's own client if it gave one.
     instance_http: Arc<dyn HttpClient>,
@@ -541,6 +542,7 @@ impl ConnectBuilder {
             inner: Arc::new(Inner {
                 shared: shared.clone(),
                 tokens: tokens::Tokens::new(shared.clone()),
+                selections: selections::Selections::new(shared.clone()),
                 apps: apps::Apps::new(
                     shared.clone(),
                     AllowlistOptions::default().allow_http(self.allow_http_return_urls),
@@ -719,16 +721,6 @@ impl Connect {
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.shared.store
-    }
-
-    /// The store's [`SelectionStore`]; the builder refuses a provider that lists targets
-    /// with a store without one, so its absence here is a server error.
-    fn selection_store(&self) -> Result<&dyn SelectionStore, Error> {
-        self.inner
-            .shared
-            .store
-            .selections()
-            .ok_or_else(|| Error::server(std::io::Error::other("the store has no SelectionStore")))
     }
 
     pub(crate) fn now(&self) -> OffsetDateTime {
@@ -1153,12 +1145,7 @@ impl Connect {
     /// `not_found` for an unknown, expired (10 minutes after the callback), already chosen
     /// or other tenant's selection; `server_error`.
     pub async fn selection(&self, tenant: &TenantId, id: &SelectionId) -> Result<Selection, Error> {
-        let record = self
-            .selection_store()?
-            .get_selection(tenant, id, self.now())
-            .await?
-            .ok_or_else(|| Error::not_found("selection"))?;
-        Ok(record.into())
+        self.inner.selections.get(tenant, id).await
     }
 
     /// Finishes a selection: each chosen target becomes an account (or, reconnecting,
@@ -1179,97 +1166,7 @@ impl Connect {
         id: &SelectionId,
         target_ids: &[String],
     ) -> Result<Vec<Account>, Error> {
-        let now = self.now();
-        let pending = self
-            .selection_store()?
-            .get_selection(tenant, id, now)
-            .await?
-            .ok_or_else(|| Error::not_found("selection"))?;
-        if target_ids.is_empty() {
-            return Err(Error::validation("target_ids must name at least one target"));
-        }
-        let mut unique = std::collections::HashSet::new();
-        for target_id in target_ids {
-            if !unique.insert(target_id.as_str()) {
-                return Err(Error::validation("target_ids must not repeat a target"));
-            }
-            if !pending.targets.iter().any(|t| &t.id == target_id) {
-                return Err(Error::validation("each of target_ids must be one of the selection's targets"));
-            }
-        }
-        let selection = self
-            .selection_store()?
-            .take_selection(tenant, id, now)
-            .await?
-            .ok_or_else(|| Error::not_found("selection"))?;
-        let person = self
-            .inner
-            .shared
-            .store
-            .get_account(tenant, &selection.account_id)
-            .await?
-            .ok_or_else(|| Error::not_found("selection"))?;
-        if let Some(app_id) = &selection.app_id
-            && self.inner.shared.store.get_app(tenant, app_id).await?.is_none()
-        {
-            // The app was deleted meanwhile: its credentials can renew nothing.
-            return Err(Error::not_found("selection"));
-        }
-        let person_token = self.open_string(person.id.as_str(), FIELD_ACCESS_TOKEN, &person.access_token)?;
-        let mut accounts = Vec::new();
-        for target in selection.targets.iter().filter(|t| target_ids.contains(&t.id)) {
-            let (tokens, expires_at) = match &target.access_token {
-                Some(sealed) => {
-                    let field = format!("{FIELD_TARGET_TOKEN}{}", target.id);
-                    let token = self.open_string(selection.id.as_str(), &field, sealed)?;
-                    // Its own token (a Page token from a long-lived user token: no expiry).
-                    let tokens = TokenSet { access_token: token, refresh_token: None, expires_in: None, scopes: None };
-                    (tokens, None)
-                }
-                None => {
-                    // The person's access token, not its refresh token: the target renews
-                    // through the person (see `access_token`), so a rotating refresh token
-                    // lives in one row.
-                    let tokens = TokenSet {
-                        access_token: person_token.clone(),
-                        refresh_token: None,
-                        expires_in: None,
-                        scopes: None,
-                    };
-                    (tokens, person.token_expires_at)
-                }
-            };
-            let (record, created) = accounts::save(
-                &self.inner.shared,
-                SaveAccount {
-                    tenant,
-                    provider: &selection.provider,
-                    app_id: selection.app_id.clone(),
-                    external_id: selection.external_id.clone(),
-                    profile: Profile {
-                        id: target.id.clone(),
-                        username: target.username.clone(),
-                        display_name: target.display_name.clone(),
-                        avatar_url: target.avatar_url.clone(),
-                    },
-                    requested_scopes: person.scopes.clone(),
-                    tokens,
-                    expires_at,
-                    target_type: target.target_type,
-                    parent_account_id: Some(person.id.clone()),
-                },
-            )
-            .await?;
-            tracing::info!(
-                selection_id = %selection.id,
-                account_id = %record.id,
-                target_type = record.target_type.as_str(),
-                "target connected"
-            );
-            accounts::report_saved(&self.inner.shared, tenant, &record, created).await;
-            accounts.push(Account::from(record));
-        }
-        Ok(accounts)
+        self.inner.selections.choose(tenant, id, target_ids).await
     }
 
     /// Deletes an account (hard delete), first revoking its tokens at the provider where it

@@ -11,9 +11,7 @@ use std::sync::Arc;
 
 use url::Url;
 
-use super::{
-    Connect, FIELD_CLIENT_SECRET, FIELD_PKCE_VERIFIER, FIELD_TARGET_TOKEN, SELECTION_TTL, SaveAccount, bounds,
-};
+use super::{Connect, FIELD_CLIENT_SECRET, FIELD_PKCE_VERIFIER, SaveAccount, bounds};
 use crate::Secret;
 use crate::core::state::VerifiedState;
 use crate::http_client::HttpClient;
@@ -21,7 +19,7 @@ use crate::provider::{
     ClientCredentials, CodeFlow, Instance, Profile, Provider, ProviderContext, ProviderErrorKind, Target, TargetType,
     TokenSet,
 };
-use crate::store::{AccountRecord, AppRecord, PendingFlow, SelectionRecord, SelectionTarget, TakeFlow};
+use crate::store::{AccountRecord, AppRecord, PendingFlow, TakeFlow};
 use crate::{AccountId, Error, OAuthErrorReason, ProviderId, SelectionId};
 
 /// What the callback decided.
@@ -355,8 +353,8 @@ impl Connect {
         account: &AccountRecord,
         targets: Vec<Target>,
     ) -> Result<SelectionId, OAuthErrorReason> {
-        let selection = self.selection_record(account, targets);
-        let stored = match self.selection_store() {
+        let selection = self.inner.selections.record(account, targets);
+        let stored = match self.inner.selections.store() {
             Ok(store) => store.insert_selection(&selection).await.map_err(Error::from),
             Err(e) => Err(e),
         };
@@ -371,33 +369,6 @@ impl Connect {
             "targets await selection"
         );
         Ok(selection.id)
-    }
-
-    /// A new selection of `targets` (as [`bounds::check_targets`] keeps them) found through
-    /// the person `account`, their own tokens sealed under the selection's id.
-    fn selection_record(&self, account: &AccountRecord, targets: Vec<Target>) -> SelectionRecord {
-        let now = self.now();
-        let id = SelectionId::generate();
-        let targets = targets
-            .into_iter()
-            .map(|t| {
-                let access_token = t.access_token.as_ref().map(|token| {
-                    let field = format!("{FIELD_TARGET_TOKEN}{}", t.id);
-                    self.inner.shared.secrets.seal(id.as_str(), &field, token.expose_secret().as_bytes())
-                });
-                let mut record = SelectionTarget::new(t.id, t.target_type);
-                record.access_token = access_token;
-                record.username = t.username;
-                record.display_name = t.display_name;
-                record.avatar_url = t.avatar_url;
-                record
-            })
-            .collect();
-        let (tenant, provider, person) = (account.tenant.clone(), account.provider.clone(), account.id.clone());
-        let mut selection = SelectionRecord::new(id, tenant, provider, person, targets, now, now + SELECTION_TTL);
-        selection.app_id = account.app_id.clone();
-        selection.external_id = account.external_id.clone();
-        selection
     }
 
     /// The provider bound to the flow's instance and the app's client there; the instance
