@@ -14,6 +14,15 @@
 //! (`api`) and the adapters reach the engine through its methods only (the few settings
 //! they need beyond the public ones are in `connect/for_router.rs`), never its fields; the
 //! engine never builds an HTTP response.
+//!
+//! Inside the engine, [`Connect`] is a façade: its methods forward to services, each
+//! holding the shared dependencies (`shared.rs`: public URL, prefix, store, providers,
+//! clock, secret box, outbound client, hooks) by `Arc` and what it alone uses: `apps.rs`
+//! (apps and their parsed allowlists), `tokens.rs` with `lease.rs` (access tokens and
+//! their renewal), `selections.rs` (target selections), `maintenance.rs` (sweeps and the
+//! re-seal). `accounts.rs` saves an account for all of them; `callback.rs` is the OAuth
+//! callback as the steps of the flow. `start`, registration, account reads and
+//! `disconnect` are still methods of [`Connect`] itself.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -433,7 +442,7 @@ impl ConnectBuilder {
     /// Checks everything and builds the handle.
     ///
     /// Some providers need an opt-in store trait: one that lists targets after consent a
-    /// [`SelectionStore`], Mastodon a [`ProviderStateStore`](crate::store::ProviderStateStore).
+    /// [`SelectionStore`](crate::store::SelectionStore), Mastodon a [`ProviderStateStore`](crate::store::ProviderStateStore).
     /// With a store that lacks it, a built-in provider the host did not name is left out (and
     /// a warning logged), and one the host named ([`provider_config`](Self::provider_config),
     /// [`provider`](Self::provider)) fails the build with [`ConfigError::StoreTrait`].
@@ -583,7 +592,7 @@ fn default_http_client(_: Duration, _: bool, _: bool) -> Result<Arc<dyn HttpClie
 }
 
 /// The opt-in store trait a provider needs and the store lacks, if any: target listing needs
-/// a [`SelectionStore`], state of its own (Mastodon's registrations) a
+/// a [`SelectionStore`](crate::store::SelectionStore), state of its own (Mastodon's registrations) a
 /// [`ProviderStateStore`](crate::store::ProviderStateStore).
 fn missing_store_trait(store: &dyn Store, p: &dyn Provider) -> Option<&'static str> {
     if p.targets().is_some() && store.selections().is_none() {

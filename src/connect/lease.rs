@@ -1,7 +1,7 @@
 //! The cross-instance refresh: one app instance refreshes an account's tokens while the
 //! others wait for the refreshed row.
 //!
-//! The in-process mutex of [`Connect::access_token`] lets one task per instance through;
+//! The in-process mutex of [`Connect::access_token`](crate::Connect::access_token) lets one task per instance through;
 //! that task takes the account's lease in the store (a compare-and-set on the account row,
 //! [`LeaseStore::try_lease_account`](crate::store::LeaseStore::try_lease_account)), re-reads the row,
 //! refreshes only if it is still stale, stores the new tokens and gives the lease back.

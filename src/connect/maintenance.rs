@@ -83,7 +83,7 @@ impl Connect {
     ///
     /// # Errors
     /// `server_error` when the store fails, or has no
-    /// [`MaintenanceStore`](crate::store::MaintenanceStore) to walk with; the rows done
+    /// [`MaintenanceStore`] to walk with; the rows done
     /// before a failure stay done, and running it again continues where it matters.
     pub async fn reseal_secrets(&self) -> Result<ResealReport, Error> {
         self.inner.maintenance.reseal_secrets().await

@@ -30,7 +30,7 @@ impl Selections {
             .ok_or_else(|| Error::server(std::io::Error::other("the store has no SelectionStore")))
     }
 
-    /// See [`Connect::selection`].
+    /// See [`Connect::selection`](crate::Connect::selection).
     pub(super) async fn get(&self, tenant: &TenantId, id: &SelectionId) -> Result<Selection, Error> {
         let record = self
             .store()?
@@ -40,7 +40,7 @@ impl Selections {
         Ok(record.into())
     }
 
-    /// See [`Connect::choose_targets`].
+    /// See [`Connect::choose_targets`](crate::Connect::choose_targets).
     pub(super) async fn choose(
         &self,
         tenant: &TenantId,
@@ -133,7 +133,7 @@ impl Selections {
         Ok(accounts)
     }
 
-    /// A new selection of `targets` (as [`bounds::check_targets`] keeps them) found through
+    /// A new selection of `targets` (as [`bounds::check_targets`](super::bounds::check_targets) keeps them) found through
     /// the person `account`, their own tokens sealed under the selection's id.
     pub(super) fn record(&self, account: &AccountRecord, targets: Vec<Target>) -> SelectionRecord {
         let now = self.shared.now();

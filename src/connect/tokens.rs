@@ -29,7 +29,7 @@ impl Tokens {
         Self { shared, refresh_locks: Mutex::new(HashMap::default()) }
     }
 
-    /// See [`Connect::access_token`].
+    /// See [`Connect::access_token`](crate::Connect::access_token).
     pub(super) async fn access_token(&self, tenant: &TenantId, id: &AccountId) -> Result<Secret<String>, Error> {
         let account = self.shared.store.get_account(tenant, id).await?.ok_or_else(|| Error::not_found("account"))?;
         if let Some(token) = self.usable_token(&account)? {
