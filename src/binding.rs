@@ -21,15 +21,12 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use bytes::Bytes;
-use http::header::{self, HeaderValue};
-use http::{Response, StatusCode};
+use http::header::HeaderValue;
 use rand::RngCore as _;
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 use url::Url;
 
-use crate::api::json::{self, Query};
 use crate::connect::{Connect, FIELD_PKCE_VERIFIER};
 use crate::core::pkce::s256_challenge;
 use crate::provider::AuthorizeRequest;
@@ -40,6 +37,15 @@ use crate::{FlowId, ProviderId};
 const COOKIE_PREFIX: &str = "dravo_bind_";
 /// A state is under 100 characters; anything much longer is refused unread.
 const MAX_STATE: usize = 512;
+
+/// Where the hop sends a browser it bound, and the cookie it sets.
+#[derive(Debug)]
+pub(crate) struct HopRedirect {
+    /// The provider's authorize URL for the flow.
+    pub(crate) authorize_url: String,
+    /// The `Set-Cookie` value binding this browser to the flow.
+    pub(crate) cookie: HeaderValue,
+}
 
 fn cookie_name(flow_id: &FlowId) -> String {
     format!("{COOKIE_PREFIX}{flow_id}")
@@ -56,8 +62,15 @@ impl Connect {
     pub(crate) fn hop_url(&self, provider: &ProviderId, state: &str) -> String {
         // The state is base64url: nothing in it needs escaping in a query. `concat` sizes the
         // string once.
-        [self.inner.public_base_url.as_str(), &self.inner.prefix, "/oauth/", provider.as_str(), "/go?state=", state]
-            .concat()
+        [
+            self.inner.shared.public_base_url.as_str(),
+            &self.inner.shared.prefix,
+            "/oauth/",
+            provider.as_str(),
+            "/go?state=",
+            state,
+        ]
+        .concat()
     }
 
     /// True when the flow was bound at the hop and the `Cookie` header carries its binding
@@ -93,59 +106,57 @@ impl Connect {
         HeaderValue::from_str(&cookie).ok()
     }
 
-    /// `GET {prefix}/oauth/{provider}/go?state=…`: checks the state (signature and expiry
-    /// first, before any store read), reads the pending flow, builds the provider's
-    /// configured authorize URL from it, binds the flow to a fresh random cookie value (once:
-    /// a flow already bound, by this browser or another, is refused), sets the cookie and
-    /// redirects (302). Anything wrong gets the callback's static 400 page: the hop never
-    /// redirects anywhere else.
-    pub(crate) async fn serve_hop(&self, provider: &str, query: Option<&str>) -> Response<Bytes> {
-        let Ok(provider_id) = provider.parse::<ProviderId>() else {
-            return json::error_response(&crate::Error::not_found("provider"));
-        };
-        let Some(p) = self.inner.providers.get(&provider_id).cloned() else {
-            return json::error_response(&crate::Error::not_found("provider"));
-        };
-        if !self.inner.browser_binding {
-            return json::error_response(&crate::Error::not_found("route"));
+    /// Whether browser binding is on (see [`ConnectBuilder::browser_binding`]).
+    ///
+    /// [`ConnectBuilder::browser_binding`]: crate::ConnectBuilder::browser_binding
+    pub(crate) fn browser_binding(&self) -> bool {
+        self.inner.browser_binding
+    }
+
+    /// The hop (`GET {prefix}/oauth/{provider}/go?state=…`, served by the router): checks
+    /// the state (signature and expiry first, before any store read), reads the pending
+    /// flow, builds the provider's configured authorize URL from it and binds the flow to a
+    /// fresh random cookie value (once: a flow already bound, by this browser or another, is
+    /// refused). The provider's authorize URL and the cookie to set, or `None` for anything
+    /// wrong (the callback's static 400 page: the hop never redirects anywhere else).
+    pub(crate) async fn bind_browser(&self, provider_id: &ProviderId, state: &str) -> Option<HopRedirect> {
+        let p = self.inner.shared.providers.get(provider_id).cloned()?;
+        if state.len() > MAX_STATE {
+            return None;
         }
-        let Ok(q) = Query::parse(query) else { return json::callback_rejected() };
-        let Some(state) = q.get("state").filter(|s| s.len() <= MAX_STATE) else {
-            return json::callback_rejected();
-        };
-        let Ok(verified) = self.inner.signer.verify(&provider_id, state) else {
+        let Ok(verified) = self.inner.signer.verify(provider_id, state) else {
             tracing::debug!("hop with an invalid state");
-            return json::callback_rejected();
+            return None;
         };
         let now = self.now();
         if now > verified.expires_at {
-            return json::callback_rejected();
+            return None;
         }
-        let flow = match self.inner.store.get_flow(&verified.flow_id).await {
+        let flow = match self.inner.shared.store.get_flow(&verified.flow_id).await {
             Ok(Some(flow))
-                if flow.consumed_at.is_none() && flow.browser_binding.is_none() && flow.provider == provider_id =>
+                if flow.consumed_at.is_none() && flow.browser_binding.is_none() && flow.provider == *provider_id =>
             {
                 flow
             }
-            Ok(_) => return json::callback_rejected(),
+            Ok(_) => return None,
             Err(e) => {
                 tracing::error!(error = %e, "store failed reading a flow at the hop");
-                return json::callback_rejected();
+                return None;
             }
         };
-        let app = match self.inner.store.get_app(&flow.tenant, &flow.app_id).await {
+        let app = match self.inner.shared.store.get_app(&flow.tenant, &flow.app_id).await {
             Ok(Some(app)) => app,
-            Ok(None) => return json::callback_rejected(),
+            Ok(None) => return None,
             Err(e) => {
                 tracing::error!(error = %e, "store failed reading the flow's app at the hop");
-                return json::callback_rejected();
+                return None;
             }
         };
         let flow_key = flow.id.to_string();
         let challenge = match &flow.pkce_verifier {
             Some(sealed) => match self.open_string(&flow_key, FIELD_PKCE_VERIFIER, sealed) {
                 Ok(v) => Some(s256_challenge(v.expose_secret())),
-                Err(_) => return json::callback_rejected(),
+                Err(_) => return None,
             },
             None => None,
         };
@@ -155,12 +166,10 @@ impl Connect {
             None => (p, app.client_id.clone()),
             Some(origin) => match self.flow_instance_client(&flow, origin).await {
                 Ok((p, client_id, _)) => (p, client_id),
-                Err(_) => return json::callback_rejected(),
+                Err(_) => return None,
             },
         };
-        let Some(code_flow) = p.code_flow() else {
-            return json::callback_rejected();
-        };
+        let code_flow = p.code_flow()?;
         let Ok(authorize_url) = code_flow.authorize_url(&AuthorizeRequest {
             client_id: &client_id,
             redirect_uri: &flow.redirect_uri,
@@ -168,13 +177,13 @@ impl Connect {
             state,
             code_challenge: challenge.as_deref(),
         }) else {
-            return json::callback_rejected();
+            return None;
         };
         let authorize_url = String::from(authorize_url);
         let max_age = (verified.expires_at - now).whole_seconds().max(1);
         let (path, secure) = match Url::parse(&flow.redirect_uri) {
             Ok(u) => (u.path().replace(';', "%3B"), u.scheme() == "https"),
-            Err(_) => return json::callback_rejected(),
+            Err(_) => return None,
         };
         let mut value = [0u8; 32];
         rand::rng().fill_bytes(&mut value);
@@ -184,37 +193,23 @@ impl Connect {
             URL_SAFE_NO_PAD.encode(value),
             if secure { "; Secure" } else { "" },
         );
-        let Ok(cookie) = HeaderValue::from_str(&cookie) else { return json::callback_rejected() };
+        let Ok(cookie) = HeaderValue::from_str(&cookie) else { return None };
         // The compare-and-set: of every browser that opens this hop, only the first is bound.
         let digest: [u8; 32] = Sha256::digest(value).into();
-        match self.inner.store.bind_flow(&verified.flow_id, &digest, now).await {
+        match self.inner.shared.store.bind_flow(&verified.flow_id, &digest, now).await {
             Ok(true) => {}
             Ok(false) => {
                 tracing::info!(flow_id = %flow_key, "hop refused: the flow is bound to another browser already");
-                return json::callback_rejected();
+                return None;
             }
             Err(e) => {
                 tracing::error!(error = %e, "store failed binding a flow at the hop");
-                return json::callback_rejected();
+                return None;
             }
         }
         tracing::debug!(flow_id = %flow_key, provider = %provider_id, "browser bound to flow");
-        hop_redirect(&authorize_url, cookie)
+        Some(HopRedirect { authorize_url, cookie })
     }
-}
-
-/// The hop's 302 to the provider, with the binding cookie.
-fn hop_redirect(to: &str, cookie: HeaderValue) -> Response<Bytes> {
-    let Ok(location) = HeaderValue::from_str(to) else { return json::callback_rejected() };
-    let mut res = Response::new(Bytes::new());
-    *res.status_mut() = StatusCode::FOUND;
-    let h = res.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    h.insert(header::SET_COOKIE, cookie);
-    h.insert(header::LOCATION, location);
-    res
 }
 
 #[cfg(test)]

@@ -7,25 +7,13 @@ use serde::{Deserialize, Deserializer};
 
 use crate::ConfigError;
 use crate::Secret;
-use crate::connect::ConnectBuilder;
+use crate::connect::{
+    ConnectBuilder, DEFAULT_EXPIRED_FLOW_RETENTION_SECS, DEFAULT_HTTP_TIMEOUT_SECS, DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_PENDING_FLOWS, DEFAULT_MAX_URL_BYTES, DEFAULT_PREFIX, DEFAULT_STATE_TTL_SECS,
+};
 use crate::core::keys::decode_key_material;
 use crate::provider::ProviderConfig;
 use crate::{KeyId, TenantId};
-
-/// Default route prefix.
-pub(crate) const DEFAULT_PREFIX: &str = "/v1";
-/// Default state lifetime: 10 minutes.
-pub(crate) const DEFAULT_STATE_TTL_SECS: u64 = 600;
-/// Default body limit: 64 KiB.
-pub(crate) const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
-/// Default URL limit: 8 KiB.
-pub(crate) const DEFAULT_MAX_URL_BYTES: usize = 8 * 1024;
-/// Default outbound timeout: 10 seconds.
-pub(crate) const DEFAULT_HTTP_TIMEOUT_SECS: u64 = 10;
-/// Default cap on one tenant's unfinished flows.
-pub(crate) const DEFAULT_MAX_PENDING_FLOWS: u32 = 1000;
-/// Default time consumed and expired flows are kept after expiry: one hour.
-pub(crate) const DEFAULT_EXPIRED_FLOW_RETENTION_SECS: u64 = 3600;
 
 /// A key with an id, as in `state_keys = [{ id = "k2", secret = "…" }]`.
 #[derive(Debug, Clone, Deserialize)]

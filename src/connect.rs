@@ -1,45 +1,89 @@
 //! [`Connect`], the handle a host keeps, its [`ConnectBuilder`], and the host-side Rust API
 //! that the HTTP routes are a thin face over.
+//!
+//! Module dependencies point one way (an arrow: "imports"; none points back):
+//!
+//! ```text
+//! adapters ──► api ──► connect ──► hooks, model, core, store/provider traits
+//!    │          │         ▲
+//!    └──────────┴► api::json (leaf)      config ──► connect   binding ──► connect
+//! ```
+//!
+//! `config` builds a [`ConnectBuilder`]; the engine reads no configuration file. `hooks`
+//! defines the hook trait, its events and how one runs; the engine calls it. The router
+//! (`api`) and the adapters reach the engine through its methods only (the few settings
+//! they need beyond the public ones are in `connect/for_router.rs`), never its fields; the
+//! engine never builds an HTTP response.
+//!
+//! Inside the engine, [`Connect`] is a façade: its methods forward to services, each
+//! holding the shared dependencies (`shared.rs`: public URL, prefix, store, providers,
+//! clock, secret box, outbound client, hooks) by `Arc` and what it alone uses: `apps.rs`
+//! (apps and their parsed allowlists), `tokens.rs` with `lease.rs` (access tokens and
+//! their renewal), `selections.rs` (target selections), `maintenance.rs` (sweeps and the
+//! re-seal). `accounts.rs` saves an account for all of them; `callback.rs` is the OAuth
+//! callback as the steps of the flow. `start`, registration, account reads and
+//! `disconnect` are still methods of [`Connect`] itself.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::AtomicI64;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use time::OffsetDateTime;
 use url::Url;
 
 use crate::Secret;
-use crate::core::allowlist::{AllowlistOptions, ReturnUrlAllowlist};
+use crate::core::allowlist::AllowlistOptions;
 use crate::core::auth::{ApiKeyAuth, Authenticator};
 use crate::core::pkce::PkceVerifier;
 use crate::core::secret_box::{Sealed, SecretBox};
 use crate::core::state::StateSigner;
-use crate::hooks::{RefreshEvent, RefreshFailure};
 use crate::http_client::HttpClient;
 use crate::model::{
     Account, App, AppPatch, List, NewAccount, NewApp, NewAppPasswordAccount, Revocation, Selection, StartParams,
     Started,
 };
 use crate::provider::{
-    AuthorizeRequest, ClientCredentials, ClientRegistration, GrantTokens, Instance, PasswordLogin, Profile, Provider,
-    ProviderConfig, ProviderContext, ProviderError, ProviderErrorKind, Renewal, Target, TargetType, TokenSet,
+    AuthorizeRequest, ClientCredentials, ClientRegistration, GrantTokens, Instance, PasswordLogin, Provider,
+    ProviderConfig, ProviderContext, ProviderError, ProviderErrorKind, TargetType, TokenSet,
 };
-use crate::store::{
-    AccountFilter, AccountRecord, AccountStatus, AppRecord, Cursor, DeleteApp, InsertAccount, InsertFlow, PageRequest,
-    PendingFlow, SelectionRecord, SelectionStore, SelectionTarget, Store, TakeFlow,
-};
-use crate::{AccountId, AppId, ExternalId, FlowId, KeyId, ProviderId, SelectionId, TenantId};
+use crate::store::{AccountFilter, AccountRecord, AppRecord, Cursor, InsertFlow, PageRequest, PendingFlow, Store};
+use crate::{AccountId, AppId, FlowId, KeyId, ProviderId, SelectionId, TenantId};
 use crate::{Clock, SystemClock};
-use crate::{ConfigError, Error, ErrorCode, OAuthErrorReason};
+use crate::{ConfigError, Error, ErrorCode};
 
+mod accounts;
+mod apps;
 mod bounds;
+mod callback;
+mod for_router;
 mod instances;
 mod lease;
 mod maintenance;
+mod selections;
+mod shared;
+mod tokens;
 pub use maintenance::ResealReport;
+
+use accounts::SaveAccount;
+pub(crate) use callback::{CallbackOutcome, CallbackParams};
+use shared::{Shared, whole_seconds};
+
+/// Default route prefix.
+pub(crate) const DEFAULT_PREFIX: &str = "/v1";
+/// Default state lifetime: 10 minutes.
+pub(crate) const DEFAULT_STATE_TTL_SECS: u64 = 600;
+/// Default body limit: 64 KiB.
+pub(crate) const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+/// Default URL limit: 8 KiB.
+pub(crate) const DEFAULT_MAX_URL_BYTES: usize = 8 * 1024;
+/// Default outbound timeout: 10 seconds.
+pub(crate) const DEFAULT_HTTP_TIMEOUT_SECS: u64 = 10;
+/// Default cap on one tenant's unfinished flows.
+pub(crate) const DEFAULT_MAX_PENDING_FLOWS: u32 = 1000;
+/// Default time consumed and expired flows are kept after expiry: one hour.
+pub(crate) const DEFAULT_EXPIRED_FLOW_RETENTION_SECS: u64 = 3600;
 
 /// Field labels bound into the associated data of sealed secrets.
 pub(crate) const FIELD_CLIENT_SECRET: &str = "client_secret";
@@ -51,10 +95,6 @@ pub(crate) const FIELD_TARGET_TOKEN: &str = "target_access_token:";
 
 /// How long a target selection can be read and chosen from after the callback.
 pub(crate) const SELECTION_TTL: time::Duration = time::Duration::minutes(10);
-/// Access tokens this close to expiry are refreshed before being handed out.
-const REFRESH_MARGIN: time::Duration = time::Duration::seconds(60);
-/// Long-lived tokens renewed by re-exchange are renewed this long before they expire.
-const REEXCHANGE_MARGIN: time::Duration = time::Duration::days(7);
 /// The longest `return_url` `start` takes, as long as an allowlist entry may be.
 const MAX_RETURN_URL_BYTES: usize = 2048;
 
@@ -67,56 +107,43 @@ pub struct Connect {
     pub(crate) inner: Arc<Inner>,
 }
 
+/// The engine's state: the shared dependencies, the services, and the settings of the
+/// flows and the routes. Its fields are private to the engine but for the three the
+/// browser binding (`binding.rs`) reads.
 pub(crate) struct Inner {
-    pub(crate) public_base_url: String,
-    pub(crate) prefix: String,
-    pub(crate) store: Arc<dyn Store>,
-    pub(crate) providers: HashMap<ProviderId, Arc<dyn Provider>>,
-    pub(crate) http: Arc<dyn HttpClient>,
+    /// What every service uses: store, providers, clock, secret box, public URL.
+    pub(crate) shared: Arc<Shared>,
+    /// The apps service.
+    apps: apps::Apps,
+    /// The tokens service.
+    tokens: tokens::Tokens,
+    /// The target-selection service.
+    selections: selections::Selections,
     /// The client for tenant-supplied hosts (Mastodon instances): the default client made
     /// public-only unless private instances are allowed; the host's own client if it gave one.
-    pub(crate) instance_http: Arc<dyn HttpClient>,
-    pub(crate) clock: Arc<dyn Clock>,
+    instance_http: Arc<dyn HttpClient>,
     pub(crate) signer: StateSigner,
-    pub(crate) secrets: SecretBox,
-    pub(crate) auth: Arc<dyn Authenticator>,
-    pub(crate) state_ttl: time::Duration,
-    pub(crate) max_body_bytes: usize,
-    pub(crate) max_url_bytes: usize,
-    pub(crate) allowlist_options: AllowlistOptions,
-    pub(crate) hooks: Option<Arc<dyn crate::hooks::ConnectHooks>>,
-    pub(crate) hook_timeout: Duration,
+    auth: Arc<dyn Authenticator>,
+    state_ttl: time::Duration,
+    max_body_bytes: usize,
+    max_url_bytes: usize,
     /// Browser binding (see [`ConnectBuilder::browser_binding`]).
     pub(crate) browser_binding: bool,
     /// Origins allowed to call the keyed routes from a browser (CORS); empty: none.
-    pub(crate) cors_allowed_origins: Vec<String>,
+    cors_allowed_origins: Vec<String>,
     /// Whether instances (Mastodon) may be `http` and resolve to non-public addresses.
-    pub(crate) allow_private_instances: bool,
+    allow_private_instances: bool,
     /// Clients registered at instances, cached.
-    pub(crate) instances: instances::Instances,
-    refresh_locks: Mutex<HashMap<AccountId, Arc<tokio::sync::Mutex<()>>>>,
-    /// Parsed allowlists by app, each kept with the exact entries it was built from: a hit
-    /// requires the app row read for this request to hold the same entries, so a changed
-    /// allowlist (on any instance) is never served stale.
-    allowlists: Mutex<HashMap<AppId, CachedAllowlist>>,
-    /// When this instance last swept expired flows (unix seconds; `i64::MIN`: never).
-    last_sweep: AtomicI64,
+    instances: instances::Instances,
     /// Pending flows a tenant may have at once (see [`ConnectBuilder::max_pending_flows`]).
-    pub(crate) max_pending_flows: u32,
-    /// How long consumed and expired flows are kept after they expire (see
-    /// [`ConnectBuilder::expired_flow_retention`]).
-    pub(crate) flow_retention: time::Duration,
+    max_pending_flows: u32,
+    /// The maintenance service.
+    maintenance: maintenance::Maintenance,
 }
-
-/// An allowlist and the entries it was parsed from.
-type CachedAllowlist = (Vec<String>, Arc<ReturnUrlAllowlist>);
-
-/// Parsed allowlists kept at most; past it the cache starts over.
-const ALLOWLIST_CACHE_MAX: usize = 10_000;
 
 impl fmt::Debug for Connect {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let i = &self.inner;
+        let i = &self.inner.shared;
         let mut providers: Vec<&str> = i.providers.keys().map(ProviderId::as_str).collect();
         providers.sort_unstable();
         f.debug_struct("Connect")
@@ -124,7 +151,7 @@ impl fmt::Debug for Connect {
             .field("prefix", &i.prefix)
             .field("providers", &providers)
             .field("store", &i.store)
-            .field("signer", &i.signer)
+            .field("signer", &self.inner.signer)
             .field("secrets", &i.secrets)
             .finish_non_exhaustive()
     }
@@ -183,7 +210,7 @@ impl ConnectBuilder {
     pub fn new() -> Self {
         Self {
             public_base_url: None,
-            prefix: crate::config::DEFAULT_PREFIX.to_owned(),
+            prefix: DEFAULT_PREFIX.to_owned(),
             api_keys: Vec::new(),
             authenticator: None,
             state_keys: Vec::new(),
@@ -195,10 +222,10 @@ impl ConnectBuilder {
             providers: Vec::new(),
             provider_configs: Vec::new(),
             providers_off: Vec::new(),
-            state_ttl: Duration::from_secs(crate::config::DEFAULT_STATE_TTL_SECS),
-            max_body_bytes: crate::config::DEFAULT_MAX_BODY_BYTES,
-            max_url_bytes: crate::config::DEFAULT_MAX_URL_BYTES,
-            http_timeout: Duration::from_secs(crate::config::DEFAULT_HTTP_TIMEOUT_SECS),
+            state_ttl: Duration::from_secs(DEFAULT_STATE_TTL_SECS),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_url_bytes: DEFAULT_MAX_URL_BYTES,
+            http_timeout: Duration::from_secs(DEFAULT_HTTP_TIMEOUT_SECS),
             allow_http_return_urls: false,
             outbound_loopback_only: false,
             hooks: None,
@@ -206,8 +233,8 @@ impl ConnectBuilder {
             browser_binding: None,
             cors_allowed_origins: Vec::new(),
             allow_private_instances: false,
-            max_pending_flows: crate::config::DEFAULT_MAX_PENDING_FLOWS,
-            flow_retention: Duration::from_secs(crate::config::DEFAULT_EXPIRED_FLOW_RETENTION_SECS),
+            max_pending_flows: DEFAULT_MAX_PENDING_FLOWS,
+            flow_retention: Duration::from_secs(DEFAULT_EXPIRED_FLOW_RETENTION_SECS),
         }
     }
 
@@ -415,7 +442,7 @@ impl ConnectBuilder {
     /// Checks everything and builds the handle.
     ///
     /// Some providers need an opt-in store trait: one that lists targets after consent a
-    /// [`SelectionStore`], Mastodon a [`ProviderStateStore`](crate::store::ProviderStateStore).
+    /// [`SelectionStore`](crate::store::SelectionStore), Mastodon a [`ProviderStateStore`](crate::store::ProviderStateStore).
     /// With a store that lacks it, a built-in provider the host did not name is left out (and
     /// a warning logged), and one the host named ([`provider_config`](Self::provider_config),
     /// [`provider`](Self::provider)) fails the build with [`ConfigError::StoreTrait`].
@@ -506,35 +533,41 @@ impl ConnectBuilder {
             providers.remove(&id);
         }
         let browser_binding = self.browser_binding.unwrap_or_else(|| public_base_url.starts_with("https:"));
-        let cors_allowed_origins = crate::api::cors::check_origins(&self.cors_allowed_origins)?;
+        let cors_allowed_origins = for_router::check_origins(&self.cors_allowed_origins)?;
         let state_ttl = time::Duration::seconds(i64::try_from(self.state_ttl.as_secs()).unwrap_or(600));
+        let flow_retention = time::Duration::seconds(i64::try_from(self.flow_retention.as_secs()).unwrap_or(3600));
+        let shared = Arc::new(Shared {
+            public_base_url,
+            prefix,
+            store,
+            providers,
+            clock: self.clock,
+            secrets,
+            http,
+            hooks: self.hooks,
+            hook_timeout: self.hook_timeout,
+        });
         Ok(Connect {
             inner: Arc::new(Inner {
-                public_base_url,
-                prefix,
-                store,
-                providers,
-                http,
+                shared: shared.clone(),
+                tokens: tokens::Tokens::new(shared.clone()),
+                selections: selections::Selections::new(shared.clone()),
+                apps: apps::Apps::new(
+                    shared.clone(),
+                    AllowlistOptions::default().allow_http(self.allow_http_return_urls),
+                ),
                 instance_http,
-                clock: self.clock,
                 signer,
-                secrets,
                 auth,
                 state_ttl,
                 max_body_bytes: self.max_body_bytes,
                 max_url_bytes: self.max_url_bytes,
-                allowlist_options: AllowlistOptions::default().allow_http(self.allow_http_return_urls),
-                hooks: self.hooks,
-                hook_timeout: self.hook_timeout,
                 browser_binding,
                 cors_allowed_origins,
                 allow_private_instances: self.allow_private_instances,
                 instances: instances::Instances::default(),
-                refresh_locks: Mutex::new(HashMap::default()),
-                allowlists: Mutex::new(HashMap::default()),
-                last_sweep: AtomicI64::new(i64::MIN),
                 max_pending_flows: self.max_pending_flows,
-                flow_retention: time::Duration::seconds(i64::try_from(self.flow_retention.as_secs()).unwrap_or(3600)),
+                maintenance: maintenance::Maintenance::new(shared.clone(), flow_retention),
             }),
         })
     }
@@ -559,7 +592,7 @@ fn default_http_client(_: Duration, _: bool, _: bool) -> Result<Arc<dyn HttpClie
 }
 
 /// The opt-in store trait a provider needs and the store lacks, if any: target listing needs
-/// a [`SelectionStore`], state of its own (Mastodon's registrations) a
+/// a [`SelectionStore`](crate::store::SelectionStore), state of its own (Mastodon's registrations) a
 /// [`ProviderStateStore`](crate::store::ProviderStateStore).
 fn missing_store_trait(store: &dyn Store, p: &dyn Provider) -> Option<&'static str> {
     if p.targets().is_some() && store.selections().is_none() {
@@ -598,48 +631,6 @@ fn check_prefix(prefix: &str) -> Result<String, ConfigError> {
             && prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b"/-_.~".contains(&b))
             && !prefix.split('/').any(|s| s == "." || s == ".."));
     if ok { Ok(prefix.to_owned()) } else { Err(ConfigError::Prefix(prefix.to_owned())) }
-}
-
-/// What the callback decided.
-#[derive(Debug)]
-pub(crate) enum CallbackOutcome {
-    /// Send the browser to the (checked) return URL with our parameters.
-    Redirect(Url),
-    /// No trustworthy destination: a 400 page, no redirect.
-    Rejected,
-}
-
-/// The callback's query, parsed by the router (duplicates already refused).
-#[derive(Debug, Default)]
-pub(crate) struct CallbackParams {
-    pub(crate) state: Option<String>,
-    pub(crate) code: Option<Secret<String>>,
-    pub(crate) error: Option<String>,
-    pub(crate) iss: Option<String>,
-    /// The request's `Cookie` header (for browser binding).
-    pub(crate) cookie: Option<String>,
-}
-
-/// Parameter names the callback adds to the return URL (and removes from it first).
-const OUR_PARAMS: [&str; 4] = ["connected", "account_id", "oauth_error", "selection_id"];
-
-fn with_params(mut url: Url, params: &[(&str, &str)]) -> Url {
-    let kept: Vec<(String, String)> = url
-        .query_pairs()
-        .filter(|(k, _)| !OUR_PARAMS.contains(&k.as_ref()))
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    url.set_query(None);
-    {
-        let mut q = url.query_pairs_mut();
-        for (k, v) in &kept {
-            q.append_pair(k, v);
-        }
-        for (k, v) in params {
-            q.append_pair(k, v);
-        }
-    }
-    url
 }
 
 fn check_scopes(scopes: &[String]) -> Result<(), Error> {
@@ -715,86 +706,39 @@ impl Connect {
 
     /// The route prefix (e.g. `/v1`).
     pub fn prefix(&self) -> &str {
-        &self.inner.prefix
+        &self.inner.shared.prefix
     }
 
     /// The public base URL, without a trailing slash.
     pub fn public_base_url(&self) -> &str {
-        &self.inner.public_base_url
+        &self.inner.shared.public_base_url
     }
 
     /// The callback URL of a provider: `{public_base_url}{prefix}/oauth/{provider}/callback`.
     /// Register it at the provider.
     pub fn redirect_uri(&self, provider: &ProviderId) -> String {
-        // `concat` sizes the string once: no formatting machinery, one allocation.
-        [self.inner.public_base_url.as_str(), &self.inner.prefix, "/oauth/", provider.as_str(), "/callback"].concat()
+        self.inner.shared.redirect_uri(provider)
     }
 
     /// The providers this instance knows, sorted by id.
     pub fn providers(&self) -> Vec<Arc<dyn Provider>> {
-        let mut v: Vec<_> = self.inner.providers.values().cloned().collect();
+        let mut v: Vec<_> = self.inner.shared.providers.values().cloned().collect();
         v.sort_by(|a, b| a.id().cmp(b.id()));
         v
     }
 
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
-        &self.inner.store
-    }
-
-    /// The store's [`SelectionStore`]; the builder refuses a provider that lists targets
-    /// with a store without one, so its absence here is a server error.
-    fn selection_store(&self) -> Result<&dyn SelectionStore, Error> {
-        self.inner
-            .store
-            .selections()
-            .ok_or_else(|| Error::server(std::io::Error::other("the store has no SelectionStore")))
+        &self.inner.shared.store
     }
 
     pub(crate) fn now(&self) -> OffsetDateTime {
-        whole_seconds(self.inner.clock.now())
+        self.inner.shared.now()
     }
 
     fn provider(&self, id: &ProviderId) -> Result<(ProviderId, Arc<dyn Provider>), Error> {
-        let p = self.inner.providers.get(id).ok_or_else(|| Error::not_found("provider"))?;
+        let p = self.inner.shared.providers.get(id).ok_or_else(|| Error::not_found("provider"))?;
         Ok((id.clone(), Arc::clone(p)))
-    }
-
-    fn allowlist(&self, entries: &[String]) -> Result<ReturnUrlAllowlist, crate::core::AllowlistError> {
-        ReturnUrlAllowlist::with_options(entries, self.inner.allowlist_options)
-    }
-
-    /// The app's allowlist, parsed once per distinct entry list.
-    fn app_allowlist(&self, app: &AppRecord) -> Result<Arc<ReturnUrlAllowlist>, crate::core::AllowlistError> {
-        {
-            let cache = self.inner.allowlists.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some((_, list)) = cache.get(&app.id).filter(|(entries, _)| *entries == app.allowed_return_urls) {
-                return Ok(list.clone());
-            }
-        }
-        let list = Arc::new(self.allowlist(&app.allowed_return_urls)?);
-        let mut cache = self.inner.allowlists.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.len() >= ALLOWLIST_CACHE_MAX {
-            cache.clear();
-        }
-        cache.insert(app.id.clone(), (app.allowed_return_urls.clone(), list.clone()));
-        Ok(list)
-    }
-
-    fn app_view(&self, r: AppRecord) -> App {
-        let redirect_uri = self.redirect_uri(&r.provider);
-        App::from_record(r, redirect_uri)
-    }
-
-    fn check_allowlist_entries(&self, entries: &[String]) -> Result<Vec<String>, Error> {
-        if entries.is_empty() || entries.len() > 100 {
-            return Err(Error::validation("allowed_return_urls must have 1 to 100 entries"));
-        }
-        if entries.iter().any(|e| e.len() > 2048) {
-            return Err(Error::validation("each allowed_return_urls entry must be at most 2 KiB"));
-        }
-        let list = self.allowlist(entries).map_err(|e| Error::validation(e.to_string()))?;
-        Ok(list.entries().to_vec())
     }
 
     // ---------------------------------------------------------------- apps
@@ -806,49 +750,7 @@ impl Connect {
     /// `validation_failed` for an unknown provider, an empty client id or secret, a bad
     /// allowlist or scope; `server_error` when the store fails.
     pub async fn create_app(&self, tenant: &TenantId, new: NewApp) -> Result<App, Error> {
-        let (provider, registers) = {
-            let (id, p) = self
-                .inner
-                .providers
-                .get_key_value(&new.provider)
-                .ok_or_else(|| Error::validation("unknown provider"))?;
-            let registers = p.registration().is_some();
-            if p.code_flow().is_none() && !registers {
-                return Err(no_code_flow(id, p.as_ref()));
-            }
-            (id.clone(), registers)
-        };
-        if let Some(name) = &new.name {
-            check_text("name", name, 200)?;
-        }
-        let secret = new.client_secret.expose_secret();
-        if registers {
-            // The credentials come from each instance; whatever is given is kept unused.
-            if new.client_id.chars().count() > 512 || new.client_id.chars().any(char::is_control) {
-                return Err(Error::validation("client_id must be at most 512 characters without control characters"));
-            }
-            if secret.len() > 4096 {
-                return Err(Error::validation("client_secret must be at most 4096 bytes"));
-            }
-        } else {
-            check_text("client_id", &new.client_id, 512)?;
-            if secret.is_empty() || secret.len() > 4096 {
-                return Err(Error::validation("client_secret must be 1 to 4096 bytes"));
-            }
-        }
-        let allowed_return_urls = self.check_allowlist_entries(&new.allowed_return_urls)?;
-        let scopes = new.scopes.unwrap_or_default();
-        check_scopes(&scopes)?;
-        let now = self.now();
-        let id = AppId::generate();
-        let client_secret = self.inner.secrets.seal(id.as_str(), FIELD_CLIENT_SECRET, secret.as_bytes());
-        let mut record = AppRecord::new(id, tenant.clone(), provider, new.client_id, client_secret, now);
-        record.name = new.name;
-        record.allowed_return_urls = allowed_return_urls;
-        record.scopes = scopes;
-        self.inner.store.insert_app(&record).await?;
-        tracing::info!(app_id = %record.id, provider = %record.provider, "oauth app created");
-        Ok(self.app_view(record))
+        self.inner.apps.create(tenant, new).await
     }
 
     /// Lists the tenant's apps, optionally for one provider.
@@ -861,9 +763,7 @@ impl Connect {
         provider: Option<&ProviderId>,
         page: PageRequest,
     ) -> Result<List<App>, Error> {
-        let p = self.inner.store.list_apps(tenant, provider, &page).await?;
-        let next_cursor = p.next.map(|c| c.encode());
-        Ok(List { data: p.items.into_iter().map(|r| self.app_view(r)).collect(), next_cursor })
+        self.inner.apps.list(tenant, provider, page).await
     }
 
     /// Reads one of the tenant's apps.
@@ -871,8 +771,7 @@ impl Connect {
     /// # Errors
     /// `not_found` (also for another tenant's app); `server_error`.
     pub async fn app(&self, tenant: &TenantId, id: &AppId) -> Result<App, Error> {
-        let r = self.inner.store.get_app(tenant, id).await?.ok_or_else(|| Error::not_found("app"))?;
-        Ok(self.app_view(r))
+        self.inner.apps.get(tenant, id).await
     }
 
     /// Changes an app; absent fields are unchanged.
@@ -880,36 +779,7 @@ impl Connect {
     /// # Errors
     /// `not_found`; `validation_failed` as for [`create_app`](Self::create_app); `server_error`.
     pub async fn update_app(&self, tenant: &TenantId, id: &AppId, patch: AppPatch) -> Result<App, Error> {
-        let mut r = self.inner.store.get_app(tenant, id).await?.ok_or_else(|| Error::not_found("app"))?;
-        if let Some(name) = patch.name {
-            if let Some(n) = &name {
-                check_text("name", n, 200)?;
-            }
-            r.name = name;
-        }
-        if let Some(client_id) = patch.client_id {
-            check_text("client_id", &client_id, 512)?;
-            r.client_id = client_id;
-        }
-        if let Some(secret) = patch.client_secret {
-            let s = secret.expose_secret();
-            if s.is_empty() || s.len() > 4096 {
-                return Err(Error::validation("client_secret must be 1 to 4096 bytes"));
-            }
-            r.client_secret = self.inner.secrets.seal(r.id.as_str(), FIELD_CLIENT_SECRET, s.as_bytes());
-        }
-        if let Some(urls) = patch.allowed_return_urls {
-            r.allowed_return_urls = self.check_allowlist_entries(&urls)?;
-        }
-        if let Some(scopes) = patch.scopes {
-            check_scopes(&scopes)?;
-            r.scopes = scopes;
-        }
-        r.updated_at = self.now();
-        if !self.inner.store.update_app(&r).await? {
-            return Err(Error::not_found("app"));
-        }
-        Ok(self.app_view(r))
+        self.inner.apps.update(tenant, id, patch).await
     }
 
     /// Deletes an app. Its pending flows are cancelled; with `cascade` its accounts are
@@ -918,17 +788,7 @@ impl Connect {
     /// # Errors
     /// `not_found`; `app_in_use`; `server_error`.
     pub async fn delete_app(&self, tenant: &TenantId, id: &AppId, cascade: bool) -> Result<(), Error> {
-        match self.inner.store.delete_app(tenant, id, cascade).await? {
-            DeleteApp::Deleted { accounts_deleted } => {
-                tracing::info!(app_id = %id, accounts_deleted, "oauth app deleted");
-                Ok(())
-            }
-            DeleteApp::InUse => Err(Error::new(
-                ErrorCode::AppInUse,
-                "accounts still use this app; delete them first or pass cascade=true",
-            )),
-            DeleteApp::NotFound => Err(Error::not_found("app")),
-        }
+        self.inner.apps.delete(tenant, id, cascade).await
     }
 
     // ---------------------------------------------------------------- start
@@ -958,7 +818,7 @@ impl Connect {
                 format!("return_url is longer than {MAX_RETURN_URL_BYTES} bytes"),
             ));
         }
-        let allowlist = self.app_allowlist(&app).map_err(Error::server)?;
+        let allowlist = self.inner.apps.allowlist_for(&app).map_err(Error::server)?;
         let return_url = allowlist
             .check(&params.return_url)
             .map_err(|e| Error::new(ErrorCode::ReturnUrlNotAllowed, format!("return_url is not allowed: {e}")))?;
@@ -1026,13 +886,14 @@ impl Connect {
             now,
             expires_at,
         );
-        flow.pkce_verifier = verifier
-            .map(|v| self.inner.secrets.seal(flow_key, FIELD_PKCE_VERIFIER, v.secret().expose_secret().as_bytes()));
+        flow.pkce_verifier = verifier.map(|v| {
+            self.inner.shared.secrets.seal(flow_key, FIELD_PKCE_VERIFIER, v.secret().expose_secret().as_bytes())
+        });
         flow.scopes = scopes;
         flow.external_id = params.external_id;
         flow.instance = instance.as_ref().map(Instance::origin);
         if let InsertFlow::TooManyPending { next_expiry } =
-            self.inner.store.insert_flow(&flow, self.inner.max_pending_flows).await?
+            self.inner.shared.store.insert_flow(&flow, self.inner.max_pending_flows).await?
         {
             let wait = (next_expiry - now).whole_seconds().max(1);
             tracing::info!(tenant = %tenant, "start refused: too many pending flows");
@@ -1046,7 +907,7 @@ impl Connect {
             .with_retry_after(Duration::from_secs(wait.unsigned_abs())));
         }
         tracing::debug!(flow_id = %flow_key, provider = %provider_id, app_id = %app.id, "flow started");
-        self.sweep_if_due(now).await;
+        self.inner.maintenance.sweep_if_due(now).await;
         Ok(Started { authorize_url, state_expires_at: expires_at })
     }
 
@@ -1059,6 +920,7 @@ impl Connect {
         if let Some(id) = app_id {
             return self
                 .inner
+                .shared
                 .store
                 .get_app(tenant, id)
                 .await?
@@ -1068,7 +930,7 @@ impl Connect {
         }
         // Two apps are enough to know whether the caller must name one.
         let page = PageRequest { limit: 2, after: None };
-        let mut apps = self.inner.store.list_apps(tenant, Some(provider), &page).await?.items.into_iter();
+        let mut apps = self.inner.shared.store.list_apps(tenant, Some(provider), &page).await?.items.into_iter();
         match (apps.next(), apps.next()) {
             (Some(app), None) => Ok(Arc::new(app)),
             (None, _) => Err(Error::new(
@@ -1082,363 +944,11 @@ impl Connect {
         }
     }
 
-    // ---------------------------------------------------------------- callback
-
-    /// The callback: verify the state (before touching the store), consume the flow
-    /// atomically, re-check the return URL, exchange the code, read the profile, store the
-    /// account, and decide where the browser goes.
-    pub(crate) async fn callback(&self, provider: &ProviderId, params: CallbackParams) -> CallbackOutcome {
-        let Some(p) = self.inner.providers.get(provider).cloned() else {
-            return CallbackOutcome::Rejected;
-        };
-        let Some(state) = params.state.as_deref() else {
-            tracing::debug!("callback without state");
-            return CallbackOutcome::Rejected;
-        };
-        let verified = match self.inner.signer.verify(provider, state) {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::debug!(reason = ?e.kind(), "callback with an invalid state");
-                return CallbackOutcome::Rejected;
-            }
-        };
-        let flow_key = verified.flow_id.to_string();
-        let now = self.now();
-        if now > verified.expires_at {
-            tracing::debug!(flow_id = %flow_key, "callback with an expired state");
-            return match self.inner.store.get_flow(&verified.flow_id).await {
-                Ok(Some(flow)) => self.finish_error(&flow, OAuthErrorReason::StateExpired).await,
-                Ok(None) => CallbackOutcome::Rejected,
-                Err(e) => {
-                    tracing::error!(error = %e, "store failed reading an expired flow");
-                    CallbackOutcome::Rejected
-                }
-            };
-        }
-        let flow = match self.inner.store.take_flow(&verified.flow_id, now).await {
-            Ok(TakeFlow::Taken(flow)) => flow,
-            Ok(TakeFlow::AlreadyConsumed(flow)) => {
-                tracing::info!(flow_id = %flow_key, "callback replayed");
-                return self.finish_error(&flow, OAuthErrorReason::StateReused).await;
-            }
-            Ok(TakeFlow::Missing) => {
-                tracing::debug!(flow_id = %flow_key, "callback for an unknown flow");
-                return CallbackOutcome::Rejected;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "store failed taking a flow");
-                return CallbackOutcome::Rejected;
-            }
-        };
-        if &flow.provider != provider {
-            return CallbackOutcome::Rejected;
-        }
-        let (app, destination) = match self.destination(&flow).await {
-            Some(x) => x,
-            None => return CallbackOutcome::Rejected,
-        };
-        let fail = |reason: OAuthErrorReason| {
-            tracing::info!(flow_id = %flow_key, reason = reason.as_str(), "connect flow failed");
-            CallbackOutcome::Redirect(with_params(destination.clone(), &[("oauth_error", reason.as_str())]))
-        };
-        if self.inner.browser_binding && !self.binding_matches(&flow, params.cookie.as_deref()) {
-            return fail(OAuthErrorReason::BrowserMismatch);
-        }
-        // RFC 9207: a present `iss` must equal the issuer exactly; a provider that always
-        // sends it must send it. Checked before `error` (RFC 9207 §2.4: error responses too),
-        // so a forged `error=access_denied` from a mix-up is not reported as the user's denial.
-        let (issuer, requires_iss) = p.code_flow().map_or((None, false), |f| (f.issuer(), f.requires_iss()));
-        match (issuer, params.iss.as_deref()) {
-            (Some(expected), Some(got)) if expected != got => return fail(OAuthErrorReason::ProviderError),
-            (None, Some(_)) | (Some(_), Some(_)) | (None, None) => {}
-            (Some(_), None) if requires_iss => return fail(OAuthErrorReason::ProviderError),
-            (Some(_), None) => {}
-        }
-        if let Some(error) = params.error.as_deref() {
-            return fail(OAuthErrorReason::from_provider_error(error));
-        }
-        let Some(code) = params.code.as_ref() else {
-            return fail(OAuthErrorReason::ProviderError);
-        };
-        let (p, client_id, client_secret) = match flow.instance.as_deref() {
-            None => match self.open_string(app.id.as_str(), FIELD_CLIENT_SECRET, &app.client_secret) {
-                Ok(s) => (p, app.client_id.clone(), s),
-                Err(_) => return fail(OAuthErrorReason::ServerError),
-            },
-            Some(origin) => match self.flow_instance_client(&flow, origin).await {
-                Ok((p, id, secret)) => (p, id, secret),
-                Err(reason) => return fail(reason),
-            },
-        };
-        let verifier = match &flow.pkce_verifier {
-            Some(sealed) => match self.open_string(&flow_key, FIELD_PKCE_VERIFIER, sealed) {
-                Ok(v) => Some(v),
-                Err(_) => return fail(OAuthErrorReason::ServerError),
-            },
-            None => None,
-        };
-        let Some(code_flow) = p.code_flow() else {
-            return fail(OAuthErrorReason::ProviderError);
-        };
-        let http = if flow.instance.is_some() { self.inner.instance_http.as_ref() } else { self.inner.http.as_ref() };
-        let ctx = ProviderContext {
-            http,
-            credentials: ClientCredentials { client_id: &client_id, client_secret: &client_secret },
-        };
-        let tokens =
-            match code_flow.exchange_code(ctx, code.expose_secret(), &flow.redirect_uri, verifier.as_ref()).await {
-                Ok(t) => t,
-                Err(e) => {
-                    tracing::warn!(flow_id = %flow_key, error = %e, "code exchange failed");
-                    return fail(match e.kind() {
-                        ProviderErrorKind::Rejected | ProviderErrorKind::InvalidResponse => {
-                            OAuthErrorReason::TokenExchangeFailed
-                        }
-                        _ => OAuthErrorReason::ProviderError,
-                    });
-                }
-            };
-        // Every provider answer is bounded before anything of it is used or stored.
-        if let Err(cap) = bounds::check_tokens(&tokens) {
-            tracing::warn!(flow_id = %flow_key, error = %cap, "token response refused");
-            return fail(OAuthErrorReason::TokenExchangeFailed);
-        }
-        let profile = match code_flow.fetch_profile(http, &tokens.access_token).await.map(bounds::check_profile) {
-            Ok(Ok(profile)) => profile,
-            Ok(Err(cap)) => {
-                tracing::warn!(flow_id = %flow_key, error = %cap, "profile refused");
-                return fail(OAuthErrorReason::ProfileFetchFailed);
-            }
-            Err(e) => {
-                tracing::warn!(flow_id = %flow_key, error = %e, "profile fetch failed");
-                return fail(OAuthErrorReason::ProfileFetchFailed);
-            }
-        };
-        let listed = match p.targets() {
-            Some(listing) => {
-                listing.list_targets(self.inner.http.as_ref(), &tokens, &profile).await.map(bounds::check_targets)
-            }
-            None => Ok(Ok(Vec::new())),
-        };
-        let targets = match listed {
-            Ok(Ok(targets)) => targets,
-            Ok(Err(cap)) => {
-                tracing::warn!(flow_id = %flow_key, error = %cap, "targets refused");
-                return fail(OAuthErrorReason::ProviderError);
-            }
-            Err(e) => {
-                tracing::warn!(flow_id = %flow_key, error = %e, "listing the targets failed");
-                return fail(OAuthErrorReason::ProviderError);
-            }
-        };
-        let saved = self
-            .save_account(SaveAccount {
-                tenant: &flow.tenant,
-                provider,
-                app_id: Some(app.id.clone()),
-                external_id: flow.external_id.clone(),
-                profile,
-                requested_scopes: flow.scopes.clone(),
-                tokens,
-                expires_at: None,
-                target_type: TargetType::Person,
-                parent_account_id: None,
-            })
-            .await;
-        let (account, created) = match saved {
-            Ok(saved) => saved,
-            Err(e) => {
-                tracing::error!(flow_id = %flow_key, error = ?e, "storing the account failed");
-                return fail(OAuthErrorReason::ServerError);
-            }
-        };
-        tracing::info!(flow_id = %flow_key, account_id = %account.id, provider = %provider, "account connected");
-        self.account_saved_hook(&flow.tenant, &account, created).await;
-        if targets.is_empty() {
-            return CallbackOutcome::Redirect(with_params(
-                destination,
-                &[("connected", provider.as_str()), ("account_id", account.id.as_str())],
-            ));
-        }
-        let selection = self.selection_record(&account, targets);
-        let stored = match self.selection_store() {
-            Ok(store) => store.insert_selection(&selection).await.map_err(Error::from),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = stored {
-            tracing::error!(flow_id = %flow_key, error = %e, "storing the selection failed");
-            return fail(OAuthErrorReason::ServerError);
-        }
-        tracing::info!(
-            flow_id = %flow_key,
-            selection_id = %selection.id,
-            targets = selection.targets.len(),
-            "targets await selection"
-        );
-        CallbackOutcome::Redirect(with_params(destination, &[("selection_id", selection.id.as_str())]))
-    }
-
-    /// A new selection of `targets` (as [`bounds::check_targets`] keeps them) found through
-    /// the person `account`, their own tokens sealed under the selection's id.
-    fn selection_record(&self, account: &AccountRecord, targets: Vec<Target>) -> SelectionRecord {
-        let now = self.now();
-        let id = SelectionId::generate();
-        let targets = targets
-            .into_iter()
-            .map(|t| {
-                let access_token = t.access_token.as_ref().map(|token| {
-                    let field = format!("{FIELD_TARGET_TOKEN}{}", t.id);
-                    self.inner.secrets.seal(id.as_str(), &field, token.expose_secret().as_bytes())
-                });
-                let mut record = SelectionTarget::new(t.id, t.target_type);
-                record.access_token = access_token;
-                record.username = t.username;
-                record.display_name = t.display_name;
-                record.avatar_url = t.avatar_url;
-                record
-            })
-            .collect();
-        let (tenant, provider, person) = (account.tenant.clone(), account.provider.clone(), account.id.clone());
-        let mut selection = SelectionRecord::new(id, tenant, provider, person, targets, now, now + SELECTION_TTL);
-        selection.app_id = account.app_id.clone();
-        selection.external_id = account.external_id.clone();
-        selection
-    }
-
-    /// The provider bound to the flow's instance and the app's client there; the instance
-    /// passes the SSRF check again (its addresses may have changed since `start`).
-    pub(crate) async fn flow_instance_client(
-        &self,
-        flow: &PendingFlow,
-        origin: &str,
-    ) -> Result<(Arc<dyn Provider>, String, Secret<String>), OAuthErrorReason> {
-        let provider = self.inner.providers.get(&flow.provider).cloned().ok_or(OAuthErrorReason::ServerError)?;
-        let registration = provider.registration().ok_or(OAuthErrorReason::ServerError)?;
-        let instance =
-            Instance::parse(origin, self.inner.allow_private_instances).map_err(|_| OAuthErrorReason::ServerError)?;
-        if let Err(e) = self.check_instance_address(&instance).await {
-            tracing::warn!(error = %e, "instance refused at callback");
-            return Err(OAuthErrorReason::ProviderError);
-        }
-        match self
-            .stored_instance_client(registration, &flow.provider, &flow.tenant, &flow.app_id, &instance.authority())
-            .await
-        {
-            Ok(Some((client, _))) => Ok((client.provider, client.client_id, client.client_secret)),
-            Ok(None) => Err(OAuthErrorReason::ServerError),
-            Err(e) => {
-                tracing::error!(error = ?e, "reading the instance registration failed");
-                Err(OAuthErrorReason::ServerError)
-            }
-        }
-    }
-
-    /// The flow's app and its return URL re-checked against the app's allowlist as it is now;
-    /// `None` when there is no trustworthy destination.
-    pub(crate) async fn destination(&self, flow: &PendingFlow) -> Option<(AppRecord, Url)> {
-        let app = match self.inner.store.get_app(&flow.tenant, &flow.app_id).await {
-            Ok(Some(app)) => app,
-            Ok(None) => return None,
-            Err(e) => {
-                tracing::error!(error = %e, "store failed reading the flow's app");
-                return None;
-            }
-        };
-        let url = self.app_allowlist(&app).ok()?.check(&flow.return_url).ok()?;
-        Some((app, url))
-    }
-
-    async fn finish_error(&self, flow: &PendingFlow, reason: OAuthErrorReason) -> CallbackOutcome {
-        match self.destination(flow).await {
-            Some((_, url)) => CallbackOutcome::Redirect(with_params(url, &[("oauth_error", reason.as_str())])),
-            None => CallbackOutcome::Rejected,
-        }
-    }
-
     pub(crate) fn open_string(&self, row: &str, field: &str, sealed: &Sealed) -> Result<Secret<String>, Error> {
-        self.inner.secrets.open_string(row, field, sealed).map_err(|e| {
-            tracing::error!(field, error = %e, "a stored secret could not be opened");
-            Error::server(e)
-        })
+        self.inner.shared.open_string(row, field, sealed)
     }
 
     // ---------------------------------------------------------------- accounts
-
-    /// Inserts the account, or updates the one it reconnects; the record and whether it is
-    /// new.
-    async fn save_account(&self, s: SaveAccount<'_>) -> Result<(AccountRecord, bool), Error> {
-        let now = self.now();
-        let scopes = s.tokens.scopes.clone().unwrap_or_else(|| s.requested_scopes.clone());
-        let expires_at = s.expires_at.or_else(|| {
-            s.tokens.expires_in.map(|secs| {
-                now + time::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 2).min(10 * 365 * 86_400))
-            })
-        });
-        let store = &self.inner.store;
-        for _ in 0..4 {
-            if let Some(existing) =
-                store.find_account(s.tenant, s.provider, &s.profile.id, s.external_id.as_ref()).await?
-            {
-                let id = existing.id.clone();
-                let refresh_token = match &s.tokens.refresh_token {
-                    Some(t) => {
-                        Some(self.inner.secrets.seal(id.as_str(), FIELD_REFRESH_TOKEN, t.expose_secret().as_bytes()))
-                    }
-                    // A reconnect never overwrites a stored refresh token with nothing.
-                    None => existing.refresh_token.clone(),
-                };
-                let mut record = existing;
-                record.access_token = self.inner.secrets.seal(
-                    id.as_str(),
-                    FIELD_ACCESS_TOKEN,
-                    s.tokens.access_token.expose_secret().as_bytes(),
-                );
-                record.refresh_token = refresh_token;
-                record.app_id = s.app_id.clone().or(record.app_id);
-                record.username = s.profile.username.clone();
-                record.display_name = s.profile.display_name.clone();
-                record.avatar_url = s.profile.avatar_url.clone();
-                record.scopes = scopes.clone();
-                record.status = AccountStatus::Active;
-                record.token_expires_at = expires_at;
-                record.updated_at = now;
-                record.target_type = s.target_type;
-                record.parent_account_id = s.parent_account_id.clone();
-                if store.update_account(&record).await? {
-                    return Ok((record, false));
-                }
-                continue;
-            }
-            let id = AccountId::generate();
-            let access_token = self.inner.secrets.seal(
-                id.as_str(),
-                FIELD_ACCESS_TOKEN,
-                s.tokens.access_token.expose_secret().as_bytes(),
-            );
-            let refresh_token = s
-                .tokens
-                .refresh_token
-                .as_ref()
-                .map(|t| self.inner.secrets.seal(id.as_str(), FIELD_REFRESH_TOKEN, t.expose_secret().as_bytes()));
-            let mut record =
-                AccountRecord::new(id, s.tenant.clone(), s.provider.clone(), s.profile.id.clone(), access_token, now);
-            record.refresh_token = refresh_token;
-            record.app_id = s.app_id.clone();
-            record.username = s.profile.username.clone();
-            record.display_name = s.profile.display_name.clone();
-            record.avatar_url = s.profile.avatar_url.clone();
-            record.scopes = scopes.clone();
-            record.external_id = s.external_id.clone();
-            record.token_expires_at = expires_at;
-            record.target_type = s.target_type;
-            record.parent_account_id = s.parent_account_id.clone();
-            match store.insert_account(&record).await? {
-                InsertAccount::Inserted => return Ok((record, true)),
-                InsertAccount::Exists(_) => continue,
-            }
-        }
-        Err(Error::server(std::io::Error::other("account upsert did not settle after retries")))
-    }
 
     /// Lists the tenant's accounts.
     ///
@@ -1450,7 +960,7 @@ impl Connect {
         filter: AccountFilter,
         page: PageRequest,
     ) -> Result<List<Account>, Error> {
-        let p = self.inner.store.list_accounts(tenant, &filter, &page).await?;
+        let p = self.inner.shared.store.list_accounts(tenant, &filter, &page).await?;
         let next_cursor = p.next.as_ref().map(Cursor::encode);
         Ok(List { data: p.items.into_iter().map(Account::from).collect(), next_cursor })
     }
@@ -1460,7 +970,7 @@ impl Connect {
     /// # Errors
     /// `not_found` (also for another tenant's account); `server_error`.
     pub async fn account(&self, tenant: &TenantId, id: &AccountId) -> Result<Account, Error> {
-        let r = self.inner.store.get_account(tenant, id).await?.ok_or_else(|| Error::not_found("account"))?;
+        let r = self.inner.shared.store.get_account(tenant, id).await?.ok_or_else(|| Error::not_found("account"))?;
         Ok(r.into())
     }
 
@@ -1474,8 +984,13 @@ impl Connect {
     /// over the bounds of [`Provider`]), `server_error`.
     pub async fn register_account(&self, tenant: &TenantId, new: NewAccount) -> Result<Account, Error> {
         let provider_id = new.provider.clone();
-        let provider =
-            self.inner.providers.get(&provider_id).cloned().ok_or_else(|| Error::validation("unknown provider"))?;
+        let provider = self
+            .inner
+            .shared
+            .providers
+            .get(&provider_id)
+            .cloned()
+            .ok_or_else(|| Error::validation("unknown provider"))?;
         if provider.password_login().is_some() {
             return Err(Error::validation(format!(
                 "{provider_id} accounts are registered with identifier and app_password, not access_token"
@@ -1503,27 +1018,30 @@ impl Connect {
         }
         if let Some(app_id) = &new.app_id {
             self.inner
+                .shared
                 .store
                 .get_app(tenant, app_id)
                 .await?
                 .filter(|a| a.provider == provider_id)
                 .ok_or_else(|| Error::not_found("app"))?;
         }
-        let profile = code_flow.fetch_profile(self.inner.http.as_ref(), &new.access_token).await.map_err(|e| {
-            match e.kind() {
-                ProviderErrorKind::Rejected => {
-                    Error::new(ErrorCode::InvalidToken, "the provider refused the access token")
+        let profile =
+            code_flow.fetch_profile(self.inner.shared.http.as_ref(), &new.access_token).await.map_err(|e| {
+                match e.kind() {
+                    ProviderErrorKind::Rejected => {
+                        Error::new(ErrorCode::InvalidToken, "the provider refused the access token")
+                    }
+                    _ => Error::new(ErrorCode::ProviderError, "the provider failed to answer the profile request"),
                 }
-                _ => Error::new(ErrorCode::ProviderError, "the provider failed to answer the profile request"),
-            }
-            .with_source(e)
-        })?;
+                .with_source(e)
+            })?;
         let profile = bounds::check_profile(profile).map_err(|cap| {
             Error::new(ErrorCode::ProviderError, "the provider's profile answer is over the size limits")
                 .with_source(cap)
         })?;
-        let (record, created) = self
-            .save_account(SaveAccount {
+        let (record, created) = accounts::save(
+            &self.inner.shared,
+            SaveAccount {
                 tenant,
                 provider: &provider_id,
                 app_id: new.app_id,
@@ -1539,9 +1057,10 @@ impl Connect {
                 expires_at: new.expires_at.map(whole_seconds),
                 target_type: TargetType::Person,
                 parent_account_id: None,
-            })
-            .await?;
-        self.account_saved_hook(tenant, &record, created).await;
+            },
+        )
+        .await?;
+        accounts::report_saved(&self.inner.shared, tenant, &record, created).await;
         Ok(record.into())
     }
 
@@ -1567,8 +1086,13 @@ impl Connect {
         new: NewAppPasswordAccount,
     ) -> Result<Account, Error> {
         let provider_id = new.provider.clone();
-        let provider =
-            self.inner.providers.get(&provider_id).cloned().ok_or_else(|| Error::validation("unknown provider"))?;
+        let provider = self
+            .inner
+            .shared
+            .providers
+            .get(&provider_id)
+            .cloned()
+            .ok_or_else(|| Error::validation("unknown provider"))?;
         let Some(login) = provider.password_login() else {
             return Err(Error::validation(format!(
                 "{provider_id} takes no app password: connect it with the OAuth flow or pass access_token"
@@ -1577,7 +1101,7 @@ impl Connect {
         check_identifier(&new.identifier)?;
         login.check_password(&new.app_password).map_err(Error::validation)?;
         let session = login
-            .create_session(self.inner.http.as_ref(), &new.identifier, &new.app_password)
+            .create_session(self.inner.shared.http.as_ref(), &new.identifier, &new.app_password)
             .await
             .map_err(|e| login_error(login, e))?;
         let over = |cap: bounds::Cap| {
@@ -1591,12 +1115,14 @@ impl Connect {
         // after the new one is stored (best effort), so it does not linger at the provider.
         let previous = self
             .inner
+            .shared
             .store
             .find_account(tenant, &provider_id, &profile.id, new.external_id.as_ref())
             .await?
             .filter(|a| a.refresh_token.is_some());
-        let (record, created) = self
-            .save_account(SaveAccount {
+        let (record, created) = accounts::save(
+            &self.inner.shared,
+            SaveAccount {
                 tenant,
                 provider: &provider_id,
                 app_id: None,
@@ -1607,14 +1133,15 @@ impl Connect {
                 expires_at,
                 target_type: TargetType::Person,
                 parent_account_id: None,
-            })
-            .await?;
+            },
+        )
+        .await?;
         tracing::info!(account_id = %record.id, provider = %provider_id, created, "account registered with an app password");
         if let Some(previous) = previous.filter(|p| p.id == record.id) {
             let ended = self.end_session(login, &previous).await;
             tracing::debug!(account_id = %record.id, revocation = ?ended, "the replaced session was ended");
         }
-        self.account_saved_hook(tenant, &record, created).await;
+        accounts::report_saved(&self.inner.shared, tenant, &record, created).await;
         Ok(record.into())
     }
 
@@ -1627,12 +1154,7 @@ impl Connect {
     /// `not_found` for an unknown, expired (10 minutes after the callback), already chosen
     /// or other tenant's selection; `server_error`.
     pub async fn selection(&self, tenant: &TenantId, id: &SelectionId) -> Result<Selection, Error> {
-        let record = self
-            .selection_store()?
-            .get_selection(tenant, id, self.now())
-            .await?
-            .ok_or_else(|| Error::not_found("selection"))?;
-        Ok(record.into())
+        self.inner.selections.get(tenant, id).await
     }
 
     /// Finishes a selection: each chosen target becomes an account (or, reconnecting,
@@ -1653,94 +1175,7 @@ impl Connect {
         id: &SelectionId,
         target_ids: &[String],
     ) -> Result<Vec<Account>, Error> {
-        let now = self.now();
-        let pending = self
-            .selection_store()?
-            .get_selection(tenant, id, now)
-            .await?
-            .ok_or_else(|| Error::not_found("selection"))?;
-        if target_ids.is_empty() {
-            return Err(Error::validation("target_ids must name at least one target"));
-        }
-        let mut unique = std::collections::HashSet::new();
-        for target_id in target_ids {
-            if !unique.insert(target_id.as_str()) {
-                return Err(Error::validation("target_ids must not repeat a target"));
-            }
-            if !pending.targets.iter().any(|t| &t.id == target_id) {
-                return Err(Error::validation("each of target_ids must be one of the selection's targets"));
-            }
-        }
-        let selection = self
-            .selection_store()?
-            .take_selection(tenant, id, now)
-            .await?
-            .ok_or_else(|| Error::not_found("selection"))?;
-        let person = self
-            .inner
-            .store
-            .get_account(tenant, &selection.account_id)
-            .await?
-            .ok_or_else(|| Error::not_found("selection"))?;
-        if let Some(app_id) = &selection.app_id
-            && self.inner.store.get_app(tenant, app_id).await?.is_none()
-        {
-            // The app was deleted meanwhile: its credentials can renew nothing.
-            return Err(Error::not_found("selection"));
-        }
-        let person_token = self.open_string(person.id.as_str(), FIELD_ACCESS_TOKEN, &person.access_token)?;
-        let mut accounts = Vec::new();
-        for target in selection.targets.iter().filter(|t| target_ids.contains(&t.id)) {
-            let (tokens, expires_at) = match &target.access_token {
-                Some(sealed) => {
-                    let field = format!("{FIELD_TARGET_TOKEN}{}", target.id);
-                    let token = self.open_string(selection.id.as_str(), &field, sealed)?;
-                    // Its own token (a Page token from a long-lived user token: no expiry).
-                    let tokens = TokenSet { access_token: token, refresh_token: None, expires_in: None, scopes: None };
-                    (tokens, None)
-                }
-                None => {
-                    // The person's access token, not its refresh token: the target renews
-                    // through the person (see `access_token`), so a rotating refresh token
-                    // lives in one row.
-                    let tokens = TokenSet {
-                        access_token: person_token.clone(),
-                        refresh_token: None,
-                        expires_in: None,
-                        scopes: None,
-                    };
-                    (tokens, person.token_expires_at)
-                }
-            };
-            let (record, created) = self
-                .save_account(SaveAccount {
-                    tenant,
-                    provider: &selection.provider,
-                    app_id: selection.app_id.clone(),
-                    external_id: selection.external_id.clone(),
-                    profile: Profile {
-                        id: target.id.clone(),
-                        username: target.username.clone(),
-                        display_name: target.display_name.clone(),
-                        avatar_url: target.avatar_url.clone(),
-                    },
-                    requested_scopes: person.scopes.clone(),
-                    tokens,
-                    expires_at,
-                    target_type: target.target_type,
-                    parent_account_id: Some(person.id.clone()),
-                })
-                .await?;
-            tracing::info!(
-                selection_id = %selection.id,
-                account_id = %record.id,
-                target_type = record.target_type.as_str(),
-                "target connected"
-            );
-            self.account_saved_hook(tenant, &record, created).await;
-            accounts.push(Account::from(record));
-        }
-        Ok(accounts)
+        self.inner.selections.choose(tenant, id, target_ids).await
     }
 
     /// Deletes an account (hard delete), first revoking its tokens at the provider where it
@@ -1751,10 +1186,11 @@ impl Connect {
     /// # Errors
     /// `not_found`; `server_error`.
     pub async fn disconnect(&self, tenant: &TenantId, id: &AccountId) -> Result<Revocation, Error> {
-        let account = self.inner.store.get_account(tenant, id).await?.ok_or_else(|| Error::not_found("account"))?;
+        let account =
+            self.inner.shared.store.get_account(tenant, id).await?.ok_or_else(|| Error::not_found("account"))?;
         let revocation = self.revoke(&account).await;
         tracing::info!(account_id = %id, revocation = ?revocation, "account disconnected");
-        if !self.inner.store.delete_account(tenant, id).await? {
+        if !self.inner.shared.store.delete_account(tenant, id).await? {
             return Err(Error::not_found("account"));
         }
         let view = Account::from(account);
@@ -1763,17 +1199,13 @@ impl Connect {
     }
 
     /// Runs the `connected` or `reconnected` hook for a saved account.
-    async fn account_saved_hook(&self, tenant: &TenantId, record: &AccountRecord, created: bool) {
-        let view = Account::from(record.clone());
-        let event = match created {
-            true => crate::hooks::HookEvent::Connected(tenant, &view),
-            false => crate::hooks::HookEvent::Reconnected(tenant, &view),
-        };
-        self.run_hook(event).await;
+    /// Runs the host's hook for `event` (see [`crate::hooks::run`]).
+    pub(crate) async fn run_hook(&self, event: crate::hooks::HookEvent<'_>) {
+        self.inner.shared.run_hook(event).await;
     }
 
     async fn revoke(&self, account: &AccountRecord) -> Revocation {
-        let Some(provider) = self.inner.providers.get(&account.provider).cloned() else {
+        let Some(provider) = self.inner.shared.providers.get(&account.provider).cloned() else {
             return Revocation::Unsupported;
         };
         // An account without an app holds a password login's session, where the provider
@@ -1782,7 +1214,7 @@ impl Connect {
             return self.end_session(login, account).await;
         }
         let Some(app_id) = &account.app_id else { return Revocation::Unsupported };
-        let Ok(Some(app)) = self.inner.store.get_app(&account.tenant, app_id).await else {
+        let Ok(Some(app)) = self.inner.shared.store.get_app(&account.tenant, app_id).await else {
             return Revocation::Unsupported;
         };
         if let Some(registration) = provider.registration() {
@@ -1794,7 +1226,7 @@ impl Connect {
         };
         let Some((access, refresh)) = self.open_tokens(account) else { return Revocation::Failed };
         let ctx = ProviderContext {
-            http: self.inner.http.as_ref(),
+            http: self.inner.shared.http.as_ref(),
             credentials: ClientCredentials { client_id: &app.client_id, client_secret: &secret },
         };
         match code_flow.revoke(ctx, GrantTokens::new(&access, refresh.as_ref())).await {
@@ -1814,7 +1246,7 @@ impl Connect {
             return Revocation::Unsupported;
         }
         let Some((access, refresh)) = self.open_tokens(account) else { return Revocation::Failed };
-        match login.end_session(self.inner.http.as_ref(), GrantTokens::new(&access, refresh.as_ref())).await {
+        match login.end_session(self.inner.shared.http.as_ref(), GrantTokens::new(&access, refresh.as_ref())).await {
             Ok(()) => Revocation::Revoked,
             Err(e) if e.kind() == ProviderErrorKind::Unsupported => Revocation::Unsupported,
             Err(e) => {
@@ -1888,242 +1320,7 @@ impl Connect {
     /// # Security
     /// The returned value is the live credential: keep it out of logs.
     pub async fn access_token(&self, tenant: &TenantId, id: &AccountId) -> Result<Secret<String>, Error> {
-        let account = self.inner.store.get_account(tenant, id).await?.ok_or_else(|| Error::not_found("account"))?;
-        if let Some(token) = self.usable_token(&account)? {
-            return Ok(token);
-        }
-        // A picked target that shares its person's token (a board, an organisation) renews
-        // through the person: one refresh token, refreshed in one place.
-        if account.refresh_token.is_none()
-            && let Some(parent) = account.parent_account_id.clone()
-            && let Some(token) = self.token_through_parent(account, &parent).await?
-        {
-            return Ok(token);
-        }
-        self.access_token_own(tenant, id).await
-    }
-
-    /// The person's valid token, copied into the target account that shares it; `None`
-    /// when the person account is gone.
-    async fn token_through_parent(
-        &self,
-        account: AccountRecord,
-        parent: &AccountId,
-    ) -> Result<Option<Secret<String>>, Error> {
-        let tenant = account.tenant.clone();
-        if self.inner.store.get_account(&tenant, parent).await?.is_none() {
-            return Ok(None);
-        }
-        // The person is never itself a picked target, so this does not recurse further.
-        let token = self.access_token_own(&tenant, parent).await?;
-        let Some(person) = self.inner.store.get_account(&tenant, parent).await? else { return Ok(Some(token)) };
-        let mut record = account;
-        record.access_token =
-            self.inner.secrets.seal(record.id.as_str(), FIELD_ACCESS_TOKEN, token.expose_secret().as_bytes());
-        record.token_expires_at = person.token_expires_at;
-        record.updated_at = self.now();
-        self.inner.store.update_account(&record).await?;
-        Ok(Some(token))
-    }
-
-    /// [`access_token`](Self::access_token) with the account's own tokens only.
-    async fn access_token_own(&self, tenant: &TenantId, id: &AccountId) -> Result<Secret<String>, Error> {
-        let account = self.inner.store.get_account(tenant, id).await?.ok_or_else(|| Error::not_found("account"))?;
-        if let Some(token) = self.usable_token(&account)? {
-            return Ok(token);
-        }
-        let lock = {
-            let mut locks = self.inner.refresh_locks.lock().unwrap_or_else(|e| e.into_inner());
-            locks.entry(id.clone()).or_default().clone()
-        };
-        let result = {
-            // The in-process gate first, then the store's lease across instances.
-            let _guard = lock.lock().await;
-            self.refresh_leased(tenant, id).await
-        };
-        {
-            let mut locks = self.inner.refresh_locks.lock().unwrap_or_else(|e| e.into_inner());
-            if locks.get(id).is_some_and(|l| Arc::strong_count(l) <= 2) {
-                locks.remove(id);
-            }
-        }
-        result
-    }
-
-    fn usable_token(&self, account: &AccountRecord) -> Result<Option<Secret<String>>, Error> {
-        if account.status != AccountStatus::Active {
-            return Err(Error::new(
-                ErrorCode::InvalidToken,
-                format!("the account is {}; reconnect it", account.status.as_str()),
-            ));
-        }
-        let fresh = account.token_expires_at.is_none_or(|t| t - self.refresh_margin(account) > self.now());
-        if fresh {
-            return self.open_string(account.id.as_str(), FIELD_ACCESS_TOKEN, &account.access_token).map(Some);
-        }
-        Ok(None)
-    }
-
-    /// How long before expiry a token is renewed: a minute for the refresh grant; a week for
-    /// long-lived tokens renewed by re-exchanging them (Meta, Instagram, Threads), so that
-    /// ordinary use renews them well before they lapse.
-    fn refresh_margin(&self, account: &AccountRecord) -> time::Duration {
-        let provider = self.inner.providers.get(&account.provider);
-        match provider.and_then(|p| p.code_flow()).map(|f| f.renewal()) {
-            Some(Renewal::Reexchange(_)) => REEXCHANGE_MARGIN,
-            _ => REFRESH_MARGIN,
-        }
-    }
-
-    /// Refreshes (or re-exchanges) the account's token if it is still stale once re-read.
-    /// Runs under the account's lease; the hook event it returns is run after the lease is
-    /// given back.
-    pub(super) async fn refresh_locked(
-        &self,
-        tenant: &TenantId,
-        id: &AccountId,
-    ) -> (Result<Secret<String>, Error>, Option<RefreshEvent>) {
-        match self.refresh_locked_inner(tenant, id).await {
-            Ok(done) => done,
-            Err(e) => (Err(e), None),
-        }
-    }
-
-    async fn refresh_locked_inner(
-        &self,
-        tenant: &TenantId,
-        id: &AccountId,
-    ) -> Result<(Result<Secret<String>, Error>, Option<RefreshEvent>), Error> {
-        // Re-read under the lock: another caller may have refreshed already.
-        let account = self.inner.store.get_account(tenant, id).await?.ok_or_else(|| Error::not_found("account"))?;
-        if let Some(token) = self.usable_token(&account)? {
-            return Ok((Ok(token), None));
-        }
-        let now = self.now();
-        // Still usable (only inside the renewal margin): on a failed or premature renewal,
-        // hand out the current token rather than an error.
-        let still_valid = account.token_expires_at.is_none_or(|t| t - REFRESH_MARGIN > now);
-        let provider = self.inner.providers.get(&account.provider).cloned();
-        let app = match &account.app_id {
-            Some(app_id) => self.inner.store.get_app(tenant, app_id).await?,
-            None => None,
-        };
-        let Some(provider) = provider else {
-            return self.expire(account, still_valid).await;
-        };
-        let current = self.open_string(id.as_str(), FIELD_ACCESS_TOKEN, &account.access_token)?;
-        let result = match (provider.password_login(), &app) {
-            // A password login's session (no app): refreshed with its refresh token alone.
-            (Some(login), None) => {
-                let Some(refresh_sealed) = &account.refresh_token else {
-                    return self.expire(account, still_valid).await;
-                };
-                let refresh_token = self.open_string(id.as_str(), FIELD_REFRESH_TOKEN, refresh_sealed)?;
-                login.refresh_session(self.inner.http.as_ref(), &refresh_token).await
-            }
-            // Anything else is renewed as the app's code flow says, with its credentials.
-            (_, app) => {
-                let (Some(code_flow), Some(app)) = (provider.code_flow(), app) else {
-                    return self.expire(account, still_valid).await;
-                };
-                let secret = self.open_string(app.id.as_str(), FIELD_CLIENT_SECRET, &app.client_secret)?;
-                let ctx = ProviderContext {
-                    http: self.inner.http.as_ref(),
-                    credentials: ClientCredentials { client_id: &app.client_id, client_secret: &secret },
-                };
-                match (code_flow.renewal(), &account.refresh_token) {
-                    (Renewal::Reexchange(swap), _) => {
-                        if !still_valid && account.token_expires_at.is_some_and(|t| t <= now) {
-                            // A lapsed token cannot be re-exchanged.
-                            return self.expire(account, false).await;
-                        }
-                        let age = now - account.updated_at;
-                        if swap.min_age().is_some_and(|min| age < min) {
-                            // Too young to re-exchange (Instagram, Threads: 24 h); still valid.
-                            return Ok((Ok(current), None));
-                        }
-                        swap.reexchange(ctx, &current).await
-                    }
-                    (Renewal::RefreshGrant(grant), Some(refresh_sealed)) => {
-                        let refresh_token = self.open_string(id.as_str(), FIELD_REFRESH_TOKEN, refresh_sealed)?;
-                        grant.refresh(ctx, &refresh_token).await
-                    }
-                    // No refresh token to grant with, no renewal, or a kind this engine does
-                    // not know: the token stands until it expires.
-                    _ => return self.expire(account, still_valid).await,
-                }
-            }
-        };
-        // An answer over the bounds is a provider failure: the stored tokens are kept.
-        let result = result.and_then(|tokens| match bounds::check_tokens(&tokens) {
-            Ok(()) => Ok(tokens),
-            Err(cap) => Err(ProviderError::new(ProviderErrorKind::InvalidResponse, cap.to_string())),
-        });
-        match result {
-            Ok(tokens) => {
-                let mut record = account;
-                record.access_token = self.inner.secrets.seal(
-                    id.as_str(),
-                    FIELD_ACCESS_TOKEN,
-                    tokens.access_token.expose_secret().as_bytes(),
-                );
-                // No new refresh token: keep the stored one.
-                if let Some(t) = &tokens.refresh_token {
-                    record.refresh_token =
-                        Some(self.inner.secrets.seal(id.as_str(), FIELD_REFRESH_TOKEN, t.expose_secret().as_bytes()));
-                }
-                record.token_expires_at = tokens
-                    .expires_in
-                    .map(|s| now + time::Duration::seconds(i64::try_from(s).unwrap_or(3600).min(10 * 365 * 86_400)))
-                    .or_else(|| {
-                        let login = provider.password_login()?;
-                        login.access_token_expires_at(&tokens.access_token).map(whole_seconds)
-                    });
-                if let Some(scopes) = &tokens.scopes {
-                    record.scopes.clone_from(scopes);
-                }
-                record.updated_at = now;
-                if !self.inner.store.update_account(&record).await? {
-                    return Err(Error::not_found("account"));
-                }
-                tracing::info!(account_id = %id, "access token refreshed");
-                Ok((Ok(tokens.access_token), Some(RefreshEvent::Refreshed(record))))
-            }
-            Err(e) if e.kind() == ProviderErrorKind::Rejected => {
-                tracing::warn!(account_id = %id, error = %e, "refresh refused; account marked expired");
-                self.expire(account, false).await
-            }
-            Err(e) => {
-                tracing::warn!(account_id = %id, error = %e, "refresh failed; tokens kept");
-                let event = Some(RefreshEvent::Failed(account, RefreshFailure::Transient));
-                if still_valid {
-                    return Ok((Ok(current), event));
-                }
-                let err =
-                    Error::new(ErrorCode::ProviderError, "the provider failed to refresh the token").with_source(e);
-                Ok((Err(err), event))
-            }
-        }
-    }
-
-    /// The account's token cannot be renewed: hand out the current one while it is still
-    /// valid, else mark the account expired.
-    async fn expire(
-        &self,
-        account: AccountRecord,
-        still_valid: bool,
-    ) -> Result<(Result<Secret<String>, Error>, Option<RefreshEvent>), Error> {
-        if still_valid {
-            let token = self.open_string(account.id.as_str(), FIELD_ACCESS_TOKEN, &account.access_token)?;
-            return Ok((Ok(token), None));
-        }
-        let mut record = account;
-        record.status = AccountStatus::Expired;
-        record.updated_at = self.now();
-        self.inner.store.update_account(&record).await?;
-        let err =
-            Error::new(ErrorCode::InvalidToken, "the token expired and cannot be refreshed; reconnect the account");
-        Ok((Err(err), Some(RefreshEvent::Failed(record, RefreshFailure::Refused))))
+        self.inner.tokens.access_token(tenant, id).await
     }
 
     /// Deletes pending and consumed flows (and target selections) that expired more than an
@@ -2137,33 +1334,6 @@ impl Connect {
     /// # Errors
     /// `server_error` when the store fails.
     pub async fn sweep_flows(&self) -> Result<u64, Error> {
-        let cutoff = self.now() - self.inner.flow_retention;
-        let flows = match self.inner.store.maintenance() {
-            Some(store) => store.sweep_flows(cutoff).await?,
-            None => 0,
-        };
-        let selections = match self.inner.store.selections() {
-            Some(store) => store.sweep_selections(cutoff).await?,
-            None => 0,
-        };
-        Ok(flows + selections)
+        self.inner.maintenance.sweep_flows(self.now()).await
     }
-}
-
-struct SaveAccount<'a> {
-    tenant: &'a TenantId,
-    provider: &'a ProviderId,
-    app_id: Option<AppId>,
-    external_id: Option<ExternalId>,
-    profile: Profile,
-    requested_scopes: Vec<String>,
-    tokens: TokenSet,
-    expires_at: Option<OffsetDateTime>,
-    target_type: TargetType,
-    parent_account_id: Option<AccountId>,
-}
-
-/// `t` truncated to whole seconds (every time the crate stores or shows is whole seconds).
-fn whole_seconds(t: OffsetDateTime) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp(t.unix_timestamp()).unwrap_or(t)
 }

@@ -30,7 +30,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::TenantId;
-use crate::connect::Connect;
 use crate::model::{Account, Revocation};
 
 /// A hook's error: anything the host's code returns. It is logged, never shown to a client.
@@ -121,7 +120,7 @@ pub(crate) enum RefreshEvent {
     Failed(crate::store::AccountRecord, RefreshFailure),
 }
 
-/// One event, as handed to [`Connect::run_hook`].
+/// One event, as handed to [`run`].
 pub(crate) enum HookEvent<'a> {
     Connected(&'a TenantId, &'a Account),
     Reconnected(&'a TenantId, &'a Account),
@@ -152,55 +151,54 @@ impl HookEvent<'_> {
     }
 }
 
-impl Connect {
-    /// Runs the host's hook for `event`, if any, bounded by the hook timeout; an error or a
-    /// timeout is logged and otherwise ignored. Call it after the store write succeeded and
-    /// never while holding a refresh lease.
-    pub(crate) async fn run_hook(&self, event: HookEvent<'_>) {
-        let Some(hooks) = self.inner.hooks.as_deref() else {
-            return;
-        };
-        let call = async {
-            match &event {
-                HookEvent::Connected(tenant, account) => hooks.connected(tenant, account).await,
-                HookEvent::Reconnected(tenant, account) => hooks.reconnected(tenant, account).await,
-                HookEvent::Disconnected(tenant, account, revocation) => {
-                    hooks.disconnected(tenant, account, *revocation).await
-                }
-                HookEvent::Refreshed(tenant, account) => hooks.refreshed(tenant, account).await,
-                HookEvent::RefreshFailed(tenant, account, failure) => {
-                    hooks.refresh_failed(tenant, account, *failure).await
-                }
+/// Runs the host's hook for `event`, if any, bounded by `timeout`; an error or a timeout is
+/// logged and otherwise ignored. Call it after the store write succeeded and never while
+/// holding a refresh lease.
+pub(crate) async fn run(hooks: Option<&dyn ConnectHooks>, timeout: Duration, event: HookEvent<'_>) {
+    let Some(hooks) = hooks else {
+        return;
+    };
+    let call = async {
+        match &event {
+            HookEvent::Connected(tenant, account) => hooks.connected(tenant, account).await,
+            HookEvent::Reconnected(tenant, account) => hooks.reconnected(tenant, account).await,
+            HookEvent::Disconnected(tenant, account, revocation) => {
+                hooks.disconnected(tenant, account, *revocation).await
             }
-        };
-        let outcome = tokio::time::timeout(self.inner.hook_timeout, call).await;
-        let (name, account_id) = (event.name(), &event.account().id);
-        match outcome {
-            Ok(Ok(())) => {
-                tracing::debug!(target: "dravo_connect::hooks", hook = name, account_id = %account_id, "hook ran")
-            }
-            Ok(Err(e)) => {
-                tracing::warn!(target: "dravo_connect::hooks", hook = name, account_id = %account_id, error = %e, "hook failed");
-            }
-            Err(_) => {
-                tracing::warn!(target: "dravo_connect::hooks", hook = name, account_id = %account_id, "hook timed out");
-            }
+            HookEvent::Refreshed(tenant, account) => hooks.refreshed(tenant, account).await,
+            HookEvent::RefreshFailed(tenant, account, failure) => hooks.refresh_failed(tenant, account, *failure).await,
+        }
+    };
+    let outcome = tokio::time::timeout(timeout, call).await;
+    let (name, account_id) = (event.name(), &event.account().id);
+    match outcome {
+        Ok(Ok(())) => {
+            tracing::debug!(target: "dravo_connect::hooks", hook = name, account_id = %account_id, "hook ran")
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(target: "dravo_connect::hooks", hook = name, account_id = %account_id, error = %e, "hook failed");
+        }
+        Err(_) => {
+            tracing::warn!(target: "dravo_connect::hooks", hook = name, account_id = %account_id, "hook timed out");
         }
     }
 }
 
-impl Connect {
-    /// Runs the `refreshed` / `refresh_failed` hook for a refresh outcome.
-    pub(crate) async fn refresh_hook(&self, tenant: &TenantId, event: RefreshEvent) {
-        match event {
-            RefreshEvent::Refreshed(record) => {
-                let view = Account::from(record);
-                self.run_hook(HookEvent::Refreshed(tenant, &view)).await;
-            }
-            RefreshEvent::Failed(record, failure) => {
-                let view = Account::from(record);
-                self.run_hook(HookEvent::RefreshFailed(tenant, &view, failure)).await;
-            }
+/// Runs the `refreshed` / `refresh_failed` hook for a refresh outcome (see [`run`]).
+pub(crate) async fn report_refresh(
+    hooks: Option<&dyn ConnectHooks>,
+    timeout: Duration,
+    tenant: &TenantId,
+    event: RefreshEvent,
+) {
+    match event {
+        RefreshEvent::Refreshed(record) => {
+            let view = Account::from(record);
+            run(hooks, timeout, HookEvent::Refreshed(tenant, &view)).await;
+        }
+        RefreshEvent::Failed(record, failure) => {
+            let view = Account::from(record);
+            run(hooks, timeout, HookEvent::RefreshFailed(tenant, &view, failure)).await;
         }
     }
 }

@@ -47,7 +47,7 @@ impl Connect {
         parts: &Parts,
         body: &Bytes,
     ) -> Result<Response<Bytes>, Error> {
-        let obj = json::json_object(&parts.headers, body, self.inner.max_body_bytes)?;
+        let obj = json::json_object(&parts.headers, body, self.max_body_bytes())?;
         json::only_fields(&obj, ACCOUNT_FIELDS)?;
         let identifier = json::field::<String>(&obj, "identifier", "a string")?;
         let app_password = json::field::<String>(&obj, "app_password", "a string")?.map(Secret::new);

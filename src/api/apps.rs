@@ -28,7 +28,7 @@ impl Connect {
         parts: &Parts,
         body: &Bytes,
     ) -> Result<Response<Bytes>, Error> {
-        let obj = json::json_object(&parts.headers, body, self.inner.max_body_bytes)?;
+        let obj = json::json_object(&parts.headers, body, self.max_body_bytes())?;
         json::only_fields(&obj, APP_FIELDS)?;
         let provider: String = json::required(&obj, "provider", STRING)?;
         let provider: ProviderId = provider.parse().map_err(|_| Error::validation("unknown provider"))?;
@@ -72,7 +72,7 @@ impl Connect {
         body: &Bytes,
     ) -> Result<Response<Bytes>, Error> {
         let id = app_id(id)?;
-        let obj = json::json_object(&parts.headers, body, self.inner.max_body_bytes)?;
+        let obj = json::json_object(&parts.headers, body, self.max_body_bytes())?;
         json::only_fields(&obj, PATCH_FIELDS)?;
         let name = match obj.get("name") {
             None => None,

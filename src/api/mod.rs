@@ -83,18 +83,18 @@ impl Connect {
     /// True when `path` is a Connect route (whatever the method). The tower layer answers
     /// exactly these and passes every other request to the host.
     pub fn is_connect_path(&self, path: &str) -> bool {
-        strip_path_prefix(path, &self.inner.prefix).and_then(Route::parse).is_some()
+        strip_path_prefix(path, self.prefix()).and_then(Route::parse).is_some()
     }
 
     /// True when `path` is under the prefix (a route or not): the axum router answers all of
     /// these, unknown ones with `404 not_found`.
     pub fn is_under_prefix(&self, path: &str) -> bool {
-        strip_path_prefix(path, &self.inner.prefix).is_some()
+        strip_path_prefix(path, self.prefix()).is_some()
     }
 
     /// The body limit adapters read requests under.
     pub fn max_body_bytes(&self) -> usize {
-        self.inner.max_body_bytes
+        self.body_limit()
     }
 
     /// Serves one request, its body already read (under
@@ -123,13 +123,13 @@ impl Connect {
         body_len: Option<usize>,
     ) -> Result<Prepared<'a>, Response<Bytes>> {
         let uri_len = parts.uri.path_and_query().map_or(parts.uri.path().len(), |pq| pq.as_str().len());
-        if uri_len > self.inner.max_url_bytes {
+        if uri_len > self.max_url_bytes() {
             return Err(json::error_response(&Error::new(
                 ErrorCode::UriTooLong,
-                format!("the URL is longer than {} bytes", self.inner.max_url_bytes),
+                format!("the URL is longer than {} bytes", self.max_url_bytes()),
             )));
         }
-        let Some(rest) = strip_path_prefix(parts.uri.path(), &self.inner.prefix) else {
+        let Some(rest) = strip_path_prefix(parts.uri.path(), self.prefix()) else {
             return Err(json::error_response(&Error::not_found("route")));
         };
         let Some(route) = Route::parse(rest) else {
@@ -167,18 +167,18 @@ impl Connect {
             return Err(json::method_not_allowed(route.allow()));
         }
         let body_len = body_len.or_else(|| declared_len(&parts.headers));
-        if body_len.is_some_and(|n| n > self.inner.max_body_bytes) {
+        if body_len.is_some_and(|n| n > self.max_body_bytes()) {
             return Err(self.payload_too_large_response());
         }
         if !keyed {
             return Ok(None);
         }
-        match self.inner.auth.authenticate(parts).await {
+        match self.authenticator().authenticate(parts).await {
             Ok(tenant) => Ok(Some(tenant)),
             // Names the credential the authenticator takes (an API key, a session), or none.
             Err(_) => Err(json::error_response(&Error::new(
                 ErrorCode::Unauthorized,
-                format!("missing or invalid {}", self.inner.auth.credential_name()),
+                format!("missing or invalid {}", self.authenticator().credential_name()),
             ))),
         }
     }
@@ -192,7 +192,7 @@ impl Connect {
         body: &Bytes,
     ) -> Response<Bytes> {
         let Prepared { route, tenant, cors_origin } = prepared;
-        let mut res = if body.len() > self.inner.max_body_bytes {
+        let mut res = if body.len() > self.max_body_bytes() {
             self.payload_too_large_response()
         } else {
             self.serve_route(route, tenant.as_ref(), parts, body).await
@@ -277,7 +277,7 @@ impl Connect {
     /// The 413 answer: for a declared length over the limit, and for adapters whose body
     /// reader stopped at it.
     pub(crate) fn payload_too_large_response(&self) -> Response<Bytes> {
-        json::error_response(&json::payload_too_large(self.inner.max_body_bytes))
+        json::error_response(&json::payload_too_large(self.max_body_bytes()))
     }
 }
 

@@ -1,6 +1,7 @@
 //! `/oauth/{provider}/start` and `/oauth/{provider}/callback`.
 
 use bytes::Bytes;
+use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
 
 use super::json::{self, Query};
@@ -53,7 +54,7 @@ impl Connect {
         let Ok(provider) = provider.parse::<crate::ProviderId>() else {
             return json::error_response(&Error::not_found("provider"));
         };
-        if !self.inner.providers.contains_key(&provider) {
+        if !self.has_provider(&provider) {
             return json::error_response(&Error::not_found("provider"));
         }
         // Duplicated, non-UTF-8 or oversized parameters: no trustworthy destination.
@@ -86,4 +87,40 @@ impl Connect {
             CallbackOutcome::Rejected => json::callback_rejected(),
         }
     }
+
+    /// `GET {prefix}/oauth/{provider}/go?state=…`, the browser-binding hop: a 302 to the
+    /// provider with the binding cookie, or the callback's static 400 page.
+    pub(super) async fn serve_hop(&self, provider: &str, query: Option<&str>) -> Response<Bytes> {
+        let Ok(provider) = provider.parse::<crate::ProviderId>() else {
+            return json::error_response(&Error::not_found("provider"));
+        };
+        if !self.has_provider(&provider) {
+            return json::error_response(&Error::not_found("provider"));
+        }
+        if !self.browser_binding() {
+            return json::error_response(&Error::not_found("route"));
+        }
+        let Ok(q) = Query::parse(query) else { return json::callback_rejected() };
+        let Some(state) = q.get("state") else {
+            return json::callback_rejected();
+        };
+        match self.bind_browser(&provider, state).await {
+            Some(hop) => hop_redirect(&hop.authorize_url, hop.cookie),
+            None => json::callback_rejected(),
+        }
+    }
+}
+
+/// The hop's 302 to the provider, with the binding cookie.
+fn hop_redirect(to: &str, cookie: HeaderValue) -> Response<Bytes> {
+    let Ok(location) = HeaderValue::from_str(to) else { return json::callback_rejected() };
+    let mut res = Response::new(Bytes::new());
+    *res.status_mut() = StatusCode::FOUND;
+    let h = res.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::SET_COOKIE, cookie);
+    h.insert(header::LOCATION, location);
+    res
 }

@@ -18,7 +18,7 @@ impl Connect {
             Ok(v) => v,
             Err(e) => return json::error_response(&crate::Error::server(e)),
         };
-        let server = format!("{}{}", self.inner.public_base_url, self.inner.prefix);
+        let server = format!("{}{}", self.public_base_url(), self.prefix());
         if let Some(s) = doc.pointer_mut("/servers/0/url") {
             *s = Value::String(server);
         }

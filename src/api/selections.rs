@@ -34,7 +34,7 @@ impl Connect {
         body: &Bytes,
     ) -> Result<Response<Bytes>, Error> {
         let id = selection_id(id)?;
-        let obj = json::json_object(&parts.headers, body, self.inner.max_body_bytes)?;
+        let obj = json::json_object(&parts.headers, body, self.max_body_bytes())?;
         json::only_fields(&obj, &["target_ids"])?;
         let target_ids: Vec<String> = json::required(&obj, "target_ids", "an array of strings")?;
         let data = self.choose_targets(tenant, &id, &target_ids).await?;

@@ -229,7 +229,8 @@ impl Connect {
             if app.scopes.is_empty() { registration.default_scopes().to_vec() } else { app.scopes.clone() };
         let redirect_uri = self.redirect_uri(&app.provider);
         let client_name = app.name.clone().unwrap_or_else(|| "dravo-connect".to_owned());
-        let request = RegistrationRequest::new(&client_name, &redirect_uri, &scopes, &self.inner.public_base_url);
+        let request =
+            RegistrationRequest::new(&client_name, &redirect_uri, &scopes, &self.inner.shared.public_base_url);
         let registered = registration
             .register(self.inner.instance_http.as_ref(), instance, &request)
             .await
@@ -247,7 +248,7 @@ impl Connect {
                 client_id: registered.client_id,
                 scopes: registered.scopes,
             },
-            client_secret: self.inner.secrets.seal(
+            client_secret: self.inner.shared.secrets.seal(
                 &sealed_row(&app.id, &key.2),
                 FIELD_CLIENT_SECRET,
                 registered.client_secret.expose_secret().as_bytes(),
@@ -272,6 +273,7 @@ impl Connect {
     /// without one, so its absence here is a server error.
     fn state_store(&self) -> Result<&dyn ProviderStateStore, Error> {
         self.inner
+            .shared
             .store
             .provider_state()
             .ok_or_else(|| Error::server(std::io::Error::other("the store has no ProviderStateStore")))

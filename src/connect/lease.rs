@@ -1,7 +1,7 @@
 //! The cross-instance refresh: one app instance refreshes an account's tokens while the
 //! others wait for the refreshed row.
 //!
-//! The in-process mutex of [`Connect::access_token`] lets one task per instance through;
+//! The in-process mutex of [`Connect::access_token`](crate::Connect::access_token) lets one task per instance through;
 //! that task takes the account's lease in the store (a compare-and-set on the account row,
 //! [`LeaseStore::try_lease_account`](crate::store::LeaseStore::try_lease_account)), re-reads the row,
 //! refreshes only if it is still stale, stores the new tokens and gives the lease back.
@@ -14,7 +14,8 @@
 
 use std::time::Duration;
 
-use super::{Connect, Error, ErrorCode};
+use super::tokens::Tokens;
+use super::{Error, ErrorCode};
 use crate::Secret;
 use crate::{AccountId, TenantId};
 
@@ -29,26 +30,26 @@ const MAX_BACKOFF: Duration = Duration::from_millis(200);
 /// own lifetime, so a waiter never waits on a lease that could not still be live.
 const MAX_WAIT: Duration = Duration::from_secs(60);
 
-impl Connect {
+impl Tokens {
     /// Refreshes the account's token under its store lease, or waits for the instance that
     /// holds the lease. Called with the in-process gate held.
     pub(super) async fn refresh_leased(&self, tenant: &TenantId, id: &AccountId) -> Result<Secret<String>, Error> {
-        let Some(lease) = self.inner.store.lease() else {
+        let Some(lease) = self.shared.store.lease() else {
             // No lease in the store: the in-process gate, held by the caller, is the lock.
             let (result, event) = self.refresh_locked(tenant, id).await;
             if let Some(event) = event {
-                self.refresh_hook(tenant, event).await;
+                self.shared.refresh_hook(tenant, event).await;
             }
             return result;
         };
-        let store = &self.inner.store;
+        let store = &self.shared.store;
         // A fresh holder name per attempt: a lease left behind by a crashed call is never
         // mistaken for ours.
         let holder = format!("{:032x}", rand::random::<u128>());
         let waited_since = tokio::time::Instant::now();
         let mut backoff = FIRST_BACKOFF;
         loop {
-            let now = self.now();
+            let now = self.shared.now();
             if lease.try_lease_account(tenant, id, &holder, now + LEASE_TTL, now).await? {
                 // `refresh_locked` re-reads the row and refreshes only if still stale.
                 let (result, event) = self.refresh_locked(tenant, id).await;
@@ -58,7 +59,7 @@ impl Connect {
                 }
                 // Hooks run after the store write and never while the lease is held.
                 if let Some(event) = event {
-                    self.refresh_hook(tenant, event).await;
+                    self.shared.refresh_hook(tenant, event).await;
                 }
                 return result;
             }

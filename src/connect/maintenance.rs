@@ -1,10 +1,12 @@
 //! Housekeeping that keeps a long-running deployment healthy: the opportunistic sweep of
 //! expired flows, and re-sealing every stored secret after an encryption-key rotation.
 
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use time::OffsetDateTime;
 
+use super::shared::Shared;
 use super::{Connect, Error, FIELD_ACCESS_TOKEN, FIELD_CLIENT_SECRET, FIELD_REFRESH_TOKEN};
 use crate::core::secret_box::Sealed;
 use crate::store::{AccountRecord, AppRecord, MaintenanceStore, PageRequest, ProviderStateRecord, SealedTokens};
@@ -53,49 +55,16 @@ enum Outcome {
     Failed,
 }
 
-impl Connect {
-    /// Sweeps expired flows in the background when this instance has not done so for a
-    /// minute (by the injected clock). The request that triggers it does not wait for it:
-    /// the sweep runs on its own task when there is a Tokio runtime, inline otherwise.
-    pub(super) async fn sweep_if_due(&self, now: OffsetDateTime) {
-        let now_secs = now.unix_timestamp();
-        let last = self.inner.last_sweep.load(Ordering::Relaxed);
-        if last != i64::MIN && now_secs.saturating_sub(last) < SWEEP_INTERVAL_SECS {
-            return;
-        }
-        // Of concurrent requests, the one that moves the mark sweeps.
-        if self.inner.last_sweep.compare_exchange(last, now_secs, Ordering::AcqRel, Ordering::Relaxed).is_err() {
-            return;
-        }
-        let this = self.clone();
-        let sweep = async move {
-            let swept = match this.inner.store.maintenance() {
-                Some(store) => store.sweep_flows(now - this.inner.flow_retention).await,
-                None => Ok(0),
-            };
-            match swept {
-                Ok(0) => {}
-                Ok(swept) => tracing::debug!(swept, "expired flows swept"),
-                Err(e) => tracing::warn!(error = %e, "sweeping expired flows failed"),
-            }
-            let swept = match this.inner.store.selections() {
-                Some(store) => store.sweep_selections(now - this.inner.flow_retention).await,
-                None => Ok(0),
-            };
-            match swept {
-                Ok(0) => {}
-                Ok(swept) => tracing::debug!(swept, "expired selections swept"),
-                Err(e) => tracing::warn!(error = %e, "sweeping expired selections failed"),
-            }
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn(sweep);
-            }
-            Err(_) => sweep.await,
-        }
-    }
+/// The maintenance service: the opportunistic sweep and the re-seal.
+pub(super) struct Maintenance {
+    shared: Arc<Shared>,
+    /// When this instance last swept expired flows (unix seconds; `i64::MIN`: never).
+    last_sweep: AtomicI64,
+    /// How long consumed and expired flows are kept after they expire.
+    flow_retention: time::Duration,
+}
 
+impl Connect {
     /// Re-seals every stored secret (client secrets, access and refresh tokens) of every
     /// tenant that is not sealed with the newest encryption key, while the app keeps
     /// serving: the second half of a key rotation.
@@ -114,9 +83,78 @@ impl Connect {
     ///
     /// # Errors
     /// `server_error` when the store fails, or has no
-    /// [`MaintenanceStore`](crate::store::MaintenanceStore) to walk with; the rows done
+    /// [`MaintenanceStore`] to walk with; the rows done
     /// before a failure stay done, and running it again continues where it matters.
     pub async fn reseal_secrets(&self) -> Result<ResealReport, Error> {
+        self.inner.maintenance.reseal_secrets().await
+    }
+}
+
+impl Maintenance {
+    pub(super) fn new(shared: Arc<Shared>, flow_retention: time::Duration) -> Self {
+        Self { shared, last_sweep: AtomicI64::new(i64::MIN), flow_retention }
+    }
+
+    /// Deletes flows and selections that expired more than the retention ago; how many
+    /// rows went.
+    pub(super) async fn sweep_flows(&self, now: OffsetDateTime) -> Result<u64, Error> {
+        let cutoff = now - self.flow_retention;
+        let flows = match self.shared.store.maintenance() {
+            Some(store) => store.sweep_flows(cutoff).await?,
+            None => 0,
+        };
+        let selections = match self.shared.store.selections() {
+            Some(store) => store.sweep_selections(cutoff).await?,
+            None => 0,
+        };
+        Ok(flows + selections)
+    }
+
+    /// Sweeps expired flows in the background when this instance has not done so for a
+    /// minute (by the injected clock). The request that triggers it does not wait for it:
+    /// the sweep runs on its own task when there is a Tokio runtime, inline otherwise.
+    pub(super) async fn sweep_if_due(&self, now: OffsetDateTime) {
+        let now_secs = now.unix_timestamp();
+        let last = self.last_sweep.load(Ordering::Relaxed);
+        if last != i64::MIN && now_secs.saturating_sub(last) < SWEEP_INTERVAL_SECS {
+            return;
+        }
+        // Of concurrent requests, the one that moves the mark sweeps.
+        if self.last_sweep.compare_exchange(last, now_secs, Ordering::AcqRel, Ordering::Relaxed).is_err() {
+            return;
+        }
+        let (shared, retention) = (self.shared.clone(), self.flow_retention);
+        let sweep = async move {
+            let swept = match shared.store.maintenance() {
+                Some(store) => store.sweep_flows(now - retention).await,
+                None => Ok(0),
+            };
+            match swept {
+                Ok(0) => {}
+                Ok(swept) => tracing::debug!(swept, "expired flows swept"),
+                Err(e) => tracing::warn!(error = %e, "sweeping expired flows failed"),
+            }
+            let swept = match shared.store.selections() {
+                Some(store) => store.sweep_selections(now - retention).await,
+                None => Ok(0),
+            };
+            match swept {
+                Ok(0) => {}
+                Ok(swept) => tracing::debug!(swept, "expired selections swept"),
+                Err(e) => tracing::warn!(error = %e, "sweeping expired selections failed"),
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(sweep);
+            }
+            Err(_) => sweep.await,
+        }
+    }
+
+    /// Every stored secret not sealed with the newest key, re-sealed (see
+    /// [`Connect::reseal_secrets`]).
+    pub(super) async fn reseal_secrets(&self) -> Result<ResealReport, Error> {
         let mut report = ResealReport::default();
         let store = self.maintenance_store()?;
         let mut page = PageRequest { limit: RESEAL_PAGE, after: None };
@@ -124,7 +162,7 @@ impl Connect {
             let apps = store.list_all_apps(&page).await?;
             for app in apps.items {
                 report.apps_checked += 1;
-                if let Some(state) = self.inner.store.provider_state() {
+                if let Some(state) = self.shared.store.provider_state() {
                     for entry in state.list_provider_state(&app.tenant, &app.id).await? {
                         report.registrations_checked += 1;
                         match self.reseal_provider_state(entry).await? {
@@ -166,7 +204,7 @@ impl Connect {
     }
 
     async fn reseal_app(&self, mut app: AppRecord) -> Result<Outcome, Error> {
-        let secrets = &self.inner.secrets;
+        let secrets = &self.shared.secrets;
         for _ in 0..RESEAL_ATTEMPTS {
             if !secrets.needs_reseal(&app.client_secret) {
                 return Ok(Outcome::Current);
@@ -177,7 +215,7 @@ impl Connect {
             if self.maintenance_store()?.swap_app_secret(&app.tenant, &app.id, &app.client_secret, &new).await? {
                 return Ok(Outcome::Resealed);
             }
-            match self.inner.store.get_app(&app.tenant, &app.id).await? {
+            match self.shared.store.get_app(&app.tenant, &app.id).await? {
                 Some(now) => app = now,
                 None => return Ok(Outcome::Current),
             }
@@ -187,8 +225,8 @@ impl Connect {
     }
 
     async fn reseal_provider_state(&self, mut r: ProviderStateRecord) -> Result<Outcome, Error> {
-        let secrets = &self.inner.secrets;
-        let Some(store) = self.inner.store.provider_state() else { return Ok(Outcome::Current) };
+        let secrets = &self.shared.secrets;
+        let Some(store) = self.shared.store.provider_state() else { return Ok(Outcome::Current) };
         for _ in 0..RESEAL_ATTEMPTS {
             if !secrets.needs_reseal(&r.secret) {
                 return Ok(Outcome::Current);
@@ -211,13 +249,13 @@ impl Connect {
 
     /// The store's [`MaintenanceStore`], or a server error naming what is missing.
     fn maintenance_store(&self) -> Result<&dyn MaintenanceStore, Error> {
-        self.inner.store.maintenance().ok_or_else(|| {
+        self.shared.store.maintenance().ok_or_else(|| {
             Error::server(std::io::Error::other("the store has no MaintenanceStore: nothing to walk with"))
         })
     }
 
     async fn reseal_account(&self, mut account: AccountRecord) -> Result<Outcome, Error> {
-        let secrets = &self.inner.secrets;
+        let secrets = &self.shared.secrets;
         for _ in 0..RESEAL_ATTEMPTS {
             let stale_refresh = account.refresh_token.as_ref().is_some_and(|t| secrets.needs_reseal(t));
             if !secrets.needs_reseal(&account.access_token) && !stale_refresh {
@@ -245,7 +283,7 @@ impl Connect {
             if self.maintenance_store()?.swap_account_tokens(&account.tenant, &account.id, current, new).await? {
                 return Ok(Outcome::Resealed);
             }
-            match self.inner.store.get_account(&account.tenant, &account.id).await? {
+            match self.shared.store.get_account(&account.tenant, &account.id).await? {
                 Some(now) => account = now,
                 None => return Ok(Outcome::Current),
             }
@@ -257,8 +295,8 @@ impl Connect {
     /// Opens a secret and seals it again with the newest key; `None` (logged) when it cannot
     /// be opened.
     fn reseal_one(&self, row: &str, field: &'static str, sealed: &Sealed) -> Option<Sealed> {
-        match self.inner.secrets.open(row, field, sealed) {
-            Ok(plain) => Some(self.inner.secrets.seal(row, field, plain.expose_secret())),
+        match self.shared.secrets.open(row, field, sealed) {
+            Ok(plain) => Some(self.shared.secrets.seal(row, field, plain.expose_secret())),
             Err(e) => {
                 tracing::error!(row_id = row, field, error = %e, "a stored secret could not be opened for re-sealing");
                 None
