@@ -226,7 +226,7 @@ impl From<HttpError> for ProviderError {
 ///
 /// Object-safe: `Connect` keeps `Arc<dyn Provider>` values in a registry keyed by
 /// [`Provider::id`]. Implement it for a network the crate does not know, or describe the
-/// network in configuration and use [`GenericProvider`].
+/// network in configuration and use `GenericProvider` (`dravo-connect-providers`).
 ///
 /// Whatever a provider answers, `Connect` bounds it before storing anything of it: access,
 /// refresh and target tokens of at most 8 KiB (an access token of at least one byte), at

@@ -27,7 +27,7 @@ use super::{
 use crate::{AccountId, AppId, ExternalId, FlowId, ProviderId, SelectionId, TenantId};
 
 /// A store that keeps everything in memory: for tests, demos and single-process hosts that
-/// can afford to lose their accounts on restart (see the [module docs](self) for its limits).
+/// can afford to lose their accounts on restart (see the module docs for its limits: one process, lost on restart, whole-map walks).
 ///
 /// Every table is a std `HashMap` behind one [`std::sync::Mutex`]; no lock is held across an
 /// `.await`. Times are kept in whole seconds (UTC), as the SQL stores keep them, so a record

@@ -665,10 +665,9 @@ pub trait Store: fmt::Debug + Send + Sync + 'static {
     async fn take_flow(&self, id: &FlowId, now: OffsetDateTime) -> Result<TakeFlow, StoreError>;
 
     /// The opt-in [`SelectionStore`], if this store implements it: `Some(self)`. Needed by
-    /// every provider that lists publishable targets after consent; [`ConnectBuilder::build`]
+    /// every provider that lists publishable targets after consent; `ConnectBuilder::build`
     /// refuses such a provider with a store that answers `None`.
     ///
-    /// [`ConnectBuilder::build`]: crate::ConnectBuilder::build
     fn selections(&self) -> Option<&dyn SelectionStore> {
         None
     }
@@ -683,17 +682,16 @@ pub trait Store: fmt::Debug + Send + Sync + 'static {
 
     /// The opt-in [`MaintenanceStore`], if this store implements it: `Some(self)`. Without
     /// it expired flows are never swept by the engine (the store must expire them its own
-    /// way) and [`Connect::reseal_secrets`](crate::Connect::reseal_secrets) fails.
+    /// way) and `Connect::reseal_secrets` fails.
     fn maintenance(&self) -> Option<&dyn MaintenanceStore> {
         None
     }
 
     /// The opt-in [`ProviderStateStore`], if this store implements it: `Some(self)`. Needed
     /// by every provider that keeps state of its own (Mastodon: the client registered at each
-    /// instance); [`ConnectBuilder::build`] refuses such a provider with a store that answers
+    /// instance); `ConnectBuilder::build` refuses such a provider with a store that answers
     /// `None`.
     ///
-    /// [`ConnectBuilder::build`]: crate::ConnectBuilder::build
     fn provider_state(&self) -> Option<&dyn ProviderStateStore> {
         None
     }
