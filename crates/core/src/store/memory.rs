@@ -27,7 +27,8 @@ use super::{
 use crate::{AccountId, AppId, ExternalId, FlowId, ProviderId, SelectionId, TenantId};
 
 /// A store that keeps everything in memory: for tests, demos and single-process hosts that
-/// can afford to lose their accounts on restart (see the module docs for its limits: one process, lost on restart, whole-map walks).
+/// can afford to lose their accounts on restart. Its limits: one process, nothing kept across
+/// a restart, lists and sweeps that walk a whole map under the lock.
 ///
 /// Every table is a std `HashMap` behind one [`std::sync::Mutex`]; no lock is held across an
 /// `.await`. Times are kept in whole seconds (UTC), as the SQL stores keep them, so a record
