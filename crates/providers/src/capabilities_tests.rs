@@ -39,7 +39,10 @@ fn the_built_in_ids_are_the_designs() {
             "pinterest",
             "reddit",
             "bluesky",
-            "mastodon"
+            "mastodon",
+            "google_business",
+            "discord",
+            "twitch"
         ]
     );
 }
@@ -79,7 +82,8 @@ fn the_authorize_url_of_every_provider_matches_its_row() {
         }
         let scope = param(&pairs, "scope").unwrap();
         assert_eq!(scope, flow.default_scopes().join(&caps.scope_separator), "{id}: separator");
-        assert!(flow.default_scopes().len() > 1 && scope.contains(caps.scope_separator.as_str()), "{id}");
+        // One default scope (Google Business Profile) has no separator to show.
+        assert!(flow.default_scopes().len() == 1 || scope.contains(caps.scope_separator.as_str()), "{id}");
         match &caps.refresh_token {
             RefreshTokenRequirement::AuthorizeParams { params } => {
                 for (k, v) in params {
@@ -221,6 +225,9 @@ fn the_table_serialises_with_snake_case_tags() {
         TargetType::Organization,
         TargetType::InstagramAccount,
         TargetType::Board,
+        TargetType::Location,
+        TargetType::Guild,
+        TargetType::Webhook,
     ] {
         assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
         assert_eq!(TargetType::parse(t.as_str()), Some(t));
@@ -234,8 +241,9 @@ async fn every_provider_with_target_selection_lists_targets_of_its_kind() {
         access_token: token("a1"),
         refresh_token: None,
         expires_in: None,
-        // LinkedIn lists organisations only with an organisation scope.
-        scopes: Some(vec!["w_organization_social".to_owned()]),
+        // LinkedIn lists organisations only with an organisation scope, Discord servers only
+        // with `guilds`.
+        scopes: Some(vec!["w_organization_social".to_owned(), "guilds".to_owned()]),
     };
     let person = crate::Profile { id: "p".into(), username: None, display_name: None, avatar_url: None };
     for p in builtins() {
@@ -244,7 +252,9 @@ async fn every_provider_with_target_selection_lists_targets_of_its_kind() {
             assert_eq!(p.capabilities().target_selection, None, "{id}");
             continue;
         };
-        let (http, seen) = replay(&[(200, r#"{"data":[],"items":[],"elements":[]}"#)]);
+        // Discord's server listing is a bare list.
+        let empty = if id == "discord" { "[]" } else { r#"{"data":[],"items":[],"elements":[]}"# };
+        let (http, seen) = replay(&[(200, empty)]);
         let targets = listing.list_targets(&http, &tokens, &person).await.unwrap();
         assert!(targets.is_empty(), "{id}");
         let asked = requests(&seen).len();

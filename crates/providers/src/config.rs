@@ -29,6 +29,9 @@ pub(crate) const BUILTIN_PROVIDERS: &[&str] = &[
     "reddit",
     "bluesky",
     "mastodon",
+    "google_business",
+    "discord",
+    "twitch",
 ];
 
 /// One `[[providers]]` entry: a generic OAuth 2.0 provider described by configuration, or
@@ -663,6 +666,9 @@ pub fn builtin(id: &str, overrides: Option<&BuiltinOverrides>) -> Result<Arc<dyn
         "tiktok" => with_overrides(super::tiktok::provider(), overrides),
         "pinterest" => with_overrides(super::pinterest::provider(), overrides),
         "reddit" => with_overrides(super::reddit::provider(), overrides),
+        "google_business" => with_overrides(super::google_business::provider(), overrides),
+        "discord" => with_overrides(super::discord::provider(), overrides),
+        "twitch" => with_overrides(super::twitch::provider(), overrides),
         "bluesky" => Ok(Arc::new(match overrides {
             Some(config) => super::BlueskyProvider::with_overrides(config)?,
             None => super::BlueskyProvider::new(),
@@ -1041,9 +1047,14 @@ mod tests {
             flow.exchange_code(ctx(&http, &s), "c", REDIRECT_URI, Some(&v)).await.unwrap();
             let first = &requests(&seen)[0];
             assert_eq!(endpoint(first), format!("{base}/token"), "{id}");
-            let (http, seen) = replay(&[(500, "")]);
+            // Twitch validates the token beside the token endpoint before its profile call.
+            let (http, seen) = replay(&[(200, r#"{"client_id":"c1"}"#), (500, "")]);
             let _ = flow.fetch_profile(&http, &token("a")).await;
-            assert_eq!(endpoint(&requests(&seen)[0]), format!("{base}/me"), "{id}");
+            let sent: Vec<String> = requests(&seen).iter().map(endpoint).collect();
+            match id {
+                "twitch" => assert_eq!(sent, [format!("{base}/validate"), format!("{base}/me")], "{id}"),
+                _ => assert_eq!(sent, [format!("{base}/me")], "{id}"),
+            }
         }
         let refused = build_registry(&[BuiltinOverrides::new("mastodon").with_token_url("https://a.example/t").into()]);
         assert!(refused.unwrap_err().to_string().contains("instance"), "mastodon has no fixed endpoints");

@@ -147,6 +147,16 @@ pub(super) struct Knobs {
     /// A server's authority appended to the profile's id and username as `@{authority}`
     /// (Mastodon: ids are unique only per instance).
     pub(super) account_server: Option<String>,
+    /// The avatar pointer holds an image hash, not a URL: the avatar is this template with
+    /// `{id}` and `{hash}` replaced (Discord's CDN).
+    pub(super) avatar_template: Option<&'static str>,
+    /// The profile call carries a `Client-Id` header, read first from the token's own
+    /// validation (`GET validate` beside the token endpoint, `Authorization: OAuth`):
+    /// Twitch's Helix API wants the client id, which `fetch_profile` is not given.
+    pub(super) client_id_from_validate: bool,
+    /// Targets the code exchange's answer itself grants (Discord's `webhook`), kept for the
+    /// target listing of the same callback.
+    pub(super) granted_targets: Option<std::sync::Arc<super::targets::GrantedTargets>>,
 }
 
 impl Default for Knobs {
@@ -176,6 +186,9 @@ impl Default for Knobs {
             targets: None,
             targets_url: None,
             account_server: None,
+            avatar_template: None,
+            client_id_from_validate: false,
+            granted_targets: None,
         }
     }
 }
@@ -243,6 +256,9 @@ pub(super) enum RevokeStyle {
     /// Meta: `DELETE /me/permissions?access_token=…` with the user token, which removes the
     /// app's whole grant (Meta issues no refresh tokens).
     MetaPermissions,
+    /// Twitch: a form `POST` of `client_id` and `token` (the access token), no secret and no
+    /// hint, as documented.
+    ClientIdAndAccessToken,
 }
 
 impl GenericProvider {
@@ -480,9 +496,18 @@ impl GenericProvider {
     }
 
     async fn token_call(&self, ctx: ProviderContext<'_>, fields: &[(&str, &str)]) -> Result<TokenSet, ProviderError> {
+        self.token_call_answer(ctx, fields).await.map(|(tokens, _)| tokens)
+    }
+
+    /// [`token_call`](Self::token_call), with the answer it parsed.
+    async fn token_call_answer(
+        &self,
+        ctx: ProviderContext<'_>,
+        fields: &[(&str, &str)],
+    ) -> Result<(TokenSet, http::Response<Bytes>), ProviderError> {
         let request = self.token_request(self.knobs.token_method, &self.token_url, ctx.credentials, fields)?;
         let response = ctx.http.send(request).await?;
-        self.parse_tokens(&response)
+        Ok((self.parse_tokens(&response)?, response))
     }
 
     /// Reads a token response with this provider's wrapper and scope member.
@@ -748,7 +773,10 @@ impl CodeFlow for GenericProvider {
         if let (true, Some(verifier)) = (self.pkce, pkce_verifier) {
             fields.push(("code_verifier", verifier.expose_secret()));
         }
-        let tokens = self.token_call(ctx, &fields).await?;
+        let (tokens, answer) = self.token_call_answer(ctx, &fields).await?;
+        if let Some(granted) = &self.knobs.granted_targets {
+            granted.keep(&tokens.access_token, answer.body());
+        }
         let Some(swap) = &self.knobs.long_lived else {
             return Ok(tokens);
         };
@@ -771,6 +799,9 @@ impl CodeFlow for GenericProvider {
             .header(USER_AGENT, self.knobs.user_agent);
         if self.knobs.profile_token == ProfileToken::Bearer {
             builder = builder.header(AUTHORIZATION, bearer_authorization(access_token)?);
+        }
+        if self.knobs.client_id_from_validate {
+            builder = builder.header("Client-Id", self.validated_client_id(http, access_token).await?);
         }
         let request = builder.body(Bytes::new()).map_err(|_| request_not_built())?;
         let response = http.send(request).await?;
@@ -810,6 +841,23 @@ impl CodeFlow for GenericProvider {
                 refresh.and(access)
             }
             RevokeStyle::AccessTokenOnly => self.revoke_token(ctx, revoke_url, access).await,
+            RevokeStyle::ClientIdAndAccessToken => {
+                let body = Zeroizing::new(
+                    form_urlencoded::Serializer::new(String::new())
+                        .append_pair(self.knobs.client_id_param, ctx.credentials.client_id)
+                        .append_pair("token", tokens.access_token.expose_secret())
+                        .finish(),
+                );
+                let request = http::Request::builder()
+                    .method(Method::POST)
+                    .uri(revoke_url.as_str())
+                    .header(ACCEPT, "application/json")
+                    .header(USER_AGENT, self.knobs.user_agent)
+                    .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(Bytes::copy_from_slice(body.as_bytes()))
+                    .map_err(|_| request_not_built())?;
+                success(ctx.http.send(request).await?)
+            }
             RevokeStyle::OneTokenEndsTheGrant => {
                 let token = tokens.refresh_token.map_or(access, |token| (token, HINT_REFRESH_TOKEN));
                 self.revoke_token(ctx, revoke_url, token).await
@@ -885,6 +933,42 @@ impl TargetListing for GenericProvider {
         profile: &Profile,
     ) -> Result<Vec<Target>, ProviderError> {
         self.find_targets(http, tokens, profile).await
+    }
+}
+
+impl GenericProvider {
+    /// Twitch: `GET validate` beside the token endpoint with `Authorization: OAuth <token>`;
+    /// the `client_id` the token was issued to (a header value of `[A-Za-z0-9]`).
+    async fn validated_client_id(
+        &self,
+        http: &dyn HttpClient,
+        access_token: &Secret<String>,
+    ) -> Result<HeaderValue, ProviderError> {
+        let url = Url::parse(&self.token_url).and_then(|u| u.join("validate")).map_err(|_| request_not_built())?;
+        let authorization = Zeroizing::new(format!("OAuth {}", access_token.expose_secret()));
+        let request = http::Request::builder()
+            .method(Method::GET)
+            .uri(url.as_str())
+            .header(ACCEPT, "application/json")
+            .header(USER_AGENT, self.knobs.user_agent)
+            .header(AUTHORIZATION, sensitive_header(&authorization)?)
+            .body(Bytes::new())
+            .map_err(|_| request_not_built())?;
+        let response = http.send(request).await?;
+        let status = response.status();
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            return Err(ProviderError::rejected("invalid_token"));
+        }
+        if !status.is_success() {
+            return Err(error_for_status(status, response.body()));
+        }
+        let json: Value =
+            serde_json::from_slice(response.body()).map_err(|_| invalid("the token validation is not JSON"))?;
+        json.get("client_id")
+            .and_then(Value::as_str)
+            .filter(|id| (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric()))
+            .and_then(|id| HeaderValue::from_str(id).ok())
+            .ok_or_else(|| invalid("the token validation has no usable client_id"))
     }
 }
 
@@ -1149,6 +1233,15 @@ fn parse_profile(
         .avatar_url
         .as_deref()
         .and_then(|pointer| root.pointer(pointer)?.as_str())
+        .and_then(|raw| match knobs.avatar_template {
+            // Only a plain hash is put into the URL (Discord's are `[a_]?[0-9a-f]+`).
+            Some(template) => (!raw.is_empty()
+                && raw.len() <= 64
+                && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                && id.bytes().all(|b| b.is_ascii_alphanumeric()))
+            .then(|| template.replace("{id}", &id).replace("{hash}", raw)),
+            None => Some(raw.to_owned()),
+        })
         .map(|raw| match knobs.avatar_html_unescape {
             // Reddit escapes `&` as `&amp;` in `icon_img`; nothing else of HTML escaping can
             // occur in a URL it sends, so no HTML-entity crate for one replacement.

@@ -3,7 +3,7 @@
 //! The built-in providers of [dravo-connect](https://docs.rs/dravo-connect): the generic
 //! OAuth 2.0 provider described by configuration ([`GenericProvider`]) and the social
 //! networks (X, LinkedIn, Facebook, Instagram, Threads, TikTok, YouTube, Pinterest, Reddit,
-//! Mastodon, Bluesky). Each is written against the public provider traits of
+//! Mastodon, Bluesky, Google Business Profile, Discord, Twitch). Each is written against the public provider traits of
 //! `dravo-connect-core`, exactly as a third-party provider would be.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
@@ -19,9 +19,12 @@ mod config;
 #[cfg(test)]
 mod fixtures;
 mod generic;
+mod google;
 mod targets;
 
+pub mod discord;
 pub mod facebook;
+pub mod google_business;
 pub mod instagram;
 pub mod instagram_facebook;
 pub mod linkedin;
@@ -30,6 +33,7 @@ pub mod pinterest;
 pub mod reddit;
 pub mod threads;
 pub mod tiktok;
+pub mod twitch;
 pub mod x;
 pub mod youtube;
 

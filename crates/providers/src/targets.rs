@@ -1,11 +1,17 @@
 //! Listing the publishable targets behind a person's token (the selection step): Facebook
 //! Pages, Instagram business accounts linked to Pages, Pinterest boards, LinkedIn
-//! organisations. Each is a [`TargetSource`] knob of a built-in [`GenericProvider`].
+//! organisations, Google Business Profile locations, Discord servers. Each is a
+//! [`TargetSource`] knob of a built-in [`GenericProvider`]. Targets the code exchange's
+//! answer itself grants (Discord's webhook) are [`GrantedTargets`].
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
 
 use bytes::Bytes;
 use http::Method;
 use http::header::{ACCEPT, AUTHORIZATION, USER_AGENT};
 use serde_json::Value;
+use sha2::{Digest as _, Sha256};
 use url::Url;
 use zeroize::Zeroizing;
 
@@ -26,6 +32,17 @@ const MAX_URL_BYTES: usize = 2048;
 pub(super) const LINKEDIN_VERSION: &str = "202508";
 /// The LinkedIn scopes that make organisations targets.
 const LINKEDIN_ORG_SCOPES: &[&str] = &["w_organization_social", "rw_organization_admin"];
+/// Google Business Profile accounts whose locations are listed at most.
+const MAX_GOOGLE_ACCOUNTS: usize = 20;
+/// Where Google Business Profile locations are listed (`{account}/locations` below it),
+/// unless `targets_url` moved the account listing elsewhere: then on its origin.
+const GOOGLE_LOCATIONS_BASE: &str = "https://mybusinessbusinessinformation.googleapis.com/v1/";
+const GOOGLE_ACCOUNTS_HOST: &str = "mybusinessaccountmanagement.googleapis.com";
+/// The Discord permission bits that let a member manage a server (`ADMINISTRATOR`,
+/// `MANAGE_GUILD`): only such servers are targets.
+const DISCORD_MANAGE: u64 = (1 << 3) | (1 << 5);
+/// Grants whose granted targets are kept at once at most (oldest dropped).
+const MAX_KEPT_GRANTS: usize = 64;
 
 /// Where a built-in provider finds its targets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +59,96 @@ pub(super) enum TargetSource {
     /// LinkedIn: `GET /rest/organizationAcls?q=roleAssignee&role=ADMINISTRATOR&state=APPROVED`
     /// and each organisation's name, the person's token; only with an organisation scope.
     LinkedinOrganizations,
+    /// Google Business Profile: `GET /v1/accounts` (paged by `pageToken`), then each
+    /// account's `GET /v1/{account}/locations?readMask=name,title` (paged), the person's token.
+    GoogleLocations,
+    /// Discord: the webhook of the code exchange's answer ([`GrantedTargets`]), and with the
+    /// `guilds` scope `GET /users/@me/guilds` (paged by `after`): the servers the person owns
+    /// or manages, the person's token.
+    DiscordGuilds,
+}
+
+/// Targets granted by a code exchange's answer itself (Discord's `webhook` object), kept
+/// from the exchange until the target listing of the same callback takes them.
+///
+/// The provider seam hands [`TargetListing::list_targets`](crate::TargetListing) the
+/// [`TokenSet`] the exchange returned, which has no room for anything else of the answer;
+/// both calls run one after the other on this same provider in one callback, so the
+/// targets wait here, keyed by the SHA-256 of the access token, taken (removed) when
+/// listed. At most 64 grants wait at once; the oldest is dropped first (a grant whose
+/// callback failed before its listing waits until then). The tokens stay `Secret`s.
+pub(super) struct GrantedTargets {
+    /// Reads the targets out of the exchange's JSON answer.
+    parse: fn(&Value) -> Vec<Target>,
+    kept: Mutex<VecDeque<([u8; 32], Vec<Target>)>>,
+}
+
+impl std::fmt::Debug for GrantedTargets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GrantedTargets").finish_non_exhaustive()
+    }
+}
+
+impl GrantedTargets {
+    /// Targets read from exchange answers with `parse`.
+    pub(super) fn new(parse: fn(&Value) -> Vec<Target>) -> Self {
+        Self { parse, kept: Mutex::new(VecDeque::new()) }
+    }
+
+    fn digest(access_token: &Secret<String>) -> [u8; 32] {
+        Sha256::digest(access_token.expose_secret().as_bytes()).into()
+    }
+
+    fn kept(&self) -> std::sync::MutexGuard<'_, VecDeque<([u8; 32], Vec<Target>)>> {
+        // A panic elsewhere while holding the lock leaves a queue that is still whole.
+        self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Keeps what the exchange's `answer` grants, if anything, for `access_token`.
+    pub(super) fn keep(&self, access_token: &Secret<String>, answer: &[u8]) {
+        let Ok(json) = serde_json::from_slice::<Value>(answer) else { return };
+        let targets = (self.parse)(&json);
+        if targets.is_empty() {
+            return;
+        }
+        let key = Self::digest(access_token);
+        let mut kept = self.kept();
+        kept.retain(|(k, _)| *k != key);
+        while kept.len() >= MAX_KEPT_GRANTS {
+            kept.pop_front();
+        }
+        kept.push_back((key, targets));
+    }
+
+    /// Takes what was kept for `access_token` (nothing the second time).
+    pub(super) fn take(&self, access_token: &Secret<String>) -> Vec<Target> {
+        let key = Self::digest(access_token);
+        let mut kept = self.kept();
+        match kept.iter().position(|(k, _)| *k == key) {
+            Some(i) => kept.remove(i).map(|(_, targets)| targets).unwrap_or_default(),
+            None => Vec::new(),
+        }
+    }
+}
+
+/// Discord: the `webhook` object of a `webhook.incoming` code exchange, a target with its
+/// own token (`POST /webhooks/{id}/{token}` executes it; it does not expire).
+pub(super) fn discord_webhook(answer: &Value) -> Vec<Target> {
+    let Some(hook) = answer.get("webhook") else { return Vec::new() };
+    let (Some(id), Some(token)) = (id_of(hook.get("id")), hook.get("token").and_then(Value::as_str)) else {
+        return Vec::new();
+    };
+    if token.is_empty() || token.len() > 512 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Vec::new();
+    }
+    vec![Target {
+        id,
+        target_type: TargetType::Webhook,
+        username: None,
+        display_name: text(hook.get("name")),
+        avatar_url: None,
+        access_token: Some(Secret::new(token.to_owned())),
+    }]
 }
 
 /// A cleaned text field: trimmed, without control characters, at most
@@ -102,6 +209,18 @@ impl GenericProvider {
                     return Ok(Vec::new());
                 }
                 self.linkedin_organizations(http, &base, &tokens.access_token).await
+            }
+            TargetSource::GoogleLocations => self.google_locations(http, &base, &tokens.access_token).await,
+            TargetSource::DiscordGuilds => {
+                let mut targets = match &self.knobs.granted_targets {
+                    Some(granted) => granted.take(&tokens.access_token),
+                    None => Vec::new(),
+                };
+                let granted = tokens.scopes.as_deref().unwrap_or_default();
+                if granted.iter().any(|s| s == "guilds") {
+                    targets.extend(self.discord_guilds(http, &base, &tokens.access_token).await?);
+                }
+                Ok(targets)
             }
         }
     }
@@ -249,6 +368,147 @@ impl GenericProvider {
             }
             bookmark = text(page.get("bookmark"));
             if bookmark.is_none() {
+                break;
+            }
+        }
+        Ok(targets)
+    }
+
+    /// Google Business Profile: the accounts the person can reach, then each one's
+    /// locations; a location reached through several accounts is listed once. The target id
+    /// is `accounts/{a}/locations/{l}`, the path posts are made under.
+    async fn google_locations(
+        &self,
+        http: &dyn HttpClient,
+        base: &Url,
+        token: &Secret<String>,
+    ) -> Result<Vec<Target>, ProviderError> {
+        let is_digits = |s: &str| !s.is_empty() && s.len() <= 32 && s.bytes().all(|b| b.is_ascii_digit());
+        let mut accounts: Vec<String> = Vec::new();
+        let mut page_token: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let mut url = base.clone();
+            {
+                let mut q = url.query_pairs_mut();
+                q.append_pair("pageSize", "20");
+                if let Some(t) = &page_token {
+                    q.append_pair("pageToken", t);
+                }
+            }
+            let page = self.get_json(http, url.as_str(), Some(token), false).await?;
+            // Google leaves an empty list out of its answers.
+            for account in page.get("accounts").and_then(Value::as_array).into_iter().flatten() {
+                let Some(name) = account.get("name").and_then(Value::as_str) else { continue };
+                if name.strip_prefix("accounts/").is_some_and(is_digits) && !accounts.iter().any(|a| a == name) {
+                    accounts.push(name.to_owned());
+                }
+            }
+            page_token = text(page.get("nextPageToken"));
+            if page_token.is_none() {
+                break;
+            }
+        }
+        let locations_base = match base.host_str() {
+            Some(GOOGLE_ACCOUNTS_HOST) => Url::parse(GOOGLE_LOCATIONS_BASE),
+            _ => base.join("/v1/"),
+        }
+        .map_err(|_| request_not_built())?;
+        let mut targets: Vec<Target> = Vec::new();
+        for account in accounts.iter().take(MAX_GOOGLE_ACCOUNTS) {
+            let list = locations_base.join(&format!("{account}/locations")).map_err(|_| request_not_built())?;
+            let mut page_token: Option<String> = None;
+            for _ in 0..MAX_PAGES {
+                let mut url = list.clone();
+                {
+                    let mut q = url.query_pairs_mut();
+                    q.append_pair("readMask", "name,title").append_pair("pageSize", "100");
+                    if let Some(t) = &page_token {
+                        q.append_pair("pageToken", t);
+                    }
+                }
+                let page = self.get_json(http, url.as_str(), Some(token), false).await?;
+                for location in page.get("locations").and_then(Value::as_array).into_iter().flatten() {
+                    let Some(name) = location.get("name").and_then(Value::as_str) else { continue };
+                    if !name.strip_prefix("locations/").is_some_and(is_digits) {
+                        continue;
+                    }
+                    let id = format!("{account}/{name}");
+                    if targets.iter().any(|t| t.id.ends_with(&format!("/{name}"))) {
+                        continue;
+                    }
+                    targets.push(Target {
+                        id,
+                        target_type: TargetType::Location,
+                        username: None,
+                        display_name: text(location.get("title")),
+                        avatar_url: None,
+                        access_token: None,
+                    });
+                }
+                page_token = text(page.get("nextPageToken"));
+                if page_token.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(targets)
+    }
+
+    /// Discord: `GET /users/@me/guilds?limit=200` (paged by `after`, the last id), the
+    /// servers the person owns or has `ADMINISTRATOR` or `MANAGE_GUILD` in (where they can
+    /// add the app's bot, which is what posts there).
+    async fn discord_guilds(
+        &self,
+        http: &dyn HttpClient,
+        base: &Url,
+        token: &Secret<String>,
+    ) -> Result<Vec<Target>, ProviderError> {
+        let mut targets = Vec::new();
+        let mut after: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let mut url = base.clone();
+            {
+                let mut q = url.query_pairs_mut();
+                q.append_pair("limit", "200");
+                if let Some(a) = &after {
+                    q.append_pair("after", a);
+                }
+            }
+            let page = self.get_json(http, url.as_str(), Some(token), false).await?;
+            let guilds = page.as_array().ok_or_else(|| invalid("the server listing is not a list"))?;
+            for guild in guilds {
+                let Some(id) = id_of(guild.get("id")) else { continue };
+                let permissions = match guild.get("permissions") {
+                    Some(Value::String(p)) => p.parse::<u64>().unwrap_or(0),
+                    Some(Value::Number(n)) => n.as_u64().unwrap_or(0),
+                    _ => 0,
+                };
+                let owner = guild.get("owner").and_then(Value::as_bool) == Some(true);
+                if !owner && permissions & DISCORD_MANAGE == 0 {
+                    continue;
+                }
+                let icon = guild
+                    .get("icon")
+                    .and_then(Value::as_str)
+                    .filter(|h| {
+                        !h.is_empty() && h.len() <= 64 && h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                    })
+                    .map(|h| format!("https://cdn.discordapp.com/icons/{id}/{h}.png"));
+                targets.push(Target {
+                    id,
+                    target_type: TargetType::Guild,
+                    username: None,
+                    display_name: text(guild.get("name")),
+                    avatar_url: icon,
+                    access_token: None,
+                });
+            }
+            // Fewer than a full page: the last one.
+            if guilds.len() < 200 {
+                break;
+            }
+            after = guilds.last().and_then(|g| id_of(g.get("id")));
+            if after.is_none() {
                 break;
             }
         }

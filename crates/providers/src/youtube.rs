@@ -28,28 +28,21 @@
 //!   `redirect_uri_mismatch`…).
 //! - Redirect URIs: https, except `http://localhost` (any port) for development.
 
-use super::generic::{GenericProvider, RenewalKnob, RevokeStyle};
-use super::{ProfilePointers, TokenAuth};
-use crate::{RefreshTokenRequirement, Rotation};
+use super::ProfilePointers;
+use super::generic::GenericProvider;
+use super::google;
 
 /// The built-in id.
 pub const ID: &str = "youtube";
-const AUTHORIZE_URL: &str = "https://accounts.google.com/o/oauth2/v2/auth";
-const TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
-const REVOKE_URL: &str = "https://oauth2.googleapis.com/revoke";
 const USERINFO_URL: &str = "https://www.googleapis.com/youtube/v3/channels";
 /// Upload videos and read the channel.
 pub const DEFAULT_SCOPES: &[&str] =
     &["https://www.googleapis.com/auth/youtube.upload", "https://www.googleapis.com/auth/youtube.readonly"];
-/// What makes Google issue a refresh token on every grant.
-const OFFLINE: [(&str, &str); 2] = [("access_type", "offline"), ("prompt", "consent")];
 
 /// YouTube with Google's production endpoints (see the module docs).
 pub fn provider() -> GenericProvider {
-    let mut p = GenericProvider::builtin(
+    let mut p = google::oauth(
         ID,
-        AUTHORIZE_URL,
-        TOKEN_URL,
         USERINFO_URL,
         ProfilePointers::new("/items/0/id")
             .with_username("/items/0/snippet/customUrl")
@@ -57,17 +50,7 @@ pub fn provider() -> GenericProvider {
             .with_avatar_url("/items/0/snippet/thumbnails/default/url"),
     )
     .with_default_scopes(DEFAULT_SCOPES);
-    p.revoke_url = Some(REVOKE_URL.to_owned());
-    p.knobs.revoke_style = RevokeStyle::OneTokenEndsTheGrant;
-    p.pkce = true;
-    p.token_auth = TokenAuth::Body;
-    p.authorize_params = OFFLINE.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
     p.knobs.userinfo_params = &[("part", "snippet"), ("mine", "true")];
-    p.knobs.renewal = RenewalKnob::Grant(Rotation::Never);
-    p.knobs.refresh_token = RefreshTokenRequirement::AuthorizeParams {
-        params: OFFLINE.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
-    };
-    p.knobs.access_token_lifetime_secs = Some(3600);
     p
 }
 
@@ -75,6 +58,7 @@ pub fn provider() -> GenericProvider {
 mod tests {
     use super::*;
     use crate::fixtures::*;
+    use crate::google::{AUTHORIZE_URL, REVOKE_URL};
     use crate::{CodeFlow as _, Profile, ProviderErrorKind, RefreshGrant as _};
     use dravo_connect_core::OAuthErrorReason;
 

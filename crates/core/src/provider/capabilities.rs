@@ -209,10 +209,17 @@ pub enum TargetType {
     InstagramAccount,
     /// A Pinterest board.
     Board,
+    /// A Google Business Profile location.
+    Location,
+    /// A Discord server (guild).
+    Guild,
+    /// A Discord channel webhook, with its own token.
+    Webhook,
 }
 
 impl TargetType {
-    /// The wire string (`person`, `page`, `organization`, `instagram_account`, `board`).
+    /// The wire string (`person`, `page`, `organization`, `instagram_account`, `board`,
+    /// `location`, `guild`, `webhook`).
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Person => "person",
@@ -220,6 +227,9 @@ impl TargetType {
             Self::Organization => "organization",
             Self::InstagramAccount => "instagram_account",
             Self::Board => "board",
+            Self::Location => "location",
+            Self::Guild => "guild",
+            Self::Webhook => "webhook",
         }
     }
 
@@ -231,6 +241,9 @@ impl TargetType {
             "organization" => Some(Self::Organization),
             "instagram_account" => Some(Self::InstagramAccount),
             "board" => Some(Self::Board),
+            "location" => Some(Self::Location),
+            "guild" => Some(Self::Guild),
+            "webhook" => Some(Self::Webhook),
             _ => None,
         }
     }
