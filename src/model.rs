@@ -86,7 +86,8 @@ pub struct Account {
     #[serde(with = "time::serde::rfc3339::option")]
     pub reconnect_by: Option<OffsetDateTime>,
     /// What the account publishes as: `person` (the identity that logged in), or a target
-    /// picked after consent (`page`, `organization`, `instagram_account`, `board`).
+    /// picked after consent (`page`, `organization`, `instagram_account`, `board`,
+    /// `location`, `guild`, `webhook`).
     pub target_type: TargetType,
     /// For a picked target, the person account it was picked through; `null` for a person.
     pub parent_account_id: Option<AccountId>,

@@ -24,6 +24,13 @@ fn answers(id: &str) -> Option<ProviderAnswers> {
         "mastodon" => {
             (r#"{"id":"14715","username":"ada","acct":"ada","display_name":"Ada"}"#, "14715@mastodon.example")
         }
+        "google_business" => (r#"{"accounts":[{"name":"accounts/1065","accountName":"Ada"}]}"#, "accounts/1065"),
+        "discord" => (r#"{"id":"80351110224678912","username":"ada","avatar":null}"#, "80351110224678912"),
+        "twitch" => {
+            let users = r#"{"data":[{"id":"141981764","login":"ada","display_name":"Ada"}]}"#;
+            let validate = r#"{"client_id":"conformanceclient","login":"ada","user_id":"141981764"}"#;
+            return Some(ProviderAnswers::new(users, "141981764").with_before_profile(validate));
+        }
         _ => return None,
     };
     Some(ProviderAnswers::new(profile, account))
@@ -46,5 +53,5 @@ async fn every_built_in_code_flow_provider_passes_the_public_provider_conformanc
         provider_conformance(p.as_ref(), &answers).await;
         checked.push(id);
     }
-    assert_eq!(checked.len(), 11, "{checked:?}");
+    assert_eq!(checked.len(), 14, "{checked:?}");
 }

@@ -27,7 +27,9 @@ async fn the_provider_list_shows_every_provider_with_its_scopes_pkce_and_capabil
     let data = body["data"].as_array().unwrap();
     let ids: Vec<&str> = data.iter().map(|p| p["id"].as_str().unwrap()).collect();
     for id in [
+        "discord",
         "facebook",
+        "google_business",
         "instagram",
         "instagram_facebook",
         "linkedin",
@@ -36,6 +38,7 @@ async fn the_provider_list_shows_every_provider_with_its_scopes_pkce_and_capabil
         "reddit",
         "threads",
         "tiktok",
+        "twitch",
         "x",
         "youtube",
     ] {
@@ -330,4 +333,83 @@ async fn a_refused_re_exchange_expires_the_account_and_a_transient_one_keeps_the
     let err = h.connect.access_token(&t1, &dead.id).await.unwrap_err();
     assert_eq!(err.code(), dravo_connect::ErrorCode::InvalidToken);
     assert_eq!(h.get(&format!("/v1/accounts/{}", dead.id), Some(KEY1)).await.json()["status"], "expired");
+}
+
+/// Discord's recorded answers on loopback: a `webhook.incoming` exchange, the user, and the
+/// revocation; anything else is 404.
+fn discord_fixtures() -> (impl dravo_connect::http_client::HttpClient, Seen) {
+    let seen: Seen = Arc::default();
+    let log = seen.clone();
+    let client = move |request: http::Request<Bytes>| {
+        let (status, body) = match (request.method().as_str(), request.uri().path()) {
+            ("POST", "/api/oauth2/token") => (
+                200,
+                r#"{"token_type":"Bearer","access_token":"GNaVzEtATqdh173tNHEXY9ZYAuhiYxvy","scope":"identify webhook.incoming","expires_in":604800,"refresh_token":"PvPL7ELyMDc1836457XCDh1Y8jPbRm","webhook":{"application_id":"310954232226357250","name":"testwebhook","url":"https://discord.com/api/webhooks/347114750880120863/kKDdjXa1g9tKNs0-_yOwLyALC9gydEWP6gr9sHabuK1vuofjhQDDnlOclJeRIvYK-pj_","channel_id":"345626669224982402","token":"kKDdjXa1g9tKNs0-_yOwLyALC9gydEWP6gr9sHabuK1vuofjhQDDnlOclJeRIvYK-pj_","type":1,"avatar":null,"guild_id":"290926792226357250","id":"347114750880120863"}}"#,
+            ),
+            ("GET", "/api/v10/users/@me") => (
+                200,
+                r#"{"id":"80351110224678912","username":"nelly","global_name":"Nelly","avatar":"8342729096ea3675442027381ff50dfe"}"#,
+            ),
+            _ => (404, "{}"),
+        };
+        log.lock().unwrap().push(request);
+        async move {
+            Ok::<_, HttpError>(
+                http::Response::builder().status(status).body(Bytes::from_static(body.as_bytes())).unwrap(),
+            )
+        }
+    };
+    (client, seen)
+}
+
+#[tokio::test]
+async fn a_discord_connect_offers_the_granted_webhook_which_becomes_an_account_with_the_webhook_token() {
+    let (client, seen) = discord_fixtures();
+    let h = H::with(MockConfig::default(), |b| {
+        b.http_client(client).provider_config(
+            BuiltinOverrides::new("discord")
+                .with_token_url("http://127.0.0.1:9/api/oauth2/token")
+                .with_userinfo_url("http://127.0.0.1:9/api/v10/users/@me")
+                .with_targets_url("http://127.0.0.1:9/api/v10/users/@me/guilds"),
+        )
+    })
+    .await;
+    create_app(&h, "discord").await;
+    let authorize = start(&h, "discord").await;
+    assert!(authorize.as_str().starts_with("https://discord.com/oauth2/authorize?"));
+    let r = h.callback(&format!("/v1/oauth/discord/callback?code=NhhvTDYs&state={}", enc(&state_of(&authorize)))).await;
+    assert_eq!(r.status, StatusCode::FOUND, "{}", r.text());
+    let selection = r.location_param("selection_id").unwrap_or_else(|| panic!("{}", r.location()));
+    let paths: Vec<String> = seen.lock().unwrap().iter().map(|r| r.uri().path().to_owned()).collect();
+    assert_eq!(paths, ["/api/oauth2/token", "/api/v10/users/@me"], "no server listing without `guilds`");
+
+    let r = h.get(&format!("/v1/oauth/selections/{selection}"), Some(KEY1)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert!(!r.text().contains("kKDdjXa1g9tKNs0"), "no webhook token in the selection");
+    assert_eq!(
+        r.json()["targets"],
+        json!([{"id":"347114750880120863","target_type":"webhook","username":null,"display_name":"testwebhook","avatar_url":null}])
+    );
+    let r = h
+        .req(
+            Method::POST,
+            &format!("/v1/oauth/selections/{selection}"),
+            Some(KEY1),
+            Some(json!({"target_ids": ["347114750880120863"]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let hook = &r.json()["data"][0];
+    assert_eq!(hook["target_type"], "webhook");
+    assert_eq!(hook["provider_account_id"], "347114750880120863");
+    assert_eq!(hook["token_expires_at"], serde_json::Value::Null);
+    let id: AccountId = hook["id"].as_str().unwrap().parse().unwrap();
+    let token = h.connect.access_token(&tenant("t1"), &id).await.unwrap();
+    assert_eq!(token.expose_secret(), "kKDdjXa1g9tKNs0-_yOwLyALC9gydEWP6gr9sHabuK1vuofjhQDDnlOclJeRIvYK-pj_");
+    let person = h.get("/v1/accounts?provider=discord", Some(KEY1)).await.json();
+    let person = person["data"].as_array().unwrap().iter().find(|a| a["target_type"] == "person").unwrap().clone();
+    assert_eq!(
+        person["avatar_url"],
+        "https://cdn.discordapp.com/avatars/80351110224678912/8342729096ea3675442027381ff50dfe.png"
+    );
 }

@@ -28,6 +28,9 @@ pub struct ProviderAnswers {
     pub profile: String,
     /// The account id [`CodeFlow::fetch_profile`] must read from `profile`.
     pub profile_id: String,
+    /// The bodies of the successful calls a provider makes, in order, before its profile
+    /// call (Twitch validates the token first); none for most.
+    pub before_profile: Vec<String>,
 }
 
 impl ProviderAnswers {
@@ -38,7 +41,14 @@ impl ProviderAnswers {
             token: r#"{"access_token":"a1","token_type":"bearer","expires_in":3600,"refresh_token":"r1"}"#.to_owned(),
             profile: profile.into(),
             profile_id: profile_id.into(),
+            before_profile: Vec::new(),
         }
+    }
+
+    /// The same with the answer of one more call made before the profile call.
+    pub fn with_before_profile(mut self, body: impl Into<String>) -> Self {
+        self.before_profile.push(body.into());
+        self
     }
 
     /// The same with another token response body.
@@ -206,7 +216,9 @@ async fn exchange_failures_are_classified(flow: &dyn CodeFlow, id: &str) {
 
 async fn the_profile_is_read(flow: &dyn CodeFlow, answers: &ProviderAnswers, id: &str) {
     let case = "the_profile_is_read";
-    let http = Replay::new(&[(200, answers.profile.as_str())]);
+    let calls: Vec<(u16, &str)> =
+        answers.before_profile.iter().chain([&answers.profile]).map(|body| (200, body.as_str())).collect();
+    let http = Replay::new(&calls);
     let profile =
         flow.fetch_profile(&http, &Secret::new("a1".to_owned())).await.unwrap_or_else(|e| panic!("{case}: {id}: {e}"));
     assert_eq!(profile.id, answers.profile_id, "{case}: {id}: account id");
