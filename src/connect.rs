@@ -893,7 +893,7 @@ impl Connect {
         flow.external_id = params.external_id;
         flow.instance = instance.as_ref().map(Instance::origin);
         if let InsertFlow::TooManyPending { next_expiry } =
-            self.inner.shared.store.insert_flow(&flow, self.inner.max_pending_flows).await?
+            self.inner.shared.store.insert_flow(flow, self.inner.max_pending_flows).await?
         {
             let wait = (next_expiry - now).whole_seconds().max(1);
             tracing::info!(tenant = %tenant, "start refused: too many pending flows");
