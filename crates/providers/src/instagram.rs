@@ -160,6 +160,16 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn no_appsecret_proof_goes_to_graph_instagram_com() {
+        // Instagram Login documents no `appsecret_proof` (see the module docs), and its app
+        // secret is the Instagram app's, not the one Meta's "Require App Secret" checks.
+        let (http, seen) = replay(&[(200, ME)]);
+        let s = secret();
+        provider().fetch_profile_with(ctx(&http, &s), &token("IGAALongLived")).await.unwrap();
+        assert_eq!(param(&query(&requests(&seen)[0]), "appsecret_proof"), None);
+    }
+
+    #[tokio::test]
     async fn errors_and_denials_map_to_the_fixed_reasons() {
         let (http, _) = replay(&[(400, BAD_CODE)]);
         let s = secret();

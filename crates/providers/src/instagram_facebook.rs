@@ -109,6 +109,18 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_graph_profile_call_carries_the_appsecret_proof() {
+        let (http, seen) = replay(&[(200, r#"{"id":"10158012345678901","name":"Ada Lovelace"}"#)]);
+        let s = secret();
+        provider().fetch_profile_with(ctx(&http, &s), &token("long")).await.unwrap();
+        // `hmac.new(b"shh-secret", b"long", hashlib.sha256).hexdigest()`
+        assert_eq!(
+            param(&query(&requests(&seen)[0]), "appsecret_proof"),
+            Some("7cc7b054647c88b178593c42d95a789e4c68951edc080ea82625a4ec7671c02d")
+        );
+    }
+
+    #[tokio::test]
     async fn errors_and_denials_map_to_the_fixed_reasons() {
         let (http, _) = replay(&[(
             400,

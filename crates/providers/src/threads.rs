@@ -128,6 +128,15 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn no_appsecret_proof_goes_to_the_threads_api() {
+        // The Threads API documents no `appsecret_proof` (see the module docs).
+        let (http, seen) = replay(&[(200, ME)]);
+        let s = secret();
+        provider().fetch_profile_with(ctx(&http, &s), &token("THQVJLongLived")).await.unwrap();
+        assert_eq!(param(&query(&requests(&seen)[0]), "appsecret_proof"), None);
+    }
+
+    #[tokio::test]
     async fn errors_denials_and_renewal_behave() {
         let (http, _) = replay(&[(400, BAD_TOKEN)]);
         let err = provider().fetch_profile(&http, &token("t")).await.unwrap_err();
