@@ -1042,16 +1042,15 @@ impl Connect {
             }
             None => code_flow.fetch_profile(http, &new.access_token).await,
         };
-        let profile =
-            fetched.map_err(|e| {
-                match e.kind() {
-                    ProviderErrorKind::Rejected => {
-                        Error::new(ErrorCode::InvalidToken, "the provider refused the access token")
-                    }
-                    _ => Error::new(ErrorCode::ProviderError, "the provider failed to answer the profile request"),
+        let profile = fetched.map_err(|e| {
+            match e.kind() {
+                ProviderErrorKind::Rejected => {
+                    Error::new(ErrorCode::InvalidToken, "the provider refused the access token")
                 }
-                .with_source(e)
-            })?;
+                _ => Error::new(ErrorCode::ProviderError, "the provider failed to answer the profile request"),
+            }
+            .with_source(e)
+        })?;
         let profile = bounds::check_profile(profile).map_err(|cap| {
             Error::new(ErrorCode::ProviderError, "the provider's profile answer is over the size limits")
                 .with_source(cap)

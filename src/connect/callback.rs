@@ -298,7 +298,10 @@ impl Connect {
             Some(listing) => {
                 let ctx = ProviderContext {
                     http: self.inner.shared.http.as_ref(),
-                    credentials: ClientCredentials { client_id: &client.client_id, client_secret: &client.client_secret },
+                    credentials: ClientCredentials {
+                        client_id: &client.client_id,
+                        client_secret: &client.client_secret,
+                    },
                 };
                 listing.list_targets_with(ctx, tokens, profile).await.map(bounds::check_targets)
             }

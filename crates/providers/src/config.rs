@@ -1074,10 +1074,9 @@ mod tests {
 
     #[test]
     fn only_reddit_takes_a_user_agent_from_toml() {
-        let table: Table = toml::from_str(
-            "[[providers]]\nid = \"reddit\"\nuser_agent = \"web:{client_id}:v1.0 (by /u/acme_dev)\"\n",
-        )
-        .unwrap();
+        let table: Table =
+            toml::from_str("[[providers]]\nid = \"reddit\"\nuser_agent = \"web:{client_id}:v1.0 (by /u/acme_dev)\"\n")
+                .unwrap();
         let ProviderConfig::Builtin(reddit) = &table.providers[0] else { panic!("a built-in entry") };
         assert_eq!(reddit.user_agent.as_deref(), Some("web:{client_id}:v1.0 (by /u/acme_dev)"));
         assert!(build_registry(&table.providers).is_ok());
@@ -1087,8 +1086,7 @@ mod tests {
             assert_eq!(got, id);
             assert!(why.contains("user_agent") || id == "mastodon", "{id}: {why}");
         }
-        let table: Table =
-            toml::from_str("[[providers]]\nid = \"reddit\"\nuser_agent = \"my-app/1.0\"\n").unwrap();
+        let table: Table = toml::from_str("[[providers]]\nid = \"reddit\"\nuser_agent = \"my-app/1.0\"\n").unwrap();
         let (id, why) = reason(build_registry(&table.providers).unwrap_err());
         assert_eq!(id, "reddit");
         assert!(why.contains("Reddit's form"), "{why}");

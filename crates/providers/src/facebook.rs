@@ -32,6 +32,17 @@
 //!   `is_transient: true` are temporary (a renewal keeps the account), any other code is a
 //!   refusal (`graph_<code>`); the message is never echoed.
 //! - Revocation is `DELETE /me/permissions`, which removes the app's whole grant.
+//! - **`appsecret_proof`** on every Graph API call made with an access token (the profile,
+//!   the Page listing and each of its pages, the revocation): the hex HMAC-SHA256 of that
+//!   token keyed with the app secret (Meta's "Securing Graph API Requests" and Facebook
+//!   Login security guide), so a host can switch on **Require App Secret** in the app's
+//!   advanced settings and a token stolen without the secret is useless. The calls of the
+//!   token endpoint (the code exchange, the `fb_exchange_token` swap) authenticate with the
+//!   secret itself and carry none. The proof needs the app, so a token registered through
+//!   `POST /accounts` without `app_id` is checked without one (and refused once Require App
+//!   Secret is on: give its `app_id`). Meta's optional `appsecret_time` variant (the HMAC of
+//!   `token|time`) is not used. Page tokens handed to the host need the same proof when
+//!   the host calls the Graph API with them.
 //!
 //! Endpoint overrides: `token_url` moves the code exchange and the swap together;
 //! `exchange_url` moves only the swap.
@@ -208,8 +219,7 @@ mod tests {
         let proof = crate::generic::appsecret_proof(&secret(), &token("EAAlong")).unwrap();
         assert_eq!(proof.as_str(), PROOF_EAALONG);
         // RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".
-        let proof =
-            crate::generic::appsecret_proof(&token("Jefe"), &token("what do ya want for nothing?")).unwrap();
+        let proof = crate::generic::appsecret_proof(&token("Jefe"), &token("what do ya want for nothing?")).unwrap();
         assert_eq!(proof.as_str(), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
     }
 

@@ -22,6 +22,13 @@
 //! - Denials: `error=access_denied&error_reason=user_denied` → `oauth_error=access_denied`.
 //!   Exchange errors come as `{"error_type":"OAuthException","code":400,"error_message":…}`.
 //! - No revocation endpoint is documented.
+//! - **No `appsecret_proof`.** Meta documents the proof (and the "Require App Secret"
+//!   setting that enforces it) for the Facebook Graph API and Facebook Login; the Instagram
+//!   API with Instagram Login documents neither for `graph.instagram.com` (checked with a
+//!   search of Meta's docs and of client libraries, Dec 2026), and its calls are made with
+//!   the Instagram app's own secret. Sending an undocumented proof would risk refusals
+//!   ("invalid appsecret_proof") for no gain, so the Graph calls here carry none;
+//!   [`instagram_facebook`](super::instagram_facebook) carries it.
 //! - Redirect URIs must match exactly (the dashboard may add a trailing slash) and be https.
 //!
 //! Endpoint overrides: `exchange_url` (the `ig_exchange_token` swap) and `refresh_url` (the

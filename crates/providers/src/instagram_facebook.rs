@@ -21,6 +21,9 @@
 //!   token**, its parent the person. With none, the connect is a plain `connected` (the
 //!   person only, which cannot publish to Instagram). Override the listing with
 //!   `targets_url`.
+//! - Every Graph API call with a token carries Facebook's **`appsecret_proof`** (see
+//!   [`facebook`](super::facebook)): these are `graph.facebook.com` calls of a Facebook
+//!   Login app, whose "Require App Secret" setting applies to them.
 
 use super::ProfilePointers;
 use super::facebook::{ACCOUNTS_URL, meta_login};

@@ -137,7 +137,11 @@ mod tests {
                 ("code_verifier", "v"),
                 ("continuous_refresh", "true"),
             ],
-            &[("grant_type", "refresh_token"), ("refresh_token", "pinr_AQAZ2WQWAAAAAAA"), ("continuous_refresh", "true")],
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "pinr_AQAZ2WQWAAAAAAA"),
+                ("continuous_refresh", "true"),
+            ],
         ];
         for (request, fields) in sent.iter().zip(expected) {
             assert_eq!((request.method(), endpoint(request)), (&http::Method::POST, TOKEN_URL.to_owned()));

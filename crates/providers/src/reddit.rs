@@ -62,8 +62,7 @@ pub fn provider() -> GenericProvider {
     p.token_auth = TokenAuth::Basic;
     p.scope_separator = ",".to_owned();
     p.authorize_params.insert("duration".to_owned(), "permanent".to_owned());
-    p.knobs.user_agent =
-        UserAgentKnob::App { template: DEFAULT_USER_AGENT.to_owned(), check: check_user_agent };
+    p.knobs.user_agent = UserAgentKnob::App { template: DEFAULT_USER_AGENT.to_owned(), check: check_user_agent };
     p.knobs.avatar_html_unescape = true;
     p.knobs.renewal = RenewalKnob::Grant(Rotation::Never);
     p.knobs.refresh_token =
@@ -80,9 +79,7 @@ fn check_user_agent(value: &str) -> Result<(), String> {
     let head = value.split(' ').next().unwrap_or_default();
     let mut parts = head.splitn(3, ':');
     let form_ok = match (parts.next(), parts.next(), parts.next()) {
-        (Some(platform), Some(app), Some(version)) => {
-            !platform.is_empty() && !app.is_empty() && !version.is_empty()
-        }
+        (Some(platform), Some(app), Some(version)) => !platform.is_empty() && !app.is_empty() && !version.is_empty(),
         _ => false,
     };
     if !form_ok {

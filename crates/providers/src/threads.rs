@@ -23,6 +23,11 @@
 //!   `oauth_error=access_denied`. Errors are Graph-shaped
 //!   (`{"error":{"message","type","code"}}`).
 //! - No revocation endpoint is documented.
+//! - **No `appsecret_proof`**: the Threads API documents none for `graph.threads.net`
+//!   (checked with a search of Meta's Threads docs and client libraries, Dec 2026; its app
+//!   access tokens are `TH|<app id>|<secret>`, its calls use the Threads app's own secret),
+//!   and "Require App Secret" is a Facebook Login setting. See
+//!   [`facebook`](super::facebook) for the calls that carry it.
 //!
 //! Endpoint overrides: `exchange_url` and `refresh_url` besides the usual four.
 
