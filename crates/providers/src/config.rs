@@ -281,6 +281,12 @@ pub struct BuiltinOverrides {
     /// `/rest/organizationAcls`; LinkedIn reads each organisation's name from
     /// `/rest/organizations/{id}` on the same host).
     pub targets_url: Option<String>,
+    /// `reddit` only: the `User-Agent` of every call, in Reddit's form
+    /// `<platform>:<app ID>:<version string> (by /u/<reddit username>)`, where `{client_id}`
+    /// stands for the app's client id (so each app of a deployment keeps its own rate-limit
+    /// bucket). At most 256 printable ASCII characters. Default
+    /// `server:{client_id}:v<crate version>`.
+    pub user_agent: Option<String>,
 }
 
 impl BuiltinOverrides {
@@ -344,6 +350,13 @@ impl BuiltinOverrides {
         self.targets_url = Some(url.into());
         self
     }
+
+    /// Sets the `User-Agent` (`reddit` only).
+    #[must_use]
+    pub fn with_user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = Some(user_agent.into());
+        self
+    }
 }
 
 /// A `[[providers]]` entry as written: every field of both kinds, sorted into one by its id.
@@ -359,6 +372,7 @@ struct RawEntry {
     refresh_url: Option<String>,
     service_url: Option<String>,
     targets_url: Option<String>,
+    user_agent: Option<String>,
     issuer: Option<String>,
     requires_iss: Option<bool>,
     scopes: Option<Vec<String>>,
@@ -384,6 +398,7 @@ impl TryFrom<RawEntry> for ProviderConfig {
             refresh_url,
             service_url,
             targets_url,
+            user_agent,
             issuer,
             requires_iss,
             scopes,
@@ -410,8 +425,8 @@ impl TryFrom<RawEntry> for ProviderConfig {
             if !generic_only.is_empty() {
                 return Err(format!(
                     "providers entry {id:?}: a built-in provider only takes endpoint URLs (authorize_url, \
-                     token_url, userinfo_url, revoke_url, exchange_url, refresh_url, service_url, targets_url); \
-                     remove {}",
+                     token_url, userinfo_url, revoke_url, exchange_url, refresh_url, service_url, targets_url) \
+                     and, for reddit, user_agent; remove {}",
                     generic_only.join(", ")
                 ));
             }
@@ -425,6 +440,7 @@ impl TryFrom<RawEntry> for ProviderConfig {
                 refresh_url,
                 service_url,
                 targets_url,
+                user_agent,
             }));
         }
         let builtin_only = named(&[
@@ -432,6 +448,7 @@ impl TryFrom<RawEntry> for ProviderConfig {
             (refresh_url.is_some(), "refresh_url"),
             (service_url.is_some(), "service_url"),
             (targets_url.is_some(), "targets_url"),
+            (user_agent.is_some(), "user_agent"),
         ]);
         if !builtin_only.is_empty() {
             return Err(format!(
@@ -905,7 +922,7 @@ mod tests {
             assert!(err.contains("\"x\"") && err.contains("only takes endpoint URLs") && err.contains(field), "{err}");
         }
         // A generic entry with a built-in's fields.
-        for field in ["exchange_url", "refresh_url", "service_url", "targets_url"] {
+        for field in ["exchange_url", "refresh_url", "service_url", "targets_url", "user_agent"] {
             let err =
                 toml::from_str::<Table>(&format!("[[providers]]\nid = \"acme\"\n{field} = \"https://a.example/x\"\n"))
                     .unwrap_err()
@@ -1053,6 +1070,26 @@ mod tests {
         let refused =
             build_registry(&[BuiltinOverrides::new("youtube").with_refresh_url("http://127.0.0.1:1/r").into()]);
         assert!(refused.unwrap_err().to_string().contains("refresh_url"));
+    }
+
+    #[test]
+    fn only_reddit_takes_a_user_agent_from_toml() {
+        let table: Table =
+            toml::from_str("[[providers]]\nid = \"reddit\"\nuser_agent = \"web:{client_id}:v1.0 (by /u/acme_dev)\"\n")
+                .unwrap();
+        let ProviderConfig::Builtin(reddit) = &table.providers[0] else { panic!("a built-in entry") };
+        assert_eq!(reddit.user_agent.as_deref(), Some("web:{client_id}:v1.0 (by /u/acme_dev)"));
+        assert!(build_registry(&table.providers).is_ok());
+        for id in ["x", "facebook", "pinterest", "bluesky", "mastodon"] {
+            let refused = BuiltinOverrides::new(id).with_user_agent("web:acme:v1.0 (by /u/acme_dev)");
+            let (got, why) = reason(build_registry(&[refused.into()]).unwrap_err());
+            assert_eq!(got, id);
+            assert!(why.contains("user_agent") || id == "mastodon", "{id}: {why}");
+        }
+        let table: Table = toml::from_str("[[providers]]\nid = \"reddit\"\nuser_agent = \"my-app/1.0\"\n").unwrap();
+        let (id, why) = reason(build_registry(&table.providers).unwrap_err());
+        assert_eq!(id, "reddit");
+        assert!(why.contains("Reddit's form"), "{why}");
     }
 
     #[tokio::test]
