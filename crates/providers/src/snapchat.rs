@@ -32,8 +32,9 @@
 //!   challenge is not stated, so none is sent (the client secret authenticates the exchange).
 //! - **Refresh**: the token lifetime and the refresh grant of the server-side flow are not
 //!   documented where we could read them, so no refresh is attempted ([`RefreshModel::None`]
-//!   (crate::RefreshModel::None)): the account turns `expired` when its token does and the
-//!   user connects again.
+//!   (crate::RefreshModel::None)) and a refresh token in the answer is not kept: the account's
+//!   `reconnect_by` is its token's end, after which it is `expired` and the user connects
+//!   again.
 //! - **Revocation**: no endpoint is documented; a disconnect forgets the tokens.
 //! - **Publishing targets**: Login Kit publishes nothing, and the Public Profile and
 //!   Creative APIs that could are partner-gated or client-side; there is no selection step.
@@ -74,6 +75,7 @@ pub fn provider() -> GenericProvider {
     p.token_auth = TokenAuth::Body;
     p.knobs.userinfo_params = ME_QUERY;
     p.knobs.renewal = RenewalKnob::None;
+    p.knobs.discard_refresh_token = true;
     // Whether the server-side flow issues one is not documented (see the module docs).
     p.knobs.refresh_token = RefreshTokenRequirement::Unknown;
     p
@@ -116,6 +118,7 @@ mod tests {
         let tokens = provider().exchange_code(ctx(&http, &s), "snap-code", REDIRECT_URI, None).await.unwrap();
         assert_eq!(tokens.access_token.expose_secret(), "hCgEKEhBa3-snap");
         assert_eq!(tokens.expires_in, Some(3600));
+        assert!(tokens.refresh_token.is_none(), "never used, so never kept");
         assert_eq!(tokens.scopes.unwrap(), DEFAULT_SCOPES[..2], "the granted scopes, not the requested");
         let request = &requests(&seen)[0];
         assert_eq!(endpoint(request), TOKEN_URL);
