@@ -38,10 +38,10 @@ pub(crate) const BUILTIN_PROVIDERS: &[&str] = &[
 ///
 /// In TOML the `id` says which: an entry whose `id` names a built-in provider (`x`,
 /// `linkedin`, `facebook`, `instagram`, `instagram_facebook`, `threads`, `youtube`,
-/// `tiktok`, `pinterest`, `reddit`, `tumblr`, `snapchat`, `bluesky`) is [`BuiltinOverrides`] and may only give
-/// endpoint URLs (`authorize_url`, `token_url`, `userinfo_url`, `revoke_url`, and for the
-/// Meta providers `exchange_url` and `refresh_url`, for those with target selection
-/// `targets_url`; `bluesky` takes `service_url` alone, its XRPC endpoints follow from it):
+/// `tiktok`, `pinterest`, `reddit`, `tumblr`, `snapchat`, `bluesky`) is [`BuiltinOverrides`]
+/// and may only give endpoint URLs (`authorize_url`, `token_url`, `userinfo_url`,
+/// `revoke_url`, and for the Meta providers `exchange_url` and `refresh_url`, for those with
+/// target selection `targets_url`; `bluesky` takes `service_url` alone, its XRPC endpoints follow from it):
 /// the built-in keeps everything else, so a test or a staging setup can point a real
 /// provider's adapter at a local server. `mastodon` takes no entry at all: its endpoints are
 /// those of the instance given at `start`. Any other `id` is a [`GenericConfig`]. A field
