@@ -31,10 +31,10 @@
 //! - **PKCE**: Snap documents it for public clients; whether the confidential flow accepts a
 //!   challenge is not stated, so none is sent (the client secret authenticates the exchange).
 //! - **Refresh**: the token lifetime and the refresh grant of the server-side flow are not
-//!   documented where we could read them, so no refresh is attempted ([`RefreshModel::None`]
-//!   (crate::RefreshModel::None)) and a refresh token in the answer is not kept: the account's
-//!   `reconnect_by` is its token's end, after which it is `expired` and the user connects
-//!   again.
+//!   documented where we could read them, so no refresh is attempted
+//!   ([`RefreshModel::None`](crate::RefreshModel::None)) and a refresh token in the answer is
+//!   not kept: the account's `reconnect_by` is its token's end, after which it is `expired`
+//!   and the user connects again.
 //! - **Revocation**: no endpoint is documented; a disconnect forgets the tokens.
 //! - **Publishing targets**: Login Kit publishes nothing, and the Public Profile and
 //!   Creative APIs that could are partner-gated or client-side; there is no selection step.
