@@ -199,8 +199,9 @@
 //!
 //! ## Providers
 //! Built in: `x`, `linkedin`, `facebook`, `instagram`, `instagram_facebook`, `threads`,
-//! `youtube`, `tiktok`, `pinterest`, `reddit`, `mastodon` on any instance (`start` takes
-//! `instance=`; a client is registered at each instance on first use) and `bluesky`, each with
+//! `youtube`, `tiktok`, `pinterest`, `reddit`, `tumblr`, `snapchat` (Login Kit identity only),
+//! `mastodon` on any instance (`start` takes `instance=`; a client is registered at each
+//! instance on first use) and `bluesky`, each with
 //! its quirks in its own module of [`provider`] and its [`provider::Capabilities`] (login
 //! method, PKCE, client auth, scope separator, refresh model, lifetimes, revocation). Their
 //! ids never change, since they are part of registered callback URLs. `GET /v1/providers`

@@ -29,6 +29,8 @@ pub(crate) const BUILTIN_PROVIDERS: &[&str] = &[
     "reddit",
     "bluesky",
     "mastodon",
+    "tumblr",
+    "snapchat",
 ];
 
 /// One `[[providers]]` entry: a generic OAuth 2.0 provider described by configuration, or
@@ -36,10 +38,10 @@ pub(crate) const BUILTIN_PROVIDERS: &[&str] = &[
 ///
 /// In TOML the `id` says which: an entry whose `id` names a built-in provider (`x`,
 /// `linkedin`, `facebook`, `instagram`, `instagram_facebook`, `threads`, `youtube`,
-/// `tiktok`, `pinterest`, `reddit`, `bluesky`) is [`BuiltinOverrides`] and may only give
-/// endpoint URLs (`authorize_url`, `token_url`, `userinfo_url`, `revoke_url`, and for the
-/// Meta providers `exchange_url` and `refresh_url`, for those with target selection
-/// `targets_url`; `bluesky` takes `service_url` alone, its XRPC endpoints follow from it):
+/// `tiktok`, `pinterest`, `reddit`, `tumblr`, `snapchat`, `bluesky`) is [`BuiltinOverrides`]
+/// and may only give endpoint URLs (`authorize_url`, `token_url`, `userinfo_url`,
+/// `revoke_url`, and for the Meta providers `exchange_url` and `refresh_url`, for those with
+/// target selection `targets_url`; `bluesky` takes `service_url` alone, its XRPC endpoints follow from it):
 /// the built-in keeps everything else, so a test or a staging setup can point a real
 /// provider's adapter at a local server. `mastodon` takes no entry at all: its endpoints are
 /// those of the instance given at `start`. Any other `id` is a [`GenericConfig`]. A field
@@ -688,6 +690,14 @@ pub fn builtin(id: &str, overrides: Option<&BuiltinOverrides>) -> Result<Arc<dyn
             Some(_) => Err(provider_error(id, "mastodon takes its endpoints from the instance given at start")),
             None => Ok(Arc::new(super::mastodon::provider())),
         },
+        "tumblr" => {
+            let mut tumblr = super::tumblr::provider();
+            if let Some(config) = overrides {
+                tumblr.apply_overrides(config)?;
+            }
+            Ok(Arc::new(tumblr))
+        }
+        "snapchat" => with_overrides(super::snapchat::provider(), overrides),
         // Every id of BUILTIN_PROVIDERS has an arm above (a test checks it).
         _ => Err(provider_error(id, "no built-in provider has this id")),
     }

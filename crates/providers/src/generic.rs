@@ -155,6 +155,9 @@ pub(super) struct Knobs {
     /// A server's authority appended to the profile's id and username as `@{authority}`
     /// (Mastodon: ids are unique only per instance).
     pub(super) account_server: Option<String>,
+    /// Drop the refresh token of a code exchange: this adapter never refreshes, so none is
+    /// kept and the account's `reconnect_by` says when its token ends (Snapchat).
+    pub(super) discard_refresh_token: bool,
 }
 
 impl Default for Knobs {
@@ -186,6 +189,7 @@ impl Default for Knobs {
             targets: None,
             targets_url: None,
             account_server: None,
+            discard_refresh_token: false,
         }
     }
 }
@@ -897,7 +901,10 @@ impl CodeFlow for GenericProvider {
         if let (true, Some(verifier)) = (self.pkce, pkce_verifier) {
             fields.push(("code_verifier", verifier.expose_secret()));
         }
-        let tokens = self.token_call(ctx, &fields).await?;
+        let mut tokens = self.token_call(ctx, &fields).await?;
+        if self.knobs.discard_refresh_token {
+            tokens.refresh_token = None;
+        }
         let Some(swap) = &self.knobs.long_lived else {
             return Ok(tokens);
         };

@@ -209,10 +209,13 @@ pub enum TargetType {
     InstagramAccount,
     /// A Pinterest board.
     Board,
+    /// A Tumblr blog.
+    Blog,
 }
 
 impl TargetType {
-    /// The wire string (`person`, `page`, `organization`, `instagram_account`, `board`).
+    /// The wire string (`person`, `page`, `organization`, `instagram_account`, `board`,
+    /// `blog`).
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Person => "person",
@@ -220,6 +223,7 @@ impl TargetType {
             Self::Organization => "organization",
             Self::InstagramAccount => "instagram_account",
             Self::Board => "board",
+            Self::Blog => "blog",
         }
     }
 
@@ -231,6 +235,7 @@ impl TargetType {
             "organization" => Some(Self::Organization),
             "instagram_account" => Some(Self::InstagramAccount),
             "board" => Some(Self::Board),
+            "blog" => Some(Self::Blog),
             _ => None,
         }
     }
