@@ -893,7 +893,7 @@ impl Connect {
         flow.external_id = params.external_id;
         flow.instance = instance.as_ref().map(Instance::origin);
         if let InsertFlow::TooManyPending { next_expiry } =
-            self.inner.shared.store.insert_flow(&flow, self.inner.max_pending_flows).await?
+            self.inner.shared.store.insert_flow(flow, self.inner.max_pending_flows).await?
         {
             let wait = (next_expiry - now).whole_seconds().max(1);
             tracing::info!(tenant = %tenant, "start refused: too many pending flows");
@@ -1016,25 +1016,41 @@ impl Connect {
         if !token.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(Error::validation("access_token must be visible ASCII characters"));
         }
-        if let Some(app_id) = &new.app_id {
-            self.inner
-                .shared
-                .store
-                .get_app(tenant, app_id)
-                .await?
-                .filter(|a| a.provider == provider_id)
-                .ok_or_else(|| Error::not_found("app"))?;
-        }
-        let profile =
-            code_flow.fetch_profile(self.inner.shared.http.as_ref(), &new.access_token).await.map_err(|e| {
-                match e.kind() {
-                    ProviderErrorKind::Rejected => {
-                        Error::new(ErrorCode::InvalidToken, "the provider refused the access token")
-                    }
-                    _ => Error::new(ErrorCode::ProviderError, "the provider failed to answer the profile request"),
+        let app = match &new.app_id {
+            Some(app_id) => Some(
+                self.inner
+                    .shared
+                    .store
+                    .get_app(tenant, app_id)
+                    .await?
+                    .filter(|a| a.provider == provider_id)
+                    .ok_or_else(|| Error::not_found("app"))?,
+            ),
+            None => None,
+        };
+        let http = self.inner.shared.http.as_ref();
+        // With the app known, the profile call can carry what its credentials sign (Meta's
+        // `appsecret_proof`); without one, the token is checked as it is.
+        let fetched = match &app {
+            Some(app) => {
+                let secret = self.open_string(app.id.as_str(), FIELD_CLIENT_SECRET, &app.client_secret)?;
+                let ctx = ProviderContext {
+                    http,
+                    credentials: ClientCredentials { client_id: &app.client_id, client_secret: &secret },
+                };
+                code_flow.fetch_profile_with(ctx, &new.access_token).await
+            }
+            None => code_flow.fetch_profile(http, &new.access_token).await,
+        };
+        let profile = fetched.map_err(|e| {
+            match e.kind() {
+                ProviderErrorKind::Rejected => {
+                    Error::new(ErrorCode::InvalidToken, "the provider refused the access token")
                 }
-                .with_source(e)
-            })?;
+                _ => Error::new(ErrorCode::ProviderError, "the provider failed to answer the profile request"),
+            }
+            .with_source(e)
+        })?;
         let profile = bounds::check_profile(profile).map_err(|cap| {
             Error::new(ErrorCode::ProviderError, "the provider's profile answer is over the size limits")
                 .with_source(cap)

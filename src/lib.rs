@@ -199,10 +199,11 @@
 //!
 //! ## Providers
 //! Built in: `x`, `linkedin`, `facebook`, `instagram`, `instagram_facebook`, `threads`,
-//! `youtube`, `tiktok`, `pinterest`, `reddit`, `mastodon` on any instance (`start` takes
-//! `instance=`; a client is registered at each instance on first use), `bluesky`,
-//! `google_business` (Business Profile locations as targets), `discord` (the granted
-//! webhook, and servers with `guilds`, as targets) and `twitch` (the channel), each with
+//! `youtube`, `tiktok`, `pinterest`, `reddit`, `tumblr`, `snapchat` (Login Kit identity only),
+//! `mastodon` on any instance (`start` takes `instance=`; a client is registered at each
+//! instance on first use), `bluesky`, `google_business` (Business Profile locations as
+//! targets), `discord` (the granted webhook, and servers with `guilds`, as targets) and
+//! `twitch` (the channel), each with
 //! its quirks in its own module of [`provider`] and its [`provider::Capabilities`] (login
 //! method, PKCE, client auth, scope separator, refresh model, lifetimes, revocation). Their
 //! ids never change, since they are part of registered callback URLs. `GET /v1/providers`

@@ -28,8 +28,11 @@ fn with_body(status: StatusCode, content_type: &'static str, body: Bytes) -> Res
 
 /// A JSON response.
 pub(crate) fn json<T: Serialize>(status: StatusCode, body: &T) -> Response<Bytes> {
-    match serde_json::to_vec(body) {
-        Ok(v) => with_body(status, "application/json", Bytes::from(v)),
+    // Room for a `start` answer (an authorize URL and a time) without growing the buffer;
+    // `to_vec` starts at 128 bytes.
+    let mut buf = Vec::with_capacity(512);
+    match serde_json::to_writer(&mut buf, body) {
+        Ok(()) => with_body(status, "application/json", Bytes::from(buf)),
         Err(e) => error_response(&Error::server(e)),
     }
 }

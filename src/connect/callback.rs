@@ -268,7 +268,11 @@ impl Connect {
         tokens: &TokenSet,
     ) -> Result<Profile, OAuthErrorReason> {
         let code_flow = code_flow(client)?;
-        match code_flow.fetch_profile(self.flow_http(flow), &tokens.access_token).await.map(bounds::check_profile) {
+        let ctx = ProviderContext {
+            http: self.flow_http(flow),
+            credentials: ClientCredentials { client_id: &client.client_id, client_secret: &client.client_secret },
+        };
+        match code_flow.fetch_profile_with(ctx, &tokens.access_token).await.map(bounds::check_profile) {
             Ok(Ok(profile)) => Ok(profile),
             Ok(Err(cap)) => {
                 tracing::warn!(flow_id = %flow_key, error = %cap, "profile refused");
@@ -292,7 +296,14 @@ impl Connect {
     ) -> Result<Vec<Target>, OAuthErrorReason> {
         let listed = match client.provider.targets() {
             Some(listing) => {
-                listing.list_targets(self.inner.shared.http.as_ref(), tokens, profile).await.map(bounds::check_targets)
+                let ctx = ProviderContext {
+                    http: self.inner.shared.http.as_ref(),
+                    credentials: ClientCredentials {
+                        client_id: &client.client_id,
+                        client_secret: &client.client_secret,
+                    },
+                };
+                listing.list_targets_with(ctx, tokens, profile).await.map(bounds::check_targets)
             }
             None => Ok(Ok(Vec::new())),
         };

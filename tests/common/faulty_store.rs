@@ -132,7 +132,7 @@ impl Store for FaultyStore {
         self.inner.delete_account(t, id).await
     }
 
-    async fn insert_flow(&self, f: &PendingFlow, max_pending: u32) -> Result<InsertFlow, StoreError> {
+    async fn insert_flow(&self, f: PendingFlow, max_pending: u32) -> Result<InsertFlow, StoreError> {
         self.check()?;
         self.inner.insert_flow(f, max_pending).await
     }

@@ -181,6 +181,7 @@ avatar_url = "/picture"
     // Every configured provider (built-ins too), for the page's greyed-out buttons.
     let configured = providers["configured"].as_array().unwrap();
     assert!(configured.contains(&json!("acme")) && configured.contains(&json!("demo")), "{configured:?}");
+    assert!(configured.contains(&json!("tumblr")) && configured.contains(&json!("snapchat")), "{configured:?}");
     let started: Value = http.post(format!("{base}/demo/connect/demo")).send().await.unwrap().json().await.unwrap();
     // The demo provider shows a consent page; its Allow button posts the form back.
     let to_callback = click_on_consent_page(&http, started["authorize_url"].as_str().unwrap(), "allow").await;

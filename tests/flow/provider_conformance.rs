@@ -21,6 +21,11 @@ fn answers(id: &str) -> Option<ProviderAnswers> {
         }
         "pinterest" => (r#"{"id":"549755885175","username":"ada"}"#, "549755885175"),
         "reddit" => (r#"{"id":"abc123","name":"ada"}"#, "abc123"),
+        "snapchat" => (r#"{"data":{"me":{"externalId":"CAESIPvj","displayName":"Ada"}}}"#, "CAESIPvj"),
+        "tumblr" => (
+            r#"{"response":{"user":{"name":"ada","blogs":[{"name":"ada","primary":true,"uuid":"t:0aY0"}]}}}"#,
+            "t:0aY0",
+        ),
         "mastodon" => {
             (r#"{"id":"14715","username":"ada","acct":"ada","display_name":"Ada"}"#, "14715@mastodon.example")
         }
@@ -53,5 +58,5 @@ async fn every_built_in_code_flow_provider_passes_the_public_provider_conformanc
         provider_conformance(p.as_ref(), &answers).await;
         checked.push(id);
     }
-    assert_eq!(checked.len(), 14, "{checked:?}");
+    assert_eq!(checked.len(), 16, "{checked:?}");
 }

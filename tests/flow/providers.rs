@@ -36,8 +36,10 @@ async fn the_provider_list_shows_every_provider_with_its_scopes_pkce_and_capabil
         "mock",
         "pinterest",
         "reddit",
+        "snapchat",
         "threads",
         "tiktok",
+        "tumblr",
         "twitch",
         "x",
         "youtube",
@@ -333,6 +335,168 @@ async fn a_refused_re_exchange_expires_the_account_and_a_transient_one_keeps_the
     let err = h.connect.access_token(&t1, &dead.id).await.unwrap_err();
     assert_eq!(err.code(), dravo_connect::ErrorCode::InvalidToken);
     assert_eq!(h.get(&format!("/v1/accounts/{}", dead.id), Some(KEY1)).await.json()["status"], "expired");
+}
+
+/// Tumblr's token, refresh and `/v2/user/info` answers in its documented shapes, on
+/// loopback paths; records what was sent.
+fn tumblr_fixtures() -> (impl dravo_connect::http_client::HttpClient, Seen) {
+    let seen: Seen = Arc::default();
+    let log = seen.clone();
+    let client = move |request: http::Request<Bytes>| {
+        let form: Vec<(String, String)> = url::form_urlencoded::parse(request.body()).into_owned().collect();
+        let has = |k: &str, v: &str| form.contains(&(k.to_owned(), v.to_owned()));
+        let bearer = request.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let (status, body) = match (request.method().as_str(), request.uri().path()) {
+            ("POST", "/v2/oauth2/token") if has("code", "tumblr-code") && has("client_secret", "ig-secret") => (
+                200,
+                r#"{"access_token":"tumblr-at-1","expires_in":2520,"id_token":false,"refresh_token":"tumblr-rt-1","scope":"basic write offline_access","token_type":"bearer"}"#,
+            ),
+            ("POST", "/v2/oauth2/token") if has("refresh_token", "tumblr-rt-1") => (
+                200,
+                r#"{"access_token":"tumblr-at-2","expires_in":2520,"id_token":false,"refresh_token":"tumblr-rt-2","scope":"basic write offline_access","token_type":"bearer"}"#,
+            ),
+            ("POST", "/v2/oauth2/token") if has("refresh_token", "tumblr-rt-2") => (
+                200,
+                r#"{"access_token":"tumblr-at-3","expires_in":2520,"id_token":false,"refresh_token":"tumblr-rt-3","scope":"basic write offline_access","token_type":"bearer"}"#,
+            ),
+            ("POST", "/v2/oauth2/token") => (401, r#"{"error":"invalid_grant"}"#),
+            ("GET", "/v2/user/info") if bearer == "Bearer tumblr-at-1" => (
+                200,
+                r#"{"meta":{"status":200,"msg":"OK"},"response":{"user":{"following":263,"default_post_format":"html","name":"derekg","likes":606,"blogs":[{"name":"derekg","title":"Derek Gottfrid","url":"https://derekg.org/","tweet":"auto","primary":true,"followers":33004929,"type":"public","uuid":"t:0aY0xL2Fi1OFJg4YxpmegQ"},{"name":"ihatehipstrz","title":"I Hate Hipstrz","url":"https://ihatehipstrz.tumblr.com/","primary":false,"type":"public","uuid":"t:hIpStRz0aY0xL2Fi1OFJg"}]}}}"#,
+            ),
+            ("GET", "/v2/user/info") => (
+                401,
+                r#"{"meta":{"status":401,"msg":"Unauthorized"},"response":[],"errors":[{"title":"Unauthorized","code":1016}]}"#,
+            ),
+            _ => (404, "{}"),
+        };
+        log.lock().unwrap().push(request);
+        async move {
+            Ok::<_, HttpError>(
+                http::Response::builder().status(status).body(Bytes::from_static(body.as_bytes())).unwrap(),
+            )
+        }
+    };
+    (client, seen)
+}
+
+#[tokio::test]
+async fn a_tumblr_connect_offers_the_users_blogs_and_its_rotating_refresh_token_is_stored() {
+    let (client, seen) = tumblr_fixtures();
+    let h = H::with(MockConfig::default(), |b| {
+        b.http_client(client).provider_config(
+            BuiltinOverrides::new("tumblr")
+                .with_token_url("http://127.0.0.1:9/v2/oauth2/token")
+                .with_userinfo_url("http://127.0.0.1:9/v2/user/info")
+                .with_targets_url("http://127.0.0.1:9/v2/user/info"),
+        )
+    })
+    .await;
+    create_app(&h, "tumblr").await;
+    let authorize = start(&h, "tumblr").await;
+    assert!(authorize.as_str().starts_with("https://www.tumblr.com/oauth2/authorize?"));
+    let pairs: Vec<(String, String)> = authorize.query_pairs().into_owned().collect();
+    assert!(pairs.contains(&("scope".to_owned(), "basic write offline_access".to_owned())));
+    assert!(pairs.iter().all(|(k, _)| k != "code_challenge"), "Tumblr documents no PKCE");
+    let r =
+        h.callback(&format!("/v1/oauth/tumblr/callback?code=tumblr-code&state={}", enc(&state_of(&authorize)))).await;
+    assert_eq!(r.status, StatusCode::FOUND, "{}", r.text());
+    let selection = r.location_param("selection_id").unwrap_or_else(|| panic!("{}", r.location()));
+
+    // The person: the primary blog's uuid, the user's name, the primary blog's title.
+    let person = h.get("/v1/accounts?provider=tumblr", Some(KEY1)).await.json()["data"][0].clone();
+    assert_eq!(person["provider_account_id"], "t:0aY0xL2Fi1OFJg4YxpmegQ");
+    assert_eq!(person["username"], "derekg");
+    assert_eq!(person["display_name"], "Derek Gottfrid");
+    assert_eq!(person["target_type"], "person");
+    assert_eq!(person["token_expires_at"], "2026-01-01T00:42:00Z");
+
+    let body = h.get(&format!("/v1/oauth/selections/{selection}"), Some(KEY1)).await.json();
+    assert_eq!(
+        body["targets"],
+        json!([
+            {"id":"t:0aY0xL2Fi1OFJg4YxpmegQ","target_type":"blog","username":"derekg","display_name":"Derek Gottfrid","avatar_url":"https://api.tumblr.com/v2/blog/derekg/avatar/128"},
+            {"id":"t:hIpStRz0aY0xL2Fi1OFJg","target_type":"blog","username":"ihatehipstrz","display_name":"I Hate Hipstrz","avatar_url":"https://api.tumblr.com/v2/blog/ihatehipstrz/avatar/128"},
+        ])
+    );
+    let path = format!("/v1/oauth/selections/{selection}");
+    let r = h.req(Method::POST, &path, Some(KEY1), Some(json!({"target_ids": ["t:hIpStRz0aY0xL2Fi1OFJg"]}))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let blog = &r.json()["data"][0];
+    assert_eq!(blog["target_type"], "blog");
+    assert_eq!(blog["parent_account_id"], person["id"]);
+    assert!(!r.text().contains("tumblr-at"), "no token in an answer");
+
+    // Past the 42 minutes the refresh grant runs, and each new refresh token is the one
+    // the next refresh sends.
+    let t1 = tenant("t1");
+    let id: AccountId = person["id"].as_str().unwrap().parse().unwrap();
+    seen.lock().unwrap().clear();
+    h.clock.advance(time::Duration::minutes(45));
+    assert_eq!(h.connect.access_token(&t1, &id).await.unwrap().expose_secret(), "tumblr-at-2");
+    h.clock.advance(time::Duration::minutes(45));
+    assert_eq!(h.connect.access_token(&t1, &id).await.unwrap().expose_secret(), "tumblr-at-3");
+    let sent = std::mem::take(&mut *seen.lock().unwrap());
+    let refreshed: Vec<String> = sent
+        .iter()
+        .map(|r| url::form_urlencoded::parse(r.body()).find(|(k, _)| k == "refresh_token").unwrap().1.into_owned())
+        .collect();
+    assert_eq!(refreshed, ["tumblr-rt-1", "tumblr-rt-2"]);
+
+    // No revocation endpoint is documented: the account goes, nothing is called.
+    assert_eq!(h.connect.disconnect(&t1, &id).await.unwrap(), Revocation::Unsupported);
+    assert!(seen.lock().unwrap().is_empty(), "no revocation call");
+}
+
+#[tokio::test]
+async fn a_snapchat_connect_reads_the_login_kit_identity_and_says_when_to_reconnect() {
+    let seen: Seen = Arc::default();
+    let log = seen.clone();
+    let client = move |request: http::Request<Bytes>| {
+        let (status, body) = match (request.method().as_str(), request.uri().path()) {
+            ("POST", "/accounts/oauth2/token") => (
+                200,
+                r#"{"access_token":"snap-at-1","token_type":"Bearer","expires_in":3600,"refresh_token":"snap-rt-1","scope":"https://auth.snapchat.com/oauth2/api/user.external_id https://auth.snapchat.com/oauth2/api/user.display_name"}"#,
+            ),
+            ("GET", "/v1/me") if request.uri().query().is_some_and(|q| q.contains("externalId")) => {
+                (200, r#"{"data":{"me":{"displayName":"Ghostface Chillah","externalId":"CAESIPvjZ-ext"}}}"#)
+            }
+            _ => (404, "{}"),
+        };
+        log.lock().unwrap().push(request);
+        async move {
+            Ok::<_, HttpError>(
+                http::Response::builder().status(status).body(Bytes::from_static(body.as_bytes())).unwrap(),
+            )
+        }
+    };
+    let h = H::with(MockConfig::default(), |b| {
+        b.http_client(client).provider_config(
+            BuiltinOverrides::new("snapchat")
+                .with_token_url("http://127.0.0.1:9/accounts/oauth2/token")
+                .with_userinfo_url("http://127.0.0.1:9/v1/me"),
+        )
+    })
+    .await;
+    create_app(&h, "snapchat").await;
+    let authorize = start(&h, "snapchat").await;
+    assert!(authorize.as_str().starts_with("https://accounts.snapchat.com/accounts/oauth2/auth?"));
+    let r =
+        h.callback(&format!("/v1/oauth/snapchat/callback?code=snap-code&state={}", enc(&state_of(&authorize)))).await;
+    assert_eq!(r.location_param("connected").as_deref(), Some("snapchat"), "{}", r.location());
+    let account = &h.get("/v1/accounts?provider=snapchat", Some(KEY1)).await.json()["data"][0];
+    assert_eq!(account["provider_account_id"], "CAESIPvjZ-ext");
+    assert_eq!(account["display_name"], "Ghostface Chillah");
+    assert_eq!(account["username"], serde_json::Value::Null);
+    assert_eq!(account["scopes"].as_array().unwrap().len(), 2, "the granted scopes");
+    // No refresh is attempted (unverified), so the host is told when the user must reconnect.
+    assert_eq!(account["reconnect_by"], "2026-01-01T01:00:00Z");
+    let id: AccountId = account["id"].as_str().unwrap().parse().unwrap();
+    seen.lock().unwrap().clear();
+    h.clock.advance(time::Duration::minutes(61));
+    assert!(h.connect.access_token(&tenant("t1"), &id).await.is_err());
+    assert!(seen.lock().unwrap().is_empty(), "no refresh call");
+    assert_eq!(h.connect.disconnect(&tenant("t1"), &id).await.unwrap(), Revocation::Unsupported);
 }
 
 /// Discord's recorded answers on loopback: a `webhook.incoming` exchange, the user, and the

@@ -389,3 +389,78 @@ async fn an_instagram_through_facebook_connect_offers_the_linked_accounts_with_t
     let id = account["id"].as_str().unwrap().parse().unwrap();
     assert_eq!(fb.h.connect.access_token(&tenant("t1"), &id).await.unwrap().expose_secret(), "EAAPageWithIg");
 }
+
+/// Meta's `appsecret_proof` of `token` for the fixtures' app secret, computed here with
+/// RustCrypto: the hex HMAC-SHA256 of the token keyed with the secret.
+fn proof_of(token: &str) -> String {
+    use hmac::Mac as _;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"fb-secret").unwrap();
+    mac.update(token.as_bytes());
+    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The `appsecret_proof` values of a request's query.
+fn proofs(request: &http::Request<Bytes>) -> Vec<String> {
+    url::form_urlencoded::parse(request.uri().query().unwrap_or_default().as_bytes())
+        .filter(|(k, _)| k == "appsecret_proof")
+        .map(|(_, v)| v.into_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn every_graph_call_with_a_token_carries_the_apps_appsecret_proof_so_require_app_secret_can_be_on() {
+    let fb = fb(3).await;
+    let selection = fb.connect(KEY1).await.location_param("selection_id").unwrap();
+    let sent = std::mem::take(&mut *fb.seen.lock().unwrap());
+    let calls: Vec<(&str, &str)> = sent.iter().map(|r| (r.method().as_str(), r.uri().path())).collect();
+    assert_eq!(
+        calls,
+        [
+            ("POST", "/v25.0/oauth/access_token"),
+            ("GET", "/v25.0/oauth/access_token"),
+            ("GET", "/v25.0/me"),
+            ("GET", "/v25.0/me/accounts"),
+            ("GET", "/v25.0/me/accounts"),
+        ]
+    );
+    // The token endpoint authenticates with the secret itself; every call made with the
+    // user token proves it was made with the app's secret.
+    for request in &sent[..2] {
+        assert!(proofs(request).is_empty(), "{}", request.uri().path());
+    }
+    for request in &sent[2..] {
+        assert_eq!(proofs(request), [proof_of(USER_TOKEN)], "{}", request.uri().path());
+    }
+    // The person's revocation too.
+    let person = fb.h.get("/v1/accounts?provider=facebook", Some(KEY1)).await.json()["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let _ = fb.choose(KEY1, &selection, json!(["1011"])).await;
+    fb.seen.lock().unwrap().clear();
+    let r = fb.h.req(Method::DELETE, &format!("/v1/accounts/{person}"), Some(KEY1), None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
+    let sent = std::mem::take(&mut *fb.seen.lock().unwrap());
+    let revocation = sent.iter().find(|r| r.method() == Method::DELETE).expect("a revocation call");
+    assert_eq!(revocation.uri().path(), "/v25.0/me/permissions");
+    assert_eq!(proofs(revocation), [proof_of(USER_TOKEN)]);
+
+    // A token registered with its app is checked with the proof; without an app there is no
+    // secret to prove with, and none is sent.
+    let app_id = fb.h.get("/v1/oauth-apps?provider=facebook", Some(KEY1)).await.json()["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (app, expected) in [(Some(app_id), vec![proof_of("EAAHeldByHost")]), (None, vec![])] {
+        let mut body = json!({"provider": "facebook", "access_token": "EAAHeldByHost"});
+        if let Some(app) = &app {
+            body["app_id"] = json!(app);
+        }
+        let r = fb.h.req(Method::POST, "/v1/accounts", Some(KEY1), Some(body)).await;
+        assert!(r.status.is_success(), "{}", r.text());
+        let sent = std::mem::take(&mut *fb.seen.lock().unwrap());
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].uri().path(), "/v25.0/me");
+        assert_eq!(proofs(&sent[0]), expected, "app {app:?}");
+    }
+}

@@ -68,7 +68,7 @@ impl Store for CoreOnly {
     async fn delete_account(&self, t: &TenantId, id: &AccountId) -> Result<bool, StoreError> {
         self.0.delete_account(t, id).await
     }
-    async fn insert_flow(&self, f: &PendingFlow, max_pending: u32) -> Result<InsertFlow, StoreError> {
+    async fn insert_flow(&self, f: PendingFlow, max_pending: u32) -> Result<InsertFlow, StoreError> {
         self.0.insert_flow(f, max_pending).await
     }
     async fn bind_flow(&self, id: &FlowId, digest: &[u8; 32], now: OffsetDateTime) -> Result<bool, StoreError> {

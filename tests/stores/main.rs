@@ -262,7 +262,7 @@ async fn rows_survive_reopening_the_file() {
         let store = SqliteStore::connect(&db.url()).await.unwrap();
         store.insert_app(&app).await.unwrap();
         assert_eq!(store.insert_account(&account).await.unwrap(), InsertAccount::Inserted);
-        store.insert_flow(&flow, u32::MAX).await.unwrap();
+        store.insert_flow(flow.clone(), u32::MAX).await.unwrap();
         store.pool().close().await;
     }
     let store = SqliteStore::connect(&db.url()).await.unwrap();
@@ -295,7 +295,7 @@ async fn the_raw_file_holds_the_ciphertext_and_no_plaintext_secret() {
     let flow = sample_flow(&sb, &app, VERIFIER);
     store.insert_app(&app).await.unwrap();
     store.insert_account(&account).await.unwrap();
-    store.insert_flow(&flow, u32::MAX).await.unwrap();
+    store.insert_flow(flow.clone(), u32::MAX).await.unwrap();
 
     let ciphertexts = [
         app.client_secret.as_bytes().to_vec(),
@@ -342,7 +342,7 @@ async fn an_unreadable_row_is_a_corrupt_error_not_a_panic() {
     let flow = sample_flow(&sb, &app, "v");
     store.insert_app(&app).await.unwrap();
     store.insert_account(&account).await.unwrap();
-    store.insert_flow(&flow, u32::MAX).await.unwrap();
+    store.insert_flow(flow.clone(), u32::MAX).await.unwrap();
 
     sqlx::query("UPDATE dravo_apps SET scopes = 'not json'").execute(store.pool()).await.unwrap();
     sqlx::query("UPDATE dravo_accounts SET status = 'sleeping'").execute(store.pool()).await.unwrap();

@@ -113,6 +113,7 @@ impl BlueskyProvider {
             (config.exchange_url.is_some(), "exchange_url"),
             (config.refresh_url.is_some(), "refresh_url"),
             (config.targets_url.is_some(), "targets_url"),
+            (config.user_agent.is_some(), "user_agent"),
         ] {
             if set {
                 extra.push(name);

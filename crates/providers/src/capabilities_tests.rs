@@ -42,7 +42,9 @@ fn the_built_in_ids_are_the_designs() {
             "mastodon",
             "google_business",
             "discord",
-            "twitch"
+            "twitch",
+            "tumblr",
+            "snapchat"
         ]
     );
 }
@@ -151,7 +153,9 @@ async fn the_token_requests_of_every_provider_match_its_row() {
                 assert_eq!(caps.refresh_token, RefreshTokenRequirement::Never, "{id}");
             }
             (RefreshModel::None, Renewal::None) => {
-                assert_eq!(caps.refresh_token, RefreshTokenRequirement::Never, "{id}");
+                // Never issued, or (Snapchat) not documented and never used.
+                let unused = [RefreshTokenRequirement::Never, RefreshTokenRequirement::Unknown];
+                assert!(unused.contains(&caps.refresh_token), "{id}");
             }
             (row, renewal) => panic!("{id}: the row says {row:?}, the flow renews by {renewal:?}"),
         }
@@ -228,6 +232,7 @@ fn the_table_serialises_with_snake_case_tags() {
         TargetType::Location,
         TargetType::Guild,
         TargetType::Webhook,
+        TargetType::Blog,
     ] {
         assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
         assert_eq!(TargetType::parse(t.as_str()), Some(t));
@@ -253,7 +258,10 @@ async fn every_provider_with_target_selection_lists_targets_of_its_kind() {
             continue;
         };
         // Discord's server listing is a bare list.
-        let empty = if id == "discord" { "[]" } else { r#"{"data":[],"items":[],"elements":[]}"# };
+        let empty = match id.as_str() {
+            "discord" => "[]",
+            _ => r#"{"data":[],"items":[],"elements":[],"response":{"user":{"blogs":[]}}}"#,
+        };
         let (http, seen) = replay(&[(200, empty)]);
         let targets = listing.list_targets(&http, &tokens, &person).await.unwrap();
         assert!(targets.is_empty(), "{id}");

@@ -32,6 +32,8 @@ pub(crate) const BUILTIN_PROVIDERS: &[&str] = &[
     "google_business",
     "discord",
     "twitch",
+    "tumblr",
+    "snapchat",
 ];
 
 /// One `[[providers]]` entry: a generic OAuth 2.0 provider described by configuration, or
@@ -39,10 +41,10 @@ pub(crate) const BUILTIN_PROVIDERS: &[&str] = &[
 ///
 /// In TOML the `id` says which: an entry whose `id` names a built-in provider (`x`,
 /// `linkedin`, `facebook`, `instagram`, `instagram_facebook`, `threads`, `youtube`,
-/// `tiktok`, `pinterest`, `reddit`, `bluesky`) is [`BuiltinOverrides`] and may only give
-/// endpoint URLs (`authorize_url`, `token_url`, `userinfo_url`, `revoke_url`, and for the
-/// Meta providers `exchange_url` and `refresh_url`, for those with target selection
-/// `targets_url`; `bluesky` takes `service_url` alone, its XRPC endpoints follow from it):
+/// `tiktok`, `pinterest`, `reddit`, `tumblr`, `snapchat`, `bluesky`) is [`BuiltinOverrides`]
+/// and may only give endpoint URLs (`authorize_url`, `token_url`, `userinfo_url`,
+/// `revoke_url`, and for the Meta providers `exchange_url` and `refresh_url`, for those with
+/// target selection `targets_url`; `bluesky` takes `service_url` alone, its XRPC endpoints follow from it):
 /// the built-in keeps everything else, so a test or a staging setup can point a real
 /// provider's adapter at a local server. `mastodon` takes no entry at all: its endpoints are
 /// those of the instance given at `start`. Any other `id` is a [`GenericConfig`]. A field
@@ -284,6 +286,12 @@ pub struct BuiltinOverrides {
     /// `/rest/organizationAcls`; LinkedIn reads each organisation's name from
     /// `/rest/organizations/{id}` on the same host).
     pub targets_url: Option<String>,
+    /// `reddit` only: the `User-Agent` of every call, in Reddit's form
+    /// `<platform>:<app ID>:<version string> (by /u/<reddit username>)`, where `{client_id}`
+    /// stands for the app's client id (so each app of a deployment keeps its own rate-limit
+    /// bucket). At most 256 printable ASCII characters. Default
+    /// `server:{client_id}:v<crate version>`.
+    pub user_agent: Option<String>,
 }
 
 impl BuiltinOverrides {
@@ -347,6 +355,13 @@ impl BuiltinOverrides {
         self.targets_url = Some(url.into());
         self
     }
+
+    /// Sets the `User-Agent` (`reddit` only).
+    #[must_use]
+    pub fn with_user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = Some(user_agent.into());
+        self
+    }
 }
 
 /// A `[[providers]]` entry as written: every field of both kinds, sorted into one by its id.
@@ -362,6 +377,7 @@ struct RawEntry {
     refresh_url: Option<String>,
     service_url: Option<String>,
     targets_url: Option<String>,
+    user_agent: Option<String>,
     issuer: Option<String>,
     requires_iss: Option<bool>,
     scopes: Option<Vec<String>>,
@@ -387,6 +403,7 @@ impl TryFrom<RawEntry> for ProviderConfig {
             refresh_url,
             service_url,
             targets_url,
+            user_agent,
             issuer,
             requires_iss,
             scopes,
@@ -413,8 +430,8 @@ impl TryFrom<RawEntry> for ProviderConfig {
             if !generic_only.is_empty() {
                 return Err(format!(
                     "providers entry {id:?}: a built-in provider only takes endpoint URLs (authorize_url, \
-                     token_url, userinfo_url, revoke_url, exchange_url, refresh_url, service_url, targets_url); \
-                     remove {}",
+                     token_url, userinfo_url, revoke_url, exchange_url, refresh_url, service_url, targets_url) \
+                     and, for reddit, user_agent; remove {}",
                     generic_only.join(", ")
                 ));
             }
@@ -428,6 +445,7 @@ impl TryFrom<RawEntry> for ProviderConfig {
                 refresh_url,
                 service_url,
                 targets_url,
+                user_agent,
             }));
         }
         let builtin_only = named(&[
@@ -435,6 +453,7 @@ impl TryFrom<RawEntry> for ProviderConfig {
             (refresh_url.is_some(), "refresh_url"),
             (service_url.is_some(), "service_url"),
             (targets_url.is_some(), "targets_url"),
+            (user_agent.is_some(), "user_agent"),
         ]);
         if !builtin_only.is_empty() {
             return Err(format!(
@@ -677,6 +696,14 @@ pub fn builtin(id: &str, overrides: Option<&BuiltinOverrides>) -> Result<Arc<dyn
             Some(_) => Err(provider_error(id, "mastodon takes its endpoints from the instance given at start")),
             None => Ok(Arc::new(super::mastodon::provider())),
         },
+        "tumblr" => {
+            let mut tumblr = super::tumblr::provider();
+            if let Some(config) = overrides {
+                tumblr.apply_overrides(config)?;
+            }
+            Ok(Arc::new(tumblr))
+        }
+        "snapchat" => with_overrides(super::snapchat::provider(), overrides),
         // Every id of BUILTIN_PROVIDERS has an arm above (a test checks it).
         _ => Err(provider_error(id, "no built-in provider has this id")),
     }
@@ -911,7 +938,7 @@ mod tests {
             assert!(err.contains("\"x\"") && err.contains("only takes endpoint URLs") && err.contains(field), "{err}");
         }
         // A generic entry with a built-in's fields.
-        for field in ["exchange_url", "refresh_url", "service_url", "targets_url"] {
+        for field in ["exchange_url", "refresh_url", "service_url", "targets_url", "user_agent"] {
             let err =
                 toml::from_str::<Table>(&format!("[[providers]]\nid = \"acme\"\n{field} = \"https://a.example/x\"\n"))
                     .unwrap_err()
@@ -1064,6 +1091,26 @@ mod tests {
         let refused =
             build_registry(&[BuiltinOverrides::new("youtube").with_refresh_url("http://127.0.0.1:1/r").into()]);
         assert!(refused.unwrap_err().to_string().contains("refresh_url"));
+    }
+
+    #[test]
+    fn only_reddit_takes_a_user_agent_from_toml() {
+        let table: Table =
+            toml::from_str("[[providers]]\nid = \"reddit\"\nuser_agent = \"web:{client_id}:v1.0 (by /u/acme_dev)\"\n")
+                .unwrap();
+        let ProviderConfig::Builtin(reddit) = &table.providers[0] else { panic!("a built-in entry") };
+        assert_eq!(reddit.user_agent.as_deref(), Some("web:{client_id}:v1.0 (by /u/acme_dev)"));
+        assert!(build_registry(&table.providers).is_ok());
+        for id in ["x", "facebook", "pinterest", "bluesky", "mastodon"] {
+            let refused = BuiltinOverrides::new(id).with_user_agent("web:acme:v1.0 (by /u/acme_dev)");
+            let (got, why) = reason(build_registry(&[refused.into()]).unwrap_err());
+            assert_eq!(got, id);
+            assert!(why.contains("user_agent") || id == "mastodon", "{id}: {why}");
+        }
+        let table: Table = toml::from_str("[[providers]]\nid = \"reddit\"\nuser_agent = \"my-app/1.0\"\n").unwrap();
+        let (id, why) = reason(build_registry(&table.providers).unwrap_err());
+        assert_eq!(id, "reddit");
+        assert!(why.contains("Reddit's form"), "{why}");
     }
 
     #[tokio::test]

@@ -32,6 +32,17 @@
 //!   `is_transient: true` are temporary (a renewal keeps the account), any other code is a
 //!   refusal (`graph_<code>`); the message is never echoed.
 //! - Revocation is `DELETE /me/permissions`, which removes the app's whole grant.
+//! - **`appsecret_proof`** on every Graph API call made with an access token (the profile,
+//!   the Page listing and each of its pages, the revocation): the hex HMAC-SHA256 of that
+//!   token keyed with the app secret (Meta's "Securing Graph API Requests" and Facebook
+//!   Login security guide), so a host can switch on **Require App Secret** in the app's
+//!   advanced settings and a token stolen without the secret is useless. The calls of the
+//!   token endpoint (the code exchange, the `fb_exchange_token` swap) authenticate with the
+//!   secret itself and carry none. The proof needs the app, so a token registered through
+//!   `POST /accounts` without `app_id` is checked without one (and refused once Require App
+//!   Secret is on: give its `app_id`). Meta's optional `appsecret_time` variant (the HMAC of
+//!   `token|time`) is not used. Page tokens handed to the host need the same proof when
+//!   the host calls the Graph API with them.
 //!
 //! Endpoint overrides: `token_url` moves the code exchange and the swap together;
 //! `exchange_url` moves only the swap.
@@ -76,6 +87,7 @@ pub(super) fn meta_login(id: &'static str, userinfo_url: &str, profile: ProfileP
     p.knobs.renewal = RenewalKnob::Reexchange { swap: fb_exchange(), min_age_secs: None };
     p.knobs.profile_token = ProfileToken::Query;
     p.knobs.graph_errors = true;
+    p.knobs.appsecret_proof = true;
     p.knobs.revoke_style = RevokeStyle::MetaPermissions;
     p.knobs.refresh_token = RefreshTokenRequirement::Never;
     p.knobs.access_token_lifetime_secs = Some(60 * 86_400);
@@ -162,6 +174,53 @@ mod tests {
         let q = query(request);
         assert_eq!(param(&q, "fields"), Some("id,name,picture"));
         assert_eq!(param(&q, "access_token"), Some("EAAlong"));
+    }
+
+    /// The `appsecret_proof` of `EAAlong` with the fixtures' secret (`shh-secret`), computed
+    /// independently: `hmac.new(b"shh-secret", b"EAAlong", hashlib.sha256).hexdigest()`.
+    const PROOF_EAALONG: &str = "4aac313bfc9fc38897b7ae94b15eb2abd764ad905e7380c5b28ec64eeb1d7a8c";
+
+    #[tokio::test]
+    async fn every_graph_call_with_a_token_carries_the_appsecret_proof() {
+        let s = secret();
+        let p = provider();
+        // The profile, read with the app's credentials at hand.
+        let (http, seen) = replay(&[(200, ME)]);
+        p.fetch_profile_with(ctx(&http, &s), &token("EAAlong")).await.unwrap();
+        let request = &requests(&seen)[0];
+        assert_eq!(endpoint(request), USERINFO_URL);
+        let q = query(request);
+        assert_eq!(param(&q, "access_token"), Some("EAAlong"));
+        assert_eq!(param(&q, "appsecret_proof"), Some(PROOF_EAALONG));
+        assert_eq!(param(&q, "fields"), Some("id,name,picture"));
+        // Revocation: the proof beside the token.
+        let (http, seen) = replay(&[(200, r#"{"success":true}"#)]);
+        p.revoke(ctx(&http, &s), access_only(&token("EAAlong"))).await.unwrap();
+        let request = &requests(&seen)[0];
+        assert_eq!((request.method(), endpoint(request)), (&Method::DELETE, REVOKE_URL.to_owned()));
+        assert_eq!(param(&query(request), "appsecret_proof"), Some(PROOF_EAALONG));
+        // The token endpoint authenticates with the secret itself: no proof there.
+        let (http, seen) = replay(&[(200, SHORT), (200, LONG), (200, LONG)]);
+        p.exchange_code(ctx(&http, &s), "AQD-code", REDIRECT_URI, None).await.unwrap();
+        p.reexchange(ctx(&http, &s), &token("EAAlong")).await.unwrap();
+        for request in requests(&seen) {
+            assert_eq!(param(&query(&request), "appsecret_proof"), None);
+            assert_eq!(param(&form(&request), "appsecret_proof"), None);
+        }
+        // Without the app's credentials (a token registered without its app) there is
+        // nothing to prove with.
+        let (http, seen) = replay(&[(200, ME)]);
+        p.fetch_profile(&http, &token("EAAlong")).await.unwrap();
+        assert_eq!(param(&query(&requests(&seen)[0]), "appsecret_proof"), None);
+    }
+
+    #[test]
+    fn the_appsecret_proof_is_the_hex_hmac_sha256_of_the_token_keyed_with_the_secret() {
+        let proof = crate::generic::appsecret_proof(&secret(), &token("EAAlong")).unwrap();
+        assert_eq!(proof.as_str(), PROOF_EAALONG);
+        // RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".
+        let proof = crate::generic::appsecret_proof(&token("Jefe"), &token("what do ya want for nothing?")).unwrap();
+        assert_eq!(proof.as_str(), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
     }
 
     #[tokio::test]

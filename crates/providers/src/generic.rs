@@ -2,6 +2,7 @@
 //! RFC 7636, revocation per RFC 7009) with the providers' common quirks made configurable.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -132,7 +133,14 @@ pub(super) struct Knobs {
     /// (Instagram: `permissions`).
     pub(super) scope_fallback: Option<&'static str>,
     /// The `User-Agent` of every call to this provider.
-    pub(super) user_agent: &'static str,
+    pub(super) user_agent: UserAgentKnob,
+    /// Add Meta's `appsecret_proof` (hex HMAC-SHA256 of the access token keyed with the app
+    /// secret) to every Graph API call made with an access token, when the app's
+    /// credentials are at hand.
+    pub(super) appsecret_proof: bool,
+    /// Extra form fields of the code exchange and the refresh grant (Pinterest's
+    /// `continuous_refresh=true`).
+    pub(super) token_params: &'static [(&'static str, &'static str)],
     /// How tokens are revoked.
     pub(super) revoke_style: RevokeStyle,
     /// What the capability table says beyond what the fields above determine.
@@ -150,13 +158,16 @@ pub(super) struct Knobs {
     /// The avatar pointer holds an image hash, not a URL: the avatar is this template with
     /// `{id}` and `{hash}` replaced (Discord's CDN).
     pub(super) avatar_template: Option<&'static str>,
-    /// The profile call carries a `Client-Id` header, read first from the token's own
-    /// validation (`GET validate` beside the token endpoint, `Authorization: OAuth`):
-    /// Twitch's Helix API wants the client id, which `fetch_profile` is not given.
+    /// The profile call carries a `Client-Id` header (Twitch's Helix API): the app's, when
+    /// its credentials are at hand, else read first from the token's own validation (`GET
+    /// validate` beside the token endpoint, `Authorization: OAuth`).
     pub(super) client_id_from_validate: bool,
     /// Targets the code exchange's answer itself grants (Discord's `webhook`), kept for the
     /// target listing of the same callback.
     pub(super) granted_targets: Option<std::sync::Arc<super::targets::GrantedTargets>>,
+    /// Drop the refresh token of a code exchange: this adapter never refreshes, so none is
+    /// kept and the account's `reconnect_by` says when its token ends (Snapchat).
+    pub(super) discard_refresh_token: bool,
 }
 
 impl Default for Knobs {
@@ -177,7 +188,9 @@ impl Default for Knobs {
             avatar_html_unescape: false,
             token_wrapper: None,
             scope_fallback: None,
-            user_agent: USER_AGENT_VALUE,
+            user_agent: UserAgentKnob::Crate,
+            appsecret_proof: false,
+            token_params: &[],
             revoke_style: RevokeStyle::Rfc7009,
             refresh_token: RefreshTokenRequirement::Unknown,
             access_token_lifetime_secs: None,
@@ -189,8 +202,56 @@ impl Default for Knobs {
             avatar_template: None,
             client_id_from_validate: false,
             granted_targets: None,
+            discard_refresh_token: false,
         }
     }
+}
+
+/// The `User-Agent` a provider's calls carry.
+#[derive(Debug, Clone)]
+pub(super) enum UserAgentKnob {
+    /// The crate's own, [`USER_AGENT_VALUE`].
+    Crate,
+    /// One naming the app, from a template in which `{client_id}` stands for the app's
+    /// client id (Reddit: a generic `User-Agent` shares one rate-limit bucket with every
+    /// other deployment). The host may replace the template (`user_agent` in its
+    /// `[[providers]]` entry), which `check` validates.
+    App {
+        /// The template.
+        template: String,
+        /// The provider's rule for a configured template; the error says what is wrong.
+        check: fn(&str) -> Result<(), String>,
+    },
+}
+
+/// `{client_id}` in a `User-Agent` template.
+pub(super) const CLIENT_ID_PLACEHOLDER: &str = "{client_id}";
+/// The longest client id put into a `User-Agent` (characters outside
+/// `[A-Za-z0-9_.-]` are left out).
+const MAX_USER_AGENT_CLIENT_ID: usize = 64;
+/// The longest configured `User-Agent` template.
+pub(super) const MAX_USER_AGENT_LEN: usize = 256;
+
+/// Checks a configured `User-Agent` template: 1 to [`MAX_USER_AGENT_LEN`] printable ASCII
+/// characters (so no CR, LF or other control character can split the header), no
+/// whitespace at either end, and `{`/`}` only in `{client_id}`.
+pub(super) fn check_user_agent_text(value: &str) -> Result<(), String> {
+    if value.is_empty() || value.len() > MAX_USER_AGENT_LEN {
+        return Err(format!("must be 1 to {MAX_USER_AGENT_LEN} characters"));
+    }
+    if let Some(c) = value.chars().find(|c| !(' '..='~').contains(c)) {
+        return Err(match c {
+            '\r' | '\n' => "must not contain CR or LF".to_owned(),
+            _ => "must be printable ASCII characters".to_owned(),
+        });
+    }
+    if value.trim() != value {
+        return Err("must not start or end with whitespace".to_owned());
+    }
+    if value.replace(CLIENT_ID_PLACEHOLDER, "").contains(['{', '}']) {
+        return Err("may use `{client_id}` and no other `{…}`".to_owned());
+    }
+    Ok(())
 }
 
 /// How a token request sends its parameters.
@@ -342,6 +403,17 @@ impl GenericProvider {
                 None => return Err(provider_error(id, "targets_url: this provider lists no targets")),
             }
         }
+        if let Some(value) = &config.user_agent {
+            match &mut self.knobs.user_agent {
+                UserAgentKnob::App { template, check } => {
+                    check(value).map_err(|why| provider_error(id, format!("user_agent: {why}")))?;
+                    value.clone_into(template);
+                }
+                UserAgentKnob::Crate => {
+                    return Err(provider_error(id, "user_agent: only reddit takes a configured User-Agent"));
+                }
+            }
+        }
         if let Some(url) = &config.refresh_url {
             let url = parse_endpoint(id, "refresh_url", url)?;
             match &mut self.knobs.renewal {
@@ -467,8 +539,9 @@ impl GenericProvider {
     ) -> Result<http::Request<Bytes>, ProviderError> {
         let mut form = form_urlencoded::Serializer::new(String::new());
         form.extend_pairs(fields);
-        let mut builder =
-            http::Request::builder().header(ACCEPT, "application/json").header(USER_AGENT, self.knobs.user_agent);
+        let mut builder = http::Request::builder()
+            .header(ACCEPT, "application/json")
+            .header(USER_AGENT, self.user_agent(Some(credentials.client_id))?);
         let client_id = self.knobs.client_id_param;
         match self.token_auth {
             TokenAuth::Basic => builder = builder.header(AUTHORIZATION, basic_authorization(credentials)?),
@@ -495,6 +568,8 @@ impl GenericProvider {
         .map_err(|_| request_not_built())
     }
 
+    /// A call of the token endpoint (the code exchange, the refresh grant) with this
+    /// provider's extra fields after `fields`.
     async fn token_call(&self, ctx: ProviderContext<'_>, fields: &[(&str, &str)]) -> Result<TokenSet, ProviderError> {
         self.token_call_answer(ctx, fields).await.map(|(tokens, _)| tokens)
     }
@@ -505,7 +580,9 @@ impl GenericProvider {
         ctx: ProviderContext<'_>,
         fields: &[(&str, &str)],
     ) -> Result<(TokenSet, http::Response<Bytes>), ProviderError> {
-        let request = self.token_request(self.knobs.token_method, &self.token_url, ctx.credentials, fields)?;
+        let mut fields = fields.to_vec();
+        fields.extend_from_slice(self.knobs.token_params);
+        let request = self.token_request(self.knobs.token_method, &self.token_url, ctx.credentials, &fields)?;
         let response = ctx.http.send(request).await?;
         Ok((self.parse_tokens(&response)?, response))
     }
@@ -604,8 +681,9 @@ impl GenericProvider {
         form.extend_pairs(&fields);
         let encoded = Zeroizing::new(form.finish());
         let url = swap.url.as_deref().unwrap_or(&self.token_url);
-        let builder =
-            http::Request::builder().header(ACCEPT, "application/json").header(USER_AGENT, self.knobs.user_agent);
+        let builder = http::Request::builder()
+            .header(ACCEPT, "application/json")
+            .header(USER_AGENT, self.user_agent(Some(credentials.client_id))?);
         match swap.method {
             TokenMethod::PostForm => builder
                 .method(Method::POST)
@@ -621,14 +699,20 @@ impl GenericProvider {
     }
 
     /// The userinfo URL with this provider's extra parameters (replacing any of the same
-    /// name) and, for [`ProfileToken::Query`], the token.
-    fn userinfo_request_url(&self, access_token: &Secret<String>) -> Result<Zeroizing<String>, ProviderError> {
+    /// name), for [`ProfileToken::Query`] the token, and the `appsecret_proof` when given.
+    fn userinfo_request_url(
+        &self,
+        access_token: &Secret<String>,
+        proof: Option<&str>,
+    ) -> Result<Zeroizing<String>, ProviderError> {
         let mut url = Url::parse(&self.userinfo_url)
             .map_err(|_| ProviderError::new(ProviderErrorKind::Unsupported, "the userinfo endpoint is not a URL"))?;
         let extra: Vec<&str> = self.knobs.userinfo_params.iter().map(|(k, _)| *k).collect();
         let kept: Vec<(String, String)> = url
             .query_pairs()
-            .filter(|(name, _)| !extra.contains(&name.as_ref()) && name != "access_token")
+            .filter(|(name, _)| {
+                !extra.contains(&name.as_ref()) && name != "access_token" && name != APPSECRET_PROOF_PARAM
+            })
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
         {
@@ -637,11 +721,87 @@ impl GenericProvider {
             if self.knobs.profile_token == ProfileToken::Query {
                 query.append_pair("access_token", access_token.expose_secret());
             }
+            if let Some(proof) = proof {
+                query.append_pair(APPSECRET_PROOF_PARAM, proof);
+            }
         }
         if url.query() == Some("") {
             url.set_query(None);
         }
         Ok(Zeroizing::new(url.into()))
+    }
+
+    /// The profile behind `access_token`; with the app's `credentials`, the call carries
+    /// what they sign (the `appsecret_proof`, the app's `User-Agent`).
+    async fn read_profile(
+        &self,
+        http: &dyn HttpClient,
+        access_token: &Secret<String>,
+        credentials: Option<ClientCredentials<'_>>,
+    ) -> Result<Profile, ProviderError> {
+        let proof = self.appsecret_proof(credentials, access_token)?;
+        let url = self.userinfo_request_url(access_token, proof.as_deref().map(String::as_str))?;
+        let mut builder = http::Request::builder()
+            .method(Method::GET)
+            .uri(url.as_str())
+            .header(ACCEPT, "application/json")
+            .header(USER_AGENT, self.user_agent(credentials.map(|c| c.client_id))?);
+        if self.knobs.profile_token == ProfileToken::Bearer {
+            builder = builder.header(AUTHORIZATION, bearer_authorization(access_token)?);
+        }
+        if self.knobs.client_id_from_validate {
+            let client_id = match credentials.and_then(|c| client_id_header(c.client_id)) {
+                Some(id) => id,
+                None => self.validated_client_id(http, access_token).await?,
+            };
+            builder = builder.header("Client-Id", client_id);
+        }
+        let request = builder.body(Bytes::new()).map_err(|_| request_not_built())?;
+        let response = http.send(request).await?;
+        if let Some(err) = self.graph_error(&response) {
+            return Err(err);
+        }
+        let mut profile = parse_profile(&response, &self.profile, &self.knobs)?;
+        if let Some(server) = &self.knobs.account_server {
+            profile.id = format!("{}@{server}", profile.id);
+            profile.username = profile.username.map(|u| format!("{u}@{server}"));
+        }
+        Ok(profile)
+    }
+
+    /// The `User-Agent` of a call for the app with `client_id` (`None`: the app is not
+    /// known, as for a token registered without one).
+    pub(super) fn user_agent(&self, client_id: Option<&str>) -> Result<HeaderValue, ProviderError> {
+        match &self.knobs.user_agent {
+            UserAgentKnob::Crate => Ok(HeaderValue::from_static(USER_AGENT_VALUE)),
+            UserAgentKnob::App { template, .. } => {
+                // A client id is the tenant's input: only the characters client ids are made
+                // of go into the header, and a bounded number of them.
+                let id: String = client_id
+                    .unwrap_or_default()
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+                    .take(MAX_USER_AGENT_CLIENT_ID)
+                    .collect();
+                let id = if id.is_empty() { "unknown" } else { id.as_str() };
+                HeaderValue::from_str(&template.replace(CLIENT_ID_PLACEHOLDER, id)).map_err(|_| request_not_built())
+            }
+        }
+    }
+
+    /// Meta's `appsecret_proof` of `access_token` (its hex HMAC-SHA256 keyed with the app
+    /// secret), for a provider that sends it and when the app's `credentials` are known.
+    pub(super) fn appsecret_proof(
+        &self,
+        credentials: Option<ClientCredentials<'_>>,
+        access_token: &Secret<String>,
+    ) -> Result<Option<Zeroizing<String>>, ProviderError> {
+        match credentials {
+            Some(credentials) if self.knobs.appsecret_proof => {
+                appsecret_proof(credentials.client_secret, access_token).map(Some)
+            }
+            _ => Ok(None),
+        }
     }
 
     /// The capability table row of this provider, from the same fields its requests use.
@@ -777,6 +937,10 @@ impl CodeFlow for GenericProvider {
         if let Some(granted) = &self.knobs.granted_targets {
             granted.keep(&tokens.access_token, answer.body());
         }
+        let mut tokens = tokens;
+        if self.knobs.discard_refresh_token {
+            tokens.refresh_token = None;
+        }
         let Some(swap) = &self.knobs.long_lived else {
             return Ok(tokens);
         };
@@ -791,29 +955,15 @@ impl CodeFlow for GenericProvider {
         http: &dyn HttpClient,
         access_token: &Secret<String>,
     ) -> Result<Profile, ProviderError> {
-        let url = self.userinfo_request_url(access_token)?;
-        let mut builder = http::Request::builder()
-            .method(Method::GET)
-            .uri(url.as_str())
-            .header(ACCEPT, "application/json")
-            .header(USER_AGENT, self.knobs.user_agent);
-        if self.knobs.profile_token == ProfileToken::Bearer {
-            builder = builder.header(AUTHORIZATION, bearer_authorization(access_token)?);
-        }
-        if self.knobs.client_id_from_validate {
-            builder = builder.header("Client-Id", self.validated_client_id(http, access_token).await?);
-        }
-        let request = builder.body(Bytes::new()).map_err(|_| request_not_built())?;
-        let response = http.send(request).await?;
-        if let Some(err) = self.graph_error(&response) {
-            return Err(err);
-        }
-        let mut profile = parse_profile(&response, &self.profile, &self.knobs)?;
-        if let Some(server) = &self.knobs.account_server {
-            profile.id = format!("{}@{server}", profile.id);
-            profile.username = profile.username.map(|u| format!("{u}@{server}"));
-        }
-        Ok(profile)
+        self.read_profile(http, access_token, None).await
+    }
+
+    async fn fetch_profile_with(
+        &self,
+        ctx: ProviderContext<'_>,
+        access_token: &Secret<String>,
+    ) -> Result<Profile, ProviderError> {
+        self.read_profile(ctx.http, access_token, Some(ctx.credentials)).await
     }
 
     fn renewal(&self) -> Renewal<'_> {
@@ -852,7 +1002,7 @@ impl CodeFlow for GenericProvider {
                     .method(Method::POST)
                     .uri(revoke_url.as_str())
                     .header(ACCEPT, "application/json")
-                    .header(USER_AGENT, self.knobs.user_agent)
+                    .header(USER_AGENT, self.user_agent(Some(ctx.credentials.client_id))?)
                     .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
                     .body(Bytes::copy_from_slice(body.as_bytes()))
                     .map_err(|_| request_not_built())?;
@@ -863,17 +1013,21 @@ impl CodeFlow for GenericProvider {
                 self.revoke_token(ctx, revoke_url, token).await
             }
             RevokeStyle::MetaPermissions => {
-                let query = Zeroizing::new(
-                    form_urlencoded::Serializer::new(String::new())
-                        .append_pair("access_token", tokens.access_token.expose_secret())
-                        .finish(),
-                );
+                let proof = self.appsecret_proof(Some(ctx.credentials), tokens.access_token)?;
+                let query = {
+                    let mut query = form_urlencoded::Serializer::new(String::new());
+                    query.append_pair("access_token", tokens.access_token.expose_secret());
+                    if let Some(proof) = &proof {
+                        query.append_pair(APPSECRET_PROOF_PARAM, proof);
+                    }
+                    Zeroizing::new(query.finish())
+                };
                 let uri = Zeroizing::new(with_query(revoke_url, &query)?);
                 let request = http::Request::builder()
                     .method(Method::DELETE)
                     .uri(uri.as_str())
                     .header(ACCEPT, "application/json")
-                    .header(USER_AGENT, self.knobs.user_agent)
+                    .header(USER_AGENT, self.user_agent(Some(ctx.credentials.client_id))?)
                     .body(Bytes::new())
                     .map_err(|_| request_not_built())?;
                 success(ctx.http.send(request).await?)
@@ -932,7 +1086,16 @@ impl TargetListing for GenericProvider {
         tokens: &TokenSet,
         profile: &Profile,
     ) -> Result<Vec<Target>, ProviderError> {
-        self.find_targets(http, tokens, profile).await
+        self.find_targets(http, tokens, profile, None).await
+    }
+
+    async fn list_targets_with(
+        &self,
+        ctx: ProviderContext<'_>,
+        tokens: &TokenSet,
+        profile: &Profile,
+    ) -> Result<Vec<Target>, ProviderError> {
+        self.find_targets(ctx.http, tokens, profile, Some(ctx.credentials)).await
     }
 }
 
@@ -950,7 +1113,7 @@ impl GenericProvider {
             .method(Method::GET)
             .uri(url.as_str())
             .header(ACCEPT, "application/json")
-            .header(USER_AGENT, self.knobs.user_agent)
+            .header(USER_AGENT, self.user_agent(None)?)
             .header(AUTHORIZATION, sensitive_header(&authorization)?)
             .body(Bytes::new())
             .map_err(|_| request_not_built())?;
@@ -966,10 +1129,17 @@ impl GenericProvider {
             serde_json::from_slice(response.body()).map_err(|_| invalid("the token validation is not JSON"))?;
         json.get("client_id")
             .and_then(Value::as_str)
-            .filter(|id| (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric()))
-            .and_then(|id| HeaderValue::from_str(id).ok())
+            .and_then(client_id_header)
             .ok_or_else(|| invalid("the token validation has no usable client_id"))
     }
+}
+
+/// A client id as a header value: 1 to 64 ASCII letters, digits, `-`, `_` and `.` (Twitch's
+/// are letters and digits).
+fn client_id_header(id: &str) -> Option<HeaderValue> {
+    ((1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)))
+        .then(|| HeaderValue::from_str(id).ok())
+        .flatten()
 }
 
 /// RFC 7009 §2.1 `token_type_hint` values.
@@ -1007,6 +1177,29 @@ fn basic_authorization(credentials: ClientCredentials<'_>) -> Result<HeaderValue
     ));
     let value = Zeroizing::new(format!("Basic {}", STANDARD.encode(pair.as_bytes())));
     sensitive_header(&value)
+}
+
+/// The query parameter of Meta's proof.
+pub(super) const APPSECRET_PROOF_PARAM: &str = "appsecret_proof";
+
+/// Meta's `appsecret_proof`: the lowercase hex HMAC-SHA256 of `access_token` keyed with the
+/// app secret. With it on every Graph API call, a host can switch on "Require App Secret"
+/// in the app's settings, so a token stolen without the secret is useless to the thief.
+pub(super) fn appsecret_proof(
+    client_secret: &Secret<String>,
+    access_token: &Secret<String>,
+) -> Result<Zeroizing<String>, ProviderError> {
+    use hmac::Mac as _;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(client_secret.expose_secret().as_bytes())
+        .map_err(|_| request_not_built())?;
+    mac.update(access_token.expose_secret().as_bytes());
+    let tag: Zeroizing<[u8; 32]> = Zeroizing::new(mac.finalize().into_bytes().into());
+    // No hex crate in the workspace: 32 bytes written as two digits each.
+    let mut hex = Zeroizing::new(String::with_capacity(64));
+    for byte in tag.iter() {
+        let _ = write!(hex, "{byte:02x}");
+    }
+    Ok(hex)
 }
 
 /// `Bearer <token>`, marked sensitive.

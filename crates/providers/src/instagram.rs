@@ -22,6 +22,13 @@
 //! - Denials: `error=access_denied&error_reason=user_denied` → `oauth_error=access_denied`.
 //!   Exchange errors come as `{"error_type":"OAuthException","code":400,"error_message":…}`.
 //! - No revocation endpoint is documented.
+//! - **No `appsecret_proof`.** Meta documents the proof (and the "Require App Secret"
+//!   setting that enforces it) for the Facebook Graph API and Facebook Login; the Instagram
+//!   API with Instagram Login documents neither for `graph.instagram.com` (checked with a
+//!   search of Meta's docs and of client libraries, Dec 2026), and its calls are made with
+//!   the Instagram app's own secret. Sending an undocumented proof would risk refusals
+//!   ("invalid appsecret_proof") for no gain, so the Graph calls here carry none;
+//!   [`instagram_facebook`](super::instagram_facebook) carries it.
 //! - Redirect URIs must match exactly (the dashboard may add a trailing slash) and be https.
 //!
 //! Endpoint overrides: `exchange_url` (the `ig_exchange_token` swap) and `refresh_url` (the
@@ -157,6 +164,16 @@ mod tests {
         assert_eq!(endpoint(request), USERINFO_URL);
         assert_eq!(param(&query(request), "access_token"), Some("IGAALongLived"));
         assert!(header(request, "authorization").is_none());
+    }
+
+    #[tokio::test]
+    async fn no_appsecret_proof_goes_to_graph_instagram_com() {
+        // Instagram Login documents no `appsecret_proof` (see the module docs), and its app
+        // secret is the Instagram app's, not the one Meta's "Require App Secret" checks.
+        let (http, seen) = replay(&[(200, ME)]);
+        let s = secret();
+        provider().fetch_profile_with(ctx(&http, &s), &token("IGAALongLived")).await.unwrap();
+        assert_eq!(param(&query(&requests(&seen)[0]), "appsecret_proof"), None);
     }
 
     #[tokio::test]

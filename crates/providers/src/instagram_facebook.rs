@@ -21,6 +21,9 @@
 //!   token**, its parent the person. With none, the connect is a plain `connected` (the
 //!   person only, which cannot publish to Instagram). Override the listing with
 //!   `targets_url`.
+//! - Every Graph API call with a token carries Facebook's **`appsecret_proof`** (see
+//!   [`facebook`](super::facebook)): these are `graph.facebook.com` calls of a Facebook
+//!   Login app, whose "Require App Secret" setting applies to them.
 
 use super::ProfilePointers;
 use super::facebook::{ACCOUNTS_URL, meta_login};
@@ -106,6 +109,18 @@ mod tests {
         let q = query(&sent[0]);
         assert_eq!(param(&q, "fields"), Some("id,name,picture"));
         assert_eq!(param(&q, "access_token"), Some("long"));
+    }
+
+    #[tokio::test]
+    async fn the_graph_profile_call_carries_the_appsecret_proof() {
+        let (http, seen) = replay(&[(200, r#"{"id":"10158012345678901","name":"Ada Lovelace"}"#)]);
+        let s = secret();
+        provider().fetch_profile_with(ctx(&http, &s), &token("long")).await.unwrap();
+        // `hmac.new(b"shh-secret", b"long", hashlib.sha256).hexdigest()`
+        assert_eq!(
+            param(&query(&requests(&seen)[0]), "appsecret_proof"),
+            Some("7cc7b054647c88b178593c42d95a789e4c68951edc080ea82625a4ec7671c02d")
+        );
     }
 
     #[tokio::test]

@@ -3,8 +3,9 @@
 //! The built-in providers of [dravo-connect](https://docs.rs/dravo-connect): the generic
 //! OAuth 2.0 provider described by configuration ([`GenericProvider`]) and the social
 //! networks (X, LinkedIn, Facebook, Instagram, Threads, TikTok, YouTube, Pinterest, Reddit,
-//! Mastodon, Bluesky, Google Business Profile, Discord, Twitch). Each is written against the public provider traits of
-//! `dravo-connect-core`, exactly as a third-party provider would be.
+//! Mastodon, Bluesky, Tumblr, Snapchat, Google Business Profile, Discord, Twitch). Each is
+//! written against the public provider traits of `dravo-connect-core`, exactly as a
+//! third-party provider would be.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
@@ -31,8 +32,10 @@ pub mod linkedin;
 pub mod mastodon;
 pub mod pinterest;
 pub mod reddit;
+pub mod snapchat;
 pub mod threads;
 pub mod tiktok;
+pub mod tumblr;
 pub mod twitch;
 pub mod x;
 pub mod youtube;
@@ -44,3 +47,4 @@ pub use config::{
 };
 pub use generic::GenericProvider;
 pub use mastodon::MastodonProvider;
+pub use tumblr::TumblrProvider;

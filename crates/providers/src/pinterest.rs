@@ -10,9 +10,17 @@
 //!   `redirect_uri` repeated.
 //! - Access tokens last about 30 days. Refresh tokens are **continuous**: 60 days, renewable
 //!   indefinitely, and **every refresh returns a new refresh token** (a required field), which
-//!   is stored. Apps created before 2025-09-25 must send `continuous_refresh=true` on their
-//!   refreshes, which this adapter does not (the legacy 365-day tokens are no longer
-//!   supported).
+//!   is stored. The code exchange and every refresh send **`continuous_refresh=true`**:
+//!   Pinterest's OpenAPI description (Dec 2025) asks apps created before 2025-09-25 to set
+//!   it on the token endpoint (its April–August 2025 versions describe it on the code
+//!   exchange: "a continuous refresh token … rather than the legacy 1-year one"). It goes on
+//!   refreshes too, so an account connected before holds a continuous token after its next
+//!   refresh (the guide's section on exchanging the default refresh token for a continuous
+//!   one; the OpenAPI refresh schema lists no such field, so this part is our reading). For
+//!   apps created since, continuous is the default and the field changes nothing. The legacy
+//!   365-day token is no longer supported. A refresh answer always has `refresh_token` (with
+//!   `refresh_token_expires_in`/`_at`), and the new one replaces the old (a missing one keeps
+//!   the old, as for any provider).
 //! - The profile is `GET https://api.pinterest.com/v5/user_account`: `id`, `username`,
 //!   `business_name` (the display name; absent on personal accounts), `profile_image`.
 //! - Denials: expected `error=access_denied` (unverified: not documented); anything else
@@ -54,6 +62,7 @@ pub fn provider() -> GenericProvider {
     p.pkce = true;
     p.token_auth = TokenAuth::Basic;
     p.scope_separator = ",".to_owned();
+    p.knobs.token_params = &[("continuous_refresh", "true")];
     p.knobs.renewal = RenewalKnob::Grant(Rotation::Always);
     p.knobs.refresh_token = RefreshTokenRequirement::Always;
     p.knobs.access_token_lifetime_secs = Some(30 * 86_400);
@@ -103,6 +112,45 @@ mod tests {
         let body = form(request);
         assert_eq!(param(&body, "redirect_uri"), Some(REDIRECT_URI));
         assert_eq!(param(&body, "client_secret"), None);
+    }
+
+    #[tokio::test]
+    async fn the_exchange_and_the_refresh_ask_for_a_continuous_refresh_token() {
+        const REFRESHED: &str = r#"{"access_token":"pina_2","refresh_token":"pinr_2","response_type":"refresh_token","token_type":"bearer","expires_in":2592000,"refresh_token_expires_in":5184000,"refresh_token_expires_at":1725120000,"scope":"boards:read,pins:read,pins:write,user_accounts:read"}"#;
+        let (http, seen) = replay(&[(200, TOKEN), (200, REFRESHED)]);
+        let s = secret();
+        let p = provider();
+        p.exchange_code(ctx(&http, &s), "c0de", REDIRECT_URI, Some(&token("v"))).await.unwrap();
+        let renewed = p.refresh(ctx(&http, &s), &token("pinr_AQAZ2WQWAAAAAAA")).await.unwrap();
+        // Every refresh answers a new continuous refresh token (60 days from now): it is the
+        // one kept.
+        assert_eq!(renewed.access_token.expose_secret(), "pina_2");
+        assert_eq!(renewed.refresh_token.unwrap().expose_secret(), "pinr_2");
+        assert_eq!(renewed.expires_in, Some(2_592_000));
+        let sent = requests(&seen);
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"));
+        let expected: [&[(&str, &str)]; 2] = [
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", "c0de"),
+                ("redirect_uri", REDIRECT_URI),
+                ("code_verifier", "v"),
+                ("continuous_refresh", "true"),
+            ],
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "pinr_AQAZ2WQWAAAAAAA"),
+                ("continuous_refresh", "true"),
+            ],
+        ];
+        for (request, fields) in sent.iter().zip(expected) {
+            assert_eq!((request.method(), endpoint(request)), (&http::Method::POST, TOKEN_URL.to_owned()));
+            assert_eq!(header(request, "authorization"), Some(format!("Basic {basic}").as_str()));
+            assert_eq!(header(request, "content-type"), Some("application/x-www-form-urlencoded"));
+            let body = form(request);
+            let body: Vec<(&str, &str)> = body.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            assert_eq!(body, fields, "the exact form, and no secret in it");
+        }
     }
 
     #[tokio::test]

@@ -15,8 +15,10 @@ use sha2::{Digest as _, Sha256};
 use url::Url;
 use zeroize::Zeroizing;
 
-use super::generic::{GenericProvider, bearer_authorization, error_for_status, invalid, request_not_built};
-use super::{Profile, ProviderError, Target, TokenSet};
+use super::generic::{
+    APPSECRET_PROOF_PARAM, GenericProvider, bearer_authorization, error_for_status, invalid, request_not_built,
+};
+use super::{ClientCredentials, Profile, ProviderError, Target, TokenSet};
 use crate::TargetType;
 use dravo_connect_core::Secret;
 use dravo_connect_core::http_client::HttpClient;
@@ -185,32 +187,45 @@ fn same_endpoint(base: &Url, next: &Url) -> bool {
         && base.path() == next.path()
 }
 
+/// What every call of a listing needs: the client, and the app's client id when known (for
+/// its `User-Agent`).
+#[derive(Clone, Copy)]
+struct Call<'a> {
+    http: &'a dyn HttpClient,
+    client_id: Option<&'a str>,
+}
+
 impl GenericProvider {
-    /// The targets behind `tokens`, from this provider's [`TargetSource`] (none without one).
+    /// The targets behind `tokens`, from this provider's [`TargetSource`] (none without one);
+    /// with the app's `credentials`, the calls carry what they sign (the `appsecret_proof`,
+    /// the app's `User-Agent`).
     pub(super) async fn find_targets(
         &self,
         http: &dyn HttpClient,
         tokens: &TokenSet,
         profile: &Profile,
+        credentials: Option<ClientCredentials<'_>>,
     ) -> Result<Vec<Target>, ProviderError> {
         let _ = profile;
+        let call = Call { http, client_id: credentials.map(|c| c.client_id) };
         let (Some(source), Some(url)) = (self.knobs.targets, self.knobs.targets_url.as_deref()) else {
             return Ok(Vec::new());
         };
         let base = Url::parse(url).map_err(|_| request_not_built())?;
         match source {
             TargetSource::FacebookPages | TargetSource::InstagramAccounts => {
-                self.meta_pages(http, &base, &tokens.access_token, source).await
+                let proof = self.appsecret_proof(credentials, &tokens.access_token)?;
+                self.meta_pages(call, &base, &tokens.access_token, proof.as_deref().map(String::as_str), source).await
             }
-            TargetSource::PinterestBoards => self.pinterest_boards(http, &base, &tokens.access_token).await,
+            TargetSource::PinterestBoards => self.pinterest_boards(call, &base, &tokens.access_token).await,
             TargetSource::LinkedinOrganizations => {
                 let granted = tokens.scopes.as_deref().unwrap_or_default();
                 if !granted.iter().any(|s| LINKEDIN_ORG_SCOPES.contains(&s.as_str())) {
                     return Ok(Vec::new());
                 }
-                self.linkedin_organizations(http, &base, &tokens.access_token).await
+                self.linkedin_organizations(call, &base, &tokens.access_token).await
             }
-            TargetSource::GoogleLocations => self.google_locations(http, &base, &tokens.access_token).await,
+            TargetSource::GoogleLocations => self.google_locations(call, &base, &tokens.access_token).await,
             TargetSource::DiscordGuilds => {
                 let mut targets = match &self.knobs.granted_targets {
                     Some(granted) => granted.take(&tokens.access_token),
@@ -218,7 +233,7 @@ impl GenericProvider {
                 };
                 let granted = tokens.scopes.as_deref().unwrap_or_default();
                 if granted.iter().any(|s| s == "guilds") {
-                    targets.extend(self.discord_guilds(http, &base, &tokens.access_token).await?);
+                    targets.extend(self.discord_guilds(call, &base, &tokens.access_token).await?);
                 }
                 Ok(targets)
             }
@@ -228,7 +243,7 @@ impl GenericProvider {
     /// One GET; the JSON body of a 2xx, the mapped error otherwise.
     async fn get_json(
         &self,
-        http: &dyn HttpClient,
+        call: Call<'_>,
         url: &str,
         bearer: Option<&Secret<String>>,
         linkedin: bool,
@@ -237,7 +252,7 @@ impl GenericProvider {
             .method(Method::GET)
             .uri(url)
             .header(ACCEPT, "application/json")
-            .header(USER_AGENT, self.knobs.user_agent);
+            .header(USER_AGENT, self.user_agent(call.client_id)?);
         if let Some(token) = bearer {
             builder = builder.header(AUTHORIZATION, bearer_authorization(token)?);
         }
@@ -245,7 +260,7 @@ impl GenericProvider {
             builder = builder.header("LinkedIn-Version", LINKEDIN_VERSION).header("X-Restli-Protocol-Version", "2.0.0");
         }
         let request = builder.body(Bytes::new()).map_err(|_| request_not_built())?;
-        let response = http.send(request).await?;
+        let response = call.http.send(request).await?;
         if let Some(err) = self.graph_error(&response) {
             return Err(err);
         }
@@ -260,12 +275,14 @@ impl GenericProvider {
     }
 
     /// Facebook's `/me/accounts`, following `paging.next` (same endpoint only) a bounded
-    /// number of pages; the token goes as the documented `access_token` query parameter.
+    /// number of pages; the token goes as the documented `access_token` query parameter,
+    /// with the `appsecret_proof` when given.
     async fn meta_pages(
         &self,
-        http: &dyn HttpClient,
+        call: Call<'_>,
         base: &Url,
         token: &Secret<String>,
+        proof: Option<&str>,
         source: TargetSource,
     ) -> Result<Vec<Target>, ProviderError> {
         let fields = match source {
@@ -280,11 +297,14 @@ impl GenericProvider {
             .append_pair("fields", fields)
             .append_pair("limit", "100")
             .append_pair("access_token", token.expose_secret());
+        if let Some(proof) = proof {
+            first.query_pairs_mut().append_pair(APPSECRET_PROOF_PARAM, proof);
+        }
         let mut next = Some(Zeroizing::new(String::from(first)));
         let mut targets = Vec::new();
         for _ in 0..MAX_PAGES {
             let Some(url) = next.take() else { break };
-            let page = self.get_json(http, &url, None, false).await?;
+            let page = self.get_json(call, &url, None, false).await?;
             let items = page.get("data").and_then(Value::as_array).ok_or_else(|| invalid("no `data` list"))?;
             for item in items {
                 // A Page without its own token cannot be published to.
@@ -322,13 +342,18 @@ impl GenericProvider {
                 .and_then(|n| Url::parse(n).ok())
                 .filter(|n| same_endpoint(base, n))
                 .map(|mut n| {
-                    // Our token, whatever the provider's URL carries.
+                    // Our token and proof, whatever the provider's URL carries.
                     let kept: Vec<(String, String)> = n
                         .query_pairs()
-                        .filter(|(k, _)| k != "access_token")
+                        .filter(|(k, _)| k != "access_token" && k != APPSECRET_PROOF_PARAM)
                         .map(|(k, v)| (k.into_owned(), v.into_owned()))
                         .collect();
-                    n.query_pairs_mut().clear().extend_pairs(kept).append_pair("access_token", token.expose_secret());
+                    let mut q = n.query_pairs_mut();
+                    q.clear().extend_pairs(kept).append_pair("access_token", token.expose_secret());
+                    if let Some(proof) = proof {
+                        q.append_pair(APPSECRET_PROOF_PARAM, proof);
+                    }
+                    drop(q);
                     Zeroizing::new(String::from(n))
                 });
         }
@@ -338,7 +363,7 @@ impl GenericProvider {
     /// Pinterest's `/v5/boards`, paged by `bookmark`, with the person's token.
     async fn pinterest_boards(
         &self,
-        http: &dyn HttpClient,
+        call: Call<'_>,
         base: &Url,
         token: &Secret<String>,
     ) -> Result<Vec<Target>, ProviderError> {
@@ -353,7 +378,7 @@ impl GenericProvider {
                     q.append_pair("bookmark", b);
                 }
             }
-            let page = self.get_json(http, url.as_str(), Some(token), false).await?;
+            let page = self.get_json(call, url.as_str(), Some(token), false).await?;
             let items = page.get("items").and_then(Value::as_array).ok_or_else(|| invalid("no `items` list"))?;
             for item in items {
                 let Some(id) = id_of(item.get("id")) else { continue };
@@ -379,7 +404,7 @@ impl GenericProvider {
     /// is `accounts/{a}/locations/{l}`, the path posts are made under.
     async fn google_locations(
         &self,
-        http: &dyn HttpClient,
+        call: Call<'_>,
         base: &Url,
         token: &Secret<String>,
     ) -> Result<Vec<Target>, ProviderError> {
@@ -395,7 +420,7 @@ impl GenericProvider {
                     q.append_pair("pageToken", t);
                 }
             }
-            let page = self.get_json(http, url.as_str(), Some(token), false).await?;
+            let page = self.get_json(call, url.as_str(), Some(token), false).await?;
             // Google leaves an empty list out of its answers.
             for account in page.get("accounts").and_then(Value::as_array).into_iter().flatten() {
                 let Some(name) = account.get("name").and_then(Value::as_str) else { continue };
@@ -426,7 +451,7 @@ impl GenericProvider {
                         q.append_pair("pageToken", t);
                     }
                 }
-                let page = self.get_json(http, url.as_str(), Some(token), false).await?;
+                let page = self.get_json(call, url.as_str(), Some(token), false).await?;
                 for location in page.get("locations").and_then(Value::as_array).into_iter().flatten() {
                     let Some(name) = location.get("name").and_then(Value::as_str) else { continue };
                     if !name.strip_prefix("locations/").is_some_and(is_digits) {
@@ -459,7 +484,7 @@ impl GenericProvider {
     /// add the app's bot, which is what posts there).
     async fn discord_guilds(
         &self,
-        http: &dyn HttpClient,
+        call: Call<'_>,
         base: &Url,
         token: &Secret<String>,
     ) -> Result<Vec<Target>, ProviderError> {
@@ -474,7 +499,7 @@ impl GenericProvider {
                     q.append_pair("after", a);
                 }
             }
-            let page = self.get_json(http, url.as_str(), Some(token), false).await?;
+            let page = self.get_json(call, url.as_str(), Some(token), false).await?;
             let guilds = page.as_array().ok_or_else(|| invalid("the server listing is not a list"))?;
             for guild in guilds {
                 let Some(id) = id_of(guild.get("id")) else { continue };
@@ -519,7 +544,7 @@ impl GenericProvider {
     /// one's name (`/rest/organizations/{id}`), with the person's token.
     async fn linkedin_organizations(
         &self,
-        http: &dyn HttpClient,
+        call: Call<'_>,
         base: &Url,
         token: &Secret<String>,
     ) -> Result<Vec<Target>, ProviderError> {
@@ -528,7 +553,7 @@ impl GenericProvider {
             .append_pair("q", "roleAssignee")
             .append_pair("role", "ADMINISTRATOR")
             .append_pair("state", "APPROVED");
-        let acls = self.get_json(http, url.as_str(), Some(token), true).await?;
+        let acls = self.get_json(call, url.as_str(), Some(token), true).await?;
         let elements = acls.get("elements").and_then(Value::as_array).ok_or_else(|| invalid("no `elements` list"))?;
         let mut ids: Vec<String> = Vec::new();
         for element in elements {
@@ -543,7 +568,7 @@ impl GenericProvider {
             let mut org_url = base.clone();
             org_url.set_query(None);
             org_url.set_path(&format!("/rest/organizations/{id}"));
-            let org = self.get_json(http, org_url.as_str(), Some(token), true).await?;
+            let org = self.get_json(call, org_url.as_str(), Some(token), true).await?;
             targets.push(Target {
                 username: text(org.get("vanityName")),
                 display_name: text(org.get("localizedName")),
@@ -604,6 +629,32 @@ mod tests {
         assert_eq!(param(&q, "access_token"), Some("EAALong"));
         assert_eq!(param(&query(&sent[1]), "after"), Some("QVFJ"));
         assert_eq!(param(&query(&sent[1]), "access_token"), Some("EAALong"));
+    }
+
+    #[tokio::test]
+    async fn every_page_of_the_meta_listing_carries_the_appsecret_proof_and_never_the_providers() {
+        // `hmac.new(b"shh-secret", b"EAALong", hashlib.sha256).hexdigest()`
+        const PROOF: &str = "aef23164b3db2ea8fb0cc440b0c5fd4af0dbed63e13cbae5f3b5bb6f372bf697";
+        let first_page = PAGES_1.replace("access_token=EAAOther", "access_token=EAAOther&appsecret_proof=f00d");
+        let s = secret();
+        for p in [crate::facebook::provider(), crate::instagram_facebook::provider()] {
+            let (http, seen) = replay(&[(200, first_page.as_str()), (200, PAGES_2)]);
+            p.list_targets_with(ctx(&http, &s), &tokens("EAALong", None), &person()).await.unwrap();
+            let sent = requests(&seen);
+            assert_eq!(sent.len(), 2);
+            for request in &sent {
+                let q = query(request);
+                let proofs: Vec<&str> =
+                    q.iter().filter(|(k, _)| k == "appsecret_proof").map(|(_, v)| v.as_str()).collect();
+                assert_eq!(proofs, [PROOF], "{}", request.uri().path());
+                assert_eq!(param(&q, "access_token"), Some("EAALong"));
+            }
+            assert_eq!(param(&query(&sent[1]), "after"), Some("QVFJ"));
+        }
+        // Listings outside the Graph API carry none.
+        let (http, seen) = replay(&[(200, BOARDS_2)]);
+        crate::pinterest::provider().list_targets_with(ctx(&http, &s), &tokens("pina", None), &person()).await.unwrap();
+        assert_eq!(param(&query(&requests(&seen)[0]), "appsecret_proof"), None);
     }
 
     #[tokio::test]

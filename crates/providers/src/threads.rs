@@ -23,6 +23,11 @@
 //!   `oauth_error=access_denied`. Errors are Graph-shaped
 //!   (`{"error":{"message","type","code"}}`).
 //! - No revocation endpoint is documented.
+//! - **No `appsecret_proof`**: the Threads API documents none for `graph.threads.net`
+//!   (checked with a search of Meta's Threads docs and client libraries, Dec 2026; its app
+//!   access tokens are `TH|<app id>|<secret>`, its calls use the Threads app's own secret),
+//!   and "Require App Secret" is a Facebook Login setting. See
+//!   [`facebook`](super::facebook) for the calls that carry it.
 //!
 //! Endpoint overrides: `exchange_url` and `refresh_url` besides the usual four.
 
@@ -125,6 +130,15 @@ mod tests {
         );
         let q = query(&requests(&seen)[0]);
         assert_eq!(param(&q, "fields"), Some("id,username,name,threads_profile_picture_url"));
+    }
+
+    #[tokio::test]
+    async fn no_appsecret_proof_goes_to_the_threads_api() {
+        // The Threads API documents no `appsecret_proof` (see the module docs).
+        let (http, seen) = replay(&[(200, ME)]);
+        let s = secret();
+        provider().fetch_profile_with(ctx(&http, &s), &token("THQVJLongLived")).await.unwrap();
+        assert_eq!(param(&query(&requests(&seen)[0]), "appsecret_proof"), None);
     }
 
     #[tokio::test]

@@ -19,10 +19,10 @@
 //!   refresh tokens of a confidential client do not expire, but end when the user changes
 //!   their password or disconnects the app.
 //! - The channel: `GET https://api.twitch.tv/helix/users` (no parameters: the token's user)
-//!   with `Authorization: Bearer` **and `Client-Id`**. The client id is read first from
+//!   with `Authorization: Bearer` **and `Client-Id`**: the app's client id when the app is
+//!   known (a callback, a registration with `app_id`); otherwise it is read first from
 //!   `GET https://id.twitch.tv/oauth2/validate` (`Authorization: OAuth <token>`), which
-//!   Twitch requires apps to call for every token they use anyway, and which answers the
-//!   `client_id` the token was issued to. `data[0]`: `id`, `login` (the username),
+//!   answers the `client_id` the token was issued to. `data[0]`: `id`, `login` (the username),
 //!   `display_name`, `profile_image_url`.
 //! - Revocation: `POST https://id.twitch.tv/oauth2/revoke` with `client_id` and `token`
 //!   (the access token; no secret, no hint), 200 with no body; 400
@@ -84,7 +84,7 @@ mod tests {
 
     use super::*;
     use crate::fixtures::*;
-    use crate::{CodeFlow as _, Profile, ProviderErrorKind, RefreshGrant as _};
+    use crate::{ClientCredentials, CodeFlow as _, Profile, ProviderContext, ProviderErrorKind, RefreshGrant as _};
     use dravo_connect_core::OAuthErrorReason;
 
     /// The code exchange, as "Getting OAuth Access Tokens" shows it.
@@ -142,6 +142,19 @@ mod tests {
         assert_eq!(sent[1].uri(), USERS_URL);
         assert_eq!(header(&sent[1], "authorization"), Some("Bearer rfx2"));
         assert_eq!(header(&sent[1], "client-id"), Some("wbmytr93xzw8zbg0p1izqyzzc5mbiz"));
+    }
+
+    #[tokio::test]
+    async fn with_the_apps_credentials_the_client_id_is_the_apps_and_no_validation_is_sent() {
+        let (http, seen) = replay(&[(200, USERS)]);
+        let s = secret();
+        let client = ClientCredentials { client_id: "app123", client_secret: &s };
+        let ctx = ProviderContext { http: &http, credentials: client };
+        let profile = provider().fetch_profile_with(ctx, &token("rfx2")).await.unwrap();
+        assert_eq!(profile.id, "141981764");
+        let sent = requests(&seen);
+        assert_eq!(sent.len(), 1, "no validation");
+        assert_eq!(header(&sent[0], "client-id"), Some("app123"));
     }
 
     #[tokio::test]

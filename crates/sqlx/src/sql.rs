@@ -630,7 +630,7 @@ macro_rules! sql_store_impls {
             Ok(done.rows_affected() > 0)
         }
 
-        async fn insert_flow(&self, flow: &PendingFlow, max_pending: u32) -> Result<InsertFlow, StoreError> {
+        async fn insert_flow(&self, flow: PendingFlow, max_pending: u32) -> Result<InsertFlow, StoreError> {
             // One statement: the row goes in only while the tenant has fewer than `max_pending`
             // pending flows, counted from the partial index `dravo_flows_pending`, at most
             // `max_pending` entries deep.

@@ -77,7 +77,9 @@ const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 /// - a refused exchange (`400 invalid_grant`) is `Rejected`, a `5xx` is `Unavailable`, an
 ///   answer that is not a token response is `InvalidResponse`, and no error shows the
 ///   client secret;
-/// - the profile is read from `answers.profile`, and a refused token is `Rejected`;
+/// - the profile is read from `answers.profile`, with or without the app's credentials
+///   ([`CodeFlow::fetch_profile_with`]: the same account, and never the client secret in a
+///   profile call), and a refused token is `Rejected`;
 /// - renewal sends exactly one request of its kind (a refresh grant, a re-exchange), or
 ///   none without renewal;
 /// - revocation sends requests exactly when its capabilities say it revokes.
@@ -227,6 +229,19 @@ async fn the_profile_is_read(flow: &dyn CodeFlow, answers: &ProviderAnswers, id:
     let http = Replay::new(&[(401, r#"{"error":"invalid_token"}"#)]);
     let err = flow.fetch_profile(&http, &Secret::new("a1".to_owned())).await.unwrap_err();
     assert_eq!(err.kind(), ProviderErrorKind::Rejected, "{case}: {id}: a refused token");
+    // With the app's credentials at hand (what `Connect` does when it knows the app), the
+    // same account is read, and the secret itself never travels with a profile call.
+    let secret = Secret::new(CLIENT_SECRET.to_owned());
+    let http = Replay::new(&[(200, answers.profile.as_str())]);
+    let profile = flow
+        .fetch_profile_with(ctx(&http, &secret), &Secret::new("a1".to_owned()))
+        .await
+        .unwrap_or_else(|e| panic!("{case}: {id}: with credentials: {e}"));
+    assert_eq!(profile.id, answers.profile_id, "{case}: {id}: account id with credentials");
+    for request in http.sent() {
+        let shown = format!("{} {:?} {}", request.uri(), request.headers(), String::from_utf8_lossy(request.body()));
+        assert!(!shown.contains(CLIENT_SECRET), "{case}: {id}: a profile call carries the client secret");
+    }
 }
 
 async fn renewal_sends_one_request_of_its_kind(flow: &dyn CodeFlow, answers: &ProviderAnswers, id: &str) {

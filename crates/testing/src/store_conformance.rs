@@ -543,7 +543,7 @@ async fn delete_app_without_cascade_refuses_while_accounts_use_it<S: Store>(stor
     let acc = account(&t, &a.provider, Some(&a.id), "1", None, 1);
     store.insert_account(&acc).await.unwrap();
     let f = flow(&a, 2, 600);
-    store.insert_flow(&f, u32::MAX).await.unwrap();
+    store.insert_flow(f.clone(), u32::MAX).await.unwrap();
 
     assert_eq!(store.delete_app(&t, &a.id, false).await.unwrap(), DeleteApp::InUse);
     assert_eq!(store.get_app(&t, &a.id).await.unwrap(), Some(a), "InUse deletes nothing: the app stays");
@@ -572,7 +572,7 @@ async fn delete_app_with_cascade_deletes_its_accounts_and_flows<S: Store>(store:
     let consumed = flow(&doomed, 9, 600);
     let stays_flow = flow(&kept, 10, 600);
     for f in [&pending, &consumed, &stays_flow] {
-        store.insert_flow(f, u32::MAX).await.unwrap();
+        store.insert_flow(f.clone(), u32::MAX).await.unwrap();
     }
     assert!(matches!(store.take_flow(&consumed.id, at(11)).await.unwrap(), TakeFlow::Taken(_)));
 
@@ -611,7 +611,7 @@ async fn delete_app_without_accounts_deletes_its_flows<S: Store>(store: Arc<S>) 
     let a = app(&t, &provider("x"), 0);
     store.insert_app(&a).await.unwrap();
     let f = flow(&a, 1, 600);
-    store.insert_flow(&f, u32::MAX).await.unwrap();
+    store.insert_flow(f.clone(), u32::MAX).await.unwrap();
 
     assert_eq!(store.delete_app(&t, &a.id, false).await.unwrap(), DeleteApp::Deleted { accounts_deleted: 0 });
     assert_eq!(store.get_app(&t, &a.id).await.unwrap(), None);
@@ -989,7 +989,7 @@ async fn flow_round_trips_byte_for_byte<S: Store>(store: Arc<S>) {
     let other_app = app(&tenant("tenant-b"), &provider("y"), 0);
     let third = flow(&other_app, 12, 612);
     for f in [&full, &bare, &third] {
-        store.insert_flow(f, u32::MAX).await.unwrap();
+        store.insert_flow(f.clone(), u32::MAX).await.unwrap();
     }
 
     let got = store.get_flow(&full.id).await.unwrap().unwrap();
@@ -1006,11 +1006,11 @@ async fn flow_round_trips_byte_for_byte<S: Store>(store: Arc<S>) {
 async fn inserting_an_existing_flow_id_is_duplicate<S: Store>(store: Arc<S>) {
     let a = app(&tenant("tenant-a"), &provider("x"), 0);
     let f = flow(&a, 0, 600);
-    store.insert_flow(&f, u32::MAX).await.unwrap();
+    store.insert_flow(f.clone(), u32::MAX).await.unwrap();
     let mut again = flow(&a, 1, 601);
     again.id = f.id;
     assert!(
-        matches!(store.insert_flow(&again, u32::MAX).await, Err(StoreError::Duplicate)),
+        matches!(store.insert_flow(again.clone(), u32::MAX).await, Err(StoreError::Duplicate)),
         "re-inserting a flow id is StoreError::Duplicate"
     );
     assert_eq!(store.get_flow(&f.id).await.unwrap(), Some(f));
@@ -1020,8 +1020,8 @@ async fn take_flow_takes_once_then_reports_already_consumed<S: Store>(store: Arc
     let a = app(&tenant("tenant-a"), &provider("x"), 0);
     let f = flow(&a, 0, 600);
     let untouched = flow(&a, 0, 600);
-    store.insert_flow(&f, u32::MAX).await.unwrap();
-    store.insert_flow(&untouched, u32::MAX).await.unwrap();
+    store.insert_flow(f.clone(), u32::MAX).await.unwrap();
+    store.insert_flow(untouched.clone(), u32::MAX).await.unwrap();
 
     assert_eq!(
         store.take_flow(&f.id, at(30)).await.unwrap(),
@@ -1052,7 +1052,7 @@ async fn take_flow_takes_once_then_reports_already_consumed<S: Store>(store: Arc
 async fn concurrent_takes_of_one_flow_have_exactly_one_winner<S: Store>(store: Arc<S>) {
     let a = app(&tenant("tenant-a"), &provider("x"), 0);
     let f = flow(&a, 0, 600);
-    store.insert_flow(&f, u32::MAX).await.unwrap();
+    store.insert_flow(f.clone(), u32::MAX).await.unwrap();
 
     let tasks: Vec<_> = (0..50_i64)
         .map(|i| {
@@ -1080,7 +1080,7 @@ async fn concurrent_takes_of_one_flow_have_exactly_one_winner<S: Store>(store: A
 async fn bind_flow_binds_a_pending_flow_once<S: Store>(store: Arc<S>) {
     let a = app(&tenant("tenant-a"), &provider("x"), 0);
     let f = flow(&a, 0, 600);
-    store.insert_flow(&f, u32::MAX).await.unwrap();
+    store.insert_flow(f.clone(), u32::MAX).await.unwrap();
     let (first, second) = ([1u8; 32], [2u8; 32]);
     assert!(!store.bind_flow(&FlowId::generate(), &first, at(10)).await.unwrap(), "an unknown flow is not bound");
     assert!(store.bind_flow(&f.id, &first, at(10)).await.unwrap(), "a pending, unbound flow is bound");
@@ -1094,20 +1094,20 @@ async fn bind_flow_binds_a_pending_flow_once<S: Store>(store: Arc<S>) {
     }
 
     let consumed = flow(&a, 0, 600);
-    store.insert_flow(&consumed, u32::MAX).await.unwrap();
+    store.insert_flow(consumed.clone(), u32::MAX).await.unwrap();
     assert!(matches!(store.take_flow(&consumed.id, at(5)).await.unwrap(), TakeFlow::Taken(_)));
     assert!(!store.bind_flow(&consumed.id, &first, at(6)).await.unwrap(), "a consumed flow is not bound");
     assert_eq!(store.get_flow(&consumed.id).await.unwrap().unwrap().browser_binding, None);
 
     let expired = flow(&a, 0, 600);
-    store.insert_flow(&expired, u32::MAX).await.unwrap();
+    store.insert_flow(expired.clone(), u32::MAX).await.unwrap();
     assert!(!store.bind_flow(&expired.id, &first, at(600)).await.unwrap(), "a flow is not bound at its expiry");
     assert!(!store.bind_flow(&expired.id, &first, at(601)).await.unwrap(), "nor after it");
     assert_eq!(store.get_flow(&expired.id).await.unwrap().unwrap().browser_binding, None);
 
     let mut inserted_bound = flow(&a, 0, 600);
     inserted_bound.browser_binding = Some(second);
-    store.insert_flow(&inserted_bound, u32::MAX).await.unwrap();
+    store.insert_flow(inserted_bound.clone(), u32::MAX).await.unwrap();
     assert_eq!(store.get_flow(&inserted_bound.id).await.unwrap(), Some(inserted_bound.clone()), "round trip");
     assert!(!store.bind_flow(&inserted_bound.id, &first, at(1)).await.unwrap(), "inserted bound: not bound again");
 }
@@ -1115,7 +1115,7 @@ async fn bind_flow_binds_a_pending_flow_once<S: Store>(store: Arc<S>) {
 async fn concurrent_binds_of_one_flow_have_exactly_one_winner<S: Store>(store: Arc<S>) {
     let a = app(&tenant("tenant-a"), &provider("x"), 0);
     let f = flow(&a, 0, 600);
-    store.insert_flow(&f, u32::MAX).await.unwrap();
+    store.insert_flow(f.clone(), u32::MAX).await.unwrap();
     let tasks: Vec<_> = (0..20_u8)
         .map(|i| {
             let store = Arc::clone(&store);
@@ -1142,37 +1142,37 @@ async fn insert_flow_keeps_each_tenant_under_its_pending_cap<S: Store>(store: Ar
     let mut kept = Vec::new();
     for i in 0..3 {
         let f = flow(&a, 10, 600 + i);
-        assert_eq!(store.insert_flow(&f, 3).await.unwrap(), InsertFlow::Inserted, "flow {i} is under the cap");
+        assert_eq!(store.insert_flow(f.clone(), 3).await.unwrap(), InsertFlow::Inserted, "flow {i} is under the cap");
         kept.push(f);
     }
     let over = flow(&a, 10, 700);
     assert_eq!(
-        store.insert_flow(&over, 3).await.unwrap(),
+        store.insert_flow(over.clone(), 3).await.unwrap(),
         InsertFlow::TooManyPending { next_expiry: at(600) },
         "the fourth is refused, and says when the earliest pending flow expires"
     );
     assert_eq!(store.get_flow(&over.id).await.unwrap(), None, "a refused flow is not stored");
-    assert_eq!(store.insert_flow(&over, 4).await.unwrap(), InsertFlow::Inserted, "the cap is the caller's");
+    assert_eq!(store.insert_flow(over.clone(), 4).await.unwrap(), InsertFlow::Inserted, "the cap is the caller's");
     assert_eq!(
-        store.insert_flow(&flow(&a, 10, 700), 4).await.unwrap(),
+        store.insert_flow(flow(&a, 10, 700), 4).await.unwrap(),
         InsertFlow::TooManyPending { next_expiry: at(600) }
     );
     assert_eq!(
-        store.insert_flow(&flow(&b, 10, 600), 1).await.unwrap(),
+        store.insert_flow(flow(&b, 10, 600), 1).await.unwrap(),
         InsertFlow::Inserted,
         "another tenant is untouched"
     );
-    assert!(matches!(store.insert_flow(&flow(&b, 10, 600), 1).await.unwrap(), InsertFlow::TooManyPending { .. }));
+    assert!(matches!(store.insert_flow(flow(&b, 10, 600), 1).await.unwrap(), InsertFlow::TooManyPending { .. }));
 
     // A taken flow frees its place; so does deleting the app (its pending flows go with it).
     assert!(matches!(store.take_flow(&kept[0].id, at(20)).await.unwrap(), TakeFlow::Taken(_)));
-    assert_eq!(store.insert_flow(&flow(&a, 21, 800), 4).await.unwrap(), InsertFlow::Inserted);
-    assert!(matches!(store.insert_flow(&flow(&a, 21, 800), 4).await.unwrap(), InsertFlow::TooManyPending { .. }));
+    assert_eq!(store.insert_flow(flow(&a, 21, 800), 4).await.unwrap(), InsertFlow::Inserted);
+    assert!(matches!(store.insert_flow(flow(&a, 21, 800), 4).await.unwrap(), InsertFlow::TooManyPending { .. }));
     store.insert_app(&a).await.unwrap();
     assert_eq!(store.delete_app(&ta, &a.id, true).await.unwrap(), DeleteApp::Deleted { accounts_deleted: 0 });
     let a2 = app(&ta, &provider("x"), 1);
     for i in 0..4 {
-        assert_eq!(store.insert_flow(&flow(&a2, 22, 900), 4).await.unwrap(), InsertFlow::Inserted, "{i}");
+        assert_eq!(store.insert_flow(flow(&a2, 22, 900), 4).await.unwrap(), InsertFlow::Inserted, "{i}");
     }
 }
 
@@ -1181,20 +1181,20 @@ async fn insert_flow_counts_only_pending_flows_toward_the_cap<S: Store>(store: A
     let early = flow(&a, 0, 100);
     let late = flow(&a, 0, 200);
     for f in [&early, &late] {
-        assert_eq!(store.insert_flow(f, 2).await.unwrap(), InsertFlow::Inserted);
+        assert_eq!(store.insert_flow(f.clone(), 2).await.unwrap(), InsertFlow::Inserted);
     }
-    assert!(matches!(store.insert_flow(&flow(&a, 50, 300), 2).await.unwrap(), InsertFlow::TooManyPending { .. }));
+    assert!(matches!(store.insert_flow(flow(&a, 50, 300), 2).await.unwrap(), InsertFlow::TooManyPending { .. }));
     // At 100 the early flow has expired: it no longer counts (but still reads back).
-    assert_eq!(store.insert_flow(&flow(&a, 100, 300), 2).await.unwrap(), InsertFlow::Inserted);
+    assert_eq!(store.insert_flow(flow(&a, 100, 300), 2).await.unwrap(), InsertFlow::Inserted);
     assert!(store.get_flow(&early.id).await.unwrap().is_some(), "an expired flow stays until swept");
     assert_eq!(
-        store.insert_flow(&flow(&a, 150, 400), 2).await.unwrap(),
+        store.insert_flow(flow(&a, 150, 400), 2).await.unwrap(),
         InsertFlow::TooManyPending { next_expiry: at(200) },
         "the earliest pending flow is the late one"
     );
     // A consumed flow does not count either.
     assert!(matches!(store.take_flow(&late.id, at(160)).await.unwrap(), TakeFlow::Taken(_)));
-    assert_eq!(store.insert_flow(&flow(&a, 160, 400), 2).await.unwrap(), InsertFlow::Inserted);
+    assert_eq!(store.insert_flow(flow(&a, 160, 400), 2).await.unwrap(), InsertFlow::Inserted);
 }
 
 async fn sweep_deletes_flows_that_expired_before_the_cutoff<S: Store>(store: Arc<S>) {
@@ -1206,7 +1206,7 @@ async fn sweep_deletes_flows_that_expired_before_the_cutoff<S: Store>(store: Arc
     let later_consumed = flow(&b, 0, 40);
     let later_pending = flow(&a, 0, 50);
     for f in [&old_pending, &old_consumed, &at_cutoff, &later_consumed, &later_pending] {
-        store.insert_flow(f, u32::MAX).await.unwrap();
+        store.insert_flow(f.clone(), u32::MAX).await.unwrap();
     }
     for f in [&old_consumed, &later_consumed] {
         assert!(matches!(store.take_flow(&f.id, at(5)).await.unwrap(), TakeFlow::Taken(_)));

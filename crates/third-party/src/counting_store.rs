@@ -97,7 +97,7 @@ impl<S: Store> Store for CountingStore<S> {
         self.count().delete_account(tenant, id).await
     }
 
-    async fn insert_flow(&self, flow: &PendingFlow, max_pending: u32) -> Result<InsertFlow, StoreError> {
+    async fn insert_flow(&self, flow: PendingFlow, max_pending: u32) -> Result<InsertFlow, StoreError> {
         self.count().insert_flow(flow, max_pending).await
     }
 

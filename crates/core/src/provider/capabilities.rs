@@ -215,11 +215,13 @@ pub enum TargetType {
     Guild,
     /// A Discord channel webhook, with its own token.
     Webhook,
+    /// A Tumblr blog.
+    Blog,
 }
 
 impl TargetType {
     /// The wire string (`person`, `page`, `organization`, `instagram_account`, `board`,
-    /// `location`, `guild`, `webhook`).
+    /// `location`, `guild`, `webhook`, `blog`).
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Person => "person",
@@ -230,6 +232,7 @@ impl TargetType {
             Self::Location => "location",
             Self::Guild => "guild",
             Self::Webhook => "webhook",
+            Self::Blog => "blog",
         }
     }
 
@@ -244,6 +247,7 @@ impl TargetType {
             "location" => Some(Self::Location),
             "guild" => Some(Self::Guild),
             "webhook" => Some(Self::Webhook),
+            "blog" => Some(Self::Blog),
             _ => None,
         }
     }

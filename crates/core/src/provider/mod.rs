@@ -322,6 +322,23 @@ pub trait CodeFlow: Send + Sync {
         access_token: &Secret<String>,
     ) -> Result<Profile, ProviderError>;
 
+    /// Reads the profile as [`fetch_profile`](Self::fetch_profile) does, with the app's
+    /// client credentials at hand: for providers whose API calls carry something derived
+    /// from them (Meta's `appsecret_proof`, a `User-Agent` naming the app). `Connect` calls
+    /// this one whenever it knows the app the token belongs to (a callback, a registration
+    /// with an `app_id`), and [`fetch_profile`](Self::fetch_profile) otherwise. The default
+    /// ignores the credentials.
+    ///
+    /// # Errors
+    /// As [`fetch_profile`](Self::fetch_profile).
+    async fn fetch_profile_with(
+        &self,
+        ctx: ProviderContext<'_>,
+        access_token: &Secret<String>,
+    ) -> Result<Profile, ProviderError> {
+        self.fetch_profile(ctx.http, access_token).await
+    }
+
     /// How this flow's access tokens are renewed: what `Connect` calls when one is about to
     /// expire. The implementation that renews answers it, so a renewal is never skipped
     /// because a description says otherwise.
@@ -484,6 +501,21 @@ pub trait TargetListing: Send + Sync {
         tokens: &TokenSet,
         profile: &Profile,
     ) -> Result<Vec<Target>, ProviderError>;
+
+    /// Lists the targets as [`list_targets`](Self::list_targets) does, with the app's client
+    /// credentials at hand (see [`CodeFlow::fetch_profile_with`]). `Connect` calls this one
+    /// after a callback. The default ignores the credentials.
+    ///
+    /// # Errors
+    /// As [`list_targets`](Self::list_targets).
+    async fn list_targets_with(
+        &self,
+        ctx: ProviderContext<'_>,
+        tokens: &TokenSet,
+        profile: &Profile,
+    ) -> Result<Vec<Target>, ProviderError> {
+        self.list_targets(ctx.http, tokens, profile).await
+    }
 }
 
 /// What a client registration at a server sends.

@@ -9,9 +9,10 @@
 //! Limits: the rows live in one process and are lost when it exits (run several instances
 //! against the SQL stores instead); lists and the flow sweep walk a whole map under the lock,
 //! which is fine for the thousands of rows a test, a demo or a small host holds; a pending
-//! flow takes about 1 KB.
+//! flow takes about 700 bytes.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap, btree_map};
 use std::fmt;
 use std::ops::Bound::{Excluded, Unbounded};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -49,9 +50,52 @@ pub struct MemoryStore {
 /// is one value.
 type Identity = (TenantId, ProviderId, String, Option<ExternalId>);
 
-/// A tenant's unconsumed flows by (expiry, flow id bytes): ordered by expiry, so the flows
-/// still pending at a given time are one range.
-type PendingIndex = BTreeSet<(OffsetDateTime, [u8; FlowId::LEN])>;
+/// A tenant's unconsumed flows, counted by expiry second: the flows still pending at a time
+/// are the counts after it. One entry a second, however many flows start in it, so the
+/// tally stays as small as the state TTL is long (a SQL store's partial index over pending
+/// flows does this job there).
+#[derive(Debug, Default)]
+struct PendingTally {
+    /// Unconsumed flows by expiry (Unix seconds).
+    by_expiry: BTreeMap<i64, u32>,
+    /// The sum of `by_expiry`.
+    total: usize,
+}
+
+impl PendingTally {
+    fn add(&mut self, expires_at: i64) {
+        *self.by_expiry.entry(expires_at).or_default() += 1;
+        self.total += 1;
+    }
+
+    fn remove(&mut self, expires_at: i64) {
+        if let btree_map::Entry::Occupied(mut count) = self.by_expiry.entry(expires_at) {
+            *count.get_mut() -= 1;
+            if *count.get() == 0 {
+                count.remove();
+            }
+            self.total -= 1;
+        }
+    }
+
+    /// Whether `cap` or more flows are still pending after `at` (expire after it): if so,
+    /// `Some` of the earliest of their expiries. Reads at most one entry a second of the TTL.
+    fn full_after(&self, at: i64, cap: usize) -> Option<Option<i64>> {
+        if self.total < cap {
+            return None;
+        }
+        let pending = self.by_expiry.range((Excluded(at), Unbounded));
+        let next_expiry = pending.clone().next().map(|(expires_at, _)| *expires_at);
+        let mut counted = 0;
+        for (_, count) in pending {
+            if counted >= cap {
+                break;
+            }
+            counted += *count as usize;
+        }
+        (counted >= cap).then_some(next_expiry)
+    }
+}
 
 #[derive(Debug, Default)]
 struct Tables {
@@ -66,9 +110,9 @@ struct Tables {
     /// fraction of the time it holds the lock (the `start` p99 and throughput figures in
     /// BENCHMARKS.md).
     flows: HashMap<FlowId, Box<PendingFlow>>,
-    /// Each tenant's unconsumed flows, for `insert_flow`'s cap (a SQL store's partial index
-    /// over pending flows): a flow is in it from its insert until it is taken or deleted.
-    pending: HashMap<TenantId, PendingIndex>,
+    /// Each tenant's unconsumed flows, for `insert_flow`'s cap: a flow is counted from its
+    /// insert until it is taken or deleted.
+    pending: HashMap<TenantId, PendingTally>,
     selections: HashMap<SelectionId, SelectionRecord>,
     /// Provider state: (tenant, app, namespace, key) → entry.
     provider_state: HashMap<(TenantId, AppId, ProviderId, String), ProviderStateRecord>,
@@ -77,9 +121,12 @@ struct Tables {
 impl Tables {
     /// Takes a flow out of its tenant's pending index (it was taken or deleted).
     fn unindex(&mut self, flow: &PendingFlow) {
-        if let Some(index) = self.pending.get_mut(&flow.tenant) {
-            index.remove(&(flow.expires_at, *flow.id.as_bytes()));
-            if index.is_empty() {
+        if flow.consumed_at.is_some() {
+            return;
+        }
+        if let Some(tally) = self.pending.get_mut(&flow.tenant) {
+            tally.remove(flow.expires_at.unix_timestamp());
+            if tally.total == 0 {
                 self.pending.remove(&flow.tenant);
             }
         }
@@ -134,6 +181,11 @@ impl MemoryStore {
 /// A time as stored and compared: whole seconds, UTC.
 fn seconds(t: OffsetDateTime) -> Result<OffsetDateTime, StoreError> {
     OffsetDateTime::from_unix_timestamp(t.unix_timestamp()).map_err(StoreError::backend)
+}
+
+/// Unix seconds back to a time.
+fn seconds_to_time(t: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp(t).map_err(StoreError::backend)
 }
 
 fn identity_of(account: &AccountRecord) -> Identity {
@@ -339,32 +391,35 @@ impl Store for MemoryStore {
 
     // ------------------------------------------------------------- flows
 
-    async fn insert_flow(&self, flow: &PendingFlow, max_pending: u32) -> Result<InsertFlow, StoreError> {
-        let mut flow = flow.clone();
+    async fn insert_flow(&self, mut flow: PendingFlow, max_pending: u32) -> Result<InsertFlow, StoreError> {
         flow.created_at = seconds(flow.created_at)?;
         flow.expires_at = seconds(flow.expires_at)?;
         flow.consumed_at = flow.consumed_at.map(seconds).transpose()?;
         let cap = max_pending as usize;
         let mut t = self.lock();
-        if t.flows.contains_key(&flow.id) {
+        let Tables { flows, pending, .. } = &mut *t;
+        let Entry::Vacant(slot) = flows.entry(flow.id) else {
             return Err(StoreError::Duplicate);
-        }
-        // The tenant's pending flows are its unconsumed ones (the index) that expire after this
-        // flow's creation: the index's entries after (created_at, the largest id). Counted at
-        // most `cap` deep, and only when the index holds that many at all.
-        let no_flows = PendingIndex::new();
-        let index = t.pending.get(&flow.tenant).unwrap_or(&no_flows);
-        if index.len() >= cap {
-            let mut still_pending = index.range((Excluded((flow.created_at, [u8::MAX; FlowId::LEN])), Unbounded));
-            if still_pending.clone().take(cap).count() >= cap {
-                let next_expiry = still_pending.next().map_or(flow.expires_at, |(expires_at, _)| *expires_at);
-                return Ok(InsertFlow::TooManyPending { next_expiry });
-            }
+        };
+        // The tenant's pending flows are its unconsumed ones that expire after this flow's
+        // creation.
+        let tally = pending.get_mut(&flow.tenant);
+        let full = match tally.as_deref() {
+            Some(tally) => tally.full_after(flow.created_at.unix_timestamp(), cap),
+            None => (cap == 0).then_some(None),
+        };
+        if let Some(next_expiry) = full {
+            let next_expiry = next_expiry.map(seconds_to_time).transpose()?.unwrap_or(flow.expires_at);
+            return Ok(InsertFlow::TooManyPending { next_expiry });
         }
         if flow.consumed_at.is_none() {
-            t.pending.entry(flow.tenant.clone()).or_default().insert((flow.expires_at, *flow.id.as_bytes()));
+            let expires_at = flow.expires_at.unix_timestamp();
+            match tally {
+                Some(tally) => tally.add(expires_at),
+                None => pending.entry(flow.tenant.clone()).or_default().add(expires_at),
+            }
         }
-        t.flows.insert(flow.id, Box::new(flow));
+        slot.insert(Box::new(flow));
         Ok(InsertFlow::Inserted)
     }
 
@@ -640,7 +695,7 @@ mod tests {
     #[tokio::test]
     async fn debug_shows_counts_and_no_rows() {
         let store = MemoryStore::new();
-        store.insert_flow(&flow("tenant-a", 0), u32::MAX).await.unwrap();
+        store.insert_flow(flow("tenant-a", 0), u32::MAX).await.unwrap();
         let shown = format!("{store:?}");
         assert_eq!(shown, "MemoryStore { apps: 0, accounts: 0, flows: 1 }");
     }
@@ -655,7 +710,7 @@ mod tests {
         let at = |s| OffsetDateTime::from_unix_timestamp(s).unwrap();
         let (taken, swept, deleted) = (flow("tenant-a", 600), flow("tenant-b", 10), flow("tenant-c", 600));
         for f in [&taken, &swept, &deleted] {
-            store.insert_flow(f, 1).await.unwrap();
+            store.insert_flow(f.clone(), 1).await.unwrap();
         }
         assert_eq!(store.lock().pending.len(), 3);
         assert!(matches!(store.take_flow(&taken.id, at(1)).await.unwrap(), TakeFlow::Taken(_)));
@@ -676,7 +731,7 @@ mod tests {
         store.delete_app(&app.tenant, &app.id, false).await.unwrap();
         assert!(store.lock().pending.is_empty(), "{:?}", store.lock().pending);
         // A refused insert does not leave an empty entry either.
-        store.insert_flow(&flow("tenant-d", 600), 0).await.unwrap();
+        store.insert_flow(flow("tenant-d", 600), 0).await.unwrap();
         assert!(store.lock().pending.is_empty());
     }
 }

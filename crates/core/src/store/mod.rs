@@ -648,7 +648,10 @@ pub trait Store: fmt::Debug + Send + Sync + 'static {
     /// flows, read at most `max_pending` entries deep). A store shared by several processes may
     /// let concurrent inserts overshoot the cap by the number of inserts in flight at once for
     /// the tenant; one process's inserts must keep it exactly.
-    async fn insert_flow(&self, flow: &PendingFlow, max_pending: u32) -> Result<InsertFlow, StoreError>;
+    ///
+    /// The flow is given by value: a store that keeps records in memory keeps this one as it
+    /// is, without a copy.
+    async fn insert_flow(&self, flow: PendingFlow, max_pending: u32) -> Result<InsertFlow, StoreError>;
 
     /// Binds a pending flow to a browser: sets `browser_binding` to `digest` if the flow
     /// exists, is not consumed, is not bound yet, and `now` is before its `expires_at`. A
