@@ -128,7 +128,7 @@ impl TumblrProvider {
             .method(Method::GET)
             .uri(url)
             .header(ACCEPT, "application/json")
-            .header(USER_AGENT, self.inner.knobs.user_agent)
+            .header(USER_AGENT, self.inner.user_agent(None)?)
             .header(AUTHORIZATION, bearer_authorization(token)?)
             .body(Bytes::new())
             .map_err(|_| request_not_built())?;
