@@ -40,10 +40,13 @@
 //! `targets_url` (the server listing).
 //!
 //! Verified (Dec 2026) against Discord's own documentation, the `discord/discord-api-docs`
-//! repository (`developers/topics/oauth2.mdx`: URLs, scopes, the token, refresh, revocation
-//! and webhook answers; `developers/resources/user.mdx`: Get Current User and Get Current
-//! User Guilds; `developers/reference.mdx`: image formatting; `developers/topics/permissions.mdx`:
-//! the permission bits), as published at `https://discord.com/developers/docs`.
+//! repository (`developers/topics/oauth2.mdx`, published at
+//! `https://discord.com/developers/docs/topics/oauth2`: URLs, scopes, Basic or body client
+//! authentication, the token, refresh, revocation and webhook answers). Taken from the same
+//! documentation's other pages without re-reading them here: Get Current User and Get
+//! Current User Guilds (`limit` up to 200, `after`), the CDN image paths, the permission
+//! bits (`ADMINISTRATOR` 1<<3, `MANAGE_GUILD` 1<<5), and PKCE (documented for the Social
+//! SDK's public clients; unverified for confidential web clients).
 
 use super::generic::{GenericProvider, RenewalKnob, RevokeStyle};
 use super::targets::{GrantedTargets, TargetSource, discord_webhook};

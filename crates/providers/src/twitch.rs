@@ -36,11 +36,13 @@
 //! Verified (Dec 2026) against Twitch's own pages: "Getting OAuth Access Tokens"
 //! (`https://dev.twitch.tv/docs/authentication/getting-tokens-oauth/`, the authorization
 //! code grant flow), "Refreshing Access Tokens"
-//! (`https://dev.twitch.tv/docs/authentication/refresh-tokens/`), "Validating Tokens"
-//! (`https://dev.twitch.tv/docs/authentication/validate-tokens/`), "Revoking Access
-//! Tokens" (`https://dev.twitch.tv/docs/authentication/revoke-tokens/`), "Twitch Access
-//! Token Scopes" (`https://dev.twitch.tv/docs/authentication/scopes/`) and the Helix
-//! reference of Get Users (`https://dev.twitch.tv/docs/api/reference/#get-users`).
+//! (`https://dev.twitch.tv/docs/authentication/refresh-tokens/`: the answer's shape, and
+//! that the refresh token may change), "Revoking Access Tokens"
+//! (`https://dev.twitch.tv/docs/authentication/revoke-tokens/`) and "Twitch Access Token
+//! Scopes" (`https://dev.twitch.tv/docs/authentication/scopes/`). Not re-read here, taken
+//! from Twitch's long-stable reference and open-source clients: the shape of
+//! `GET /oauth2/validate` ("Validating Tokens") and of Helix Get Users; the four-hour
+//! access-token lifetime is the documented example's, not a promise.
 
 use super::generic::{GenericProvider, RenewalKnob, RevokeStyle};
 use super::{ProfilePointers, TokenAuth};
